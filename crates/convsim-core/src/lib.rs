@@ -1,0 +1,47 @@
+//! # convsim-core: the convolution core of convsim
+//!
+//! Every spatial operator in convsim is a convolution computed here: direct stencils and FFTs
+//! with configurable boundary padding, planned once and applied many times into caller-owned
+//! buffers.
+//!
+//! Conventions, stated once (the user guide's `docs/conventions.md` repeats them with pictures):
+//!
+//! - **Axis order** is `(y, x)`: axis 0 is the row index `y`, axis 1 the column index `x`;
+//!   shapes are `(h, w)`; multi-channel data is `(n, c, h, w)`.
+//! - **Orientation**: [`Orientation::Correlate`] computes `y[i] = sum_j w[j] x[i + j - a]` (no
+//!   flip; what CNN libraries call convolution), [`Orientation::Convolve`] computes
+//!   `y[i] = sum_j w[j] x[i - j + a]` (kernel flipped). See [`kernel`].
+//! - **Anchor**: `a = k / 2` by default, the centre of odd kernels and the tap right of the centre
+//!   for even kernels (as scipy.ndimage and OpenCV).
+//! - **Boundaries** are named by the sequence they produce; see [`boundary`].
+//! - **Output geometry**: one formula, see [`geometry`].
+//!
+//! ```
+//! use convsim_core::{reference, Boundaries, Boundary, Geometry, Kernel2, Orientation};
+//! use ndarray::array;
+//! // A sliding dot product: correlating [1 2 3] with [0 1 0.5] (anchor 1), zero padding.
+//! let k = Kernel2::new(array![[0.0, 1.0, 0.5]]).unwrap();
+//! let x = array![[1.0, 2.0, 3.0]];
+//! let y = reference::conv2d(x.view(), &k.into(), &Boundaries::uniform(Boundary::Zero),
+//!                           Orientation::Correlate, &Geometry::same()).unwrap();
+//! assert_eq!(y, array![[2.0, 3.5, 3.0]]);
+//! ```
+
+pub mod boundary;
+pub mod element;
+pub mod error;
+pub mod geometry;
+pub mod kernel;
+pub mod plan;
+pub mod reference;
+pub mod stencil;
+
+pub use boundary::{Boundaries, Boundary, Sides, Source, pad, pad1, source_index, value_at};
+pub use element::{Element, RealElement};
+pub use error::{CoreError, Result};
+pub use geometry::{AxisGeometry, Geometry, Padding, ResolvedAxis, output_len, resolve_axis};
+pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
+pub use plan::{ConvPlan, ConvPlanBuilder, Method, Recipe};
+
+/// Complex numbers as used throughout convsim.
+pub use num_complex::{Complex, Complex32, Complex64};

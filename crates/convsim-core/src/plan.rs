@@ -1,0 +1,367 @@
+//! Plans: everything decided once for a (shape, kernel, boundary, orientation, geometry,
+//! method), then applied many times into caller-owned buffers without allocating.
+//!
+//! ```
+//! use convsim_core::{Boundaries, Boundary, ConvPlan, Kernel2, Method};
+//! use ndarray::{array, Array2};
+//! let lap = Kernel2::new(array![[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).unwrap();
+//! let mut plan = ConvPlan::builder([4, 5], lap)
+//!     .boundaries(Boundaries::uniform(Boundary::Periodic))
+//!     .method(Method::Direct)
+//!     .build()
+//!     .unwrap();
+//! println!("{}", plan.recipe()); // what was decided, as plain data
+//! let u = Array2::<f64>::from_elem((4, 5), 2.0);
+//! let mut out = Array2::<f64>::zeros(plan.output_shape());
+//! plan.apply(u.view(), out.view_mut());
+//! assert!(out.iter().all(|v: &f64| v.abs() < 1e-15)); // the Laplacian of a constant
+//! ```
+
+use std::fmt;
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::boundary::{Source, combine};
+use crate::{
+    Boundaries, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result, resolve_axis,
+};
+
+/// How a plan computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Pick the fastest of the others from the calibrated cost model.
+    #[default]
+    Auto,
+    /// Sliding dot products (with separable and 1x1 fast paths).
+    Direct,
+    /// One FFT of the whole (padded) input.
+    Fft,
+    /// FFTs of blocks, added back with overlap.
+    OverlapAdd,
+}
+
+impl Method {
+    /// Lowercase name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Direct => "direct",
+            Method::Fft => "fft",
+            Method::OverlapAdd => "overlap_add",
+        }
+    }
+}
+
+/// What a plan decided, as plain data: print it, serialise it, compare it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recipe {
+    /// Element type name (`f32`, `f64`, `c32`, `c64`).
+    pub element: String,
+    /// The method the caller asked for.
+    pub requested: Method,
+    /// The method the plan runs.
+    pub method: Method,
+    /// Direct-path variant (`dense`, `separable`, `pointwise`), or FFT details.
+    pub variant: String,
+    /// Input shape `(h, w)`.
+    pub input_shape: [usize; 2],
+    /// Output shape.
+    pub output_shape: [usize; 2],
+    /// Kernel shape `(ky, kx)`.
+    pub kernel_shape: [usize; 2],
+    /// Non-zero taps (the direct path skips zeros).
+    pub nonzero_taps: usize,
+    /// Orientation.
+    pub orientation: Orientation,
+    /// Boundaries per side.
+    pub boundaries: Boundaries,
+    /// Padding `[(top, bottom), (left, right)]` implied by the geometry.
+    pub padding: [[usize; 2]; 2],
+    /// Stride `(sy, sx)`.
+    pub stride: [usize; 2],
+    /// Dilation `(dy, dx)`.
+    pub dilation: [usize; 2],
+    /// FFT size `(fy, fx)` for the FFT methods, block size for overlap-add; `None` for direct.
+    pub fft_shape: Option<[usize; 2]>,
+    /// Number of parallel tasks the work is split into (results do not depend on it).
+    pub tasks: usize,
+}
+
+impl fmt::Display for Recipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} ({}) {:?} -> {:?} kernel {:?} ({} non-zero) {:?} pad {:?} stride {:?} dilation {:?}",
+            self.element,
+            self.method.name(),
+            self.variant,
+            self.input_shape,
+            self.output_shape,
+            self.kernel_shape,
+            self.nonzero_taps,
+            self.orientation,
+            self.padding,
+            self.stride,
+            self.dilation,
+        )?;
+        if let Some(s) = self.fft_shape {
+            write!(f, " fft {s:?}")?;
+        }
+        write!(f, " tasks {}", self.tasks)
+    }
+}
+
+/// Builder of a [`ConvPlan`]; see [`ConvPlan::builder`].
+#[derive(Clone, Debug)]
+pub struct ConvPlanBuilder<T> {
+    shape: [usize; 2],
+    kernel: Kernel<T>,
+    boundaries: Boundaries,
+    orientation: Orientation,
+    geometry: Geometry,
+    method: Method,
+}
+
+impl<T: Element> ConvPlanBuilder<T> {
+    /// Boundary per side (default: `Zero` everywhere).
+    #[must_use]
+    pub fn boundaries(mut self, b: Boundaries) -> Self {
+        self.boundaries = b;
+        self
+    }
+    /// Correlate (default) or convolve.
+    #[must_use]
+    pub fn orientation(mut self, o: Orientation) -> Self {
+        self.orientation = o;
+        self
+    }
+    /// Output geometry (default: `Same`, stride 1, dilation 1).
+    #[must_use]
+    pub fn geometry(mut self, g: Geometry) -> Self {
+        self.geometry = g;
+        self
+    }
+    /// Method (default: `Auto`).
+    #[must_use]
+    pub fn method(mut self, m: Method) -> Self {
+        self.method = m;
+        self
+    }
+    /// Builds the plan: resolves the geometry, flips the kernel if needed, chooses the method and
+    /// allocates every buffer `apply` will use.
+    ///
+    /// # Errors
+    /// Invalid geometry, an empty input or kernel, or a method that cannot honour the options.
+    pub fn build(self) -> Result<ConvPlan<T>> {
+        ConvPlan::new(self)
+    }
+}
+
+/// Per-task scratch of the direct path.
+#[derive(Clone, Debug)]
+struct Scratch<T> {
+    /// One boundary-extended input row.
+    row: Vec<T>,
+    /// The accumulated output row.
+    acc: Vec<T>,
+}
+
+/// A convolution planned once and applied many times. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct ConvPlan<T> {
+    recipe: Recipe,
+    ry: ResolvedAxis,
+    rx: ResolvedAxis,
+    /// Kernel in the correlation frame.
+    taps: Array2<T>,
+    boundaries: Boundaries,
+    /// Source of every column of the extended row (`lo + w + hi` entries).
+    col_sources: Vec<Source>,
+    rows_per_task: usize,
+    scratch: Vec<Scratch<T>>,
+}
+
+impl<T: Element> ConvPlan<T> {
+    /// Starts a plan for inputs of `shape = (h, w)` and the given kernel.
+    pub fn builder(shape: [usize; 2], kernel: impl Into<Kernel<T>>) -> ConvPlanBuilder<T> {
+        ConvPlanBuilder {
+            shape,
+            kernel: kernel.into(),
+            boundaries: Boundaries::default(),
+            orientation: Orientation::default(),
+            geometry: Geometry::default(),
+            method: Method::default(),
+        }
+    }
+
+    fn new(b: ConvPlanBuilder<T>) -> Result<Self> {
+        let [h, w] = b.shape;
+        if h == 0 || w == 0 {
+            return Err(crate::CoreError::EmptyInput { shape: vec![h, w] });
+        }
+        let (taps, anchor) = b.kernel.to_dense().canonical(b.orientation);
+        let (kh, kw) = taps.dim();
+        let ry = resolve_axis(h, kh, anchor[0], &b.geometry.y, "y")?;
+        let rx = resolve_axis(w, kw, anchor[1], &b.geometry.x, "x")?;
+        let method = match b.method {
+            Method::Auto | Method::Direct => Method::Direct,
+            m @ (Method::Fft | Method::OverlapAdd) => {
+                return Err(crate::CoreError::MethodUnsupported {
+                    method: m.name(),
+                    reason: "not available in this build yet".into(),
+                });
+            }
+        };
+        let col_sources = (0..rx.lo + w + rx.hi)
+            .map(|c| b.boundaries.x.source(c as isize - rx.lo as isize, w))
+            .collect();
+        let threads = rayon::current_num_threads().max(1);
+        let tasks = ry.out.min(4 * threads).max(1);
+        let rows_per_task = ry.out.div_ceil(tasks);
+        let tasks = ry.out.div_ceil(rows_per_task);
+        let scratch = vec![
+            Scratch {
+                row: vec![T::zero(); rx.lo + w + rx.hi],
+                acc: vec![T::zero(); rx.out]
+            };
+            tasks
+        ];
+        let recipe = Recipe {
+            element: T::NAME.into(),
+            requested: b.method,
+            method,
+            variant: "dense".into(),
+            input_shape: b.shape,
+            output_shape: [ry.out, rx.out],
+            kernel_shape: [kh, kw],
+            nonzero_taps: kh * kw - taps.iter().filter(|v| **v == T::zero()).count(),
+            orientation: b.orientation,
+            boundaries: b.boundaries,
+            padding: [[ry.lo, ry.hi], [rx.lo, rx.hi]],
+            stride: [ry.stride, rx.stride],
+            dilation: [ry.dilation, rx.dilation],
+            fft_shape: None,
+            tasks,
+        };
+        Ok(ConvPlan {
+            recipe,
+            ry,
+            rx,
+            taps,
+            boundaries: b.boundaries,
+            col_sources,
+            rows_per_task,
+            scratch,
+        })
+    }
+
+    /// What the plan decided.
+    #[must_use]
+    pub fn recipe(&self) -> &Recipe {
+        &self.recipe
+    }
+
+    /// Input shape `(h, w)` the plan was built for.
+    #[must_use]
+    pub fn input_shape(&self) -> [usize; 2] {
+        self.recipe.input_shape
+    }
+
+    /// Output shape `(h_out, w_out)`.
+    #[must_use]
+    pub fn output_shape(&self) -> (usize, usize) {
+        (self.ry.out, self.rx.out)
+    }
+
+    /// Computes `output = conv(input)`.
+    ///
+    /// # Panics
+    /// If `input` or `output` do not have the planned shapes.
+    pub fn apply(&mut self, input: ArrayView2<'_, T>, output: ArrayViewMut2<'_, T>) {
+        self.apply_with(input, output, |_, conv, out| out.copy_from_slice(conv));
+    }
+
+    /// Computes the convolution row by row and hands each row to `epilogue(row_index,
+    /// conv_row, output_row)`, which writes the output row (e.g. a fused time step
+    /// `out = 2u - out + c * conv`). Rows are visited in parallel, each exactly once.
+    ///
+    /// # Panics
+    /// If `input` or `output` do not have the planned shapes.
+    pub fn apply_with<F>(
+        &mut self,
+        input: ArrayView2<'_, T>,
+        mut output: ArrayViewMut2<'_, T>,
+        epilogue: F,
+    ) where
+        F: Fn(usize, &[T], &mut [T]) + Sync,
+    {
+        let [h, w] = self.recipe.input_shape;
+        assert_eq!(
+            input.dim(),
+            (h, w),
+            "ConvPlan::apply: input shape (expected, actual)"
+        );
+        assert_eq!(
+            output.dim(),
+            self.output_shape(),
+            "ConvPlan::apply: output shape (expected, actual)"
+        );
+        let (ry, rx) = (self.ry, self.rx);
+        let taps = &self.taps;
+        let by = self.boundaries.y;
+        let cols = &self.col_sources;
+        let rows = self.rows_per_task;
+        output
+            .axis_chunks_iter_mut(Axis(0), rows)
+            .into_par_iter()
+            .zip(self.scratch.par_iter_mut())
+            .enumerate()
+            .for_each(|(task, (mut out_chunk, s))| {
+                for (r, mut out_row) in out_chunk.outer_iter_mut().enumerate() {
+                    let oy = task * rows + r;
+                    s.acc.fill(T::zero());
+                    for ky in 0..ry.k {
+                        let iy = (oy * ry.stride + ky * ry.dilation) as isize - ry.lo as isize;
+                        let rs = by.source(iy, h);
+                        for (dst, &cs) in s.row.iter_mut().zip(cols) {
+                            *dst = combine(input, rs, cs);
+                        }
+                        for kx in 0..rx.k {
+                            let wt = taps[[ky, kx]];
+                            if wt == T::zero() {
+                                continue;
+                            }
+                            let off = kx * rx.dilation;
+                            if rx.stride == 1 {
+                                for (a, &v) in s.acc.iter_mut().zip(&s.row[off..off + rx.out]) {
+                                    *a += wt * v;
+                                }
+                            } else {
+                                for (ox, a) in s.acc.iter_mut().enumerate() {
+                                    *a += wt * s.row[ox * rx.stride + off];
+                                }
+                            }
+                        }
+                    }
+                    if let Some(dst) = out_row.as_slice_mut() {
+                        epilogue(oy, &s.acc, dst);
+                    } else {
+                        // Strided output: let the epilogue write into the extended-row buffer,
+                        // whose first `w_out` entries are free now, then scatter.
+                        let tmp = &mut s.row[..rx.out];
+                        for (t, o) in tmp.iter_mut().zip(out_row.iter()) {
+                            *t = *o;
+                        }
+                        epilogue(oy, &s.acc, tmp);
+                        for (o, t) in out_row.iter_mut().zip(tmp.iter()) {
+                            *o = *t;
+                        }
+                    }
+                }
+            });
+    }
+}

@@ -1,0 +1,1 @@
+//! Diffusion / heat equation solver on the convsim convolution core.

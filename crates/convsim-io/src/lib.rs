@@ -1,0 +1,1 @@
+//! HDF5 run files of convsim: layout, dimension scales, snapshots, checkpoints, inputs.

@@ -1,0 +1,1 @@
+//! PNG and GIF pictures of convsim fields and diagnostics (plotters, bundled font).

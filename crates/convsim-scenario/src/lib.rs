@@ -1,0 +1,1 @@
+//! Scenario TOML schema, validation and the run driver of convsim.
