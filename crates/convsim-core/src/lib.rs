@@ -34,6 +34,7 @@ pub mod geometry;
 pub mod kernel;
 pub mod plan;
 pub mod reference;
+pub mod sim;
 pub mod stencil;
 
 pub use boundary::{Boundaries, Boundary, Sides, Source, pad, pad1, source_index, value_at};
@@ -42,6 +43,7 @@ pub use error::{CoreError, Result};
 pub use geometry::{AxisGeometry, Geometry, Padding, ResolvedAxis, output_len, resolve_axis};
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, Recipe};
+pub use sim::{Grid, Quantity, Simulation, StateArray};
 
 /// Complex numbers as used throughout convsim.
 pub use num_complex::{Complex, Complex32, Complex64};

@@ -1,0 +1,119 @@
+//! The one interface every solver offers the run driver.
+//!
+//! A solver is built from its `Params` (in its own crate), owns its plans and buffers, and
+//! advances with [`Simulation::step`], which allocates nothing. The driver (convsim-scenario)
+//! knows nothing of the physics: at output times it asks for fields and diagnostics by name and
+//! writes them; for checkpoints it asks for the state and later restores it.
+//!
+//! Solvers know nothing of files: no HDF5, no plots, no printing.
+
+use ndarray::{ArrayD, ArrayViewMut2};
+use serde::{Deserialize, Serialize};
+
+/// A uniform 2D grid, axis order `(y, x)`. A 1D problem is a grid with `ny = 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grid {
+    /// Number of rows (samples along `y`).
+    pub ny: usize,
+    /// Number of columns (samples along `x`).
+    pub nx: usize,
+    /// Spacing along `y`, in the solver's length unit.
+    pub dy: f64,
+    /// Spacing along `x`.
+    pub dx: f64,
+    /// Coordinate of row 0.
+    pub y0: f64,
+    /// Coordinate of column 0.
+    pub x0: f64,
+}
+
+impl Grid {
+    /// Coordinates of the rows.
+    #[must_use]
+    pub fn ys(&self) -> Vec<f64> {
+        (0..self.ny).map(|i| self.y0 + i as f64 * self.dy).collect()
+    }
+    /// Coordinates of the columns.
+    #[must_use]
+    pub fn xs(&self) -> Vec<f64> {
+        (0..self.nx).map(|j| self.x0 + j as f64 * self.dx).collect()
+    }
+    /// `(ny, nx)`.
+    #[must_use]
+    pub fn shape(&self) -> (usize, usize) {
+        (self.ny, self.nx)
+    }
+}
+
+/// Description of an output quantity (a field or a diagnostic).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quantity {
+    /// Name in the run file (`/fields/<name>` or `/diagnostics/<name>`).
+    pub name: String,
+    /// Units (UDUNITS-style: `"m"`, `"Pa"`, `"1"` for dimensionless).
+    pub units: String,
+    /// One-line description.
+    pub long_name: String,
+    /// `true` if the quantity takes both signs (plots use a diverging colour map).
+    pub signed: bool,
+}
+
+impl Quantity {
+    /// Shorthand constructor.
+    #[must_use]
+    pub fn new(name: &str, units: &str, long_name: &str, signed: bool) -> Self {
+        Quantity {
+            name: name.into(),
+            units: units.into(),
+            long_name: long_name.into(),
+            signed,
+        }
+    }
+}
+
+/// One named array of solver state, for checkpoints (complex data as a trailing axis of 2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateArray {
+    /// Name, unique within the solver.
+    pub name: String,
+    /// Values.
+    pub data: ArrayD<f64>,
+}
+
+/// A time-stepping solver as the run driver sees it.
+pub trait Simulation: Send {
+    /// Solver kind (`"diffusion"`, `"seismic"`, `"quantum"`).
+    fn kind(&self) -> &'static str;
+    /// The grid of the fields.
+    fn grid(&self) -> Grid;
+    /// Time step, in the solver's time unit.
+    fn dt(&self) -> f64;
+    /// Unit of time (`"s"`, or `"1"` for dimensionless).
+    fn time_units(&self) -> &'static str;
+    /// Steps taken so far.
+    fn step_count(&self) -> u64;
+    /// Current simulation time.
+    fn time(&self) -> f64;
+    /// Advances one step. Allocates nothing.
+    fn step(&mut self);
+    /// Fields this solver can write (in the order the driver should write them).
+    fn fields(&self) -> Vec<Quantity>;
+    /// Writes field `name` into `out` (shape `(ny, nx)`); returns `false` for an unknown name.
+    ///
+    /// # Panics
+    /// If `out` does not have the grid's shape.
+    fn write_field(&self, name: &str, out: ArrayViewMut2<'_, f64>) -> bool;
+    /// Diagnostics this solver reports (scalars per output time).
+    fn diagnostics(&self) -> Vec<Quantity>;
+    /// Current values of the diagnostics, in the order of [`Simulation::diagnostics`].
+    fn diagnostic_values(&self, out: &mut [f64]);
+    /// `false` as soon as the state holds a NaN or an infinity.
+    fn is_finite(&self) -> bool;
+    /// Everything needed to resume exactly (bit for bit) from this point.
+    fn state(&self) -> Vec<StateArray>;
+    /// Restores a state saved by [`Simulation::state`] at `step` and `time`.
+    ///
+    /// # Errors
+    /// A message naming the array that is missing or has the wrong shape.
+    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String>;
+}
