@@ -1,0 +1,7 @@
+//! The `diffusion` workloads of `convsim bench`.
+
+use super::Workload;
+
+pub(super) fn workloads() -> Vec<Workload> {
+    Vec::new()
+}

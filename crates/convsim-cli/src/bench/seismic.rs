@@ -1,0 +1,7 @@
+//! The `seismic` workloads of `convsim bench`.
+
+use super::Workload;
+
+pub(super) fn workloads() -> Vec<Workload> {
+    Vec::new()
+}
