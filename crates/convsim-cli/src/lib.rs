@@ -1,8 +1,18 @@
-//! Command-line interface of convsim: run, validate, inspect, plot, bench, train.
+//! Command-line interface of convsim: run, validate, inspect, plot, bench.
+//!
+//! Every user error (bad scenario, missing file, existing output, ...) ends the command with ONE
+//! line `error: <file>: <key>: <value>: <what is allowed>` on stderr and exit code 2; a bug
+//! (a panic) prints one line and exits with 101, never a backtrace.
 
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use convsim_scenario::driver::{self, Progress, RunOptions};
+use convsim_scenario::pictures::{self, Frames, PlotRequest};
+use convsim_scenario::Scenario;
 
 pub mod bench;
 
@@ -16,23 +26,229 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a scenario: write the HDF5 run file and its pictures into the output folder.
+    Run(RunArgs),
+    /// Resolve and check a scenario without running it; print the resolved config.
+    Validate(ValidateArgs),
+    /// Show what a run file holds: attributes, datasets, shapes, diagnostics.
+    Inspect(InspectArgs),
+    /// Draw pictures of a run file: PNGs of fields, the diagnostics, GIFs.
+    Plot(PlotArgs),
     /// Run the benchmark workloads of shared/bench/WORKLOADS.md.
     Bench(bench::BenchArgs),
 }
 
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The scenario TOML file.
+    scenario: PathBuf,
+    /// Output folder (default: runs/<run name>/).
+    #[arg(short = 'o', long = "out")]
+    out: Option<PathBuf>,
+    /// Override a key of the scenario: --set time.steps=100 (value parsed as TOML). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Replace an existing run in the output folder.
+    #[arg(long)]
+    force: bool,
+    /// Continue the run in the output folder from its last checkpoint.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// The scenario TOML file.
+    scenario: PathBuf,
+    /// Override a key of the scenario (as for `run`). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Print JSON instead of TOML.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// The run file (run.h5).
+    run: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// The run file (run.h5).
+    run: PathBuf,
+    /// Field to draw (default: all). Repeatable.
+    #[arg(long = "field")]
+    field: Vec<String>,
+    /// Frame index (negative counts from the end) or `all` (default: first and last).
+    #[arg(long, allow_hyphen_values = true)]
+    frame: Option<String>,
+    /// Also draw an animated GIF of each field.
+    #[arg(long)]
+    gif: bool,
+    /// Output folder (default: the run file's folder).
+    #[arg(short = 'o', long = "out")]
+    out: Option<PathBuf>,
+}
+
 /// Entry point of the `convsim` binary: parses arguments, runs the command, and turns every
-/// error into one message on stderr with exit code 2.
+/// error into one message on stderr with exit code 2 (101 for a bug).
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            }
+            // One line: clap's first line, which already starts with "error:".
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("error: bad arguments");
+            eprintln!("{first} (see convsim --help)");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
+        Command::Run(a) => run(&a),
+        Command::Validate(a) => validate(&a),
+        Command::Inspect(a) => inspect(&a),
+        Command::Plot(a) => plot(&a),
         Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line: the messages are single lines; chains are joined with ": ".
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
             ExitCode::from(2)
         }
     }
+}
+
+/// A panic is a bug: one line naming where it happened, exit code 101, no backtrace.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error (a bug in convsim; please report it): {}{at}", msg.replace('\n', " "));
+        std::process::exit(101);
+    }));
+}
+
+fn run(a: &RunArgs) -> Result<()> {
+    let s = Scenario::load(&a.scenario, &a.set)?;
+    let out_dir = a.out.clone().unwrap_or_else(|| driver::default_out_dir(&s));
+    let opts = RunOptions { out_dir, force: a.force, resume: a.resume };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new(s.time.steps);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        pb.set_message(s.name.clone());
+        pb
+    });
+    let mut on_progress = |p: Progress| {
+        if let Some(pb) = &bar {
+            pb.set_position(p.step);
+        }
+    };
+    let result = driver::run(&s, &opts, &mut on_progress);
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let r = result?;
+    let resumed = r.resumed_from.map(|k| format!(", resumed from step {k}")).unwrap_or_default();
+    println!(
+        "{}: {} steps to t = {:.6e}, {} frames in {:.2} s{resumed}",
+        r.run_file.display(),
+        r.steps,
+        r.time,
+        r.frames,
+        r.seconds
+    );
+    for p in &r.pictures {
+        println!("{}", p.display());
+    }
+    Ok(())
+}
+
+fn validate(a: &ValidateArgs) -> Result<()> {
+    let s = Scenario::load(&a.scenario, &a.set)?;
+    if a.json {
+        println!("{}", s.to_json_string());
+    } else {
+        println!("# {}: valid; resolved config with derived values", a.scenario.display());
+        print!("{}", s.to_toml_string());
+    }
+    Ok(())
+}
+
+fn inspect(a: &InspectArgs) -> Result<()> {
+    let f = convsim_io::RunFile::open(&a.run)?;
+    let s = f.summary()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s).context("encoding the summary as JSON")?);
+        return Ok(());
+    }
+    println!("{}", s.path.display());
+    for (k, v) in &s.attributes {
+        if k == "scenario" || k == "recipe" {
+            println!("  @{k}: ({} lines; --json shows it)", v.lines().count());
+        } else {
+            println!("  @{k}: {v}");
+        }
+    }
+    let g = &s.grid;
+    println!("  grid: ny = {}, nx = {}, dy = {}, dx = {}, y0 = {}, x0 = {}", g.ny, g.nx, g.dy, g.dx, g.y0, g.x0);
+    let span = |p: Option<(u64, f64)>| p.map_or_else(|| "-".into(), |(k, t)| format!("step {k}, t = {t} {}", s.time_units));
+    println!("  frames: {} (first: {}; last: {})", s.frames, span(s.first), span(s.last));
+    for d in &s.fields {
+        println!("  {} {:?} {} [{}]: {}", d.path, d.shape, d.dtype, d.quantity.units, d.quantity.long_name);
+    }
+    for (d, sum) in s.diagnostics.iter().zip(&s.diagnostic_summaries) {
+        println!(
+            "  {} {:?} [{}]: min {:.6e}, max {:.6e}, last {:.6e}",
+            d.path, d.shape, d.quantity.units, sum.min, sum.max, sum.last
+        );
+    }
+    for r in &s.receivers {
+        println!("  /receivers/{r}");
+    }
+    Ok(())
+}
+
+fn plot(a: &PlotArgs) -> Result<()> {
+    let frames = match a.frame.as_deref() {
+        None => Frames::FirstLast,
+        Some("all") => Frames::All,
+        Some(k) => Frames::One(k.trim().parse().map_err(|_| {
+            convsim_scenario::ScenarioError::invalid(a.run.display().to_string(), "--frame", k, "allowed: a frame index (negative counts from the end) or all")
+        })?),
+    };
+    let out = a.out.clone().unwrap_or_else(|| a.run.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+    let req = PlotRequest {
+        fields: if a.field.is_empty() { None } else { Some(a.field.clone()) },
+        frames,
+        gif: a.gif,
+        diagnostics: a.field.is_empty(),
+    };
+    for p in pictures::draw_run(&a.run, &out, &req)? {
+        println!("{}", p.display());
+    }
+    Ok(())
 }

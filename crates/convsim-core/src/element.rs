@@ -51,6 +51,17 @@ pub trait Element:
     /// Multiplies by a real scalar.
     #[must_use]
     fn scale(self, s: Self::Real) -> Self;
+    /// Real part (the value itself for real types).
+    fn re(self) -> Self::Real;
+    /// `self * b + c`, fused (one rounding) for the real types. Only fast where the target has
+    /// FMA instructions (the SIMD paths call it inside `#[target_feature(enable = "fma")]`
+    /// code); portable paths use `self * b + c` instead.
+    #[must_use]
+    fn fused_mul_add(self, b: Self, c: Self) -> Self;
+    /// As a complex number of the same precision.
+    fn to_complex(self) -> Complex<Self::Real>;
+    /// From a complex number of the same precision; real types keep the real part.
+    fn from_complex(c: Complex<Self::Real>) -> Self;
 }
 
 /// The real element types, `f32` and `f64`, usable as FFT scalars.
@@ -86,6 +97,22 @@ macro_rules! impl_real {
             fn scale(self, s: Self::Real) -> Self {
                 self * s
             }
+            #[inline(always)]
+            fn re(self) -> Self::Real {
+                self
+            }
+            #[inline(always)]
+            fn fused_mul_add(self, b: Self, c: Self) -> Self {
+                self.mul_add(b, c)
+            }
+            #[inline(always)]
+            fn to_complex(self) -> Complex<Self::Real> {
+                Complex::new(self, 0.0)
+            }
+            #[inline(always)]
+            fn from_complex(c: Complex<Self::Real>) -> Self {
+                c.re
+            }
         }
         impl RealElement for $t {}
     };
@@ -120,6 +147,22 @@ macro_rules! impl_complex {
             #[inline(always)]
             fn scale(self, s: Self::Real) -> Self {
                 Complex::new(self.re * s, self.im * s)
+            }
+            #[inline(always)]
+            fn re(self) -> Self::Real {
+                self.re
+            }
+            #[inline(always)]
+            fn fused_mul_add(self, b: Self, c: Self) -> Self {
+                self * b + c
+            }
+            #[inline(always)]
+            fn to_complex(self) -> Complex<Self::Real> {
+                self
+            }
+            #[inline(always)]
+            fn from_complex(c: Complex<Self::Real>) -> Self {
+                c
             }
         }
     };

@@ -66,6 +66,16 @@ pub enum CoreError {
     /// A finite-difference stencil request that has no solution.
     #[error("invalid stencil request: {0}")]
     Stencil(String),
+    /// A parameter outside its allowed range (a spacing, a size, a tolerance).
+    #[error("{name} = {value} is not allowed: {allowed}")]
+    InvalidValue {
+        /// Parameter name as the caller wrote it.
+        name: &'static str,
+        /// The offending value, formatted.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
     /// Channel counts that do not fit together.
     #[error("channel mismatch: {0}")]
     Channels(String),

@@ -28,6 +28,8 @@
 //! ```
 
 pub mod boundary;
+pub mod channels;
+mod direct;
 pub mod element;
 pub mod error;
 pub mod geometry;
@@ -35,14 +37,18 @@ pub mod kernel;
 pub mod plan;
 pub mod reference;
 pub mod sim;
+mod simd;
+pub mod spectral;
 pub mod stencil;
 
 pub use boundary::{Boundaries, Boundary, Sides, Source, pad, pad1, source_index, value_at};
+pub use channels::{ChannelConvPlan, ChannelConvPlanBuilder, ChannelRecipe};
 pub use element::{Element, RealElement};
 pub use error::{CoreError, Result};
 pub use geometry::{AxisGeometry, Geometry, Padding, ResolvedAxis, output_len, resolve_axis};
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
-pub use plan::{ConvPlan, ConvPlanBuilder, Method, Recipe};
+pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
+pub use spectral::{SpectralPlan, identity_transfer, wavenumbers};
 pub use sim::{Grid, Quantity, Simulation, StateArray};
 
 /// Complex numbers as used throughout convsim.

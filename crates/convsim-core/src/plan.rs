@@ -19,11 +19,11 @@
 
 use std::fmt;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
-use rayon::prelude::*;
+use ndarray::{ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
-use crate::boundary::{Source, combine};
+use crate::direct::Direct;
+use crate::simd::Isa;
 use crate::{
     Boundaries, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result, resolve_axis,
 };
@@ -89,6 +89,22 @@ pub struct Recipe {
     pub fft_shape: Option<[usize; 2]>,
     /// Number of parallel tasks the work is split into (results do not depend on it).
     pub tasks: usize,
+    /// Instruction set of the inner loops (`avx2+fma` or `portable`).
+    pub isa: String,
+    /// Cost-model estimates (seconds per apply) of the methods `Auto` compared; empty when a
+    /// method was requested explicitly.
+    pub estimates: Vec<MethodEstimate>,
+}
+
+/// One entry of the cost model's comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MethodEstimate {
+    /// Method.
+    pub method: Method,
+    /// Variant (`dense`, `separable`, FFT size...).
+    pub variant: String,
+    /// Estimated seconds per apply on this machine.
+    pub seconds: f64,
 }
 
 impl fmt::Display for Recipe {
@@ -111,7 +127,11 @@ impl fmt::Display for Recipe {
         if let Some(s) = self.fft_shape {
             write!(f, " fft {s:?}")?;
         }
-        write!(f, " tasks {}", self.tasks)
+        write!(f, " tasks {} [{}]", self.tasks, self.isa)?;
+        for e in &self.estimates {
+            write!(f, " est {}({})={:.3e}s", e.method.name(), e.variant, e.seconds)?;
+        }
+        Ok(())
     }
 }
 
@@ -161,13 +181,10 @@ impl<T: Element> ConvPlanBuilder<T> {
     }
 }
 
-/// Per-task scratch of the direct path.
+/// The method-specific part of a plan.
 #[derive(Clone, Debug)]
-struct Scratch<T> {
-    /// One boundary-extended input row.
-    row: Vec<T>,
-    /// The accumulated output row.
-    acc: Vec<T>,
+enum Engine<T> {
+    Direct(Direct<T>),
 }
 
 /// A convolution planned once and applied many times. See the [module docs](self).
@@ -176,13 +193,14 @@ pub struct ConvPlan<T> {
     recipe: Recipe,
     ry: ResolvedAxis,
     rx: ResolvedAxis,
-    /// Kernel in the correlation frame.
-    taps: Array2<T>,
-    boundaries: Boundaries,
-    /// Source of every column of the extended row (`lo + w + hi` entries).
-    col_sources: Vec<Source>,
-    rows_per_task: usize,
-    scratch: Vec<Scratch<T>>,
+    engine: Engine<T>,
+}
+
+/// Relative tolerance under which a dense kernel counts as separable (rank one): a few ulps of
+/// the element type, so the factorised result equals the dense one to rounding.
+fn separable_tol<T: Element>() -> f64 {
+    let eps: f64 = <T::Real as num_traits::Float>::epsilon().to_c64().re;
+    64.0 * eps
 }
 
 impl<T: Element> ConvPlan<T> {
@@ -207,6 +225,23 @@ impl<T: Element> ConvPlan<T> {
         let (kh, kw) = taps.dim();
         let ry = resolve_axis(h, kh, anchor[0], &b.geometry.y, "y")?;
         let rx = resolve_axis(w, kw, anchor[1], &b.geometry.x, "x")?;
+        let nonzero = kh * kw - taps.iter().filter(|v| **v == T::zero()).count();
+        // Separable factors in the correlation frame (reversed for Convolve).
+        let factors = match &b.kernel {
+            Kernel::Separable(sk) => Some((sk.col.clone(), sk.row.clone())),
+            Kernel::Dense(k) if kh > 1 && kw > 1 && nonzero > 2 * (kh + kw) => k
+                .try_separate(separable_tol::<T>())
+                .map(|sk| (sk.col, sk.row)),
+            Kernel::Dense(_) => None,
+        }
+        .map(|(mut col, mut row)| {
+            if b.orientation == Orientation::Convolve {
+                col.reverse();
+                row.reverse();
+            }
+            (col, row)
+        });
+        let isa = Isa::detect();
         let method = match b.method {
             Method::Auto | Method::Direct => Method::Direct,
             m @ (Method::Fft | Method::OverlapAdd) => {
@@ -216,46 +251,31 @@ impl<T: Element> ConvPlan<T> {
                 });
             }
         };
-        let col_sources = (0..rx.lo + w + rx.hi)
-            .map(|c| b.boundaries.x.source(c as isize - rx.lo as isize, w))
-            .collect();
-        let threads = rayon::current_num_threads().max(1);
-        let tasks = ry.out.min(4 * threads).max(1);
-        let rows_per_task = ry.out.div_ceil(tasks);
-        let tasks = ry.out.div_ceil(rows_per_task);
-        let scratch = vec![
-            Scratch {
-                row: vec![T::zero(); rx.lo + w + rx.hi],
-                acc: vec![T::zero(); rx.out]
-            };
-            tasks
-        ];
+        let direct = Direct::new(b.shape, &taps, factors, &b.boundaries, ry, rx, isa);
         let recipe = Recipe {
             element: T::NAME.into(),
             requested: b.method,
             method,
-            variant: "dense".into(),
+            variant: direct.variant().into(),
             input_shape: b.shape,
             output_shape: [ry.out, rx.out],
             kernel_shape: [kh, kw],
-            nonzero_taps: kh * kw - taps.iter().filter(|v| **v == T::zero()).count(),
+            nonzero_taps: nonzero,
             orientation: b.orientation,
             boundaries: b.boundaries,
             padding: [[ry.lo, ry.hi], [rx.lo, rx.hi]],
             stride: [ry.stride, rx.stride],
             dilation: [ry.dilation, rx.dilation],
             fft_shape: None,
-            tasks,
+            tasks: direct.tasks(),
+            isa: isa.name().into(),
+            estimates: Vec::new(),
         };
         Ok(ConvPlan {
             recipe,
             ry,
             rx,
-            taps,
-            boundaries: b.boundaries,
-            col_sources,
-            rows_per_task,
-            scratch,
+            engine: Engine::Direct(direct),
         })
     }
 
@@ -287,14 +307,15 @@ impl<T: Element> ConvPlan<T> {
 
     /// Computes the convolution row by row and hands each row to `epilogue(row_index,
     /// conv_row, output_row)`, which writes the output row (e.g. a fused time step
-    /// `out = 2u - out + c * conv`). Rows are visited in parallel, each exactly once.
+    /// `out = 2u - out + c * conv`). Rows are visited in parallel, each exactly once;
+    /// `output_row` holds the previous contents of the output row.
     ///
     /// # Panics
     /// If `input` or `output` do not have the planned shapes.
     pub fn apply_with<F>(
         &mut self,
         input: ArrayView2<'_, T>,
-        mut output: ArrayViewMut2<'_, T>,
+        output: ArrayViewMut2<'_, T>,
         epilogue: F,
     ) where
         F: Fn(usize, &[T], &mut [T]) + Sync,
@@ -303,65 +324,15 @@ impl<T: Element> ConvPlan<T> {
         assert_eq!(
             input.dim(),
             (h, w),
-            "ConvPlan::apply: input shape (expected, actual)"
+            "ConvPlan::apply: input shape (actual, expected)"
         );
         assert_eq!(
             output.dim(),
             self.output_shape(),
-            "ConvPlan::apply: output shape (expected, actual)"
+            "ConvPlan::apply: output shape (actual, expected)"
         );
-        let (ry, rx) = (self.ry, self.rx);
-        let taps = &self.taps;
-        let by = self.boundaries.y;
-        let cols = &self.col_sources;
-        let rows = self.rows_per_task;
-        output
-            .axis_chunks_iter_mut(Axis(0), rows)
-            .into_par_iter()
-            .zip(self.scratch.par_iter_mut())
-            .enumerate()
-            .for_each(|(task, (mut out_chunk, s))| {
-                for (r, mut out_row) in out_chunk.outer_iter_mut().enumerate() {
-                    let oy = task * rows + r;
-                    s.acc.fill(T::zero());
-                    for ky in 0..ry.k {
-                        let iy = (oy * ry.stride + ky * ry.dilation) as isize - ry.lo as isize;
-                        let rs = by.source(iy, h);
-                        for (dst, &cs) in s.row.iter_mut().zip(cols) {
-                            *dst = combine(input, rs, cs);
-                        }
-                        for kx in 0..rx.k {
-                            let wt = taps[[ky, kx]];
-                            if wt == T::zero() {
-                                continue;
-                            }
-                            let off = kx * rx.dilation;
-                            if rx.stride == 1 {
-                                for (a, &v) in s.acc.iter_mut().zip(&s.row[off..off + rx.out]) {
-                                    *a += wt * v;
-                                }
-                            } else {
-                                for (ox, a) in s.acc.iter_mut().enumerate() {
-                                    *a += wt * s.row[ox * rx.stride + off];
-                                }
-                            }
-                        }
-                    }
-                    if let Some(dst) = out_row.as_slice_mut() {
-                        epilogue(oy, &s.acc, dst);
-                    } else {
-                        // Strided output: let the epilogue write into the extended-row buffer,
-                        // whose first `w_out` entries are free now, then scatter.
-                        let tmp = &mut s.row[..rx.out];
-                        for (t, o) in tmp.iter_mut().zip(out_row.iter()) {
-                            *t = *o;
-                        }
-                        epilogue(oy, &s.acc, tmp);
-                        for (o, t) in out_row.iter_mut().zip(tmp.iter()) {
-                            *o = *t;
-                        }
-                    }
-                }
-            });
+        match &mut self.engine {
+            Engine::Direct(d) => d.apply_with(input, output, &epilogue),
+        }
     }
 }

@@ -1,1 +1,43 @@
-//! 2D acoustic wave solver (space orders 2-16, CPML, off-grid sources) on the convsim core.
+//! # convsim-seismic: the 2D acoustic wave solver of convsim
+//!
+//! Solves `p_tt = v^2 Lap p + v^2 s(t) delta(x - x_s)` on a uniform grid with leapfrog in time
+//! and the cross-shaped Laplacian of the core's stencil library (space orders 2 to 16).
+//!
+//! Conventions: SI units (m, s, m/s, Hz); axis order `(y, x)` with `y` the depth, positive
+//! down; coordinates are absolute metres on the [`Grid`](convsim_core::Grid). Absorbing layers
+//! (CPML, sponge) are added outside the grid, so sources, receivers and outputs refer to the
+//! physical grid only.
+//!
+//! - [`SeismicParams`]: grid, dt, order, velocity [`Model`], [`PointSource`]s with a
+//!   [`Wavelet`], [`Receivers`], [`SeismicBoundaries`] (CPML, sponge, free surface, rigid,
+//!   zero per side).
+//! - [`Seismic`]: the solver (`f32` or `f64`), implementing [`convsim_core::Simulation`]; shot
+//!   gathers via [`Seismic::receivers`].
+//! - [`stability::dt_max`]: the exact leapfrog limit; [`analytic`]: the 2D Green's function
+//!   oracle; [`hicks`]: off-grid weights; [`model::marmousi_like`]: the synthetic model.
+//!
+//! ```
+//! use convsim_seismic::{stability, Seismic, SeismicError, SeismicParams};
+//! let mut p = SeismicParams::homogeneous(50, 50, 10.0, 3000.0);
+//! p.space_order = 8;
+//! p.dt = 1.01 * stability::dt_max(8, 10.0, 10.0, 3000.0).unwrap();
+//! let err = Seismic::<f32>::new(&p).unwrap_err();
+//! assert!(matches!(err, SeismicError::Unstable { .. }));
+//! assert!(err.to_string().contains("stability limit"));
+//! ```
+
+pub mod analytic;
+pub mod error;
+pub mod hicks;
+mod kernel;
+pub mod model;
+pub mod params;
+mod solver;
+pub mod stability;
+pub mod wavelet;
+
+pub use error::{Result, SeismicError, SeismicWarning};
+pub use params::{
+    Model, PointSource, Receivers, SeismicBoundaries, SeismicParams, SideBoundary, Wavelet,
+};
+pub use solver::Seismic;

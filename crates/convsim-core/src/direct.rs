@@ -1,0 +1,498 @@
+//! The direct (sliding dot product) method of [`crate::ConvPlan`].
+//!
+//! Output rows are split into a fixed number of row chunks run in parallel with rayon; each
+//! chunk owns its output rows and a scratch allocated at plan time, so `apply` allocates nothing.
+//!
+//! - **Dense**: each boundary-extended input row (the `x` padding built from the boundary maps)
+//!   is built once per task into a ring buffer of `k_eff_y` rows; then every output row is a sum,
+//!   over the non-zero taps, of contiguous runs of those rows, accumulated in registers over
+//!   blocks of output columns. Border and interior are the same code. A column stride is handled
+//!   by storing each extended row split into `stride` phases, so strided taps read contiguously.
+//! - **Separable**: a column pass straight from the input rows (blocks of output rows, strips of
+//!   columns, so the rows a strip needs stay in cache) into extended rows whose `x` margins are
+//!   then filled from the boundary maps, followed by a row pass.
+//!
+//! Inner loops are compiled twice, portable and with AVX2+FMA (chosen at plan time).
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+use crate::boundary::Source;
+use crate::simd::{Isa, madd};
+use crate::{Boundaries, Element, ResolvedAxis, Sides};
+
+/// Output rows per block of the separable column pass.
+const SEP_BLOCK: usize = 8;
+/// Columns per strip of the separable column pass.
+const SEP_STRIP: usize = 512;
+
+/// The taps of one method variant.
+#[derive(Clone, Debug)]
+enum Taps<T> {
+    /// Non-zero taps `(ky, offset within an extended row, weight)`.
+    Dense(Vec<(usize, usize, T)>),
+    /// Column factor (length `ky`), row taps `(offset, weight)` (non-zero only).
+    Separable { col: Vec<T>, row: Vec<(usize, T)> },
+}
+
+/// Everything fixed at plan time.
+#[derive(Clone, Debug)]
+struct Cfg<T> {
+    isa: Isa,
+    h: usize,
+    w: usize,
+    ry: ResolvedAxis,
+    rx: ResolvedAxis,
+    by: Sides,
+    /// Source of each extended column (`lo + w + hi`).
+    col_src: Vec<Source>,
+    /// Extended-row layout: `sx` phases of `ph_len`.
+    sx: usize,
+    ph_len: usize,
+    rowlen: usize,
+    /// Output columns rounded up to the register block.
+    wv: usize,
+    taps: Taps<T>,
+    rows_per_task: usize,
+}
+
+/// Per-task scratch.
+#[derive(Clone, Debug)]
+struct Scratch<T> {
+    /// Ring of extended rows (dense) or block of column-filtered rows (separable).
+    buf: Vec<T>,
+    /// One output row (`wv` wide).
+    acc: Vec<T>,
+    /// Output row staging for non-contiguous outputs.
+    strided: Vec<T>,
+    /// Start of every tap's run for the current output row.
+    bases: Vec<usize>,
+    /// Weights in the order of `bases`.
+    weights: Vec<T>,
+}
+
+/// The direct method: plan data plus per-task scratch.
+#[derive(Clone, Debug)]
+pub(crate) struct Direct<T> {
+    cfg: Cfg<T>,
+    scratch: Vec<Scratch<T>>,
+}
+
+/// Register block (output columns) for element type `T`: 8 vector registers' worth.
+fn block_len<T>() -> usize {
+    256 / std::mem::size_of::<T>()
+}
+
+impl<T: Element> Direct<T> {
+    /// Plans the direct method. `taps` are in the correlation frame; `separable` is the
+    /// `(col, row)` factorisation to use (only honoured for column stride 1).
+    pub(crate) fn new(
+        shape: [usize; 2],
+        taps: &ndarray::Array2<T>,
+        separable: Option<(Vec<T>, Vec<T>)>,
+        boundaries: &Boundaries,
+        ry: ResolvedAxis,
+        rx: ResolvedAxis,
+        isa: Isa,
+    ) -> Self {
+        let [h, w] = shape;
+        let v = block_len::<T>();
+        let wpad = rx.lo + w + rx.hi;
+        let sx = rx.stride;
+        let wv = rx.out.next_multiple_of(v);
+        let max_off = (rx.k - 1) * rx.dilation / sx;
+        let ph_len = wpad.div_ceil(sx).max(max_off + wv);
+        let rowlen = sx * ph_len;
+        let off = |kx: usize| ((kx * rx.dilation) % sx) * ph_len + kx * rx.dilation / sx;
+        let (taps, buf_rows, ntaps) = match separable {
+            Some((col, row)) if sx == 1 => {
+                let row: Vec<(usize, T)> = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != T::zero())
+                    .map(|(kx, v)| (off(kx), *v))
+                    .collect();
+                let n = row.len();
+                (Taps::Separable { col, row }, SEP_BLOCK, n)
+            }
+            _ => {
+                let mut d = Vec::new();
+                for ((ky, kx), v) in taps.indexed_iter() {
+                    if *v != T::zero() {
+                        d.push((ky, off(kx), *v));
+                    }
+                }
+                let n = d.len();
+                (Taps::Dense(d), ry.k_eff, n)
+            }
+        };
+        let col_src = (0..wpad)
+            .map(|c| boundaries.x.source(c as isize - rx.lo as isize, w))
+            .collect();
+        let threads = rayon::current_num_threads().max(1);
+        let tasks = ry.out.min(4 * threads).max(1);
+        let rows_per_task = ry.out.div_ceil(tasks);
+        let tasks = ry.out.div_ceil(rows_per_task);
+        let scratch = Scratch {
+            buf: vec![T::zero(); buf_rows * rowlen],
+            acc: vec![T::zero(); wv],
+            strided: vec![T::zero(); rx.out],
+            bases: vec![0; ntaps.max(1)],
+            weights: vec![T::zero(); ntaps.max(1)],
+        };
+        Direct {
+            cfg: Cfg {
+                isa,
+                h,
+                w,
+                ry,
+                rx,
+                by: boundaries.y,
+                col_src,
+                sx,
+                ph_len,
+                rowlen,
+                wv,
+                taps,
+                rows_per_task,
+            },
+            scratch: vec![scratch; tasks],
+        }
+    }
+
+    /// `"dense"` or `"separable"`.
+    pub(crate) fn variant(&self) -> &'static str {
+        match self.cfg.taps {
+            Taps::Dense(_) => "dense",
+            Taps::Separable { .. } => "separable",
+        }
+    }
+
+    /// Number of parallel tasks.
+    pub(crate) fn tasks(&self) -> usize {
+        self.scratch.len()
+    }
+
+    /// Runs the plan; see [`crate::ConvPlan::apply_with`].
+    pub(crate) fn apply_with<F>(
+        &mut self,
+        input: ArrayView2<'_, T>,
+        mut output: ArrayViewMut2<'_, T>,
+        epilogue: &F,
+    ) where
+        F: Fn(usize, &[T], &mut [T]) + Sync,
+    {
+        let cfg = &self.cfg;
+        let rpt = cfg.rows_per_task;
+        output
+            .axis_chunks_iter_mut(Axis(0), rpt)
+            .into_par_iter()
+            .zip(self.scratch.par_iter_mut())
+            .enumerate()
+            .for_each(|(t, (chunk, s))| {
+                run_task(cfg, &input, t * rpt, chunk, s, epilogue);
+            });
+    }
+}
+
+fn run_task<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
+    cfg: &Cfg<T>,
+    input: &ArrayView2<'_, T>,
+    oy0: usize,
+    chunk: ArrayViewMut2<'_, T>,
+    s: &mut Scratch<T>,
+    epi: &F,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        fn fast<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
+            cfg: &Cfg<T>,
+            input: &ArrayView2<'_, T>,
+            oy0: usize,
+            chunk: ArrayViewMut2<'_, T>,
+            s: &mut Scratch<T>,
+            epi: &F,
+        ) {
+            match block_len::<T>() {
+                64 => task_body::<T, F, 64, true>(cfg, input, oy0, chunk, s, epi),
+                32 => task_body::<T, F, 32, true>(cfg, input, oy0, chunk, s, epi),
+                _ => task_body::<T, F, 16, true>(cfg, input, oy0, chunk, s, epi),
+            }
+        }
+        if cfg.isa == Isa::Avx2Fma {
+            // SAFETY: `Avx2Fma` is recorded only after run-time detection of AVX2 and FMA.
+            unsafe { fast(cfg, input, oy0, chunk, s, epi) };
+            return;
+        }
+    }
+    match block_len::<T>() {
+        64 => task_body::<T, F, 64, false>(cfg, input, oy0, chunk, s, epi),
+        32 => task_body::<T, F, 32, false>(cfg, input, oy0, chunk, s, epi),
+        _ => task_body::<T, F, 16, false>(cfg, input, oy0, chunk, s, epi),
+    }
+}
+
+/// Builds extended row `pr` (padded coordinates) into `dst` (phase layout).
+#[inline(always)]
+fn fill_row<T: Element>(cfg: &Cfg<T>, input: &ArrayView2<'_, T>, pr: usize, dst: &mut [T]) {
+    let (lo, w, sx, ph) = (cfg.rx.lo, cfg.w, cfg.sx, cfg.ph_len);
+    let wpad = cfg.col_src.len();
+    let pos = |c: usize| (c % sx) * ph + c / sx;
+    let (i, neg) = match cfg.by.source(pr as isize - cfg.ry.lo as isize, cfg.h) {
+        Source::Constant(v) => {
+            let v = T::from_f64(v);
+            for c in 0..wpad {
+                dst[pos(c)] = v;
+            }
+            return;
+        }
+        Source::Index(i) => (i, false),
+        Source::Negated(i) => (i, true),
+    };
+    let src = input.row(i);
+    let sgn = |v: T| if neg { -v } else { v };
+    match (sx, src.as_slice()) {
+        (1, Some(sl)) if !neg => dst[lo..lo + w].copy_from_slice(sl),
+        (1, Some(sl)) => {
+            for (d, v) in dst[lo..lo + w].iter_mut().zip(sl) {
+                *d = -*v;
+            }
+        }
+        _ => {
+            for (j, v) in src.iter().enumerate() {
+                dst[pos(lo + j)] = sgn(*v);
+            }
+        }
+    }
+    for c in (0..lo).chain(lo + w..wpad) {
+        dst[pos(c)] = match cfg.col_src[c] {
+            Source::Index(j) => sgn(src[j]),
+            Source::Negated(j) => -sgn(src[j]),
+            Source::Constant(v) => T::from_f64(v),
+        };
+    }
+}
+
+/// `acc[ox] = sum_t weights[t] * buf[bases[t] + ox]` for `ox < wv`, in register blocks of `V`.
+#[inline(always)]
+fn taps_row<T: Element, const V: usize, const FMA: bool>(
+    buf: &[T],
+    bases: &[usize],
+    weights: &[T],
+    acc: &mut [T],
+) {
+    let wv = acc.len();
+    for ox0 in (0..wv).step_by(V) {
+        let mut a = [T::zero(); V];
+        for (&b, &wt) in bases.iter().zip(weights) {
+            let xs: &[T; V] = buf[b + ox0..b + ox0 + V].try_into().unwrap();
+            for l in 0..V {
+                a[l] = madd::<T, FMA>(xs[l], wt, a[l]);
+            }
+        }
+        acc[ox0..ox0 + V].copy_from_slice(&a);
+    }
+}
+
+/// Hands the finished row to the epilogue (through a staging row if the output row is strided).
+#[inline(always)]
+fn emit<T: Element, F: Fn(usize, &[T], &mut [T])>(
+    epi: &F,
+    oy: usize,
+    conv: &[T],
+    mut out_row: ndarray::ArrayViewMut1<'_, T>,
+    staging: &mut [T],
+) {
+    if let Some(dst) = out_row.as_slice_mut() {
+        epi(oy, conv, dst);
+    } else {
+        for (t, o) in staging.iter_mut().zip(out_row.iter()) {
+            *t = *o;
+        }
+        epi(oy, conv, staging);
+        for (o, t) in out_row.iter_mut().zip(staging.iter()) {
+            *o = *t;
+        }
+    }
+}
+
+#[inline(always)]
+fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA: bool>(
+    cfg: &Cfg<T>,
+    input: &ArrayView2<'_, T>,
+    oy0: usize,
+    mut chunk: ArrayViewMut2<'_, T>,
+    s: &mut Scratch<T>,
+    epi: &F,
+) {
+    let (ry, rx) = (cfg.ry, cfg.rx);
+    let wo = rx.out;
+    match &cfg.taps {
+        Taps::Dense(taps) => {
+            let keff = ry.k_eff;
+            let rowlen = cfg.rowlen;
+            let mut next = 0;
+            for (r, out_row) in chunk.outer_iter_mut().enumerate() {
+                let oy = oy0 + r;
+                let top = oy * ry.stride;
+                // Each extended row is built once per task, into slot `row % k_eff`.
+                for pr in next.max(top)..top + keff {
+                    let slot = pr % keff;
+                    fill_row(cfg, input, pr, &mut s.buf[slot * rowlen..(slot + 1) * rowlen]);
+                }
+                next = top + keff;
+                for (t, &(ky, off, wt)) in taps.iter().enumerate() {
+                    s.bases[t] = ((top + ky * ry.dilation) % keff) * rowlen + off;
+                    s.weights[t] = wt;
+                }
+                let n = taps.len();
+                taps_row::<T, V, FMA>(&s.buf, &s.bases[..n], &s.weights[..n], &mut s.acc);
+                emit(epi, oy, &s.acc[..wo], out_row, &mut s.strided);
+            }
+        }
+        Taps::Separable { col, row } => {
+            let nrows = chunk.nrows();
+            let rowlen = cfg.rowlen;
+            let (lo, w) = (rx.lo, cfg.w);
+            let wpad = cfg.col_src.len();
+            let flat = input.as_slice();
+            for b0 in (0..nrows).step_by(SEP_BLOCK) {
+                let nb = SEP_BLOCK.min(nrows - b0);
+                // Column pass, strip by strip, into the interior of each extended row.
+                for c0 in (0..w).step_by(SEP_STRIP) {
+                    let c1 = (c0 + SEP_STRIP).min(w);
+                    for b in 0..nb {
+                        let oy = oy0 + b0 + b;
+                        let dst = &mut s.buf[b * rowlen + lo + c0..b * rowlen + lo + c1];
+                        column_pass::<T, V, FMA>(cfg, input, flat, col, oy, c0, dst);
+                    }
+                }
+                for (b, out_row) in chunk
+                    .slice_mut(ndarray::s![b0..b0 + nb, ..])
+                    .outer_iter_mut()
+                    .enumerate()
+                {
+                    let oy = oy0 + b0 + b;
+                    let ext = &mut s.buf[b * rowlen..(b + 1) * rowlen];
+                    fill_margins(cfg, col, oy, ext, lo, w, wpad);
+                    for (t, &(off, wt)) in row.iter().enumerate() {
+                        s.bases[t] = b * rowlen + off;
+                        s.weights[t] = wt;
+                    }
+                    let n = row.len();
+                    taps_row::<T, V, FMA>(&s.buf, &s.bases[..n], &s.weights[..n], &mut s.acc);
+                    emit(epi, oy, &s.acc[..wo], out_row, &mut s.strided);
+                }
+            }
+        }
+    }
+}
+
+/// Sources of the rows the column filter of output row `oy` reads: `(ky, source)`.
+#[inline(always)]
+fn row_source<T: Element>(cfg: &Cfg<T>, oy: usize, ky: usize) -> Source {
+    let pr = oy * cfg.ry.stride + ky * cfg.ry.dilation;
+    cfg.by.source(pr as isize - cfg.ry.lo as isize, cfg.h)
+}
+
+/// Column-filters input columns `c0..c0 + dst.len()` for output row `oy` into `dst`.
+#[inline(always)]
+fn column_pass<T: Element, const V: usize, const FMA: bool>(
+    cfg: &Cfg<T>,
+    input: &ArrayView2<'_, T>,
+    flat: Option<&[T]>,
+    col: &[T],
+    oy: usize,
+    c0: usize,
+    dst: &mut [T],
+) {
+    let w = cfg.w;
+    let n = dst.len();
+    // The constant rows contribute the same value to every column.
+    let mut cpart = T::zero();
+    for (ky, &cw) in col.iter().enumerate() {
+        if let Source::Constant(v) = row_source(cfg, oy, ky) {
+            cpart += cw * T::from_f64(v);
+        }
+    }
+    let Some(flat) = flat else {
+        // Non-standard-layout input: plain indexing.
+        for (j, d) in dst.iter_mut().enumerate() {
+            let mut a = cpart;
+            for (ky, &cw) in col.iter().enumerate() {
+                match row_source(cfg, oy, ky) {
+                    Source::Index(i) => a += cw * input[[i, c0 + j]],
+                    Source::Negated(i) => a -= cw * input[[i, c0 + j]],
+                    Source::Constant(_) => {}
+                }
+            }
+            *d = a;
+        }
+        return;
+    };
+    let full = n / V * V;
+    for j0 in (0..full).step_by(V) {
+        let mut a = [cpart; V];
+        for (ky, &cw) in col.iter().enumerate() {
+            let (i, c) = match row_source(cfg, oy, ky) {
+                Source::Index(i) => (i, cw),
+                Source::Negated(i) => (i, -cw),
+                Source::Constant(_) => continue,
+            };
+            if c == T::zero() {
+                continue;
+            }
+            let start = i * w + c0 + j0;
+            let xs: &[T; V] = flat[start..start + V].try_into().unwrap();
+            for l in 0..V {
+                a[l] = madd::<T, FMA>(xs[l], c, a[l]);
+            }
+        }
+        dst[j0..j0 + V].copy_from_slice(&a);
+    }
+    for j in full..n {
+        let mut a = cpart;
+        for (ky, &cw) in col.iter().enumerate() {
+            match row_source(cfg, oy, ky) {
+                Source::Index(i) => a += cw * flat[i * w + c0 + j],
+                Source::Negated(i) => a -= cw * flat[i * w + c0 + j],
+                Source::Constant(_) => {}
+            }
+        }
+        dst[j] = a;
+    }
+}
+
+/// Fills the `x` margins of a column-filtered extended row from its interior. Rows that were a
+/// `Constant` in `y` contribute `cpart` everywhere, so only the rest is mirrored or negated.
+#[inline(always)]
+fn fill_margins<T: Element>(
+    cfg: &Cfg<T>,
+    col: &[T],
+    oy: usize,
+    ext: &mut [T],
+    lo: usize,
+    w: usize,
+    wpad: usize,
+) {
+    if lo == 0 && wpad == lo + w {
+        return;
+    }
+    let mut cpart = T::zero();
+    let mut rest = T::zero();
+    for (ky, &cw) in col.iter().enumerate() {
+        if let Source::Constant(v) = row_source(cfg, oy, ky) {
+            cpart += cw * T::from_f64(v);
+        } else {
+            rest += cw;
+        }
+    }
+    for c in (0..lo).chain(lo + w..wpad) {
+        ext[c] = match cfg.col_src[c] {
+            Source::Index(j) => ext[lo + j],
+            Source::Negated(j) => cpart + cpart - ext[lo + j],
+            Source::Constant(v) => cpart + rest * T::from_f64(v),
+        };
+    }
+}

@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests: seeded random data, the relative error used by every
+//! tolerance, the list of boundary modes.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code, unreachable_pub)]
+
+use convsim_core::{Boundaries, Boundary, Complex, Element, Sides};
+use ndarray::Array2;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Every boundary mode, with a non-trivial constant.
+pub const MODES: [Boundary; 7] = [
+    Boundary::Zero,
+    Boundary::Constant(0.625),
+    Boundary::Replicate,
+    Boundary::Mirror,
+    Boundary::Symmetric,
+    Boundary::Periodic,
+    Boundary::Antisymmetric,
+];
+
+/// A seeded generator (`ChaCha8`: reproducible across platforms).
+#[must_use]
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// Element types the tests draw random values of.
+pub trait Random: Element {
+    /// A value with real (and imaginary) parts uniform in [-1, 1).
+    fn random(r: &mut ChaCha8Rng) -> Self;
+}
+
+impl Random for f64 {
+    fn random(r: &mut ChaCha8Rng) -> Self {
+        r.random_range(-1.0..1.0)
+    }
+}
+impl Random for f32 {
+    fn random(r: &mut ChaCha8Rng) -> Self {
+        r.random_range(-1.0_f32..1.0)
+    }
+}
+impl Random for Complex<f64> {
+    fn random(r: &mut ChaCha8Rng) -> Self {
+        Complex::new(r.random_range(-1.0..1.0), r.random_range(-1.0..1.0))
+    }
+}
+impl Random for Complex<f32> {
+    fn random(r: &mut ChaCha8Rng) -> Self {
+        Complex::new(r.random_range(-1.0_f32..1.0), r.random_range(-1.0_f32..1.0))
+    }
+}
+
+/// A `(h, w)` array of seeded random values.
+#[must_use]
+pub fn random_array<T: Random>(r: &mut ChaCha8Rng, h: usize, w: usize) -> Array2<T> {
+    Array2::from_shape_simple_fn((h, w), || T::random(r))
+}
+
+/// Relative error `max|a - b| / max|b|`.
+///
+/// Normalising by the largest reference value (not element-wise) is deliberate: a convolution
+/// output has near-cancelling samples whose element-wise relative error is meaningless, while
+/// the rounding error of every sample is bounded by (number of taps) x eps x (largest partial
+/// sum), which is of the order of `max|b|`. A zero reference falls back to the absolute error.
+///
+/// # Panics
+/// If the shapes differ.
+#[must_use]
+pub fn rel_err<T: Element>(a: &Array2<T>, b: &Array2<T>) -> f64 {
+    assert_eq!(a.dim(), b.dim(), "rel_err: shapes differ");
+    let num = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x.to_c64() - y.to_c64()).norm())
+        .fold(0.0, f64::max);
+    let den = b.iter().map(|y| y.to_c64().norm()).fold(0.0, f64::max);
+    if den == 0.0 { num } else { num / den }
+}
+
+/// Boundaries from four sides `[top, bottom, left, right]`.
+#[must_use]
+pub fn sides4(b: [Boundary; 4]) -> Boundaries {
+    Boundaries {
+        y: Sides { lo: b[0], hi: b[1] },
+        x: Sides { lo: b[2], hi: b[3] },
+    }
+}
+
+/// Parses the boundary names written by `scripts/core_reference_vectors.py`.
+///
+/// # Panics
+/// On an unknown name (a broken reference file).
+#[must_use]
+pub fn parse_mode(name: &str) -> Boundary {
+    Boundary::parse(name).unwrap_or_else(|| panic!("unknown boundary name {name:?}"))
+}

@@ -1,0 +1,382 @@
+//! The direct path of `ConvPlan` against the naive definition (`reference::conv2d`), for every
+//! boundary mode (also mixed per side), both orientations, odd and even kernels, non-default
+//! anchors, every padding, stride and dilation, awkward sizes and all four element types.
+
+mod common;
+
+use common::{MODES, Random, random_array, rel_err, rng, sides4};
+use convsim_core::{
+    AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
+    Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, reference,
+};
+use ndarray::{Array2, s};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
+
+/// Direct path vs definition, f64: both sum the same products, possibly in another order, so they
+/// differ by rounding only: at most (taps) x eps x max|partial sum|, i.e. below 64 x 2.2e-16 =
+/// 1.4e-14 of the output scale for the kernels used here (at most 8 x 8 taps). 1e-13 leaves a
+/// margin and still catches any wrong tap or boundary sample (an O(1) relative error).
+const TOL_F64: f64 = 1e-13;
+/// Same bound with f32's eps 1.2e-7: 64 x 1.2e-7 = 7.6e-6, so 1e-5.
+const TOL_F32: f64 = 1e-5;
+
+const ORIENTATIONS: [Orientation; 2] = [Orientation::Correlate, Orientation::Convolve];
+
+/// Builds a direct plan, applies it and compares with the reference. Returns the relative error.
+fn check<T: Random>(
+    input: &Array2<T>,
+    kernel: &Kernel<T>,
+    b: &Boundaries,
+    o: Orientation,
+    g: &Geometry,
+    method: Method,
+) -> Result<f64, CoreError> {
+    let (h, w) = input.dim();
+    let built = ConvPlan::builder([h, w], kernel.clone())
+        .boundaries(*b)
+        .orientation(o)
+        .geometry(*g)
+        .method(method)
+        .build();
+    let expect = match reference::conv2d(input.view(), kernel, b, o, g) {
+        Ok(e) => e,
+        Err(e) => {
+            // The plan must refuse exactly what the definition refuses.
+            assert_eq!(
+                built.err().as_ref(),
+                Some(&e),
+                "plan and reference disagree on the error"
+            );
+            return Err(e);
+        }
+    };
+    let mut plan = built?;
+    assert_eq!(plan.output_shape(), expect.dim(), "output shape");
+    // Fill the output with garbage first: apply must overwrite every sample.
+    let mut out = Array2::from_elem(plan.output_shape(), T::from_f64(1e3));
+    plan.apply(input.view(), out.view_mut());
+    let e1 = rel_err(&out, &expect);
+    // Plan once, apply many: a second apply gives the same answer bit for bit.
+    let mut again = Array2::from_elem(plan.output_shape(), T::from_f64(-7.0));
+    plan.apply(input.view(), again.view_mut());
+    assert_eq!(out, again, "second apply differs from the first");
+    Ok(e1)
+}
+
+fn geometries() -> Vec<Geometry> {
+    let mut g = vec![
+        Geometry::uniform(Padding::Full),
+        Geometry::uniform(Padding::Same),
+        Geometry::uniform(Padding::Valid),
+        // Padding wider than the data (data sizes below are at most 7).
+        Geometry::uniform(Padding::Explicit { lo: 9, hi: 4 }),
+        Geometry {
+            y: AxisGeometry::new(Padding::Explicit { lo: 0, hi: 2 }),
+            x: AxisGeometry::new(Padding::Full),
+        },
+    ];
+    g.push(Geometry::same().with_stride(2, 3));
+    g.push(Geometry::uniform(Padding::Full).with_dilation(2, 3));
+    g.push(
+        Geometry::uniform(Padding::Explicit { lo: 3, hi: 5 })
+            .with_stride(3, 2)
+            .with_dilation(3, 2),
+    );
+    g
+}
+
+fn kernels<T: Random>(seed: u64) -> Vec<Kernel<T>> {
+    let mut r = rng(seed);
+    vec![
+        // Odd, centred.
+        Kernel2::new(random_array(&mut r, 3, 3)).unwrap().into(),
+        // Even in both axes: anchor k/2 (right of centre).
+        Kernel2::new(random_array(&mut r, 4, 2)).unwrap().into(),
+        // A single tap.
+        Kernel2::new(random_array(&mut r, 1, 1)).unwrap().into(),
+        // Non-default anchors: a corner and an off-centre tap.
+        Kernel2::with_anchor(random_array(&mut r, 3, 5), [0, 4])
+            .unwrap()
+            .into(),
+        Kernel2::with_anchor(random_array(&mut r, 2, 3), [1, 0])
+            .unwrap()
+            .into(),
+        // A row and a column.
+        Kernel2::new(random_array(&mut r, 1, 6)).unwrap().into(),
+        Kernel2::new(random_array(&mut r, 5, 1)).unwrap().into(),
+        // Larger than the images below in both axes.
+        Kernel2::new(random_array(&mut r, 8, 9)).unwrap().into(),
+    ]
+}
+
+/// Image sizes: 1, 2, primes, non-square.
+const SHAPES: [[usize; 2]; 6] = [[1, 1], [1, 5], [2, 2], [3, 7], [5, 2], [7, 7]];
+
+/// Runs every (shape, kernel, mode, orientation, geometry) combination for one element type and
+/// returns the worst relative error and the number of cases that produced an output.
+fn sweep<T: Random>(seed: u64, tol: f64) -> (f64, usize) {
+    let mut r = rng(seed);
+    let mut worst = 0.0_f64;
+    let mut n = 0;
+    for (si, &[h, w]) in SHAPES.iter().enumerate() {
+        let input: Array2<T> = random_array(&mut r, h, w);
+        for k in &kernels::<T>(seed + si as u64) {
+            for &m in &MODES {
+                for &o in &ORIENTATIONS {
+                    for g in &geometries() {
+                        match check(&input, k, &Boundaries::uniform(m), o, g, Method::Direct) {
+                            Ok(e) => {
+                                assert!(
+                                    e <= tol,
+                                    "{} shape ({h},{w}) kernel {:?} anchor {:?} {m:?} {o:?} {g:?}: rel err {e:e}",
+                                    T::NAME,
+                                    k.shape(),
+                                    k.anchor()
+                                );
+                                worst = worst.max(e);
+                                n += 1;
+                            }
+                            // Valid with a kernel larger than the image: the reference and the
+                            // plan must agree that the output is empty.
+                            Err(CoreError::EmptyOutput { .. }) => {}
+                            Err(e) => panic!("unexpected error {e}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (worst, n)
+}
+
+#[test]
+fn direct_matches_reference_f64_every_mode() {
+    let (worst, n) = sweep::<f64>(1, TOL_F64);
+    // Guards against a sweep that silently skips everything.
+    assert!(n > 4000, "only {n} cases ran");
+    assert!(worst <= TOL_F64, "worst {worst:e}");
+}
+
+#[test]
+fn direct_matches_reference_f32_every_mode() {
+    let (worst, n) = sweep::<f32>(2, TOL_F32);
+    assert!(n > 4000, "only {n} cases ran");
+    assert!(worst <= TOL_F32, "worst {worst:e}");
+}
+
+#[test]
+fn direct_matches_reference_complex64() {
+    let (worst, _) = sweep::<Complex64>(3, TOL_F64);
+    assert!(worst <= TOL_F64);
+}
+
+#[test]
+fn direct_matches_reference_complex32() {
+    let (worst, _) = sweep::<Complex32>(4, TOL_F32);
+    assert!(worst <= TOL_F32);
+}
+
+#[test]
+fn mixed_sides_every_pair() {
+    // Every mode on every side, one side at a time against a different mode on the others, so a
+    // plan that mixes up top/bottom or left/right (or y/x) is caught.
+    let mut r = rng(5);
+    let input: Array2<f64> = random_array(&mut r, 5, 6);
+    let k: Kernel<f64> = Kernel2::new(random_array(&mut r, 4, 3)).unwrap().into();
+    for &a in &MODES {
+        for &b in &MODES {
+            for side in 0..4 {
+                let mut four = [b; 4];
+                four[side] = a;
+                for &o in &ORIENTATIONS {
+                    for g in [
+                        Geometry::uniform(Padding::Full),
+                        Geometry::uniform(Padding::Explicit { lo: 8, hi: 11 }),
+                    ] {
+                        let e = check(&input, &k, &sides4(four), o, &g, Method::Direct).unwrap();
+                        assert!(e <= TOL_F64, "{four:?} {o:?} {g:?}: {e:e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn separable_kernel_equals_its_dense_outer_product() {
+    let mut r = rng(6);
+    let input: Array2<f64> = random_array(&mut r, 9, 8);
+    let col: Vec<f64> = (0..5).map(|_| f64::random(&mut r)).collect();
+    let row: Vec<f64> = (0..4).map(|_| f64::random(&mut r)).collect();
+    let sep = SeparableKernel::new(col, row).unwrap();
+    let dense: Kernel<f64> = sep.to_dense().into();
+    let sep: Kernel<f64> = sep.into();
+    for &m in &MODES {
+        for &o in &ORIENTATIONS {
+            for g in geometries() {
+                let b = Boundaries::uniform(m);
+                let e = check(&input, &sep, &b, o, &g, Method::Direct).unwrap();
+                assert!(e <= TOL_F64, "separable {m:?} {o:?} {g:?}: {e:e}");
+                // The reference of the separable kernel is the reference of the dense one.
+                let a = reference::conv2d(input.view(), &sep, &b, o, &g).unwrap();
+                let d = reference::conv2d(input.view(), &dense, &b, o, &g).unwrap();
+                assert_eq!(a, d);
+            }
+        }
+    }
+}
+
+#[test]
+fn strided_views_in_and_out() {
+    // Input and output need not be contiguous: a column-strided input view and an output that is
+    // every other column of a larger array (the plan's scatter path for non-contiguous rows).
+    let mut r = rng(7);
+    let big: Array2<f64> = random_array(&mut r, 7, 12);
+    let input = big.slice(s![.., ..;2]);
+    let k: Kernel<f64> = Kernel2::new(random_array(&mut r, 3, 4)).unwrap().into();
+    let b = Boundaries::uniform(Boundary::Symmetric);
+    let g = Geometry::same();
+    let expect = reference::conv2d(input, &k, &b, Orientation::Convolve, &g).unwrap();
+    let mut plan = ConvPlan::builder([7, 6], k)
+        .boundaries(b)
+        .orientation(Orientation::Convolve)
+        .method(Method::Direct)
+        .build()
+        .unwrap();
+    let mut out_big = Array2::<f64>::from_elem((7, 12), 99.0);
+    plan.apply(input, out_big.slice_mut(s![.., ..;2]));
+    let got = out_big.slice(s![.., ..;2]).to_owned();
+    assert!(rel_err(&got, &expect) <= TOL_F64);
+    // The other columns are untouched.
+    assert!(out_big.slice(s![.., 1..;2]).iter().all(|&v| v == 99.0));
+    // A transposed (column-major) output view as well.
+    let mut out_t = Array2::<f64>::zeros((6, 7));
+    plan.apply(input, out_t.view_mut().reversed_axes());
+    assert!(rel_err(&out_t.t().to_owned(), &expect) <= TOL_F64);
+}
+
+#[test]
+fn apply_with_fuses_an_epilogue() {
+    // out = 2 * prev - conv: the epilogue sees the convolution row and the current output row.
+    let mut r = rng(8);
+    let input: Array2<f64> = random_array(&mut r, 6, 5);
+    let prev: Array2<f64> = random_array(&mut r, 6, 5);
+    let k: Kernel<f64> = Kernel2::new(random_array(&mut r, 3, 3)).unwrap().into();
+    let b = Boundaries::uniform(Boundary::Periodic);
+    let conv = reference::conv2d(
+        input.view(),
+        &k,
+        &b,
+        Orientation::Correlate,
+        &Geometry::same(),
+    )
+    .unwrap();
+    let mut plan = ConvPlan::builder([6, 5], k)
+        .boundaries(b)
+        .method(Method::Direct)
+        .build()
+        .unwrap();
+    let mut out = prev.clone();
+    plan.apply_with(input.view(), out.view_mut(), |_, c, o| {
+        for (o, c) in o.iter_mut().zip(c) {
+            *o = 2.0 * *o - c;
+        }
+    });
+    let expect = &prev * 2.0 - &conv;
+    assert!(rel_err(&out, &expect) <= TOL_F64);
+}
+
+#[test]
+fn user_errors_are_typed_and_name_the_parameter() {
+    let k = Kernel2::new(Array2::<f64>::ones((3, 3))).unwrap();
+    let e = ConvPlan::builder([4, 4], k.clone())
+        .geometry(Geometry::same().with_stride(0, 1))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CoreError::ZeroStep {
+                what: "stride",
+                axis: "y",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("stride") && e.to_string().contains("at least 1"));
+    let e = ConvPlan::builder([2, 9], k.clone())
+        .geometry(Geometry::uniform(Padding::Valid))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CoreError::EmptyOutput {
+                axis: "y",
+                input: 2,
+                kernel: 3,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = ConvPlan::builder([0, 4], k).build().unwrap_err();
+    assert!(matches!(e, CoreError::EmptyInput { .. }), "{e:?}");
+    assert!(matches!(
+        Kernel2::with_anchor(Array2::<f64>::ones((2, 2)), [2, 0]),
+        Err(CoreError::AnchorOutside { .. })
+    ));
+}
+
+/// Padding choices for the property test (one index draws one of these).
+fn padding(i: usize, lo: usize, hi: usize) -> Padding {
+    match i {
+        0 => Padding::Full,
+        1 => Padding::Same,
+        2 => Padding::Valid,
+        _ => Padding::Explicit { lo, hi },
+    }
+}
+
+proptest! {
+    // Seeded and bounded: the same 300 cases on every run (about a second in the test profile),
+    // and no failure-persistence files written into the source tree.
+    #![proptest_config(Config {
+        cases: 300,
+        rng_seed: RngSeed::Fixed(0xC0_4517),
+        failure_persistence: None,
+        ..Config::default()
+    })]
+
+    #[test]
+    fn prop_direct_matches_reference(
+        h in 1usize..10, w in 1usize..10,
+        kh in 1usize..7, kw in 1usize..7,
+        ay in 0usize..7, ax in 0usize..7,
+        sides in proptest::array::uniform4(0usize..7),
+        conv in any::<bool>(),
+        py in 0usize..4, px in 0usize..4,
+        lo in 0usize..12, hi in 0usize..12,
+        sy in 1usize..4, sx in 1usize..4,
+        dy in 1usize..4, dx in 1usize..4,
+        seed in any::<u64>(),
+    ) {
+        let mut r = rng(seed);
+        let input: Array2<f64> = random_array(&mut r, h, w);
+        let kernel: Kernel<f64> =
+            Kernel2::with_anchor(random_array(&mut r, kh, kw), [ay % kh, ax % kw]).unwrap().into();
+        let b = sides4(sides.map(|i| MODES[i]));
+        let o = if conv { Orientation::Convolve } else { Orientation::Correlate };
+        let g = Geometry {
+            y: AxisGeometry::new(padding(py, lo, hi)).stride(sy).dilation(dy),
+            x: AxisGeometry::new(padding(px, hi, lo)).stride(sx).dilation(dx),
+        };
+        match check(&input, &kernel, &b, o, &g, Method::Direct) {
+            Ok(e) => prop_assert!(e <= TOL_F64, "rel err {:e}", e),
+            Err(CoreError::EmptyOutput { .. }) => {}
+            Err(e) => prop_assert!(false, "unexpected error {}", e),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Errors a user can make when setting up a diffusion run.
+
+use thiserror::Error;
+
+/// A diffusion setup that cannot run. Every message names the parameter, the value and what is
+/// allowed.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum DiffusionError {
+    /// A parameter value outside its allowed range.
+    #[error("diffusion parameter `{name}` = {value} is invalid: allowed {allowed}")]
+    InvalidParameter {
+        /// Parameter path (e.g. `grid.dx`, `scheme.order`).
+        name: String,
+        /// The offending value, as written.
+        value: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// An explicit time step above the stability limit.
+    #[error(
+        "diffusion parameter `dt` = {dt:e} s is above the stability limit {limit:e} s of the \
+         {scheme} scheme; choose dt <= {shown:e} (or the spectral scheme on a periodic domain)",
+        shown = round_down(*limit)
+    )]
+    Unstable {
+        /// The requested time step (s).
+        dt: f64,
+        /// The largest stable time step (s).
+        limit: f64,
+        /// Scheme description (e.g. `explicit order 2`).
+        scheme: String,
+    },
+    /// An array parameter of the wrong shape.
+    #[error("diffusion array `{name}` has shape {actual:?}; the grid needs {expected:?}")]
+    Shape {
+        /// Array name (`u0`, `source`, `diffusivity.d`).
+        name: String,
+        /// `(ny, nx)` of the grid.
+        expected: (usize, usize),
+        /// Shape given.
+        actual: (usize, usize),
+    },
+    /// A NaN, an infinity (or, for `D`, a non-positive value) in an input array.
+    #[error("diffusion array `{name}` has value {value} at (y, x) = {index:?}; allowed {allowed}")]
+    BadValue {
+        /// Array name.
+        name: String,
+        /// Index `(i, j)` of the first offending element.
+        index: (usize, usize),
+        /// The value.
+        value: f64,
+        /// What is allowed.
+        allowed: &'static str,
+    },
+    /// An error of the convolution core while planning (should not happen for valid params).
+    #[error("planning the diffusion operator: {0}")]
+    Core(#[from] convsim_core::CoreError),
+}
+
+/// `v` rounded down to 6 significant digits, so that a `dt` copied from the message is stable.
+fn round_down(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return v;
+    }
+    let scale = 10f64.powi(5 - v.log10().floor() as i32);
+    // A product that rounds up across an integer overshoots by an ulp, inside LIMIT_SLACK.
+    (v * scale).floor() / scale
+}

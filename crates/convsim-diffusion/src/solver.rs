@@ -1,0 +1,1013 @@
+//! The diffusion solver: validation, operator construction (once), and the time step.
+
+use convsim_core::stencil::{central_weights, laplacian, laplacian_9pt};
+use convsim_core::{
+    Boundaries, Boundary, Complex64, ConvPlan, Grid, Kernel2, Method, Quantity, Sides, Simulation,
+    SpectralPlan, StateArray,
+};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
+
+use crate::stability::explicit_limit;
+use crate::{
+    BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, Diffusivity,
+    FaceAverage, Scheme,
+};
+
+type Result<T, E = DiffusionError> = std::result::Result<T, E>;
+
+/// Relative slack on the stability comparison, so that a `dt` written as exactly the limit
+/// (e.g. `h^2 / (4 D)`) is not refused because the limit was computed a few ulps lower. At the
+/// limit the worst mode has amplification exactly `-1`: bounded, not growing.
+const LIMIT_SLACK: f64 = 1e-12;
+
+fn invalid(name: &str, value: impl std::fmt::Display, allowed: &str) -> DiffusionError {
+    DiffusionError::InvalidParameter {
+        name: name.into(),
+        value: value.to_string(),
+        allowed: allowed.into(),
+    }
+}
+
+fn check_positive(name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(name, v, "a finite number > 0"))
+    }
+}
+
+fn check_array(name: &str, a: ArrayView2<'_, f64>, grid: &Grid, positive: bool) -> Result<()> {
+    if a.dim() != grid.shape() {
+        return Err(DiffusionError::Shape {
+            name: name.into(),
+            expected: grid.shape(),
+            actual: a.dim(),
+        });
+    }
+    for ((i, j), &v) in a.indexed_iter() {
+        let ok = if positive {
+            v.is_finite() && v > 0.0
+        } else {
+            v.is_finite()
+        };
+        if !ok {
+            return Err(DiffusionError::BadValue {
+                name: name.into(),
+                index: (i, j),
+                value: v,
+                allowed: if positive {
+                    "finite values > 0"
+                } else {
+                    "finite values"
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The core padding mode that implements a boundary condition (module docs of the crate).
+#[must_use]
+pub fn padding_of(b: BoundaryCondition) -> Boundary {
+    match b {
+        BoundaryCondition::Periodic => Boundary::Periodic,
+        BoundaryCondition::ZeroFlux => Boundary::Symmetric,
+        BoundaryCondition::Fixed { .. } => Boundary::Antisymmetric,
+    }
+}
+
+/// The core boundaries of a set of boundary conditions.
+#[must_use]
+pub fn boundaries_of(b: &BoundaryConditions) -> Boundaries {
+    Boundaries {
+        y: Sides {
+            lo: padding_of(b.top),
+            hi: padding_of(b.bottom),
+        },
+        x: Sides {
+            lo: padding_of(b.left),
+            hi: padding_of(b.right),
+        },
+    }
+}
+
+fn scheme_name(s: Scheme) -> String {
+    match s {
+        Scheme::Explicit { order } => format!("explicit order {order}"),
+        Scheme::Isotropic9 => "explicit 9-point isotropic".into(),
+        Scheme::Spectral => "spectral".into(),
+    }
+}
+
+/// Stencil radius of the scheme (ghost nodes it reaches beyond an edge).
+fn radius(s: Scheme) -> usize {
+    match s {
+        Scheme::Explicit { order } => order / 2,
+        Scheme::Isotropic9 => 1,
+        Scheme::Spectral => 0,
+    }
+}
+
+impl DiffusionParams {
+    /// Checks every parameter (ranges, array shapes and values, scheme/diffusivity/boundary
+    /// combinations) and the explicit stability limit, without building anything large.
+    ///
+    /// # Errors
+    /// The first problem found, as a [`DiffusionError`] naming parameter, value and what is
+    /// allowed; [`DiffusionError::Unstable`] with the limit if `dt` is too large.
+    pub fn validate(&self) -> Result<()> {
+        self.stability_limit().map(|_| ())
+    }
+
+    /// The largest stable `dt` (s) of an explicit scheme (`None` for the spectral scheme, which
+    /// is stable for any `dt`), after validating all parameters except `dt` against it.
+    ///
+    /// # Errors
+    /// As [`DiffusionParams::validate`], except that a too-large `dt` is not an error here.
+    pub fn stability_limit(&self) -> Result<Option<f64>> {
+        let g = &self.grid;
+        if g.ny == 0 {
+            return Err(invalid("grid.ny", g.ny, "at least 1 node"));
+        }
+        if g.nx == 0 {
+            return Err(invalid("grid.nx", g.nx, "at least 1 node"));
+        }
+        check_positive("grid.dy", g.dy)?;
+        check_positive("grid.dx", g.dx)?;
+        if !g.y0.is_finite() {
+            return Err(invalid("grid.y0", g.y0, "a finite coordinate"));
+        }
+        if !g.x0.is_finite() {
+            return Err(invalid("grid.x0", g.x0, "a finite coordinate"));
+        }
+        check_positive("dt", self.dt)?;
+        if let Scheme::Explicit { order } = self.scheme
+            && ![2, 4, 6, 8].contains(&order)
+        {
+            return Err(invalid("scheme.order", order, "2, 4, 6 or 8"));
+        }
+        match &self.diffusivity {
+            Diffusivity::Constant { d } => check_positive("diffusivity.d", *d)?,
+            Diffusivity::Tensor { dxx, dyy, dxy } => {
+                check_positive("diffusivity.dxx", *dxx)?;
+                check_positive("diffusivity.dyy", *dyy)?;
+                if !(dxy.is_finite() && dxy * dxy < dxx * dyy) {
+                    return Err(invalid(
+                        "diffusivity.dxy",
+                        dxy,
+                        &format!(
+                            "|dxy| < sqrt(dxx dyy) = {} (a positive definite tensor)",
+                            (dxx * dyy).sqrt()
+                        ),
+                    ));
+                }
+                if *dxy != 0.0
+                    && let Some((side, _)) = self
+                        .boundaries
+                        .sides()
+                        .into_iter()
+                        .find(|(_, bc)| *bc == BoundaryCondition::ZeroFlux)
+                {
+                    // With dxy != 0 no flux means D_xx u_x + D_xy u_y = 0 (the conormal
+                    // derivative), not the u_x = 0 a symmetric padding imposes.
+                    return Err(invalid(
+                        &format!("boundaries.{side}"),
+                        "zero_flux",
+                        "periodic or fixed with a tensor diffusivity whose dxy != 0 \
+                         (zero flux along the conormal is not supported)",
+                    ));
+                }
+                if self.scheme == Scheme::Isotropic9 {
+                    return Err(invalid(
+                        "scheme",
+                        "isotropic9",
+                        "explicit or spectral with a tensor diffusivity (isotropic9 needs a constant isotropic D)",
+                    ));
+                }
+            }
+            Diffusivity::Field { d, .. } => {
+                check_array("diffusivity.d", d.view(), g, true)?;
+                if self.scheme != (Scheme::Explicit { order: 2 }) {
+                    return Err(invalid(
+                        "scheme",
+                        scheme_name(self.scheme),
+                        "explicit order 2 with a spatially varying diffusivity (flux form)",
+                    ));
+                }
+            }
+        }
+        if let Some(f) = &self.source {
+            check_array("source", f.view(), g, false)?;
+        }
+        let b = &self.boundaries;
+        for (axis, lo, hi) in [
+            ("top/bottom", b.top, b.bottom),
+            ("left/right", b.left, b.right),
+        ] {
+            if (lo == BoundaryCondition::Periodic) != (hi == BoundaryCondition::Periodic) {
+                return Err(invalid(
+                    &format!("boundaries.{axis}"),
+                    format!("{}/{}", lo.name(), hi.name()),
+                    "periodic on both sides of an axis or on neither",
+                ));
+            }
+        }
+        for (side, bc) in b.sides() {
+            if let BoundaryCondition::Fixed { value } = bc
+                && !value.is_finite()
+            {
+                return Err(invalid(
+                    &format!("boundaries.{side}.value"),
+                    value,
+                    "a finite value",
+                ));
+            }
+        }
+        // A fixed side's ghost nodes must come from one reflection (see the crate docs).
+        let r = radius(self.scheme);
+        for (axis, n, lo, hi) in [("ny", g.ny, b.top, b.bottom), ("nx", g.nx, b.left, b.right)] {
+            let fixed = lo.fixed_value().is_some() || hi.fixed_value().is_some();
+            if fixed && n < r + 2 {
+                return Err(invalid(
+                    &format!("grid.{axis}"),
+                    n,
+                    &format!(
+                        "at least {} nodes with a fixed-value side and the {} scheme",
+                        r + 2,
+                        scheme_name(self.scheme)
+                    ),
+                ));
+            }
+        }
+        if self.scheme == Scheme::Isotropic9 && (g.dx - g.dy).abs() > 1e-12 * g.dx {
+            return Err(invalid(
+                "grid.dy",
+                g.dy,
+                &format!("equal to grid.dx = {} for the isotropic9 scheme", g.dx),
+            ));
+        }
+        if self.scheme == Scheme::Spectral {
+            if let Some((side, bc)) = b
+                .sides()
+                .into_iter()
+                .find(|(_, bc)| *bc != BoundaryCondition::Periodic)
+            {
+                return Err(invalid(
+                    &format!("boundaries.{side}"),
+                    bc.name(),
+                    "periodic (the spectral scheme needs periodic boundaries on all sides)",
+                ));
+            }
+            return Ok(None);
+        }
+        let active = [g.ny > 1, g.nx > 1];
+        let limit = if let Diffusivity::Field { d, face_average } = &self.diffusivity {
+            FaceDiffusivity::new(d.view(), *face_average, g, b).explicit_limit(active)
+        } else {
+            let k = stencil_kernel(self)?;
+            explicit_limit(k.taps().view(), k.anchor(), active)
+        };
+        Ok(Some(limit))
+    }
+
+    fn check_stable(&self) -> Result<Option<f64>> {
+        let limit = self.stability_limit()?;
+        if let Some(limit) = limit
+            && self.dt > limit * (1.0 + LIMIT_SLACK)
+        {
+            return Err(DiffusionError::Unstable {
+                dt: self.dt,
+                limit,
+                scheme: scheme_name(self.scheme),
+            });
+        }
+        Ok(limit)
+    }
+}
+
+/// The operator kernel `K` (including `D`) of a constant-coefficient explicit scheme, so that
+/// `div(D grad u) ~ K (*) u` (correlation, centred anchor).
+fn stencil_kernel(p: &DiffusionParams) -> Result<Kernel2<f64>> {
+    let g = &p.grid;
+    let (dy, dx) = (g.dy, g.dx);
+    let k = match (p.scheme, &p.diffusivity) {
+        (Scheme::Isotropic9, Diffusivity::Constant { d }) => {
+            let k = laplacian_9pt(dx)?;
+            Kernel2::new(k.taps().mapv(|v| v * d))?
+        }
+        (Scheme::Explicit { order }, Diffusivity::Constant { d }) => {
+            let k = laplacian(order, dy, dx)?;
+            Kernel2::new(k.taps().mapv(|v| v * d))?
+        }
+        (Scheme::Explicit { order }, Diffusivity::Tensor { dxx, dyy, dxy }) => {
+            let w2 = central_weights(2, order)?;
+            let w1 = central_weights(1, order)?;
+            let r = order / 2;
+            let n = 2 * r + 1;
+            let mut taps = Array2::zeros((n, n));
+            for i in 0..n {
+                taps[[i, r]] += dyy * w2[i] / (dy * dy);
+                taps[[r, i]] += dxx * w2[i] / (dx * dx);
+                for j in 0..n {
+                    // u_xy ~ sum_ab w1[a] w1[b] u(y + a dy, x + b dx) / (dy dx).
+                    taps[[i, j]] += 2.0 * dxy * w1[i] * w1[j] / (dy * dx);
+                }
+            }
+            Kernel2::new(taps)?
+        }
+        (s, _) => {
+            return Err(invalid(
+                "scheme",
+                scheme_name(s),
+                "a stencil scheme with a constant diffusivity (internal)",
+            ));
+        }
+    };
+    Ok(k)
+}
+
+/// `D` on the faces, divided by the spacing squared: `fx[i][j]` on the face between nodes
+/// `(i, j)` and `(i, j + 1)` (wrapping for periodic axes), `fy[i][j]` between `(i, j)` and
+/// `(i + 1, j)`. The last face of a non-periodic axis carries the node's own `D`; its flux is
+/// zero (zero-flux side) or only feeds a fixed node, so the value never matters there.
+struct FaceDiffusivity {
+    fx: Array2<f64>,
+    fy: Array2<f64>,
+    /// `D / dx^2` and `D / dy^2` at the nodes (for the missing first faces in the stability
+    /// bound).
+    node_x: Array2<f64>,
+    node_y: Array2<f64>,
+    periodic: [bool; 2],
+}
+
+impl FaceDiffusivity {
+    fn new(d: ArrayView2<'_, f64>, avg: FaceAverage, g: &Grid, b: &BoundaryConditions) -> Self {
+        let (ny, nx) = g.shape();
+        let mean = |a: f64, c: f64| match avg {
+            FaceAverage::Harmonic => 2.0 * a * c / (a + c),
+            FaceAverage::Arithmetic => 0.5 * (a + c),
+        };
+        let periodic = [
+            b.top == BoundaryCondition::Periodic,
+            b.left == BoundaryCondition::Periodic,
+        ];
+        let (ix2, iy2) = (1.0 / (g.dx * g.dx), 1.0 / (g.dy * g.dy));
+        let fx = Array2::from_shape_fn((ny, nx), |(i, j)| {
+            let a = d[[i, j]];
+            let c = if j + 1 < nx {
+                d[[i, j + 1]]
+            } else if periodic[1] {
+                d[[i, 0]]
+            } else {
+                a
+            };
+            mean(a, c) * ix2
+        });
+        let fy = Array2::from_shape_fn((ny, nx), |(i, j)| {
+            let a = d[[i, j]];
+            let c = if i + 1 < ny {
+                d[[i + 1, j]]
+            } else if periodic[0] {
+                d[[0, j]]
+            } else {
+                a
+            };
+            mean(a, c) * iy2
+        });
+        FaceDiffusivity {
+            fx,
+            fy,
+            node_x: d.mapv(|v| v * ix2),
+            node_y: d.mapv(|v| v * iy2),
+            periodic,
+        }
+    }
+
+    /// Gershgorin bound: every eigenvalue of the flux-form operator lies in `[-2 m, 0]` with `m`
+    /// the largest sum of a node's face coefficients, so `dt <= 1 / m` is stable (exact for
+    /// constant `D`: `1 / (2 D (1/dx^2 + 1/dy^2))`).
+    fn explicit_limit(&self, active: [bool; 2]) -> f64 {
+        let (ny, nx) = self.fx.dim();
+        let mut m: f64 = 0.0;
+        for i in 0..ny {
+            for j in 0..nx {
+                let mut s = 0.0;
+                if active[1] {
+                    let west = if j > 0 {
+                        self.fx[[i, j - 1]]
+                    } else if self.periodic[1] {
+                        self.fx[[i, nx - 1]]
+                    } else {
+                        self.node_x[[i, j]]
+                    };
+                    s += west + self.fx[[i, j]];
+                }
+                if active[0] {
+                    let north = if i > 0 {
+                        self.fy[[i - 1, j]]
+                    } else if self.periodic[0] {
+                        self.fy[[ny - 1, j]]
+                    } else {
+                        self.node_y[[i, j]]
+                    };
+                    s += north + self.fy[[i, j]];
+                }
+                m = m.max(s);
+            }
+        }
+        if m > 0.0 { 1.0 / m } else { f64::INFINITY }
+    }
+}
+
+/// Fixed-value (Dirichlet) nodes: whole rows for top/bottom, whole columns for left/right.
+/// Where two fixed sides meet, the corner node takes the mean of the two values.
+#[derive(Clone, Copy, Debug)]
+struct FixedNodes {
+    ny: usize,
+    top: Option<f64>,
+    bottom: Option<f64>,
+    left: Option<f64>,
+    right: Option<f64>,
+}
+
+impl FixedNodes {
+    fn new(ny: usize, b: &BoundaryConditions) -> Self {
+        FixedNodes {
+            ny,
+            top: b.top.fixed_value(),
+            bottom: b.bottom.fixed_value(),
+            left: b.left.fixed_value(),
+            right: b.right.fixed_value(),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.top.is_some() || self.bottom.is_some() || self.left.is_some() || self.right.is_some()
+    }
+
+    /// Overwrites the fixed nodes of row `i`.
+    #[inline]
+    fn apply(&self, i: usize, row: &mut [f64]) {
+        let row_value = match (i == 0, i + 1 == self.ny) {
+            (true, true) => match (self.top, self.bottom) {
+                (Some(a), Some(b)) => Some(0.5 * (a + b)),
+                (a, b) => a.or(b),
+            },
+            (true, false) => self.top,
+            (false, true) => self.bottom,
+            (false, false) => None,
+        };
+        let n = row.len();
+        if let Some(g) = row_value {
+            row.fill(g);
+            if let Some(l) = self.left {
+                row[0] = 0.5 * (g + l);
+            }
+            if let Some(r) = self.right {
+                row[n - 1] = 0.5 * (g + r);
+            }
+        } else {
+            if let Some(l) = self.left {
+                row[0] = l;
+            }
+            if let Some(r) = self.right {
+                row[n - 1] = r;
+            }
+        }
+    }
+}
+
+/// The constant part of `K (*) u` that a non-zero fixed value adds: the core pads a fixed side
+/// with `-u[k]` (Antisymmetric), the boundary condition needs `2 g - u[k]`, so every tap that
+/// reaches a ghost node on a fixed side contributes `w * 2 g`. Where the ghost lies beyond two
+/// fixed sides (a corner) the two reflection orders give `u +- 2 (g_y - g_x)`; their mean, the
+/// plain double reflection, needs no correction. Only nodes within the stencil radius of an edge
+/// are touched.
+fn dirichlet_correction(k: &Kernel2<f64>, g: &Grid, b: &BoundaryConditions) -> Option<Array2<f64>> {
+    let (ny, nx) = g.shape();
+    let fixed = FixedNodes::new(ny, b);
+    if ![fixed.top, fixed.bottom, fixed.left, fixed.right]
+        .iter()
+        .any(|v| v.is_some_and(|v| v != 0.0))
+    {
+        return None;
+    }
+    let taps = k.taps();
+    let [ay, ax] = k.anchor();
+    let (ky, kx) = taps.dim();
+    let mut c = Array2::zeros((ny, nx));
+    for i in 0..ny {
+        let near_y = i < ay || i + (ky - 1 - ay) >= ny;
+        for j in 0..nx {
+            let near_x = j < ax || j + (kx - 1 - ax) >= nx;
+            if !(near_y || near_x) {
+                continue;
+            }
+            let mut s = 0.0;
+            for ((a, bb), &w) in taps.indexed_iter() {
+                if w == 0.0 {
+                    continue;
+                }
+                let yy = i as isize + a as isize - ay as isize;
+                let xx = j as isize + bb as isize - ax as isize;
+                let gy = if yy < 0 {
+                    Some(fixed.top)
+                } else if yy >= ny as isize {
+                    Some(fixed.bottom)
+                } else {
+                    None
+                };
+                let gx = if xx < 0 {
+                    Some(fixed.left)
+                } else if xx >= nx as isize {
+                    Some(fixed.right)
+                } else {
+                    None
+                };
+                let shift = match (gy, gx) {
+                    (Some(Some(v)), None | Some(None)) | (None | Some(None), Some(Some(v))) => {
+                        2.0 * v
+                    }
+                    _ => 0.0,
+                };
+                s += w * shift;
+            }
+            c[[i, j]] = s;
+        }
+    }
+    Some(c)
+}
+
+/// Constant-coefficient explicit step: one fused pass `u_new = u + dt (K (*) u + s)`.
+#[derive(Debug)]
+struct StencilStep {
+    plan: ConvPlan<f64>,
+    /// Source plus the fixed-value correction (`[u]/s`), if any is non-zero.
+    src: Option<Array2<f64>>,
+}
+
+/// Flux-form explicit step for a spatially varying `D` (four face-difference passes).
+#[derive(Debug)]
+struct FluxStep {
+    /// `u[j+1] - u[j]` along x and y (anchor at the first tap).
+    fwd_x: ConvPlan<f64>,
+    fwd_y: ConvPlan<f64>,
+    /// `F[j] - F[j-1]` along x and y (anchor at the second tap).
+    bwd_x: ConvPlan<f64>,
+    bwd_y: ConvPlan<f64>,
+    faces_x: Array2<f64>,
+    faces_y: Array2<f64>,
+    flux_x: Array2<f64>,
+    flux_y: Array2<f64>,
+    div_y: Array2<f64>,
+    src: Option<Array2<f64>>,
+}
+
+/// Exact heat-kernel step: `u <- H (*) u + s`.
+#[derive(Debug)]
+struct SpectralStep {
+    plan: SpectralPlan<f64>,
+    /// The exact contribution of the source over one step, `((1 - exp(-dt q)) / q) f`.
+    src: Option<Array2<f64>>,
+}
+
+#[derive(Debug)]
+enum Operator {
+    Stencil(Box<StencilStep>),
+    Flux(Box<FluxStep>),
+    Spectral(Box<SpectralStep>),
+}
+
+/// Summary numbers of the current field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Diagnostics {
+    /// Total mass `sum u dx dy` (`[u] m^2`).
+    pub mass: f64,
+    /// Smallest value of `u`.
+    pub min: f64,
+    /// Largest value of `u`.
+    pub max: f64,
+    /// `L2` norm `sqrt(sum u^2 dx dy)` (`[u] m`).
+    pub l2: f64,
+}
+
+/// The diffusion solver. Built once from [`DiffusionParams`] and an initial field; every plan
+/// and buffer is made at construction, [`DiffusionSolver::step`] allocates nothing.
+///
+/// ```
+/// use convsim_diffusion::{DiffusionParams, DiffusionSolver};
+/// use ndarray::Array2;
+/// let p = DiffusionParams::gaussian_periodic(32, 0.1, 1.0);
+/// let u0 = Array2::from_shape_fn((32, 32), |(i, j)| if (i, j) == (16, 16) { 1.0 } else { 0.0 });
+/// let mut s = DiffusionSolver::new(p, u0).unwrap();
+/// let m0 = s.measure().mass;
+/// for _ in 0..10 {
+///     s.step();
+/// }
+/// assert!((s.measure().mass - m0).abs() < 1e-14); // periodic: mass is conserved
+/// assert!(s.measure().max < 1.0);                 // and the peak spreads
+/// ```
+#[derive(Debug)]
+pub struct DiffusionSolver {
+    params: DiffusionParams,
+    u: Array2<f64>,
+    next: Array2<f64>,
+    op: Operator,
+    fixed: FixedNodes,
+    limit: Option<f64>,
+    steps: u64,
+    time: f64,
+}
+
+impl DiffusionSolver {
+    /// Validates `params`, checks the stability limit, builds all plans and buffers, and
+    /// takes `u0` (shape `(ny, nx)`, `[u]`) as the initial field. Nodes on fixed-value sides
+    /// are set to their boundary values.
+    ///
+    /// # Errors
+    /// Any [`DiffusionError`]: an invalid parameter or array, an unsupported combination, or
+    /// [`DiffusionError::Unstable`] (with the limit) for an explicit `dt` that is too large.
+    pub fn new(params: DiffusionParams, u0: Array2<f64>) -> Result<Self> {
+        let limit = params.check_stable()?;
+        Self::build(params, u0, limit)
+    }
+
+    /// As [`DiffusionSolver::new`] but accepts an explicit `dt` above the stability limit: for
+    /// demonstrations and tests of the limit itself (the highest modes then grow every step).
+    ///
+    /// # Errors
+    /// As [`DiffusionSolver::new`], except [`DiffusionError::Unstable`].
+    pub fn new_allow_unstable(params: DiffusionParams, u0: Array2<f64>) -> Result<Self> {
+        let limit = params.stability_limit()?;
+        Self::build(params, u0, limit)
+    }
+
+    fn build(params: DiffusionParams, u0: Array2<f64>, limit: Option<f64>) -> Result<Self> {
+        let g = params.grid;
+        check_array("u0", u0.view(), &g, false)?;
+        let (ny, nx) = g.shape();
+        let bounds = boundaries_of(&params.boundaries);
+        let fixed = FixedNodes::new(ny, &params.boundaries);
+        let op = match (&params.scheme, &params.diffusivity) {
+            (Scheme::Spectral, _) => Operator::Spectral(Box::new(Self::spectral(&params)?)),
+            (_, Diffusivity::Field { d, face_average }) => {
+                let faces = FaceDiffusivity::new(d.view(), *face_average, &g, &params.boundaries);
+                let plan = |taps: Array2<f64>, anchor: [usize; 2], b: Boundaries| {
+                    ConvPlan::builder([ny, nx], Kernel2::with_anchor(taps, anchor)?)
+                        .boundaries(b)
+                        .method(Method::Direct)
+                        .build()
+                };
+                // The face fluxes beyond a non-periodic edge are zero (zero-flux) or feed a
+                // fixed node only, so the backward differences pad the fluxes with zeros.
+                let flux_bounds = Boundaries {
+                    y: Sides::both(if faces.periodic[0] {
+                        Boundary::Periodic
+                    } else {
+                        Boundary::Zero
+                    }),
+                    x: Sides::both(if faces.periodic[1] {
+                        Boundary::Periodic
+                    } else {
+                        Boundary::Zero
+                    }),
+                };
+                Operator::Flux(Box::new(FluxStep {
+                    fwd_x: plan(ndarray::array![[-1.0, 1.0]], [0, 0], bounds)?,
+                    fwd_y: plan(ndarray::array![[-1.0], [1.0]], [0, 0], bounds)?,
+                    bwd_x: plan(ndarray::array![[-1.0, 1.0]], [0, 1], flux_bounds)?,
+                    bwd_y: plan(ndarray::array![[-1.0], [1.0]], [1, 0], flux_bounds)?,
+                    faces_x: faces.fx,
+                    faces_y: faces.fy,
+                    flux_x: Array2::zeros((ny, nx)),
+                    flux_y: Array2::zeros((ny, nx)),
+                    div_y: Array2::zeros((ny, nx)),
+                    src: params.source.clone(),
+                }))
+            }
+            _ => {
+                let k = stencil_kernel(&params)?;
+                let corr = dirichlet_correction(&k, &g, &params.boundaries);
+                let src = match (params.source.clone(), corr) {
+                    (Some(f), Some(c)) => Some(f + c),
+                    (f, c) => f.or(c),
+                };
+                let plan = ConvPlan::builder([ny, nx], k)
+                    .boundaries(bounds)
+                    .method(Method::Direct)
+                    .build()?;
+                Operator::Stencil(Box::new(StencilStep { plan, src }))
+            }
+        };
+        let next = match op {
+            Operator::Spectral(_) => Array2::zeros((0, 0)),
+            _ => Array2::zeros((ny, nx)),
+        };
+        let mut u = u0.as_standard_layout().into_owned();
+        if fixed.any() {
+            for (i, mut row) in u.outer_iter_mut().enumerate() {
+                // Rows of a standard-layout array are contiguous.
+                if let Some(r) = row.as_slice_mut() {
+                    fixed.apply(i, r);
+                }
+            }
+        }
+        Ok(DiffusionSolver {
+            params,
+            u,
+            next,
+            op,
+            fixed,
+            limit,
+            steps: 0,
+            time: 0.0,
+        })
+    }
+
+    fn spectral(p: &DiffusionParams) -> Result<SpectralStep> {
+        let g = &p.grid;
+        let (dxx, dyy, dxy) = match &p.diffusivity {
+            Diffusivity::Constant { d } => (*d, *d, 0.0),
+            Diffusivity::Tensor { dxx, dyy, dxy } => (*dxx, *dyy, *dxy),
+            Diffusivity::Field { .. } => {
+                return Err(invalid(
+                    "scheme",
+                    "spectral",
+                    "explicit order 2 with a spatially varying diffusivity",
+                ));
+            }
+        };
+        let dt = p.dt;
+        let q = move |ky: f64, kx: f64| dxx * kx * kx + dyy * ky * ky + 2.0 * dxy * kx * ky;
+        let shape = [g.ny, g.nx];
+        let spacing = [g.dy, g.dx];
+        let plan = SpectralPlan::<f64>::new(shape, spacing, |ky, kx| {
+            Complex64::new((-dt * q(ky, kx)).exp(), 0.0)
+        })?;
+        let src = match &p.source {
+            None => None,
+            Some(f) => {
+                // u(t + dt) = e^{dt A} u + A^{-1} (e^{dt A} - 1) f, per mode
+                // (1 - e^{-dt q}) / q, which tends to dt at q = 0 (the mean grows by f dt).
+                let mut phi = SpectralPlan::<f64>::new(shape, spacing, |ky, kx| {
+                    let qq = q(ky, kx);
+                    let v = if qq * dt < 1e-300 {
+                        dt
+                    } else {
+                        -(-dt * qq).exp_m1() / qq
+                    };
+                    Complex64::new(v, 0.0)
+                })?;
+                let mut s = f.as_standard_layout().into_owned();
+                phi.apply_inplace(s.view_mut());
+                Some(s)
+            }
+        };
+        Ok(SpectralStep { plan, src })
+    }
+
+    /// Advances one time step. Allocates nothing.
+    ///
+    /// # Panics
+    /// Never in practice: the solver keeps its arrays contiguous (checked by `expect`).
+    pub fn step(&mut self) {
+        let dt = self.params.dt;
+        let nx = self.params.grid.nx;
+        let fixed = self.fixed;
+        match &mut self.op {
+            Operator::Stencil(op) => {
+                let u = self.u.as_slice().expect("u is kept in standard layout");
+                let src = op
+                    .src
+                    .as_ref()
+                    .map(|s| s.as_slice().expect("standard layout"));
+                let has_fixed = fixed.any();
+                op.plan
+                    .apply_with(self.u.view(), self.next.view_mut(), |i, conv, out| {
+                        let ur = &u[i * nx..(i + 1) * nx];
+                        match src {
+                            Some(s) => {
+                                let sr = &s[i * nx..(i + 1) * nx];
+                                for (((o, &c), &v), &f) in out.iter_mut().zip(conv).zip(ur).zip(sr)
+                                {
+                                    *o = v + dt * (c + f);
+                                }
+                            }
+                            None => {
+                                for ((o, &c), &v) in out.iter_mut().zip(conv).zip(ur) {
+                                    *o = v + dt * c;
+                                }
+                            }
+                        }
+                        if has_fixed {
+                            fixed.apply(i, out);
+                        }
+                    });
+                std::mem::swap(&mut self.u, &mut self.next);
+            }
+            Operator::Flux(op) => {
+                let op = &mut **op;
+                let faces_x = op.faces_x.as_slice().expect("standard layout");
+                let faces_y = op.faces_y.as_slice().expect("standard layout");
+                op.fwd_x
+                    .apply_with(self.u.view(), op.flux_x.view_mut(), |i, d, out| {
+                        for ((o, &d), &w) in out.iter_mut().zip(d).zip(&faces_x[i * nx..]) {
+                            *o = w * d;
+                        }
+                    });
+                op.fwd_y
+                    .apply_with(self.u.view(), op.flux_y.view_mut(), |i, d, out| {
+                        for ((o, &d), &w) in out.iter_mut().zip(d).zip(&faces_y[i * nx..]) {
+                            *o = w * d;
+                        }
+                    });
+                op.bwd_y.apply(op.flux_y.view(), op.div_y.view_mut());
+                let u = self.u.as_slice().expect("standard layout");
+                let div_y = op.div_y.as_slice().expect("standard layout");
+                let src = op
+                    .src
+                    .as_ref()
+                    .map(|s| s.as_slice().expect("standard layout"));
+                op.bwd_x
+                    .apply_with(op.flux_x.view(), self.next.view_mut(), |i, dx, out| {
+                        let r = i * nx..(i + 1) * nx;
+                        let (ur, dy) = (&u[r.clone()], &div_y[r.clone()]);
+                        for (((o, &a), &b), &v) in out.iter_mut().zip(dx).zip(dy).zip(ur) {
+                            *o = v + dt * (a + b);
+                        }
+                        if let Some(s) = src {
+                            for (o, &f) in out.iter_mut().zip(&s[r]) {
+                                *o += dt * f;
+                            }
+                        }
+                        fixed.apply(i, out);
+                    });
+                std::mem::swap(&mut self.u, &mut self.next);
+            }
+            Operator::Spectral(op) => {
+                op.plan.apply_inplace(self.u.view_mut());
+                if let Some(s) = &op.src {
+                    self.u += s;
+                }
+            }
+        }
+        self.steps += 1;
+        self.time = self.steps as f64 * dt;
+    }
+
+    /// The current field `u` (`[u]`), shape `(ny, nx)`.
+    #[must_use]
+    pub fn u(&self) -> ArrayView2<'_, f64> {
+        self.u.view()
+    }
+
+    /// The parameters the solver was built from.
+    #[must_use]
+    pub fn params(&self) -> &DiffusionParams {
+        &self.params
+    }
+
+    /// The explicit stability limit (s) checked at construction; `None` for the spectral
+    /// scheme.
+    #[must_use]
+    pub fn stability_limit(&self) -> Option<f64> {
+        self.limit
+    }
+
+    /// Steps taken so far.
+    #[must_use]
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Simulation time `steps * dt` (s).
+    #[must_use]
+    pub fn time(&self) -> f64 {
+        self.time
+    }
+
+    /// Mass, min, max and L2 norm of the current field. The mass is summed with Neumaier's
+    /// compensated sum, so conservation checks see the scheme, not the summation.
+    #[must_use]
+    pub fn measure(&self) -> Diagnostics {
+        let (mut sum, mut comp, mut sq) = (0.0_f64, 0.0_f64, 0.0_f64);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &v in &self.u {
+            let t = sum + v;
+            comp += if sum.abs() >= v.abs() {
+                (sum - t) + v
+            } else {
+                (v - t) + sum
+            };
+            sum = t;
+            sq += v * v;
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        let cell = self.params.grid.dx * self.params.grid.dy;
+        Diagnostics {
+            mass: (sum + comp) * cell,
+            min: lo,
+            max: hi,
+            l2: (sq * cell).sqrt(),
+        }
+    }
+}
+
+impl Simulation for DiffusionSolver {
+    fn kind(&self) -> &'static str {
+        "diffusion"
+    }
+
+    fn grid(&self) -> Grid {
+        self.params.grid
+    }
+
+    fn dt(&self) -> f64 {
+        self.params.dt
+    }
+
+    fn time_units(&self) -> &'static str {
+        "s"
+    }
+
+    fn step_count(&self) -> u64 {
+        self.steps
+    }
+
+    fn time(&self) -> f64 {
+        self.time
+    }
+
+    fn step(&mut self) {
+        DiffusionSolver::step(self);
+    }
+
+    fn fields(&self) -> Vec<Quantity> {
+        vec![Quantity::new("u", "1", "diffused quantity u", false)]
+    }
+
+    fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
+        if name != "u" {
+            return false;
+        }
+        assert_eq!(
+            out.dim(),
+            self.u.dim(),
+            "write_field: output shape (actual, expected)"
+        );
+        out.assign(&self.u);
+        true
+    }
+
+    fn diagnostics(&self) -> Vec<Quantity> {
+        vec![
+            Quantity::new("mass", "m2", "total mass sum(u) dx dy", false),
+            Quantity::new("min", "1", "minimum of u", true),
+            Quantity::new("max", "1", "maximum of u", true),
+            Quantity::new("l2", "m", "L2 norm sqrt(sum(u^2) dx dy)", false),
+        ]
+    }
+
+    fn diagnostic_values(&self, out: &mut [f64]) {
+        let d = self.measure();
+        for (o, v) in out.iter_mut().zip([d.mass, d.min, d.max, d.l2]) {
+            *o = v;
+        }
+    }
+
+    fn is_finite(&self) -> bool {
+        self.u.iter().all(|v| v.is_finite())
+    }
+
+    fn state(&self) -> Vec<StateArray> {
+        vec![StateArray {
+            name: "u".into(),
+            data: self.u.clone().into_dyn(),
+        }]
+    }
+
+    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String> {
+        let a = state
+            .iter()
+            .find(|s| s.name == "u")
+            .ok_or_else(|| "diffusion checkpoint: state array `u` is missing".to_string())?;
+        let (ny, nx) = self.u.dim();
+        if a.data.shape() != [ny, nx] {
+            return Err(format!(
+                "diffusion checkpoint: state array `u` has shape {:?}, expected [{ny}, {nx}]",
+                a.data.shape()
+            ));
+        }
+        let data: ArrayD<f64> = a.data.clone();
+        let v = data
+            .into_shape_with_order(IxDyn(&[ny, nx]))
+            .map_err(|e| format!("diffusion checkpoint: state array `u`: {e}"))?;
+        for (d, s) in self.u.iter_mut().zip(v.iter()) {
+            *d = *s;
+        }
+        self.steps = step;
+        self.time = time;
+        Ok(())
+    }
+}

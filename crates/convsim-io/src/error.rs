@@ -1,0 +1,120 @@
+//! Typed errors: every message names the file, the dataset (or attribute) and what is wrong.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong reading or writing convsim HDF5 files.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    /// The file does not exist.
+    #[error("{path}: file not found", path = .path.display())]
+    NotFound {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file exists but is not a readable HDF5 file (or is locked by a writer).
+    #[error("{path}: cannot open as HDF5: {source}", path = .path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The library's error.
+        source: hdf5::Error,
+    },
+    /// A dataset (or group) asked for is not in the file.
+    #[error("{path}: no dataset '{dataset}'; available: {}", list_or_none(.available), path = .path.display())]
+    MissingDataset {
+        /// The file.
+        path: PathBuf,
+        /// The dataset asked for.
+        dataset: String,
+        /// Datasets that exist at that level, for the message.
+        available: Vec<String>,
+    },
+    /// A dataset has the wrong rank or shape.
+    #[error("{path}: dataset '{dataset}' has shape {shape:?}; expected {expected}", path = .path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// The dataset.
+        dataset: String,
+        /// Its actual shape.
+        shape: Vec<usize>,
+        /// What was expected, in words (e.g. "rank 2 (ny, nx)").
+        expected: String,
+    },
+    /// A dataset holds NaN or infinite values where finite values are required.
+    #[error("{path}: dataset '{dataset}' holds {count} non-finite value(s), the first at index {index:?}", path = .path.display())]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// The dataset.
+        dataset: String,
+        /// Number of NaN/inf values.
+        count: usize,
+        /// Index of the first one.
+        index: Vec<usize>,
+    },
+    /// A frame index past the end of the run.
+    #[error("{path}: frame {frame} of '{dataset}' requested but the file holds {frames} frame(s)", path = .path.display())]
+    Frame {
+        /// The file.
+        path: PathBuf,
+        /// The dataset.
+        dataset: String,
+        /// Requested frame.
+        frame: usize,
+        /// Frames in the file.
+        frames: usize,
+    },
+    /// The caller's data does not fit the file's layout (wrong names, counts or shapes).
+    #[error("{path}: {message}", path = .path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An HDF5 library call failed.
+    #[error("{path}: {context}: {source}", path = .path.display())]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// What we were doing (names the dataset or attribute).
+        context: String,
+        /// The library's error.
+        source: hdf5::Error,
+    },
+    /// A file-system operation failed (create, rename, remove).
+    #[error("{path}: {context}: {source}", path = .path.display())]
+    Fs {
+        /// The file.
+        path: PathBuf,
+        /// What we were doing.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() { "(none)".into() } else { v.join(", ") }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = IoError> = std::result::Result<T, E>;
+
+/// Adds the file path and a context to `hdf5` results.
+pub(crate) trait Ctx<T> {
+    fn ctx(self, path: &std::path::Path, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Ctx<T> for hdf5::Result<T> {
+    fn ctx(self, path: &std::path::Path, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| IoError::Hdf5 { path: path.to_path_buf(), context: context(), source })
+    }
+}
+
+impl<T> Ctx<T> for std::result::Result<T, String> {
+    fn ctx(self, path: &std::path::Path, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|m| IoError::Invalid { path: path.to_path_buf(), message: format!("{}: {m}", context()) })
+    }
+}

@@ -1,0 +1,165 @@
+//! The only `unsafe` code of convsim-io: the HDF5 dimension-scale (H5DS, high-level library)
+//! calls the safe `hdf5` crate does not wrap, and fixed-length string attributes.
+//!
+//! Why fixed-length strings: netCDF-C (and so ParaView and `ncdump`) maps fixed-length HDF5
+//! string attributes to `NC_CHAR`, the type CF tools expect for `units`, `long_name`, `axis`;
+//! variable-length strings become `NC_STRING`, which several CF readers refuse for `units`.
+//!
+//! Every call runs inside [`hdf5::sync::sync`], the global lock the `hdf5` crate uses around
+//! the (not thread-safe) C library, and takes ids that are kept alive by the caller's `hdf5`
+//! handles for the duration of the call.
+
+use std::ffi::CString;
+use std::os::raw::{c_char, c_uint, c_void};
+
+use hdf5_sys::h5::herr_t;
+use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Aget_type, H5Aopen, H5Aread, H5Awrite};
+use hdf5_sys::h5i::hid_t;
+use hdf5_sys::h5p::H5P_DEFAULT;
+use hdf5_sys::h5s::{H5S_class_t, H5Sclose, H5Screate};
+use hdf5_sys::h5t::{
+    H5T_C_S1, H5T_class_t, H5T_cset_t, H5T_str_t, H5Tclose, H5Tcopy, H5Tget_class, H5Tget_cset,
+    H5Tget_size, H5Tis_variable_str, H5Tset_cset, H5Tset_size, H5Tset_strpad,
+};
+
+// The dimension-scale API of libhdf5_hl (linked by hdf5-sys with its `hl` feature). Signatures
+// from H5DSpublic.h (HDF5 1.10).
+unsafe extern "C" {
+    fn H5DSset_scale(dsid: hid_t, dimname: *const c_char) -> herr_t;
+    fn H5DSattach_scale(did: hid_t, dsid: hid_t, idx: c_uint) -> herr_t;
+    fn H5DSset_label(did: hid_t, idx: c_uint, label: *const c_char) -> herr_t;
+}
+
+fn cstring(s: &str) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("name or text {s:?} contains a NUL byte"))
+}
+
+fn check(code: herr_t, what: &str) -> Result<(), String> {
+    if code < 0 { Err(format!("HDF5 call {what} failed")) } else { Ok(()) }
+}
+
+/// Makes dataset `dsid` a dimension scale named `dimname` (the netCDF dimension name).
+pub(crate) fn set_scale(dsid: hid_t, dimname: &str) -> Result<(), String> {
+    let name = cstring(dimname)?;
+    hdf5::sync::sync(|| {
+        // SAFETY: `dsid` is a valid open dataset id (held by the caller's `Dataset`), `name`
+        // is a NUL-terminated string alive for the call.
+        check(unsafe { H5DSset_scale(dsid, name.as_ptr()) }, "H5DSset_scale")
+    })
+}
+
+/// Attaches scale `dsid` to dimension `idx` of dataset `did` and labels that dimension.
+pub(crate) fn attach_scale(did: hid_t, dsid: hid_t, idx: usize, label: &str) -> Result<(), String> {
+    let label = cstring(label)?;
+    let idx = c_uint::try_from(idx).map_err(|_| format!("dimension index {idx} too large"))?;
+    hdf5::sync::sync(|| {
+        // SAFETY: both ids are valid open datasets held by the caller; `idx` is below the rank
+        // of `did` (checked by HDF5, which returns an error otherwise); `label` lives for the call.
+        check(unsafe { H5DSattach_scale(did, dsid, idx) }, "H5DSattach_scale")?;
+        check(unsafe { H5DSset_label(did, idx, label.as_ptr()) }, "H5DSset_label")
+    })
+}
+
+/// Writes (replacing any previous value) a scalar fixed-length UTF-8 string attribute.
+pub(crate) fn write_str_attr(loc: hid_t, name: &str, value: &str) -> Result<(), String> {
+    let cname = cstring(name)?;
+    // HDF5 refuses zero-sized string types; an empty value is stored as one NUL byte.
+    let mut bytes = value.as_bytes().to_vec();
+    if bytes.contains(&0) {
+        return Err(format!("attribute {name}: value contains a NUL byte"));
+    }
+    let size = bytes.len().max(1);
+    bytes.resize(size, 0);
+    hdf5::sync::sync(|| {
+        // SAFETY: `loc` is a valid object id held by the caller. Every id created here is
+        // closed on every path below; `bytes` holds exactly `size` bytes, the size of the
+        // string type written.
+        unsafe {
+            if H5Aexists(loc, cname.as_ptr()) > 0 {
+                check(H5Adelete(loc, cname.as_ptr()), "H5Adelete")?;
+            }
+            let tid = H5Tcopy(*H5T_C_S1);
+            if tid < 0 {
+                return Err("H5Tcopy failed".into());
+            }
+            let mut result = check(H5Tset_size(tid, size), "H5Tset_size")
+                .and_then(|()| check(H5Tset_cset(tid, H5T_cset_t::H5T_CSET_UTF8), "H5Tset_cset"))
+                .and_then(|()| {
+                    check(H5Tset_strpad(tid, H5T_str_t::H5T_STR_NULLPAD), "H5Tset_strpad")
+                });
+            if result.is_ok() {
+                let sid = H5Screate(H5S_class_t::H5S_SCALAR);
+                let aid = H5Acreate2(loc, cname.as_ptr(), tid, sid, H5P_DEFAULT, H5P_DEFAULT);
+                result = if aid < 0 {
+                    Err(format!("cannot create attribute {name}"))
+                } else {
+                    let r = check(H5Awrite(aid, tid, bytes.as_ptr().cast::<c_void>()), "H5Awrite");
+                    H5Aclose(aid);
+                    r
+                };
+                H5Sclose(sid);
+            }
+            H5Tclose(tid);
+            result
+        }
+    })
+}
+
+/// Reads a scalar string attribute (fixed-length or variable-length); `Ok(None)` if absent or
+/// not a string.
+pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>, String> {
+    let cname = cstring(name)?;
+    hdf5::sync::sync(|| {
+        // SAFETY: `loc` is a valid object id held by the caller. Every id opened here is closed
+        // on every path. For fixed-length strings the buffer has exactly the type's size; for
+        // variable-length strings HDF5 writes one `char*` into `ptr`, which we copy and then
+        // free with the library's allocator (`H5free_memory`).
+        unsafe {
+            if H5Aexists(loc, cname.as_ptr()) <= 0 {
+                return Ok(None);
+            }
+            let aid = H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT);
+            if aid < 0 {
+                return Err(format!("cannot open attribute {name}"));
+            }
+            let ftype = H5Aget_type(aid);
+            let out = if H5Tget_class(ftype) == H5T_class_t::H5T_STRING {
+                let mtype = H5Tcopy(*H5T_C_S1);
+                let cset = H5Tget_cset(ftype);
+                H5Tset_cset(mtype, cset);
+                let r = if H5Tis_variable_str(ftype) > 0 {
+                    H5Tset_size(mtype, hdf5_sys::h5t::H5T_VARIABLE);
+                    let mut ptr: *mut c_char = std::ptr::null_mut();
+                    if H5Aread(aid, mtype, (&raw mut ptr).cast::<c_void>()) < 0 {
+                        Err(format!("cannot read attribute {name}"))
+                    } else if ptr.is_null() {
+                        Ok(Some(String::new()))
+                    } else {
+                        let s = std::ffi::CStr::from_ptr(ptr).to_string_lossy().into_owned();
+                        hdf5_sys::h5::H5free_memory(ptr.cast::<c_void>());
+                        Ok(Some(s))
+                    }
+                } else {
+                    let size = H5Tget_size(ftype);
+                    H5Tset_size(mtype, size);
+                    H5Tset_strpad(mtype, H5T_str_t::H5T_STR_NULLPAD);
+                    let mut buf = vec![0_u8; size];
+                    if H5Aread(aid, mtype, buf.as_mut_ptr().cast::<c_void>()) < 0 {
+                        Err(format!("cannot read attribute {name}"))
+                    } else {
+                        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+                        buf.truncate(end);
+                        Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+                    }
+                };
+                H5Tclose(mtype);
+                r
+            } else {
+                Ok(None)
+            };
+            H5Tclose(ftype);
+            H5Aclose(aid);
+            out
+        }
+    })
+}

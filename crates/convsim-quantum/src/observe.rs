@@ -1,0 +1,333 @@
+//! Observables: norm, energies, moments, momentum, probability flux.
+
+use convsim_core::stencil::central_weights;
+use convsim_core::{
+    Boundary, Complex64, ConvPlan, Grid, Kernel2, Method as ConvMethod, Sides, SpectralPlan,
+};
+use ndarray::{Array2, Axis};
+use rayon::prelude::*;
+
+use crate::error::{Result, finite, invalid};
+use crate::params::{FluxLine, Method};
+use crate::solver::{QuantumSolver, nearest_index, padded};
+use crate::state::cell_measure;
+
+/// Observables of the current state.
+///
+/// Energies are the functionals `<psi|T|psi>`, `<psi|V|psi>`, `(g/2) sum |psi|^4 dA` of the
+/// (possibly absorbed, so not unit-norm) wavefunction: their sum is conserved by the exact
+/// dynamics without absorber or drive. Moments are normalised by the norm (they describe the
+/// probability still on the grid).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Observables {
+    /// `N = sum |psi|^2 dA`.
+    pub norm: f64,
+    /// `kinetic + potential + interaction`.
+    pub energy: f64,
+    /// `<psi| -(1/2m) Lap |psi>`: spectral (exact for the periodic grid function) on the
+    /// split-step path, with the solver's own stencil on the finite-difference path.
+    pub kinetic: f64,
+    /// `sum V(t) |psi|^2 dA` (static potential plus drive; the absorber is not included).
+    pub potential: f64,
+    /// `(g/2) sum |psi|^4 dA`.
+    pub interaction: f64,
+    /// `<x>`.
+    pub x_mean: f64,
+    /// `<y>` (0 in 1D).
+    pub y_mean: f64,
+    /// `<p_x>` (spectral).
+    pub px_mean: f64,
+    /// `<p_y>` (spectral; 0 in 1D).
+    pub py_mean: f64,
+    /// `sqrt(<x^2> - <x>^2)`.
+    pub x_width: f64,
+    /// `sqrt(<y^2> - <y>^2)` (0 in 1D).
+    pub y_width: f64,
+    /// Probability flux through the flux line (0 without one).
+    pub flux: f64,
+    /// Time integral of the flux since the start: the net probability carried across the line.
+    pub transmitted: f64,
+    /// `1 - transmitted`: the reflected probability once the packet has left the scattering
+    /// region (until then it includes what has not crossed yet).
+    pub reflected: f64,
+}
+
+/// Kinetic operator used for energies (one per solver, so the size difference is irrelevant).
+#[allow(clippy::large_enum_variant)]
+enum KineticOp {
+    Spectral(SpectralPlan<Complex64>),
+    Stencil(ConvPlan<Complex64>),
+}
+
+/// Plans and buffers for the observables, built at the first request.
+pub(crate) struct Observer {
+    kinetic: KineticOp,
+    px: SpectralPlan<Complex64>,
+    py: Option<SpectralPlan<Complex64>>,
+    buf: Array2<Complex64>,
+    rows: Vec<[f64; 6]>,
+    dots: Vec<f64>,
+}
+
+impl Observer {
+    fn new(s: &QuantumSolver) -> Result<Self> {
+        let g = s.grid;
+        let m = s.params.mass;
+        let spacing = [if g.ny == 1 { 1.0 } else { g.dy }, g.dx];
+        let shape = [g.ny, g.nx];
+        let kinetic = match s.params.method {
+            Method::FiniteDifference { order, boundaries } => {
+                let w = central_weights(2, order)?;
+                let c = -1.0 / (2.0 * m);
+                let k = if g.ny == 1 {
+                    Kernel2::new(Array2::from_shape_fn((1, w.len()), |(_, j)| {
+                        Complex64::new(c * w[j] / (g.dx * g.dx), 0.0)
+                    }))?
+                } else {
+                    let lap = convsim_core::stencil::laplacian(order, g.dy, g.dx)?;
+                    Kernel2::new(lap.taps().mapv(|t| Complex64::new(c * t, 0.0)))?
+                };
+                KineticOp::Stencil(
+                    ConvPlan::builder(shape, k)
+                        .boundaries(boundaries)
+                        .method(ConvMethod::Direct)
+                        .build()?,
+                )
+            }
+            _ => KineticOp::Spectral(SpectralPlan::new(shape, spacing, move |ky, kx| {
+                Complex64::new((ky * ky + kx * kx) / (2.0 * m), 0.0)
+            })?),
+        };
+        let px = SpectralPlan::new(shape, spacing, |_, kx| Complex64::new(kx, 0.0))?;
+        let py = if g.ny > 1 {
+            Some(SpectralPlan::new(shape, spacing, |ky, _| {
+                Complex64::new(ky, 0.0)
+            })?)
+        } else {
+            None
+        };
+        Ok(Observer {
+            kinetic,
+            px,
+            py,
+            buf: Array2::zeros((g.ny, g.nx)),
+            rows: vec![[0.0; 6]; g.ny],
+            dots: vec![0.0; g.ny],
+        })
+    }
+
+    /// `Re sum conj(psi) buf` with a deterministic row-wise reduction.
+    fn dot(&mut self, psi: &Array2<Complex64>) -> f64 {
+        self.buf
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .zip(psi.axis_iter(Axis(0)))
+            .zip(self.dots.par_iter_mut())
+            .for_each(|((b, p), d)| {
+                *d = b.iter().zip(p).map(|(b, p)| (p.conj() * b).re).sum();
+            });
+        self.dots.iter().sum()
+    }
+}
+
+impl QuantumSolver {
+    /// Computes every observable of the current state (allocates the observer's plans at the
+    /// first call).
+    ///
+    /// # Panics
+    /// If the observer's plans cannot be built (they use the same grid as the solver's own
+    /// plans, which were built successfully).
+    #[must_use]
+    pub fn observables(&self) -> Observables {
+        let mut guard = self
+            .observer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(Observer::new(self).expect("observer plans on a validated grid"));
+        }
+        let obs = guard.as_mut().expect("just built");
+        let g = &self.grid;
+        let da = cell_measure(g);
+        let xs = g.xs();
+        let ys = if g.ny == 1 { vec![0.0] } else { g.ys() };
+        let f = self.drive_at(self.time);
+        let gg = self.params.g;
+        let (v, drive) = (&self.v, self.drive.as_ref());
+        // Per row: sum rho, sum x rho, sum x^2 rho, sum V rho, sum rho^2.
+        obs.rows
+            .par_iter_mut()
+            .zip(self.psi.axis_iter(Axis(0)))
+            .enumerate()
+            .for_each(|(i, (r, row))| {
+                let vr = v.row(i);
+                let sr = drive.map(|(s, _)| s.row(i));
+                let mut acc = [0.0; 6];
+                for (j, p) in row.iter().enumerate() {
+                    let rho = p.norm_sqr();
+                    let x = xs[j];
+                    let vv = vr[j] + sr.map_or(0.0, |s| f * s[j]);
+                    acc[0] += rho;
+                    acc[1] += x * rho;
+                    acc[2] += x * x * rho;
+                    acc[3] += vv * rho;
+                    acc[4] += rho * rho;
+                }
+                *r = acc;
+            });
+        let mut tot = [0.0; 5];
+        let (mut y1, mut y2) = (0.0, 0.0);
+        for (i, r) in obs.rows.iter().enumerate() {
+            for k in 0..5 {
+                tot[k] += r[k];
+            }
+            y1 += ys[i] * r[0];
+            y2 += ys[i] * ys[i] * r[0];
+        }
+        let n = tot[0] * da;
+        let inv = if tot[0] > 0.0 { 1.0 / tot[0] } else { 0.0 };
+        let x_mean = tot[1] * inv;
+        let y_mean = y1 * inv;
+        let x_width = (tot[2] * inv - x_mean * x_mean).max(0.0).sqrt();
+        let y_width = (y2 * inv - y_mean * y_mean).max(0.0).sqrt();
+        let potential = tot[3] * da;
+        let interaction = 0.5 * gg * tot[4] * da;
+
+        match &mut obs.kinetic {
+            KineticOp::Spectral(plan) => {
+                obs.buf.assign(&self.psi);
+                plan.apply_inplace(obs.buf.view_mut());
+            }
+            KineticOp::Stencil(plan) => plan.apply(self.psi.view(), obs.buf.view_mut()),
+        }
+        let kinetic = obs.dot(&self.psi) * da;
+        obs.buf.assign(&self.psi);
+        obs.px.apply_inplace(obs.buf.view_mut());
+        let px_mean = obs.dot(&self.psi) * inv;
+        let py_mean = if let Some(py) = obs.py.as_mut() {
+            obs.buf.assign(&self.psi);
+            py.apply_inplace(obs.buf.view_mut());
+            obs.dot(&self.psi) * inv
+        } else {
+            0.0
+        };
+        let (flux, transmitted) = self
+            .flux
+            .as_ref()
+            .map_or((0.0, 0.0), |f| (f.last, f.integral));
+        Observables {
+            norm: n,
+            energy: kinetic + potential + interaction,
+            kinetic,
+            potential,
+            interaction,
+            x_mean,
+            y_mean,
+            px_mean,
+            py_mean,
+            x_width,
+            y_width,
+            flux,
+            transmitted,
+            reflected: 1.0 - transmitted,
+        }
+    }
+}
+
+/// Flux through a grid line, with its running time integral.
+#[derive(Clone, Debug)]
+pub(crate) struct Flux {
+    /// `true`: the line `x = const` (a column), flux along `+x`.
+    along_x: bool,
+    /// Column (row) index of the line.
+    index: usize,
+    /// Central first-derivative weights (accuracy 8) divided by the spacing.
+    weights: Vec<f64>,
+    /// Padding across the line's normal axis.
+    sides: Sides,
+    /// `dA / h_normal / m`: the line element over the mass.
+    scale: f64,
+    /// Flux at the last step.
+    pub(crate) last: f64,
+    /// Trapezoidal time integral.
+    pub(crate) integral: f64,
+}
+
+impl Flux {
+    pub(crate) fn new(line: &FluxLine, g: &Grid, method: &Method, mass: f64) -> Result<Self> {
+        let along_x = match (line.x, line.y) {
+            (Some(x), None) => {
+                finite("flux_line.x", x)?;
+                true
+            }
+            (None, Some(y)) => {
+                finite("flux_line.y", y)?;
+                if g.ny == 1 {
+                    return Err(invalid("flux_line.y", y, "a line x = const on a 1D grid"));
+                }
+                false
+            }
+            _ => {
+                return Err(invalid(
+                    "flux_line",
+                    format!("x = {:?}, y = {:?}", line.x, line.y),
+                    "exactly one of x (the line x = value) or y (the line y = value)",
+                ));
+            }
+        };
+        let (index, h) = if along_x {
+            (nearest_index(line.x.unwrap_or(0.0), g.x0, g.dx, g.nx), g.dx)
+        } else {
+            (nearest_index(line.y.unwrap_or(0.0), g.y0, g.dy, g.ny), g.dy)
+        };
+        let sides = match method {
+            Method::FiniteDifference { boundaries, .. } => {
+                if along_x {
+                    boundaries.x
+                } else {
+                    boundaries.y
+                }
+            }
+            _ => Sides::both(Boundary::Periodic),
+        };
+        let weights = central_weights(1, 8)?.into_iter().map(|w| w / h).collect();
+        let da = cell_measure(g);
+        Ok(Flux {
+            along_x,
+            index,
+            weights,
+            sides,
+            scale: da / h / mass,
+            last: 0.0,
+            integral: 0.0,
+        })
+    }
+
+    /// `sum Im(conj(psi) d psi / dn) dl / m` along the line.
+    pub(crate) fn measure(&self, psi: &Array2<Complex64>) -> f64 {
+        let (ny, nx) = psi.dim();
+        let r = (self.weights.len() / 2) as isize;
+        let c = self.index as isize;
+        let mut sum = 0.0;
+        if self.along_x {
+            for i in 0..ny {
+                let mut d = Complex64::ZERO;
+                for (k, w) in self.weights.iter().enumerate() {
+                    let j = c + k as isize - r;
+                    d += padded(j, nx, self.sides, |j| psi[[i, j]]) * *w;
+                }
+                sum += (psi[[i, self.index]].conj() * d).im;
+            }
+        } else {
+            for j in 0..nx {
+                let mut d = Complex64::ZERO;
+                for (k, w) in self.weights.iter().enumerate() {
+                    let i = c + k as isize - r;
+                    d += padded(i, ny, self.sides, |i| psi[[i, j]]) * *w;
+                }
+                sum += (psi[[self.index, j]].conj() * d).im;
+            }
+        }
+        sum * self.scale
+    }
+}

@@ -1,0 +1,925 @@
+//! The solver: construction, validation, the split-step and finite-difference steps,
+//! imaginary-time relaxation.
+
+use std::sync::Mutex;
+
+use convsim_core::stencil::{central_weights, laplacian};
+use convsim_core::{
+    Boundary, Complex64, ConvPlan, Grid, Kernel2, Method as ConvMethod, Sides, Source, SpectralPlan,
+};
+use ndarray::{Array2, ArrayView2, Axis, Zip};
+use rayon::prelude::*;
+
+use crate::error::{QuantumError, Result, finite, invalid, positive};
+use crate::observe::{Flux, Observer};
+use crate::params::{Evolution, Method, QuantumParams, TimeProfile};
+use crate::potential::{absorber_rate, sample};
+use crate::state::{cell_measure, norm};
+
+/// Yoshida's triple-jump weights: `w1 = 1 / (2 - 2^(1/3))`, `w0 = 1 - 2 w1` (negative).
+pub(crate) fn yoshida_weights() -> (f64, f64) {
+    let c = 2f64.cbrt();
+    let w1 = 1.0 / (2.0 - c);
+    (w1, 1.0 - 2.0 * w1)
+}
+
+/// One merged potential sub-step: `exp(-i dt sum_a a (V(t + tau_a dt) + g |psi|^2))`, as a list
+/// of `(a, tau)` (potential sub-steps commute, so neighbours merge exactly).
+#[derive(Clone, Debug)]
+struct PotStep {
+    parts: Vec<(f64, f64)>,
+    /// `sum a`.
+    total: f64,
+    /// Index of the precomputed factor (static, linear problems).
+    factor: usize,
+}
+
+/// Split-step Fourier engine.
+struct SplitStep {
+    /// Kinetic propagators, one per distinct weight.
+    kinetic: Vec<SpectralPlan<Complex64>>,
+    /// `pots[0] K[kin[0]] pots[1] K[kin[1]] ... pots[s]`.
+    pots: Vec<PotStep>,
+    kin: Vec<usize>,
+    /// `exp(-(i V + W) a dt)` (real time) or `exp(-V a dt)` (imaginary time) per distinct `a`,
+    /// when the potential is static and `g = 0`; empty otherwise.
+    factors: Vec<Array2<Complex64>>,
+}
+
+/// Finite-difference engine: RK4 on `-i H_h psi` with `H_h = -(1/2m) L_h + V + g |psi|^2`.
+struct FiniteDiff {
+    /// Convolution by `-(1/2m) L_h` (the kinetic operator).
+    plan: ConvPlan<Complex64>,
+    k: Array2<Complex64>,
+    stage: Array2<Complex64>,
+    acc: Array2<Complex64>,
+    /// The stability limit enforced at build time.
+    dt_max: f64,
+}
+
+enum Engine {
+    Split(SplitStep),
+    Fd(Box<FiniteDiff>),
+}
+
+/// Imaginary-time bookkeeping.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Relax {
+    pub(crate) tolerance: f64,
+    pub(crate) energy: f64,
+    pub(crate) change: f64,
+}
+
+/// Summary of an imaginary-time relaxation ([`QuantumSolver::relax`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RelaxReport {
+    /// Steps taken by this call.
+    pub steps: u64,
+    /// Energy `<H>` of the final (normalised) state.
+    pub energy: f64,
+    /// Energy change over the last step.
+    pub change: f64,
+    /// `true` if the change fell below the tolerance.
+    pub converged: bool,
+}
+
+/// Time-dependent Schroedinger / Gross-Pitaevskii solver,
+/// `i psi_t = -(1/2m) Lap psi + V psi + g |psi|^2 psi` (`hbar = 1`).
+///
+/// Built from [`QuantumParams`] and an initial state (normalised to 1 here); [`step`] advances
+/// one time step without allocating. Observables are computed on demand
+/// ([`QuantumSolver::observables`]).
+///
+/// ```
+/// use convsim_core::Grid;
+/// use convsim_quantum::{Method, QuantumParams, QuantumSolver, Wavepacket};
+/// let grid = Grid { ny: 1, nx: 256, dy: 1.0, dx: 0.2, y0: 0.0, x0: -25.6 };
+/// let p = QuantumParams {
+///     grid, dt: 0.01, mass: 1.0, g: 0.0, method: Method::Strang,
+///     evolution: Default::default(), potential: vec![], drive: None, absorber: None,
+///     flux_line: None,
+/// };
+/// let psi0 = Wavepacket { center_x: 0.0, center_y: 0.0, sigma_x: 1.0, sigma_y: None,
+///                         k_x: 1.0, k_y: 0.0 }.sample(&grid).unwrap();
+/// let mut s = QuantumSolver::new(p, psi0).unwrap();
+/// for _ in 0..100 { s.step(); }
+/// let o = s.observables();
+/// assert!((o.norm - 1.0).abs() < 1e-12);       // unitary
+/// assert!((o.x_mean - 1.0).abs() < 1e-9);      // <x> = k t / m
+/// ```
+///
+/// [`step`]: QuantumSolver::step
+pub struct QuantumSolver {
+    pub(crate) params: QuantumParams,
+    pub(crate) grid: Grid,
+    pub(crate) psi: Array2<Complex64>,
+    /// Static real potential.
+    pub(crate) v: Array2<f64>,
+    /// Drive shape and profile.
+    pub(crate) drive: Option<(Array2<f64>, TimeProfile)>,
+    /// Absorption rate `W` (the potential's imaginary part is `-W`).
+    pub(crate) cap: Option<Array2<f64>>,
+    engine: Engine,
+    pub(crate) time: f64,
+    pub(crate) steps: u64,
+    pub(crate) flux: Option<Flux>,
+    pub(crate) relax: Option<Relax>,
+    pub(crate) observer: Mutex<Option<Observer>>,
+    /// Per-row partial sums (deterministic reductions whatever the thread count).
+    row_sums: Vec<f64>,
+}
+
+impl std::fmt::Debug for QuantumSolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuantumSolver")
+            .field("method", &self.params.method.name())
+            .field("grid", &self.grid)
+            .field("time", &self.time)
+            .field("steps", &self.steps)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks the grid.
+fn check_grid(g: &Grid) -> Result<()> {
+    if g.nx < 2 {
+        return Err(invalid("grid.nx", g.nx, "at least 2 samples"));
+    }
+    if g.ny == 0 {
+        return Err(invalid("grid.ny", g.ny, "at least 1 (1 = a 1D problem)"));
+    }
+    positive("grid.dx", g.dx)?;
+    finite("grid.x0", g.x0)?;
+    if g.ny > 1 {
+        positive("grid.dy", g.dy)?;
+        finite("grid.y0", g.y0)?;
+    }
+    Ok(())
+}
+
+/// The RK4 stability polynomial `R(z) = 1 + z + z^2/2 + z^3/6 + z^4/24`.
+fn rk4_amplification(z: Complex64) -> f64 {
+    (1.0 + z * (1.0 + z * (0.5 + z * (1.0 / 6.0 + z / 24.0)))).norm()
+}
+
+/// Largest `h` such that RK4 is stable (`|R| <= 1`) on the rectangle `Re in [-a h, 0]`,
+/// `Im in [-b h, b h]`, which contains the numerical range of `-i (H - i W)` when `b` bounds
+/// `|H|` and `a` bounds `W`. With `a = 0` this is the exact `2 sqrt 2 / b`.
+pub(crate) fn rk4_limit_rectangle(a: f64, b: f64) -> f64 {
+    if b <= 0.0 && a <= 0.0 {
+        return f64::INFINITY;
+    }
+    if a <= 0.0 {
+        return 2.0 * 2f64.sqrt() / b;
+    }
+    // |R| is subharmonic, so |R| <= 1 on the rectangle iff on its boundary; sample it densely and
+    // bisect on h.
+    let ok = |h: f64| {
+        let n = 400;
+        (0..=n).all(|s| {
+            let f = f64::from(s) / f64::from(n);
+            let (re, im) = (-a * h, b * h);
+            [
+                Complex64::new(re * f, im),
+                Complex64::new(re * f, -im),
+                Complex64::new(re, im * (2.0 * f - 1.0)),
+                Complex64::new(0.0, im * (2.0 * f - 1.0)),
+            ]
+            .iter()
+            .all(|&z| rk4_amplification(z) <= 1.0 + 1e-12)
+        })
+    };
+    let mut hi = 2.0 * 2f64.sqrt() / b.max(1e-300);
+    hi = hi.min(2.8 / a);
+    let mut lo = 0.0;
+    if ok(hi) {
+        return hi;
+    }
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if ok(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The negative real root of `|R(x)| = 1` for RK4 (`x ~ -2.785`): the real-axis stability
+/// limit (imaginary-time evolution, where `-H` has a real spectrum).
+pub(crate) fn rk4_real_limit() -> f64 {
+    let (mut lo, mut hi) = (2.0, 3.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if rk4_amplification(Complex64::new(-mid, 0.0)) <= 1.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Largest value of the symbol `-sum_j w_j cos(j theta)` of a central second-difference stencil
+/// `w` over `theta in [0, pi]` (sampled densely, `pi` included): the largest eigenvalue of `-L`
+/// on unit spacing.
+pub(crate) fn second_difference_symbol_max(w: &[f64]) -> f64 {
+    let r = (w.len() - 1) / 2;
+    let n = 4096;
+    (0..=n)
+        .map(|s| {
+            let th = std::f64::consts::PI * f64::from(s) / f64::from(n);
+            -w.iter()
+                .enumerate()
+                .map(|(j, wj)| wj * ((j as f64 - r as f64) * th).cos())
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}
+
+impl QuantumSolver {
+    /// Validates `params` and `psi0`, samples the potentials, normalises `psi0` to 1 and builds
+    /// every plan and buffer.
+    ///
+    /// # Errors
+    /// Any [`QuantumError`]: a bad parameter (named), an initial state of the wrong shape,
+    /// with NaN, or zero; an unstable `dt` on the finite-difference path; an unsupported
+    /// combination (imaginary time with Yoshida4, a drive or an absorber).
+    pub fn new(params: QuantumParams, psi0: Array2<Complex64>) -> Result<Self> {
+        let grid = params.grid;
+        check_grid(&grid)?;
+        positive("dt", params.dt)?;
+        positive("mass", params.mass)?;
+        finite("g", params.g)?;
+        let (ny, nx) = grid.shape();
+        let one_d = ny == 1;
+        if psi0.dim() != (ny, nx) {
+            return Err(QuantumError::Shape {
+                name: "initial state".into(),
+                expected: [ny, nx],
+                actual: [psi0.nrows(), psi0.ncols()],
+            });
+        }
+        if let Some(((i, j), v)) = psi0.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(QuantumError::NonFinite {
+                name: "initial state".into(),
+                value: if v.re.is_finite() { v.im } else { v.re },
+                at: [i, j],
+            });
+        }
+        let imaginary = match params.evolution {
+            Evolution::Real => None,
+            Evolution::Imaginary { tolerance } => Some(positive("evolution.tolerance", tolerance)?),
+        };
+        if imaginary.is_some() {
+            let why = |what: &str, why: &str| QuantumError::Unsupported {
+                what: format!("imaginary-time evolution with {what}"),
+                why: why.into(),
+            };
+            if params.method == Method::Yoshida4 {
+                return Err(why(
+                    "method yoshida4",
+                    "its negative sub-step makes the kinetic factor exp(+k^2 |w| dt / 2m) grow \
+                     without bound; use strang (or finite_difference)",
+                ));
+            }
+            if params.drive.is_some() {
+                return Err(why("a drive", "a ground state needs a static potential"));
+            }
+            if params.absorber.is_some() {
+                return Err(why(
+                    "an absorber",
+                    "a ground state needs a Hermitian Hamiltonian",
+                ));
+            }
+        }
+        let v = sample("potential", &params.potential, &grid, params.mass)?;
+        let drive = match &params.drive {
+            None => None,
+            Some(d) => {
+                d.profile.validate("drive.profile")?;
+                Some((
+                    sample("drive.shape", &d.shape, &grid, params.mass)?,
+                    d.profile.clone(),
+                ))
+            }
+        };
+        let cap = params
+            .absorber
+            .as_ref()
+            .map(|a| absorber_rate(a, &grid))
+            .transpose()?;
+
+        let mut psi = psi0;
+        if let Method::FiniteDifference { boundaries, .. } = params.method {
+            // Hard walls on the edge samples: psi = 0 there, which the antisymmetric padding
+            // then keeps exactly.
+            if boundaries.x.lo == Boundary::Antisymmetric {
+                psi.column_mut(0).fill(Complex64::ZERO);
+            }
+            if boundaries.x.hi == Boundary::Antisymmetric {
+                psi.column_mut(nx - 1).fill(Complex64::ZERO);
+            }
+            if !one_d && boundaries.y.lo == Boundary::Antisymmetric {
+                psi.row_mut(0).fill(Complex64::ZERO);
+            }
+            if !one_d && boundaries.y.hi == Boundary::Antisymmetric {
+                psi.row_mut(ny - 1).fill(Complex64::ZERO);
+            }
+        }
+        let n0 = norm(&psi, &grid);
+        if !(n0 > 0.0 && n0.is_finite()) {
+            return Err(QuantumError::NotNormalisable { norm: n0 });
+        }
+        let s = 1.0 / n0.sqrt();
+        psi.mapv_inplace(|z| z * s);
+
+        let engine = match params.method {
+            Method::Strang | Method::Yoshida4 => Engine::Split(build_split(
+                &params,
+                &v,
+                cap.as_ref(),
+                drive.is_some(),
+                imaginary.is_some(),
+            )?),
+            Method::FiniteDifference { order, boundaries } => Engine::Fd(Box::new(build_fd(
+                &params,
+                order,
+                boundaries,
+                &v,
+                drive.as_ref(),
+                cap.as_ref(),
+                &psi,
+                imaginary.is_some(),
+            )?)),
+        };
+        let flux = params
+            .flux_line
+            .map(|line| Flux::new(&line, &grid, &params.method, params.mass))
+            .transpose()?;
+        let mut solver = QuantumSolver {
+            params,
+            grid,
+            psi,
+            v,
+            drive,
+            cap,
+            engine,
+            time: 0.0,
+            steps: 0,
+            flux,
+            relax: None,
+            observer: Mutex::new(None),
+            row_sums: vec![0.0; ny],
+        };
+        if let Some(f) = solver.flux.as_mut() {
+            f.last = f.measure(&solver.psi);
+        }
+        if let Some(tolerance) = imaginary {
+            let e = solver.observables().energy;
+            solver.relax = Some(Relax {
+                tolerance,
+                energy: e,
+                change: f64::INFINITY,
+            });
+        }
+        Ok(solver)
+    }
+
+    /// The parameters the solver was built from.
+    #[must_use]
+    pub fn params(&self) -> &QuantumParams {
+        &self.params
+    }
+
+    /// The wavefunction, shape `(ny, nx)`.
+    #[must_use]
+    pub fn psi(&self) -> ArrayView2<'_, Complex64> {
+        self.psi.view()
+    }
+
+    /// The static real potential on the grid (without drive or absorber).
+    #[must_use]
+    pub fn potential(&self) -> ArrayView2<'_, f64> {
+        self.v.view()
+    }
+
+    /// The absorption rate `W` of the absorber, if any.
+    #[must_use]
+    pub fn absorber(&self) -> Option<ArrayView2<'_, f64>> {
+        self.cap.as_ref().map(|c| c.view())
+    }
+
+    /// Current time (imaginary time in imaginary-time evolution).
+    #[must_use]
+    pub fn time(&self) -> f64 {
+        self.time
+    }
+
+    /// Steps taken.
+    #[must_use]
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The largest stable `dt` of the finite-difference path (`None` for split-step, which is
+    /// unconditionally stable).
+    #[must_use]
+    pub fn dt_max(&self) -> Option<f64> {
+        match &self.engine {
+            Engine::Fd(fd) => Some(fd.dt_max),
+            Engine::Split(_) => None,
+        }
+    }
+
+    /// Drive amplitude `profile(t)` (0 without a drive).
+    pub(crate) fn drive_at(&self, t: f64) -> f64 {
+        self.drive.as_ref().map_or(0.0, |(_, p)| p.at(t))
+    }
+
+    /// Advances one step (real or imaginary time). Allocates nothing.
+    pub fn step(&mut self) {
+        let imaginary = self.relax.is_some();
+        match &mut self.engine {
+            Engine::Split(ss) => split_step(
+                ss,
+                &mut self.psi,
+                &self.v,
+                self.drive.as_ref(),
+                self.cap.as_ref(),
+                self.params.g,
+                self.params.dt,
+                self.time,
+                imaginary,
+            ),
+            Engine::Fd(fd) => fd_step(
+                fd,
+                &mut self.psi,
+                &self.v,
+                self.drive.as_ref(),
+                self.cap.as_ref(),
+                self.params.g,
+                self.params.dt,
+                self.time,
+                imaginary,
+            ),
+        }
+        self.steps += 1;
+        self.time = self.steps as f64 * self.params.dt;
+        if imaginary {
+            self.renormalise();
+            let e = self.observables().energy;
+            if let Some(r) = self.relax.as_mut() {
+                r.change = (e - r.energy).abs();
+                r.energy = e;
+            }
+        }
+        if let Some(f) = self.flux.as_mut() {
+            let j = f.measure(&self.psi);
+            f.integral += 0.5 * (f.last + j) * self.params.dt;
+            f.last = j;
+        }
+    }
+
+    /// Scales `psi` to unit norm (deterministic row-wise reduction).
+    fn renormalise(&mut self) {
+        self.psi
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .zip(self.row_sums.par_iter_mut())
+            .for_each(|(row, s)| *s = row.iter().map(Complex64::norm_sqr).sum());
+        let n: f64 = self.row_sums.iter().sum::<f64>() * cell_measure(&self.grid);
+        let s = 1.0 / n.sqrt();
+        self.psi.par_mapv_inplace(|z| z * s);
+    }
+
+    /// Runs imaginary-time steps until the energy changes by less than the tolerance over one
+    /// step, or `max_steps` steps.
+    ///
+    /// # Errors
+    /// [`QuantumError::Unsupported`] unless the solver was built with
+    /// [`Evolution::Imaginary`].
+    pub fn relax(&mut self, max_steps: u64) -> Result<RelaxReport> {
+        let Some(r0) = self.relax else {
+            return Err(QuantumError::Unsupported {
+                what: "relax() in real-time evolution".into(),
+                why: "build the solver with evolution = imaginary".into(),
+            });
+        };
+        let mut n = 0;
+        while n < max_steps {
+            self.step();
+            n += 1;
+            if self.relax.is_some_and(|r| r.change < r0.tolerance) {
+                break;
+            }
+        }
+        let r = self.relax.unwrap_or(r0);
+        Ok(RelaxReport {
+            steps: n,
+            energy: r.energy,
+            change: r.change,
+            converged: r.change < r.tolerance,
+        })
+    }
+
+    /// `true` once an imaginary-time relaxation has converged (always `false` in real time).
+    #[must_use]
+    pub fn converged(&self) -> bool {
+        self.relax.is_some_and(|r| r.change < r.tolerance)
+    }
+
+    /// Replaces the wavefunction (e.g. a ground state found by an imaginary-time solver) without
+    /// renormalising; resets nothing else.
+    ///
+    /// # Panics
+    /// If `psi` does not have the grid's shape.
+    pub fn set_psi(&mut self, psi: ArrayView2<'_, Complex64>) {
+        assert_eq!(
+            psi.dim(),
+            self.psi.dim(),
+            "set_psi: shape (actual, expected)"
+        );
+        self.psi.assign(&psi);
+        if let Some(f) = self.flux.as_mut() {
+            f.last = f.measure(&self.psi);
+        }
+    }
+}
+
+/// Builds the split-step engine.
+fn build_split(
+    p: &QuantumParams,
+    v: &Array2<f64>,
+    cap: Option<&Array2<f64>>,
+    has_drive: bool,
+    imaginary: bool,
+) -> Result<SplitStep> {
+    let g = p.grid;
+    let (m, dt) = (p.mass, p.dt);
+    let (weights, pots): (Vec<f64>, Vec<Vec<(f64, f64)>>) = match p.method {
+        Method::Yoshida4 => {
+            let (w1, w0) = yoshida_weights();
+            let t1 = 0.5 * w1;
+            let t2 = w1 + 0.5 * w0;
+            let t3 = w1 + w0 + 0.5 * w1;
+            (
+                vec![w1, w0, w1],
+                vec![
+                    vec![(0.5 * w1, t1)],
+                    vec![(0.5 * w1, t1), (0.5 * w0, t2)],
+                    vec![(0.5 * w0, t2), (0.5 * w1, t3)],
+                    vec![(0.5 * w1, t3)],
+                ],
+            )
+        }
+        _ => (vec![1.0], vec![vec![(0.5, 0.5)], vec![(0.5, 0.5)]]),
+    };
+    // One kinetic plan per distinct weight.
+    let mut kw: Vec<f64> = Vec::new();
+    let mut kin = Vec::new();
+    for w in &weights {
+        let idx = kw.iter().position(|x| x == w).unwrap_or_else(|| {
+            kw.push(*w);
+            kw.len() - 1
+        });
+        kin.push(idx);
+    }
+    let spacing = [if g.ny == 1 { 1.0 } else { g.dy }, g.dx];
+    let kinetic = kw
+        .iter()
+        .map(|&w| {
+            let tau = w * dt / (2.0 * m);
+            SpectralPlan::<Complex64>::new([g.ny, g.nx], spacing, move |ky, kx| {
+                let k2 = ky * ky + kx * kx;
+                if imaginary {
+                    Complex64::new((-k2 * tau).exp(), 0.0)
+                } else {
+                    Complex64::from_polar(1.0, -k2 * tau)
+                }
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let dynamic = has_drive || p.g != 0.0;
+    let mut totals: Vec<f64> = Vec::new();
+    let mut pot_steps = Vec::new();
+    for parts in pots {
+        let total: f64 = parts.iter().map(|(a, _)| a).sum();
+        let factor = totals.iter().position(|x| *x == total).unwrap_or_else(|| {
+            totals.push(total);
+            totals.len() - 1
+        });
+        pot_steps.push(PotStep {
+            parts,
+            total,
+            factor,
+        });
+    }
+    let factors = if dynamic {
+        Vec::new()
+    } else {
+        totals
+            .iter()
+            .map(|&a| {
+                let h = a * dt;
+                let mut f = v.mapv(|vv| {
+                    if imaginary {
+                        Complex64::new((-vv * h).exp(), 0.0)
+                    } else {
+                        Complex64::from_polar(1.0, -vv * h)
+                    }
+                });
+                if let Some(w) = cap {
+                    Zip::from(&mut f)
+                        .and(w)
+                        .for_each(|f, &w| *f *= (-w * h).exp());
+                }
+                f
+            })
+            .collect()
+    };
+    Ok(SplitStep {
+        kinetic,
+        pots: pot_steps,
+        kin,
+        factors,
+    })
+}
+
+/// Applies one potential sub-step.
+#[allow(clippy::too_many_arguments)]
+fn potential_substep(
+    ss: &SplitStep,
+    k: usize,
+    psi: &mut Array2<Complex64>,
+    v: &Array2<f64>,
+    drive: Option<&(Array2<f64>, TimeProfile)>,
+    cap: Option<&Array2<f64>>,
+    g: f64,
+    dt: f64,
+    t: f64,
+    imaginary: bool,
+) {
+    let pot = &ss.pots[k];
+    if !ss.factors.is_empty() {
+        Zip::from(psi)
+            .and(&ss.factors[pot.factor])
+            .par_for_each(|p, f| *p *= *f);
+        return;
+    }
+    let a = pot.total * dt;
+    // Drive amplitude integrated over the merged sub-steps: sum a_i f(t + tau_i dt).
+    let d = drive.map_or(0.0, |(_, prof)| {
+        pot.parts
+            .iter()
+            .map(|&(ai, ti)| ai * prof.at(t + ti * dt))
+            .sum::<f64>()
+            * dt
+    });
+    psi.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut row)| {
+            let vr = v.row(i);
+            let sr = drive.map(|(s, _)| s.row(i));
+            let wr = cap.map(|w| w.row(i));
+            for (j, p) in row.iter_mut().enumerate() {
+                let phase = a * (vr[j] + g * p.norm_sqr()) + sr.map_or(0.0, |s| d * s[j]);
+                if imaginary {
+                    *p *= (-phase).exp();
+                } else {
+                    let damp = wr.map_or(1.0, |w| (-a * w[j]).exp());
+                    *p *= Complex64::from_polar(damp, -phase);
+                }
+            }
+        });
+}
+
+/// One split-step time step.
+#[allow(clippy::too_many_arguments)]
+fn split_step(
+    ss: &mut SplitStep,
+    psi: &mut Array2<Complex64>,
+    v: &Array2<f64>,
+    drive: Option<&(Array2<f64>, TimeProfile)>,
+    cap: Option<&Array2<f64>>,
+    g: f64,
+    dt: f64,
+    t: f64,
+    imaginary: bool,
+) {
+    let n = ss.kin.len();
+    for s in 0..n {
+        potential_substep(ss, s, psi, v, drive, cap, g, dt, t, imaginary);
+        let k = ss.kin[s];
+        ss.kinetic[k].apply_inplace(psi.view_mut());
+    }
+    potential_substep(ss, n, psi, v, drive, cap, g, dt, t, imaginary);
+}
+
+/// Builds the finite-difference engine and checks `dt` against the RK4 stability limit.
+#[allow(clippy::too_many_arguments)]
+fn build_fd(
+    p: &QuantumParams,
+    order: usize,
+    boundaries: convsim_core::Boundaries,
+    v: &Array2<f64>,
+    drive: Option<&(Array2<f64>, TimeProfile)>,
+    cap: Option<&Array2<f64>>,
+    psi: &Array2<Complex64>,
+    imaginary: bool,
+) -> Result<FiniteDiff> {
+    let g = p.grid;
+    let m = p.mass;
+    if !convsim_core::stencil::LAPLACIAN_ORDERS.contains(&order) {
+        return Err(invalid(
+            "method.order",
+            order,
+            "an even accuracy order from 2 to 16",
+        ));
+    }
+    let w = central_weights(2, order)?;
+    let s = -1.0 / (2.0 * m);
+    let kernel: Kernel2<f64> = if g.ny == 1 {
+        let n = w.len();
+        Kernel2::new(Array2::from_shape_fn((1, n), |(_, j)| w[j] / (g.dx * g.dx)))?
+    } else {
+        laplacian(order, g.dy, g.dx)?
+    };
+    let taps = kernel.taps().mapv(|t| Complex64::new(s * t, 0.0));
+    let kernel = Kernel2::new(taps)?;
+    let plan = ConvPlan::builder([g.ny, g.nx], kernel)
+        .boundaries(boundaries)
+        .method(ConvMethod::Direct)
+        .build()?;
+    // Spectrum of H_h: kinetic part in [0, kmax], potential in [vmin, vmax] (+ drive, + g rho).
+    let sym = second_difference_symbol_max(&w);
+    let kmax =
+        sym / (2.0 * m) * (1.0 / (g.dx * g.dx) + if g.ny == 1 { 0.0 } else { 1.0 / (g.dy * g.dy) });
+    let mut vmin = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut vmax = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if let Some((shape, prof)) = drive {
+        // Bound the drive by its largest amplitude over a sampled table of the profile is not
+        // possible in general; use the largest |shape| times the largest |profile| seen at the
+        // profile's own scale (amplitude-type parameters).
+        let amp = profile_bound(prof);
+        let smax = shape.iter().fold(0.0_f64, |a, b| a.max(b.abs()));
+        vmin -= amp * smax;
+        vmax += amp * smax;
+    }
+    let rho_max = psi.iter().map(Complex64::norm_sqr).fold(0.0, f64::max);
+    let gr = p.g * rho_max;
+    let lo = vmin + gr.min(0.0);
+    let hi = kmax + vmax + gr.max(0.0);
+    let wmax = cap.map_or(0.0, |c| c.iter().copied().fold(0.0, f64::max));
+    let (dt_max, detail) = if imaginary {
+        let lim = rk4_real_limit() / (hi - lo.min(0.0)).max(1e-300);
+        (
+            lim,
+            format!(
+                "RK4 on the real axis: dt * (E_max - min(E_min, 0)) <= {:.6}, E in [{lo:.6e}, {hi:.6e}] \
+                 (stencil symbol max {sym:.6} / h^2 / 2m + potential)",
+                rk4_real_limit()
+            ),
+        )
+    } else {
+        let b = lo.abs().max(hi.abs());
+        (
+            rk4_limit_rectangle(wmax, b),
+            format!(
+                "RK4 needs dt * max|E| <= 2 sqrt 2 with |E| <= {b:.6e} (stencil symbol max \
+                 {sym:.6} over h^2 times 1/2m = {kmax:.6e}, potential in [{vmin:.6e}, {vmax:.6e}], \
+                 g max|psi|^2 = {gr:.6e}, absorber max {wmax:.6e})"
+            ),
+        )
+    };
+    if p.dt > dt_max {
+        return Err(QuantumError::UnstableDt {
+            dt: p.dt,
+            max_dt: dt_max,
+            detail,
+        });
+    }
+    let z = Array2::<Complex64>::zeros((g.ny, g.nx));
+    Ok(FiniteDiff {
+        plan,
+        k: z.clone(),
+        stage: z.clone(),
+        acc: z,
+        dt_max,
+    })
+}
+
+/// An upper bound of `|profile(t)|` over all `t`.
+fn profile_bound(p: &TimeProfile) -> f64 {
+    match p {
+        TimeProfile::Constant { value } => value.abs(),
+        TimeProfile::Sine { amplitude, .. } | TimeProfile::Pulse { amplitude, .. } => {
+            amplitude.abs()
+        }
+        TimeProfile::Ramp { from, to, .. } => from.abs().max(to.abs()),
+        TimeProfile::Table { values, .. } => values.iter().fold(0.0, |a, b| a.max(b.abs())),
+    }
+}
+
+/// `out = rhs(input)` at time `t`: `-i H psi - W psi` (real time) or `-H psi` (imaginary).
+#[allow(clippy::too_many_arguments)]
+fn fd_rhs(
+    plan: &mut ConvPlan<Complex64>,
+    input: &Array2<Complex64>,
+    out: &mut Array2<Complex64>,
+    v: &Array2<f64>,
+    drive: Option<&(Array2<f64>, TimeProfile)>,
+    cap: Option<&Array2<f64>>,
+    g: f64,
+    t: f64,
+    imaginary: bool,
+) {
+    let f = drive.map_or(0.0, |(_, p)| p.at(t));
+    let inp = input.view();
+    plan.apply_with(input.view(), out.view_mut(), |i, conv, o| {
+        let pr = inp.row(i);
+        let vr = v.row(i);
+        let sr = drive.map(|(s, _)| s.row(i));
+        let wr = cap.map(|w| w.row(i));
+        for (j, (o, c)) in o.iter_mut().zip(conv).enumerate() {
+            let p = pr[j];
+            let pot = vr[j] + g * p.norm_sqr() + sr.map_or(0.0, |s| f * s[j]);
+            let h = *c + p * pot;
+            *o = if imaginary {
+                -h
+            } else {
+                Complex64::new(h.im, -h.re) - p * wr.map_or(0.0, |w| w[j])
+            };
+        }
+    });
+}
+
+/// One RK4 step of the finite-difference path.
+#[allow(clippy::too_many_arguments)]
+fn fd_step(
+    fd: &mut FiniteDiff,
+    psi: &mut Array2<Complex64>,
+    v: &Array2<f64>,
+    drive: Option<&(Array2<f64>, TimeProfile)>,
+    cap: Option<&Array2<f64>>,
+    g: f64,
+    dt: f64,
+    t: f64,
+    imaginary: bool,
+) {
+    let FiniteDiff {
+        plan,
+        k,
+        stage,
+        acc,
+        ..
+    } = fd;
+    fd_rhs(plan, psi, k, v, drive, cap, g, t, imaginary);
+    Zip::from(&mut *acc)
+        .and(&mut *stage)
+        .and(&*psi)
+        .and(&*k)
+        .par_for_each(|a, s, p, k| {
+            *a = *p + *k * (dt / 6.0);
+            *s = *p + *k * (0.5 * dt);
+        });
+    for (c_next, w_acc, tt) in [(0.5, 1.0 / 3.0, 0.5), (1.0, 1.0 / 3.0, 0.5)] {
+        fd_rhs(plan, stage, k, v, drive, cap, g, t + tt * dt, imaginary);
+        Zip::from(&mut *acc)
+            .and(&mut *stage)
+            .and(&*psi)
+            .and(&*k)
+            .par_for_each(|a, s, p, k| {
+                *a += *k * (w_acc * dt);
+                *s = *p + *k * (c_next * dt);
+            });
+    }
+    fd_rhs(plan, stage, k, v, drive, cap, g, t + dt, imaginary);
+    Zip::from(&mut *psi)
+        .and(&*acc)
+        .and(&*k)
+        .par_for_each(|p, a, k| *p = *a + *k * (dt / 6.0));
+}
+
+/// Index of the grid coordinate nearest to `pos` on an axis of `n` samples from `origin` with
+/// spacing `h`, clamped to the grid.
+pub(crate) fn nearest_index(pos: f64, origin: f64, h: f64, n: usize) -> usize {
+    (((pos - origin) / h).round().max(0.0) as usize).min(n - 1)
+}
+
+/// Reads sample `i` of an axis of `n` samples, with `i` outside `0..n` mapped by the padding
+/// `sides`.
+pub(crate) fn padded<F: Fn(usize) -> Complex64>(
+    i: isize,
+    n: usize,
+    sides: Sides,
+    get: F,
+) -> Complex64 {
+    match sides.source(i, n) {
+        Source::Index(k) => get(k),
+        Source::Negated(k) => -get(k),
+        Source::Constant(c) => Complex64::new(c, 0.0),
+    }
+}

@@ -1,0 +1,286 @@
+//! The run driver: a resolved [`Scenario`] -> solver -> HDF5 run file (+ checkpoints) -> pictures.
+//!
+//! Output folder layout (`-o DIR`, default `runs/<run name>/`):
+//!
+//! ```text
+//! run.h5              the run file (layout in convsim-io), frames appended and flushed as they come
+//! checkpoint.h5       the last checkpoint (only with output.checkpoint_every > 0), replaced atomically
+//! <field>_first.png   each written field at the first frame
+//! <field>_last.png    ... and at the last frame
+//! diagnostics_<d>.png each diagnostic against time
+//! <field>.gif         an animation of each field (only with output.gif = true)
+//! ```
+//!
+//! Frames are written at step 0, every `output.every` steps, and at the last step. The state is
+//! checked for NaN/infinity at every frame and at least every [`FINITE_CHECK_EVERY`] steps; the
+//! run stops at the first non-finite state with [`ScenarioError::NonFinite`], keeping every frame
+//! written before. A checkpoint is written (after the frame of the same step) every
+//! `output.checkpoint_every` steps; [`RunOptions::resume`] restores the last one, drops the
+//! frames written after it, and continues to a file identical to an uninterrupted run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use convsim_core::Simulation;
+use convsim_io::{RunMeta, RunWriter};
+use ndarray::Array2;
+
+use crate::config::Scenario;
+use crate::error::{Result, ScenarioError};
+use crate::pictures;
+
+/// Steps between two finiteness checks when no frame is due.
+pub const FINITE_CHECK_EVERY: u64 = 100;
+/// Name of the run file in the output folder.
+pub const RUN_FILE: &str = "run.h5";
+/// Name of the checkpoint file in the output folder.
+pub const CHECKPOINT_FILE: &str = "checkpoint.h5";
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Output folder (created if missing).
+    pub out_dir: PathBuf,
+    /// Replace an existing run in `out_dir`.
+    pub force: bool,
+    /// Continue the run in `out_dir` from its last checkpoint (a fresh run if there is none yet).
+    pub resume: bool,
+}
+
+/// Where the run is, for progress displays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Steps done.
+    pub step: u64,
+    /// Steps in the whole run.
+    pub total: u64,
+    /// Simulation time.
+    pub time: f64,
+    /// Frames written so far.
+    pub frames: usize,
+}
+
+/// What a finished run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunReport {
+    /// The run file.
+    pub run_file: PathBuf,
+    /// Frames in it.
+    pub frames: usize,
+    /// Steps taken in total (including those before a resume).
+    pub steps: u64,
+    /// Final simulation time.
+    pub time: f64,
+    /// Step the run resumed from, if it did.
+    pub resumed_from: Option<u64>,
+    /// Pictures drawn.
+    pub pictures: Vec<PathBuf>,
+    /// Wall-clock seconds spent stepping and writing (pictures excluded).
+    pub seconds: f64,
+}
+
+/// The default output folder of a scenario: `runs/<run name>`.
+#[must_use]
+pub fn default_out_dir(s: &Scenario) -> PathBuf {
+    Path::new("runs").join(&s.name)
+}
+
+/// Steps at which frames are written: 0, every `every`, and the last step.
+#[must_use]
+pub fn is_frame_step(step: u64, every: u64, total: u64) -> bool {
+    step % every == 0 || step == total
+}
+
+fn prepare_dir(dir: &Path, opts: &RunOptions) -> Result<()> {
+    let not_writable = |e: &dyn std::fmt::Display| ScenarioError::OutputNotWritable {
+        dir: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| not_writable(&e))?;
+    let probe = dir.join(".convsim-write-probe");
+    std::fs::write(&probe, b"").map_err(|e| not_writable(&e))?;
+    let _ = std::fs::remove_file(&probe);
+    let run = dir.join(RUN_FILE);
+    if run.exists() && !opts.force && !opts.resume {
+        return Err(ScenarioError::OutputExists {
+            dir: dir.display().to_string(),
+            what: run.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Removes what a previous run wrote into `dir` (`--force`): the run file, the checkpoint and
+/// the pictures. Other files are left alone.
+fn clear_outputs(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name == RUN_FILE
+            || name == CHECKPOINT_FILE
+            || Path::new(&name).extension().is_some_and(|x| x == "png" || x == "gif");
+        if ours && p.is_file() {
+            std::fs::remove_file(&p).map_err(|e| ScenarioError::OutputNotWritable {
+                dir: dir.display().to_string(),
+                reason: format!("cannot remove {}: {e}", p.display()),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
+    let mut meta = RunMeta::new(s.kind.name(), &s.text);
+    meta.recipe = s.to_json_string();
+    meta.time_units = sim.time_units().into();
+    meta.attributes.insert("run_name".into(), s.name.clone());
+    if !s.description.is_empty() {
+        meta.attributes.insert("description".into(), s.description.clone());
+    }
+    meta.attributes.insert("scenario_file".into(), s.file.display().to_string());
+    if !s.overrides.is_empty() {
+        meta.attributes.insert("overrides".into(), s.overrides.join(" "));
+    }
+    meta
+}
+
+/// Runs a scenario to the end. `progress` is called after every step.
+///
+/// # Errors
+/// [`ScenarioError::OutputExists`] / [`ScenarioError::OutputNotWritable`] before anything is
+/// computed; [`ScenarioError::Resume`] if `--resume` does not fit the folder;
+/// [`ScenarioError::NonFinite`] if the state blows up (frames written so far are kept);
+/// [`ScenarioError::Io`] / [`ScenarioError::Plot`] if writing fails.
+pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunReport> {
+    let dir = &opts.out_dir;
+    prepare_dir(dir, opts)?;
+    let run_path = dir.join(RUN_FILE);
+    let ck_path = dir.join(CHECKPOINT_FILE);
+    let resuming = opts.resume && (run_path.exists() || ck_path.exists());
+    if !resuming {
+        clear_outputs(dir)?;
+    }
+    let resume_err = |reason: String| ScenarioError::Resume {
+        dir: dir.display().to_string(),
+        reason,
+    };
+
+    let mut sim = s.solver.build(s)?;
+    let fields: Vec<_> = sim.fields().into_iter().filter(|q| s.output.fields.contains(&q.name)).collect();
+    let diags = sim.diagnostics();
+    let total = s.time.steps;
+    let every = s.output.every;
+
+    let (mut writer, resumed_from) = if resuming {
+        if !ck_path.exists() {
+            return Err(resume_err(format!(
+                "no {CHECKPOINT_FILE} (set output.checkpoint_every to write checkpoints); start over with --force"
+            )));
+        }
+        if !run_path.exists() {
+            return Err(resume_err(format!("{CHECKPOINT_FILE} exists but {RUN_FILE} does not; start over with --force")));
+        }
+        let ck = convsim_io::read_checkpoint(&ck_path).map_err(|e| ScenarioError::io(&ck_path, e))?;
+        if ck.meta.scenario != s.text {
+            return Err(resume_err(
+                "the checkpoint was written by a different scenario (file or --set values changed); run with the same ones, or start over with --force".into(),
+            ));
+        }
+        if ck.step > total {
+            return Err(resume_err(format!("the checkpoint is at step {} but the scenario has {total} steps", ck.step)));
+        }
+        sim.restore(ck.step, ck.time, &ck.state).map_err(resume_err)?;
+        let w = RunWriter::resume(&run_path, ck.step).map_err(|e| ScenarioError::io(&run_path, e))?;
+        (w, Some(ck.step))
+    } else {
+        let mut w = RunWriter::create(&run_path, &meta_of(s, sim.as_ref()), &sim.grid()).map_err(|e| ScenarioError::io(&run_path, e))?;
+        for q in &fields {
+            w.add_field(q).map_err(|e| ScenarioError::io(&run_path, e))?;
+        }
+        for q in &diags {
+            w.add_diagnostic(q).map_err(|e| ScenarioError::io(&run_path, e))?;
+        }
+        (w, None)
+    };
+
+    let start = Instant::now();
+    let grid = sim.grid();
+    let mut bufs: Vec<Array2<f64>> = fields.iter().map(|_| Array2::zeros(grid.shape())).collect();
+    let mut dvals = vec![0.0; diags.len()];
+    let mut last_written = resumed_from.unwrap_or(0);
+    let non_finite = |sim: &dyn Simulation, last_written: u64| ScenarioError::NonFinite {
+        file: s.file.display().to_string(),
+        dt: s.time.dt,
+        step: sim.step_count(),
+        time: sim.time(),
+        last_written,
+        run_file: run_path.display().to_string(),
+    };
+    let mut write_frame = |sim: &dyn Simulation, w: &mut RunWriter, bufs: &mut [Array2<f64>]| -> Result<()> {
+        for (q, b) in fields.iter().zip(bufs.iter_mut()) {
+            sim.write_field(&q.name, b.view_mut());
+        }
+        sim.diagnostic_values(&mut dvals);
+        let views: Vec<(&str, ndarray::ArrayView2<'_, f64>)> = fields.iter().zip(bufs.iter()).map(|(q, b)| (q.name.as_str(), b.view())).collect();
+        w.append(sim.step_count(), sim.time(), &views, &dvals).map_err(|e| ScenarioError::io(&run_path, e))
+    };
+
+    if resumed_from.is_none() {
+        if !sim.is_finite() {
+            return Err(non_finite(sim.as_ref(), 0));
+        }
+        write_frame(sim.as_ref(), &mut writer, &mut bufs)?;
+    }
+    progress(Progress {
+        step: sim.step_count(),
+        total,
+        time: sim.time(),
+        frames: writer.frames(),
+    });
+    while sim.step_count() < total {
+        sim.step();
+        let k = sim.step_count();
+        let frame = is_frame_step(k, every, total);
+        let ck = s.output.checkpoint_every > 0 && k % s.output.checkpoint_every == 0 && k < total;
+        if (frame || ck || k % FINITE_CHECK_EVERY == 0) && !sim.is_finite() {
+            return Err(non_finite(sim.as_ref(), last_written));
+        }
+        if frame {
+            write_frame(sim.as_ref(), &mut writer, &mut bufs)?;
+            last_written = k;
+        }
+        if ck {
+            // After the frame of the same step: a resume from here keeps that frame.
+            convsim_io::write_checkpoint(&ck_path, k, sim.time(), &sim.state(), &meta_of(s, sim.as_ref()))
+                .map_err(|e| ScenarioError::io(&ck_path, e))?;
+        }
+        progress(Progress {
+            step: k,
+            total,
+            time: sim.time(),
+            frames: writer.frames(),
+        });
+    }
+    writer.set_attribute("status", "completed").map_err(|e| ScenarioError::io(&run_path, e))?;
+    let frames = writer.frames();
+    writer.close().map_err(|e| ScenarioError::io(&run_path, e))?;
+    let seconds = start.elapsed().as_secs_f64();
+
+    let pics = if s.output.plots {
+        pictures::draw_run(&run_path, dir, &pictures::PlotRequest::end_of_run(s.output.gif))?
+    } else {
+        Vec::new()
+    };
+    Ok(RunReport {
+        run_file: run_path,
+        frames,
+        steps: sim.step_count(),
+        time: sim.time(),
+        resumed_from,
+        pictures: pics,
+        seconds,
+    })
+}

@@ -1,0 +1,145 @@
+//! The one error type of scenario resolution and runs.
+//!
+//! Every variant a user can cause formats as one line naming the file, the key, the value and
+//! what is allowed (`<file>: <key>: <value>: <what is allowed>`), so the CLI can print it as is.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Everything that can go wrong between a scenario file and a finished run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// A key holds a value that is not allowed (wrong type, out of range, unknown name, ...).
+    #[error("{file}: {key}: {value}: {allowed}")]
+    Invalid {
+        /// The scenario file (or `--set` when the value came from the command line).
+        file: String,
+        /// Dotted key path, e.g. `time.dt`.
+        key: String,
+        /// The offending value as written (or a short description of it).
+        value: String,
+        /// What would be accepted.
+        allowed: String,
+    },
+    /// The scenario file (or an input file) cannot be read or is not valid TOML.
+    #[error("{file}: {reason}")]
+    File {
+        /// The file.
+        file: String,
+        /// What went wrong (with line and column for TOML syntax errors).
+        reason: String,
+    },
+    /// The output folder already holds a run and neither `--force` nor `--resume` was given.
+    #[error(
+        "{dir}: output exists ({what}): pass --force to overwrite it, --resume to continue it, or -o DIR to write elsewhere"
+    )]
+    OutputExists {
+        /// The output folder.
+        dir: String,
+        /// The existing file.
+        what: String,
+    },
+    /// The output folder cannot be created or written.
+    #[error("{dir}: output directory is not writable: {reason}: choose a writable folder with -o DIR")]
+    OutputNotWritable {
+        /// The output folder.
+        dir: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// `--resume` was asked but there is nothing to resume from, or the checkpoint does not fit.
+    #[error("{dir}: cannot resume: {reason}")]
+    Resume {
+        /// The output folder.
+        dir: String,
+        /// Why.
+        reason: String,
+    },
+    /// The solver state became NaN or infinite; every frame written before is kept.
+    #[error(
+        "{file}: time.dt: {dt}: the state became non-finite (NaN or infinity) at step {step}, t = {time}; frames up to step {last_written} are kept in {run_file}; allowed: a smaller time.dt or gentler inputs"
+    )]
+    NonFinite {
+        /// The scenario file.
+        file: String,
+        /// The time step of the run.
+        dt: f64,
+        /// First step at which a non-finite value was seen.
+        step: u64,
+        /// Simulation time at that step.
+        time: f64,
+        /// Step of the last frame written.
+        last_written: u64,
+        /// The run file.
+        run_file: String,
+    },
+    /// Reading or writing an HDF5 file failed.
+    #[error("{file}: {reason}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The HDF5 layer's message.
+        reason: String,
+    },
+    /// Drawing a picture failed.
+    #[error("{file}: cannot draw: {reason}")]
+    Plot {
+        /// The picture file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Shorthand for `Result<T, ScenarioError>`.
+pub type Result<T, E = ScenarioError> = std::result::Result<T, E>;
+
+impl ScenarioError {
+    /// A [`ScenarioError::Invalid`].
+    pub fn invalid(
+        file: impl Into<String>,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        allowed: impl Into<String>,
+    ) -> Self {
+        ScenarioError::Invalid {
+            file: file.into(),
+            key: key.into(),
+            value: value.into(),
+            allowed: allowed.into(),
+        }
+    }
+
+    /// An [`ScenarioError::Io`] for `path`.
+    pub fn io(path: &Path, reason: impl std::fmt::Display) -> Self {
+        ScenarioError::Io {
+            file: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Renders a TOML value the way the user wrote it (strings quoted, tables inline).
+#[must_use]
+pub fn show_value(v: &toml::Value) -> String {
+    let mut s = String::new();
+    match v {
+        toml::Value::String(x) => {
+            let _ = write!(s, "{x:?}");
+        }
+        toml::Value::Table(t) => {
+            s.push('{');
+            for (i, (k, x)) in t.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                let _ = write!(s, "{k} = {}", show_value(x));
+            }
+            s.push('}');
+        }
+        other => {
+            let _ = write!(s, "{other}");
+        }
+    }
+    s
+}

@@ -1,0 +1,296 @@
+//! `run.solver = "diffusion"`: the `[diffusion]` table -> [`DiffusionParams`] -> [`DiffusionSolver`].
+//!
+//! ```toml
+//! [diffusion]
+//! scheme = "explicit"        # explicit | isotropic9 | spectral
+//! order = 2                  # explicit only: 2, 4, 6, 8
+//! diffusivity = 1.0          # m^2/s: number, formula of x, y, r, or { file, dataset }
+//! # anisotropic = { dxx = 1.0, dyy = 0.2, dxy = 0.1 }   # instead of diffusivity
+//! face_average = "harmonic"  # harmonic | arithmetic (spatially varying D only)
+//! source = 0.0               # [u]/s: number, formula, or { file, dataset }
+//! ```
+
+use convsim_core::Simulation;
+use convsim_diffusion::{
+    BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver, Diffusivity,
+    FaceAverage, Scheme,
+};
+use serde::Deserialize;
+
+use super::{KindConfig, SolverKind};
+use crate::config::{Ctx, FieldInput, Scenario, Side};
+use crate::error::{Result, ScenarioError};
+
+/// The diffusion kind.
+#[derive(Debug)]
+pub struct Kind;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default = "explicit")]
+    scheme: String,
+    order: Option<usize>,
+    diffusivity: Option<toml::Value>,
+    anisotropic: Option<RawTensor>,
+    face_average: Option<String>,
+    source: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTensor {
+    dxx: f64,
+    dyy: f64,
+    #[serde(default)]
+    dxy: f64,
+}
+
+fn explicit() -> String {
+    "explicit".into()
+}
+
+const SCHEMES: &str = "explicit, isotropic9, spectral";
+
+impl SolverKind for Kind {
+    fn name(&self) -> &'static str {
+        "diffusion"
+    }
+
+    fn boundary(&self, name: &str) -> Option<(&'static str, bool)> {
+        match name {
+            "periodic" | "wrap" => Some(("periodic", false)),
+            "zero_flux" | "neumann" | "insulated" => Some(("zero_flux", false)),
+            "fixed" | "dirichlet" => Some(("fixed", true)),
+            _ => None,
+        }
+    }
+
+    fn boundary_names(&self) -> &'static str {
+        "periodic, zero_flux (alias neumann), fixed:<value> (alias dirichlet:<value>; fixed = fixed:0)"
+    }
+
+    fn edge_on_node(&self, side: &Side) -> bool {
+        side.name == "fixed"
+    }
+
+    fn initial_fields(&self) -> &'static [&'static str] {
+        &["u"]
+    }
+
+    fn output_fields(&self) -> &'static [&'static str] {
+        &["u"]
+    }
+
+    fn resolve(&self, ctx: &Ctx<'_>, initial: &[(String, FieldInput)], table: Option<toml::Value>) -> Result<Box<dyn KindConfig>> {
+        let raw: Raw = match table {
+            Some(t) => ctx.deserialize("diffusion", t)?,
+            None => return Err(ctx.invalid("diffusion", "(missing)", "a [diffusion] table is required (at least diffusivity = <m^2/s>)")),
+        };
+        let scheme = match (raw.scheme.as_str(), raw.order) {
+            ("explicit", o) => {
+                let order = o.unwrap_or(2);
+                if ![2, 4, 6, 8].contains(&order) {
+                    return Err(ctx.invalid("diffusion.order", order.to_string(), "allowed: 2, 4, 6, 8"));
+                }
+                Scheme::Explicit { order }
+            }
+            (s @ ("isotropic9" | "spectral"), Some(o)) => {
+                return Err(ctx.invalid("diffusion.order", o.to_string(), format!("only the explicit scheme takes an order; remove it for scheme = {s:?}")));
+            }
+            ("isotropic9", None) => Scheme::Isotropic9,
+            ("spectral", None) => Scheme::Spectral,
+            (other, _) => return Err(ctx.invalid("diffusion.scheme", format!("{other:?}"), format!("allowed: {SCHEMES}"))),
+        };
+        let (diffusivity, d_input) = match (&raw.diffusivity, &raw.anisotropic) {
+            (Some(_), Some(_)) => {
+                return Err(ctx.invalid("diffusion.anisotropic", "(given)", "give diffusion.diffusivity (isotropic) or diffusion.anisotropic (tensor), not both"));
+            }
+            (None, None) => return Err(ctx.invalid("diffusion.diffusivity", "(missing)", "give diffusion.diffusivity (m^2/s) or diffusion.anisotropic = { dxx, dyy, dxy }")),
+            (None, Some(t)) => (Diffusivity::Tensor { dxx: t.dxx, dyy: t.dyy, dxy: t.dxy }, None),
+            (Some(v), None) => {
+                let input = ctx.field("diffusion.diffusivity", v)?;
+                let (lo, hi) = input.range(&ctx.grid);
+                if !(lo > 0.0 && hi.is_finite()) {
+                    return Err(ctx.invalid("diffusion.diffusivity", crate::error::show_value(v), format!("min over the grid is {lo}; allowed: finite values > 0 (m^2/s)")));
+                }
+                let face_average = match raw.face_average.as_deref() {
+                    None | Some("harmonic") => FaceAverage::Harmonic,
+                    Some("arithmetic") => FaceAverage::Arithmetic,
+                    Some(o) => return Err(ctx.invalid("diffusion.face_average", format!("{o:?}"), "allowed: harmonic, arithmetic")),
+                };
+                match &input {
+                    FieldInput::Constant(d) => (Diffusivity::Constant { d: *d }, Some(input)),
+                    _ => (Diffusivity::Field { d: input.sample(&ctx.grid, 0.0), face_average }, Some(input)),
+                }
+            }
+        };
+        if raw.face_average.is_some() && !matches!(diffusivity, Diffusivity::Field { .. }) {
+            return Err(ctx.invalid(
+                "diffusion.face_average",
+                format!("{:?}", raw.face_average.unwrap_or_default()),
+                "only used with a spatially varying diffusivity (a formula or a dataset); remove it",
+            ));
+        }
+        let source_input = match &raw.source {
+            None => None,
+            Some(v) => Some(ctx.field("diffusion.source", v)?),
+        };
+        if let Some(FieldInput::Formula(e)) = &source_input
+            && e.uses_time()
+        {
+            return Err(ctx.invalid("diffusion.source", format!("{:?}", e.source()), "sources are time-independent; allowed: a formula of x, y, r and constants"));
+        }
+        if !initial.iter().any(|(n, _)| n == "u") {
+            return Err(ctx.invalid("initial.u", "(missing)", "the initial field is required: a number, a formula or { file, dataset }"));
+        }
+        let side = |s: &Side| match s.name.as_str() {
+            "periodic" => BoundaryCondition::Periodic,
+            "zero_flux" => BoundaryCondition::ZeroFlux,
+            _ => BoundaryCondition::Fixed { value: s.value },
+        };
+        let b = ctx.boundary;
+        let params = DiffusionParams {
+            grid: ctx.grid,
+            dt: ctx.time.dt,
+            scheme,
+            diffusivity,
+            source: source_input.as_ref().map(|s| s.sample(&ctx.grid, 0.0)),
+            boundaries: BoundaryConditions { top: side(&b.top), bottom: side(&b.bottom), left: side(&b.left), right: side(&b.right) },
+        };
+        let limit = params.stability_limit().map_err(|e| map_error(ctx, &e))?;
+        if let Some(limit) = limit {
+            // The solver allows a relative slack of rounding size above the limit; so do we.
+            if ctx.time.dt > limit * (1.0 + 1e-12) {
+                return Err(ctx.invalid(
+                    "time.dt",
+                    format!("{:e}", ctx.time.dt),
+                    format!("above the stability limit {limit:e} s of the {} scheme; allowed: dt <= {limit:e} (or scheme = \"spectral\" on a periodic domain)", scheme_name(scheme)),
+                ));
+            }
+        }
+        Ok(Box::new(Config { params, limit, d_input, source_input }))
+    }
+}
+
+fn scheme_name(s: Scheme) -> String {
+    match s {
+        Scheme::Explicit { order } => format!("explicit order-{order}"),
+        Scheme::Isotropic9 => "isotropic9".into(),
+        Scheme::Spectral => "spectral".into(),
+    }
+}
+
+/// Scenario key of a [`DiffusionParams`] parameter name.
+fn key_of(name: &str) -> String {
+    if let Some(rest) = name.strip_prefix("boundaries.") {
+        let side = rest.split('.').next().unwrap_or(rest);
+        return match side {
+            "top/bottom" => "boundary.top".into(),
+            "left/right" => "boundary.left".into(),
+            s => format!("boundary.{s}"),
+        };
+    }
+    match name {
+        "dt" => "time.dt".into(),
+        "scheme" => "diffusion.scheme".into(),
+        "scheme.order" => "diffusion.order".into(),
+        "source" => "diffusion.source".into(),
+        n if n.starts_with("diffusivity.d") && n != "diffusivity.dxx" && n != "diffusivity.dxy" => "diffusion.diffusivity".into(),
+        n if n.starts_with("diffusivity.") => format!("diffusion.anisotropic.{}", &n["diffusivity.".len()..]),
+        n => n.to_string(),
+    }
+}
+
+fn map_error(ctx: &Ctx<'_>, e: &DiffusionError) -> ScenarioError {
+    match e {
+        DiffusionError::InvalidParameter { name, value, allowed } => ctx.invalid(&key_of(name), value.clone(), format!("allowed: {allowed}")),
+        DiffusionError::Unstable { dt, limit, scheme } => {
+            ctx.invalid("time.dt", format!("{dt:e}"), format!("above the stability limit {limit:e} s of the {scheme} scheme; allowed: dt <= {limit:e}"))
+        }
+        DiffusionError::Shape { name, expected, actual } => {
+            ctx.invalid(&key_of(name), format!("shape {actual:?}"), format!("allowed: shape {expected:?}"))
+        }
+        DiffusionError::BadValue { name, index, value, allowed } => {
+            ctx.invalid(&key_of(name), format!("{value} at (y, x) index {index:?}"), format!("allowed: {allowed}"))
+        }
+        other => ctx.invalid("diffusion", "(setup)", other.to_string()),
+    }
+}
+
+/// The resolved `[diffusion]` table.
+#[derive(Debug)]
+pub struct Config {
+    /// Parameters handed to the solver.
+    pub params: DiffusionParams,
+    /// Explicit stability limit (s); `None` for the spectral scheme.
+    pub limit: Option<f64>,
+    d_input: Option<FieldInput>,
+    source_input: Option<FieldInput>,
+}
+
+impl KindConfig for Config {
+    fn to_table(&self) -> toml::Table {
+        let mut t = toml::Table::new();
+        let p = &self.params;
+        match p.scheme {
+            Scheme::Explicit { order } => {
+                t.insert("scheme".into(), "explicit".into());
+                t.insert("order".into(), (order as i64).into());
+            }
+            Scheme::Isotropic9 => {
+                t.insert("scheme".into(), "isotropic9".into());
+            }
+            Scheme::Spectral => {
+                t.insert("scheme".into(), "spectral".into());
+            }
+        }
+        match (&p.diffusivity, &self.d_input) {
+            (Diffusivity::Tensor { dxx, dyy, dxy }, _) => {
+                let mut a = toml::Table::new();
+                a.insert("dxx".into(), (*dxx).into());
+                a.insert("dyy".into(), (*dyy).into());
+                a.insert("dxy".into(), (*dxy).into());
+                t.insert("anisotropic".into(), a.into());
+            }
+            (Diffusivity::Field { face_average, .. }, Some(input)) => {
+                t.insert("diffusivity".into(), input.to_toml());
+                let fa = match face_average {
+                    FaceAverage::Harmonic => "harmonic",
+                    FaceAverage::Arithmetic => "arithmetic",
+                };
+                t.insert("face_average".into(), fa.into());
+            }
+            (_, Some(input)) => {
+                t.insert("diffusivity".into(), input.to_toml());
+            }
+            (_, None) => {}
+        }
+        if let Some(s) = &self.source_input {
+            t.insert("source".into(), s.to_toml());
+        }
+        t
+    }
+
+    fn derived(&self) -> toml::Table {
+        let mut d = toml::Table::new();
+        match self.limit {
+            Some(l) => {
+                d.insert("stability_limit_dt".into(), l.into());
+                d.insert("dt_over_limit".into(), (self.params.dt / l).into());
+            }
+            None => {
+                d.insert("stability_limit_dt".into(), "none (the spectral step is exact for any dt)".into());
+            }
+        }
+        d.insert("scheme".into(), scheme_name(self.params.scheme).into());
+        d
+    }
+
+    fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>> {
+        let u0 = scenario.initial_field("u").map_or_else(|| ndarray::Array2::zeros(scenario.grid.shape()), |f| f.sample(&scenario.grid, 0.0));
+        let file = scenario.file.display().to_string();
+        let s = DiffusionSolver::new(self.params.clone(), u0).map_err(|e| ScenarioError::invalid(file, "diffusion", "(setup)", e.to_string()))?;
+        Ok(Box::new(s))
+    }
+}

@@ -1,0 +1,79 @@
+//! The solver-kind registry: one module per kind, one line in [`KINDS`].
+//!
+//! A kind turns its scenario table (`[diffusion]`, `[seismic]`, ...) into a typed, validated
+//! [`KindConfig`] at resolution time, and that config builds the solver (`Box<dyn Simulation>`)
+//! for the driver. Everything else (grid, time, boundaries, initial fields, outputs, formulas,
+//! input datasets, `--set`, the run file, plots, checkpoints) is shared and comes for free.
+//!
+//! Adding a kind (see `docs/guide.md`):
+//! 1. write `src/kinds/<name>.rs` with a unit struct implementing [`SolverKind`] and a config
+//!    type implementing [`KindConfig`] (copy `diffusion.rs`);
+//! 2. add `mod <name>;` below and `&<name>::Kind` to [`KINDS`].
+
+use std::fmt::Debug;
+
+use convsim_core::Simulation;
+
+use crate::config::{Ctx, FieldInput, Scenario, Side};
+use crate::error::Result;
+
+pub mod diffusion;
+
+/// Every solver kind the scenario files can name, in the order error messages list them.
+pub static KINDS: &[&dyn SolverKind] = &[&diffusion::Kind];
+
+/// Looks a kind up by its name (`run.solver`).
+#[must_use]
+pub fn find(name: &str) -> Option<&'static dyn SolverKind> {
+    KINDS.iter().copied().find(|k| k.name() == name)
+}
+
+/// The names of all kinds, comma separated (for messages).
+#[must_use]
+pub fn names() -> String {
+    KINDS.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+}
+
+/// One solver kind: its name, the vocabulary it accepts, and how it resolves its table.
+pub trait SolverKind: Sync + Debug {
+    /// The name used in `run.solver` and as the name of its table.
+    fn name(&self) -> &'static str;
+    /// Canonical name and "takes a value" flag of a boundary name (aliases allowed), or `None`.
+    fn boundary(&self, name: &str) -> Option<(&'static str, bool)>;
+    /// The boundary names accepted, for messages (e.g. `periodic, zero_flux, fixed:<value>`).
+    fn boundary_names(&self) -> &'static str;
+    /// `true` if the domain edge of this side lies on the edge sample (a fixed value), `false`
+    /// if it lies half a spacing outside it (a zero-flux face); sets the spacing derived from
+    /// `grid.lx`/`grid.ly`. Periodic axes always hold `n` spacings.
+    fn edge_on_node(&self, side: &Side) -> bool {
+        side.name != "periodic"
+    }
+    /// Names allowed under `[initial]`.
+    fn initial_fields(&self) -> &'static [&'static str];
+    /// Fields the solver can write (the default of `output.fields`).
+    fn output_fields(&self) -> &'static [&'static str];
+    /// Checks the kind's table (`None` if the scenario has none) and everything that depends on
+    /// the common sections (stability, required initial fields), before any compute.
+    ///
+    /// # Errors
+    /// A [`crate::ScenarioError::Invalid`] naming the key.
+    fn resolve(
+        &self,
+        ctx: &Ctx<'_>,
+        initial: &[(String, FieldInput)],
+        table: Option<toml::Value>,
+    ) -> Result<Box<dyn KindConfig>>;
+}
+
+/// A kind's resolved table.
+pub trait KindConfig: Debug + Send + Sync {
+    /// The resolved table as `convsim validate` shows it.
+    fn to_table(&self) -> toml::Table;
+    /// Values derived from it (stability limit, scheme description, ...).
+    fn derived(&self) -> toml::Table;
+    /// Builds the solver with the scenario's initial state at step 0.
+    ///
+    /// # Errors
+    /// If the solver refuses its parameters (which resolution should already have caught).
+    fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>>;
+}
