@@ -16,6 +16,7 @@
 pub mod activation;
 pub mod blur;
 pub mod conv;
+pub mod equivariance;
 pub mod data;
 pub mod error;
 pub mod export;

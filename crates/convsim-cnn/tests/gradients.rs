@@ -105,3 +105,62 @@ fn sequential_model() {
     .unwrap();
     check(&mut net, (2, 1, 8, 8), 400);
 }
+
+#[test]
+fn p4_layers_blur_pool_and_moment_conv() {
+    use convsim_cnn::moments::{MomentConstraint, MomentStencil};
+    use convsim_cnn::{BlurPool2d, MomentConv2d, P4GroupConv, P4LiftConv, PoolMode, RotationPool};
+    let mut lift = P4LiftConv::<f64>::new(Conv2dConfig::new(2, 2, 3).boundary(Boundary::Periodic), 1).unwrap();
+    check(&mut lift, (2, 2, 6, 6), 500);
+    let mut gconv = P4GroupConv::<f64>::new(Conv2dConfig::new(1, 2, 3).boundary(Boundary::Symmetric), 2).unwrap();
+    check(&mut gconv, (2, 4, 6, 6), 501);
+    for mode in [PoolMode::Mean, PoolMode::Max] {
+        let mut pool = RotationPool::<f64>::new(mode);
+        check(&mut pool, (2, 8, 5, 5), 502);
+    }
+    for (m, stride) in [(1, 2), (3, 2), (4, 3)] {
+        let mut bp = BlurPool2d::<f64>::new(3, m, stride, Boundary::Mirror).unwrap();
+        check(&mut bp, (2, 3, 9, 8), 503);
+    }
+    let target = ndarray::Array2::from_shape_fn((3, 3), |(i, j)| 0.1 * (i + 2 * j) as f64);
+    for c in [MomentConstraint::Free, MomentConstraint::Order(1), MomentConstraint::Learn(vec![[2, 0], [1, 1]])] {
+        let st = MomentStencil::new(target.clone(), [1, 1], [0.5, 1.0], &c).unwrap();
+        let mut mc = MomentConv2d::<f64>::new(st, Boundary::Antisymmetric).unwrap();
+        check(&mut mc, (2, 1, 7, 7), 504);
+    }
+}
+
+#[test]
+fn rollout_loss_gradient() {
+    use convsim_cnn::{Loss, LossEvaluator, params_to_vec, set_params};
+    // Two time levels in, one out (a wave-equation step), rolled out 3 steps: the loss gradient
+    // goes through the model three times and through the history shift.
+    let mut net = Sequential::<f64>::new(vec![
+        Box::new(Conv2d::new(Conv2dConfig::new(2, 3, 3).boundary(Boundary::Periodic), 1).unwrap()),
+        Box::new(Activation::new(ActivationKind::Tanh)),
+        Box::new(Conv2d::new(Conv2dConfig::new(3, 1, 3).boundary(Boundary::Periodic), 2).unwrap()),
+    ])
+    .unwrap();
+    let x = randn::<f64>((2, 2, 6, 6), 600);
+    let y = randn::<f64>((2, 1, 6, 6), 601);
+    let mut ev = LossEvaluator::new(Loss::Rollout { steps: 3 });
+    net.zero_grad();
+    ev.loss_and_grad(&mut net, x.view(), y.view(), 1.0).unwrap();
+    let mut g = vec![0.0; net.num_params()];
+    convsim_cnn::grads_into(&mut net, &mut g);
+    let p0 = params_to_vec(&mut net);
+    let mut worst = 0.0_f64;
+    for i in 0..p0.len() {
+        let mut p = p0.clone();
+        p[i] += EPS;
+        set_params(&mut net, &p);
+        let lp = ev.loss_only(&mut net, x.view(), y.view()).unwrap();
+        p[i] -= 2.0 * EPS;
+        set_params(&mut net, &p);
+        let lm = ev.loss_only(&mut net, x.view(), y.view()).unwrap();
+        worst = worst.max(((lp - lm) / (2.0 * EPS) - g[i]).abs());
+    }
+    let scale = g.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    // The loss is O(1), so rounding in the difference quotient is ~1e-16 / 1e-6 = 1e-10.
+    assert!(worst / scale < TOL, "rollout gradient rel err {:e}", worst / scale);
+}

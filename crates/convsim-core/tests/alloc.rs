@@ -1,8 +1,10 @@
 //! Zero heap allocations per `apply` of a built plan, proved with a counting global allocator.
 //!
-//! Only allocations made on *flagged* threads are counted: the test thread while it applies, and
-//! the worker threads of the rayon pools built here (flagged by their start handler). The test
-//! harness's own threads are never counted, and a mutex runs the measurements one at a time.
+//! Only allocations made on *tagged* threads of the pool under measurement are counted: the
+//! measuring thread while it measures, and the worker threads of that rayon pool (tagged with
+//! the pool's id by their start handler). The test harness's own threads, and the workers of
+//! pools from earlier measurements that are still shutting down (thread exit allocates), are
+//! never counted; a mutex runs the measurements one at a time.
 //!
 //! What rayon itself allocates (measured here, see `rayon_install_allocates_rarely`):
 //! inside a pool (`pool.install(|| for .. { plan.apply(..) })`) nothing; each `install` called
@@ -30,14 +32,19 @@ use rayon::ThreadPool;
 struct Counting;
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+/// Id of the pool being measured (0: none).
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Next pool id.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
     // `const` initialisation: reading it never allocates (no lazy thread-local registration).
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
+    static TAG: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note() {
-    if COUNTED.with(Cell::get) {
+    let tag = TAG.with(Cell::get);
+    if tag != 0 && tag == ACTIVE.load(Ordering::Relaxed) {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -71,27 +78,37 @@ static GLOBAL: Counting = Counting;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn pool(threads: usize) -> ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .start_handler(|_| COUNTED.with(|c| c.set(true)))
-        .build()
-        .unwrap()
+/// A rayon pool whose workers carry the tag `id`.
+struct Pool {
+    pool: ThreadPool,
+    id: usize,
 }
 
-/// Allocations counted while `f` runs on this thread (and on flagged pool workers).
-fn count(f: impl FnOnce()) -> usize {
+fn pool(threads: usize) -> Pool {
+    let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .start_handler(move |_| TAG.with(|c| c.set(id)))
+        .build()
+        .unwrap();
+    Pool { pool, id }
+}
+
+/// Allocations made while `f` runs, on this thread and on the workers of pool `id`.
+fn count(id: usize, f: impl FnOnce()) -> usize {
     let before = ALLOCS.load(Ordering::SeqCst);
-    COUNTED.with(|c| c.set(true));
+    let prev = TAG.with(|c| c.replace(id));
+    ACTIVE.store(id, Ordering::SeqCst);
     f();
-    COUNTED.with(|c| c.set(false));
+    ACTIVE.store(0, Ordering::SeqCst);
+    TAG.with(|c| c.set(prev));
     ALLOCS.load(Ordering::SeqCst) - before
 }
 
 /// Builds the plan inside `pool` (it sizes its per-task scratch from the pool), applies it once
 /// to warm up, then counts the allocations of `reps` further applies inside one `install`.
 fn allocs_per_apply<T: Random>(
-    pool: &ThreadPool,
+    pool: &Pool,
     shape: [usize; 2],
     kernel: Kernel<T>,
     b: Boundaries,
@@ -100,7 +117,7 @@ fn allocs_per_apply<T: Random>(
 ) -> usize {
     let mut r = rng(31);
     let input: Array2<T> = random_array(&mut r, shape[0], shape[1]);
-    pool.install(|| {
+    pool.pool.install(|| {
         let mut plan = ConvPlan::builder(shape, kernel)
             .boundaries(b)
             .geometry(g)
@@ -110,7 +127,7 @@ fn allocs_per_apply<T: Random>(
         let mut out = Array2::zeros(plan.output_shape());
         plan.apply(input.view(), out.view_mut());
         let reps = 20;
-        count(|| {
+        count(pool.id, || {
             for _ in 0..reps {
                 plan.apply(input.view(), out.view_mut());
             }
@@ -241,14 +258,14 @@ fn counter_sees_allocations() {
     // The counter must be able to fail: an apply-sized allocation on the test thread and one on a
     // pool worker are both seen.
     let _guard = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let n = count(|| {
+    let n = count(usize::MAX, || {
         let v: Vec<f64> = vec![1.0; 100];
         std::hint::black_box(&v);
     });
     assert_eq!(n, 1);
     let p = pool(2);
-    let n = count(|| {
-        p.install(|| {
+    let n = count(p.id, || {
+        p.pool.install(|| {
             rayon::join(
                 || std::hint::black_box(vec![0u8; 10]),
                 || std::hint::black_box(vec![0u8; 10]),
@@ -264,18 +281,18 @@ fn rayon_install_allocates_rarely() {
     let _guard = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let p = pool(2);
     let input = Array2::<f64>::ones((32, 32));
-    let mut plan = p.install(|| {
+    let mut plan = p.pool.install(|| {
         ConvPlan::builder([32, 32], lap())
             .method(Method::Direct)
             .build()
             .unwrap()
     });
     let mut out = Array2::zeros(plan.output_shape());
-    p.install(|| plan.apply(input.view(), out.view_mut()));
+    p.pool.install(|| plan.apply(input.view(), out.view_mut()));
     let installs = 630;
-    let n = count(|| {
+    let n = count(p.id, || {
         for _ in 0..installs {
-            p.install(|| plan.apply(input.view(), out.view_mut()));
+            p.pool.install(|| plan.apply(input.view(), out.view_mut()));
         }
     });
     // One injector block per 63 pushes: measured exactly 10 for 630 installs. Allow two more

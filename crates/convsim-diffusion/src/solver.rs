@@ -5,7 +5,7 @@ use convsim_core::{
     Boundaries, Boundary, Complex64, ConvPlan, Grid, Kernel2, Method, Quantity, Sides, Simulation,
     SpectralPlan, StateArray,
 };
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use crate::stability::explicit_limit;
 use crate::{
@@ -999,11 +999,8 @@ impl Simulation for DiffusionSolver {
                 a.data.shape()
             ));
         }
-        let data: ArrayD<f64> = a.data.clone();
-        let v = data
-            .into_shape_with_order(IxDyn(&[ny, nx]))
-            .map_err(|e| format!("diffusion checkpoint: state array `u`: {e}"))?;
-        for (d, s) in self.u.iter_mut().zip(v.iter()) {
+        // Same shape (checked above) and both in logical order: copy without allocating.
+        for (d, s) in self.u.iter_mut().zip(a.data.iter()) {
             *d = *s;
         }
         self.steps = step;

@@ -64,7 +64,12 @@ fn diagnostic_table(s: &QuantumSolver) -> Vec<(Quantity, Getter)> {
             |o| o.flux,
         ));
         d.push((
-            Quantity::new("transmitted", "1", "time integral of the flux", true),
+            Quantity::new(
+                "transmitted",
+                "1",
+                "net probability carried across the flux line",
+                true,
+            ),
             |o| o.transmitted,
         ));
         d.push((
@@ -172,7 +177,7 @@ impl Simulation for QuantumSolver {
         if let Some(f) = &self.flux {
             out.push(StateArray {
                 name: "flux".into(),
-                data: ndarray::ArrayD::from_shape_vec(IxDyn(&[2]), vec![f.last, f.integral])
+                data: ndarray::ArrayD::from_shape_vec(IxDyn(&[3]), vec![f.p0, f.absorbed, f.rate])
                     .expect("two values"),
             });
         }
@@ -204,7 +209,7 @@ impl Simulation for QuantumSolver {
         };
         let psi = find("psi", &[ny, nx, 2])?;
         let flux = if self.flux.is_some() {
-            Some(find("flux", &[2])?)
+            Some(find("flux", &[3])?)
         } else {
             None
         };
@@ -217,8 +222,9 @@ impl Simulation for QuantumSolver {
             *z = Complex64::new(psi.data[[i, j, 0]], psi.data[[i, j, 1]]);
         }
         if let (Some(f), Some(a)) = (self.flux.as_mut(), flux) {
-            f.last = a.data[[0]];
-            f.integral = a.data[[1]];
+            f.p0 = a.data[[0]];
+            f.absorbed = a.data[[1]];
+            f.rate = a.data[[2]];
         }
         if let (Some(r), Some(a)) = (self.relax.as_mut(), relax) {
             r.energy = a.data[[0]];

@@ -356,7 +356,7 @@ impl QuantumSolver {
         };
         let flux = params
             .flux_line
-            .map(|line| Flux::new(&line, &grid, &params.method, params.mass))
+            .map(|line| Flux::new(&line, &grid, &params.method, params.mass, cap.as_ref()))
             .transpose()?;
         let mut solver = QuantumSolver {
             params,
@@ -374,7 +374,8 @@ impl QuantumSolver {
             row_sums: vec![0.0; ny],
         };
         if let Some(f) = solver.flux.as_mut() {
-            f.last = f.measure(&solver.psi);
+            f.p0 = f.p_beyond(&solver.psi);
+            f.rate = f.sink_rate(&solver.psi);
         }
         if let Some(tolerance) = imaginary {
             let e = solver.observables().energy;
@@ -452,6 +453,8 @@ impl QuantumSolver {
                 self.params.dt,
                 self.time,
                 imaginary,
+                &mut self.row_sums,
+                cell_measure(&self.grid),
             ),
             Engine::Fd(fd) => fd_step(
                 fd,
@@ -463,6 +466,8 @@ impl QuantumSolver {
                 self.params.dt,
                 self.time,
                 imaginary,
+                &mut self.row_sums,
+                cell_measure(&self.grid),
             ),
         }
         self.steps += 1;
@@ -476,20 +481,15 @@ impl QuantumSolver {
             }
         }
         if let Some(f) = self.flux.as_mut() {
-            let j = f.measure(&self.psi);
-            f.integral += 0.5 * (f.last + j) * self.params.dt;
-            f.last = j;
+            let r = f.sink_rate(&self.psi);
+            f.absorbed += 0.5 * (f.rate + r) * self.params.dt;
+            f.rate = r;
         }
     }
 
     /// Scales `psi` to unit norm (deterministic row-wise reduction).
     fn renormalise(&mut self) {
-        self.psi
-            .axis_iter(Axis(0))
-            .into_par_iter()
-            .zip(self.row_sums.par_iter_mut())
-            .for_each(|(row, s)| *s = row.iter().map(Complex64::norm_sqr).sum());
-        let n: f64 = self.row_sums.iter().sum::<f64>() * cell_measure(&self.grid);
+        let n = norm_of(&self.psi, &mut self.row_sums, cell_measure(&self.grid));
         let s = 1.0 / n.sqrt();
         self.psi.par_mapv_inplace(|z| z * s);
     }
@@ -531,7 +531,7 @@ impl QuantumSolver {
     }
 
     /// Replaces the wavefunction (e.g. a ground state found by an imaginary-time solver) without
-    /// renormalising; resets nothing else.
+    /// renormalising, and restarts the transmission bookkeeping from it.
     ///
     /// # Panics
     /// If `psi` does not have the grid's shape.
@@ -543,8 +543,30 @@ impl QuantumSolver {
         );
         self.psi.assign(&psi);
         if let Some(f) = self.flux.as_mut() {
-            f.last = f.measure(&self.psi);
+            f.p0 = f.p_beyond(&self.psi);
+            f.absorbed = 0.0;
+            f.rate = f.sink_rate(&self.psi);
         }
+    }
+}
+
+/// `sum |psi|^2 dA` with a deterministic row-wise reduction into `rows`.
+fn norm_of(psi: &Array2<Complex64>, rows: &mut [f64], da: f64) -> f64 {
+    psi.axis_iter(Axis(0))
+        .into_par_iter()
+        .zip(rows.par_iter_mut())
+        .for_each(|(row, s)| *s = row.iter().map(Complex64::norm_sqr).sum());
+    rows.iter().sum::<f64>() * da
+}
+
+/// The nonlinear coefficient to use on `psi`: `g` in real time; `g / N(psi)` in imaginary time,
+/// so that the nonlinearity always sees the normalised density (the norm decays within a step,
+/// and using it unnormalised would shift the fixed point by O(mu dt)).
+fn effective_g(g: f64, psi: &Array2<Complex64>, rows: &mut [f64], da: f64, imaginary: bool) -> f64 {
+    if imaginary && g != 0.0 {
+        g / norm_of(psi, rows, da)
+    } else {
+        g
     }
 }
 
@@ -708,14 +730,18 @@ fn split_step(
     dt: f64,
     t: f64,
     imaginary: bool,
+    rows: &mut [f64],
+    da: f64,
 ) {
     let n = ss.kin.len();
     for s in 0..n {
-        potential_substep(ss, s, psi, v, drive, cap, g, dt, t, imaginary);
+        let ge = effective_g(g, psi, rows, da, imaginary);
+        potential_substep(ss, s, psi, v, drive, cap, ge, dt, t, imaginary);
         let k = ss.kin[s];
         ss.kinetic[k].apply_inplace(psi.view_mut());
     }
-    potential_substep(ss, n, psi, v, drive, cap, g, dt, t, imaginary);
+    let ge = effective_g(g, psi, rows, da, imaginary);
+    potential_substep(ss, n, psi, v, drive, cap, ge, dt, t, imaginary);
 }
 
 /// Builds the finite-difference engine and checks `dt` against the RK4 stability limit.
@@ -868,6 +894,8 @@ fn fd_step(
     dt: f64,
     t: f64,
     imaginary: bool,
+    rows: &mut [f64],
+    da: f64,
 ) {
     let FiniteDiff {
         plan,
@@ -876,7 +904,8 @@ fn fd_step(
         acc,
         ..
     } = fd;
-    fd_rhs(plan, psi, k, v, drive, cap, g, t, imaginary);
+    let ge = effective_g(g, psi, rows, da, imaginary);
+    fd_rhs(plan, psi, k, v, drive, cap, ge, t, imaginary);
     Zip::from(&mut *acc)
         .and(&mut *stage)
         .and(&*psi)
@@ -886,7 +915,8 @@ fn fd_step(
             *s = *p + *k * (0.5 * dt);
         });
     for (c_next, w_acc, tt) in [(0.5, 1.0 / 3.0, 0.5), (1.0, 1.0 / 3.0, 0.5)] {
-        fd_rhs(plan, stage, k, v, drive, cap, g, t + tt * dt, imaginary);
+        let ge = effective_g(g, stage, rows, da, imaginary);
+        fd_rhs(plan, stage, k, v, drive, cap, ge, t + tt * dt, imaginary);
         Zip::from(&mut *acc)
             .and(&mut *stage)
             .and(&*psi)
@@ -896,7 +926,8 @@ fn fd_step(
                 *s = *p + *k * (c_next * dt);
             });
     }
-    fd_rhs(plan, stage, k, v, drive, cap, g, t + dt, imaginary);
+    let ge = effective_g(g, stage, rows, da, imaginary);
+    fd_rhs(plan, stage, k, v, drive, cap, ge, t + dt, imaginary);
     Zip::from(&mut *psi)
         .and(&*acc)
         .and(&*k)

@@ -13,7 +13,12 @@ use ndarray::Array2;
 
 /// L2 distance `sqrt(sum |a - b|^2 dA)`.
 fn l2(a: &Array2<Complex64>, b: &Array2<Complex64>, da: f64) -> f64 {
-    (a.iter().zip(b).map(|(x, y)| (x - y).norm_sqr()).sum::<f64>() * da).sqrt()
+    (a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).norm_sqr())
+        .sum::<f64>()
+        * da)
+        .sqrt()
 }
 
 /// Runs `n` steps.
@@ -45,7 +50,11 @@ fn norm_is_conserved_over_1000_split_steps() {
         let mut s = solver(p, packet(-2.0, 1.0, 1.0, 1.5, -0.5));
         run(&mut s, 1000);
         let n = s.observables().norm;
-        assert!((n - 1.0).abs() < 1e-12, "{method:?}: norm drift {:e}", n - 1.0);
+        assert!(
+            (n - 1.0).abs() < 1e-12,
+            "{method:?}: norm drift {:e}",
+            n - 1.0
+        );
     }
 }
 
@@ -64,12 +73,20 @@ fn free_gaussian_spreads_as_the_analytic_width() {
         for n in 1..=steps {
             s.step();
             if n % 20 == 0 {
-                let t = n as f64 * dt;
+                let t = f64::from(n) * dt;
                 let o = s.observables();
                 let w = sigma0 * (1.0 + (t / (2.0 * mass * sigma0 * sigma0)).powi(2)).sqrt();
-                assert!((o.x_width - w).abs() < 1e-8, "m {mass} t {t}: width {} vs {w}", o.x_width);
+                assert!(
+                    (o.x_width - w).abs() < 1e-8,
+                    "m {mass} t {t}: width {} vs {w}",
+                    o.x_width
+                );
                 let x = -3.0 + k * t / mass;
-                assert!((o.x_mean - x).abs() < 1e-8, "m {mass} t {t}: <x> {} vs {x}", o.x_mean);
+                assert!(
+                    (o.x_mean - x).abs() < 1e-8,
+                    "m {mass} t {t}: <x> {} vs {x}",
+                    o.x_mean
+                );
                 assert!((o.px_mean - k).abs() < 1e-10);
             }
         }
@@ -80,9 +97,16 @@ fn free_gaussian_spreads_as_the_analytic_width() {
 fn coherent_state_follows_the_classical_orbit_small() {
     // Quick version of the 256^2 test below (96^2, a quarter period): Ehrenfest's theorem is
     // exact for a quadratic potential, and a coherent state keeps its width 1/sqrt 2.
-    let mut p = params(grid2(96, 24.0), 2.0 * std::f64::consts::PI / 400.0, Method::Yoshida4);
+    let mut p = params(
+        grid2(96, 24.0),
+        2.0 * std::f64::consts::PI / 400.0,
+        Method::Yoshida4,
+    );
     p.potential = vec![harmonic(1.0)];
-    let mut s = solver(p, packet(-5.0, 0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0, 5.0));
+    let mut s = solver(
+        p,
+        packet(-5.0, 0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0, 5.0),
+    );
     run(&mut s, 100);
     let t = s.time();
     let o = s.observables();
@@ -97,9 +121,16 @@ fn coherent_state_follows_the_classical_orbit_small() {
 #[ignore = "heavy: 256^2, one full period; run with --release --include-ignored"]
 fn coherent_state_in_2d_trap_one_period_256() {
     let n_steps = 1000;
-    let mut p = params(grid2(256, 24.0), 2.0 * std::f64::consts::PI / n_steps as f64, Method::Yoshida4);
+    let mut p = params(
+        grid2(256, 24.0),
+        2.0 * std::f64::consts::PI / f64::from(n_steps),
+        Method::Yoshida4,
+    );
     p.potential = vec![harmonic(1.0)];
-    let mut s = solver(p, packet(-5.0, 0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0, 5.0));
+    let mut s = solver(
+        p,
+        packet(-5.0, 0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0, 5.0),
+    );
     let mut worst = [0.0_f64; 4];
     for n in 1..=n_steps {
         s.step();
@@ -117,7 +148,10 @@ fn coherent_state_in_2d_trap_one_period_256() {
             }
         }
     }
-    println!("coherent state 256^2, one period: max errors <x> {:.2e} <y> {:.2e} sx {:.2e} sy {:.2e}", worst[0], worst[1], worst[2], worst[3]);
+    println!(
+        "coherent state 256^2, one period: max errors <x> {:.2e} <y> {:.2e} sx {:.2e} sy {:.2e}",
+        worst[0], worst[1], worst[2], worst[3]
+    );
     assert!(worst.iter().all(|e| *e <= 1e-6), "{worst:?}");
 }
 
@@ -130,7 +164,12 @@ fn observed_orders(method: Method, dts: &[f64]) -> Vec<f64> {
         p.g = 2.0;
         p.potential = vec![
             harmonic(1.0),
-            PotentialTerm::Gaussian { amplitude: 3.0, center_x: 0.5, center_y: 0.0, sigma: 0.7 },
+            PotentialTerm::Gaussian {
+                amplitude: 3.0,
+                center_x: 0.5,
+                center_y: 0.0,
+                sigma: 0.7,
+            },
         ];
         let mut s = solver(p, packet(-1.5, 0.0, 0.8, 1.0, 0.0));
         run(&mut s, (t_end / dt).round() as usize);
@@ -138,7 +177,10 @@ fn observed_orders(method: Method, dts: &[f64]) -> Vec<f64> {
     };
     let fine = make(dts[dts.len() - 1] / 16.0, Method::Yoshida4);
     let da = 20.0 / 256.0;
-    let errs: Vec<f64> = dts.iter().map(|&dt| l2(&make(dt, method), &fine, da)).collect();
+    let errs: Vec<f64> = dts
+        .iter()
+        .map(|&dt| l2(&make(dt, method), &fine, da))
+        .collect();
     errs.windows(2).map(|w| (w[0] / w[1]).log2()).collect()
 }
 
@@ -162,22 +204,30 @@ fn averaged_transmission(k0: f64, sk: f64) -> f64 {
     let (mut num, mut den) = (0.0, 0.0);
     for i in 0..=n {
         let k = a + f64::from(i) * h;
-        let w = (-(k - k0).powi(2) / (2.0 * sk * sk)).exp() * if i == 0 || i == n { 0.5 } else { 1.0 };
-        let t = if k > 0.0 { barrier_transmission(k * k / 2.0, 1.0, 1.0, 1.0) } else { 0.0 };
+        let w =
+            (-(k - k0).powi(2) / (2.0 * sk * sk)).exp() * if i == 0 || i == n { 0.5 } else { 1.0 };
+        let t = if k > 0.0 {
+            barrier_transmission(k * k / 2.0, 1.0, 1.0, 1.0)
+        } else {
+            0.0
+        };
         num += w * t;
         den += w;
     }
     num / den
 }
 
-/// Transmitted probability of a packet of energy `e` through the barrier V0 = 1, width 1.
-fn packet_transmission(e: f64, dx: f64, dt: f64, sigma: f64) -> (f64, f64, f64) {
+/// Transmitted probability of a packet of energy `e` through the barrier V0 = 1, width 1
+/// (line at x = 3), and the packet-averaged analytic value.
+fn packet_transmission(e: f64, dx: f64, dt: f64, sigma: f64) -> (f64, f64) {
     let k0 = (2.0 * e).sqrt();
     let sk = 1.0 / (2.0 * sigma);
     let x0 = -6.0 * sigma - 2.0;
-    let l = 2.0 * 600.0_f64.max(0.0);
-    let n = (l / dx).round() as usize;
-    let mut p = params(grid1(n, dx, -0.5 * l), dt, Method::Yoshida4);
+    // Long enough that nothing wraps around the periodic domain before the end.
+    let t_end = (-x0 + 6.0 * sigma + 10.0) / (k0 - 5.0 * sk);
+    let half = ((k0 + 6.0 * sk) * t_end).max(-x0 + 6.0 * sigma) + 20.0;
+    let n = (2.0 * half / dx).round() as usize;
+    let mut p = params(grid1(n, dx, -half), dt, Method::Yoshida4);
     p.potential = vec![PotentialTerm::Barrier {
         height: 1.0,
         x_min: 0.0,
@@ -186,40 +236,34 @@ fn packet_transmission(e: f64, dx: f64, dt: f64, sigma: f64) -> (f64, f64, f64) 
         y_max: None,
         edge: 0.0,
     }];
-    p.flux_line = Some(FluxLine { x: Some(3.0), y: None });
+    p.flux_line = Some(FluxLine {
+        x: Some(3.0),
+        y: None,
+    });
     let mut s = solver(p, packet(x0, 0.0, sigma, k0, 0.0));
-    // Until the slowest significant component (k0 - 5 sk) has crossed the barrier region and
-    // the line, plus time for the tunnelling delay.
-    let t_end = (-x0 + 6.0 * sigma + 10.0) / (k0 - 5.0 * sk);
     run(&mut s, (t_end / dt).ceil() as usize);
-    let o = s.observables();
-    // Probability right of the barrier at the end: an independent measure of the same thing.
-    let xs = s.params().grid.xs();
-    let right: f64 = s
-        .psi()
-        .row(0)
-        .iter()
-        .zip(&xs)
-        .filter(|(_, x)| **x > 1.5)
-        .map(|(z, _)| z.norm_sqr())
-        .sum::<f64>()
-        * dx;
-    (o.transmitted, right, averaged_transmission(k0, sk))
+    (s.observables().transmitted, averaged_transmission(k0, sk))
 }
 
 #[test]
 #[ignore = "heavy: five 1D scattering runs; run with --release --include-ignored"]
 fn barrier_transmission_matches_the_analytic_formula() {
-    for (e, plane) in [(0.25, 0.2368), (0.5, 0.4200), (1.0, 0.6667), (1.5, 0.8090), (2.0, 0.8913)] {
+    // Narrow-band packets (sigma_x = 10, sigma_k = 0.05) on dx = 0.05: the cell-averaged sharp
+    // barrier has the exact area, and the residual grid/time-step effects are ~1e-4.
+    for (e, plane) in [
+        (0.25, 0.2368),
+        (0.5, 0.4200),
+        (1.0, 0.6667),
+        (1.5, 0.8090),
+        (2.0, 0.8913),
+    ] {
         assert!((barrier_transmission(e, 1.0, 1.0, 1.0) - plane).abs() < 5e-5);
-        let (flux_t, right, expect) = packet_transmission(e, 0.05, 0.02, 10.0);
+        let (t, expect) = packet_transmission(e, 0.05, 0.02, 10.0);
         println!(
-            "E = {e}: plane wave {plane:.4}, packet-averaged {expect:.6}, flux integral {flux_t:.6}, \
-             probability beyond {right:.6}, error {:.1e}",
-            (flux_t - expect).abs()
+            "E = {e}: plane wave {plane:.4}, packet-averaged {expect:.6}, packet run {t:.6}, error {:.1e}",
+            (t - expect).abs()
         );
-        assert!((flux_t - expect).abs() < 1e-3, "E {e}: {flux_t} vs {expect}");
-        assert!((right - expect).abs() < 1e-3, "E {e}: {right} vs {expect}");
+        assert!((t - expect).abs() < 1e-3, "E {e}: {t} vs {expect}");
     }
 }
 
@@ -231,7 +275,10 @@ fn ground_state_of_the_2d_oscillator_has_energy_one() {
     p.evolution = Evolution::Imaginary { tolerance: 1e-13 };
     let mut s = solver(p, packet(0.7, -0.4, 1.3, 0.0, 0.0));
     let r = s.relax(100_000).unwrap();
-    println!("2D oscillator ground state: E = {:.10} after {} steps (change {:.1e})", r.energy, r.steps, r.change);
+    println!(
+        "2D oscillator ground state: E = {:.10} after {} steps (change {:.1e})",
+        r.energy, r.steps, r.change
+    );
     assert!(r.converged);
     assert!((r.energy - 1.0).abs() < 1e-6, "E0 = {}", r.energy);
 }
@@ -263,16 +310,28 @@ fn absorber_removes_an_outgoing_packet() {
     // what crosses the layer twice keeps exp(-4 * 3 * 10 / (3 * 4)) = exp(-10) ~ 5e-5 of
     // itself, then meets the left layer: ~1e-9. The smooth ramp reflects far less than 1e-3.
     let mut p = params(grid1(800, 0.1, -40.0), 0.01, Method::Strang);
-    p.absorber = Some(Absorber { width: 10.0, strength: 3.0, power: 2, edges: vec![] });
+    p.absorber = Some(Absorber {
+        width: 10.0,
+        strength: 3.0,
+        power: 2,
+        edges: vec![],
+    });
     let mut s = solver(p, packet(-10.0, 0.0, 2.0, 4.0, 0.0));
     let interior = |s: &QuantumSolver| -> f64 {
         let xs = s.params().grid.xs();
-        s.psi().row(0).iter().zip(&xs).filter(|(_, x)| x.abs() < 28.0).map(|(z, _)| z.norm_sqr()).sum::<f64>() * 0.1
+        s.psi()
+            .row(0)
+            .iter()
+            .zip(&xs)
+            .filter(|(_, x)| x.abs() < 28.0)
+            .map(|(z, _)| z.norm_sqr())
+            .sum::<f64>()
+            * 0.1
     };
     let mut reflected = 0.0_f64;
     for n in 1..=4000 {
         s.step();
-        let t = n as f64 * 0.01;
+        let t = f64::from(n) * 0.01;
         if n % 50 == 0 && (15.0..=25.0).contains(&t) {
             reflected = reflected.max(interior(&s));
         }
@@ -284,21 +343,57 @@ fn absorber_removes_an_outgoing_packet() {
 }
 
 #[test]
-fn flux_integral_equals_the_probability_that_crossed() {
-    // Continuity: d/dt P(x > x_line) = J(x_line), so the trapezoidal time integral of J equals
-    // the probability beyond the line, up to the time quadrature (O(dt^2) on a smooth J) and
-    // the 8th-order derivative (a resolved packet: ~1e-10).
-    let mut p = params(grid1(1024, 0.1, -51.2), 0.01, Method::Strang);
-    p.flux_line = Some(FluxLine { x: Some(2.0), y: None });
+fn local_flux_integrates_to_the_transmitted_probability() {
+    // Continuity: d/dt P(x > x_line) = J(x_line). The transmitted probability is computed from
+    // the balance of probabilities; integrating the local flux J (8th-order derivative) over time
+    // with the trapezoidal rule must give the same number for a resolved packet: the time
+    // quadrature error is ~dt^2/12 |J''| T ~ 1e-6 here.
+    let dt = 0.01;
+    let mut p = params(grid1(1024, 0.1, -51.2), dt, Method::Strang);
+    p.flux_line = Some(FluxLine {
+        x: Some(2.0),
+        y: None,
+    });
     let mut s = solver(p, packet(-5.0, 0.0, 1.5, 2.0, 0.0));
-    run(&mut s, 500);
-    let xs = s.params().grid.xs();
-    let beyond: f64 = s.psi().row(0).iter().zip(&xs).filter(|(_, x)| **x > 2.0).map(|(z, _)| z.norm_sqr()).sum::<f64>() * 0.1;
-    // The line sits on a sample: half of that sample's cell is on each side.
-    let on = s.psi()[[0, 532]].norm_sqr() * 0.1;
+    let mut integral = 0.0;
+    let mut last = s.observables().flux;
+    for _ in 0..1000 {
+        s.step();
+        let j = s.observables().flux;
+        integral += 0.5 * (last + j) * dt;
+        last = j;
+    }
     let o = s.observables();
-    assert!((o.transmitted - (beyond + 0.5 * on)).abs() < 1e-5, "{} vs {}", o.transmitted, beyond + 0.5 * on);
-    assert!(o.transmitted > 0.9);
+    assert!(o.transmitted > 0.99, "{}", o.transmitted);
+    assert!(
+        (o.transmitted - integral).abs() < 1e-5,
+        "{} vs {integral}",
+        o.transmitted
+    );
+}
+
+#[test]
+fn transmitted_probability_survives_absorption() {
+    // The packet crosses the line and is then swallowed by the absorber on the far side: the
+    // bookkeeping (probability beyond the line + what the absorber took there) must still say
+    // that everything crossed. The trapezoidal integration of the loss rate is accurate to
+    // ~(dt W)^2 / 12 ~ 1e-6 relative.
+    let mut p = params(grid1(800, 0.1, -40.0), 0.01, Method::Strang);
+    p.absorber = Some(Absorber {
+        width: 10.0,
+        strength: 3.0,
+        power: 2,
+        edges: vec![],
+    });
+    p.flux_line = Some(FluxLine {
+        x: Some(5.0),
+        y: None,
+    });
+    let mut s = solver(p, packet(-10.0, 0.0, 2.0, 4.0, 0.0));
+    run(&mut s, 3000);
+    let o = s.observables();
+    assert!(o.norm < 1e-4, "{}", o.norm);
+    assert!((o.transmitted - 1.0).abs() < 1e-4, "{}", o.transmitted);
 }
 
 #[test]
@@ -310,10 +405,20 @@ fn driven_oscillator_follows_the_classical_forced_motion() {
     let mut p = params(grid1(256, 0.1, -12.8), dt, Method::Yoshida4);
     p.potential = vec![harmonic(1.0)];
     p.drive = Some(Drive {
-        shape: vec![PotentialTerm::Linear { gradient_x: 1.0, gradient_y: 0.0 }],
-        profile: TimeProfile::Sine { amplitude: 0.5, omega: 1.3, phase: 0.0 },
+        shape: vec![PotentialTerm::Linear {
+            gradient_x: 1.0,
+            gradient_y: 0.0,
+        }],
+        profile: TimeProfile::Sine {
+            amplitude: 0.5,
+            omega: 1.3,
+            phase: 0.0,
+        },
     });
-    let mut s = solver(p, packet(1.0, 0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0, 0.0));
+    let mut s = solver(
+        p,
+        packet(1.0, 0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0, 0.0),
+    );
     run(&mut s, 300);
     let (mut x, mut v, h) = (1.0_f64, 0.0_f64, 1e-5);
     let acc = |t: f64, x: f64| -x - 0.5 * (1.3 * t).sin();
@@ -329,56 +434,4 @@ fn driven_oscillator_follows_the_classical_forced_motion() {
     let o = s.observables();
     assert!((o.x_mean - x).abs() < 1e-7, "<x> {} vs {x}", o.x_mean);
     assert!((o.px_mean - v).abs() < 1e-7, "<p> {} vs {v}", o.px_mean);
-}
-
-#[test]
-#[ignore = "debug"]
-fn debug_barrier_flux() {
-    let (e, dx, dt, sigma) = (0.25, 0.05, 0.02, 10.0);
-    let k0 = (2.0_f64 * e).sqrt();
-    let x0 = -6.0 * sigma - 2.0;
-    let l: f64 = 1200.0;
-    let n = (l / dx).round() as usize;
-    let mut p = params(grid1(n, dx, -0.5 * l), dt, Method::Yoshida4);
-    p.potential = vec![PotentialTerm::Barrier { height: 1.0, x_min: 0.0, x_max: 1.0, y_min: None, y_max: None, edge: 0.0 }];
-    p.flux_line = Some(FluxLine { x: Some(3.0), y: None });
-    let mut s = solver(p, packet(x0, 0.0, sigma, k0, 0.0));
-    let xs = s.params().grid.xs();
-    for k in 0..30 {
-        run(&mut s, 500);
-        let right: f64 = s.psi().row(0).iter().zip(&xs).filter(|(_, x)| **x > 3.0).map(|(z, _)| z.norm_sqr()).sum::<f64>() * dx;
-        let o = s.observables();
-        println!("t {:.1} flux {:.3e} int {:.6} right {:.6} norm {:.12}", s.time(), o.flux, o.transmitted, right, o.norm);
-    }
-}
-
-#[test]
-#[ignore = "debug"]
-fn debug_flux2() {
-    for (m, dx, dt, bar) in [(Method::Strang, 0.1, 0.01, false), (Method::Yoshida4, 0.1, 0.01, false), (Method::Strang, 0.05, 0.01, false), (Method::Strang, 0.1, 0.02, false), (Method::Strang, 0.1, 0.01, true)] {
-        let n = (102.4 / dx) as usize;
-        let mut p = params(grid1(n, dx, -51.2), dt, m);
-        p.flux_line = Some(FluxLine { x: Some(2.0), y: None });
-        if bar { p.potential = vec![PotentialTerm::Barrier { height: 1.0, x_min: 0.0, x_max: 1.0, y_min: None, y_max: None, edge: 0.0 }]; }
-        let mut s = solver(p, packet(-5.0, 0.0, 1.5, 2.0, 0.0));
-        run(&mut s, (15.0 / dt) as usize);
-        let xs = s.params().grid.xs();
-        let beyond: f64 = s.psi().row(0).iter().zip(&xs).filter(|(_, x)| **x > 2.0).map(|(z, _)| z.norm_sqr()).sum::<f64>() * dx;
-        println!("{m:?} dx {dx} dt {dt} bar {bar}: int {:.8} beyond {beyond:.8}", s.observables().transmitted);
-    }
-}
-
-#[test]
-#[ignore = "debug"]
-fn debug_flux3() {
-    for (l, dx, sigma, k, x0) in [(102.4, 0.1, 1.5, 2.0, -5.0), (1200.0, 0.1, 1.5, 2.0, -5.0), (102.4, 0.1, 5.0, 2.0, -20.0), (204.8, 0.1, 10.0, 2.0, -42.0), (204.8, 0.1, 10.0, 0.7, -42.0)] {
-        let n = (l / dx) as usize;
-        let mut p = params(grid1(n, dx, -0.5 * l), 0.01, Method::Strang);
-        p.flux_line = Some(FluxLine { x: Some(2.0), y: None });
-        let mut s = solver(p, packet(x0, 0.0, sigma, k, 0.0));
-        run(&mut s, 1500);
-        let xs = s.params().grid.xs();
-        let beyond: f64 = s.psi().row(0).iter().zip(&xs).filter(|(_, x)| **x > 2.0).map(|(z, _)| z.norm_sqr()).sum::<f64>() * dx;
-        println!("l {l} sigma {sigma} k {k}: int {:.8} beyond {beyond:.8}", s.observables().transmitted);
-    }
 }

@@ -734,7 +734,9 @@ impl Scenario {
             if !kind.initial_fields().contains(&name.as_str()) {
                 return Err(ctx.invalid(&key, show_value(v), format!("unknown initial field; allowed: {}", kind.initial_fields().join(", "))));
             }
-            initial.push((name.clone(), ctx.field(&key, v)?));
+            let input = ctx.field(&key, v)?;
+            check_finite(&ctx, &key, v, &input)?;
+            initial.push((name.clone(), input));
         }
 
         // Output.
@@ -852,6 +854,17 @@ mod erased {
             toml::Value::try_from(self).unwrap_or(toml::Value::Table(toml::Table::new()))
         }
     }
+}
+
+/// A formula must be finite on the whole grid (`sqrt(x)` with `x < 0` is not).
+fn check_finite(ctx: &Ctx<'_>, key: &str, raw: &toml::Value, input: &FieldInput) -> Result<()> {
+    let FieldInput::Formula(_) = input else { return Ok(()) };
+    let u = input.sample(&ctx.grid, 0.0);
+    if let Some(((i, j), v)) = u.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        let (x, y) = (ctx.grid.x0 + j as f64 * ctx.grid.dx, ctx.grid.y0 + i as f64 * ctx.grid.dy);
+        return Err(ctx.invalid(key, show_value(raw), format!("{v} at (x, y) = ({x}, {y}); allowed: a formula finite on the whole grid")));
+    }
+    Ok(())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -8,8 +8,14 @@ use convsim_seismic::{Seismic, SeismicBoundaries, SeismicParams, SideBoundary};
 use ndarray::Array2;
 
 fn main() {
-    let threads: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    let threads: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
     let n = 2000;
     for order in [2, 8] {
         let mut p = SeismicParams::homogeneous(n, n, 10.0, 2000.0);

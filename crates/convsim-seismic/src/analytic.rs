@@ -52,7 +52,11 @@ pub fn ricker_response(r: f64, c: f64, f0: f64, t0: f64, t: f64) -> f64 {
     }
     let f = |u: f64| {
         let ts = span - u * u;
-        if ts < 0.0 { 0.0 } else { ricker(ts, f0, t0, 1.0) / (2.0 * tau0 + u * u).sqrt() }
+        if ts < 0.0 {
+            0.0
+        } else {
+            ricker(ts, f0, t0, 1.0) / (2.0 * tau0 + u * u).sqrt()
+        }
     };
     let panels = 400;
     let h = (u_hi - u_lo) / f64::from(panels);
@@ -81,12 +85,20 @@ mod tests {
         let r = 60.0 * 2f64.sqrt();
         let (mut mn, mut mx) = (0.0f64, 0.0f64);
         for k in 0..1500 {
-            let p = ricker_response(r, c, f0, 1.5 / f0, k as f64 * 1e-4);
+            let p = ricker_response(r, c, f0, 1.5 / f0, f64::from(k) * 1e-4);
             mn = mn.min(p);
             mx = mx.max(p);
         }
-        assert!((mx * 0.25 / 8.543_911e-3 - 1.0).abs() < 5e-3, "{}", mx * 0.25);
-        assert!((mn * 0.25 / -5.322_232e-3 - 1.0).abs() < 5e-3, "{}", mn * 0.25);
+        assert!(
+            (mx * 0.25 / 8.543_911e-3 - 1.0).abs() < 5e-3,
+            "{}",
+            mx * 0.25
+        );
+        assert!(
+            (mn * 0.25 / -5.322_232e-3 - 1.0).abs() < 5e-3,
+            "{}",
+            mn * 0.25
+        );
     }
 
     #[test]

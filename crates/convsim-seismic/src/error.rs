@@ -89,7 +89,11 @@ pub enum SeismicError {
 }
 
 impl SeismicError {
-    pub(crate) fn invalid(name: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        name: impl Into<String>,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
         SeismicError::InvalidParameter {
             name: name.into(),
             value: value.to_string(),

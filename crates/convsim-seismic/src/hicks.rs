@@ -17,7 +17,9 @@
 use std::f64::consts::PI;
 
 /// Hicks' (2002) table of the Kaiser parameter `b` for half-widths `r = 1..=10`.
-pub const KAISER_B: [f64; 10] = [1.24, 2.94, 4.53, 6.31, 7.91, 9.42, 10.95, 12.53, 14.09, 14.18];
+pub const KAISER_B: [f64; 10] = [
+    1.24, 2.94, 4.53, 6.31, 7.91, 9.42, 10.95, 12.53, 14.09, 14.18,
+];
 
 /// Default half-width of the window, in grid points.
 pub const DEFAULT_RADIUS: usize = 4;
@@ -44,7 +46,10 @@ pub fn bessel_i0(x: f64) -> f64 {
 /// If `radius` is not in `1..=10`.
 #[must_use]
 pub fn weights_1d(x: f64, radius: usize) -> (isize, Vec<f64>) {
-    assert!((1..=10).contains(&radius), "Hicks radius {radius} must be 1..=10");
+    assert!(
+        (1..=10).contains(&radius),
+        "Hicks radius {radius} must be 1..=10"
+    );
     let nearest = x.round();
     if (x - nearest).abs() < 1e-9 {
         return (nearest as isize, vec![1.0]);
@@ -87,7 +92,10 @@ mod tests {
                     .enumerate()
                     .map(|(i, wi)| wi * (k * (first + i as isize) as f64).cos())
                     .sum();
-                assert!((approx - (k * x).cos()).abs() < 2e-3, "x {x} k {k}: {approx}");
+                assert!(
+                    (approx - (k * x).cos()).abs() < 2e-3,
+                    "x {x} k {k}: {approx}"
+                );
             }
         }
     }

@@ -43,7 +43,13 @@ pub(crate) enum Coef<'a, T> {
 }
 
 /// One leapfrog step over the computational region (rows in parallel).
-pub(crate) fn leapfrog<T: RealElement>(lay: Layout, w: &Weights<T>, c2: Coef<'_, T>, cur: &[T], next: &mut [T]) {
+pub(crate) fn leapfrog<T: RealElement>(
+    lay: Layout,
+    w: &Weights<T>,
+    c2: Coef<'_, T>,
+    cur: &[T],
+    next: &mut [T],
+) {
     macro_rules! go {
         ($r:literal) => {
             leapfrog_r::<T, $r>(lay, w, c2, cur, next)
@@ -142,6 +148,8 @@ fn row_avx2<T: RealElement, const R: usize>(a: &RowArgs<'_, T, R>, out: &mut [T]
     row_body::<T, R, true>(a, out);
 }
 
+// Always inlined so the body is compiled again inside the AVX2 `target_feature` wrapper.
+#[allow(clippy::inline_always)]
 #[inline(always)]
 fn row_body<T: RealElement, const R: usize, const FMA: bool>(a: &RowArgs<'_, T, R>, out: &mut [T]) {
     let (cur, i, s, c0) = (a.cur, a.i, a.s, a.c0);
@@ -176,8 +184,8 @@ fn row_body<T: RealElement, const R: usize, const FMA: bool>(a: &RowArgs<'_, T, 
                     ay[t] = wy.mul_add(u[t] + d[t], ay[t]);
                     ax[t] = wx.mul_add(l[t] + r[t], ax[t]);
                 } else {
-                    ay[t] = ay[t] + wy * (u[t] + d[t]);
-                    ax[t] = ax[t] + wx * (l[t] + r[t]);
+                    ay[t] += wy * (u[t] + d[t]);
+                    ax[t] += wx * (l[t] + r[t]);
                 }
             }
         }
@@ -206,8 +214,8 @@ fn row_body<T: RealElement, const R: usize, const FMA: bool>(a: &RowArgs<'_, T, 
                 ay = a.wy[k].mul_add(up[k][j] + dn[k][j], ay);
                 ax = a.wx[k].mul_add(lf[k][j] + rt[k][j], ax);
             } else {
-                ay = ay + a.wy[k] * (up[k][j] + dn[k][j]);
-                ax = ax + a.wx[k] * (lf[k][j] + rt[k][j]);
+                ay += a.wy[k] * (up[k][j] + dn[k][j]);
+                ax += a.wx[k] * (lf[k][j] + rt[k][j]);
             }
         }
         let acc = ay + ax;
@@ -273,7 +281,10 @@ mod tests {
                 for j in 0..nx {
                     let expect = 2.0 * u[[i, j]] - prev[[i, j]] + c2[[i, j]] * lap[[i, j]];
                     let got = next[(i + r) * s + j + r];
-                    assert!((got - expect).abs() < 1e-12, "order {order} ({i}, {j}): {got} vs {expect}");
+                    assert!(
+                        (got - expect).abs() < 1e-12,
+                        "order {order} ({i}, {j}): {got} vs {expect}"
+                    );
                 }
             }
         }

@@ -97,7 +97,7 @@ pub fn check_positive(a: ArrayView2<'_, f64>, name: &'static str) -> Result<()> 
     Ok(())
 }
 
-/// SplitMix64: a tiny deterministic generator for the model perturbations.
+/// `SplitMix64`: a tiny deterministic generator for the model perturbations.
 fn splitmix(state: &mut u64) -> f64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -128,8 +128,10 @@ fn splitmix(state: &mut u64) -> f64 {
 pub fn marmousi_like(grid: &Grid, seed: u64) -> Array2<f64> {
     const LAYERS: usize = 12;
     const WATER: f64 = 0.06;
-    let mut state = seed ^ 0x5EED_0F_4A4D_u64;
-    let perturb: Vec<f64> = (0..LAYERS).map(|_| 240.0 * (splitmix(&mut state) - 0.5)).collect();
+    let mut state = seed ^ 0x005E_ED0F_4A4D_u64;
+    let perturb: Vec<f64> = (0..LAYERS)
+        .map(|_| 240.0 * (splitmix(&mut state) - 0.5))
+        .collect();
     // Faults: position at the surface (fraction of the width), horizontal drift per unit depth,
     // throw (fraction of the depth; positive = the right block goes down).
     let faults = [(0.28, 0.30, 0.045), (0.50, 0.25, -0.03), (0.74, 0.35, 0.05)];
@@ -205,7 +207,10 @@ mod tests {
         a[[1, 0]] = f64::NAN;
         let e = evaluate(&Model::Array { values: a.clone() }, &g, "velocity", None).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("velocity") && msg.contains("NaN") && msg.contains("row 1"), "{msg}");
+        assert!(
+            msg.contains("velocity") && msg.contains("NaN") && msg.contains("row 1"),
+            "{msg}"
+        );
         a[[1, 0]] = -3.0;
         let e = evaluate(&Model::Array { values: a }, &g, "velocity", None).unwrap_err();
         assert!(e.to_string().contains("-3"), "{e}");
@@ -218,7 +223,14 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(matches!(e, SeismicError::ShapeMismatch { expected: [2, 2], actual: [3, 2], .. }));
+        assert!(matches!(
+            e,
+            SeismicError::ShapeMismatch {
+                expected: [2, 2],
+                actual: [3, 2],
+                ..
+            }
+        ));
         assert!(e.to_string().contains("(ny, nx) = [2, 2]"), "{e}");
     }
 
@@ -235,7 +247,9 @@ mod tests {
         assert!(mean(70) > mean(20) + 800.0);
         // The faults offset the layering: some row changes value along x within a few columns
         // far from the body.
-        let jumps = (1..a.ncols()).filter(|&j| (a[[30, j]] - a[[30, j - 1]]).abs() > 100.0).count();
+        let jumps = (1..a.ncols())
+            .filter(|&j| (a[[30, j]] - a[[30, j - 1]]).abs() > 100.0)
+            .count();
         assert!(jumps >= 2, "{jumps}");
     }
 }

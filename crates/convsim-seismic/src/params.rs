@@ -220,7 +220,11 @@ impl Receivers {
                 let n = *count;
                 (0..n)
                     .map(|i| {
-                        let f = if n > 1 { i as f64 / (n - 1) as f64 } else { 0.0 };
+                        let f = if n > 1 {
+                            i as f64 / (n - 1) as f64
+                        } else {
+                            0.0
+                        };
                         [
                             start[0] + f * (end[0] - start[0]),
                             start[1] + f * (end[1] - start[1]),

@@ -25,8 +25,8 @@ use rayon::prelude::*;
 
 use crate::kernel::{Coef, Layout, Weights, leapfrog};
 use crate::{
-    Result, SeismicError, SeismicParams, SeismicWarning, SideBoundary, hicks, model,
-    stability, wavelet,
+    Result, SeismicError, SeismicParams, SeismicWarning, SideBoundary, hicks, model, stability,
+    wavelet,
 };
 
 /// A point's spread over the grid: `(flat padded index, weight)`.
@@ -109,7 +109,11 @@ impl<T: RealElement> Seismic<T> {
         let r = p.space_order / 2;
         for (name, v) in [("grid.dy", g.dy), ("grid.dx", g.dx)] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(SeismicError::invalid(name, v, "grid spacing must be positive and finite (m)"));
+                return Err(SeismicError::invalid(
+                    name,
+                    v,
+                    "grid spacing must be positive and finite (m)",
+                ));
             }
         }
         for (name, n) in [("grid.ny", g.ny), ("grid.nx", g.nx)] {
@@ -117,15 +121,27 @@ impl<T: RealElement> Seismic<T> {
                 return Err(SeismicError::invalid(
                     name,
                     n,
-                    format!("need at least {} samples for space order {}", r + 1, p.space_order),
+                    format!(
+                        "need at least {} samples for space order {}",
+                        r + 1,
+                        p.space_order
+                    ),
                 ));
             }
         }
         if !(p.dt.is_finite() && p.dt > 0.0) {
-            return Err(SeismicError::invalid("dt", p.dt, "time step must be positive and finite (s)"));
+            return Err(SeismicError::invalid(
+                "dt",
+                p.dt,
+                "time step must be positive and finite (s)",
+            ));
         }
         if !(p.duration.is_finite() && p.duration >= 0.0) {
-            return Err(SeismicError::invalid("duration", p.duration, "must be finite and >= 0 (s)"));
+            return Err(SeismicError::invalid(
+                "duration",
+                p.duration,
+                "must be finite and >= 0 (s)",
+            ));
         }
         if p.density.is_some() {
             return Err(SeismicError::invalid(
@@ -205,9 +221,16 @@ impl<T: RealElement> Seismic<T> {
             crate::Wavelet::Ricker { f0, .. } => Some(f0),
             crate::Wavelet::Samples { .. } => None,
         });
-        let pml_y = pml_axis::<T>(top, bottom, lay.cy0, lay.cy1, rows, g.dy, v_max, p.dt, f_ref, size);
-        let pml_x = pml_axis::<T>(left, right, lay.cx0, lay.cx1, stride, g.dx, v_max, p.dt, f_ref, size);
-        let sponge = if sides.iter().any(|s| matches!(s, SideBoundary::Sponge { .. })) {
+        let pml_y = pml_axis::<T>(
+            top, bottom, lay.cy0, lay.cy1, rows, g.dy, v_max, p.dt, f_ref, size,
+        );
+        let pml_x = pml_axis::<T>(
+            left, right, lay.cx0, lay.cx1, stride, g.dx, v_max, p.dt, f_ref, size,
+        );
+        let sponge = if sides
+            .iter()
+            .any(|s| matches!(s, SideBoundary::Sponge { .. }))
+        {
             Some((
                 sponge_axis::<T>(top, bottom, lay.cy0, lay.cy1, rows),
                 sponge_axis::<T>(left, right, lay.cx0, lay.cx1, stride),
@@ -274,9 +297,14 @@ impl<T: RealElement> Seismic<T> {
                     "peak frequency must be positive and finite (Hz)",
                 ));
             }
-            s.sources.push((coefs, wavelet::sample(&src.wavelet, p.dt, nt)));
+            s.sources
+                .push((coefs, wavelet::sample(&src.wavelet, p.dt, nt)));
         }
-        let positions: Vec<[f64; 2]> = p.receivers.iter().flat_map(crate::Receivers::positions).collect();
+        let positions: Vec<[f64; 2]> = p
+            .receivers
+            .iter()
+            .flat_map(crate::Receivers::positions)
+            .collect();
         s.rec_coords = Array2::from_shape_fn((positions.len(), 2), |(i, c)| positions[i][c]);
         for (k, pos) in positions.iter().enumerate() {
             let sp = s.spread(pos[0], pos[1], &format!("receivers[{k}]"))?;
@@ -293,7 +321,9 @@ impl<T: RealElement> Seismic<T> {
         if f_max > 0.0 {
             let h = g.dy.max(g.dx);
             let ppw = v_min / (f_max * h);
-            let threshold = p.ppw_threshold.unwrap_or_else(|| stability::ppw_threshold(p.space_order));
+            let threshold = p
+                .ppw_threshold
+                .unwrap_or_else(|| stability::ppw_threshold(p.space_order));
             if ppw < threshold {
                 s.warnings.push(SeismicWarning::LowPointsPerWavelength {
                     ppw,
@@ -324,8 +354,13 @@ impl<T: RealElement> Seismic<T> {
     #[must_use]
     pub fn dt_limit(&self) -> f64 {
         let v_max = self.velocity.iter().copied().fold(0.0, f64::max);
-        stability::dt_max(self.params.space_order, self.params.grid.dy, self.params.grid.dx, v_max)
-            .unwrap_or(f64::NAN)
+        stability::dt_max(
+            self.params.space_order,
+            self.params.grid.dy,
+            self.params.grid.dx,
+            v_max,
+        )
+        .unwrap_or(f64::NAN)
     }
 
     /// The velocity model on the physical grid, m/s.
@@ -355,7 +390,11 @@ impl<T: RealElement> Seismic<T> {
     /// If `p0` does not have the grid's shape.
     pub fn set_initial(&mut self, p0: ArrayView2<'_, f64>) {
         let g = self.params.grid;
-        assert_eq!(p0.dim(), (g.ny, g.nx), "Seismic::set_initial: shape (expected, actual)");
+        assert_eq!(
+            p0.dim(),
+            (g.ny, g.nx),
+            "Seismic::set_initial: shape (expected, actual)"
+        );
         let s = self.lay.stride;
         for ((i, j), v) in p0.indexed_iter() {
             let idx = (i + self.oy) * s + j + self.ox;
@@ -371,7 +410,11 @@ impl<T: RealElement> Seismic<T> {
     /// If `out` does not have the grid's shape.
     pub fn pressure_into(&self, mut out: ArrayViewMut2<'_, f64>) {
         let g = self.params.grid;
-        assert_eq!(out.dim(), (g.ny, g.nx), "Seismic::pressure_into: shape (expected, actual)");
+        assert_eq!(
+            out.dim(),
+            (g.ny, g.nx),
+            "Seismic::pressure_into: shape (expected, actual)"
+        );
         let s = self.lay.stride;
         for ((i, j), o) in out.indexed_iter_mut() {
             *o = self.cur[(i + self.oy) * s + j + self.ox].to_c64().re;
@@ -417,8 +460,9 @@ impl<T: RealElement> Seismic<T> {
         }
     }
 
-    /// The discrete energy `(hy hx / 2 dt^2) [(p^n - p^{n-1})^T D (p^n - p^{n-1}) - (p^n)^T
-    /// dt^2 L p^{n-1}]` with `D = 1 / (v dt)^2`, which leapfrog conserves exactly (up to
+    /// The discrete energy `(hy hx / 2) [(p^n - p^{n-1})^T D (p^n - p^{n-1}) - (p^n)^T L
+    /// p^{n-1}]` with `D = 1 / (v dt)^2` (a discrete `(1/2) int p_t^2 / v^2 + |grad p|^2`,
+    /// in Pa^2), which leapfrog conserves exactly (up to
     /// round-off) with rigid, free-surface or zero boundaries below the stability limit, and
     /// which an absorbing layer only removes.
     #[must_use]
@@ -431,7 +475,10 @@ impl<T: RealElement> Seismic<T> {
         for i in lay.cy0..lay.cy1 {
             for j in lay.cx0..lay.cx1 {
                 let idx = i * s + j;
-                let c2 = self.c2_field.as_ref().map_or(f(self.c2_uniform), |c| f(c[idx]));
+                let c2 = self
+                    .c2_field
+                    .as_ref()
+                    .map_or(f(self.c2_uniform), |c| f(c[idx]));
                 let dp = f(self.cur[idx]) - f(self.prev[idx]);
                 let mut lap = f(self.w.w0) * f(self.prev[idx]);
                 for k in 0..self.r {
@@ -439,10 +486,10 @@ impl<T: RealElement> Seismic<T> {
                     lap += f(self.w.wy[k]) * (f(self.prev[idx - d]) + f(self.prev[idx + d]))
                         + f(self.w.wx[k]) * (f(self.prev[idx - k - 1]) + f(self.prev[idx + k + 1]));
                 }
-                e += dp * dp / c2 - f(self.cur[idx]) * lap * self.params.dt * self.params.dt;
+                e += dp * dp / c2 - f(self.cur[idx]) * lap;
             }
         }
-        0.5 * e * g.dy * g.dx / (self.params.dt * self.params.dt)
+        0.5 * e * g.dy * g.dx
     }
 
     /// Largest `|p|` on the physical grid, Pa.
@@ -465,7 +512,10 @@ impl<T: RealElement> Seismic<T> {
             return;
         }
         for (rcv, spread) in self.rec_spread.iter().enumerate() {
-            let v: f64 = spread.iter().map(|&(idx, w)| w * self.cur[idx].to_c64().re).sum();
+            let v: f64 = spread
+                .iter()
+                .map(|&(idx, w)| w * self.cur[idx].to_c64().re)
+                .sum();
             self.traces[[rcv, k]] = v;
         }
     }
@@ -473,7 +523,10 @@ impl<T: RealElement> Seismic<T> {
     /// Hicks weights of the point `(y, x)` folded by the mirror boundaries.
     fn spread(&self, y: f64, x: f64, what: &str) -> Result<Spread> {
         let g = self.params.grid;
-        let (y1, x1) = (g.y0 + (g.ny - 1) as f64 * g.dy, g.x0 + (g.nx - 1) as f64 * g.dx);
+        let (y1, x1) = (
+            g.y0 + (g.ny - 1) as f64 * g.dy,
+            g.x0 + (g.nx - 1) as f64 * g.dx,
+        );
         let tol = 1e-9 * (g.dy + g.dx);
         let inside = y.is_finite()
             && x.is_finite()
@@ -499,12 +552,23 @@ impl<T: RealElement> Seismic<T> {
         let b = self.params.boundaries;
         let mut acc: BTreeMap<usize, f64> = BTreeMap::new();
         for (a, wa) in wy.iter().enumerate() {
-            let Some((i, sy)) = fold(iy0 + a as isize, self.lay.cy0, self.lay.cy1, b.top, b.bottom) else {
+            let Some((i, sy)) = fold(
+                iy0 + a as isize,
+                self.lay.cy0,
+                self.lay.cy1,
+                b.top,
+                b.bottom,
+            ) else {
                 continue;
             };
             for (c, wc) in wx.iter().enumerate() {
-                let Some((j, sx)) = fold(ix0 + c as isize, self.lay.cx0, self.lay.cx1, b.left, b.right)
-                else {
+                let Some((j, sx)) = fold(
+                    ix0 + c as isize,
+                    self.lay.cx0,
+                    self.lay.cx1,
+                    b.left,
+                    b.right,
+                ) else {
                     continue;
                 };
                 *acc.entry(i * self.lay.stride + j).or_insert(0.0) += sy * sx * wa * wc;
@@ -570,7 +634,8 @@ impl<T: RealElement> Seismic<T> {
         let s = lay.stride;
         let next = &mut self.prev;
         if b.top == SideBoundary::FreeSurface {
-            next[lay.cy0 * s + lay.cx0..lay.cy0 * s + lay.cx1].fill(<T as num_traits::Zero>::zero());
+            next[lay.cy0 * s + lay.cx0..lay.cy0 * s + lay.cx1]
+                .fill(<T as num_traits::Zero>::zero());
         }
         if b.bottom == SideBoundary::FreeSurface {
             let e = lay.cy1 - 1;
@@ -639,16 +704,19 @@ impl<T: RealElement> Seismic<T> {
             let w0y = self.w0y;
             for &(i0, i1) in &py.strips {
                 // psi first over the whole strip: zeta needs psi of the neighbouring rows.
-                py.psi[i0 * s..i1 * s].par_chunks_mut(s).enumerate().for_each(|(ri, psi)| {
-                    let i = i0 + ri;
-                    for j in lay.cx0..lay.cx1 {
-                        let mut d = <T as num_traits::Zero>::zero();
-                        for k in 0..r {
-                            d += d1[k] * (cur[(i + k + 1) * s + j] - cur[(i - k - 1) * s + j]);
+                py.psi[i0 * s..i1 * s]
+                    .par_chunks_mut(s)
+                    .enumerate()
+                    .for_each(|(ri, psi)| {
+                        let i = i0 + ri;
+                        for j in lay.cx0..lay.cx1 {
+                            let mut d = <T as num_traits::Zero>::zero();
+                            for k in 0..r {
+                                d += d1[k] * (cur[(i + k + 1) * s + j] - cur[(i - k - 1) * s + j]);
+                            }
+                            psi[j] = by[i] * psi[j] + ay[i] * d;
                         }
-                        psi[j] = by[i] * psi[j] + ay[i] * d;
-                    }
-                });
+                    });
                 let psi = &py.psi;
                 self.prev[i0 * s..i1 * s]
                     .par_chunks_mut(s)
@@ -689,7 +757,13 @@ impl<T: RealElement> Seismic<T> {
 
 /// Maps a padded index along one axis through the mirror boundaries: `None` if the point falls
 /// where the field is forced to zero (beyond a zero or absorbing edge, or on a free surface).
-fn fold(i: isize, c0: usize, c1: usize, lo: SideBoundary, hi: SideBoundary) -> Option<(usize, f64)> {
+fn fold(
+    i: isize,
+    c0: usize,
+    c1: usize,
+    lo: SideBoundary,
+    hi: SideBoundary,
+) -> Option<(usize, f64)> {
     let (c0, e1) = (c0 as isize, c1 as isize - 1);
     let (i, sign) = if i < c0 {
         match lo {
@@ -709,7 +783,8 @@ fn fold(i: isize, c0: usize, c1: usize, lo: SideBoundary, hi: SideBoundary) -> O
     if i < c0 || i > e1 {
         return None;
     }
-    if (i == c0 && lo == SideBoundary::FreeSurface) || (i == e1 && hi == SideBoundary::FreeSurface) {
+    if (i == c0 && lo == SideBoundary::FreeSurface) || (i == e1 && hi == SideBoundary::FreeSurface)
+    {
         return None;
     }
     Some((i as usize, sign))
@@ -723,7 +798,11 @@ fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
             frequency,
         } => {
             if width == 0 || width > 1000 {
-                return Err(SeismicError::invalid(format!("boundaries.{name}.width"), width, "CPML width must be 1 to 1000 cells"));
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.width"),
+                    width,
+                    "CPML width must be 1 to 1000 cells",
+                ));
             }
             if !(reflection > 0.0 && reflection < 1.0) {
                 return Err(SeismicError::invalid(
@@ -735,15 +814,27 @@ fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
             if let Some(f) = frequency
                 && !(f.is_finite() && f >= 0.0)
             {
-                return Err(SeismicError::invalid(format!("boundaries.{name}.frequency"), f, "must be finite and >= 0 (Hz)"));
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.frequency"),
+                    f,
+                    "must be finite and >= 0 (Hz)",
+                ));
             }
         }
         SideBoundary::Sponge { width, strength } => {
             if width == 0 || width > 1000 {
-                return Err(SeismicError::invalid(format!("boundaries.{name}.width"), width, "sponge width must be 1 to 1000 cells"));
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.width"),
+                    width,
+                    "sponge width must be 1 to 1000 cells",
+                ));
             }
             if !(strength.is_finite() && strength > 0.0) {
-                return Err(SeismicError::invalid(format!("boundaries.{name}.strength"), strength, "must be positive and finite"));
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.strength"),
+                    strength,
+                    "must be positive and finite",
+                ));
             }
         }
         _ => {}
@@ -752,7 +843,13 @@ fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
 }
 
 /// Distance (in cells, 1..=width) of padded index `i` into the layer of the low or high side.
-fn layer_depth(i: usize, c0: usize, c1: usize, lo: SideBoundary, hi: SideBoundary) -> Option<(usize, SideBoundary)> {
+fn layer_depth(
+    i: usize,
+    c0: usize,
+    c1: usize,
+    lo: SideBoundary,
+    hi: SideBoundary,
+) -> Option<(usize, SideBoundary)> {
     let (wl, wh) = (lo.width(), hi.width());
     if i >= c0 && i < c0 + wl {
         Some((c0 + wl - i, lo))
@@ -783,14 +880,26 @@ fn pml_axis<T: RealElement>(
     let mut a = vec![<T as num_traits::Zero>::zero(); len];
     let mut b = vec![<T as num_traits::One>::one(); len];
     for i in 0..len {
-        if let Some((depth, SideBoundary::Cpml { width, reflection, frequency })) = layer_depth(i, c0, c1, lo, hi) {
+        if let Some((
+            depth,
+            SideBoundary::Cpml {
+                width,
+                reflection,
+                frequency,
+            },
+        )) = layer_depth(i, c0, c1, lo, hi)
+        {
             let l = width as f64 * h;
             let q = depth as f64 / width as f64;
             let d0 = -3.0 * v_max * reflection.ln() / (2.0 * l);
             let d = d0 * q * q;
             let alpha = std::f64::consts::PI * frequency.or(f_src).unwrap_or(0.0) * (1.0 - q);
             let bb = (-(d + alpha) * dt).exp();
-            let aa = if d > 0.0 { d * (bb - 1.0) / (d + alpha) } else { 0.0 };
+            let aa = if d > 0.0 {
+                d * (bb - 1.0) / (d + alpha)
+            } else {
+                0.0
+            };
             a[i] = <T as Element>::from_f64(aa);
             b[i] = <T as Element>::from_f64(bb);
         }
@@ -811,7 +920,13 @@ fn pml_axis<T: RealElement>(
     })
 }
 
-fn sponge_axis<T: RealElement>(lo: SideBoundary, hi: SideBoundary, c0: usize, c1: usize, len: usize) -> Vec<T> {
+fn sponge_axis<T: RealElement>(
+    lo: SideBoundary,
+    hi: SideBoundary,
+    c0: usize,
+    c1: usize,
+    len: usize,
+) -> Vec<T> {
     (0..len)
         .map(|i| match layer_depth(i, c0, c1, lo, hi) {
             Some((depth, SideBoundary::Sponge { width, strength })) => {
@@ -826,15 +941,18 @@ fn sponge_axis<T: RealElement>(lo: SideBoundary, hi: SideBoundary, c0: usize, c1
 fn damp<T: RealElement>(lay: Layout, gy: &[T], gx: &[T], f: &mut [T]) {
     let s = lay.stride;
     let one = <T as num_traits::One>::one();
-    f[lay.cy0 * s..lay.cy1 * s].par_chunks_mut(s).enumerate().for_each(|(ri, row)| {
-        let g = gy[lay.cy0 + ri];
-        for j in lay.cx0..lay.cx1 {
-            let gg = g * gx[j];
-            if gg != one {
-                row[j] = row[j] * gg;
+    f[lay.cy0 * s..lay.cy1 * s]
+        .par_chunks_mut(s)
+        .enumerate()
+        .for_each(|(ri, row)| {
+            let g = gy[lay.cy0 + ri];
+            for j in lay.cx0..lay.cx1 {
+                let gg = g * gx[j];
+                if gg != one {
+                    row[j] *= gg;
+                }
             }
-        }
-    });
+        });
 }
 
 impl<T: RealElement> Simulation for Seismic<T> {
@@ -880,7 +998,12 @@ impl<T: RealElement> Simulation for Seismic<T> {
     }
     fn diagnostics(&self) -> Vec<Quantity> {
         vec![
-            Quantity::new("energy", "1", "discrete wave energy (conserved without absorbing layers)", false),
+            Quantity::new(
+                "energy",
+                "1",
+                "discrete wave energy (conserved without absorbing layers)",
+                false,
+            ),
             Quantity::new("max_abs_pressure", "Pa", "largest |p| on the grid", false),
         ]
     }
@@ -898,8 +1021,11 @@ impl<T: RealElement> Simulation for Seismic<T> {
             .into_iter()
             .map(|(name, a)| StateArray {
                 name: name.into(),
-                data: ArrayD::from_shape_vec(shape.clone(), a.iter().map(|x| x.to_c64().re).collect())
-                    .expect("padded shape"),
+                data: ArrayD::from_shape_vec(
+                    shape.clone(),
+                    a.iter().map(|x| x.to_c64().re).collect(),
+                )
+                .expect("padded shape"),
             })
             .collect();
         v.push(StateArray {
@@ -908,7 +1034,12 @@ impl<T: RealElement> Simulation for Seismic<T> {
         });
         v
     }
-    fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> std::result::Result<(), String> {
+    fn restore(
+        &mut self,
+        step: u64,
+        _time: f64,
+        state: &[StateArray],
+    ) -> std::result::Result<(), String> {
         let shape = vec![self.rows, self.lay.stride];
         let find = |name: &str, want: &[usize]| -> std::result::Result<&ArrayD<f64>, String> {
             let a = state
@@ -916,14 +1047,22 @@ impl<T: RealElement> Simulation for Seismic<T> {
                 .find(|s| s.name == name)
                 .ok_or_else(|| format!("checkpoint has no array `{name}`"))?;
             if a.data.shape() != want {
-                return Err(format!("array `{name}` has shape {:?}, expected {want:?}", a.data.shape()));
+                return Err(format!(
+                    "array `{name}` has shape {:?}, expected {want:?}",
+                    a.data.shape()
+                ));
             }
             Ok(&a.data)
         };
         let names: Vec<&'static str> = self.state_arrays().into_iter().map(|(n, _)| n).collect();
         let mut loaded = Vec::new();
         for name in &names {
-            loaded.push(find(name, &shape)?.iter().map(|&x| <T as Element>::from_f64(x)).collect::<Vec<T>>());
+            loaded.push(
+                find(name, &shape)?
+                    .iter()
+                    .map(|&x| <T as Element>::from_f64(x))
+                    .collect::<Vec<T>>(),
+            );
         }
         let traces = find("traces", &[self.traces.nrows(), self.traces.ncols()])?.clone();
         let mut it = loaded.into_iter();
@@ -942,4 +1081,3 @@ impl<T: RealElement> Simulation for Seismic<T> {
         Ok(())
     }
 }
-

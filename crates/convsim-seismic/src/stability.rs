@@ -25,7 +25,8 @@ use crate::{Result, SeismicError};
 /// If `order` is not 2, 4, ..., 16.
 pub fn second_derivative_symbol_max(order: usize) -> Result<f64> {
     check_order(order)?;
-    let w = central_weights(2, order).map_err(|e| SeismicError::invalid("space_order", order, e.to_string()))?;
+    let w = central_weights(2, order)
+        .map_err(|e| SeismicError::invalid("space_order", order, e.to_string()))?;
     let r = order / 2;
     let mut s = -w[r];
     for k in 1..=r {
@@ -43,7 +44,11 @@ pub fn second_derivative_symbol_max(order: usize) -> Result<f64> {
 pub fn dt_max(order: usize, dy: f64, dx: f64, v_max: f64) -> Result<f64> {
     for (name, v) in [("grid.dy", dy), ("grid.dx", dx), ("v_max", v_max)] {
         if !(v.is_finite() && v > 0.0) {
-            return Err(SeismicError::invalid(name, v, "must be positive and finite"));
+            return Err(SeismicError::invalid(
+                name,
+                v,
+                "must be positive and finite",
+            ));
         }
     }
     let s = second_derivative_symbol_max(order)?;
@@ -94,7 +99,10 @@ mod tests {
                 for k in 1..=r {
                     sym -= 2.0 * w[r + k] * (k as f64 * th).cos();
                 }
-                assert!(sym <= s * (1.0 + 1e-13), "order {order} theta {th}: {sym} > {s}");
+                assert!(
+                    sym <= s * (1.0 + 1e-13),
+                    "order {order} theta {th}: {sym} > {s}"
+                );
             }
             let abs_sum: f64 = w.iter().map(|x| x.abs()).sum();
             assert!((abs_sum - s).abs() < 1e-12 * s);
@@ -106,6 +114,9 @@ mod tests {
     #[test]
     fn bad_order_is_named() {
         let e = dt_max(3, 1.0, 1.0, 1.0).unwrap_err().to_string();
-        assert!(e.contains("space_order") && e.contains('3') && e.contains("even"), "{e}");
+        assert!(
+            e.contains("space_order") && e.contains('3') && e.contains("even"),
+            "{e}"
+        );
     }
 }

@@ -61,11 +61,23 @@ fn cpml_20_cells_reflects_below_minus_60_db() {
 #[ignore = "reflection survey for the docs, ~10 s in release"]
 fn reflection_survey() {
     // The figures docs/seismic.md quotes; the assertions pin their ordering and size.
-    let cpml: Vec<(usize, f64)> = [10, 20, 40].iter().map(|&w| (w, measure(SideBoundary::cpml(w)))).collect();
-    let sponge: Vec<(usize, f64)> = [20, 40, 80].iter().map(|&w| (w, measure(SideBoundary::sponge(w)))).collect();
+    let cpml: Vec<(usize, f64)> = [10, 20, 40]
+        .iter()
+        .map(|&w| (w, measure(SideBoundary::cpml(w))))
+        .collect();
+    let sponge: Vec<(usize, f64)> = [20, 40, 80]
+        .iter()
+        .map(|&w| (w, measure(SideBoundary::sponge(w))))
+        .collect();
     let zero = measure(SideBoundary::Zero);
     eprintln!("CPML {cpml:?}\nsponge {sponge:?}\nno layer (zero) {zero:.1}");
-    assert!(cpml.windows(2).all(|w| w[1].1 < w[0].1), "CPML improves with width");
-    assert!(cpml[1].1 < sponge[1].1 - 20.0, "CPML 20 beats a sponge of 40 by > 20 dB");
+    assert!(
+        cpml.windows(2).all(|w| w[1].1 < w[0].1),
+        "CPML improves with width"
+    );
+    assert!(
+        cpml[1].1 < sponge[1].1 - 20.0,
+        "CPML 20 beats a sponge of 40 by > 20 dB"
+    );
     assert!(zero > -3.0, "an unabsorbed edge reflects fully");
 }

@@ -40,7 +40,11 @@ fn coarse_grid_errors_beat_devito() {
         let e = devito_error(d.row(0).as_slice().unwrap(), 1e-4);
         // Same scheme as Devito (on-grid source and receiver reduce the Hicks weights to one
         // node), so the error must not exceed theirs up to their reference's own error.
-        assert!(e <= dev[2] + DEVITO_REF_RMS, "order {order}: {e:e} vs Devito {:e}", dev[2]);
+        assert!(
+            e <= dev[2] + DEVITO_REF_RMS,
+            "order {order}: {e:e} vs Devito {:e}",
+            dev[2]
+        );
     }
 }
 
@@ -52,9 +56,16 @@ fn space_convergence_rates_and_errors() {
         let e = errors(order);
         // Order 8 at h = 2 m sits on the time-discretisation floor (dt = 0.1 ms gives ~1e-5),
         // so its rate is fitted on h = 2.5 and 4 m, exactly as Devito's notebook does.
-        let r = if order == 8 { rate(&hs[1..], &e[1..]) } else { rate(&hs, &e) };
+        let r = if order == 8 {
+            rate(&hs[1..], &e[1..])
+        } else {
+            rate(&hs, &e)
+        };
         eprintln!("order {order}: errors {e:?} (Devito {dev:?}), rate {r:.3}");
-        assert!((r - order as f64).abs() <= 0.2 * order as f64, "order {order}: rate {r}");
+        assert!(
+            (r - order as f64).abs() <= 0.2 * order as f64,
+            "order {order}: rate {r}"
+        );
         for (k, (&ours, &theirs)) in e.iter().zip(&dev).enumerate() {
             assert!(
                 ours <= theirs + DEVITO_REF_RMS,

@@ -7,12 +7,26 @@ use convsim_quantum::{Evolution, Method, PotentialTerm, QuantumParams, QuantumSo
 /// A square 2D grid of `n x n` samples on `[-l/2, l/2)`.
 pub fn grid2(n: usize, l: f64) -> Grid {
     let h = l / n as f64;
-    Grid { ny: n, nx: n, dy: h, dx: h, y0: -0.5 * l, x0: -0.5 * l }
+    Grid {
+        ny: n,
+        nx: n,
+        dy: h,
+        dx: h,
+        y0: -0.5 * l,
+        x0: -0.5 * l,
+    }
 }
 
 /// A 1D grid of `n` samples on `[a, a + n h)`.
 pub fn grid1(n: usize, h: f64, a: f64) -> Grid {
-    Grid { ny: 1, nx: n, dy: 1.0, dx: h, y0: 0.0, x0: a }
+    Grid {
+        ny: 1,
+        nx: n,
+        dy: 1.0,
+        dx: h,
+        y0: 0.0,
+        x0: a,
+    }
 }
 
 /// Parameters with defaults: mass 1, g 0, no potential.
@@ -33,12 +47,24 @@ pub fn params(grid: Grid, dt: f64, method: Method) -> QuantumParams {
 
 /// The isotropic harmonic potential of angular frequency `omega` at the origin.
 pub fn harmonic(omega: f64) -> PotentialTerm {
-    PotentialTerm::Harmonic { omega, omega_y: None, center_x: 0.0, center_y: 0.0 }
+    PotentialTerm::Harmonic {
+        omega,
+        omega_y: None,
+        center_x: 0.0,
+        center_y: 0.0,
+    }
 }
 
 /// A Gaussian packet.
 pub fn packet(cx: f64, cy: f64, sigma: f64, kx: f64, ky: f64) -> Wavepacket {
-    Wavepacket { center_x: cx, center_y: cy, sigma_x: sigma, sigma_y: None, k_x: kx, k_y: ky }
+    Wavepacket {
+        center_x: cx,
+        center_y: cy,
+        sigma_x: sigma,
+        sigma_y: None,
+        k_x: kx,
+        k_y: ky,
+    }
 }
 
 /// Builds a solver from a packet.

@@ -165,11 +165,32 @@ impl SolverKind for Kind {
                 return Err(ctx.invalid(
                     "time.dt",
                     format!("{:e}", ctx.time.dt),
-                    format!("above the stability limit {limit:e} s of the {} scheme; allowed: dt <= {limit:e} (or scheme = \"spectral\" on a periodic domain)", scheme_name(scheme)),
+                    format!(
+                        "above the stability limit {} s of the {} scheme; allowed: dt <= {} (or scheme = \"spectral\" on a periodic domain)",
+                        sig6(limit),
+                        scheme_name(scheme),
+                        sig6(limit)
+                    ),
                 ));
             }
         }
         Ok(Box::new(Config { params, limit, d_input, source_input }))
+    }
+}
+
+/// Six significant digits, rounded down so that the printed limit is itself a stable `dt`.
+fn sig6(v: f64) -> String {
+    if !(v.is_finite() && v > 0.0) {
+        return format!("{v:e}");
+    }
+    let e = v.log10().floor() as i32;
+    let scale = 10f64.powi(5 - e);
+    let down = (v * scale).floor() / scale;
+    let s = format!("{down:.5e}");
+    // 1.500000e-3 -> 1.5e-3.
+    match s.split_once('e') {
+        Some((m, x)) if m.contains('.') => format!("{}e{x}", m.trim_end_matches('0').trim_end_matches('.')),
+        _ => s,
     }
 }
 
