@@ -30,21 +30,29 @@ fn diffusivity_inclusions() -> Array2<f64> {
 
 fn write(path: &Path, name: &str, data: &Array2<f64>) {
     let f = hdf5::File::create(path).expect("create the data file");
-    f.new_dataset_builder().with_data(data).create(name).expect("write the dataset");
+    f.new_dataset_builder()
+        .with_data(data)
+        .create(name)
+        .expect("write the dataset");
 }
 
 #[test]
 #[ignore = "rewrites data/; run it after changing a generator"]
 fn regenerate_data_files() {
     std::fs::create_dir_all(data_dir()).unwrap();
-    write(&data_dir().join("diffusivity_inclusions.h5"), "D", &diffusivity_inclusions());
+    write(
+        &data_dir().join("diffusivity_inclusions.h5"),
+        "D",
+        &diffusivity_inclusions(),
+    );
 }
 
 #[test]
 fn committed_data_files_match_their_generators() {
     let path = data_dir().join("diffusivity_inclusions.h5");
-    let d = convsim_io::read_input_2d(&path, "D")
-        .unwrap_or_else(|e| panic!("{e}; regenerate with `cargo test --test data_inputs -- --ignored`"));
+    let d = convsim_io::read_input_2d(&path, "D").unwrap_or_else(|e| {
+        panic!("{e}; regenerate with `cargo test --test data_inputs -- --ignored`")
+    });
     // Exact: the file stores the generator's f64 values bit for bit.
     assert_eq!(d, diffusivity_inclusions());
     // The three materials are all present (the scenario is about their contrast).

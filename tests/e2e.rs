@@ -36,10 +36,17 @@ fn ok(args: &[&str]) -> String {
 fn user_error(args: &[&str]) -> String {
     let out = convsim(args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "convsim {args:?}: want exit 2, stderr: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "convsim {args:?}: want exit 2, stderr: {err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line expected: {err}");
     assert!(err.starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
     err
 }
 
@@ -61,7 +68,10 @@ fn check_layout(dir: &Path, solver: &str, frames: usize, shape: (usize, usize)) 
     assert_eq!(f.frames(), frames);
     let meta = f.meta().unwrap();
     assert_eq!(meta.solver, solver);
-    assert!(meta.scenario.contains("[run]"), "the scenario text is stored");
+    assert!(
+        meta.scenario.contains("[run]"),
+        "the scenario text is stored"
+    );
     let attrs = f.attributes().unwrap();
     assert_eq!(attrs.get("status").map(String::as_str), Some("completed"));
     let g = f.grid().unwrap();
@@ -87,7 +97,14 @@ fn rel_change(v: &[f64]) -> f64 {
 #[test]
 fn gaussian_periodic_matches_the_analytic_gaussian() {
     let d = tmp();
-    let out = ok(&["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(d.path()), "--set", "output.gif=false"]);
+    let out = ok(&[
+        "run",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "-o",
+        s(d.path()),
+        "--set",
+        "output.gif=false",
+    ]);
     assert!(out.contains("run.h5"), "{out}");
     let f = check_layout(d.path(), "diffusion", 11, (128, 128));
     let times = f.times().unwrap();
@@ -98,8 +115,16 @@ fn gaussian_periodic_matches_the_analytic_gaussian() {
     }
     // Periodic: mass conserved to rounding (1e-12 relative: 100 steps of sums of 16384 terms).
     let mass = f.read_diagnostic("mass").unwrap();
-    assert!((mass[0] - 1.0).abs() < 1e-6, "unit mass initially: {}", mass[0]);
-    assert!(rel_change(&mass) < 1e-12, "mass drift {}", rel_change(&mass));
+    assert!(
+        (mass[0] - 1.0).abs() < 1e-6,
+        "unit mass initially: {}",
+        mass[0]
+    );
+    assert!(
+        rel_change(&mass) < 1e-12,
+        "mass drift {}",
+        rel_change(&mass)
+    );
     // Final field against exp(-r^2 / 2 s^2) / (2 pi s^2), s^2 = s0^2 + 2 D t. The 5-point
     // scheme's error at dx = 1/128, dt = 1e-3 on this Gaussian is O(dx^2 u_xxxx, dt u_tt),
     // about 0.2 % of the peak; 1 % of the peak is a tight bound that an O(1) error cannot meet.
@@ -121,7 +146,18 @@ fn gaussian_periodic_matches_the_analytic_gaussian() {
 #[test]
 fn plate_dirichlet_holds_its_edges_and_stays_bounded() {
     let d = tmp();
-    ok(&["run", "scenarios/diffusion/plate_dirichlet.toml", "-o", s(d.path()), "--set", "grid.nx=32", "--set", "grid.ny=32", "--set", "time.t_end=0.02"]);
+    ok(&[
+        "run",
+        "scenarios/diffusion/plate_dirichlet.toml",
+        "-o",
+        s(d.path()),
+        "--set",
+        "grid.nx=32",
+        "--set",
+        "grid.ny=32",
+        "--set",
+        "time.t_end=0.02",
+    ]);
     // dt = 4e-5, t_end = 0.02: 500 steps, frames every 125 -> 5 frames.
     let f = check_layout(d.path(), "diffusion", 5, (32, 32));
     let u = f.read_frame("u", 4).unwrap();
@@ -142,25 +178,56 @@ fn plate_dirichlet_holds_its_edges_and_stays_bounded() {
 #[test]
 fn heterogeneous_reads_d_from_data_and_conserves_mass() {
     let d = tmp();
-    ok(&["run", "scenarios/diffusion/heterogeneous.toml", "-o", s(d.path()), "--set", "time.steps=400", "--set", "output.every=100"]);
+    ok(&[
+        "run",
+        "scenarios/diffusion/heterogeneous.toml",
+        "-o",
+        s(d.path()),
+        "--set",
+        "time.steps=400",
+        "--set",
+        "output.every=100",
+    ]);
     let f = check_layout(d.path(), "diffusion", 5, (64, 64));
     // Zero-flux edges: the plain sum is conserved exactly up to rounding.
     let mass = f.read_diagnostic("mass").unwrap();
-    assert!(rel_change(&mass) < 1e-12, "mass drift {}", rel_change(&mass));
+    assert!(
+        rel_change(&mass) < 1e-12,
+        "mass drift {}",
+        rel_change(&mass)
+    );
     // The slow disc (D = 0.05 around (y, x) = (0.3, 0.5)) lags: at its centre u is far below
     // u at the same x in the unit-D background (row 56, y = 0.875).
     let u = f.read_frame("u", 4).unwrap();
     let (disc, background) = (u[[19, 32]], u[[56, 32]]);
-    assert!(disc < 0.5 * background, "disc {disc} vs background {background}");
+    assert!(
+        disc < 0.5 * background,
+        "disc {disc} vs background {background}"
+    );
 }
 
 #[test]
 fn anisotropic_spreads_along_the_tilted_axis_and_conserves_mass() {
     let d = tmp();
-    ok(&["run", "scenarios/diffusion/anisotropic.toml", "-o", s(d.path()), "--set", "grid.nx=64", "--set", "grid.ny=64", "--set", "time.t_end=0.02"]);
+    ok(&[
+        "run",
+        "scenarios/diffusion/anisotropic.toml",
+        "-o",
+        s(d.path()),
+        "--set",
+        "grid.nx=64",
+        "--set",
+        "grid.ny=64",
+        "--set",
+        "time.t_end=0.02",
+    ]);
     let f = check_layout(d.path(), "diffusion", 6, (64, 64));
     let mass = f.read_diagnostic("mass").unwrap();
-    assert!(rel_change(&mass) < 1e-12, "mass drift {}", rel_change(&mass));
+    assert!(
+        rel_change(&mass) < 1e-12,
+        "mass drift {}",
+        rel_change(&mass)
+    );
     // Second moments of the final field: <x^2> - <x^2>_0 = 2 dxx t, <xy> = 2 dxy t (exact for
     // the continuous problem while the periodic images are negligible; the discrete scheme
     // conserves these moments up to O(dx^2), so 5 % is generous yet excludes isotropy, where
@@ -180,20 +247,37 @@ fn anisotropic_spreads_along_the_tilted_axis_and_conserves_mass() {
     };
     let (xx0, _) = moments(0);
     let (xx, xy) = moments(5);
-    assert!(((xx - xx0) / (2.0 * 1.0 * t) - 1.0).abs() < 0.05, "xx {xx} xx0 {xx0}");
+    assert!(
+        ((xx - xx0) / (2.0 * 1.0 * t) - 1.0).abs() < 0.05,
+        "xx {xx} xx0 {xx0}"
+    );
     assert!((xy / (2.0 * 0.3 * t) - 1.0).abs() < 0.05, "xy {xy}");
 }
 
 #[test]
 fn validate_prints_the_resolved_config_with_derived_values() {
-    let out = ok(&["validate", "scenarios/diffusion/gaussian_periodic.toml", "--set", "time.t_end=0.05"]);
-    let text: String = out.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let out = ok(&[
+        "validate",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "--set",
+        "time.t_end=0.05",
+    ]);
+    let text: String = out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
     let t: toml::Table = toml::from_str(&text).expect("validate prints TOML");
     assert_eq!(t["time"]["steps"].as_integer(), Some(50));
     let limit = t["derived"]["stability_limit_dt"].as_float().unwrap();
     // dx^2 / (4 D) with dx = 1/128, D = 0.01.
     assert!((limit - (1.0f64 / 128.0).powi(2) / 0.04).abs() < 1e-15);
-    let j: serde_json::Value = serde_json::from_str(&ok(&["validate", "scenarios/diffusion/plate_dirichlet.toml", "--json"])).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&ok(&[
+        "validate",
+        "scenarios/diffusion/plate_dirichlet.toml",
+        "--json",
+    ]))
+    .unwrap();
     assert_eq!(j["derived"]["frames"], 21);
     for sc in ["heterogeneous", "anisotropic"] {
         ok(&["validate", &format!("scenarios/diffusion/{sc}.toml")]);
@@ -203,7 +287,18 @@ fn validate_prints_the_resolved_config_with_derived_values() {
 #[test]
 fn inspect_and_plot_read_the_run_back() {
     let d = tmp();
-    ok(&["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(d.path()), "--set", "grid.nx=32", "--set", "grid.ny=32", "--set", "output.every=50"]);
+    ok(&[
+        "run",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "-o",
+        s(d.path()),
+        "--set",
+        "grid.nx=32",
+        "--set",
+        "grid.ny=32",
+        "--set",
+        "output.every=50",
+    ]);
     let run = d.path().join("run.h5");
     let j: serde_json::Value = serde_json::from_str(&ok(&["inspect", s(&run), "--json"])).unwrap();
     assert_eq!(j["frames"], 3);
@@ -212,10 +307,27 @@ fn inspect_and_plot_read_the_run_back() {
     assert!(text.contains("/fields/u [3, 32, 32]"), "{text}");
     let pics = d.path().join("pics");
     let out = ok(&["plot", s(&run), "--frame", "all", "--gif", "-o", s(&pics)]);
-    assert_eq!(out.lines().count(), 3 + 1 + 4, "3 frames, 1 GIF, 4 diagnostics: {out}");
+    assert_eq!(
+        out.lines().count(),
+        3 + 1 + 4,
+        "3 frames, 1 GIF, 4 diagnostics: {out}"
+    );
     assert!(is_png(&pics.join("u_frame0002.png")));
-    assert!(std::fs::read(pics.join("u.gif")).unwrap().starts_with(b"GIF8"));
-    ok(&["plot", s(&run), "--frame", "-1", "--field", "u", "-o", s(&pics)]);
+    assert!(
+        std::fs::read(pics.join("u.gif"))
+            .unwrap()
+            .starts_with(b"GIF8")
+    );
+    ok(&[
+        "plot",
+        s(&run),
+        "--frame",
+        "-1",
+        "--field",
+        "u",
+        "-o",
+        s(&pics),
+    ]);
     assert!(is_png(&pics.join("u_frame0002.png")));
     let e = user_error(&["plot", s(&run), "--field", "v"]);
     assert!(e.contains("--field: v: no such field; allowed: u"), "{e}");
@@ -226,7 +338,15 @@ fn inspect_and_plot_read_the_run_back() {
 /// A run long enough to be killed in the middle: 128^2 nodes, 4000 steps, a frame every 100
 /// and a checkpoint every 400 steps.
 const LONG: [&str; 10] = [
-    "--set", "time.t_end=4.0", "--set", "output.every=100", "--set", "output.checkpoint_every=400", "--set", "output.plots=false", "--set",
+    "--set",
+    "time.t_end=4.0",
+    "--set",
+    "output.every=100",
+    "--set",
+    "output.checkpoint_every=400",
+    "--set",
+    "output.plots=false",
+    "--set",
     "diffusion.scheme=\"explicit\"",
 ];
 
@@ -248,8 +368,14 @@ fn sigkill_leaves_a_readable_file_and_resume_is_bit_identical() {
     // Kill as soon as a checkpoint exists (the run is then mid-way: 4000 steps in total).
     let start = Instant::now();
     while !killed.join("checkpoint.h5").exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint after 60 s");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checkpoint after 60 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(20));
@@ -261,10 +387,16 @@ fn sigkill_leaves_a_readable_file_and_resume_is_bit_identical() {
         assert!((1..41).contains(&n), "{n} frames after the kill");
         let u = f.read_field("u").unwrap();
         assert!(u.iter().all(|v| v.is_finite()));
-        assert_eq!(f.steps().unwrap(), (0..n as u64).map(|k| 100 * k).collect::<Vec<_>>());
+        assert_eq!(
+            f.steps().unwrap(),
+            (0..n as u64).map(|k| 100 * k).collect::<Vec<_>>()
+        );
     }
     let e = user_error(&["run", sc, "-o", s(&killed)]);
-    assert!(e.contains("output exists") && e.contains("--force") && e.contains("--resume"), "{e}");
+    assert!(
+        e.contains("output exists") && e.contains("--force") && e.contains("--resume"),
+        "{e}"
+    );
     let mut resume = args.clone();
     resume.push("--resume");
     let out = ok(&resume);
@@ -273,31 +405,62 @@ fn sigkill_leaves_a_readable_file_and_resume_is_bit_identical() {
     let mut args_whole = vec!["run", sc, "-o", s(&whole)];
     args_whole.extend(LONG);
     ok(&args_whole);
-    let (a, b) = (RunFile::open(killed.join("run.h5")).unwrap(), RunFile::open(whole.join("run.h5")).unwrap());
+    let (a, b) = (
+        RunFile::open(killed.join("run.h5")).unwrap(),
+        RunFile::open(whole.join("run.h5")).unwrap(),
+    );
     assert_eq!(a.frames(), 41);
     assert_eq!(a.steps().unwrap(), b.steps().unwrap());
     // Bit for bit: compare the raw bits, not within a tolerance.
     let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect::<Vec<_>>();
     assert_eq!(bits(a.times().unwrap()), bits(b.times().unwrap()));
-    assert_eq!(bits(a.read_field("u").unwrap().into_raw_vec_and_offset().0), bits(b.read_field("u").unwrap().into_raw_vec_and_offset().0));
-    assert_eq!(bits(a.read_diagnostic("mass").unwrap()), bits(b.read_diagnostic("mass").unwrap()));
+    assert_eq!(
+        bits(a.read_field("u").unwrap().into_raw_vec_and_offset().0),
+        bits(b.read_field("u").unwrap().into_raw_vec_and_offset().0)
+    );
+    assert_eq!(
+        bits(a.read_diagnostic("mass").unwrap()),
+        bits(b.read_diagnostic("mass").unwrap())
+    );
 
     // A resume with a changed scenario is refused.
     let mut changed = resume.clone();
     changed.extend(["--set", "diffusion.diffusivity=0.005"]);
     let e = user_error(&changed);
-    assert!(e.contains("cannot resume") && e.contains("different scenario"), "{e}");
+    assert!(
+        e.contains("cannot resume") && e.contains("different scenario"),
+        "{e}"
+    );
 }
 
 #[test]
 fn python_h5py_and_xarray_see_named_dimensions() {
-    let probe = Command::new("python3").args(["-c", "import h5py, xarray, h5netcdf"]).output();
+    let probe = Command::new("python3")
+        .args(["-c", "import h5py, xarray, h5netcdf"])
+        .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        println!("NOTICE: skipped: python3 with h5py, xarray and h5netcdf not found (scripts/bootstrap installs them)");
+        println!(
+            "NOTICE: skipped: python3 with h5py, xarray and h5netcdf not found (scripts/bootstrap installs them)"
+        );
         return;
     }
     let d = tmp();
-    ok(&["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(d.path()), "--set", "grid.nx=32", "--set", "grid.ny=16", "--set", "grid.ly=0.5", "--set", "output.every=25"]);
+    ok(&[
+        "run",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "-o",
+        s(d.path()),
+        "--set",
+        "grid.nx=32",
+        "--set",
+        "grid.ny=16",
+        "--set",
+        "grid.ly=0.5",
+        "--set",
+        "grid.y0=-0.25",
+        "--set",
+        "output.every=25",
+    ]);
     let script = r#"
 import sys, h5py, xarray as xr
 p = sys.argv[1]
@@ -312,11 +475,20 @@ assert ds.sizes["x"] == 32 and ds.sizes["y"] == 16 and ds.sizes["time"] == 5
 assert abs(float(ds["x"][1] - ds["x"][0]) - 1 / 32) < 1e-15
 assert abs(float(ds["time"][-1]) - 0.1) < 1e-12, ds["time"].values
 m = ds["u"].isel(time=-1).sum().item() * (1 / 32) ** 2
-assert abs(m - 1) < 1e-6, m
+# Mass beyond 5 s0 of the centre (cut by the half-height domain) is below 1e-6.
+assert abs(m - 1) < 1e-5, m
 print("ok")
 "#;
-    let out = Command::new("python3").args(["-c", script, s(&d.path().join("run.h5"))]).output().unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .args(["-c", script, s(&d.path().join("run.h5"))])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -326,15 +498,52 @@ fn every_user_mistake_is_one_clear_line_with_exit_code_2() {
     let het = "scenarios/diffusion/heterogeneous.toml";
     let o = s(d.path());
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["validate", sc, "--set", "grid.nz=3"], "gaussian_periodic.toml (--set grid.nz): grid.nz: (unknown key): unknown key; allowed keys: nx, ny, dx, dy, lx, ly, x0, y0"),
-        (vec!["validate", sc, "--set", "time.steps=\"ten\""], "time.steps: string \"ten\": allowed: a non-negative integer"),
-        (vec!["validate", "scenarios/diffusion/nope.toml"], "scenarios/diffusion/nope.toml: cannot read the scenario file"),
-        (vec!["validate", het, "--set", "diffusion.diffusivity={ file = \"missing.h5\", dataset = \"D\" }"], "diffusion.diffusivity.file: \"missing.h5\": cannot open scenarios/diffusion/missing.h5 (file not found)"),
-        (vec!["validate", het, "--set", "diffusion.diffusivity={ file = \"../../data/diffusivity_inclusions.h5\", dataset = \"K\" }"], "diffusion.diffusivity.dataset: \"K\": no such dataset in scenarios/diffusion/../../data/diffusivity_inclusions.h5; allowed: /D"),
-        (vec!["validate", sc, "--set", "time.dt=-0.001"], "time.dt: -0.001: allowed: a finite number > 0"),
-        (vec!["run", sc, "-o", o, "--set", "time.dt=0.002"], "time.dt: 2e-3: above the stability limit 1.525879e-3 s of the explicit order-2 scheme; allowed: dt <= 1.525879e-3"),
-        (vec!["validate", sc, "--set", "boundary.all=reflecting"], "boundary.all: \"reflecting\": unknown boundary; allowed: periodic, zero_flux (alias neumann), fixed:<value>"),
-        (vec!["validate", sc, "--set", "initial.u=\"exp(-r^2 / s1)\""], "initial.u: \"exp(-r^2 / s1)\": at column 12: unknown name `s1`"),
+        (
+            vec!["validate", sc, "--set", "grid.nz=3"],
+            "gaussian_periodic.toml (--set grid.nz): grid.nz: (unknown key): unknown key; allowed keys: nx, ny, dx, dy, lx, ly, x0, y0",
+        ),
+        (
+            vec!["validate", sc, "--set", "time.steps=\"ten\""],
+            "time.steps: string \"ten\": allowed: a non-negative integer",
+        ),
+        (
+            vec!["validate", "scenarios/diffusion/nope.toml"],
+            "scenarios/diffusion/nope.toml: cannot read the scenario file",
+        ),
+        (
+            vec![
+                "validate",
+                het,
+                "--set",
+                "diffusion.diffusivity={ file = \"missing.h5\", dataset = \"D\" }",
+            ],
+            "diffusion.diffusivity.file: \"missing.h5\": cannot open scenarios/diffusion/missing.h5 (file not found)",
+        ),
+        (
+            vec![
+                "validate",
+                het,
+                "--set",
+                "diffusion.diffusivity={ file = \"../../data/diffusivity_inclusions.h5\", dataset = \"K\" }",
+            ],
+            "diffusion.diffusivity.dataset: \"K\": no such dataset in scenarios/diffusion/../../data/diffusivity_inclusions.h5; allowed: /D",
+        ),
+        (
+            vec!["validate", sc, "--set", "time.dt=-0.001"],
+            "time.dt: -0.001: allowed: a finite number > 0",
+        ),
+        (
+            vec!["run", sc, "-o", o, "--set", "time.dt=0.002"],
+            "time.dt: 2e-3: above the stability limit 1.52587e-3 s of the explicit order-2 scheme; allowed: dt <= 1.52587e-3",
+        ),
+        (
+            vec!["validate", sc, "--set", "boundary.all=reflecting"],
+            "boundary.all: \"reflecting\": unknown boundary; allowed: periodic, zero_flux (alias neumann), fixed:<value>",
+        ),
+        (
+            vec!["validate", sc, "--set", "initial.u=\"exp(-r^2 / s1)\""],
+            "initial.u: \"exp(-r^2 / s1)\": at column 12: unknown name `s1`",
+        ),
     ];
     let mut bad = Vec::new();
     for (args, want) in &cases {
@@ -344,21 +553,50 @@ fn every_user_mistake_is_one_clear_line_with_exit_code_2() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
-    assert!(!d.path().join("run.h5").exists(), "nothing is computed or written for a refused scenario");
+    assert!(
+        !d.path().join("run.h5").exists(),
+        "nothing is computed or written for a refused scenario"
+    );
 
     // Unwritable output: a folder inside a regular file cannot be created (even by root).
     let file = d.path().join("plain");
     std::fs::write(&file, "x").unwrap();
     let target = file.join("out");
     let e = user_error(&["run", sc, "-o", s(&target), "--set", "time.t_end=0.01"]);
-    assert!(e.contains(&format!("{}: output directory is not writable", target.display())) && e.contains("-o DIR"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{}: output directory is not writable",
+            target.display()
+        )) && e.contains("-o DIR"),
+        "{e}"
+    );
 
     // Existing output without --force.
     let out = d.path().join("twice");
-    ok(&["run", sc, "-o", s(&out), "--set", "time.t_end=0.01", "--set", "output.plots=false"]);
+    ok(&[
+        "run",
+        sc,
+        "-o",
+        s(&out),
+        "--set",
+        "time.t_end=0.01",
+        "--set",
+        "output.plots=false",
+    ]);
     let e = user_error(&["run", sc, "-o", s(&out), "--set", "time.t_end=0.01"]);
-    assert!(e.contains("output exists") && e.contains("pass --force to overwrite it"), "{e}");
-    ok(&["run", sc, "-o", s(&out), "--set", "time.t_end=0.01", "--force"]);
+    assert!(
+        e.contains("output exists") && e.contains("pass --force to overwrite it"),
+        "{e}"
+    );
+    ok(&[
+        "run",
+        sc,
+        "-o",
+        s(&out),
+        "--set",
+        "time.t_end=0.01",
+        "--force",
+    ]);
 
     // A bad command line is one line too.
     let e = user_error(&["run"]);
@@ -378,12 +616,22 @@ fn a_blow_up_stops_at_the_first_non_finite_state_and_keeps_the_frames() {
         "--set",
         "initial.u=\"1e308 * cos(128 * pi * x)\"",
     ]);
-    assert!(e.contains("time.dt: 0.001: the state became non-finite (NaN or infinity) at step 10, t = 0.01"), "{e}");
+    assert!(
+        e.contains(
+            "time.dt: 0.001: the state became non-finite (NaN or infinity) at step 10, t = 0.01"
+        ),
+        "{e}"
+    );
     assert!(e.contains("frames up to step 0 are kept"), "{e}");
     let f = RunFile::open(d.path().join("run.h5")).unwrap();
     assert_eq!(f.frames(), 1);
     assert_eq!(f.read_frame("u", 0).unwrap()[[0, 1]], -1e308);
     // A formula that is not finite everywhere is refused before any compute.
-    let e = user_error(&["validate", "scenarios/diffusion/gaussian_periodic.toml", "--set", "initial.u=\"sqrt(x)\""]);
+    let e = user_error(&[
+        "validate",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "--set",
+        "initial.u=\"sqrt(x)\"",
+    ]);
     assert!(e.contains("initial.u: \"sqrt(x)\": NaN at (x, y) = (-0.5, -0.5); allowed: a formula finite on the whole grid"), "{e}");
 }

@@ -10,9 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use convsim_scenario::Scenario;
 use convsim_scenario::driver::{self, Progress, RunOptions};
 use convsim_scenario::pictures::{self, Frames, PlotRequest};
-use convsim_scenario::Scenario;
 
 pub mod bench;
 
@@ -104,14 +104,32 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
             }
-            // One line: clap's first line, which already starts with "error:".
+            // One line: clap's message up to its usage block (it starts with "error:").
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("error: bad arguments");
-            eprintln!("{first} (see convsim --help)");
+            let msg: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                .collect();
+            let msg = if msg.is_empty() {
+                "error: bad arguments".to_string()
+            } else {
+                msg.join(" ")
+            };
+            eprintln!("{msg} (see convsim --help)");
             return ExitCode::from(2);
         }
     };
@@ -142,8 +160,14 @@ fn install_panic_hook() {
             .map(|s| (*s).to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("error: internal error (a bug in convsim; please report it): {}{at}", msg.replace('\n', " "));
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error (a bug in convsim; please report it): {}{at}",
+            msg.replace('\n', " ")
+        );
         std::process::exit(101);
     }));
 }
@@ -151,13 +175,19 @@ fn install_panic_hook() {
 fn run(a: &RunArgs) -> Result<()> {
     let s = Scenario::load(&a.scenario, &a.set)?;
     let out_dir = a.out.clone().unwrap_or_else(|| driver::default_out_dir(&s));
-    let opts = RunOptions { out_dir, force: a.force, resume: a.resume };
+    let opts = RunOptions {
+        out_dir,
+        force: a.force,
+        resume: a.resume,
+    };
     let bar = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new(s.time.steps);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         pb.set_message(s.name.clone());
         pb
@@ -172,7 +202,10 @@ fn run(a: &RunArgs) -> Result<()> {
         pb.finish_and_clear();
     }
     let r = result?;
-    let resumed = r.resumed_from.map(|k| format!(", resumed from step {k}")).unwrap_or_default();
+    let resumed = r
+        .resumed_from
+        .map(|k| format!(", resumed from step {k}"))
+        .unwrap_or_default();
     println!(
         "{}: {} steps to t = {:.6e}, {} frames in {:.2} s{resumed}",
         r.run_file.display(),
@@ -192,7 +225,10 @@ fn validate(a: &ValidateArgs) -> Result<()> {
     if a.json {
         println!("{}", s.to_json_string());
     } else {
-        println!("# {}: valid; resolved config with derived values", a.scenario.display());
+        println!(
+            "# {}: valid; resolved config with derived values",
+            a.scenario.display()
+        );
         print!("{}", s.to_toml_string());
     }
     Ok(())
@@ -202,7 +238,10 @@ fn inspect(a: &InspectArgs) -> Result<()> {
     let f = convsim_io::RunFile::open(&a.run)?;
     let s = f.summary()?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s).context("encoding the summary as JSON")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s).context("encoding the summary as JSON")?
+        );
         return Ok(());
     }
     println!("{}", s.path.display());
@@ -214,11 +253,27 @@ fn inspect(a: &InspectArgs) -> Result<()> {
         }
     }
     let g = &s.grid;
-    println!("  grid: ny = {}, nx = {}, dy = {}, dx = {}, y0 = {}, x0 = {}", g.ny, g.nx, g.dy, g.dx, g.y0, g.x0);
-    let span = |p: Option<(u64, f64)>| p.map_or_else(|| "-".into(), |(k, t)| format!("step {k}, t = {t} {}", s.time_units));
-    println!("  frames: {} (first: {}; last: {})", s.frames, span(s.first), span(s.last));
+    println!(
+        "  grid: ny = {}, nx = {}, dy = {}, dx = {}, y0 = {}, x0 = {}",
+        g.ny, g.nx, g.dy, g.dx, g.y0, g.x0
+    );
+    let span = |p: Option<(u64, f64)>| {
+        p.map_or_else(
+            || "-".into(),
+            |(k, t)| format!("step {k}, t = {t} {}", s.time_units),
+        )
+    };
+    println!(
+        "  frames: {} (first: {}; last: {})",
+        s.frames,
+        span(s.first),
+        span(s.last)
+    );
     for d in &s.fields {
-        println!("  {} {:?} {} [{}]: {}", d.path, d.shape, d.dtype, d.quantity.units, d.quantity.long_name);
+        println!(
+            "  {} {:?} {} [{}]: {}",
+            d.path, d.shape, d.dtype, d.quantity.units, d.quantity.long_name
+        );
     }
     for (d, sum) in s.diagnostics.iter().zip(&s.diagnostic_summaries) {
         println!(
@@ -237,12 +292,25 @@ fn plot(a: &PlotArgs) -> Result<()> {
         None => Frames::FirstLast,
         Some("all") => Frames::All,
         Some(k) => Frames::One(k.trim().parse().map_err(|_| {
-            convsim_scenario::ScenarioError::invalid(a.run.display().to_string(), "--frame", k, "allowed: a frame index (negative counts from the end) or all")
+            convsim_scenario::ScenarioError::invalid(
+                a.run.display().to_string(),
+                "--frame",
+                k,
+                "allowed: a frame index (negative counts from the end) or all",
+            )
         })?),
     };
-    let out = a.out.clone().unwrap_or_else(|| a.run.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf));
+    let out = a.out.clone().unwrap_or_else(|| {
+        a.run
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    });
     let req = PlotRequest {
-        fields: if a.field.is_empty() { None } else { Some(a.field.clone()) },
+        fields: if a.field.is_empty() {
+            None
+        } else {
+            Some(a.field.clone())
+        },
         frames,
         gif: a.gif,
         diagnostics: a.field.is_empty(),

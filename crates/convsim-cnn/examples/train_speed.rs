@@ -17,9 +17,8 @@ use rand_distr::{Distribution, StandardNormal};
 
 fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let mut randn = |shape| {
-        Array4::<f32>::from_shape_simple_fn(shape, || StandardNormal.sample(&mut rng))
-    };
+    let mut randn =
+        |shape| Array4::<f32>::from_shape_simple_fn(shape, || StandardNormal.sample(&mut rng));
     let x = randn((16, 1, 128, 128));
     let y = randn((16, 1, 128, 128));
     let conv = |cin, cout, seed| -> Box<dyn Layer<f32>> {

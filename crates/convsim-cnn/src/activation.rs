@@ -124,7 +124,12 @@ impl<T: Float> Layer<T> for Activation<T> {
         self.cache.current().y.view()
     }
 
-    fn backward(&mut self, x: ArrayView4<'_, T>, grad_out: ArrayView4<'_, T>, need_input_grad: bool) {
+    fn backward(
+        &mut self,
+        x: ArrayView4<'_, T>,
+        grad_out: ArrayView4<'_, T>,
+        need_input_grad: bool,
+    ) {
         if !need_input_grad {
             return;
         }

@@ -41,7 +41,12 @@ impl<T: Float> BlurPool2d<T> {
     ///
     /// # Errors
     /// Zero channels or stride, or a filter size outside `1..=64`.
-    pub fn new(channels: usize, filter_size: usize, stride: usize, boundary: Boundary) -> Result<Self> {
+    pub fn new(
+        channels: usize,
+        filter_size: usize,
+        stride: usize,
+        boundary: Boundary,
+    ) -> Result<Self> {
         let b = binomial(filter_size).map_err(|_| CnnError::InvalidParameter {
             name: "filter_size",
             value: filter_size.to_string(),
@@ -53,9 +58,10 @@ impl<T: Float> BlurPool2d<T> {
             .bias(false)
             .boundary(boundary);
         let core = ConvCore::new(cfg)?;
-        let taps = Array4::from_shape_fn((channels, 1, filter_size, filter_size), |(_, _, i, j)| {
-            T::of(b[i] * b[j])
-        });
+        let taps =
+            Array4::from_shape_fn((channels, 1, filter_size, filter_size), |(_, _, i, j)| {
+                T::of(b[i] * b[j])
+            });
         Ok(BlurPool2d {
             core,
             taps,

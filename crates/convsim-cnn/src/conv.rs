@@ -164,7 +164,8 @@ impl Conv2dConfig {
     /// Trainable scalars: `c_out * c_in / groups * kh * kw` weights plus `c_out` biases.
     #[must_use]
     pub fn param_count(&self) -> usize {
-        self.weight_shape().iter().product::<usize>() + if self.bias { self.out_channels } else { 0 }
+        self.weight_shape().iter().product::<usize>()
+            + if self.bias { self.out_channels } else { 0 }
     }
 
     /// Checks the hyper-parameters on their own (shapes of inputs are checked at `forward`).
@@ -193,7 +194,11 @@ impl Conv2dConfig {
             );
         }
         if self.stride.contains(&0) {
-            return bad("stride", format!("{:?}", self.stride), "it must be at least 1");
+            return bad(
+                "stride",
+                format!("{:?}", self.stride),
+                "it must be at least 1",
+            );
         }
         if self.dilation.contains(&0) {
             return bad(
@@ -250,7 +255,10 @@ impl Conv2dConfig {
         if c != self.in_channels {
             return Err(CnnError::Channels {
                 layer: self.describe(),
-                detail: format!("the input has {c} channels; the layer expects {}", self.in_channels),
+                detail: format!(
+                    "the input has {c} channels; the layer expects {}",
+                    self.in_channels
+                ),
             });
         }
         let [kh, kw] = self.kernel;
@@ -418,7 +426,11 @@ impl<T: Float> Conv2d<T> {
     ///
     /// # Errors
     /// Invalid hyper-parameters, or weights/bias of the wrong shape.
-    pub fn with_weights(cfg: Conv2dConfig, weight: Array4<T>, bias: Option<Array1<T>>) -> Result<Self> {
+    pub fn with_weights(
+        cfg: Conv2dConfig,
+        weight: Array4<T>,
+        bias: Option<Array1<T>>,
+    ) -> Result<Self> {
         let core = ConvCore::new(Conv2dConfig {
             bias: bias.is_some(),
             ..cfg
@@ -502,7 +514,12 @@ impl<T: Float> Layer<T> for Conv2d<T> {
         self.core.output()
     }
 
-    fn backward(&mut self, x: ArrayView4<'_, T>, grad_out: ArrayView4<'_, T>, need_input_grad: bool) {
+    fn backward(
+        &mut self,
+        x: ArrayView4<'_, T>,
+        grad_out: ArrayView4<'_, T>,
+        need_input_grad: bool,
+    ) {
         let has_bias = self.core.cfg.bias;
         self.core.backward(
             x,
@@ -533,5 +550,38 @@ impl<T: Float> Layer<T> for Conv2d<T> {
                 self.grad_bias.as_slice_mut().expect("contiguous"),
             );
         }
+    }
+}
+
+/// The definition of a locally connected layer: a convolution *without* weight sharing, where
+/// every output position has its own `(c_out, c_in, kh, kw)` kernel. convsim computes with
+/// shared weights only; this type exists to count what sharing saves (the article's
+/// 56x56x64 -> 128, 3x3 example).
+///
+/// ```
+/// use convsim_cnn::conv::LocallyConnected2dConfig;
+/// use convsim_cnn::Conv2dConfig;
+/// let lc = LocallyConnected2dConfig { conv: Conv2dConfig::new(64, 128, 3).bias(false), input: [56, 56] };
+/// assert_eq!(lc.param_count().unwrap(), 231_211_008);
+/// assert_eq!(lc.conv.param_count(), 73_728);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LocallyConnected2dConfig {
+    /// Channels, kernel, stride, dilation, padding and bias as for a convolution.
+    pub conv: Conv2dConfig,
+    /// Input grid `(h, w)`: the number of output positions, hence of kernels, depends on it.
+    pub input: [usize; 2],
+}
+
+impl LocallyConnected2dConfig {
+    /// `h_out * w_out * (c_out * c_in / groups * kh * kw + c_out if bias)`.
+    ///
+    /// # Errors
+    /// As [`Conv2dConfig::output_shape`].
+    pub fn param_count(&self) -> Result<usize> {
+        let [_, _, ho, wo] =
+            self.conv
+                .output_shape([1, self.conv.in_channels, self.input[0], self.input[1]])?;
+        Ok(ho * wo * self.conv.param_count())
     }
 }

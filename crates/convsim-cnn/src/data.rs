@@ -156,7 +156,11 @@ impl<T: Float> SnapshotPairs<T> {
     ///
     /// # Errors
     /// `val_fraction` outside `[0, 1)`, or a split that leaves no training pair.
-    pub fn split(&self, val_fraction: f64, seed: u64) -> Result<(SnapshotPairs<T>, Option<SnapshotPairs<T>>)> {
+    pub fn split(
+        &self,
+        val_fraction: f64,
+        seed: u64,
+    ) -> Result<(SnapshotPairs<T>, Option<SnapshotPairs<T>>)> {
         if !(0.0..1.0).contains(&val_fraction) {
             return Err(CnnError::InvalidParameter {
                 name: "val_fraction",

@@ -33,10 +33,9 @@ pub fn roll<T: Float>(x: ArrayView4<'_, T>, shift: [isize; 2]) -> Array4<T> {
 
 /// `max |a - b| / max |b|`.
 fn rel_max<T: Float>(a: ArrayView4<'_, T>, b: ArrayView4<'_, T>) -> f64 {
-    let num = a
-        .iter()
-        .zip(b.iter())
-        .fold(0.0_f64, |m, (x, y)| m.max((*x - *y).to_f64_lossless().abs()));
+    let num = a.iter().zip(b.iter()).fold(0.0_f64, |m, (x, y)| {
+        m.max((*x - *y).to_f64_lossless().abs())
+    });
     let den = b
         .iter()
         .fold(0.0_f64, |m, y| m.max(y.to_f64_lossless().abs()));
@@ -51,7 +50,11 @@ fn rel_max<T: Float>(a: ArrayView4<'_, T>, b: ArrayView4<'_, T>) -> f64 {
 ///
 /// # Errors
 /// If the layer rejects `x`.
-pub fn translation_error<T: Float>(layer: &mut dyn Layer<T>, x: ArrayView4<'_, T>, s: [isize; 2]) -> Result<f64> {
+pub fn translation_error<T: Float>(
+    layer: &mut dyn Layer<T>,
+    x: ArrayView4<'_, T>,
+    s: [isize; 2],
+) -> Result<f64> {
     layer.forward(x)?;
     let base = layer.output().to_owned();
     layer.forward(roll(x, s).view())?;

@@ -149,12 +149,15 @@ impl StencilFile {
         if self.orientation != "correlate" {
             return Err(Self::err(
                 path,
-                format!("`orientation` is \"{}\"; expected \"correlate\"", self.orientation),
+                format!(
+                    "`orientation` is \"{}\"; expected \"correlate\"",
+                    self.orientation
+                ),
             ));
         }
-        let taps = self.taps_array().map_err(|_| {
-            Self::err(path, "`taps` must be a non-empty rectangular list of rows")
-        })?;
+        let taps = self
+            .taps_array()
+            .map_err(|_| Self::err(path, "`taps` must be a non-empty rectangular list of rows"))?;
         let (kh, kw) = taps.dim();
         if self.anchor[0] >= kh || self.anchor[1] >= kw {
             return Err(Self::err(
@@ -203,7 +206,8 @@ impl StencilFile {
     /// I/O failures, naming the path.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = self.to_toml_string()?;
-        std::fs::write(path, text).map_err(|e| Self::err(&path.display().to_string(), e.to_string()))
+        std::fs::write(path, text)
+            .map_err(|e| Self::err(&path.display().to_string(), e.to_string()))
     }
 
     /// Reads and validates a file.
@@ -232,9 +236,12 @@ impl StencilFile {
     pub fn operator(&self) -> Result<Kernel2<f64>> {
         let mut t = self.taps_array()?;
         if self.kind == StencilKind::Step {
-            let dt = self
-                .dt
-                .ok_or_else(|| Self::err("stencil", "a `step` stencil needs `dt` to give its operator"))?;
+            let dt = self.dt.ok_or_else(|| {
+                Self::err(
+                    "stencil",
+                    "a `step` stencil needs `dt` to give its operator",
+                )
+            })?;
             t[[self.anchor[0], self.anchor[1]]] -= 1.0;
             t.mapv_inplace(|v| v / dt);
         }
@@ -259,17 +266,23 @@ mod tests {
         )
         .unwrap();
         let text = good.to_toml_string().unwrap();
-        let e = StencilFile::from_toml_str(&text.replace("format = \"convsim-stencil\"", "format = \"x\""), "a.toml")
-            .unwrap_err()
-            .to_string();
+        let e = StencilFile::from_toml_str(
+            &text.replace("format = \"convsim-stencil\"", "format = \"x\""),
+            "a.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("a.toml") && e.contains("format"), "{e}");
         let e = StencilFile::from_toml_str(&format!("{text}\nbogus = 1\n"), "a.toml")
             .unwrap_err()
             .to_string();
         assert!(e.contains("bogus"), "{e}");
-        let e = StencilFile::from_toml_str(&text.replace("anchor = [1, 1]", "anchor = [5, 1]"), "a.toml")
-            .unwrap_err()
-            .to_string();
+        let e = StencilFile::from_toml_str(
+            &text.replace("anchor = [1, 1]", "anchor = [5, 1]"),
+            "a.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("anchor"), "{e}");
         assert!(good.operator().unwrap().taps()[[1, 1]] == -4.0);
     }

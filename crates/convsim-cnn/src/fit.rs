@@ -124,7 +124,10 @@ fn to_f64<T: Float>(a: ndarray::ArrayView4<'_, T>) -> Array4<f64> {
 /// # Errors
 /// A kernel larger than the grid, fewer equations than unknowns, or data that do not determine
 /// every tap (e.g. constant inputs), as typed errors.
-pub fn fit_stencil<T: Float>(pairs: &SnapshotPairs<T>, cfg: &StencilFitConfig) -> Result<StencilFit> {
+pub fn fit_stencil<T: Float>(
+    pairs: &SnapshotPairs<T>,
+    cfg: &StencilFitConfig,
+) -> Result<StencilFit> {
     let x = to_f64(pairs.inputs());
     let y = to_f64(pairs.targets());
     let (n, c_in, h, w) = x.dim();

@@ -51,7 +51,12 @@ pub trait Layer<T: Float>: Send {
     ///
     /// # Panics
     /// If `x` or `grad_out` do not have the shapes of the last `forward`.
-    fn backward(&mut self, x: ArrayView4<'_, T>, grad_out: ArrayView4<'_, T>, need_input_grad: bool);
+    fn backward(
+        &mut self,
+        x: ArrayView4<'_, T>,
+        grad_out: ArrayView4<'_, T>,
+        need_input_grad: bool,
+    );
 
     /// `dL/dx` from the last `backward` with `need_input_grad`.
     ///
@@ -126,7 +131,11 @@ impl<S> Default for ShapeCache<S> {
 
 impl<S> ShapeCache<S> {
     /// The state for `shape`, built with `make` if absent; it becomes the current state.
-    pub(crate) fn bind(&mut self, shape: Shape4, make: impl FnOnce() -> Result<S>) -> Result<&mut S> {
+    pub(crate) fn bind(
+        &mut self,
+        shape: Shape4,
+        make: impl FnOnce() -> Result<S>,
+    ) -> Result<&mut S> {
         if let Some(pos) = self.entries.iter().position(|(s, _)| *s == shape) {
             if pos != 0 {
                 let e = self.entries.remove(pos);

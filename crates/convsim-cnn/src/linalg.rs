@@ -67,7 +67,11 @@ pub(crate) fn lstsq(mut cols: Vec<Vec<f64>>, mut rhs: Vec<Vec<f64>>) -> Result<V
             return Err(CnnError::RankDeficient {
                 column: k,
                 columns: n,
-                pivot: if norms[k] > 0.0 { norm_x / norms[k] } else { 0.0 },
+                pivot: if norms[k] > 0.0 {
+                    norm_x / norms[k]
+                } else {
+                    0.0
+                },
             });
         }
         let alpha = if ck[k] > 0.0 { -norm_x } else { norm_x };

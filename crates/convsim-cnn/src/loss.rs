@@ -65,7 +65,11 @@ pub fn mse<T: Float>(
     grad: Option<ArrayViewMut4<'_, T>>,
     weight: f64,
 ) -> f64 {
-    assert_eq!(pred.dim(), target.dim(), "mse: prediction and target shapes");
+    assert_eq!(
+        pred.dim(),
+        target.dim(),
+        "mse: prediction and target shapes"
+    );
     let n = pred.len() as f64;
     let sum: f64 = Zip::from(pred.rows())
         .and(target.rows())
@@ -161,7 +165,12 @@ impl<T: Float> LossEvaluator<T> {
     ///
     /// # Errors
     /// Shapes that do not fit the model or the rollout.
-    pub fn loss_only(&mut self, model: &mut dyn Layer<T>, x: ArrayView4<'_, T>, y: ArrayView4<'_, T>) -> Result<f64> {
+    pub fn loss_only(
+        &mut self,
+        model: &mut dyn Layer<T>,
+        x: ArrayView4<'_, T>,
+        y: ArrayView4<'_, T>,
+    ) -> Result<f64> {
         let xs = shape4(&x);
         let out = self.check(model, xs, shape4(&y))?;
         self.buffers(xs, out);
@@ -225,7 +234,9 @@ impl<T: Float> LossEvaluator<T> {
                 let keep = c_in - c_out;
                 for c in (0..keep).rev() {
                     let src = self.grad_state.index_axis(Axis(1), c).to_owned();
-                    self.grad_state.index_axis_mut(Axis(1), c + c_out).assign(&src);
+                    self.grad_state
+                        .index_axis_mut(Axis(1), c + c_out)
+                        .assign(&src);
                 }
                 for c in 0..c_out.min(c_in) {
                     self.grad_state.index_axis_mut(Axis(1), c).fill(T::zero());
@@ -238,7 +249,11 @@ impl<T: Float> LossEvaluator<T> {
 }
 
 /// `next = (state[c_out..], out)` along the channel axis.
-fn shift_in<T: Float>(state: ArrayView4<'_, T>, out: ArrayView4<'_, T>, mut next: ArrayViewMut4<'_, T>) {
+fn shift_in<T: Float>(
+    state: ArrayView4<'_, T>,
+    out: ArrayView4<'_, T>,
+    mut next: ArrayViewMut4<'_, T>,
+) {
     let c_in = state.dim().1;
     let c_out = out.dim().1;
     let keep = c_in - c_out;

@@ -136,7 +136,11 @@ impl<T: Float> Layer<T> for MomentConv2d<T> {
             .index_axis(ndarray::Axis(0), 0)
             .index_axis(ndarray::Axis(0), 0)
             .mapv(Float::to_f64_lossless);
-        for (acc, d) in self.grad_theta.iter_mut().zip(self.stencil.theta_grad(gk.view())) {
+        for (acc, d) in self
+            .grad_theta
+            .iter_mut()
+            .zip(self.stencil.theta_grad(gk.view()))
+        {
             *acc += T::of(d);
         }
     }

@@ -102,7 +102,11 @@ fn check_axis(k: usize, anchor: usize, h: f64) -> Result<()> {
 /// The moment matrix `(kh, kw)` of a 2D correlation kernel with anchor `(ay, ax)` on spacing
 /// `(hy, hx)`: `M = A_y W A_x^T` (see the [module docs](self)).
 #[must_use]
-pub fn moment_matrix(taps: ArrayView2<'_, f64>, anchor: [usize; 2], spacing: [f64; 2]) -> Array2<f64> {
+pub fn moment_matrix(
+    taps: ArrayView2<'_, f64>,
+    anchor: [usize; 2],
+    spacing: [f64; 2],
+) -> Array2<f64> {
     let (kh, kw) = taps.dim();
     let ay = taylor_matrix(kh, anchor[0], spacing[0]);
     let ax = taylor_matrix(kw, anchor[1], spacing[1]);
@@ -280,7 +284,10 @@ impl MomentStencil {
     /// Initial parameters: the target values of the learned moments.
     #[must_use]
     pub fn initial_theta(&self) -> Vec<f64> {
-        self.learned.iter().map(|&[i, j]| self.target[[i, j]]).collect()
+        self.learned
+            .iter()
+            .map(|&[i, j]| self.target[[i, j]])
+            .collect()
     }
     /// Kernel of the held (non-learned) moments.
     #[must_use]
@@ -299,7 +306,11 @@ impl MomentStencil {
     /// If `theta.len()` differs from the number of learned moments.
     #[must_use]
     pub fn kernel(&self, theta: &[f64]) -> Array2<f64> {
-        assert_eq!(theta.len(), self.learned.len(), "MomentStencil::kernel: theta length");
+        assert_eq!(
+            theta.len(),
+            self.learned.len(),
+            "MomentStencil::kernel: theta length"
+        );
         let mut w = self.fixed.clone();
         for (t, b) in theta.iter().zip(&self.basis) {
             w.scaled_add(*t, b);
@@ -313,7 +324,11 @@ impl MomentStencil {
     /// If `theta.len()` differs from the number of learned moments.
     #[must_use]
     pub fn moments(&self, theta: &[f64]) -> Array2<f64> {
-        assert_eq!(theta.len(), self.learned.len(), "MomentStencil::moments: theta length");
+        assert_eq!(
+            theta.len(),
+            self.learned.len(),
+            "MomentStencil::moments: theta length"
+        );
         let mut m = self.target.clone();
         for (t, &[i, j]) in theta.iter().zip(&self.learned) {
             m[[i, j]] = *t;
@@ -327,7 +342,11 @@ impl MomentStencil {
     /// If `grad_kernel` does not have the kernel shape.
     #[must_use]
     pub fn theta_grad(&self, grad_kernel: ArrayView2<'_, f64>) -> Vec<f64> {
-        assert_eq!(grad_kernel.dim(), (self.shape[0], self.shape[1]), "theta_grad: shape");
+        assert_eq!(
+            grad_kernel.dim(),
+            (self.shape[0], self.shape[1]),
+            "theta_grad: shape"
+        );
         self.basis
             .iter()
             .map(|b| b.iter().zip(grad_kernel.iter()).map(|(x, y)| x * y).sum())
@@ -372,13 +391,21 @@ mod tests {
         let lap = array![[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]];
         let m = moment_matrix(lap.view(), [1, 1], [1.0, 1.0]);
         for ((i, j), &v) in m.indexed_iter() {
-            let expect = if (i, j) == (2, 0) || (i, j) == (0, 2) { 1.0 } else { 0.0 };
+            let expect = if (i, j) == (2, 0) || (i, j) == (0, 2) {
+                1.0
+            } else {
+                0.0
+            };
             // Sums of small integers and halves: exact in binary floating point.
             assert_eq!(v, expect, "m{i}{j}");
         }
         let back = kernel_from_moments(m.view(), [1, 1], [1.0, 1.0]).unwrap();
         // Round trip through two 3x3 Gaussian eliminations: a few ulp.
-        assert!(back.iter().zip(lap.iter()).all(|(a, b)| (a - b).abs() < 1e-14));
+        assert!(
+            back.iter()
+                .zip(lap.iter())
+                .all(|(a, b)| (a - b).abs() < 1e-14)
+        );
     }
 
     #[test]
@@ -427,7 +454,11 @@ mod tests {
         assert!((m[[0, 0]] - 1.0).abs() < 1e-14 && m[[2, 2]].abs() < 1e-14);
         let ord = MomentConstraint::Order(1).learned_mask([3, 3]).unwrap();
         assert!(!ord[[1, 0]] && ord[[2, 0]] && ord[[1, 1]]);
-        assert!(MomentConstraint::Learn(vec![[3, 0]]).learned_mask([3, 3]).is_err());
+        assert!(
+            MomentConstraint::Learn(vec![[3, 0]])
+                .learned_mask([3, 3])
+                .is_err()
+        );
     }
 
     #[test]

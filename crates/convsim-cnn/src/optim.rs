@@ -495,7 +495,10 @@ mod tests {
         })
         .unwrap();
         // Converged to rounding: the minimiser is known exactly.
-        assert!((x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6, "{x:?} {rep:?}");
+        assert!(
+            (x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6,
+            "{x:?} {rep:?}"
+        );
     }
 
     #[test]

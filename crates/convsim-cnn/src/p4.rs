@@ -76,7 +76,11 @@ pub fn rotate_planes<T: Float>(x: ArrayView4<'_, T>, r: usize) -> Array4<T> {
 #[must_use]
 pub fn cycle_rotations<T: Float>(x: ArrayView4<'_, T>, shift: usize) -> Array4<T> {
     let (n, c, h, w) = x.dim();
-    assert_eq!(c % 4, 0, "cycle_rotations: {c} channels is not a multiple of 4");
+    assert_eq!(
+        c % 4,
+        0,
+        "cycle_rotations: {c} channels is not a multiple of 4"
+    );
     let mut out = Array4::zeros((n, c, h, w));
     for ch in 0..c {
         let dst = ch / 4 * 4 + (ch % 4 + shift) % 4;
@@ -143,12 +147,23 @@ struct P4Core<T> {
 }
 
 impl<T: Float> P4Core<T> {
-    fn new(base_cfg: Conv2dConfig, exp_cfg: Conv2dConfig, map: Vec<usize>, base_len: usize, fan_in: usize, seed: u64) -> Result<Self> {
+    fn new(
+        base_cfg: Conv2dConfig,
+        exp_cfg: Conv2dConfig,
+        map: Vec<usize>,
+        base_len: usize,
+        fan_in: usize,
+        seed: u64,
+    ) -> Result<Self> {
         let core = ConvCore::new(exp_cfg)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let bound = init_bound(fan_in);
         let weight = uniform_init(base_len, bound, &mut rng);
-        let nb = if base_cfg.bias { base_cfg.out_channels } else { 0 };
+        let nb = if base_cfg.bias {
+            base_cfg.out_channels
+        } else {
+            0
+        };
         let bias = uniform_init(nb, bound, &mut rng);
         let ws = exp_cfg.weight_shape();
         let mut s = P4Core {
@@ -196,8 +211,10 @@ impl<T: Float> P4Core<T> {
             Some(self.gw_exp.view_mut()),
             has_bias.then(|| self.gb_exp.view_mut()),
         );
-        self.expansion
-            .fold(self.gw_exp.as_slice().expect("contiguous"), &mut self.grad_weight);
+        self.expansion.fold(
+            self.gw_exp.as_slice().expect("contiguous"),
+            &mut self.grad_weight,
+        );
         if has_bias {
             for (i, &gb) in self.gb_exp.iter().enumerate() {
                 self.grad_bias[i / 4] += gb;

@@ -38,7 +38,9 @@ impl Float for f32 {
     fn tanh_slice(x: &[f32], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                 unsafe { tanh_slice_avx2(x, y) };
                 return;

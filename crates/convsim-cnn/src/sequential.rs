@@ -72,9 +72,7 @@ impl<T: Float> Layer<T> for Sequential<T> {
     }
 
     fn output_shape(&self, input: Shape4) -> Result<Shape4> {
-        self.layers
-            .iter()
-            .try_fold(input, |s, l| l.output_shape(s))
+        self.layers.iter().try_fold(input, |s, l| l.output_shape(s))
     }
 
     fn forward(&mut self, x: ArrayView4<'_, T>) -> Result<()> {
@@ -90,12 +88,21 @@ impl<T: Float> Layer<T> for Sequential<T> {
         self.layers.last().expect("non-empty").output()
     }
 
-    fn backward(&mut self, x: ArrayView4<'_, T>, grad_out: ArrayView4<'_, T>, need_input_grad: bool) {
+    fn backward(
+        &mut self,
+        x: ArrayView4<'_, T>,
+        grad_out: ArrayView4<'_, T>,
+        need_input_grad: bool,
+    ) {
         let n = self.layers.len();
         for i in (0..n).rev() {
             let (upto, after) = self.layers.split_at_mut(i + 1);
             let (before, cur) = upto.split_at_mut(i);
-            let input = if i == 0 { x.view() } else { before[i - 1].output() };
+            let input = if i == 0 {
+                x.view()
+            } else {
+                before[i - 1].output()
+            };
             let g = if i + 1 == n {
                 grad_out.view()
             } else {

@@ -133,7 +133,12 @@ pub struct TrainReport {
 }
 
 /// Copies pairs `idx` into `(bx, by)`, reallocating only if the batch size changed.
-fn gather<T: Float>(data: &SnapshotPairs<T>, idx: &[usize], bx: &mut Array4<T>, by: &mut Array4<T>) {
+fn gather<T: Float>(
+    data: &SnapshotPairs<T>,
+    idx: &[usize],
+    bx: &mut Array4<T>,
+    by: &mut Array4<T>,
+) {
     let (_, c, h, w) = data.inputs().dim();
     let co = data.targets().dim().1;
     if bx.dim().0 != idx.len() {
@@ -162,8 +167,12 @@ fn dataset_loss<T: Float>(
     while start < n {
         let end = (start + batch).min(n);
         let w = (end - start) as f64 / n as f64;
-        let x: ArrayView4<'_, T> = data.inputs().slice_move(ndarray::s![start..end, .., .., ..]);
-        let y: ArrayView4<'_, T> = data.targets().slice_move(ndarray::s![start..end, .., .., ..]);
+        let x: ArrayView4<'_, T> = data
+            .inputs()
+            .slice_move(ndarray::s![start..end, .., .., ..]);
+        let y: ArrayView4<'_, T> = data
+            .targets()
+            .slice_move(ndarray::s![start..end, .., .., ..]);
         total += w * if grad {
             ev.loss_and_grad(model, x, y, w)?
         } else {
@@ -182,7 +191,9 @@ fn make_optimizer<T: Float>(cfg: &OptimizerConfig) -> Result<Option<Box<dyn Opti
             schedule,
         } => {
             schedule.validate()?;
-            Some(Box::new(Sgd::new(learning_rate, momentum)?.with_schedule(schedule)))
+            Some(Box::new(
+                Sgd::new(learning_rate, momentum)?.with_schedule(schedule),
+            ))
         }
         OptimizerConfig::Adam {
             learning_rate,

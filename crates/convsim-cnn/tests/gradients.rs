@@ -63,9 +63,13 @@ fn conv2d_geometries_and_shapes() {
         x: Sides::both(Boundary::Periodic),
     };
     let cfgs = [
-        Conv2dConfig::new(3, 2, 3).kernel(2, 4).boundary(Boundary::Mirror),
+        Conv2dConfig::new(3, 2, 3)
+            .kernel(2, 4)
+            .boundary(Boundary::Mirror),
         Conv2dConfig::new(2, 2, 3).padding(Padding::Valid),
-        Conv2dConfig::new(2, 2, 3).padding(Padding::Full).boundary(Boundary::Symmetric),
+        Conv2dConfig::new(2, 2, 3)
+            .padding(Padding::Full)
+            .boundary(Boundary::Symmetric),
         Conv2dConfig::new(2, 3, 3)
             .padding(Padding::Explicit { lo: 2, hi: 1 })
             .stride(2)
@@ -82,9 +86,13 @@ fn conv2d_geometries_and_shapes() {
 
 #[test]
 fn activations() {
-    for (i, kind) in [ActivationKind::Relu, ActivationKind::Tanh, ActivationKind::Gelu]
-        .into_iter()
-        .enumerate()
+    for (i, kind) in [
+        ActivationKind::Relu,
+        ActivationKind::Tanh,
+        ActivationKind::Gelu,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut act = Activation::<f64>::new(kind);
         // ReLU's kink at 0 is never hit by normal samples (probability 0), and eps = 1e-6 only
@@ -98,7 +106,15 @@ fn sequential_model() {
     let mut net = Sequential::<f64>::new(vec![
         Box::new(Conv2d::new(Conv2dConfig::new(1, 4, 3).boundary(Boundary::Periodic), 1).unwrap()),
         Box::new(Activation::new(ActivationKind::Tanh)),
-        Box::new(Conv2d::new(Conv2dConfig::new(4, 4, 3).stride(2).boundary(Boundary::Mirror), 2).unwrap()),
+        Box::new(
+            Conv2d::new(
+                Conv2dConfig::new(4, 4, 3)
+                    .stride(2)
+                    .boundary(Boundary::Mirror),
+                2,
+            )
+            .unwrap(),
+        ),
         Box::new(Activation::new(ActivationKind::Gelu)),
         Box::new(Conv2d::new(Conv2dConfig::new(4, 2, 1), 3).unwrap()),
     ])
@@ -110,9 +126,12 @@ fn sequential_model() {
 fn p4_layers_blur_pool_and_moment_conv() {
     use convsim_cnn::moments::{MomentConstraint, MomentStencil};
     use convsim_cnn::{BlurPool2d, MomentConv2d, P4GroupConv, P4LiftConv, PoolMode, RotationPool};
-    let mut lift = P4LiftConv::<f64>::new(Conv2dConfig::new(2, 2, 3).boundary(Boundary::Periodic), 1).unwrap();
+    let mut lift =
+        P4LiftConv::<f64>::new(Conv2dConfig::new(2, 2, 3).boundary(Boundary::Periodic), 1).unwrap();
     check(&mut lift, (2, 2, 6, 6), 500);
-    let mut gconv = P4GroupConv::<f64>::new(Conv2dConfig::new(1, 2, 3).boundary(Boundary::Symmetric), 2).unwrap();
+    let mut gconv =
+        P4GroupConv::<f64>::new(Conv2dConfig::new(1, 2, 3).boundary(Boundary::Symmetric), 2)
+            .unwrap();
     check(&mut gconv, (2, 4, 6, 6), 501);
     for mode in [PoolMode::Mean, PoolMode::Max] {
         let mut pool = RotationPool::<f64>::new(mode);
@@ -123,7 +142,11 @@ fn p4_layers_blur_pool_and_moment_conv() {
         check(&mut bp, (2, 3, 9, 8), 503);
     }
     let target = ndarray::Array2::from_shape_fn((3, 3), |(i, j)| 0.1 * (i + 2 * j) as f64);
-    for c in [MomentConstraint::Free, MomentConstraint::Order(1), MomentConstraint::Learn(vec![[2, 0], [1, 1]])] {
+    for c in [
+        MomentConstraint::Free,
+        MomentConstraint::Order(1),
+        MomentConstraint::Learn(vec![[2, 0], [1, 1]]),
+    ] {
         let st = MomentStencil::new(target.clone(), [1, 1], [0.5, 1.0], &c).unwrap();
         let mut mc = MomentConv2d::<f64>::new(st, Boundary::Antisymmetric).unwrap();
         check(&mut mc, (2, 1, 7, 7), 504);
@@ -162,5 +185,9 @@ fn rollout_loss_gradient() {
     }
     let scale = g.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     // The loss is O(1), so rounding in the difference quotient is ~1e-16 / 1e-6 = 1e-10.
-    assert!(worst / scale < TOL, "rollout gradient rel err {:e}", worst / scale);
+    assert!(
+        worst / scale < TOL,
+        "rollout gradient rel err {:e}",
+        worst / scale
+    );
 }

@@ -181,6 +181,18 @@ impl<T: Element> Direct<T> {
     {
         let cfg = &self.cfg;
         let rpt = cfg.rows_per_task;
+        if rayon::current_num_threads() == 1 {
+            // One worker: no fork-join bookkeeping, same chunks in the same order.
+            for (t, (chunk, s)) in output
+                .axis_chunks_iter_mut(Axis(0), rpt)
+                .into_iter()
+                .zip(self.scratch.iter_mut())
+                .enumerate()
+            {
+                run_task(cfg, &input, t * rpt, chunk, s, epilogue);
+            }
+            return;
+        }
         output
             .axis_chunks_iter_mut(Axis(0), rpt)
             .into_par_iter()

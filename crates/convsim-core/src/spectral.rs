@@ -222,15 +222,23 @@ impl<T: Element> SpectralPlan<T> {
     where
         F: Fn(f64, f64) -> Complex64,
     {
+        let (ky, kx) = (self.ky.clone(), self.kx.clone());
+        // Hermitian part for real data: the real part of the complex result (module docs).
+        self.set_transfer_indexed(|p, q| transfer(ky[p], kx[q]), !T::IS_COMPLEX);
+    }
+
+    /// Sets the transfer function by DFT indices `(p, q)`; `hermitian` takes the Hermitian part.
+    pub(crate) fn set_transfer_indexed<F>(&mut self, transfer: F, hermitian: bool)
+    where
+        F: Fn(usize, usize) -> Complex64,
+    {
         let [ny, nx] = self.shape;
         let norm = 1.0 / (ny as f64 * nx as f64);
-        let (ky, kx) = (&self.ky, &self.kx);
         for q in 0..self.ncols {
             for p in 0..ny {
-                let mut h = transfer(ky[p], kx[q]);
-                if !T::IS_COMPLEX {
-                    // Hermitian part: the real part of the complex result (module docs).
-                    let mirror = transfer(ky[(ny - p) % ny], kx[(nx - q) % nx]);
+                let mut h = transfer(p, q);
+                if hermitian {
+                    let mirror = transfer((ny - p) % ny, (nx - q) % nx);
                     h = (h + mirror.conj()) * 0.5;
                 }
                 h *= norm;

@@ -32,6 +32,8 @@ use rayon::ThreadPool;
 struct Counting;
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static SIZES: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+thread_local! { static SZ: Cell<usize> = const { Cell::new(0) }; }
 /// Id of the pool being measured (0: none).
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// Next pool id.
@@ -45,7 +47,8 @@ thread_local! {
 fn note() {
     let tag = TAG.with(Cell::get);
     if tag != 0 && tag == ACTIVE.load(Ordering::Relaxed) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        let i = ALLOCS.fetch_add(1, Ordering::Relaxed);
+        if i < 8 { SIZES[i].store(SZ.with(Cell::get), Ordering::Relaxed); }
     }
 }
 
@@ -53,6 +56,7 @@ fn note() {
 // the memory handed out.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        SZ.with(|c| c.set(layout.size()));
         note();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
@@ -245,6 +249,7 @@ fn direct_dense_and_strided_allocate_nothing() {
             ),
         ];
         for (name, n) in cases {
+            if n != 0 { eprintln!("SIZES {:?}", SIZES.iter().map(|a| a.load(Ordering::Relaxed)).collect::<Vec<_>>()); }
             assert_eq!(
                 n, 0,
                 "{name} in a {threads}-thread pool: {n} allocations in 20 applies"

@@ -9,8 +9,9 @@ use crate::ffi;
 
 /// Writes a fixed-length UTF-8 string attribute on `obj` (replacing an existing one).
 pub(crate) fn set_str(path: &Path, obj: &Location, name: &str, value: &str) -> Result<()> {
-    ffi::write_str_attr(obj.id(), name, value)
-        .ctx(path, || format!("writing attribute '{name}' of '{}'", obj.name()))
+    ffi::write_str_attr(obj.id(), name, value).ctx(path, || {
+        format!("writing attribute '{name}' of '{}'", obj.name())
+    })
 }
 
 /// Reads a string attribute; `None` if absent or not a string.
@@ -19,14 +20,22 @@ pub(crate) fn get_str(path: &Path, obj: &Location, name: &str) -> Result<Option<
 }
 
 /// Writes a scalar numeric attribute (replacing an existing one).
-pub(crate) fn set_num<T: hdf5::H5Type>(path: &Path, obj: &Location, name: &str, value: T) -> Result<()> {
+pub(crate) fn set_num<T: hdf5::H5Type>(
+    path: &Path,
+    obj: &Location,
+    name: &str,
+    value: T,
+) -> Result<()> {
     if obj.attr(name).is_ok() {
-        obj.delete_attr(name).ctx(path, || format!("replacing attribute '{name}'"))?;
+        obj.delete_attr(name)
+            .ctx(path, || format!("replacing attribute '{name}'"))?;
     }
     obj.new_attr::<T>()
         .create(name)
         .and_then(|a| a.write_scalar(&value))
-        .ctx(path, || format!("writing attribute '{name}' of '{}'", obj.name()))
+        .ctx(path, || {
+            format!("writing attribute '{name}' of '{}'", obj.name())
+        })
 }
 
 /// Reads a scalar numeric attribute; `None` if absent or not convertible.

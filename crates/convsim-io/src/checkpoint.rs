@@ -56,10 +56,17 @@ pub fn write_checkpoint(
 ) -> Result<()> {
     let path = path.as_ref();
     for (i, a) in state.iter().enumerate() {
-        if a.name.is_empty() || a.name.contains('/') || a.name.contains(',') || state[..i].iter().any(|b| b.name == a.name) {
+        if a.name.is_empty()
+            || a.name.contains('/')
+            || a.name.contains(',')
+            || state[..i].iter().any(|b| b.name == a.name)
+        {
             return Err(IoError::Invalid {
                 path: path.to_path_buf(),
-                message: format!("checkpoint array name '{}' is empty, contains '/' or ',', or is repeated", a.name),
+                message: format!(
+                    "checkpoint array name '{}' is empty, contains '/' or ',', or is repeated",
+                    a.name
+                ),
             });
         }
     }
@@ -68,7 +75,11 @@ pub fn write_checkpoint(
         // Sync the data before the rename so the new name never points at unsynced blocks.
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
-            .map_err(|source| IoError::Fs { path: tmp.clone(), context: "syncing checkpoint".into(), source })?;
+            .map_err(|source| IoError::Fs {
+                path: tmp.clone(),
+                context: "syncing checkpoint".into(),
+                source,
+            })?;
         std::fs::rename(&tmp, path).map_err(|source| IoError::Fs {
             path: path.to_path_buf(),
             context: format!("renaming {} into place", tmp.display()),
@@ -87,7 +98,10 @@ pub fn write_checkpoint(
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
     name.push(format!(".tmp-{}", std::process::id()));
     path.with_file_name(name)
 }
@@ -98,7 +112,9 @@ fn write_into(p: &Path, step: u64, time: f64, state: &[StateArray], meta: &RunMe
         write_meta(p, &file, meta, "checkpoint")?;
         set_num(p, &file, "step", step)?;
         set_num(p, &file, "time", time)?;
-        let g = file.create_group("state").ctx(p, || "creating /state".into())?;
+        let g = file
+            .create_group("state")
+            .ctx(p, || "creating /state".into())?;
         for a in state {
             let data = a.data.as_standard_layout();
             g.new_dataset_builder()
@@ -106,7 +122,11 @@ fn write_into(p: &Path, step: u64, time: f64, state: &[StateArray], meta: &RunMe
                 .create(a.name.as_str())
                 .ctx(p, || format!("writing /state/{}", a.name))?;
         }
-        let order = state.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(",");
+        let order = state
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         set_str(p, &g, ORDER_ATTR, &order)?;
         file.flush().ctx(p, || "flushing checkpoint".into())?;
     }
@@ -128,8 +148,12 @@ pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint> {
             message: format!("not a convsim checkpoint (convsim_file = {kind:?})"),
         });
     }
-    let (Some(step), Some(time)) = (get_num::<u64>(&file, "step"), get_num::<f64>(&file, "time")) else {
-        return Err(IoError::Invalid { path: p.to_path_buf(), message: "checkpoint without step/time attributes".into() });
+    let (Some(step), Some(time)) = (get_num::<u64>(&file, "step"), get_num::<f64>(&file, "time"))
+    else {
+        return Err(IoError::Invalid {
+            path: p.to_path_buf(),
+            message: "checkpoint without step/time attributes".into(),
+        });
     };
     let g = file.group("state").ctx(p, || "opening /state".into())?;
     let order = get_str(p, &g, ORDER_ATTR)?.unwrap_or_default();
@@ -142,13 +166,24 @@ pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint> {
             available: g.member_names().unwrap_or_default(),
         })?;
         let data: ArrayD<f64> = ds.read_dyn().ctx(p, || format!("reading /state/{name}"))?;
-        state.push(StateArray { name: (*name).to_string(), data });
+        state.push(StateArray {
+            name: (*name).to_string(),
+            data,
+        });
     }
     let mut attrs = std::collections::BTreeMap::new();
-    for name in file.attr_names().ctx(p, || "listing root attributes".into())? {
+    for name in file
+        .attr_names()
+        .ctx(p, || "listing root attributes".into())?
+    {
         if let Some(v) = get_str(p, &file, &name)? {
             attrs.insert(name, v);
         }
     }
-    Ok(Checkpoint { step, time, meta: meta_from_attrs(attrs), state })
+    Ok(Checkpoint {
+        step,
+        time,
+        meta: meta_from_attrs(attrs),
+        state,
+    })
 }

@@ -96,7 +96,11 @@ pub enum IoError {
 }
 
 fn list_or_none(v: &[String]) -> String {
-    if v.is_empty() { "(none)".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "(none)".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 /// Result alias of this crate.
@@ -109,12 +113,19 @@ pub(crate) trait Ctx<T> {
 
 impl<T> Ctx<T> for hdf5::Result<T> {
     fn ctx(self, path: &std::path::Path, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| IoError::Hdf5 { path: path.to_path_buf(), context: context(), source })
+        self.map_err(|source| IoError::Hdf5 {
+            path: path.to_path_buf(),
+            context: context(),
+            source,
+        })
     }
 }
 
 impl<T> Ctx<T> for std::result::Result<T, String> {
     fn ctx(self, path: &std::path::Path, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|m| IoError::Invalid { path: path.to_path_buf(), message: format!("{}: {m}", context()) })
+        self.map_err(|m| IoError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("{}: {m}", context()),
+        })
     }
 }

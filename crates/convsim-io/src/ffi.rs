@@ -13,7 +13,9 @@ use std::ffi::CString;
 use std::os::raw::{c_char, c_uint, c_void};
 
 use hdf5_sys::h5::herr_t;
-use hdf5_sys::h5a::{H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Aget_type, H5Aopen, H5Aread, H5Awrite};
+use hdf5_sys::h5a::{
+    H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Aget_type, H5Aopen, H5Aread, H5Awrite,
+};
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5p::H5P_DEFAULT;
 use hdf5_sys::h5s::{H5S_class_t, H5Sclose, H5Screate};
@@ -35,7 +37,11 @@ fn cstring(s: &str) -> Result<CString, String> {
 }
 
 fn check(code: herr_t, what: &str) -> Result<(), String> {
-    if code < 0 { Err(format!("HDF5 call {what} failed")) } else { Ok(()) }
+    if code < 0 {
+        Err(format!("HDF5 call {what} failed"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Makes dataset `dsid` a dimension scale named `dimname` (the netCDF dimension name).
@@ -44,7 +50,10 @@ pub(crate) fn set_scale(dsid: hid_t, dimname: &str) -> Result<(), String> {
     hdf5::sync::sync(|| {
         // SAFETY: `dsid` is a valid open dataset id (held by the caller's `Dataset`), `name`
         // is a NUL-terminated string alive for the call.
-        check(unsafe { H5DSset_scale(dsid, name.as_ptr()) }, "H5DSset_scale")
+        check(
+            unsafe { H5DSset_scale(dsid, name.as_ptr()) },
+            "H5DSset_scale",
+        )
     })
 }
 
@@ -55,8 +64,14 @@ pub(crate) fn attach_scale(did: hid_t, dsid: hid_t, idx: usize, label: &str) -> 
     hdf5::sync::sync(|| {
         // SAFETY: both ids are valid open datasets held by the caller; `idx` is below the rank
         // of `did` (checked by HDF5, which returns an error otherwise); `label` lives for the call.
-        check(unsafe { H5DSattach_scale(did, dsid, idx) }, "H5DSattach_scale")?;
-        check(unsafe { H5DSset_label(did, idx, label.as_ptr()) }, "H5DSset_label")
+        check(
+            unsafe { H5DSattach_scale(did, dsid, idx) },
+            "H5DSattach_scale",
+        )?;
+        check(
+            unsafe { H5DSset_label(did, idx, label.as_ptr()) },
+            "H5DSset_label",
+        )
     })
 }
 
@@ -85,7 +100,10 @@ pub(crate) fn write_str_attr(loc: hid_t, name: &str, value: &str) -> Result<(), 
             let mut result = check(H5Tset_size(tid, size), "H5Tset_size")
                 .and_then(|()| check(H5Tset_cset(tid, H5T_cset_t::H5T_CSET_UTF8), "H5Tset_cset"))
                 .and_then(|()| {
-                    check(H5Tset_strpad(tid, H5T_str_t::H5T_STR_NULLPAD), "H5Tset_strpad")
+                    check(
+                        H5Tset_strpad(tid, H5T_str_t::H5T_STR_NULLPAD),
+                        "H5Tset_strpad",
+                    )
                 });
             if result.is_ok() {
                 let sid = H5Screate(H5S_class_t::H5S_SCALAR);
@@ -93,7 +111,10 @@ pub(crate) fn write_str_attr(loc: hid_t, name: &str, value: &str) -> Result<(), 
                 result = if aid < 0 {
                     Err(format!("cannot create attribute {name}"))
                 } else {
-                    let r = check(H5Awrite(aid, tid, bytes.as_ptr().cast::<c_void>()), "H5Awrite");
+                    let r = check(
+                        H5Awrite(aid, tid, bytes.as_ptr().cast::<c_void>()),
+                        "H5Awrite",
+                    );
                     H5Aclose(aid);
                     r
                 };

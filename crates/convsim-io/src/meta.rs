@@ -54,8 +54,15 @@ impl RunMeta {
     }
 
     /// Names of the fixed root attributes, in the order written.
-    pub const FIXED_NAMES: [&'static str; 7] =
-        ["convsim_version", "solver", "scenario", "created", "recipe", "time_units", "length_units"];
+    pub const FIXED_NAMES: [&'static str; 7] = [
+        "convsim_version",
+        "solver",
+        "scenario",
+        "created",
+        "recipe",
+        "time_units",
+        "length_units",
+    ];
 
     pub(crate) fn fixed_values(&self) -> [&str; 7] {
         [
@@ -79,7 +86,9 @@ impl RunMeta {
 /// ```
 #[must_use]
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     rfc3339_from_unix(secs)
 }
 

@@ -109,13 +109,21 @@ impl std::fmt::Debug for RunFile {
 /// Opens an HDF5 file read-only with typed errors for a missing or non-HDF5 file.
 pub(crate) fn open_file(p: &Path) -> Result<File> {
     if !p.exists() {
-        return Err(IoError::NotFound { path: p.to_path_buf() });
+        return Err(IoError::NotFound {
+            path: p.to_path_buf(),
+        });
     }
-    File::open(p).map_err(|source| IoError::Open { path: p.to_path_buf(), source })
+    File::open(p).map_err(|source| IoError::Open {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
 fn not_run_file(p: &Path, what: &str) -> IoError {
-    IoError::Invalid { path: p.to_path_buf(), message: format!("not a convsim run file: {what} missing") }
+    IoError::Invalid {
+        path: p.to_path_buf(),
+        message: format!("not a convsim run file: {what} missing"),
+    }
 }
 
 impl RunFile {
@@ -127,20 +135,44 @@ impl RunFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let p = path.as_ref();
         let file = open_file(p)?;
-        let time = file.dataset("scales/time").map_err(|_| not_run_file(p, "/scales/time"))?;
-        let step = file.dataset("scales/step").map_err(|_| not_run_file(p, "/scales/step"))?;
-        let fields_g = file.group("fields").map_err(|_| not_run_file(p, "/fields"))?;
-        let diags_g = file.group("diagnostics").map_err(|_| not_run_file(p, "/diagnostics"))?;
+        let time = file
+            .dataset("scales/time")
+            .map_err(|_| not_run_file(p, "/scales/time"))?;
+        let step = file
+            .dataset("scales/step")
+            .map_err(|_| not_run_file(p, "/scales/step"))?;
+        let fields_g = file
+            .group("fields")
+            .map_err(|_| not_run_file(p, "/fields"))?;
+        let diags_g = file
+            .group("diagnostics")
+            .map_err(|_| not_run_file(p, "/diagnostics"))?;
         let fields = member_order(p, &fields_g)?;
         let diagnostics = member_order(p, &diags_g)?;
         let mut frames = time.shape()[0].min(step.shape()[0]);
         for f in &fields {
-            frames = frames.min(fields_g.dataset(f).ctx(p, || format!("opening /fields/{f}"))?.shape()[0]);
+            frames = frames.min(
+                fields_g
+                    .dataset(f)
+                    .ctx(p, || format!("opening /fields/{f}"))?
+                    .shape()[0],
+            );
         }
         for d in &diagnostics {
-            frames = frames.min(diags_g.dataset(d).ctx(p, || format!("opening /diagnostics/{d}"))?.shape()[0]);
+            frames = frames.min(
+                diags_g
+                    .dataset(d)
+                    .ctx(p, || format!("opening /diagnostics/{d}"))?
+                    .shape()[0],
+            );
         }
-        Ok(RunFile { path: p.to_path_buf(), file, frames, fields, diagnostics })
+        Ok(RunFile {
+            path: p.to_path_buf(),
+            file,
+            frames,
+            fields,
+            diagnostics,
+        })
     }
 
     /// The file's path.
@@ -162,7 +194,11 @@ impl RunFile {
     pub fn attributes(&self) -> Result<BTreeMap<String, String>> {
         let p = self.path.as_path();
         let mut out = BTreeMap::new();
-        for name in self.file.attr_names().ctx(p, || "listing root attributes".into())? {
+        for name in self
+            .file
+            .attr_names()
+            .ctx(p, || "listing root attributes".into())?
+        {
             if let Some(v) = get_str(p, &self.file, &name)? {
                 out.insert(name, v);
             }
@@ -218,9 +254,15 @@ impl RunFile {
     /// [`IoError::Hdf5`].
     pub fn steps(&self) -> Result<Vec<u64>> {
         let p = self.path.as_path();
-        let ds = self.file.dataset("scales/step").ctx(p, || "opening /scales/step".into())?;
+        let ds = self
+            .file
+            .dataset("scales/step")
+            .ctx(p, || "opening /scales/step".into())?;
         let v: Vec<i64> = ds.read_raw().ctx(p, || "reading /scales/step".into())?;
-        Ok(v.into_iter().take(self.frames).map(|s| s.max(0) as u64).collect())
+        Ok(v.into_iter()
+            .take(self.frames)
+            .map(|s| s.max(0) as u64)
+            .collect())
     }
 
     /// Unit of simulation time (the `units` attribute of `/scales/time`).
@@ -229,7 +271,10 @@ impl RunFile {
     /// [`IoError::Hdf5`].
     pub fn time_units(&self) -> Result<String> {
         let p = self.path.as_path();
-        let ds = self.file.dataset("scales/time").ctx(p, || "opening /scales/time".into())?;
+        let ds = self
+            .file
+            .dataset("scales/time")
+            .ctx(p, || "opening /scales/time".into())?;
         Ok(get_str(p, &ds, "units")?.unwrap_or_default())
     }
 
@@ -266,11 +311,18 @@ impl RunFile {
     /// # Errors
     /// [`IoError::Hdf5`].
     pub fn diagnostics(&self) -> Result<Vec<DatasetInfo>> {
-        self.diagnostics.iter().map(|n| self.info("diagnostics", n)).collect()
+        self.diagnostics
+            .iter()
+            .map(|n| self.info("diagnostics", n))
+            .collect()
     }
 
     fn dataset(&self, group: &str, name: &str) -> Result<Dataset> {
-        let known = if group == "fields" { &self.fields } else { &self.diagnostics };
+        let known = if group == "fields" {
+            &self.fields
+        } else {
+            &self.diagnostics
+        };
         if !known.iter().any(|n| n == name) {
             return Err(IoError::MissingDataset {
                 path: self.path.clone(),
@@ -278,7 +330,9 @@ impl RunFile {
                 available: known.iter().map(|n| format!("/{group}/{n}")).collect(),
             });
         }
-        self.file.dataset(&format!("{group}/{name}")).ctx(&self.path, || format!("opening /{group}/{name}"))
+        self.file
+            .dataset(&format!("{group}/{name}"))
+            .ctx(&self.path, || format!("opening /{group}/{name}"))
     }
 
     /// Frame `k` of field `name`, shape `(ny, nx)` (f32 fields are widened to f64).
@@ -288,9 +342,17 @@ impl RunFile {
     pub fn read_frame(&self, name: &str, k: usize) -> Result<Array2<f64>> {
         let ds = self.dataset("fields", name)?;
         if k >= self.frames {
-            return Err(IoError::Frame { path: self.path.clone(), dataset: format!("/fields/{name}"), frame: k, frames: self.frames });
+            return Err(IoError::Frame {
+                path: self.path.clone(),
+                dataset: format!("/fields/{name}"),
+                frame: k,
+                frames: self.frames,
+            });
         }
-        ds.read_slice_2d::<f64, _>(s![k, .., ..]).ctx(&self.path, || format!("reading frame {k} of /fields/{name}"))
+        ds.read_slice_2d::<f64, _>(s![k, .., ..])
+            .ctx(&self.path, || {
+                format!("reading frame {k} of /fields/{name}")
+            })
     }
 
     /// Every complete frame of field `name`, shape `(frames, ny, nx)`.
@@ -309,7 +371,9 @@ impl RunFile {
     /// [`IoError::MissingDataset`] (listing the diagnostics), [`IoError::Hdf5`].
     pub fn read_diagnostic(&self, name: &str) -> Result<Vec<f64>> {
         let ds = self.dataset("diagnostics", name)?;
-        let mut v: Vec<f64> = ds.read_raw().ctx(&self.path, || format!("reading /diagnostics/{name}"))?;
+        let mut v: Vec<f64> = ds
+            .read_raw()
+            .ctx(&self.path, || format!("reading /diagnostics/{name}"))?;
         v.truncate(self.frames);
         Ok(v)
     }
@@ -320,7 +384,9 @@ impl RunFile {
     /// [`IoError::Hdf5`].
     pub fn receivers(&self) -> Result<Vec<String>> {
         match self.file.group("receivers") {
-            Ok(g) => g.member_names().ctx(&self.path, || "listing /receivers".into()),
+            Ok(g) => g
+                .member_names()
+                .ctx(&self.path, || "listing /receivers".into()),
             Err(_) => Ok(Vec::new()),
         }
     }
@@ -339,12 +405,24 @@ impl RunFile {
                 available: shots.iter().map(|s| format!("/receivers/{s}")).collect(),
             });
         }
-        let g: Group = self.file.group(&format!("receivers/{shot}")).ctx(p, || format!("opening /receivers/{shot}"))?;
-        let open = |n: &str| g.dataset(n).ctx(p, || format!("opening /receivers/{shot}/{n}"));
+        let g: Group = self
+            .file
+            .group(&format!("receivers/{shot}"))
+            .ctx(p, || format!("opening /receivers/{shot}"))?;
+        let open = |n: &str| {
+            g.dataset(n)
+                .ctx(p, || format!("opening /receivers/{shot}/{n}"))
+        };
         let traces_ds = open("traces")?;
-        let traces = traces_ds.read_2d::<f64>().ctx(p, || format!("reading /receivers/{shot}/traces"))?;
-        let ys: Vec<f64> = open("y")?.read_raw().ctx(p, || "reading receiver y".into())?;
-        let xs: Vec<f64> = open("x")?.read_raw().ctx(p, || "reading receiver x".into())?;
+        let traces = traces_ds
+            .read_2d::<f64>()
+            .ctx(p, || format!("reading /receivers/{shot}/traces"))?;
+        let ys: Vec<f64> = open("y")?
+            .read_raw()
+            .ctx(p, || "reading receiver y".into())?;
+        let xs: Vec<f64> = open("x")?
+            .read_raw()
+            .ctx(p, || "reading receiver x".into())?;
         let mut coords = Array2::zeros((ys.len(), 2));
         for (i, (y, x)) in ys.iter().zip(&xs).enumerate() {
             coords[[i, 0]] = *y;
@@ -357,7 +435,12 @@ impl RunFile {
             long_name: get_str(p, &traces_ds, "long_name")?.unwrap_or_default(),
             signed: signed_attr(&traces_ds),
         };
-        Ok(Receivers { coords, traces, dt, quantity })
+        Ok(Receivers {
+            coords,
+            traces,
+            dt,
+            quantity,
+        })
     }
 
     /// Everything `convsim inspect` prints; `serde_json::to_string_pretty(&summary)` for `--json`.
@@ -420,7 +503,10 @@ pub(crate) fn meta_from_attrs(mut attrs: BTreeMap<String, String>) -> RunMeta {
     for k in RESERVED_ROOT_ATTRS {
         attrs.remove(k);
     }
-    RunMeta { attributes: attrs, ..m }
+    RunMeta {
+        attributes: attrs,
+        ..m
+    }
 }
 
 /// Reads a 2D model input (velocity, diffusivity, potential) from `dataset` of an HDF5 file,
@@ -446,11 +532,19 @@ pub fn read_input_2d(path: impl AsRef<Path>, dataset: &str) -> Result<Array2<f64
     let p = path.as_ref();
     let file = open_file(p)?;
     let name = dataset.trim_start_matches('/');
-    let ds = if name.is_empty() { None } else { file.dataset(name).ok() };
+    let ds = if name.is_empty() {
+        None
+    } else {
+        file.dataset(name).ok()
+    };
     let Some(ds) = ds else {
         let mut available = Vec::new();
         list_datasets(&file, "", &mut available);
-        return Err(IoError::MissingDataset { path: p.to_path_buf(), dataset: dataset.into(), available });
+        return Err(IoError::MissingDataset {
+            path: p.to_path_buf(),
+            dataset: dataset.into(),
+            available,
+        });
     };
     let shape = ds.shape();
     if shape.len() != 2 || shape.contains(&0) {
@@ -461,7 +555,9 @@ pub fn read_input_2d(path: impl AsRef<Path>, dataset: &str) -> Result<Array2<f64
             expected: "rank 2 (ny, nx) with both sides at least 1".into(),
         });
     }
-    let a = ds.read_2d::<f64>().ctx(p, || format!("reading '{dataset}' as f64"))?;
+    let a = ds
+        .read_2d::<f64>()
+        .ctx(p, || format!("reading '{dataset}' as f64"))?;
     let mut bad = a.indexed_iter().filter(|(_, v)| !v.is_finite());
     if let Some(((i, j), _)) = bad.next() {
         return Err(IoError::NonFinite {

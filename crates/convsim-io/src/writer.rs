@@ -79,8 +79,14 @@ impl std::fmt::Debug for RunWriter {
         f.debug_struct("RunWriter")
             .field("path", &self.path)
             .field("grid", &self.grid)
-            .field("fields", &self.fields.iter().map(|s| &s.name).collect::<Vec<_>>())
-            .field("diagnostics", &self.diagnostics.iter().map(|d| &d.0).collect::<Vec<_>>())
+            .field(
+                "fields",
+                &self.fields.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .field(
+                "diagnostics",
+                &self.diagnostics.iter().map(|d| &d.0).collect::<Vec<_>>(),
+            )
             .field("frames", &self.frames)
             .finish_non_exhaustive()
     }
@@ -103,7 +109,9 @@ impl RunWriter {
         let file = create_file(p)?;
         write_meta(p, &file, meta, "run")?;
 
-        let scales = file.create_group("scales").ctx(p, || "creating group /scales".into())?;
+        let scales = file
+            .create_group("scales")
+            .ctx(p, || "creating group /scales".into())?;
         let y = coord_scale(p, &scales, "y", &grid.ys(), &meta.length_units, "Y")?;
         let x = coord_scale(p, &scales, "x", &grid.xs(), &meta.length_units, "X")?;
         let time = scales
@@ -112,7 +120,8 @@ impl RunWriter {
             .shape(0..)
             .create("time")
             .ctx(p, || "creating /scales/time".into())?;
-        ffi::set_scale(time.id(), "time").ctx(p, || "making /scales/time a dimension scale".into())?;
+        ffi::set_scale(time.id(), "time")
+            .ctx(p, || "making /scales/time a dimension scale".into())?;
         // CF: `units` without "since <epoch>" keeps simulation time a plain number in xarray
         // (no datetime decoding) while `standard_name`/`axis` mark it as the time axis.
         set_str(p, &time, "units", &meta.time_units)?;
@@ -127,10 +136,15 @@ impl RunWriter {
             .ctx(p, || "creating /scales/step".into())?;
         set_str(p, &step, "units", "1")?;
         set_str(p, &step, "long_name", "solver step count")?;
-        ffi::attach_scale(step.id(), time.id(), 0, "time").ctx(p, || "attaching time to /scales/step".into())?;
+        ffi::attach_scale(step.id(), time.id(), 0, "time")
+            .ctx(p, || "attaching time to /scales/step".into())?;
 
-        let fields_group = file.create_group("fields").ctx(p, || "creating group /fields".into())?;
-        let diags_group = file.create_group("diagnostics").ctx(p, || "creating group /diagnostics".into())?;
+        let fields_group = file
+            .create_group("fields")
+            .ctx(p, || "creating group /fields".into())?;
+        let diags_group = file
+            .create_group("diagnostics")
+            .ctx(p, || "creating group /diagnostics".into())?;
         // Hard links (not copies) so xarray opening group "fields" or "diagnostics" finds the
         // coordinate variables next to the data: one stored scale, several names.
         for name in ["time", "y", "x"] {
@@ -176,7 +190,10 @@ impl RunWriter {
         if !p.exists() {
             return Err(IoError::NotFound { path });
         }
-        let file = File::open_rw(p).map_err(|source| IoError::Open { path: path.clone(), source })?;
+        let file = File::open_rw(p).map_err(|source| IoError::Open {
+            path: path.clone(),
+            source,
+        })?;
         let open = |name: &str| {
             file.dataset(name).map_err(|_| IoError::Invalid {
                 path: path.clone(),
@@ -191,7 +208,9 @@ impl RunWriter {
         let xs: Vec<f64> = x.read_raw().ctx(p, || "reading /scales/x".into())?;
         let grid = grid_from_coords(&ys, &xs);
         let fields_group = file.group("fields").ctx(p, || "opening /fields".into())?;
-        let diags_group = file.group("diagnostics").ctx(p, || "opening /diagnostics".into())?;
+        let diags_group = file
+            .group("diagnostics")
+            .ctx(p, || "opening /diagnostics".into())?;
         let steps: Vec<i64> = step.read_raw().ctx(p, || "reading /scales/step".into())?;
         let n_time = time.shape()[0];
         let mut frames = steps
@@ -201,14 +220,26 @@ impl RunWriter {
             .count();
         let mut fields = Vec::new();
         for name in member_order(p, &fields_group)? {
-            let ds = fields_group.dataset(&name).ctx(p, || format!("opening /fields/{name}"))?;
-            let precision = if ds.dtype().is_ok_and(|t| t.size() == 4) { Precision::F32 } else { Precision::F64 };
+            let ds = fields_group
+                .dataset(&name)
+                .ctx(p, || format!("opening /fields/{name}"))?;
+            let precision = if ds.dtype().is_ok_and(|t| t.size() == 4) {
+                Precision::F32
+            } else {
+                Precision::F64
+            };
             frames = frames.min(ds.shape()[0]);
-            fields.push(FieldSlot { name, ds, precision });
+            fields.push(FieldSlot {
+                name,
+                ds,
+                precision,
+            });
         }
         let mut diagnostics = Vec::new();
         for name in member_order(p, &diags_group)? {
-            let ds = diags_group.dataset(&name).ctx(p, || format!("opening /diagnostics/{name}"))?;
+            let ds = diags_group
+                .dataset(&name)
+                .ctx(p, || format!("opening /diagnostics/{name}"))?;
             frames = frames.min(ds.shape()[0]);
             diagnostics.push((name, ds));
         }
@@ -247,7 +278,11 @@ impl RunWriter {
     /// # Errors
     /// As [`RunWriter::add_field`].
     pub fn add_field_as(&mut self, q: &Quantity, precision: Precision) -> Result<()> {
-        self.check_new_name(&q.name, "field", self.fields.iter().map(|f| f.name.as_str()))?;
+        self.check_new_name(
+            &q.name,
+            "field",
+            self.fields.iter().map(|f| f.name.as_str()),
+        )?;
         let p = self.path.as_path();
         let (ny, nx) = self.grid.shape();
         let builder = match precision {
@@ -263,12 +298,25 @@ impl RunWriter {
             .create(q.name.as_str())
             .ctx(p, || format!("creating /fields/{}", q.name))?;
         write_quantity_attrs(p, &ds, q)?;
-        for (i, (scale, label)) in [(&self.time, "time"), (&self.y, "y"), (&self.x, "x")].into_iter().enumerate() {
-            ffi::attach_scale(ds.id(), scale.id(), i, label)
-                .ctx(p, || format!("attaching scale {label} to /fields/{}", q.name))?;
+        for (i, (scale, label)) in [(&self.time, "time"), (&self.y, "y"), (&self.x, "x")]
+            .into_iter()
+            .enumerate()
+        {
+            ffi::attach_scale(ds.id(), scale.id(), i, label).ctx(p, || {
+                format!("attaching scale {label} to /fields/{}", q.name)
+            })?;
         }
-        self.fields.push(FieldSlot { name: q.name.clone(), ds, precision });
-        let order = self.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(",");
+        self.fields.push(FieldSlot {
+            name: q.name.clone(),
+            ds,
+            precision,
+        });
+        let order = self
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         set_str(p, &self.fields_group, ORDER_ATTR, &order)?;
         self.flush()
     }
@@ -279,7 +327,11 @@ impl RunWriter {
     /// # Errors
     /// As [`RunWriter::add_field`].
     pub fn add_diagnostic(&mut self, q: &Quantity) -> Result<()> {
-        self.check_new_name(&q.name, "diagnostic", self.diagnostics.iter().map(|d| d.0.as_str()))?;
+        self.check_new_name(
+            &q.name,
+            "diagnostic",
+            self.diagnostics.iter().map(|d| d.0.as_str()),
+        )?;
         let p = self.path.as_path();
         let ds = self
             .diags_group
@@ -289,18 +341,36 @@ impl RunWriter {
             .create(q.name.as_str())
             .ctx(p, || format!("creating /diagnostics/{}", q.name))?;
         write_quantity_attrs(p, &ds, q)?;
-        ffi::attach_scale(ds.id(), self.time.id(), 0, "time")
-            .ctx(p, || format!("attaching scale time to /diagnostics/{}", q.name))?;
+        ffi::attach_scale(ds.id(), self.time.id(), 0, "time").ctx(p, || {
+            format!("attaching scale time to /diagnostics/{}", q.name)
+        })?;
         self.diagnostics.push((q.name.clone(), ds));
-        let order = self.diagnostics.iter().map(|d| d.0.as_str()).collect::<Vec<_>>().join(",");
+        let order = self
+            .diagnostics
+            .iter()
+            .map(|d| d.0.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         set_str(p, &self.diags_group, ORDER_ATTR, &order)?;
         self.flush()
     }
 
-    fn check_new_name<'a>(&self, name: &str, what: &str, mut existing: impl Iterator<Item = &'a str>) -> Result<()> {
+    fn check_new_name<'a>(
+        &self,
+        name: &str,
+        what: &str,
+        mut existing: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
         let bad = if self.frames > 0 {
-            Some(format!("cannot add {what} '{name}' after {} frame(s) were appended", self.frames))
-        } else if name.is_empty() || name.contains('/') || name.contains(',') || SCALE_NAMES.contains(&name) {
+            Some(format!(
+                "cannot add {what} '{name}' after {} frame(s) were appended",
+                self.frames
+            ))
+        } else if name.is_empty()
+            || name.contains('/')
+            || name.contains(',')
+            || SCALE_NAMES.contains(&name)
+        {
             Some(format!(
                 "invalid {what} name '{name}': must be non-empty, without '/' or ',', and not one of {SCALE_NAMES:?}"
             ))
@@ -309,7 +379,12 @@ impl RunWriter {
         } else {
             None
         };
-        bad.map_or(Ok(()), |message| Err(IoError::Invalid { path: self.path.clone(), message }))
+        bad.map_or(Ok(()), |message| {
+            Err(IoError::Invalid {
+                path: self.path.clone(),
+                message,
+            })
+        })
     }
 
     /// Appends one frame: every field added (by name, any order; each exactly once, shape
@@ -337,10 +412,16 @@ impl RunWriter {
         let (ny, nx) = self.grid.shape();
         for slot in &self.fields {
             // `check_frame` made sure every field is given exactly once.
-            let Some((name, view)) = fields.iter().find(|f| f.0 == slot.name) else { continue };
-            slot.ds.resize((k + 1, ny, nx)).ctx(p, || format!("extending /fields/{name}"))?;
+            let Some((name, view)) = fields.iter().find(|f| f.0 == slot.name) else {
+                continue;
+            };
+            slot.ds
+                .resize((k + 1, ny, nx))
+                .ctx(p, || format!("extending /fields/{name}"))?;
             let res = match slot.precision {
-                Precision::F64 => slot.ds.write_slice(&view.as_standard_layout(), s![k, .., ..]),
+                Precision::F64 => slot
+                    .ds
+                    .write_slice(&view.as_standard_layout(), s![k, .., ..]),
                 Precision::F32 => {
                     self.f32_buf.zip_mut_with(view, |o, &v| *o = v as f32);
                     slot.ds.write_slice(&self.f32_buf, s![k, .., ..])
@@ -349,7 +430,8 @@ impl RunWriter {
             res.ctx(p, || format!("writing frame {k} of /fields/{name}"))?;
         }
         for ((name, ds), &v) in self.diagnostics.iter().zip(diagnostics) {
-            ds.resize(k + 1).ctx(p, || format!("extending /diagnostics/{name}"))?;
+            ds.resize(k + 1)
+                .ctx(p, || format!("extending /diagnostics/{name}"))?;
             ds.write_slice(&Array1::from_elem(1, v), s![k..=k])
                 .ctx(p, || format!("writing frame {k} of /diagnostics/{name}"))?;
         }
@@ -357,21 +439,40 @@ impl RunWriter {
             path: p.to_path_buf(),
             message: format!("step {step} does not fit the i64 /scales/step"),
         })?;
-        self.step.resize(k + 1).ctx(p, || "extending /scales/step".into())?;
-        self.step.write_slice(&Array1::from_elem(1, step_i), s![k..=k]).ctx(p, || "writing /scales/step".into())?;
-        self.time.resize(k + 1).ctx(p, || "extending /scales/time".into())?;
-        self.time.write_slice(&Array1::from_elem(1, time), s![k..=k]).ctx(p, || "writing /scales/time".into())?;
+        self.step
+            .resize(k + 1)
+            .ctx(p, || "extending /scales/step".into())?;
+        self.step
+            .write_slice(&Array1::from_elem(1, step_i), s![k..=k])
+            .ctx(p, || "writing /scales/step".into())?;
+        self.time
+            .resize(k + 1)
+            .ctx(p, || "extending /scales/time".into())?;
+        self.time
+            .write_slice(&Array1::from_elem(1, time), s![k..=k])
+            .ctx(p, || "writing /scales/time".into())?;
         self.frames = k + 1;
         self.flush()
     }
 
-    fn check_frame(&self, fields: &[(&str, ArrayView2<'_, f64>)], diagnostics: &[f64]) -> Result<()> {
-        let err = |message: String| Err(IoError::Invalid { path: self.path.clone(), message });
+    fn check_frame(
+        &self,
+        fields: &[(&str, ArrayView2<'_, f64>)],
+        diagnostics: &[f64],
+    ) -> Result<()> {
+        let err = |message: String| {
+            Err(IoError::Invalid {
+                path: self.path.clone(),
+                message,
+            })
+        };
         let mut seen = HashSet::new();
         for (name, view) in fields {
             if !self.fields.iter().any(|f| f.name == *name) {
                 let known: Vec<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
-                return err(format!("append: unknown field '{name}'; fields of this run: {known:?}"));
+                return err(format!(
+                    "append: unknown field '{name}'; fields of this run: {known:?}"
+                ));
             }
             if !seen.insert(*name) {
                 return err(format!("append: field '{name}' given twice"));
@@ -392,7 +493,10 @@ impl RunWriter {
                 "append: {} diagnostic value(s) given, the run has {} ({:?})",
                 diagnostics.len(),
                 self.diagnostics.len(),
-                self.diagnostics.iter().map(|d| d.0.as_str()).collect::<Vec<_>>()
+                self.diagnostics
+                    .iter()
+                    .map(|d| d.0.as_str())
+                    .collect::<Vec<_>>()
             ));
         }
         Ok(())
@@ -428,18 +532,31 @@ impl RunWriter {
         }
         let group = match self.file.group("receivers") {
             Ok(g) => g,
-            Err(_) => self.file.create_group("receivers").ctx(p, || "creating /receivers".into())?,
+            Err(_) => self
+                .file
+                .create_group("receivers")
+                .ctx(p, || "creating /receivers".into())?,
         };
-        let g = group.create_group(shot).ctx(p, || format!("creating /receivers/{shot} (does it exist already?)"))?;
+        let g = group.create_group(shot).ctx(p, || {
+            format!("creating /receivers/{shot} (does it exist already?)")
+        })?;
         let meta_units = get_str(p, &self.file, "length_units")?.unwrap_or_else(|| "m".into());
         let time_units = get_str(p, &self.file, "time_units")?.unwrap_or_else(|| "s".into());
         let rec_idx: Vec<f64> = (0..r).map(|i| i as f64).collect();
-        let receiver = g.new_dataset_builder().with_data(&rec_idx).create("receiver").ctx(p, || "writing receiver index".into())?;
+        let receiver = g
+            .new_dataset_builder()
+            .with_data(&rec_idx)
+            .create("receiver")
+            .ctx(p, || "writing receiver index".into())?;
         ffi::set_scale(receiver.id(), "receiver").ctx(p, || "making receiver a scale".into())?;
         set_str(p, &receiver, "units", "1")?;
         set_str(p, &receiver, "long_name", "receiver index")?;
         let t: Vec<f64> = (0..nt).map(|k| k as f64 * dt).collect();
-        let tds = g.new_dataset_builder().with_data(&t).create("time").ctx(p, || "writing trace time".into())?;
+        let tds = g
+            .new_dataset_builder()
+            .with_data(&t)
+            .create("time")
+            .ctx(p, || "writing trace time".into())?;
         ffi::set_scale(tds.id(), "time").ctx(p, || "making trace time a scale".into())?;
         set_str(p, &tds, "units", &time_units)?;
         set_str(p, &tds, "standard_name", "time")?;
@@ -448,10 +565,15 @@ impl RunWriter {
         set_num(p, &tds, "dt", dt)?;
         for (col, name) in [(0, "y"), (1, "x")] {
             let c = coords.column(col).to_owned();
-            let ds = g.new_dataset_builder().with_data(&c).create(name).ctx(p, || format!("writing receiver {name}"))?;
+            let ds = g
+                .new_dataset_builder()
+                .with_data(&c)
+                .create(name)
+                .ctx(p, || format!("writing receiver {name}"))?;
             set_str(p, &ds, "units", &meta_units)?;
             set_str(p, &ds, "long_name", &format!("receiver {name} coordinate"))?;
-            ffi::attach_scale(ds.id(), receiver.id(), 0, "receiver").ctx(p, || "attaching receiver".into())?;
+            ffi::attach_scale(ds.id(), receiver.id(), 0, "receiver")
+                .ctx(p, || "attaching receiver".into())?;
         }
         let traces_ds = g
             .new_dataset_builder()
@@ -462,8 +584,10 @@ impl RunWriter {
             .create("traces")
             .ctx(p, || format!("writing /receivers/{shot}/traces"))?;
         write_quantity_attrs(p, &traces_ds, trace)?;
-        ffi::attach_scale(traces_ds.id(), receiver.id(), 0, "receiver").ctx(p, || "attaching receiver".into())?;
-        ffi::attach_scale(traces_ds.id(), tds.id(), 1, "time").ctx(p, || "attaching trace time".into())?;
+        ffi::attach_scale(traces_ds.id(), receiver.id(), 0, "receiver")
+            .ctx(p, || "attaching receiver".into())?;
+        ffi::attach_scale(traces_ds.id(), tds.id(), 1, "time")
+            .ctx(p, || "attaching trace time".into())?;
         self.flush()
     }
 
@@ -518,13 +642,19 @@ impl RunWriter {
         let p = self.path.clone();
         let (ny, nx) = self.grid.shape();
         for f in &self.fields {
-            f.ds.resize((frames, ny, nx)).ctx(&p, || format!("truncating /fields/{}", f.name))?;
+            f.ds.resize((frames, ny, nx))
+                .ctx(&p, || format!("truncating /fields/{}", f.name))?;
         }
         for (name, ds) in &self.diagnostics {
-            ds.resize(frames).ctx(&p, || format!("truncating /diagnostics/{name}"))?;
+            ds.resize(frames)
+                .ctx(&p, || format!("truncating /diagnostics/{name}"))?;
         }
-        self.step.resize(frames).ctx(&p, || "truncating /scales/step".into())?;
-        self.time.resize(frames).ctx(&p, || "truncating /scales/time".into())?;
+        self.step
+            .resize(frames)
+            .ctx(&p, || "truncating /scales/step".into())?;
+        self.time
+            .resize(frames)
+            .ctx(&p, || "truncating /scales/time".into())?;
         self.frames = frames;
         Ok(())
     }
@@ -545,7 +675,9 @@ pub(crate) fn create_file(p: &Path) -> Result<File> {
     File::with_options()
         .with_fapl(|fapl| fapl.libver_v18())
         .create(p)
-        .ctx(p, || "cannot create the file (does the directory exist and is it writable?)".into())
+        .ctx(p, || {
+            "cannot create the file (does the directory exist and is it writable?)".into()
+        })
 }
 
 pub(crate) fn write_meta(p: &Path, file: &File, meta: &RunMeta, kind: &str) -> Result<()> {
@@ -553,7 +685,9 @@ pub(crate) fn write_meta(p: &Path, file: &File, meta: &RunMeta, kind: &str) -> R
         set_str(p, file, name, value)?;
     }
     for (name, value) in &meta.attributes {
-        if RESERVED_ROOT_ATTRS.contains(&name.as_str()) || RunMeta::FIXED_NAMES.contains(&name.as_str()) {
+        if RESERVED_ROOT_ATTRS.contains(&name.as_str())
+            || RunMeta::FIXED_NAMES.contains(&name.as_str())
+        {
             return Err(IoError::Invalid {
                 path: p.to_path_buf(),
                 message: format!("free attribute '{name}' collides with a reserved root attribute"),
@@ -574,7 +708,14 @@ fn write_quantity_attrs(p: &Path, ds: &Dataset, q: &Quantity) -> Result<()> {
     set_num(p, ds, "convsim_signed", i8::from(q.signed))
 }
 
-fn coord_scale(p: &Path, g: &Group, name: &str, values: &[f64], units: &str, axis: &str) -> Result<Dataset> {
+fn coord_scale(
+    p: &Path,
+    g: &Group,
+    name: &str,
+    values: &[f64],
+    units: &str,
+    axis: &str,
+) -> Result<Dataset> {
     let ds = g
         .new_dataset_builder()
         .with_data(values)
@@ -604,10 +745,19 @@ pub(crate) fn grid_from_coords(ys: &[f64], xs: &[f64]) -> Grid {
 /// falling back to alphabetical order minus the scale links).
 pub(crate) fn member_order(p: &Path, g: &Group) -> Result<Vec<String>> {
     if let Some(order) = get_str(p, g, ORDER_ATTR)? {
-        return Ok(order.split(',').filter(|s| !s.is_empty()).map(String::from).collect());
+        return Ok(order
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect());
     }
-    let names = g.member_names().ctx(p, || format!("listing {}", g.name()))?;
-    Ok(names.into_iter().filter(|n| !SCALE_NAMES.contains(&n.as_str())).collect())
+    let names = g
+        .member_names()
+        .ctx(p, || format!("listing {}", g.name()))?;
+    Ok(names
+        .into_iter()
+        .filter(|n| !SCALE_NAMES.contains(&n.as_str()))
+        .collect())
 }
 
 pub(crate) fn signed_attr(ds: &Dataset) -> bool {

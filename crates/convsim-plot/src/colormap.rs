@@ -90,7 +90,11 @@ impl Colormap {
     /// Colour of value `v` on the range `lo..=hi` (`lo < hi`); non-finite `v` gives [`NAN_RGB`].
     #[must_use]
     pub fn map(self, v: f64, lo: f64, hi: f64) -> [u8; 3] {
-        if v.is_finite() { self.rgb((v - lo) / (hi - lo)) } else { NAN_RGB }
+        if v.is_finite() {
+            self.rgb((v - lo) / (hi - lo))
+        } else {
+            NAN_RGB
+        }
     }
 }
 
@@ -113,12 +117,16 @@ pub(crate) fn finite_min_max<'a>(values: impl IntoIterator<Item = &'a f64>) -> O
         .into_iter()
         .copied()
         .filter(|v| v.is_finite())
-        .fold(None, |acc, v| Some(acc.map_or((v, v), |(a, b): (f64, f64)| (a.min(v), b.max(v)))))
+        .fold(None, |acc, v| {
+            Some(acc.map_or((v, v), |(a, b): (f64, f64)| (a.min(v), b.max(v))))
+        })
 }
 
 /// The colour range for data with finite extent `mm` (see [`ColorRange::Auto`]).
 pub(crate) fn resolve_auto(cmap: Colormap, mm: Option<(f64, f64)>) -> (f64, f64) {
-    let Some((lo, hi)) = mm else { return (0.0, 1.0) };
+    let Some((lo, hi)) = mm else {
+        return (0.0, 1.0);
+    };
     let (lo, hi) = if cmap == Colormap::Diverging {
         let m = lo.abs().max(hi.abs());
         (-m, m)

@@ -27,9 +27,15 @@ pub enum PlotError {
 pub type Result<T, E = PlotError> = std::result::Result<T, E>;
 
 pub(crate) fn draw_err(path: &std::path::Path) -> impl Fn(String) -> PlotError + '_ {
-    move |message| PlotError::Draw { path: path.to_path_buf(), message }
+    move |message| PlotError::Draw {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
 pub(crate) fn invalid(path: &std::path::Path, message: String) -> PlotError {
-    PlotError::Invalid { path: path.to_path_buf(), message }
+    PlotError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    }
 }

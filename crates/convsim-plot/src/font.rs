@@ -15,8 +15,14 @@ pub(crate) const FAMILY: &str = "sans-serif";
 pub(crate) fn ensure_font() -> Result<(), String> {
     REGISTERED
         .get_or_init(|| {
-            for style in [FontStyle::Normal, FontStyle::Bold, FontStyle::Italic, FontStyle::Oblique] {
-                register_font(FAMILY, style, DEJAVU_SANS).map_err(|_| "bundled font DejaVuSans.ttf is invalid".to_string())?;
+            for style in [
+                FontStyle::Normal,
+                FontStyle::Bold,
+                FontStyle::Italic,
+                FontStyle::Oblique,
+            ] {
+                register_font(FAMILY, style, DEJAVU_SANS)
+                    .map_err(|_| "bundled font DejaVuSans.ttf is invalid".to_string())?;
             }
             Ok(())
         })

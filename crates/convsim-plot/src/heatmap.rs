@@ -113,18 +113,23 @@ impl HeatmapStyle {
     pub fn for_quantity(q: &Quantity) -> Self {
         HeatmapStyle {
             title: q.long_name.clone(),
-            colormap: if q.signed { Colormap::Diverging } else { Colormap::Viridis },
+            colormap: if q.signed {
+                Colormap::Diverging
+            } else {
+                Colormap::Viridis
+            },
             colorbar_label: format!("{} [{}]", q.name, q.units),
             ..Self::default()
         }
     }
 }
 
-/// Number formatting for tick labels: short fixed notation for moderate magnitudes,
-/// scientific otherwise.
-pub(crate) fn fmt_num(v: f64) -> String {
+/// Number formatting for tick labels on an axis spanning `span`: values below `1e-9 * span`
+/// are rounding noise of the tick computation and print as `0`; short fixed notation for
+/// moderate magnitudes, scientific otherwise.
+pub(crate) fn fmt_num(v: f64, span: f64) -> String {
     let a = v.abs();
-    if a == 0.0 {
+    if a <= 1e-9 * span.abs() || a == 0.0 {
         "0".into()
     } else if !(1e-3..1e4).contains(&a) {
         format!("{v:.2e}")
@@ -138,7 +143,11 @@ pub(crate) fn fmt_num(v: f64) -> String {
 /// Extent of cells centred on `c` (uniform spacing): `(min edge, max edge, increasing)`.
 fn extent(c: &[f64]) -> (f64, f64, bool) {
     let (lo, hi) = (c[0].min(c[c.len() - 1]), c[0].max(c[c.len() - 1]));
-    let d = if c.len() > 1 { (hi - lo) / (c.len() - 1) as f64 } else { 0.0 };
+    let d = if c.len() > 1 {
+        (hi - lo) / (c.len() - 1) as f64
+    } else {
+        0.0
+    };
     let half = if d > 0.0 { d / 2.0 } else { 0.5 };
     (lo - half, hi + half, c.len() < 2 || c[c.len() - 1] >= c[0])
 }
@@ -186,10 +195,15 @@ pub(crate) fn draw_heatmap<DB: DrawingBackend>(
         .map_err(e)?;
 
     let (px, py) = chart.plotting_area().get_pixel_range();
-    let (pw, ph) = ((px.end - px.start).max(1) as usize, (py.end - py.start).max(1) as usize);
+    let (pw, ph) = (
+        (px.end - px.start).max(1) as usize,
+        (py.end - py.start).max(1) as usize,
+    );
     let mut buf = vec![0_u8; pw * ph * 3];
     // Column and row index of each pixel, computed once per axis (nearest cell).
-    let cols: Vec<usize> = (0..pw).map(|c| cell((c as f64 + 0.5) / pw as f64, nx, x_inc)).collect();
+    let cols: Vec<usize> = (0..pw)
+        .map(|c| cell((c as f64 + 0.5) / pw as f64, nx, x_inc))
+        .collect();
     let rows: Vec<usize> = (0..ph)
         .map(|r| {
             let f = (r as f64 + 0.5) / ph as f64;
@@ -207,17 +221,22 @@ pub(crate) fn draw_heatmap<DB: DrawingBackend>(
             buf[k..k + 3].copy_from_slice(&colour(i, j));
         }
     }
-    let img = BitMapElement::<(i32, i32)>::with_owned_buffer((px.start, py.start), (pw as u32, ph as u32), buf)
-        .ok_or("bitmap size mismatch")?;
+    let img = BitMapElement::<(i32, i32)>::with_owned_buffer(
+        (px.start, py.start),
+        (pw as u32, ph as u32),
+        buf,
+    )
+    .ok_or("bitmap size mismatch")?;
     root.draw(&img).map_err(e)?;
-    let fmt = |v: &f64| fmt_num(*v);
+    let fmt_x = |v: &f64| fmt_num(*v, x_hi - x_lo);
+    let fmt_y = |v: &f64| fmt_num(*v, y_hi - y_lo);
     chart
         .configure_mesh()
         .disable_mesh()
         .x_desc(axes.x_label.as_str())
         .y_desc(axes.y_label.as_str())
-        .x_label_formatter(&fmt)
-        .y_label_formatter(&fmt)
+        .x_label_formatter(&fmt_x)
+        .y_label_formatter(&fmt_y)
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 17))
         .draw()
@@ -233,7 +252,10 @@ pub(crate) fn draw_heatmap<DB: DrawingBackend>(
         .build_cartesian_2d(0.0..1.0, bar.lo..bar.hi)
         .map_err(e)?;
     let (bx, by) = bar_chart.plotting_area().get_pixel_range();
-    let (bw, bh) = ((bx.end - bx.start).max(1) as usize, (by.end - by.start).max(1) as usize);
+    let (bw, bh) = (
+        (bx.end - bx.start).max(1) as usize,
+        (by.end - by.start).max(1) as usize,
+    );
     let mut bbuf = vec![0_u8; bw * bh * 3];
     for r in 0..bh {
         let rgb = (bar.colour)(1.0 - (r as f64 + 0.5) / bh as f64);
@@ -242,15 +264,20 @@ pub(crate) fn draw_heatmap<DB: DrawingBackend>(
             bbuf[k..k + 3].copy_from_slice(&rgb);
         }
     }
-    let bimg = BitMapElement::<(i32, i32)>::with_owned_buffer((bx.start, by.start), (bw as u32, bh as u32), bbuf)
-        .ok_or("bitmap size mismatch")?;
+    let bimg = BitMapElement::<(i32, i32)>::with_owned_buffer(
+        (bx.start, by.start),
+        (bw as u32, bh as u32),
+        bbuf,
+    )
+    .ok_or("bitmap size mismatch")?;
     root.draw(&bimg).map_err(e)?;
+    let fmt_bar = |v: &f64| fmt_num(*v, bar.hi - bar.lo);
     bar_chart
         .configure_mesh()
         .disable_mesh()
         .disable_x_axis()
         .y_desc(bar.label)
-        .y_label_formatter(&fmt)
+        .y_label_formatter(&fmt_bar)
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
         .draw()
@@ -275,7 +302,10 @@ fn check_shape(path: &Path, dim: (usize, usize), axes: &Axes) -> Result<()> {
 
 fn check_size(path: &Path, w: u32, h: u32) -> Result<()> {
     if w < 200 || h < 150 {
-        return Err(invalid(path, format!("picture size {w}x{h} too small; need at least 200x150")));
+        return Err(invalid(
+            path,
+            format!("picture size {w}x{h} too small; need at least 200x150"),
+        ));
     }
     Ok(())
 }
@@ -285,13 +315,17 @@ fn resolve_range(path: &Path, style: &HeatmapStyle, mm: Option<(f64, f64)>) -> R
     match style.range {
         ColorRange::Auto => Ok(resolve_auto(style.colormap, mm)),
         ColorRange::Fixed(lo, hi) if lo.is_finite() && hi.is_finite() && lo < hi => Ok((lo, hi)),
-        ColorRange::Fixed(lo, hi) => {
-            Err(invalid(path, format!("colour range {lo}..{hi}: need finite lo < hi")))
-        }
+        ColorRange::Fixed(lo, hi) => Err(invalid(
+            path,
+            format!("colour range {lo}..{hi}: need finite lo < hi"),
+        )),
     }
 }
 
-fn open_png<'a>(path: &'a Path, style: &HeatmapStyle) -> Result<DrawingArea<BitMapBackend<'a>, Shift>> {
+fn open_png<'a>(
+    path: &'a Path,
+    style: &HeatmapStyle,
+) -> Result<DrawingArea<BitMapBackend<'a>, Shift>> {
     ensure_font().map_err(draw_err(path))?;
     check_size(path, style.width, style.height)?;
     Ok(BitMapBackend::new(path, (style.width, style.height)).into_drawing_area())
@@ -331,7 +365,12 @@ pub fn heatmap_png(
     let cmap = style.colormap;
     let colour = |i: usize, j: usize| cmap.map(field[[i, j]], lo, hi);
     let bar_colour = |t: f64| cmap.rgb(t);
-    let bar = Bar { lo, hi, label: &style.colorbar_label, colour: &bar_colour };
+    let bar = Bar {
+        lo,
+        hi,
+        label: &style.colorbar_label,
+        colour: &bar_colour,
+    };
     draw_heatmap(&root, field.dim(), axes, &style.title, &colour, &bar).map_err(draw_err(path))?;
     finish(path, &root)?;
     Ok((lo, hi))
@@ -352,7 +391,13 @@ pub fn gif<'a>(
     delay_ms: u32,
 ) -> Result<(usize, (f64, f64))> {
     let title = style.title.clone();
-    gif_titled(path, frames.into_iter().map(|f| (title.clone(), f)), axes, style, delay_ms)
+    gif_titled(
+        path,
+        frames.into_iter().map(|f| (title.clone(), f)),
+        axes,
+        style,
+        delay_ms,
+    )
 }
 
 /// As [`gif`] with a title per frame (e.g. `"u at t = 0.25 s"`); `style.title` is ignored.
@@ -374,7 +419,13 @@ pub fn gif_titled<'a>(
     let dim = first.1.dim();
     check_shape(path, dim, axes)?;
     if let Some(k) = frames.iter().position(|f| f.1.dim() != dim) {
-        return Err(invalid(path, format!("gif: frame {k} has shape {:?}, frame 0 {dim:?}", frames[k].1.dim())));
+        return Err(invalid(
+            path,
+            format!(
+                "gif: frame {k} has shape {:?}, frame 0 {dim:?}",
+                frames[k].1.dim()
+            ),
+        ));
     }
     let mm = finite_min_max(frames.iter().flat_map(|f| f.1.iter()));
     let (lo, hi) = resolve_range(path, style, mm)?;
@@ -385,7 +436,12 @@ pub fn gif_titled<'a>(
     let root = backend.into_drawing_area();
     let cmap = style.colormap;
     let bar_colour = |t: f64| cmap.rgb(t);
-    let bar = Bar { lo, hi, label: &style.colorbar_label, colour: &bar_colour };
+    let bar = Bar {
+        lo,
+        hi,
+        label: &style.colorbar_label,
+        colour: &bar_colour,
+    };
     for (title, field) in &frames {
         let colour = |i: usize, j: usize| cmap.map(field[[i, j]], lo, hi);
         draw_heatmap(&root, dim, axes, title, &colour, &bar).map_err(draw_err(path))?;
@@ -462,7 +518,10 @@ pub fn gather_png(
     if !(dt > 0.0 && dt.is_finite() && clip_ok) {
         return Err(invalid(
             path,
-            format!("gather: dt = {dt} must be > 0 and clip_percentile = {} in (0, 100]", style.clip_percentile),
+            format!(
+                "gather: dt = {dt} must be > 0 and clip_percentile = {} in (0, 100]",
+                style.clip_percentile
+            ),
         ));
     }
     let (r, nt) = traces.dim();
@@ -540,7 +599,14 @@ pub fn complex_png(
 ) -> Result<()> {
     let path = path.as_ref();
     if re.dim() != im.dim() {
-        return Err(invalid(path, format!("complex: re {:?} and im {:?} differ in shape", re.dim(), im.dim())));
+        return Err(invalid(
+            path,
+            format!(
+                "complex: re {:?} and im {:?} differ in shape",
+                re.dim(),
+                im.dim()
+            ),
+        ));
     }
     check_shape(path, re.dim(), axes)?;
     let amax = re
@@ -553,9 +619,18 @@ pub fn complex_png(
     let root = open_png(path, style)?;
     let colour = |i: usize, j: usize| complex_rgb(re[[i, j]], im[[i, j]], amax);
     let bar_colour = |t: f64| hue_value_rgb(t - 0.5, 1.0);
-    let label = if style.colorbar_label.is_empty() { "phase [rad]" } else { style.colorbar_label.as_str() };
+    let label = if style.colorbar_label.is_empty() {
+        "phase [rad]"
+    } else {
+        style.colorbar_label.as_str()
+    };
     let pi = std::f64::consts::PI;
-    let bar = Bar { lo: -pi, hi: pi, label, colour: &bar_colour };
+    let bar = Bar {
+        lo: -pi,
+        hi: pi,
+        label,
+        colour: &bar_colour,
+    };
     draw_heatmap(&root, re.dim(), axes, &style.title, &colour, &bar).map_err(draw_err(path))?;
     finish(path, &root)
 }

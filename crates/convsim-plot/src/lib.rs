@@ -46,6 +46,7 @@ mod line;
 pub use colormap::{ColorRange, Colormap, NAN_RGB};
 pub use error::{PlotError, Result};
 pub use heatmap::{
-    Axes, GatherStyle, HeatmapStyle, YDirection, complex_png, complex_rgb, gather_png, gif, gif_titled, heatmap_png,
+    Axes, GatherStyle, HeatmapStyle, YDirection, complex_png, complex_rgb, gather_png, gif,
+    gif_titled, heatmap_png,
 };
 pub use line::{LineStyle, line_plot_png};

@@ -28,13 +28,26 @@ pub struct LineStyle {
 
 impl Default for LineStyle {
     fn default() -> Self {
-        LineStyle { title: String::new(), x_label: String::new(), y_label: String::new(), log_y: false, width: 800, height: 500 }
+        LineStyle {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            log_y: false,
+            width: 800,
+            height: 500,
+        }
     }
 }
 
 // Matplotlib's "tab10" colours, so several series stay distinguishable.
-const PALETTE: [(u8, u8, u8); 6] =
-    [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)];
+const PALETTE: [(u8, u8, u8); 6] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+];
 
 /// Draws one or more series `(name, x, y)` as lines with a legend (PNG). NaN and infinite
 /// points (and non-positive ones with `log_y`) break the line instead of distorting the axes.
@@ -51,15 +64,38 @@ const PALETTE: [(u8, u8, u8); 6] =
 /// # Errors
 /// [`crate::PlotError::Invalid`] if a series has `x` and `y` of different lengths or no
 /// point can be drawn; [`crate::PlotError::Draw`].
-pub fn line_plot_png(path: impl AsRef<Path>, style: &LineStyle, series: &[(&str, &[f64], &[f64])]) -> Result<()> {
+pub fn line_plot_png(
+    path: impl AsRef<Path>,
+    style: &LineStyle,
+    series: &[(&str, &[f64], &[f64])],
+) -> Result<()> {
     let path = path.as_ref();
     if let Some((name, x, y)) = series.iter().find(|(_, x, y)| x.len() != y.len()) {
-        return Err(invalid(path, format!("series '{name}': x has {} points, y has {}", x.len(), y.len())));
+        return Err(invalid(
+            path,
+            format!(
+                "series '{name}': x has {} points, y has {}",
+                x.len(),
+                y.len()
+            ),
+        ));
     }
     if style.width < 200 || style.height < 150 {
-        return Err(invalid(path, format!("picture size {}x{} too small; need at least 200x150", style.width, style.height)));
+        return Err(invalid(
+            path,
+            format!(
+                "picture size {}x{} too small; need at least 200x150",
+                style.width, style.height
+            ),
+        ));
     }
-    let ty = |v: f64| if style.log_y { if v > 0.0 { v.log10() } else { f64::NAN } } else { v };
+    let ty = |v: f64| {
+        if style.log_y {
+            if v > 0.0 { v.log10() } else { f64::NAN }
+        } else {
+            v
+        }
+    };
     // Each series as runs of drawable points.
     let segments: Vec<Vec<Vec<(f64, f64)>>> = series
         .iter()
@@ -79,7 +115,8 @@ pub fn line_plot_png(path: impl AsRef<Path>, style: &LineStyle, series: &[(&str,
         })
         .collect();
     let pts = || segments.iter().flatten().flatten();
-    let (Some((x0, x1)), Some((y0, y1))) = (mm(pts().map(|p| &p.0)), mm(pts().map(|p| &p.1))) else {
+    let (Some((x0, x1)), Some((y0, y1))) = (mm(pts().map(|p| &p.0)), mm(pts().map(|p| &p.1)))
+    else {
         return Err(invalid(path, "line plot: no finite point to draw".into()));
     };
     let pad = |a: f64, b: f64, frac: f64| {
@@ -105,9 +142,15 @@ pub fn line_plot_png(path: impl AsRef<Path>, style: &LineStyle, series: &[(&str,
         .y_label_area_size(85)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(e)?;
-    let xfmt = |v: &f64| fmt_num(*v);
+    let xfmt = |v: &f64| fmt_num(*v, x1 - x0);
     let log = style.log_y;
-    let yfmt = move |v: &f64| if log { format!("{:.1e}", 10f64.powf(*v)) } else { fmt_num(*v) };
+    let yfmt = move |v: &f64| {
+        if log {
+            format!("{:.1e}", 10f64.powf(*v))
+        } else {
+            fmt_num(*v, y1 - y0)
+        }
+    };
     chart
         .configure_mesh()
         .x_desc(style.x_label.as_str())
@@ -125,12 +168,18 @@ pub fn line_plot_png(path: impl AsRef<Path>, style: &LineStyle, series: &[(&str,
         let mut first = true;
         for run in runs.iter().filter(|r| !r.is_empty()) {
             let drawn = if run.len() == 1 {
-                chart.draw_series(std::iter::once(Circle::new(run[0], 3, colour.filled()))).map_err(e)?
+                chart
+                    .draw_series(std::iter::once(Circle::new(run[0], 3, colour.filled())))
+                    .map_err(e)?
             } else {
-                chart.draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2))).map_err(e)?
+                chart
+                    .draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))
+                    .map_err(e)?
             };
             if first {
-                drawn.label(*name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                drawn.label(*name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
                 first = false;
             }
         }

@@ -30,7 +30,7 @@
 //! let grid = Grid { ny: 1, nx: 128, dy: 1.0, dx: 0.125, y0: 0.0, x0: -8.0 };
 //! let params = QuantumParams {
 //!     grid, dt: 0.002, mass: 1.0, g: 0.0, method: Method::Strang,
-//!     evolution: Evolution::Imaginary { tolerance: 1e-13 },
+//!     evolution: Evolution::Imaginary { tolerance: 1e-10 },
 //!     potential: vec![PotentialTerm::Harmonic { omega: 1.0, omega_y: None, center_x: 0.0, center_y: 0.0 }],
 //!     drive: None, absorber: None, flux_line: None,
 //! };

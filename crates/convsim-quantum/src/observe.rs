@@ -140,6 +140,15 @@ impl QuantumSolver {
     /// plans, which were built successfully).
     #[must_use]
     pub fn observables(&self) -> Observables {
+        self.compute_observables(true)
+    }
+
+    /// Energy `<H>` only (no momenta, no flux): what imaginary-time relaxation needs per step.
+    pub(crate) fn energy_only(&self) -> f64 {
+        self.compute_observables(false).energy
+    }
+
+    fn compute_observables(&self, full: bool) -> Observables {
         let mut guard = self
             .observer
             .lock()
@@ -202,6 +211,16 @@ impl QuantumSolver {
             KineticOp::Stencil(plan) => plan.apply(self.psi.view(), obs.buf.view_mut()),
         }
         let kinetic = obs.dot(&self.psi) * da;
+        if !full {
+            return Observables {
+                norm: n,
+                energy: kinetic + potential + interaction,
+                kinetic,
+                potential,
+                interaction,
+                ..Observables::default()
+            };
+        }
         obs.buf.assign(&self.psi);
         obs.px.apply_inplace(obs.buf.view_mut());
         let px_mean = obs.dot(&self.psi) * inv;

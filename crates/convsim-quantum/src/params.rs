@@ -26,7 +26,7 @@ fn default_power() -> u32 {
 }
 
 fn default_tolerance() -> f64 {
-    1e-12
+    1e-10
 }
 
 fn default_order() -> usize {
@@ -127,10 +127,12 @@ pub enum Evolution {
     #[default]
     Real,
     /// `psi_tau = -H psi` with renormalisation to 1 after each step: converges to the ground
-    /// state. Relaxation is considered converged when the energy changes by less than
-    /// `tolerance` (energy unit) over one step.
+    /// state. Relaxation is considered converged when the energy changes at a rate below
+    /// `tolerance` per unit of imaginary time (`|E_n - E_(n-1)| / dt`, energy / time), a
+    /// criterion independent of the step.
     Imaginary {
-        /// Energy change per step below which the state counts as converged (default 1e-12).
+        /// Rate of energy change `|dE / dtau|` below which the state counts as converged
+        /// (default 1e-10).
         #[serde(default = "default_tolerance")]
         tolerance: f64,
     },

@@ -44,6 +44,11 @@ struct SplitStep {
     /// `exp(-(i V + W) a dt)` (real time) or `exp(-V a dt)` (imaginary time) per distinct `a`,
     /// when the potential is static and `g = 0`; empty otherwise.
     factors: Vec<Array2<Complex64>>,
+    /// Imaginary time with `g != 0`: the half-step factor `exp(-(V + g |psi_n|^2) dt / 2)`
+    /// frozen at the step's start and used for both halves, so that the step is a symmetric
+    /// (Strang) splitting of a linear operator and its fixed point is the self-consistent
+    /// ground state up to O(dt^2); empty otherwise.
+    frozen: Array2<f64>,
 }
 
 /// Finite-difference engine: RK4 on `-i H_h psi` with `H_h = -(1/2m) L_h + V + g |psi|^2`.
@@ -77,9 +82,9 @@ pub struct RelaxReport {
     pub steps: u64,
     /// Energy `<H>` of the final (normalised) state.
     pub energy: f64,
-    /// Energy change over the last step.
+    /// Rate of energy change `|dE / dtau|` over the last step.
     pub change: f64,
-    /// `true` if the change fell below the tolerance.
+    /// `true` if the rate fell below the tolerance.
     pub converged: bool,
 }
 
@@ -378,7 +383,7 @@ impl QuantumSolver {
             f.rate = f.sink_rate(&solver.psi);
         }
         if let Some(tolerance) = imaginary {
-            let e = solver.observables().energy;
+            let e = solver.energy_only();
             solver.relax = Some(Relax {
                 tolerance,
                 energy: e,
@@ -453,8 +458,6 @@ impl QuantumSolver {
                 self.params.dt,
                 self.time,
                 imaginary,
-                &mut self.row_sums,
-                cell_measure(&self.grid),
             ),
             Engine::Fd(fd) => fd_step(
                 fd,
@@ -466,17 +469,15 @@ impl QuantumSolver {
                 self.params.dt,
                 self.time,
                 imaginary,
-                &mut self.row_sums,
-                cell_measure(&self.grid),
             ),
         }
         self.steps += 1;
         self.time = self.steps as f64 * self.params.dt;
         if imaginary {
             self.renormalise();
-            let e = self.observables().energy;
+            let e = self.energy_only();
             if let Some(r) = self.relax.as_mut() {
-                r.change = (e - r.energy).abs();
+                r.change = (e - r.energy).abs() / self.params.dt;
                 r.energy = e;
             }
         }
@@ -494,8 +495,8 @@ impl QuantumSolver {
         self.psi.par_mapv_inplace(|z| z * s);
     }
 
-    /// Runs imaginary-time steps until the energy changes by less than the tolerance over one
-    /// step, or `max_steps` steps.
+    /// Runs imaginary-time steps until the energy changes at a rate `|dE / dtau|` below the
+    /// tolerance, or `max_steps` steps.
     ///
     /// # Errors
     /// [`QuantumError::Unsupported`] unless the solver was built with
@@ -557,17 +558,6 @@ fn norm_of(psi: &Array2<Complex64>, rows: &mut [f64], da: f64) -> f64 {
         .zip(rows.par_iter_mut())
         .for_each(|(row, s)| *s = row.iter().map(Complex64::norm_sqr).sum());
     rows.iter().sum::<f64>() * da
-}
-
-/// The nonlinear coefficient to use on `psi`: `g` in real time; `g / N(psi)` in imaginary time,
-/// so that the nonlinearity always sees the normalised density (the norm decays within a step,
-/// and using it unnormalised would shift the fixed point by O(mu dt)).
-fn effective_g(g: f64, psi: &Array2<Complex64>, rows: &mut [f64], da: f64, imaginary: bool) -> f64 {
-    if imaginary && g != 0.0 {
-        g / norm_of(psi, rows, da)
-    } else {
-        g
-    }
 }
 
 /// Builds the split-step engine.
@@ -661,11 +651,17 @@ fn build_split(
             })
             .collect()
     };
+    let frozen = if imaginary && p.g != 0.0 {
+        Array2::zeros((g.ny, g.nx))
+    } else {
+        Array2::zeros((0, 0))
+    };
     Ok(SplitStep {
         kinetic,
         pots: pot_steps,
         kin,
         factors,
+        frozen,
     })
 }
 
@@ -730,18 +726,30 @@ fn split_step(
     dt: f64,
     t: f64,
     imaginary: bool,
-    rows: &mut [f64],
-    da: f64,
 ) {
+    if !ss.frozen.is_empty() {
+        // Imaginary time, nonlinear (Strang only): freeze V + g |psi_n|^2 for the whole step.
+        let h = 0.5 * dt;
+        Zip::from(&mut ss.frozen)
+            .and(&mut *psi)
+            .and(v)
+            .par_for_each(|f, p, &v| {
+                *f = (-(v + g * p.norm_sqr()) * h).exp();
+                *p *= *f;
+            });
+        ss.kinetic[0].apply_inplace(psi.view_mut());
+        Zip::from(&mut *psi)
+            .and(&ss.frozen)
+            .par_for_each(|p, &f| *p *= f);
+        return;
+    }
     let n = ss.kin.len();
     for s in 0..n {
-        let ge = effective_g(g, psi, rows, da, imaginary);
-        potential_substep(ss, s, psi, v, drive, cap, ge, dt, t, imaginary);
+        potential_substep(ss, s, psi, v, drive, cap, g, dt, t, imaginary);
         let k = ss.kin[s];
         ss.kinetic[k].apply_inplace(psi.view_mut());
     }
-    let ge = effective_g(g, psi, rows, da, imaginary);
-    potential_substep(ss, n, psi, v, drive, cap, ge, dt, t, imaginary);
+    potential_substep(ss, n, psi, v, drive, cap, g, dt, t, imaginary);
 }
 
 /// Builds the finite-difference engine and checks `dt` against the RK4 stability limit.
@@ -854,6 +862,7 @@ fn profile_bound(p: &TimeProfile) -> f64 {
 fn fd_rhs(
     plan: &mut ConvPlan<Complex64>,
     input: &Array2<Complex64>,
+    density_of: &Array2<Complex64>,
     out: &mut Array2<Complex64>,
     v: &Array2<f64>,
     drive: Option<&(Array2<f64>, TimeProfile)>,
@@ -864,14 +873,16 @@ fn fd_rhs(
 ) {
     let f = drive.map_or(0.0, |(_, p)| p.at(t));
     let inp = input.view();
+    let den = density_of.view();
     plan.apply_with(input.view(), out.view_mut(), |i, conv, o| {
         let pr = inp.row(i);
+        let dr = den.row(i);
         let vr = v.row(i);
         let sr = drive.map(|(s, _)| s.row(i));
         let wr = cap.map(|w| w.row(i));
         for (j, (o, c)) in o.iter_mut().zip(conv).enumerate() {
             let p = pr[j];
-            let pot = vr[j] + g * p.norm_sqr() + sr.map_or(0.0, |s| f * s[j]);
+            let pot = vr[j] + g * dr[j].norm_sqr() + sr.map_or(0.0, |s| f * s[j]);
             let h = *c + p * pot;
             *o = if imaginary {
                 -h
@@ -894,8 +905,6 @@ fn fd_step(
     dt: f64,
     t: f64,
     imaginary: bool,
-    rows: &mut [f64],
-    da: f64,
 ) {
     let FiniteDiff {
         plan,
@@ -904,8 +913,11 @@ fn fd_step(
         acc,
         ..
     } = fd;
-    let ge = effective_g(g, psi, rows, da, imaginary);
-    fd_rhs(plan, psi, k, v, drive, cap, ge, t, imaginary);
+    // In imaginary time the nonlinear potential is frozen at the (normalised) step start: the
+    // RK4 map is then a polynomial in one linear operator H[rho_n], whose eigenvectors it keeps,
+    // so the fixed point is exactly the self-consistent discrete ground state.
+
+    fd_rhs(plan, psi, psi, k, v, drive, cap, g, t, imaginary);
     Zip::from(&mut *acc)
         .and(&mut *stage)
         .and(&*psi)
@@ -915,8 +927,19 @@ fn fd_step(
             *s = *p + *k * (0.5 * dt);
         });
     for (c_next, w_acc, tt) in [(0.5, 1.0 / 3.0, 0.5), (1.0, 1.0 / 3.0, 0.5)] {
-        let ge = effective_g(g, stage, rows, da, imaginary);
-        fd_rhs(plan, stage, k, v, drive, cap, ge, t + tt * dt, imaginary);
+        let den: &Array2<Complex64> = if imaginary { psi } else { stage };
+        fd_rhs(
+            plan,
+            stage,
+            den,
+            k,
+            v,
+            drive,
+            cap,
+            g,
+            t + tt * dt,
+            imaginary,
+        );
         Zip::from(&mut *acc)
             .and(&mut *stage)
             .and(&*psi)
@@ -926,8 +949,8 @@ fn fd_step(
                 *s = *p + *k * (c_next * dt);
             });
     }
-    let ge = effective_g(g, stage, rows, da, imaginary);
-    fd_rhs(plan, stage, k, v, drive, cap, ge, t + dt, imaginary);
+    let den: &Array2<Complex64> = if imaginary { psi } else { stage };
+    fd_rhs(plan, stage, den, k, v, drive, cap, g, t + dt, imaginary);
     Zip::from(&mut *psi)
         .and(&*acc)
         .and(&*k)

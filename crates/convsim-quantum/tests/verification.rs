@@ -50,8 +50,15 @@ fn norm_is_conserved_over_1000_split_steps() {
         let mut s = solver(p, packet(-2.0, 1.0, 1.0, 1.5, -0.5));
         run(&mut s, 1000);
         let n = s.observables().norm;
+        // Yoshida4 does three kinetic FFT pairs per step: three times the rounding of Strang.
+        let tol = if method == Method::Strang {
+            1e-12
+        } else {
+            3e-12
+        };
+        println!("{method:?}: norm drift over 1000 steps {:.1e}", n - 1.0);
         assert!(
-            (n - 1.0).abs() < 1e-12,
+            (n - 1.0).abs() < tol,
             "{method:?}: norm drift {:e}",
             n - 1.0
         );
@@ -188,8 +195,9 @@ fn observed_orders(method: Method, dts: &[f64]) -> Vec<f64> {
 fn strang_is_second_order_and_yoshida_fourth() {
     // Halving dt divides the error by 2^p. Tolerance 0.1 on p: the ratios are in the
     // asymptotic range at these steps (the errors are 1e-3..1e-7, far above rounding).
+    // (Every dt divides t_end = 1 exactly.)
     let s = observed_orders(Method::Strang, &[0.04, 0.02, 0.01]);
-    let y = observed_orders(Method::Yoshida4, &[0.08, 0.04, 0.02]);
+    let y = observed_orders(Method::Yoshida4, &[0.05, 0.025, 0.0125]);
     println!("observed orders: strang {s:?}, yoshida4 {y:?}");
     assert!(s.iter().all(|p| (p - 2.0).abs() < 0.1), "strang {s:?}");
     assert!(y.iter().all(|p| (p - 4.0).abs() < 0.15), "yoshida4 {y:?}");
@@ -272,7 +280,7 @@ fn barrier_transmission_matches_the_analytic_formula() {
 fn ground_state_of_the_2d_oscillator_has_energy_one() {
     let mut p = params(grid2(96, 16.0), 0.002, Method::Strang);
     p.potential = vec![harmonic(1.0)];
-    p.evolution = Evolution::Imaginary { tolerance: 1e-13 };
+    p.evolution = Evolution::Imaginary { tolerance: 1e-10 };
     let mut s = solver(p, packet(0.7, -0.4, 1.3, 0.0, 0.0));
     let r = s.relax(100_000).unwrap();
     println!(
@@ -286,20 +294,28 @@ fn ground_state_of_the_2d_oscillator_has_energy_one() {
 #[test]
 #[ignore = "heavy: 2D Gross-Pitaevskii relaxation; run with --release --include-ignored"]
 fn gross_pitaevskii_ground_state_obeys_the_virial_identity() {
-    let mut p = params(grid2(96, 16.0), 0.002, Method::Strang);
-    p.potential = vec![harmonic(1.0)];
-    p.g = 100.0;
-    p.evolution = Evolution::Imaginary { tolerance: 1e-13 };
-    let mut s = solver(p, packet(0.0, 0.0, 1.5, 0.0, 0.0));
-    let r = s.relax(100_000).unwrap();
-    let o = s.observables();
+    // The imaginary-time Strang fixed point differs from the ground state by O(dtau^2)
+    // (~(mu dtau)^2 in the virial: 2e-4 at dtau = 2e-3 with mu ~ 5.6), so relax at 2e-3, then
+    // refine at 1e-4 from there (the virial residual falls to ~(5.6e-4)^2 = 3e-7).
+    let make = |dt: f64| {
+        let mut p = params(grid2(96, 16.0), dt, Method::Strang);
+        p.potential = vec![harmonic(1.0)];
+        p.g = 100.0;
+        p.evolution = Evolution::Imaginary { tolerance: 1e-10 };
+        p
+    };
+    let mut coarse = solver(make(2e-3), packet(0.0, 0.0, 1.5, 0.0, 0.0));
+    let r1 = coarse.relax(100_000).unwrap();
+    let mut fine = QuantumSolver::new(make(1e-4), coarse.psi().to_owned()).unwrap();
+    let r2 = fine.relax(200_000).unwrap();
+    let o = fine.observables();
     let virial = 2.0 * o.kinetic - 2.0 * o.potential + 2.0 * o.interaction;
     let tf = 2.0 / 3.0 * (100.0 / std::f64::consts::PI).sqrt();
     println!(
-        "GP g = 100: E = {:.8} (Thomas-Fermi {tf:.4}), kin {:.6} pot {:.6} int {:.6}, virial {virial:.2e}, {} steps",
-        o.energy, o.kinetic, o.potential, o.interaction, r.steps
+        "GP g = 100: E = {:.8} (Thomas-Fermi {tf:.4}), kin {:.6} pot {:.6} int {:.6}, virial {virial:.2e}, {} + {} steps",
+        o.energy, o.kinetic, o.potential, o.interaction, r1.steps, r2.steps
     );
-    assert!(r.converged);
+    assert!(r1.converged && r2.converged);
     assert!(o.energy > tf);
     assert!(virial.abs() < 1e-6, "virial {virial}");
 }
@@ -392,6 +408,10 @@ fn transmitted_probability_survives_absorption() {
     let mut s = solver(p, packet(-10.0, 0.0, 2.0, 4.0, 0.0));
     run(&mut s, 3000);
     let o = s.observables();
+    println!(
+        "absorbed after crossing: norm {:.1e}, transmitted {:.8}",
+        o.norm, o.transmitted
+    );
     assert!(o.norm < 1e-4, "{}", o.norm);
     assert!((o.transmitted - 1.0).abs() < 1e-4, "{}", o.transmitted);
 }
@@ -434,4 +454,35 @@ fn driven_oscillator_follows_the_classical_forced_motion() {
     let o = s.observables();
     assert!((o.x_mean - x).abs() < 1e-7, "<x> {} vs {x}", o.x_mean);
     assert!((o.px_mean - v).abs() < 1e-7, "<p> {} vs {v}", o.px_mean);
+}
+
+#[test]
+#[ignore = "debug"]
+fn debug_gp() {
+    for (n, l, dt1, dt2) in [
+        (96, 16.0, 2e-3, 1e-4),
+        (128, 16.0, 2e-3, 1e-4),
+        (96, 16.0, 1e-3, 2e-4),
+        (96, 14.0, 2e-3, 1e-4),
+    ] {
+        let make = |dt: f64| {
+            let mut p = params(grid2(n, l), dt, Method::Strang);
+            p.potential = vec![harmonic(1.0)];
+            p.g = 100.0;
+            p.evolution = Evolution::Imaginary { tolerance: 1e-11 };
+            p
+        };
+        let mut coarse = solver(make(dt1), packet(0.0, 0.0, 1.5, 0.0, 0.0));
+        coarse.relax(100_000).unwrap();
+        let o = coarse.observables();
+        let v1 = 2.0 * o.kinetic - 2.0 * o.potential + 2.0 * o.interaction;
+        let mut fine = QuantumSolver::new(make(dt2), coarse.psi().to_owned()).unwrap();
+        let r2 = fine.relax(400_000).unwrap();
+        let o = fine.observables();
+        let virial = 2.0 * o.kinetic - 2.0 * o.potential + 2.0 * o.interaction;
+        println!(
+            "n {n} l {l} dt {dt1} {dt2}: E {:.10} virial coarse {v1:.2e} fine {virial:.2e} steps {}",
+            o.energy, r2.steps
+        );
+    }
 }

@@ -263,7 +263,9 @@ impl FieldInput {
         }
         self.sample(grid, 0.0)
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            })
     }
 }
 
@@ -291,7 +293,11 @@ impl Ctx<'_> {
     /// The file to name for key `key` (`--set` if the user gave it on the command line).
     #[must_use]
     pub fn file_for(&self, key: &str) -> String {
-        if self.overridden.iter().any(|k| k == key || key.starts_with(&format!("{k}."))) {
+        if self
+            .overridden
+            .iter()
+            .any(|k| k == key || key.starts_with(&format!("{k}.")))
+        {
             format!("{} (--set {key})", self.file)
         } else {
             self.file.clone()
@@ -299,7 +305,12 @@ impl Ctx<'_> {
     }
 
     /// A [`ScenarioError::Invalid`] for `key`.
-    pub fn invalid(&self, key: &str, value: impl Into<String>, allowed: impl Into<String>) -> ScenarioError {
+    pub fn invalid(
+        &self,
+        key: &str,
+        value: impl Into<String>,
+        allowed: impl Into<String>,
+    ) -> ScenarioError {
         ScenarioError::invalid(self.file_for(key), key, value, allowed)
     }
 
@@ -316,7 +327,11 @@ impl Ctx<'_> {
     /// # Errors
     /// A message with the column of the problem.
     pub fn formula(&self, key: &str, src: &str) -> Result<Expr> {
-        let consts: Vec<(&str, f64)> = self.constants.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        let consts: Vec<(&str, f64)> = self
+            .constants
+            .iter()
+            .map(|(n, v)| (n.as_str(), *v))
+            .collect();
         Expr::parse(src, &consts).map_err(|e| self.invalid(key, format!("{src:?}"), e.to_string()))
     }
 
@@ -333,14 +348,26 @@ impl Ctx<'_> {
             toml::Value::Table(t) => {
                 for k in t.keys() {
                     if k != "file" && k != "dataset" {
-                        return Err(self.invalid(&format!("{key}.{k}"), show_value(&t[k]), "unknown key; allowed keys: file, dataset"));
+                        return Err(self.invalid(
+                            &format!("{key}.{k}"),
+                            show_value(&t[k]),
+                            "unknown key; allowed keys: file, dataset",
+                        ));
                     }
                 }
                 let get = |k: &str| -> Result<String> {
                     match t.get(k) {
                         Some(toml::Value::String(s)) => Ok(s.clone()),
-                        Some(other) => Err(self.invalid(&format!("{key}.{k}"), show_value(other), "allowed: a string")),
-                        None => Err(self.invalid(key, show_value(value), format!("missing key `{k}`; {ALLOWED}"))),
+                        Some(other) => Err(self.invalid(
+                            &format!("{key}.{k}"),
+                            show_value(other),
+                            "allowed: a string",
+                        )),
+                        None => Err(self.invalid(
+                            key,
+                            show_value(value),
+                            format!("missing key `{k}`; {ALLOWED}"),
+                        )),
                     }
                 };
                 let file = get("file")?;
@@ -372,9 +399,17 @@ impl Ctx<'_> {
                     ));
                 }
                 if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
-                    return Err(self.invalid(&format!("{key}.dataset"), format!("{dataset:?} holds {bad}"), "allowed: finite values only"));
+                    return Err(self.invalid(
+                        &format!("{key}.dataset"),
+                        format!("{dataset:?} holds {bad}"),
+                        "allowed: finite values only",
+                    ));
                 }
-                Ok(FieldInput::Dataset { file, dataset, data })
+                Ok(FieldInput::Dataset {
+                    file,
+                    dataset,
+                    data,
+                })
             }
             other => Err(self.invalid(key, show_value(other), ALLOWED)),
         }
@@ -429,7 +464,13 @@ fn type_word(expected: &str) -> String {
 
 /// Turns a serde message into (key suffix, value, allowed).
 fn explain(msg: &str) -> (Option<String>, String, String) {
-    let ticks = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+    let ticks = |s: &str| -> Vec<String> {
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
     if let Some(rest) = msg.strip_prefix("unknown field ") {
         let names = ticks(rest);
         let key = names.first().cloned();
@@ -442,7 +483,11 @@ fn explain(msg: &str) -> (Option<String>, String, String) {
     }
     if let Some(rest) = msg.strip_prefix("missing field ") {
         let names = ticks(rest);
-        return (names.first().cloned(), "(missing)".into(), "this key is required".into());
+        return (
+            names.first().cloned(),
+            "(missing)".into(),
+            "this key is required".into(),
+        );
     }
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = msg.strip_prefix(prefix)
@@ -486,12 +531,22 @@ fn deserialize<T: DeserializeOwned>(ctx: &Ctx<'_>, prefix: &str, value: toml::Va
 /// No `=`, an empty key, or a path through a non-table.
 pub fn apply_override(table: &mut toml::Table, file: &str, spec: &str) -> Result<String> {
     let Some((key, raw)) = spec.split_once('=') else {
-        return Err(ScenarioError::invalid(format!("{file} (--set)"), spec, "(no `=`)", "allowed: --set key.path=value, e.g. --set time.steps=100"));
+        return Err(ScenarioError::invalid(
+            format!("{file} (--set)"),
+            spec,
+            "(no `=`)",
+            "allowed: --set key.path=value, e.g. --set time.steps=100",
+        ));
     };
     let key = key.trim();
     let parts: Vec<&str> = key.split('.').map(str::trim).collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(ScenarioError::invalid(format!("{file} (--set)"), key, raw, "allowed: a dotted key path such as time.dt"));
+        return Err(ScenarioError::invalid(
+            format!("{file} (--set)"),
+            key,
+            raw,
+            "allowed: a dotted key path such as time.dt",
+        ));
     }
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").unwrap_or_else(|| raw.into()),
@@ -503,7 +558,9 @@ pub fn apply_override(table: &mut toml::Table, file: &str, spec: &str) -> Result
             cur.insert((*p).to_string(), value);
             break;
         }
-        let entry = cur.entry((*p).to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = cur
+            .entry((*p).to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let toml::Value::Table(t) = entry else {
             return Err(ScenarioError::invalid(
                 format!("{file} (--set)"),
@@ -522,7 +579,14 @@ fn parse_side(ctx: &Ctx<'_>, key: &str, s: &str, kind: &dyn SolverKind) -> Resul
     let (name, value) = match lower.split_once(':') {
         Some((n, v)) => {
             let value: f64 = v.trim().parse().map_err(|_| {
-                ctx.invalid(key, format!("{s:?}"), format!("the value after `:` must be a number; allowed: {}", kind.boundary_names()))
+                ctx.invalid(
+                    key,
+                    format!("{s:?}"),
+                    format!(
+                        "the value after `:` must be a number; allowed: {}",
+                        kind.boundary_names()
+                    ),
+                )
             })?;
             (n.trim().to_string(), value)
         }
@@ -531,11 +595,25 @@ fn parse_side(ctx: &Ctx<'_>, key: &str, s: &str, kind: &dyn SolverKind) -> Resul
     match kind.boundary(&name) {
         Some((canon, takes_value)) => {
             if value != 0.0 && !takes_value {
-                return Err(ctx.invalid(key, format!("{s:?}"), format!("`{canon}` takes no value; allowed: {}", kind.boundary_names())));
+                return Err(ctx.invalid(
+                    key,
+                    format!("{s:?}"),
+                    format!(
+                        "`{canon}` takes no value; allowed: {}",
+                        kind.boundary_names()
+                    ),
+                ));
             }
-            Ok(Side { name: canon.into(), value })
+            Ok(Side {
+                name: canon.into(),
+                value,
+            })
         }
-        None => Err(ctx.invalid(key, format!("{s:?}"), format!("unknown boundary; allowed: {}", kind.boundary_names()))),
+        None => Err(ctx.invalid(
+            key,
+            format!("{s:?}"),
+            format!("unknown boundary; allowed: {}", kind.boundary_names()),
+        )),
     }
 }
 
@@ -571,41 +649,102 @@ impl Scenario {
             overridden.push(apply_override(&mut table, &file, o)?);
         }
         let effective = toml::to_string(&table).unwrap_or_default();
-        let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let base = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
 
         // The solver kind first: its table is taken out before the common sections are checked.
         let solver_name = match table.get("run").and_then(|r| r.get("solver")) {
             Some(toml::Value::String(s)) => s.clone(),
             Some(other) => {
-                return Err(ScenarioError::invalid(file, "run.solver", show_value(other), format!("allowed: {}", kinds::names())));
+                return Err(ScenarioError::invalid(
+                    file,
+                    "run.solver",
+                    show_value(other),
+                    format!("allowed: {}", kinds::names()),
+                ));
             }
             None => {
-                return Err(ScenarioError::invalid(file, "run.solver", "(missing)", format!("this key is required; allowed: {}", kinds::names())));
+                return Err(ScenarioError::invalid(
+                    file,
+                    "run.solver",
+                    "(missing)",
+                    format!("this key is required; allowed: {}", kinds::names()),
+                ));
             }
         };
         let Some(kind) = kinds::find(&solver_name) else {
-            let f = if overridden.iter().any(|k| k == "run.solver") { format!("{file} (--set run.solver)") } else { file };
-            return Err(ScenarioError::invalid(f, "run.solver", format!("{solver_name:?}"), format!("unknown solver; allowed: {}", kinds::names())));
+            let f = if overridden.iter().any(|k| k == "run.solver") {
+                format!("{file} (--set run.solver)")
+            } else {
+                file
+            };
+            return Err(ScenarioError::invalid(
+                f,
+                "run.solver",
+                format!("{solver_name:?}"),
+                format!("unknown solver; allowed: {}", kinds::names()),
+            ));
         };
         let solver_table = table.remove(kind.name());
         for k in table.keys() {
-            const COMMON: [&str; 7] = ["run", "constants", "grid", "time", "boundary", "initial", "output"];
+            const COMMON: [&str; 7] = [
+                "run",
+                "constants",
+                "grid",
+                "time",
+                "boundary",
+                "initial",
+                "output",
+            ];
             if !COMMON.contains(&k.as_str()) {
                 let what = if kinds::find(k).is_some() {
-                    format!("a [{k}] table, but run.solver is {:?}; allowed tables: {}, {}", kind.name(), COMMON.join(", "), kind.name())
+                    format!(
+                        "a [{k}] table, but run.solver is {:?}; allowed tables: {}, {}",
+                        kind.name(),
+                        COMMON.join(", "),
+                        kind.name()
+                    )
                 } else {
-                    format!("unknown key; allowed keys: {}, {}", COMMON.join(", "), kind.name())
+                    format!(
+                        "unknown key; allowed keys: {}, {}",
+                        COMMON.join(", "),
+                        kind.name()
+                    )
                 };
                 return Err(ScenarioError::invalid(file, k, "(unknown key)", what));
             }
         }
 
         let empty_consts: Vec<(String, f64)> = Vec::new();
-        let dummy_time = TimeConfig { dt: 0.0, steps: 0, t_end: 0.0 };
-        let dummy_side = Side { name: String::new(), value: 0.0 };
-        let dummy_sides = Sides4 { left: dummy_side.clone(), right: dummy_side.clone(), bottom: dummy_side.clone(), top: dummy_side };
-        let grid0 = Grid { ny: 1, nx: 1, dy: 1.0, dx: 1.0, y0: 0.0, x0: 0.0 };
+        let dummy_time = TimeConfig {
+            dt: 0.0,
+            steps: 0,
+            t_end: 0.0,
+        };
+        let dummy_side = Side {
+            name: String::new(),
+            value: 0.0,
+        };
+        let dummy_sides = Sides4 {
+            left: dummy_side.clone(),
+            right: dummy_side.clone(),
+            bottom: dummy_side.clone(),
+            top: dummy_side,
+        };
+        let grid0 = Grid {
+            ny: 1,
+            nx: 1,
+            dy: 1.0,
+            dx: 1.0,
+            y0: 0.0,
+            x0: 0.0,
+        };
         let pre = Ctx {
             file: file.clone(),
             base: base.clone(),
@@ -621,7 +760,10 @@ impl Scenario {
         let mut constants = Vec::new();
         for (name, v) in &raw.constants {
             let key = format!("constants.{name}");
-            let ident_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let ident_ok = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ident_ok || RESERVED.contains(&name.as_str()) {
                 return Err(pre.invalid(&key, format!("{v}"), format!("`{name}` cannot name a constant; allowed: names of letters, digits and _ other than {}", RESERVED.join(" "))));
@@ -633,13 +775,25 @@ impl Scenario {
         }
 
         // Boundaries (needed for the grid: periodic axes have no sample on the far edge).
-        let side_of = |primary: &Option<String>, axis: &Option<String>, pkey: &str, akey: &str| -> Result<Side> {
+        let side_of = |primary: &Option<String>,
+                       axis: &Option<String>,
+                       pkey: &str,
+                       akey: &str|
+         -> Result<Side> {
             let (s, key) = match (primary, axis, &raw.boundary.all) {
                 (Some(s), _, _) => (s, pkey.to_string()),
                 (None, Some(s), _) => (s, akey.to_string()),
                 (None, None, Some(s)) => (s, "boundary.all".to_string()),
                 (None, None, None) => {
-                    return Err(pre.invalid(pkey, "(missing)", format!("give boundary.{} or boundary.all; allowed: {}", pkey.trim_start_matches("boundary."), kind.boundary_names())));
+                    return Err(pre.invalid(
+                        pkey,
+                        "(missing)",
+                        format!(
+                            "give boundary.{} or boundary.all; allowed: {}",
+                            pkey.trim_start_matches("boundary."),
+                            kind.boundary_names()
+                        ),
+                    ));
                 }
             };
             parse_side(&pre, &key, s, kind)
@@ -652,11 +806,25 @@ impl Scenario {
             top: side_of(&b.top, &b.y, "boundary.top", "boundary.y")?,
         };
         for (a, bb, ka, kb) in [
-            (&boundary.left, &boundary.right, "boundary.left", "boundary.right"),
-            (&boundary.bottom, &boundary.top, "boundary.bottom", "boundary.top"),
+            (
+                &boundary.left,
+                &boundary.right,
+                "boundary.left",
+                "boundary.right",
+            ),
+            (
+                &boundary.bottom,
+                &boundary.top,
+                "boundary.bottom",
+                "boundary.top",
+            ),
         ] {
             if (a.name == "periodic") != (bb.name == "periodic") {
-                let (k, v) = if a.name == "periodic" { (kb, bb) } else { (ka, a) };
+                let (k, v) = if a.name == "periodic" {
+                    (kb, bb)
+                } else {
+                    (ka, a)
+                };
                 return Err(pre.invalid(k, format!("{:?}", v.show()), format!("the opposite side is periodic; allowed: periodic on both {ka} and {kb}, or on neither")));
             }
         }
@@ -677,31 +845,75 @@ impl Scenario {
             if lo.name == "periodic" {
                 n as f64
             } else {
-                n as f64 - 0.5 * (f64::from(u8::from(kind.edge_on_node(lo))) + f64::from(u8::from(kind.edge_on_node(hi))))
+                n as f64
+                    - 0.5
+                        * (f64::from(u8::from(kind.edge_on_node(lo)))
+                            + f64::from(u8::from(kind.edge_on_node(hi))))
             }
         };
-        let spacing = |dkey: &str, d: Option<f64>, lkey: &str, l: Option<f64>, intervals: f64, fallback: Option<f64>| -> Result<f64> {
+        let spacing = |dkey: &str,
+                       d: Option<f64>,
+                       lkey: &str,
+                       l: Option<f64>,
+                       intervals: f64,
+                       fallback: Option<f64>|
+         -> Result<f64> {
             let positive = |key: &str, v: f64| -> Result<f64> {
-                if v.is_finite() && v > 0.0 { Ok(v) } else { Err(pre.invalid(key, v.to_string(), "allowed: a finite number > 0")) }
+                if v.is_finite() && v > 0.0 {
+                    Ok(v)
+                } else {
+                    Err(pre.invalid(key, v.to_string(), "allowed: a finite number > 0"))
+                }
             };
             match (d, l) {
-                (Some(_), Some(_)) => Err(pre.invalid(lkey, l.unwrap_or_default().to_string(), format!("give {dkey} or {lkey}, not both"))),
+                (Some(_), Some(_)) => Err(pre.invalid(
+                    lkey,
+                    l.unwrap_or_default().to_string(),
+                    format!("give {dkey} or {lkey}, not both"),
+                )),
                 (Some(d), None) => positive(dkey, d),
                 (None, Some(l)) => {
                     let l = positive(lkey, l)?;
                     Ok(l / intervals)
                 }
-                (None, None) => fallback.ok_or_else(|| pre.invalid(dkey, "(missing)", format!("give {dkey} (spacing) or {lkey} (domain length)"))),
+                (None, None) => fallback.ok_or_else(|| {
+                    pre.invalid(
+                        dkey,
+                        "(missing)",
+                        format!("give {dkey} (spacing) or {lkey} (domain length)"),
+                    )
+                }),
             }
         };
-        let dx = spacing("grid.dx", g.dx, "grid.lx", g.lx, intervals(g.nx, &boundary.left, &boundary.right), None)?;
-        let dy = spacing("grid.dy", g.dy, "grid.ly", g.ly, intervals(g.ny, &boundary.top, &boundary.bottom), Some(dx))?;
+        let dx = spacing(
+            "grid.dx",
+            g.dx,
+            "grid.lx",
+            g.lx,
+            intervals(g.nx, &boundary.left, &boundary.right),
+            None,
+        )?;
+        let dy = spacing(
+            "grid.dy",
+            g.dy,
+            "grid.ly",
+            g.ly,
+            intervals(g.ny, &boundary.top, &boundary.bottom),
+            Some(dx),
+        )?;
         for (k, v) in [("grid.x0", g.x0), ("grid.y0", g.y0)] {
             if !v.is_finite() {
                 return Err(pre.invalid(k, v.to_string(), "allowed: a finite number"));
             }
         }
-        let grid = Grid { ny: g.ny, nx: g.nx, dy, dx, y0: g.y0, x0: g.x0 };
+        let grid = Grid {
+            ny: g.ny,
+            nx: g.nx,
+            dy,
+            dx,
+            y0: g.y0,
+            x0: g.x0,
+        };
 
         // Time.
         let t = &raw.time;
@@ -709,30 +921,71 @@ impl Scenario {
             return Err(pre.invalid("time.dt", t.dt.to_string(), "allowed: a finite number > 0"));
         }
         let steps = match (t.steps, t.t_end) {
-            (Some(_), Some(te)) => return Err(pre.invalid("time.t_end", te.to_string(), "give time.steps or time.t_end, not both")),
-            (None, None) => return Err(pre.invalid("time.steps", "(missing)", "give time.steps (a count) or time.t_end (a time)")),
-            (Some(0), None) => return Err(pre.invalid("time.steps", "0", "allowed: an integer >= 1")),
+            (Some(_), Some(te)) => {
+                return Err(pre.invalid(
+                    "time.t_end",
+                    te.to_string(),
+                    "give time.steps or time.t_end, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(pre.invalid(
+                    "time.steps",
+                    "(missing)",
+                    "give time.steps (a count) or time.t_end (a time)",
+                ));
+            }
+            (Some(0), None) => {
+                return Err(pre.invalid("time.steps", "0", "allowed: an integer >= 1"));
+            }
             (Some(s), None) => s,
             (None, Some(te)) => {
                 if !(te.is_finite() && te > 0.0) {
-                    return Err(pre.invalid("time.t_end", te.to_string(), "allowed: a finite number > 0"));
+                    return Err(pre.invalid(
+                        "time.t_end",
+                        te.to_string(),
+                        "allowed: a finite number > 0",
+                    ));
                 }
                 // Round to the nearest whole step when t_end is a multiple of dt up to rounding.
                 let n = te / t.dt;
-                let s = if (n - n.round()).abs() < 1e-9 * n.max(1.0) { n.round() } else { n.ceil() };
+                let s = if (n - n.round()).abs() < 1e-9 * n.max(1.0) {
+                    n.round()
+                } else {
+                    n.ceil()
+                };
                 s.max(1.0) as u64
             }
         };
-        let time = TimeConfig { dt: t.dt, steps, t_end: steps as f64 * t.dt };
+        let time = TimeConfig {
+            dt: t.dt,
+            steps,
+            t_end: steps as f64 * t.dt,
+        };
 
-        let ctx = Ctx { file: file.clone(), base, constants: &constants, grid, time: &time, boundary: &boundary, overridden: &overridden };
+        let ctx = Ctx {
+            file: file.clone(),
+            base,
+            constants: &constants,
+            grid,
+            time: &time,
+            boundary: &boundary,
+            overridden: &overridden,
+        };
 
         // Initial fields.
         let mut initial = Vec::new();
         for (name, v) in &raw.initial {
             let key = format!("initial.{name}");
             if !kind.initial_fields().contains(&name.as_str()) {
-                return Err(ctx.invalid(&key, show_value(v), format!("unknown initial field; allowed: {}", kind.initial_fields().join(", "))));
+                return Err(ctx.invalid(
+                    &key,
+                    show_value(v),
+                    format!(
+                        "unknown initial field; allowed: {}",
+                        kind.initial_fields().join(", ")
+                    ),
+                ));
             }
             let input = ctx.field(&key, v)?;
             check_finite(&ctx, &key, v, &input)?;
@@ -743,33 +996,68 @@ impl Scenario {
         let o = &raw.output;
         let every = o.every.unwrap_or_else(|| (steps / 20).max(1));
         if every == 0 {
-            return Err(ctx.invalid("output.every", "0", "allowed: an integer >= 1 (steps between frames)"));
+            return Err(ctx.invalid(
+                "output.every",
+                "0",
+                "allowed: an integer >= 1 (steps between frames)",
+            ));
         }
         let fields = match &o.fields {
-            None => kind.output_fields().iter().map(|s| (*s).to_string()).collect(),
+            None => kind
+                .output_fields()
+                .iter()
+                .map(|s| (*s).to_string())
+                .collect(),
             Some(f) => {
                 if f.is_empty() {
-                    return Err(ctx.invalid("output.fields", "[]", format!("allowed: a non-empty list of {}", kind.output_fields().join(", "))));
+                    return Err(ctx.invalid(
+                        "output.fields",
+                        "[]",
+                        format!(
+                            "allowed: a non-empty list of {}",
+                            kind.output_fields().join(", ")
+                        ),
+                    ));
                 }
                 for name in f {
                     if !kind.output_fields().contains(&name.as_str()) {
-                        return Err(ctx.invalid("output.fields", format!("{name:?}"), format!("unknown field; allowed: {}", kind.output_fields().join(", "))));
+                        return Err(ctx.invalid(
+                            "output.fields",
+                            format!("{name:?}"),
+                            format!(
+                                "unknown field; allowed: {}",
+                                kind.output_fields().join(", ")
+                            ),
+                        ));
                     }
                 }
                 f.clone()
             }
         };
-        let output = OutputConfig { every, fields, plots: o.plots, gif: o.gif, checkpoint_every: o.checkpoint_every, frames: 1 + steps / every + u64::from(steps % every != 0) };
+        let output = OutputConfig {
+            every,
+            fields,
+            plots: o.plots,
+            gif: o.gif,
+            checkpoint_every: o.checkpoint_every,
+            frames: 1 + steps / every + u64::from(steps % every != 0),
+        };
 
         let solver = kind.resolve(&ctx, &initial, solver_table)?;
         let name = match raw.run.name {
             Some(n) => {
                 if n.is_empty() || n.contains(['/', '\\']) {
-                    return Err(ctx.invalid("run.name", format!("{n:?}"), "allowed: a non-empty name without / or \\ (it names the output folder)"));
+                    return Err(ctx.invalid(
+                        "run.name",
+                        format!("{n:?}"),
+                        "allowed: a non-empty name without / or \\ (it names the output folder)",
+                    ));
                 }
                 n
             }
-            None => path.file_stem().map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned()),
+            None => path
+                .file_stem()
+                .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned()),
         };
         Ok(Scenario {
             file: path.to_path_buf(),
@@ -801,18 +1089,31 @@ impl Scenario {
         }
         t.insert("run".into(), run.into());
         if !self.constants.is_empty() {
-            let c: toml::Table = self.constants.iter().map(|(n, v)| (n.clone(), toml::Value::Float(*v))).collect();
+            let c: toml::Table = self
+                .constants
+                .iter()
+                .map(|(n, v)| (n.clone(), toml::Value::Float(*v)))
+                .collect();
             t.insert("constants".into(), c.into());
         }
         let to = |v: &dyn erased::Ser| v.to_toml();
         t.insert("grid".into(), to(&self.grid));
         t.insert("time".into(), to(&self.time));
         let mut b = toml::Table::new();
-        for (k, s) in [("left", &self.boundary.left), ("right", &self.boundary.right), ("bottom", &self.boundary.bottom), ("top", &self.boundary.top)] {
+        for (k, s) in [
+            ("left", &self.boundary.left),
+            ("right", &self.boundary.right),
+            ("bottom", &self.boundary.bottom),
+            ("top", &self.boundary.top),
+        ] {
             b.insert(k.into(), s.show().into());
         }
         t.insert("boundary".into(), b.into());
-        let init: toml::Table = self.initial.iter().map(|(n, f)| (n.clone(), f.to_toml())).collect();
+        let init: toml::Table = self
+            .initial
+            .iter()
+            .map(|(n, f)| (n.clone(), f.to_toml()))
+            .collect();
         t.insert("initial".into(), init.into());
         t.insert("output".into(), to(&self.output));
         t.insert(self.kind.name().into(), self.solver.to_table().into());
@@ -858,11 +1159,20 @@ mod erased {
 
 /// A formula must be finite on the whole grid (`sqrt(x)` with `x < 0` is not).
 fn check_finite(ctx: &Ctx<'_>, key: &str, raw: &toml::Value, input: &FieldInput) -> Result<()> {
-    let FieldInput::Formula(_) = input else { return Ok(()) };
+    let FieldInput::Formula(_) = input else {
+        return Ok(());
+    };
     let u = input.sample(&ctx.grid, 0.0);
     if let Some(((i, j), v)) = u.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        let (x, y) = (ctx.grid.x0 + j as f64 * ctx.grid.dx, ctx.grid.y0 + i as f64 * ctx.grid.dy);
-        return Err(ctx.invalid(key, show_value(raw), format!("{v} at (x, y) = ({x}, {y}); allowed: a formula finite on the whole grid")));
+        let (x, y) = (
+            ctx.grid.x0 + j as f64 * ctx.grid.dx,
+            ctx.grid.y0 + i as f64 * ctx.grid.dy,
+        );
+        return Err(ctx.invalid(
+            key,
+            show_value(raw),
+            format!("{v} at (x, y) = ({x}, {y}); allowed: a formula finite on the whole grid"),
+        ));
     }
     Ok(())
 }

@@ -88,7 +88,7 @@ pub fn default_out_dir(s: &Scenario) -> PathBuf {
 /// Steps at which frames are written: 0, every `every`, and the last step.
 #[must_use]
 pub fn is_frame_step(step: u64, every: u64, total: u64) -> bool {
-    step % every == 0 || step == total
+    step.is_multiple_of(every) || step == total
 }
 
 fn prepare_dir(dir: &Path, opts: &RunOptions) -> Result<()> {
@@ -121,7 +121,9 @@ fn clear_outputs(dir: &Path) -> Result<()> {
         let name = e.file_name().to_string_lossy().into_owned();
         let ours = name == RUN_FILE
             || name == CHECKPOINT_FILE
-            || Path::new(&name).extension().is_some_and(|x| x == "png" || x == "gif");
+            || Path::new(&name)
+                .extension()
+                .is_some_and(|x| x == "png" || x == "gif");
         if ours && p.is_file() {
             std::fs::remove_file(&p).map_err(|e| ScenarioError::OutputNotWritable {
                 dir: dir.display().to_string(),
@@ -138,11 +140,14 @@ fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
     meta.time_units = sim.time_units().into();
     meta.attributes.insert("run_name".into(), s.name.clone());
     if !s.description.is_empty() {
-        meta.attributes.insert("description".into(), s.description.clone());
+        meta.attributes
+            .insert("description".into(), s.description.clone());
     }
-    meta.attributes.insert("scenario_file".into(), s.file.display().to_string());
+    meta.attributes
+        .insert("scenario_file".into(), s.file.display().to_string());
     if !s.overrides.is_empty() {
-        meta.attributes.insert("overrides".into(), s.overrides.join(" "));
+        meta.attributes
+            .insert("overrides".into(), s.overrides.join(" "));
     }
     meta
 }
@@ -154,7 +159,11 @@ fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
 /// computed; [`ScenarioError::Resume`] if `--resume` does not fit the folder;
 /// [`ScenarioError::NonFinite`] if the state blows up (frames written so far are kept);
 /// [`ScenarioError::Io`] / [`ScenarioError::Plot`] if writing fails.
-pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) -> Result<RunReport> {
+pub fn run(
+    s: &Scenario,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunReport> {
     let dir = &opts.out_dir;
     prepare_dir(dir, opts)?;
     let run_path = dir.join(RUN_FILE);
@@ -169,7 +178,11 @@ pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) 
     };
 
     let mut sim = s.solver.build(s)?;
-    let fields: Vec<_> = sim.fields().into_iter().filter(|q| s.output.fields.contains(&q.name)).collect();
+    let fields: Vec<_> = sim
+        .fields()
+        .into_iter()
+        .filter(|q| s.output.fields.contains(&q.name))
+        .collect();
     let diags = sim.diagnostics();
     let total = s.time.steps;
     let every = s.output.every;
@@ -181,27 +194,38 @@ pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) 
             )));
         }
         if !run_path.exists() {
-            return Err(resume_err(format!("{CHECKPOINT_FILE} exists but {RUN_FILE} does not; start over with --force")));
+            return Err(resume_err(format!(
+                "{CHECKPOINT_FILE} exists but {RUN_FILE} does not; start over with --force"
+            )));
         }
-        let ck = convsim_io::read_checkpoint(&ck_path).map_err(|e| ScenarioError::io(&ck_path, e))?;
+        let ck =
+            convsim_io::read_checkpoint(&ck_path).map_err(|e| ScenarioError::io(&ck_path, e))?;
         if ck.meta.scenario != s.text {
             return Err(resume_err(
                 "the checkpoint was written by a different scenario (file or --set values changed); run with the same ones, or start over with --force".into(),
             ));
         }
         if ck.step > total {
-            return Err(resume_err(format!("the checkpoint is at step {} but the scenario has {total} steps", ck.step)));
+            return Err(resume_err(format!(
+                "the checkpoint is at step {} but the scenario has {total} steps",
+                ck.step
+            )));
         }
-        sim.restore(ck.step, ck.time, &ck.state).map_err(resume_err)?;
-        let w = RunWriter::resume(&run_path, ck.step).map_err(|e| ScenarioError::io(&run_path, e))?;
+        sim.restore(ck.step, ck.time, &ck.state)
+            .map_err(resume_err)?;
+        let w =
+            RunWriter::resume(&run_path, ck.step).map_err(|e| ScenarioError::io(&run_path, e))?;
         (w, Some(ck.step))
     } else {
-        let mut w = RunWriter::create(&run_path, &meta_of(s, sim.as_ref()), &sim.grid()).map_err(|e| ScenarioError::io(&run_path, e))?;
+        let mut w = RunWriter::create(&run_path, &meta_of(s, sim.as_ref()), &sim.grid())
+            .map_err(|e| ScenarioError::io(&run_path, e))?;
         for q in &fields {
-            w.add_field(q).map_err(|e| ScenarioError::io(&run_path, e))?;
+            w.add_field(q)
+                .map_err(|e| ScenarioError::io(&run_path, e))?;
         }
         for q in &diags {
-            w.add_diagnostic(q).map_err(|e| ScenarioError::io(&run_path, e))?;
+            w.add_diagnostic(q)
+                .map_err(|e| ScenarioError::io(&run_path, e))?;
         }
         (w, None)
     };
@@ -219,14 +243,20 @@ pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) 
         last_written,
         run_file: run_path.display().to_string(),
     };
-    let mut write_frame = |sim: &dyn Simulation, w: &mut RunWriter, bufs: &mut [Array2<f64>]| -> Result<()> {
-        for (q, b) in fields.iter().zip(bufs.iter_mut()) {
-            sim.write_field(&q.name, b.view_mut());
-        }
-        sim.diagnostic_values(&mut dvals);
-        let views: Vec<(&str, ndarray::ArrayView2<'_, f64>)> = fields.iter().zip(bufs.iter()).map(|(q, b)| (q.name.as_str(), b.view())).collect();
-        w.append(sim.step_count(), sim.time(), &views, &dvals).map_err(|e| ScenarioError::io(&run_path, e))
-    };
+    let mut write_frame =
+        |sim: &dyn Simulation, w: &mut RunWriter, bufs: &mut [Array2<f64>]| -> Result<()> {
+            for (q, b) in fields.iter().zip(bufs.iter_mut()) {
+                sim.write_field(&q.name, b.view_mut());
+            }
+            sim.diagnostic_values(&mut dvals);
+            let views: Vec<(&str, ndarray::ArrayView2<'_, f64>)> = fields
+                .iter()
+                .zip(bufs.iter())
+                .map(|(q, b)| (q.name.as_str(), b.view()))
+                .collect();
+            w.append(sim.step_count(), sim.time(), &views, &dvals)
+                .map_err(|e| ScenarioError::io(&run_path, e))
+        };
 
     if resumed_from.is_none() {
         if !sim.is_finite() {
@@ -244,8 +274,10 @@ pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) 
         sim.step();
         let k = sim.step_count();
         let frame = is_frame_step(k, every, total);
-        let ck = s.output.checkpoint_every > 0 && k % s.output.checkpoint_every == 0 && k < total;
-        if (frame || ck || k % FINITE_CHECK_EVERY == 0) && !sim.is_finite() {
+        let ck = s.output.checkpoint_every > 0
+            && k.is_multiple_of(s.output.checkpoint_every)
+            && k < total;
+        if (frame || ck || k.is_multiple_of(FINITE_CHECK_EVERY)) && !sim.is_finite() {
             return Err(non_finite(sim.as_ref(), last_written));
         }
         if frame {
@@ -254,8 +286,14 @@ pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) 
         }
         if ck {
             // After the frame of the same step: a resume from here keeps that frame.
-            convsim_io::write_checkpoint(&ck_path, k, sim.time(), &sim.state(), &meta_of(s, sim.as_ref()))
-                .map_err(|e| ScenarioError::io(&ck_path, e))?;
+            convsim_io::write_checkpoint(
+                &ck_path,
+                k,
+                sim.time(),
+                &sim.state(),
+                &meta_of(s, sim.as_ref()),
+            )
+            .map_err(|e| ScenarioError::io(&ck_path, e))?;
         }
         progress(Progress {
             step: k,
@@ -264,13 +302,21 @@ pub fn run(s: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Progress)) 
             frames: writer.frames(),
         });
     }
-    writer.set_attribute("status", "completed").map_err(|e| ScenarioError::io(&run_path, e))?;
+    writer
+        .set_attribute("status", "completed")
+        .map_err(|e| ScenarioError::io(&run_path, e))?;
     let frames = writer.frames();
-    writer.close().map_err(|e| ScenarioError::io(&run_path, e))?;
+    writer
+        .close()
+        .map_err(|e| ScenarioError::io(&run_path, e))?;
     let seconds = start.elapsed().as_secs_f64();
 
     let pics = if s.output.plots {
-        pictures::draw_run(&run_path, dir, &pictures::PlotRequest::end_of_run(s.output.gif))?
+        pictures::draw_run(
+            &run_path,
+            dir,
+            &pictures::PlotRequest::end_of_run(s.output.gif),
+        )?
     } else {
         Vec::new()
     };

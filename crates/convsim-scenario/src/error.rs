@@ -40,7 +40,9 @@ pub enum ScenarioError {
         what: String,
     },
     /// The output folder cannot be created or written.
-    #[error("{dir}: output directory is not writable: {reason}: choose a writable folder with -o DIR")]
+    #[error(
+        "{dir}: output directory is not writable: {reason}: choose a writable folder with -o DIR"
+    )]
     OutputNotWritable {
         /// The output folder.
         dir: String,

@@ -187,7 +187,9 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
         let col = i + 1;
         if c.is_whitespace() {
             i += 1;
-        } else if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
@@ -223,7 +225,9 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
         } else {
             return Err(ExprError {
                 column: col,
-                message: format!("unexpected character `{c}`; allowed: numbers, names, + - * / ^ ( ) ,"),
+                message: format!(
+                    "unexpected character `{c}`; allowed: numbers, names, + - * / ^ ( ) ,"
+                ),
             });
         }
     }
@@ -326,7 +330,10 @@ impl Parser<'_> {
             Tok::Ident(name) => self.name(&name, col),
             other => Err(ExprError {
                 column: col,
-                message: format!("expected a number, a name or `(`, found {}", describe(&other)),
+                message: format!(
+                    "expected a number, a name or `(`, found {}",
+                    describe(&other)
+                ),
             }),
         }
     }
@@ -358,9 +365,10 @@ impl Parser<'_> {
             "r" => Node::Var(Var::R),
             "t" => Node::Var(Var::T),
             "pi" => Node::Num(std::f64::consts::PI),
-            _ => match self.consts.iter().find(|(n, _)| *n == name) {
-                Some(&(_, v)) => Node::Num(v),
-                None => {
+            _ => {
+                if let Some(&(_, v)) = self.consts.iter().find(|(n, _)| *n == name) {
+                    Node::Num(v)
+                } else {
                     let mut known: Vec<&str> = vec!["x", "y", "r", "t", "pi"];
                     known.extend(self.consts.iter().map(|(n, _)| *n));
                     return Err(ExprError {
@@ -377,7 +385,7 @@ impl Parser<'_> {
                         ),
                     });
                 }
-            },
+            }
         };
         if *self.peek() == Tok::Sym('(') {
             return self.err(format!("`{name}` is not a function"));
@@ -412,7 +420,9 @@ impl Expr {
         let root = p.expr()?;
         if *p.peek() != Tok::End {
             let found = describe(p.peek());
-            return p.err(format!("unexpected {found}; expected an operator + - * / ^ or the end"));
+            return p.err(format!(
+                "unexpected {found}; expected an operator + - * / ^ or the end"
+            ));
         }
         Ok(Expr {
             source: source.to_string(),

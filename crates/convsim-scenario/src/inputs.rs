@@ -21,14 +21,20 @@ pub(crate) enum InputError {
 pub(crate) fn read_2d(path: &Path, dataset: &str) -> Result<Array2<f64>, InputError> {
     convsim_io::read_input_2d(path, dataset).map_err(|e| match e {
         IoError::NotFound { .. } => InputError::NoFile("file not found".into()),
-        IoError::Open { source, .. } => InputError::NoFile(format!("not a readable HDF5 file: {source}")),
+        IoError::Open { source, .. } => {
+            InputError::NoFile(format!("not a readable HDF5 file: {source}"))
+        }
         IoError::MissingDataset { available, .. } => {
-            InputError::NoDataset(if available.is_empty() { "(the file has no datasets)".into() } else { available.join(", ") })
+            InputError::NoDataset(if available.is_empty() {
+                "(the file has no datasets)".into()
+            } else {
+                available.join(", ")
+            })
         }
         IoError::Shape { shape, .. } => InputError::Bad(format!("shape {shape:?} is not 2D")),
-        IoError::NonFinite { count, index, .. } => {
-            InputError::Bad(format!("{count} NaN or infinite value(s), the first at {index:?}"))
-        }
+        IoError::NonFinite { count, index, .. } => InputError::Bad(format!(
+            "{count} NaN or infinite value(s), the first at {index:?}"
+        )),
         other => InputError::Bad(other.to_string()),
     })
 }

@@ -59,7 +59,8 @@ const GIF_MAX_FRAMES: usize = 100;
 
 fn plot_err(e: convsim_plot::PlotError) -> ScenarioError {
     let (file, reason) = match &e {
-        convsim_plot::PlotError::Invalid { path, message } | convsim_plot::PlotError::Draw { path, message } => {
+        convsim_plot::PlotError::Invalid { path, message }
+        | convsim_plot::PlotError::Draw { path, message } => {
             (path.display().to_string(), message.clone())
         }
         #[allow(unreachable_patterns)]
@@ -73,7 +74,9 @@ fn subsample(n: usize, max: usize) -> Vec<usize> {
     if n <= max {
         return (0..n).collect();
     }
-    let mut v: Vec<usize> = (0..max).map(|i| (i * (n - 1) + (max - 1) / 2) / (max - 1)).collect();
+    let mut v: Vec<usize> = (0..max)
+        .map(|i| (i * (n - 1) + (max - 1) / 2) / (max - 1))
+        .collect();
     v.dedup();
     v
 }
@@ -102,7 +105,12 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
             let mut v = Vec::new();
             for name in list {
                 let Some(d) = infos.iter().find(|d| &d.quantity.name == name) else {
-                    return Err(ScenarioError::invalid(run.display().to_string(), "--field", name.clone(), format!("no such field; allowed: {}", names.join(", "))));
+                    return Err(ScenarioError::invalid(
+                        run.display().to_string(),
+                        "--field",
+                        name.clone(),
+                        format!("no such field; allowed: {}", names.join(", ")),
+                    ));
                 };
                 v.push(d);
             }
@@ -124,7 +132,15 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
         Frames::One(k) => {
             let idx = if *k < 0 { n as i64 + k } else { *k };
             if idx < 0 || idx >= n as i64 {
-                return Err(ScenarioError::invalid(run.display().to_string(), "--frame", k.to_string(), format!("the file holds {n} frame(s); allowed: 0..{} or -1 for the last", n - 1)));
+                return Err(ScenarioError::invalid(
+                    run.display().to_string(),
+                    "--frame",
+                    k.to_string(),
+                    format!(
+                        "the file holds {n} frame(s); allowed: 0..{} or -1 for the last",
+                        n - 1
+                    ),
+                ));
             }
             vec![(idx as usize, format!("frame{idx:04}"))]
         }
@@ -149,8 +165,14 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
             let all = f.read_field(&q.name).map_err(io)?;
             let ks = subsample(n, GIF_MAX_FRAMES);
             let path = out_dir.join(format!("{}.gif", q.name));
-            let frames = ks.iter().map(|&k| (format!("{} at t = {:.4e} {tu}", q.long_name, times[k]), all.index_axis(ndarray::Axis(0), k)));
-            convsim_plot::gif_titled(&path, frames, &axes, &base, GIF_DELAY_MS).map_err(plot_err)?;
+            let frames = ks.iter().map(|&k| {
+                (
+                    format!("{} at t = {:.4e} {tu}", q.long_name, times[k]),
+                    all.index_axis(ndarray::Axis(0), k),
+                )
+            });
+            convsim_plot::gif_titled(&path, frames, &axes, &base, GIF_DELAY_MS)
+                .map_err(plot_err)?;
             out.push(path);
         }
     }
@@ -167,7 +189,12 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
                 ..LineStyle::default()
             };
             if values.iter().any(|v| v.is_finite()) {
-                convsim_plot::line_plot_png(&path, &style, &[(q.name.as_str(), &times[..n], &values[..n.min(values.len())])]).map_err(plot_err)?;
+                convsim_plot::line_plot_png(
+                    &path,
+                    &style,
+                    &[(q.name.as_str(), &times[..n], &values[..n.min(values.len())])],
+                )
+                .map_err(plot_err)?;
                 out.push(path);
             }
         }

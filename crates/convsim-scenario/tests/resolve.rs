@@ -47,7 +47,10 @@ fn defaults_and_derived_values() {
     // 5-point limit 1 / (2 D (1/dx^2 + 1/dy^2)) = dx^2 / (4 D); the solver's symbol search is
     // exact to rounding, hence 1e-12.
     let limit = d["stability_limit_dt"].as_float().unwrap();
-    assert!((limit - (1.0f64 / 16.0).powi(2) / 2.0).abs() < 1e-12 * limit, "{limit}");
+    assert!(
+        (limit - (1.0f64 / 16.0).powi(2) / 2.0).abs() < 1e-12 * limit,
+        "{limit}"
+    );
     assert_eq!(d["frames"].as_integer(), Some(11));
     // JSON carries the same.
     let j: serde_json::Value = serde_json::from_str(&s.to_json_string()).unwrap();
@@ -57,7 +60,9 @@ fn defaults_and_derived_values() {
 #[test]
 fn formulas_are_sampled_on_the_grid() {
     let s = resolve(BASE, &["grid.x0=-0.5", "grid.y0=-0.25"]).unwrap();
-    let FieldInput::Formula(_) = s.initial_field("u").unwrap() else { panic!("formula expected") };
+    let FieldInput::Formula(_) = s.initial_field("u").unwrap() else {
+        panic!("formula expected")
+    };
     let u = s.initial_field("u").unwrap().sample(&s.grid, 0.0);
     assert_eq!(u.dim(), (8, 16));
     // Node (i, j) = (4, 8) sits at (y, x) = (0, 0): the peak, exactly 1.
@@ -76,7 +81,11 @@ fn spacing_follows_where_the_edges_lie() {
     let s = resolve(BASE, &["boundary.all=zero_flux"]).unwrap();
     assert_eq!(s.grid.dx, 1.0 / 16.0);
     // One of each: lx / (nx - 1/2).
-    let s = resolve(BASE, &["boundary.all=zero_flux", "boundary.left=dirichlet:2"]).unwrap();
+    let s = resolve(
+        BASE,
+        &["boundary.all=zero_flux", "boundary.left=dirichlet:2"],
+    )
+    .unwrap();
     assert_eq!(s.grid.dx, 1.0 / 15.5);
     assert_eq!(s.boundary.left.value, 2.0);
     assert_eq!(s.boundary.left.name, "fixed");
@@ -84,11 +93,25 @@ fn spacing_follows_where_the_edges_lie() {
 
 #[test]
 fn overrides_are_type_checked_like_the_file() {
-    let s = resolve(BASE, &["time.steps=40", "output.every=8", "diffusion.scheme=spectral"]).unwrap();
+    let s = resolve(
+        BASE,
+        &[
+            "time.steps=40",
+            "output.every=8",
+            "diffusion.scheme=spectral",
+        ],
+    )
+    .unwrap();
     assert_eq!((s.time.steps, s.output.every, s.output.frames), (40, 8, 6));
-    assert!(s.text.contains("steps = 40"), "the run file stores the effective scenario");
+    assert!(
+        s.text.contains("steps = 40"),
+        "the run file stores the effective scenario"
+    );
     let e = err(BASE, &["time.steps=\"many\""]);
-    assert_eq!(e, "sc.toml (--set time.steps): time.steps: string \"many\": allowed: a non-negative integer");
+    assert_eq!(
+        e,
+        "sc.toml (--set time.steps): time.steps: string \"many\": allowed: a non-negative integer"
+    );
     let e = err(BASE, &["time.dt"]);
     assert!(e.contains("--set key.path=value"), "{e}");
 }
@@ -106,24 +129,75 @@ fn t_end_rounds_to_whole_steps() {
 #[test]
 fn every_mistake_names_file_key_value_and_what_is_allowed() {
     let cases: &[(&[&str], &str)] = &[
-        (&["grid.nz=3"], "sc.toml (--set grid.nz): grid.nz: (unknown key): unknown key; allowed keys: nx, ny, dx, dy, lx, ly, x0, y0"),
-        (&["grid.nx=\"a\""], "grid.nx: string \"a\": allowed: a non-negative integer"),
+        (
+            &["grid.nz=3"],
+            "sc.toml (--set grid.nz): grid.nz: (unknown key): unknown key; allowed keys: nx, ny, dx, dy, lx, ly, x0, y0",
+        ),
+        (
+            &["grid.nx=\"a\""],
+            "grid.nx: string \"a\": allowed: a non-negative integer",
+        ),
         (&["grid.nx=1"], "grid.nx: 1: allowed: an integer >= 2"),
-        (&["time.dt=-1e-3"], "time.dt: -0.001: allowed: a finite number > 0"),
-        (&["time.dt=1e-2"], "time.dt: 1e-2: above the stability limit 1.953125e-3 s of the explicit order-2 scheme; allowed: dt <= 1.953125e-3"),
-        (&["boundary.left=sticky"], "boundary.left: \"sticky\": unknown boundary; allowed: periodic, zero_flux"),
-        (&["boundary.left=zero_flux"], "the opposite side is periodic"),
-        (&["initial.v=1"], "initial.v: 1: unknown initial field; allowed: u"),
-        (&["initial.u=\"exp(-q)\""], "initial.u: \"exp(-q)\": at column 6: unknown name `q`; allowed: x, y, r, t, pi, s"),
-        (&["run.solver=\"heat\""], "run.solver: \"heat\": unknown solver; allowed: diffusion"),
-        (&["output.fields=[\"v\"]"], "output.fields: \"v\": unknown field; allowed: u"),
-        (&["diffusion.order=3"], "diffusion.order: 3: allowed: 2, 4, 6, 8"),
-        (&["diffusion.scheme=\"implicit\""], "diffusion.scheme: \"implicit\": allowed: explicit, isotropic9, spectral"),
-        (&["diffusion.diffusivity=-1"], "diffusion.diffusivity: -1: min over the grid is -1; allowed: finite values > 0"),
-        (&["diffusion.diffusivity={ file = \"nope.h5\", dataset = \"D\" }"], "diffusion.diffusivity.file: \"nope.h5\": cannot open ./nope.h5 (file not found)"),
-        (&["diffusion.source=\"sin(t)\""], "sources are time-independent"),
-        (&["constants.pi=3"], "constants.pi: 3: `pi` cannot name a constant"),
-        (&["seismic.vp=1"], "seismic: (unknown key): unknown key; allowed keys: run, constants, grid, time, boundary, initial, output, diffusion"),
+        (
+            &["time.dt=-1e-3"],
+            "time.dt: -0.001: allowed: a finite number > 0",
+        ),
+        (
+            &["time.dt=1e-2"],
+            "time.dt: 1e-2: above the stability limit 1.95312e-3 s of the explicit order-2 scheme; allowed: dt <= 1.95312e-3",
+        ),
+        (
+            &["boundary.left=sticky"],
+            "boundary.left: \"sticky\": unknown boundary; allowed: periodic, zero_flux",
+        ),
+        (
+            &["boundary.left=zero_flux"],
+            "the opposite side is periodic",
+        ),
+        (
+            &["initial.v=1"],
+            "initial.v: 1: unknown initial field; allowed: u",
+        ),
+        (
+            &["initial.u=\"exp(-q)\""],
+            "initial.u: \"exp(-q)\": at column 6: unknown name `q`; allowed: x, y, r, t, pi, s",
+        ),
+        (
+            &["run.solver=\"heat\""],
+            "run.solver: \"heat\": unknown solver; allowed: diffusion",
+        ),
+        (
+            &["output.fields=[\"v\"]"],
+            "output.fields: \"v\": unknown field; allowed: u",
+        ),
+        (
+            &["diffusion.order=3"],
+            "diffusion.order: 3: allowed: 2, 4, 6, 8",
+        ),
+        (
+            &["diffusion.scheme=\"implicit\""],
+            "diffusion.scheme: \"implicit\": allowed: explicit, isotropic9, spectral",
+        ),
+        (
+            &["diffusion.diffusivity=-1"],
+            "diffusion.diffusivity: -1: min over the grid is -1; allowed: finite values > 0",
+        ),
+        (
+            &["diffusion.diffusivity={ file = \"nope.h5\", dataset = \"D\" }"],
+            "diffusion.diffusivity.file: \"nope.h5\": cannot open ./nope.h5 (file not found)",
+        ),
+        (
+            &["diffusion.source=\"sin(t)\""],
+            "sources are time-independent",
+        ),
+        (
+            &["constants.pi=3"],
+            "constants.pi: 3: `pi` cannot name a constant",
+        ),
+        (
+            &["seismic.vp=1"],
+            "seismic: (unknown key): unknown key; allowed keys: run, constants, grid, time, boundary, initial, output, diffusion",
+        ),
     ];
     let mut bad = Vec::new();
     for (sets, want) in cases {
@@ -136,5 +210,8 @@ fn every_mistake_names_file_key_value_and_what_is_allowed() {
     let e = err("[run\nsolver = 1", &[]);
     assert!(e.starts_with("sc.toml: line 1, column"), "{e}");
     let e = err(&BASE.replace("[time]\ndt = 1e-4\n", "[time]\n"), &[]);
-    assert!(e.contains("time.dt: (missing): this key is required"), "{e}");
+    assert!(
+        e.contains("time.dt: (missing): this key is required"),
+        "{e}"
+    );
 }

@@ -19,14 +19,24 @@ pub fn randn<T: Float>(shape: (usize, usize, usize, usize), seed: u64) -> Array4
 /// `<g, layer(x)>`.
 fn probe(layer: &mut dyn Layer<f64>, x: &Array4<f64>, g: &Array4<f64>) -> f64 {
     layer.forward(x.view()).unwrap();
-    layer.output().iter().zip(g.iter()).map(|(a, b)| a * b).sum()
+    layer
+        .output()
+        .iter()
+        .zip(g.iter())
+        .map(|(a, b)| a * b)
+        .sum()
 }
 
 /// Worst relative error, `|fd - exact|_inf / |exact|_inf`, of the input and parameter
 /// gradients of `L(x, theta) = <g, layer(x)>` against central finite differences with step `eps`.
 ///
 /// Every input entry and every parameter is perturbed (the layers under test are small).
-pub fn gradient_check(layer: &mut dyn Layer<f64>, x: &Array4<f64>, seed: u64, eps: f64) -> (f64, f64) {
+pub fn gradient_check(
+    layer: &mut dyn Layer<f64>,
+    x: &Array4<f64>,
+    seed: u64,
+    eps: f64,
+) -> (f64, f64) {
     layer.forward(x.view()).unwrap();
     let out = layer.output().dim();
     let g: Array4<f64> = randn(out, seed);
@@ -67,6 +77,10 @@ pub fn gradient_check(layer: &mut dyn Layer<f64>, x: &Array4<f64>, seed: u64, ep
     set_params(layer, &p0);
     (
         worst_x / scale_x.max(f64::MIN_POSITIVE),
-        if p0.is_empty() { 0.0 } else { worst_p / scale_p.max(f64::MIN_POSITIVE) },
+        if p0.is_empty() {
+            0.0
+        } else {
+            worst_p / scale_p.max(f64::MIN_POSITIVE)
+        },
     )
 }

@@ -12,8 +12,8 @@
 
 use convsim_core::Simulation;
 use convsim_diffusion::{
-    BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver, Diffusivity,
-    FaceAverage, Scheme,
+    BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver,
+    Diffusivity, FaceAverage, Scheme,
 };
 use serde::Deserialize;
 
@@ -82,46 +82,100 @@ impl SolverKind for Kind {
         &["u"]
     }
 
-    fn resolve(&self, ctx: &Ctx<'_>, initial: &[(String, FieldInput)], table: Option<toml::Value>) -> Result<Box<dyn KindConfig>> {
+    fn resolve(
+        &self,
+        ctx: &Ctx<'_>,
+        initial: &[(String, FieldInput)],
+        table: Option<toml::Value>,
+    ) -> Result<Box<dyn KindConfig>> {
         let raw: Raw = match table {
             Some(t) => ctx.deserialize("diffusion", t)?,
-            None => return Err(ctx.invalid("diffusion", "(missing)", "a [diffusion] table is required (at least diffusivity = <m^2/s>)")),
+            None => {
+                return Err(ctx.invalid(
+                    "diffusion",
+                    "(missing)",
+                    "a [diffusion] table is required (at least diffusivity = <m^2/s>)",
+                ));
+            }
         };
         let scheme = match (raw.scheme.as_str(), raw.order) {
             ("explicit", o) => {
                 let order = o.unwrap_or(2);
                 if ![2, 4, 6, 8].contains(&order) {
-                    return Err(ctx.invalid("diffusion.order", order.to_string(), "allowed: 2, 4, 6, 8"));
+                    return Err(ctx.invalid(
+                        "diffusion.order",
+                        order.to_string(),
+                        "allowed: 2, 4, 6, 8",
+                    ));
                 }
                 Scheme::Explicit { order }
             }
             (s @ ("isotropic9" | "spectral"), Some(o)) => {
-                return Err(ctx.invalid("diffusion.order", o.to_string(), format!("only the explicit scheme takes an order; remove it for scheme = {s:?}")));
+                return Err(ctx.invalid(
+                    "diffusion.order",
+                    o.to_string(),
+                    format!(
+                        "only the explicit scheme takes an order; remove it for scheme = {s:?}"
+                    ),
+                ));
             }
             ("isotropic9", None) => Scheme::Isotropic9,
             ("spectral", None) => Scheme::Spectral,
-            (other, _) => return Err(ctx.invalid("diffusion.scheme", format!("{other:?}"), format!("allowed: {SCHEMES}"))),
+            (other, _) => {
+                return Err(ctx.invalid(
+                    "diffusion.scheme",
+                    format!("{other:?}"),
+                    format!("allowed: {SCHEMES}"),
+                ));
+            }
         };
         let (diffusivity, d_input) = match (&raw.diffusivity, &raw.anisotropic) {
             (Some(_), Some(_)) => {
                 return Err(ctx.invalid("diffusion.anisotropic", "(given)", "give diffusion.diffusivity (isotropic) or diffusion.anisotropic (tensor), not both"));
             }
-            (None, None) => return Err(ctx.invalid("diffusion.diffusivity", "(missing)", "give diffusion.diffusivity (m^2/s) or diffusion.anisotropic = { dxx, dyy, dxy }")),
-            (None, Some(t)) => (Diffusivity::Tensor { dxx: t.dxx, dyy: t.dyy, dxy: t.dxy }, None),
+            (None, None) => return Err(ctx.invalid(
+                "diffusion.diffusivity",
+                "(missing)",
+                "give diffusion.diffusivity (m^2/s) or diffusion.anisotropic = { dxx, dyy, dxy }",
+            )),
+            (None, Some(t)) => (
+                Diffusivity::Tensor {
+                    dxx: t.dxx,
+                    dyy: t.dyy,
+                    dxy: t.dxy,
+                },
+                None,
+            ),
             (Some(v), None) => {
                 let input = ctx.field("diffusion.diffusivity", v)?;
                 let (lo, hi) = input.range(&ctx.grid);
                 if !(lo > 0.0 && hi.is_finite()) {
-                    return Err(ctx.invalid("diffusion.diffusivity", crate::error::show_value(v), format!("min over the grid is {lo}; allowed: finite values > 0 (m^2/s)")));
+                    return Err(ctx.invalid(
+                        "diffusion.diffusivity",
+                        crate::error::show_value(v),
+                        format!("min over the grid is {lo}; allowed: finite values > 0 (m^2/s)"),
+                    ));
                 }
                 let face_average = match raw.face_average.as_deref() {
                     None | Some("harmonic") => FaceAverage::Harmonic,
                     Some("arithmetic") => FaceAverage::Arithmetic,
-                    Some(o) => return Err(ctx.invalid("diffusion.face_average", format!("{o:?}"), "allowed: harmonic, arithmetic")),
+                    Some(o) => {
+                        return Err(ctx.invalid(
+                            "diffusion.face_average",
+                            format!("{o:?}"),
+                            "allowed: harmonic, arithmetic",
+                        ));
+                    }
                 };
                 match &input {
                     FieldInput::Constant(d) => (Diffusivity::Constant { d: *d }, Some(input)),
-                    _ => (Diffusivity::Field { d: input.sample(&ctx.grid, 0.0), face_average }, Some(input)),
+                    _ => (
+                        Diffusivity::Field {
+                            d: input.sample(&ctx.grid, 0.0),
+                            face_average,
+                        },
+                        Some(input),
+                    ),
                 }
             }
         };
@@ -139,10 +193,18 @@ impl SolverKind for Kind {
         if let Some(FieldInput::Formula(e)) = &source_input
             && e.uses_time()
         {
-            return Err(ctx.invalid("diffusion.source", format!("{:?}", e.source()), "sources are time-independent; allowed: a formula of x, y, r and constants"));
+            return Err(ctx.invalid(
+                "diffusion.source",
+                format!("{:?}", e.source()),
+                "sources are time-independent; allowed: a formula of x, y, r and constants",
+            ));
         }
         if !initial.iter().any(|(n, _)| n == "u") {
-            return Err(ctx.invalid("initial.u", "(missing)", "the initial field is required: a number, a formula or { file, dataset }"));
+            return Err(ctx.invalid(
+                "initial.u",
+                "(missing)",
+                "the initial field is required: a number, a formula or { file, dataset }",
+            ));
         }
         let side = |s: &Side| match s.name.as_str() {
             "periodic" => BoundaryCondition::Periodic,
@@ -156,7 +218,12 @@ impl SolverKind for Kind {
             scheme,
             diffusivity,
             source: source_input.as_ref().map(|s| s.sample(&ctx.grid, 0.0)),
-            boundaries: BoundaryConditions { top: side(&b.top), bottom: side(&b.bottom), left: side(&b.left), right: side(&b.right) },
+            boundaries: BoundaryConditions {
+                top: side(&b.top),
+                bottom: side(&b.bottom),
+                left: side(&b.left),
+                right: side(&b.right),
+            },
         };
         let limit = params.stability_limit().map_err(|e| map_error(ctx, &e))?;
         if let Some(limit) = limit {
@@ -174,7 +241,12 @@ impl SolverKind for Kind {
                 ));
             }
         }
-        Ok(Box::new(Config { params, limit, d_input, source_input }))
+        Ok(Box::new(Config {
+            params,
+            limit,
+            d_input,
+            source_input,
+        }))
     }
 }
 
@@ -189,7 +261,9 @@ fn sig6(v: f64) -> String {
     let s = format!("{down:.5e}");
     // 1.500000e-3 -> 1.5e-3.
     match s.split_once('e') {
-        Some((m, x)) if m.contains('.') => format!("{}e{x}", m.trim_end_matches('0').trim_end_matches('.')),
+        Some((m, x)) if m.contains('.') => {
+            format!("{}e{x}", m.trim_end_matches('0').trim_end_matches('.'))
+        }
         _ => s,
     }
 }
@@ -217,8 +291,12 @@ fn key_of(name: &str) -> String {
         "scheme" => "diffusion.scheme".into(),
         "scheme.order" => "diffusion.order".into(),
         "source" => "diffusion.source".into(),
-        n if n.starts_with("diffusivity.d") && n != "diffusivity.dxx" && n != "diffusivity.dxy" => "diffusion.diffusivity".into(),
-        n if n.starts_with("diffusivity.") => format!("diffusion.anisotropic.{}", &n["diffusivity.".len()..]),
+        n if n.starts_with("diffusivity.d") && n != "diffusivity.dxx" && n != "diffusivity.dxy" => {
+            "diffusion.diffusivity".into()
+        }
+        n if n.starts_with("diffusivity.") => {
+            format!("diffusion.anisotropic.{}", &n["diffusivity.".len()..])
+        }
         n => n.to_string(),
     }
 }
@@ -235,7 +313,7 @@ fn map_error(ctx: &Ctx<'_>, e: &DiffusionError) -> ScenarioError {
         DiffusionError::BadValue { name, index, value, allowed } => {
             ctx.invalid(&key_of(name), format!("{value} at (y, x) index {index:?}"), format!("allowed: {allowed}"))
         }
-        other => ctx.invalid("diffusion", "(setup)", other.to_string()),
+        DiffusionError::Core(core) => ctx.invalid("diffusion", "(setup)", core.to_string()),
     }
 }
 
@@ -301,7 +379,10 @@ impl KindConfig for Config {
                 d.insert("dt_over_limit".into(), (self.params.dt / l).into());
             }
             None => {
-                d.insert("stability_limit_dt".into(), "none (the spectral step is exact for any dt)".into());
+                d.insert(
+                    "stability_limit_dt".into(),
+                    "none (the spectral step is exact for any dt)".into(),
+                );
             }
         }
         d.insert("scheme".into(), scheme_name(self.params.scheme).into());
@@ -309,9 +390,13 @@ impl KindConfig for Config {
     }
 
     fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>> {
-        let u0 = scenario.initial_field("u").map_or_else(|| ndarray::Array2::zeros(scenario.grid.shape()), |f| f.sample(&scenario.grid, 0.0));
+        let u0 = scenario.initial_field("u").map_or_else(
+            || ndarray::Array2::zeros(scenario.grid.shape()),
+            |f| f.sample(&scenario.grid, 0.0),
+        );
         let file = scenario.file.display().to_string();
-        let s = DiffusionSolver::new(self.params.clone(), u0).map_err(|e| ScenarioError::invalid(file, "diffusion", "(setup)", e.to_string()))?;
+        let s = DiffusionSolver::new(self.params.clone(), u0)
+            .map_err(|e| ScenarioError::invalid(file, "diffusion", "(setup)", e.to_string()))?;
         Ok(Box::new(s))
     }
 }

@@ -18,9 +18,10 @@ use crate::config::{Ctx, FieldInput, Scenario, Side};
 use crate::error::Result;
 
 pub mod diffusion;
+pub mod seismic;
 
 /// Every solver kind the scenario files can name, in the order error messages list them.
-pub static KINDS: &[&dyn SolverKind] = &[&diffusion::Kind];
+pub static KINDS: &[&dyn SolverKind] = &[&diffusion::Kind, &seismic::Kind];
 
 /// Looks a kind up by its name (`run.solver`).
 #[must_use]
@@ -31,7 +32,11 @@ pub fn find(name: &str) -> Option<&'static dyn SolverKind> {
 /// The names of all kinds, comma separated (for messages).
 #[must_use]
 pub fn names() -> String {
-    KINDS.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    KINDS
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One solver kind: its name, the vocabulary it accepts, and how it resolves its table.

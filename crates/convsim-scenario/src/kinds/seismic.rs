@@ -1,0 +1,471 @@
+//! `run.solver = "seismic"`: the `[seismic]` table -> [`SeismicParams`] -> [`Seismic`].
+//!
+//! ```toml
+//! [boundary]
+//! top = "free_surface"       # cpml | sponge | free_surface | rigid | zero (per side)
+//! bottom = "cpml"
+//!
+//! [seismic]
+//! order = 8                  # space order: 2, 4, ..., 16
+//! precision = "f32"          # f32 | f64
+//! velocity = 2000.0          # m/s: number, formula of x, y, r, { file, dataset },
+//!                            # { layers = [tops m], values = [m/s] } or { builtin = "marmousi_like", seed = 0 }
+//! sources = [{ y = 500.0, x = 500.0, ricker = 15.0 }]   # Hz; optional t0 (s), amplitude
+//! receivers = { start = [10.0, 0.0], end = [10.0, 1000.0], count = 101 }   # or { points = [[y, x], ...] }
+//! cpml = { width = 20, reflection = 1e-4 }              # used by the sides named cpml
+//! sponge = { width = 40, strength = 0.3 }               # used by the sides named sponge
+//! ```
+//!
+//! The run length `time.t_end` is the recorded duration of the receivers. An optional initial
+//! pressure `[initial] p = ...` replaces or adds to the sources.
+
+use convsim_core::Simulation;
+use convsim_seismic::{
+    Model, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError, SeismicParams,
+    SideBoundary, Wavelet,
+};
+use serde::Deserialize;
+
+use super::{KindConfig, SolverKind};
+use crate::config::{Ctx, FieldInput, Scenario, Side};
+use crate::error::{Result, ScenarioError};
+
+/// The seismic kind.
+#[derive(Debug)]
+pub struct Kind;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default = "eight")]
+    order: usize,
+    #[serde(default = "f32_name")]
+    precision: String,
+    velocity: Option<toml::Value>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+    receivers: Option<RawReceivers>,
+    cpml: Option<RawCpml>,
+    sponge: Option<RawSponge>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    y: f64,
+    x: f64,
+    ricker: f64,
+    t0: Option<f64>,
+    #[serde(default = "one")]
+    amplitude: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReceivers {
+    start: Option<[f64; 2]>,
+    end: Option<[f64; 2]>,
+    count: Option<usize>,
+    points: Option<Vec<[f64; 2]>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCpml {
+    #[serde(default = "twenty")]
+    width: usize,
+    #[serde(default = "r_default")]
+    reflection: f64,
+    frequency: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSponge {
+    #[serde(default = "forty")]
+    width: usize,
+    #[serde(default = "strength")]
+    strength: f64,
+}
+
+fn eight() -> usize {
+    8
+}
+fn f32_name() -> String {
+    "f32".into()
+}
+fn one() -> f64 {
+    1.0
+}
+fn twenty() -> usize {
+    20
+}
+fn forty() -> usize {
+    40
+}
+fn r_default() -> f64 {
+    1e-4
+}
+fn strength() -> f64 {
+    0.3
+}
+
+impl SolverKind for Kind {
+    fn name(&self) -> &'static str {
+        "seismic"
+    }
+
+    fn boundary(&self, name: &str) -> Option<(&'static str, bool)> {
+        match name {
+            "cpml" | "pml" | "absorbing" => Some(("cpml", false)),
+            "sponge" | "damping" => Some(("sponge", false)),
+            "free_surface" | "free" => Some(("free_surface", false)),
+            "rigid" | "neumann" => Some(("rigid", false)),
+            "zero" | "dirichlet" => Some(("zero", false)),
+            _ => None,
+        }
+    }
+
+    fn boundary_names(&self) -> &'static str {
+        "cpml (alias pml, absorbing), sponge (alias damping), free_surface (alias free), rigid (alias neumann), zero (alias dirichlet)"
+    }
+
+    fn edge_on_node(&self, _side: &Side) -> bool {
+        true
+    }
+
+    fn initial_fields(&self) -> &'static [&'static str] {
+        &["p"]
+    }
+
+    fn output_fields(&self) -> &'static [&'static str] {
+        &["pressure", "velocity"]
+    }
+
+    fn resolve(
+        &self,
+        ctx: &Ctx<'_>,
+        initial: &[(String, FieldInput)],
+        table: Option<toml::Value>,
+    ) -> Result<Box<dyn KindConfig>> {
+        let raw: Raw = match table {
+            Some(t) => ctx.deserialize("seismic", t)?,
+            None => {
+                return Err(ctx.invalid(
+                    "seismic",
+                    "(missing)",
+                    "a [seismic] table is required (at least velocity = <m/s>)",
+                ));
+            }
+        };
+        let f64_precision = match raw.precision.as_str() {
+            "f32" => false,
+            "f64" => true,
+            o => {
+                return Err(ctx.invalid("seismic.precision", format!("{o:?}"), "allowed: f32, f64"));
+            }
+        };
+        let (velocity, v_input) = match &raw.velocity {
+            None => {
+                return Err(ctx.invalid(
+                    "seismic.velocity",
+                    "(missing)",
+                    "give the velocity model (m/s)",
+                ));
+            }
+            Some(toml::Value::Table(t)) if t.contains_key("builtin") => {
+                let name = t.get("builtin").and_then(toml::Value::as_str).unwrap_or("");
+                if name != "marmousi_like" {
+                    return Err(ctx.invalid(
+                        "seismic.velocity.builtin",
+                        format!("{name:?}"),
+                        "allowed: marmousi_like",
+                    ));
+                }
+                let seed = t.get("seed").and_then(toml::Value::as_integer).unwrap_or(0);
+                if let Some(k) = t.keys().find(|k| *k != "builtin" && *k != "seed") {
+                    return Err(ctx.invalid(
+                        &format!("seismic.velocity.{k}"),
+                        "(given)",
+                        "unknown key; allowed keys: builtin, seed",
+                    ));
+                }
+                (
+                    Model::MarmousiLike {
+                        seed: seed.unsigned_abs(),
+                    },
+                    None,
+                )
+            }
+            Some(toml::Value::Table(t)) if t.contains_key("layers") => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Layers {
+                    layers: Vec<f64>,
+                    values: Vec<f64>,
+                }
+                let l: Layers =
+                    ctx.deserialize("seismic.velocity", toml::Value::Table(t.clone()))?;
+                (
+                    Model::Layered {
+                        tops: l.layers,
+                        values: l.values,
+                    },
+                    None,
+                )
+            }
+            Some(v) => {
+                let input = ctx.field("seismic.velocity", v)?;
+                match &input {
+                    FieldInput::Constant(c) => (Model::Constant { value: *c }, Some(input)),
+                    _ => (
+                        Model::Array {
+                            values: input.sample(&ctx.grid, 0.0),
+                        },
+                        Some(input),
+                    ),
+                }
+            }
+        };
+        let sources: Vec<PointSource> = raw
+            .sources
+            .iter()
+            .map(|s| PointSource {
+                y: s.y,
+                x: s.x,
+                wavelet: Wavelet::Ricker {
+                    f0: s.ricker,
+                    t0: s.t0,
+                    amplitude: s.amplitude,
+                },
+            })
+            .collect();
+        let receivers = match &raw.receivers {
+            None => Vec::new(),
+            Some(RawReceivers {
+                points: Some(p),
+                start: None,
+                end: None,
+                count: None,
+            }) => vec![Receivers::Points { coords: p.clone() }],
+            Some(RawReceivers {
+                points: None,
+                start: Some(s),
+                end: Some(e),
+                count: Some(c),
+            }) => {
+                vec![Receivers::Line {
+                    start: *s,
+                    end: *e,
+                    count: *c,
+                }]
+            }
+            Some(_) => {
+                return Err(ctx.invalid(
+                    "seismic.receivers",
+                    "(given)",
+                    "allowed: { start = [y, x], end = [y, x], count = n } (a line) or { points = [[y, x], ...] }",
+                ));
+            }
+        };
+        if sources.is_empty() && !initial.iter().any(|(n, _)| n == "p") {
+            return Err(ctx.invalid(
+                "seismic.sources",
+                "[]",
+                "give at least one source, or an initial pressure [initial] p = ...",
+            ));
+        }
+        let cpml = raw
+            .cpml
+            .map_or(SideBoundary::cpml(20), |c| SideBoundary::Cpml {
+                width: c.width,
+                reflection: c.reflection,
+                frequency: c.frequency,
+            });
+        let sponge = raw
+            .sponge
+            .map_or(SideBoundary::sponge(40), |s| SideBoundary::Sponge {
+                width: s.width,
+                strength: s.strength,
+            });
+        let side = |s: &Side| match s.name.as_str() {
+            "cpml" => cpml,
+            "sponge" => sponge,
+            "free_surface" => SideBoundary::FreeSurface,
+            "rigid" => SideBoundary::Rigid,
+            _ => SideBoundary::Zero,
+        };
+        let b = ctx.boundary;
+        let params = SeismicParams {
+            grid: ctx.grid,
+            dt: ctx.time.dt,
+            duration: ctx.time.t_end,
+            space_order: raw.order,
+            velocity,
+            density: None,
+            sources,
+            receivers,
+            boundaries: SeismicBoundaries {
+                top: side(&b.top),
+                bottom: side(&b.bottom),
+                left: side(&b.left),
+                right: side(&b.right),
+            },
+            ppw_threshold: None,
+        };
+        // Building the solver is the validation (allocation is lazy; the model is checked once).
+        let probe = Seismic::<f32>::new(&params).map_err(|e| map_error(ctx, &e))?;
+        let limit = probe.dt_limit();
+        let warnings = probe.warnings().iter().map(ToString::to_string).collect();
+        Ok(Box::new(Config {
+            params,
+            f64_precision,
+            limit,
+            warnings,
+            v_input,
+        }))
+    }
+}
+
+fn map_error(ctx: &Ctx<'_>, e: &SeismicError) -> ScenarioError {
+    match e {
+        SeismicError::Unstable { dt, limit, .. } => ctx.invalid(
+            "time.dt",
+            format!("{dt:e}"),
+            format!("above the stability limit; allowed: dt <= {limit:.6e} s"),
+        ),
+        SeismicError::OutsideModel { what, .. } => {
+            let key = if what.starts_with("sources") {
+                "seismic.sources"
+            } else {
+                "seismic.receivers"
+            };
+            ctx.invalid(key, what.clone(), e.to_string())
+        }
+        SeismicError::BadModelValue { .. } | SeismicError::ShapeMismatch { .. } => {
+            ctx.invalid("seismic.velocity", "(model)", e.to_string())
+        }
+        SeismicError::InvalidParameter {
+            name,
+            value,
+            allowed,
+        } => {
+            let key = match name.as_str() {
+                "space_order" => "seismic.order".to_string(),
+                "dt" => "time.dt".to_string(),
+                n if n.starts_with("boundaries.") => "seismic.cpml".to_string(),
+                n if n.starts_with("grid.") => n.to_string(),
+                n => format!("seismic.{n}"),
+            };
+            ctx.invalid(&key, value.clone(), format!("allowed: {allowed}"))
+        }
+    }
+}
+
+/// The resolved `[seismic]` table.
+#[derive(Debug)]
+pub struct Config {
+    /// Parameters handed to the solver.
+    pub params: SeismicParams,
+    /// Run in double precision.
+    pub f64_precision: bool,
+    /// Stability limit of `dt`, s.
+    pub limit: f64,
+    /// Warnings of the solver (e.g. too few points per wavelength).
+    pub warnings: Vec<String>,
+    v_input: Option<FieldInput>,
+}
+
+impl KindConfig for Config {
+    fn to_table(&self) -> toml::Table {
+        let p = &self.params;
+        let mut t = toml::Table::new();
+        t.insert("order".into(), (p.space_order as i64).into());
+        t.insert(
+            "precision".into(),
+            (if self.f64_precision { "f64" } else { "f32" }).into(),
+        );
+        match (&p.velocity, &self.v_input) {
+            (_, Some(input)) => {
+                t.insert("velocity".into(), input.to_toml());
+            }
+            (Model::MarmousiLike { seed }, None) => {
+                let mut v = toml::Table::new();
+                v.insert("builtin".into(), "marmousi_like".into());
+                v.insert("seed".into(), (*seed as i64).into());
+                t.insert("velocity".into(), v.into());
+            }
+            (Model::Layered { tops, values }, None) => {
+                let mut v = toml::Table::new();
+                v.insert("layers".into(), tops.clone().into());
+                v.insert("values".into(), values.clone().into());
+                t.insert("velocity".into(), v.into());
+            }
+            _ => {}
+        }
+        let sources: Vec<toml::Value> = p
+            .sources
+            .iter()
+            .map(|s| {
+                let mut v = toml::Table::new();
+                v.insert("y".into(), s.y.into());
+                v.insert("x".into(), s.x.into());
+                if let Wavelet::Ricker { f0, t0, amplitude } = s.wavelet {
+                    v.insert("ricker".into(), f0.into());
+                    v.insert("t0".into(), t0.unwrap_or(1.5 / f0).into());
+                    v.insert("amplitude".into(), amplitude.into());
+                }
+                v.into()
+            })
+            .collect();
+        t.insert("sources".into(), sources.into());
+        let n: usize = p.receivers.iter().map(|r| r.positions().len()).sum();
+        t.insert("receiver_count".into(), (n as i64).into());
+        t
+    }
+
+    fn derived(&self) -> toml::Table {
+        let mut d = toml::Table::new();
+        d.insert("stability_limit_dt".into(), self.limit.into());
+        d.insert("dt_over_limit".into(), (self.params.dt / self.limit).into());
+        d.insert(
+            "scheme".into(),
+            format!(
+                "leapfrog, order-{} cross Laplacian",
+                self.params.space_order
+            )
+            .into(),
+        );
+        d.insert(
+            "trace_samples".into(),
+            ((self.params.nt() + 1) as i64).into(),
+        );
+        if !self.warnings.is_empty() {
+            d.insert("warnings".into(), self.warnings.clone().into());
+        }
+        d
+    }
+
+    fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>> {
+        let file = scenario.file.display().to_string();
+        let err = |e: SeismicError| {
+            ScenarioError::invalid(file.clone(), "seismic", "(setup)", e.to_string())
+        };
+        let p0 = scenario
+            .initial_field("p")
+            .map(|f| f.sample(&scenario.grid, 0.0));
+        if self.f64_precision {
+            let mut s = Seismic::<f64>::new(&self.params).map_err(err)?;
+            if let Some(p0) = p0 {
+                s.set_initial(p0.view());
+            }
+            Ok(Box::new(s))
+        } else {
+            let mut s = Seismic::<f32>::new(&self.params).map_err(err)?;
+            if let Some(p0) = p0 {
+                s.set_initial(p0.view());
+            }
+            Ok(Box::new(s))
+        }
+    }
+}
