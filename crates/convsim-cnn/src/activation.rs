@@ -1,6 +1,7 @@
-//! Element-wise activations: ReLU, tanh, GELU.
+//! Element-wise activations: `ReLU`, `tanh`, `GELU`.
 
 use ndarray::{Array4, ArrayView4, Zip};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::layer::{ShapeCache, shape4, zeros4};
@@ -100,7 +101,6 @@ impl<T: Float> Layer<T> for Activation<T> {
         let xs = x.as_slice().expect("standard layout");
         let ys = st.y.as_slice_mut().expect("own buffer is contiguous");
         let kind = self.kind;
-        use rayon::prelude::*;
         ys.par_chunks_mut(CHUNK)
             .zip(xs.par_chunks(CHUNK))
             .for_each(|(yc, xc)| match kind {

@@ -5,7 +5,7 @@
 //! `padding_mode` and the core's output geometry (`Same` by default; `Explicit { lo, hi }` is
 //! PyTorch's `padding=`). Initialisation is PyTorch's default (Kaiming-uniform with `a = sqrt 5`,
 //! i.e. weights and bias uniform in `+-1/sqrt(fan_in)`, `fan_in = c_in / groups * kh * kw`),
-//! drawn from a seeded ChaCha8 generator.
+//! drawn from a seeded `ChaCha8` generator.
 //!
 //! ```
 //! use convsim_cnn::{Conv2d, Conv2dConfig, Layer};
@@ -208,8 +208,8 @@ impl Conv2dConfig {
             );
         }
         if self.groups == 0
-            || self.in_channels % self.groups != 0
-            || self.out_channels % self.groups != 0
+            || !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
         {
             return Err(CnnError::Channels {
                 layer: self.describe(),
@@ -225,21 +225,22 @@ impl Conv2dConfig {
     /// `conv2d 3->8 3x3 stride [2, 2] ...`.
     #[must_use]
     pub fn describe(&self) -> String {
+        use std::fmt::Write as _;
         let mut s = format!(
             "conv2d {}->{} {}x{}",
             self.in_channels, self.out_channels, self.kernel[0], self.kernel[1]
         );
         if self.stride != [1, 1] {
-            s += &format!(" stride {:?}", self.stride);
+            let _ = write!(s, " stride {:?}", self.stride);
         }
         if self.dilation != [1, 1] {
-            s += &format!(" dilation {:?}", self.dilation);
+            let _ = write!(s, " dilation {:?}", self.dilation);
         }
         if self.groups != 1 {
-            s += &format!(" groups {}", self.groups);
+            let _ = write!(s, " groups {}", self.groups);
         }
-        if self.boundaries.y.lo != Boundary::Zero || self.boundaries != Boundaries::default() {
-            s += &format!(" {}", self.boundaries.y.lo.name());
+        if self.boundaries != Boundaries::default() {
+            let _ = write!(s, " {}", self.boundaries.y.lo.name());
         }
         s
     }
@@ -400,6 +401,9 @@ impl<T: Float> Conv2d<T> {
     ///
     /// # Errors
     /// Invalid hyper-parameters (see [`Conv2dConfig::validate`]).
+    ///
+    /// # Panics
+    /// Never: the weight vector is built with the length of its shape.
     pub fn new(cfg: Conv2dConfig, seed: u64) -> Result<Self> {
         let core = ConvCore::new(cfg)?;
         let ws = cfg.weight_shape();

@@ -59,6 +59,7 @@ impl Loss {
 ///
 /// # Panics
 /// If the shapes differ.
+#[must_use = "the loss value"]
 pub fn mse<T: Float>(
     pred: ArrayView4<'_, T>,
     target: ArrayView4<'_, T>,
@@ -140,7 +141,7 @@ impl<T: Float> LossEvaluator<T> {
                 expected: format!("{out:?}, the model's output for inputs {x:?}"),
             });
         }
-        if steps > 1 && (out[2..] != x[2..] || out[1] == 0 || x[1] % out[1] != 0) {
+        if steps > 1 && (out[2..] != x[2..] || out[1] == 0 || !x[1].is_multiple_of(out[1])) {
             return Err(CnnError::Channels {
                 layer: "rollout".into(),
                 detail: format!(

@@ -15,7 +15,7 @@ pub trait Float: RealElement {
     fn to_f64_lossless(self) -> f64;
     /// Converts from `f64` (rounding for `f32`); unambiguous shorthand for
     /// [`convsim_core::Element::from_f64`].
-    #[inline(always)]
+    #[inline]
     #[must_use]
     fn of(v: f64) -> Self {
         <Self as convsim_core::Element>::from_f64(v)
@@ -28,7 +28,7 @@ impl Float for f64 {
             *o = v.tanh();
         }
     }
-    #[inline(always)]
+    #[inline]
     fn to_f64_lossless(self) -> f64 {
         self
     }
@@ -48,7 +48,7 @@ impl Float for f32 {
         }
         tanh_slice_body::<false>(x, y);
     }
-    #[inline(always)]
+    #[inline]
     fn to_f64_lossless(self) -> f64 {
         f64::from(self)
     }
@@ -62,6 +62,8 @@ unsafe fn tanh_slice_avx2(x: &[f32], y: &mut [f32]) {
     tanh_slice_body::<true>(x, y);
 }
 
+// Inlined into the AVX2+FMA wrapper so the loop is compiled (and vectorised) for it.
+#[allow(clippy::inline_always)]
 #[inline(always)]
 fn tanh_slice_body<const FMA: bool>(x: &[f32], y: &mut [f32]) {
     for (o, &v) in y.iter_mut().zip(x) {
@@ -71,6 +73,7 @@ fn tanh_slice_body<const FMA: bool>(x: &[f32], y: &mut [f32]) {
 
 /// `a * b + c`, fused only where the caller is compiled with FMA (a software `fmaf` call would
 /// be slower than the separate operations).
+#[allow(clippy::inline_always)]
 #[inline(always)]
 fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
@@ -78,13 +81,15 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 
 /// `tanh` in `f32` as a branch-free rational function (the 13/6 minimax approximation used by
 /// Eigen and XLA), accurate to 4e-7 absolute; it vectorises, unlike libm's `tanhf`.
-#[inline(always)]
+#[inline]
 #[must_use]
 pub fn tanh_f32(x: f32) -> f32 {
     tanh_rational::<false>(x)
 }
 
+#[allow(clippy::inline_always)]
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // the published coefficients, as written
 fn tanh_rational<const FMA: bool>(x: f32) -> f32 {
     // Beyond |x| = 7.905 the rational form rounds to +-1 in f32; clamping keeps it there.
     let x = x.clamp(-7.905_311, 7.905_311);

@@ -1,6 +1,6 @@
 //! The training loop: seeded shuffling, mini-batches, train/validation split, best checkpoint.
 //!
-//! Deterministic: the split and every epoch's shuffle come from one ChaCha8 generator seeded
+//! Deterministic: the split and every epoch's shuffle come from one `ChaCha8` generator seeded
 //! with `seed`, and the core's plans give results independent of the thread count, so the same
 //! configuration gives bitwise the same model.
 //!

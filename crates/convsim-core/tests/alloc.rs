@@ -48,7 +48,7 @@ fn note() {
     let tag = TAG.with(Cell::get);
     if tag != 0 && tag == ACTIVE.load(Ordering::Relaxed) {
         let i = ALLOCS.fetch_add(1, Ordering::Relaxed);
-        if i < 8 { SIZES[i].store(SZ.with(Cell::get), Ordering::Relaxed); }
+        let _ = i; SIZES[0].store(SZ.with(Cell::get), Ordering::Relaxed);
     }
 }
 

@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let a = (k as f64 - t0) / 6.0;
         (1.0 - 2.0 * a * a) * (-a * a).exp()
     });
-    let xs: Vec<f64> = (0..48).map(|r| 20.0 * r as f64).collect();
+    let xs: Vec<f64> = (0..48).map(|r| 20.0 * f64::from(r)).collect();
     gather_png(
         dir.join("gather.png"),
         traces.view(),

@@ -7,7 +7,7 @@ use convsim_plot::{
     Axes, ColorRange, Colormap, GatherStyle, HeatmapStyle, LineStyle, NAN_RGB, PlotError,
     YDirection, complex_png, gather_png, gif, heatmap_png, line_plot_png,
 };
-use image::RgbImage;
+use image::{AnimationDecoder, RgbImage};
 use ndarray::Array2;
 
 const W: u32 = 640;
@@ -251,7 +251,7 @@ fn invalid_inputs_are_typed_errors() {
 fn gif_uses_one_colour_range_for_all_frames() {
     let dir = tempfile::tempdir().unwrap();
     let frames: Vec<Array2<f64>> = (0..5)
-        .map(|k| Array2::from_elem((12, 12), k as f64))
+        .map(|k| Array2::from_elem((12, 12), f64::from(k)))
         .collect();
     let path = dir.path().join("a.gif");
     let small = HeatmapStyle {
@@ -268,7 +268,6 @@ fn gif_uses_one_colour_range_for_all_frames() {
     )
     .unwrap();
     assert_eq!((n, range), (5, (0.0, 4.0)));
-    use image::AnimationDecoder;
     let dec = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
         std::fs::File::open(&path).unwrap(),
     ))

@@ -195,8 +195,8 @@ fn every_mistake_names_file_key_value_and_what_is_allowed() {
             "constants.pi: 3: `pi` cannot name a constant",
         ),
         (
-            &["seismic.vp=1"],
-            "seismic: (unknown key): unknown key; allowed keys: run, constants, grid, time, boundary, initial, output, diffusion",
+            &["heat.d=1"],
+            "heat: (unknown key): unknown key; allowed keys: run, constants, grid, time, boundary, initial, output, diffusion",
         ),
     ];
     let mut bad = Vec::new();
