@@ -69,6 +69,18 @@ impl AxisMap {
     }
 }
 
+/// Transform shape the FFT method would use (for the cost model).
+pub(crate) fn planned_shape<T: Element>(
+    ry: &ResolvedAxis,
+    rx: &ResolvedAxis,
+    boundaries: &Boundaries,
+) -> [usize; 2] {
+    [
+        AxisMap::new(ry, boundaries.y.is_periodic(), false).f,
+        AxisMap::new(rx, boundaries.x.is_periodic(), !T::IS_COMPLEX).f,
+    ]
+}
+
 /// The FFT method.
 #[derive(Clone, Debug)]
 pub(crate) struct FftConv<T: Element> {

@@ -29,7 +29,9 @@
 
 pub mod boundary;
 pub mod channels;
+mod cost;
 mod direct;
+mod fft;
 pub mod element;
 pub mod error;
 pub mod geometry;

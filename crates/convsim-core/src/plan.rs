@@ -23,6 +23,8 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
 use crate::direct::Direct;
+use crate::fft::{self, FftConv};
+use crate::cost;
 use crate::simd::Isa;
 use crate::{
     Boundaries, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result, resolve_axis,
@@ -183,13 +185,14 @@ impl<T: Element> ConvPlanBuilder<T> {
 
 /// The method-specific part of a plan.
 #[derive(Clone, Debug)]
-enum Engine<T> {
+enum Engine<T: Element> {
     Direct(Direct<T>),
+    Fft(FftConv<T>),
 }
 
 /// A convolution planned once and applied many times. See the [module docs](self).
 #[derive(Clone, Debug)]
-pub struct ConvPlan<T> {
+pub struct ConvPlan<T: Element> {
     recipe: Recipe,
     ry: ResolvedAxis,
     rx: ResolvedAxis,
@@ -242,21 +245,70 @@ impl<T: Element> ConvPlan<T> {
             (col, row)
         });
         let isa = Isa::detect();
+        // Multiply-adds per output sample of the direct method.
+        let direct_taps = match &factors {
+            Some((c, r)) if rx.stride == 1 => (c.len() + r.len()) as f64,
+            _ => nonzero as f64,
+        };
+        let mut estimates = Vec::new();
         let method = match b.method {
-            Method::Auto | Method::Direct => Method::Direct,
-            m @ (Method::Fft | Method::OverlapAdd) => {
+            Method::Direct | Method::Fft => b.method,
+            Method::OverlapAdd => {
                 return Err(crate::CoreError::MethodUnsupported {
-                    method: m.name(),
-                    reason: "not available in this build yet".into(),
+                    method: "overlap_add",
+                    reason: "overlap-add is not implemented yet; use Method::Fft (one transform \
+                             of the whole padded input) or Method::Auto"
+                        .into(),
                 });
             }
+            // Small stencils are always direct: no FFT beats 25 multiply-adds per sample, and
+            // solvers building such plans never pay for the calibration.
+            Method::Auto if direct_taps <= 25.0 => Method::Direct,
+            Method::Auto => {
+                let (inputs, outputs) = (h * w, ry.out * rx.out);
+                let d = cost::direct_cost::<T>(outputs, inputs, direct_taps);
+                let shape = fft::planned_shape::<T>(&ry, &rx, &b.boundaries);
+                let f = cost::fft_cost::<T>(shape, inputs, outputs);
+                estimates.push(MethodEstimate {
+                    method: Method::Direct,
+                    variant: if direct_taps < nonzero as f64 {
+                        "separable"
+                    } else {
+                        "dense"
+                    }
+                    .into(),
+                    seconds: d,
+                });
+                estimates.push(MethodEstimate {
+                    method: Method::Fft,
+                    variant: format!("{}x{}", shape[0], shape[1]),
+                    seconds: f,
+                });
+                if f < d { Method::Fft } else { Method::Direct }
+            }
         };
-        let direct = Direct::new(b.shape, &taps, factors, &b.boundaries, ry, rx, isa);
+        let (engine, variant, fft_shape, tasks) = if method == Method::Fft {
+            let f = FftConv::new(b.shape, &taps, &b.boundaries, ry, rx)?;
+            let shape = f.fft_shape();
+            let real = if T::IS_COMPLEX { "complex" } else { "real-to-complex" };
+            let circ = match (b.boundaries.y.is_periodic(), b.boundaries.x.is_periodic()) {
+                (true, true) => "circular",
+                (false, false) => "padded",
+                _ => "padded/circular",
+            };
+            let tasks = f.tasks();
+            (Engine::Fft(f), format!("{real} {circ}"), Some(shape), tasks)
+        } else {
+            let d = Direct::new(b.shape, &taps, factors, &b.boundaries, ry, rx, isa);
+            let v = d.variant().to_string();
+            let tasks = d.tasks();
+            (Engine::Direct(d), v, None, tasks)
+        };
         let recipe = Recipe {
             element: T::NAME.into(),
             requested: b.method,
             method,
-            variant: direct.variant().into(),
+            variant,
             input_shape: b.shape,
             output_shape: [ry.out, rx.out],
             kernel_shape: [kh, kw],
@@ -266,16 +318,16 @@ impl<T: Element> ConvPlan<T> {
             padding: [[ry.lo, ry.hi], [rx.lo, rx.hi]],
             stride: [ry.stride, rx.stride],
             dilation: [ry.dilation, rx.dilation],
-            fft_shape: None,
-            tasks: direct.tasks(),
+            fft_shape,
+            tasks,
             isa: isa.name().into(),
-            estimates: Vec::new(),
+            estimates,
         };
         Ok(ConvPlan {
             recipe,
             ry,
             rx,
-            engine: Engine::Direct(direct),
+            engine,
         })
     }
 
@@ -333,6 +385,7 @@ impl<T: Element> ConvPlan<T> {
         );
         match &mut self.engine {
             Engine::Direct(d) => d.apply_with(input, output, &epilogue),
+            Engine::Fft(f) => f.apply_with(input, output, &epilogue),
         }
     }
 }
