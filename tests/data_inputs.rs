@@ -1,6 +1,7 @@
 //! The small input files under `data/` are made here, in Rust, so nobody needs Python to
-//! regenerate them: `cargo test --test data_inputs -- --ignored` rewrites them, and the
-//! non-ignored test checks that the committed files hold exactly what the generator makes.
+//! regenerate them: `CONVSIM_WRITE_DATA=1 cargo test --test data_inputs -- --ignored` rewrites
+//! them, and the non-ignored test checks that the committed files hold exactly what the
+//! generator makes.
 
 use std::path::{Path, PathBuf};
 
@@ -37,21 +38,30 @@ fn write(path: &Path, name: &str, data: &Array2<f64>) {
 }
 
 #[test]
-#[ignore = "rewrites data/; run it after changing a generator"]
+#[ignore = "writes HDF5 inputs; with CONVSIM_WRITE_DATA=1 it rewrites data/"]
 fn regenerate_data_files() {
-    std::fs::create_dir_all(data_dir()).unwrap();
-    write(
-        &data_dir().join("diffusivity_inclusions.h5"),
-        "D",
-        &diffusivity_inclusions(),
+    // Written to a temporary folder and read back (the generator's output survives the round
+    // trip exactly); copied into data/ only when asked, so CI never touches committed files.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("diffusivity_inclusions.h5");
+    write(&path, "D", &diffusivity_inclusions());
+    assert_eq!(
+        convsim_io::read_input_2d(&path, "D").unwrap(),
+        diffusivity_inclusions()
     );
+    if std::env::var_os("CONVSIM_WRITE_DATA").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(data_dir()).unwrap();
+        std::fs::copy(&path, data_dir().join("diffusivity_inclusions.h5")).unwrap();
+    }
 }
 
 #[test]
 fn committed_data_files_match_their_generators() {
     let path = data_dir().join("diffusivity_inclusions.h5");
     let d = convsim_io::read_input_2d(&path, "D").unwrap_or_else(|e| {
-        panic!("{e}; regenerate with `cargo test --test data_inputs -- --ignored`")
+        panic!(
+            "{e}; regenerate with `CONVSIM_WRITE_DATA=1 cargo test --test data_inputs -- --ignored`"
+        )
     });
     // Exact: the file stores the generator's f64 values bit for bit.
     assert_eq!(d, diffusivity_inclusions());

@@ -234,10 +234,10 @@ impl<T: Float> LossEvaluator<T> {
                 // dL/d(state_j) = model input grad + the adjoint of the history shift.
                 let keep = c_in - c_out;
                 for c in (0..keep).rev() {
-                    let src = self.grad_state.index_axis(Axis(1), c).to_owned();
-                    self.grad_state
-                        .index_axis_mut(Axis(1), c + c_out)
-                        .assign(&src);
+                    // Channel c moves to c + c_out (descending, so no source is overwritten).
+                    let (lo, mut hi) = self.grad_state.view_mut().split_at(Axis(1), c + 1);
+                    hi.index_axis_mut(Axis(1), c_out - 1)
+                        .assign(&lo.index_axis(Axis(1), c));
                 }
                 for c in 0..c_out.min(c_in) {
                     self.grad_state.index_axis_mut(Axis(1), c).fill(T::zero());

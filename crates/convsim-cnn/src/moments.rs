@@ -232,17 +232,32 @@ impl MomentStencil {
     ) -> Result<Self> {
         let (kh, kw) = target.dim();
         let mask = constraint.learned_mask([kh, kw])?;
+        // Parameter order: the user's list for `Learn`, row-major otherwise.
+        let order: Vec<[usize; 2]> = match constraint {
+            MomentConstraint::Learn(list) => {
+                let mut seen = Vec::new();
+                for e in list {
+                    if !seen.contains(e) {
+                        seen.push(*e);
+                    }
+                }
+                seen
+            }
+            _ => mask
+                .indexed_iter()
+                .filter(|(_, l)| **l)
+                .map(|((i, j), _)| [i, j])
+                .collect(),
+        };
         let mut learned = Vec::new();
         let mut basis = Vec::new();
         let mut fixed_m = target.clone();
-        for ((i, j), &l) in mask.indexed_iter() {
-            if l {
-                learned.push([i, j]);
-                fixed_m[[i, j]] = 0.0;
-                let mut e = Array2::zeros((kh, kw));
-                e[[i, j]] = 1.0;
-                basis.push(kernel_from_moments(e.view(), anchor, spacing)?);
-            }
+        for [i, j] in order {
+            learned.push([i, j]);
+            fixed_m[[i, j]] = 0.0;
+            let mut e = Array2::zeros((kh, kw));
+            e[[i, j]] = 1.0;
+            basis.push(kernel_from_moments(e.view(), anchor, spacing)?);
         }
         let fixed = kernel_from_moments(fixed_m.view(), anchor, spacing)?;
         Ok(MomentStencil {
@@ -271,7 +286,8 @@ impl MomentStencil {
     pub fn spacing(&self) -> [f64; 2] {
         self.spacing
     }
-    /// The learned moments `[i, j]`, in parameter order.
+    /// The learned moments `[i, j]`, in parameter order (the order of a `Learn` list, row-major
+    /// for the other constraints).
     #[must_use]
     pub fn learned(&self) -> &[[usize; 2]] {
         &self.learned
@@ -450,7 +466,10 @@ mod tests {
         assert_eq!(ms.initial_theta(), [0.2, 0.2]);
         let w = ms.kernel(&[0.1, 0.3]);
         let m = moment_matrix(w.view(), [1, 1], [1.0, 1.0]);
-        assert!((m[[2, 0]] - 0.1).abs() < 1e-14 && (m[[0, 2]] - 0.3).abs() < 1e-14);
+        assert!(
+            (m[[2, 0]] - 0.1).abs() < 1e-14 && (m[[0, 2]] - 0.3).abs() < 1e-14,
+            "{m:?}"
+        );
         assert!((m[[0, 0]] - 1.0).abs() < 1e-14 && m[[2, 2]].abs() < 1e-14);
         let ord = MomentConstraint::Order(1).learned_mask([3, 3]).unwrap();
         assert!(!ord[[1, 0]] && ord[[2, 0]] && ord[[1, 1]]);

@@ -150,7 +150,8 @@ mod tests {
             (-1.0, -0.842_700_792_949_714_9),
         ];
         for (x, e) in cases {
-            assert!((erf(x) - e).abs() < 1e-15, "erf({x}) = {} vs {e}", erf(x));
+            // A few ulp of 1: the series sums ~x^2 terms, each rounded once.
+            assert!((erf(x) - e).abs() < 4e-15, "erf({x}) = {} vs {e}", erf(x));
         }
     }
 

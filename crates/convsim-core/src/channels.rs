@@ -55,9 +55,15 @@
 //! assert!(y.iter().all(|v| (v - 14.5).abs() < 1e-12));
 //! ```
 
+// The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
+// for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
+#![allow(clippy::inline_always)]
+
 use std::fmt;
 
-use ndarray::{ArrayView1, ArrayView3, ArrayView4, ArrayViewMut1, ArrayViewMut3, ArrayViewMut4, Axis, s};
+use ndarray::{
+    ArrayView1, ArrayView3, ArrayView4, ArrayViewMut1, ArrayViewMut3, ArrayViewMut4, Axis, s,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -350,7 +356,11 @@ impl<T: Element> ChannelConvPlan<T> {
             return Err(CoreError::EmptyKernel { shape: b.kernel });
         }
         let groups = b.groups;
-        if groups == 0 || c_in % groups != 0 || b.c_out % groups != 0 || b.c_out == 0 {
+        if groups == 0
+            || !c_in.is_multiple_of(groups)
+            || !b.c_out.is_multiple_of(groups)
+            || b.c_out == 0
+        {
             return Err(CoreError::Channels(format!(
                 "groups = {groups} with C_in = {c_in} and C_out = {}: both channel counts must be \
                  positive multiples of groups (groups >= 1)",
@@ -1114,7 +1124,13 @@ fn backward_weights_sample<T: Element, const V: usize, const FMA: bool>(
                                     lstride,
                                 ),
                                 _ => wgrad_block::<T, 1, 1, FMA>(
-                                    xr, offs, gr, ho * wv, wv, lanes, lstride,
+                                    xr,
+                                    offs,
+                                    gr,
+                                    ho * wv,
+                                    wv,
+                                    lanes,
+                                    lstride,
                                 ),
                             }
                             kx0 += step;
@@ -1308,7 +1324,9 @@ mod tests {
             let mut p = plan::<T>(c);
             let x = rand4::<T>(p.input_shape(), 1 + i as u64);
             let w = rand4::<T>(p.weight_shape(), 100 + i as u64);
-            let b = rand4::<T>((1, 1, 1, c.c_out), 200 + i as u64).into_shape_with_order(c.c_out).unwrap();
+            let b = rand4::<T>((1, 1, 1, c.c_out), 200 + i as u64)
+                .into_shape_with_order(c.c_out)
+                .unwrap();
             let mut y = Array4::<T>::zeros(p.output_shape());
             p.forward(x.view(), w.view(), Some(b.view()), y.view_mut());
             let r = reference_forward(c, &x, &w, &b, p.output_shape());
@@ -1327,7 +1345,10 @@ mod tests {
     }
 
     fn dot<T: Element>(a: &Array4<T>, b: &Array4<T>) -> Complex64 {
-        a.iter().zip(b).map(|(x, y)| x.to_c64().conj() * y.to_c64()).sum()
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| x.to_c64().conj() * y.to_c64())
+            .sum()
     }
 
     fn adjoint_identities<T: Element>() {
@@ -1364,12 +1385,21 @@ mod tests {
                 T::NAME,
                 dot(&ax, &yv)
             );
-            let bias = rand4::<T>((1, 1, 1, c.c_out), 600 + i as u64).into_shape_with_order(c.c_out).unwrap();
+            let bias = rand4::<T>((1, 1, 1, c.c_out), 600 + i as u64)
+                .into_shape_with_order(c.c_out)
+                .unwrap();
             let mut ab = Array4::<T>::zeros(p.output_shape());
             p.forward(x.view(), w.view(), Some(bias.view()), ab.view_mut());
             let l = dot(&(&ab - &ax), &yv);
-            let r: Complex64 = bias.iter().zip(&gb).map(|(b, g)| b.to_c64().conj() * g.to_c64()).sum();
-            assert!((l - r).norm() < 1e-12 * l.norm().max(1.0), "bias adjoint {l} vs {r}");
+            let r: Complex64 = bias
+                .iter()
+                .zip(&gb)
+                .map(|(b, g)| b.to_c64().conj() * g.to_c64())
+                .sum();
+            assert!(
+                (l - r).norm() < 1e-12 * l.norm().max(1.0),
+                "bias adjoint {l} vs {r}"
+            );
         }
     }
 
@@ -1391,7 +1421,10 @@ mod tests {
             g: Geometry::same(),
         };
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| {
                 let mut p = plan::<f32>(&c);
                 let x = rand4::<f32>(p.input_shape(), 1);
@@ -1457,13 +1490,29 @@ mod tests {
         let layers = [(1, 16), (16, 16), (16, 1)];
         let mut plans: Vec<ChannelConvPlan<f32>> = layers
             .iter()
-            .map(|&(ci, co)| ChannelConvPlan::builder([16, ci, 128, 128], co, [3, 3]).build().unwrap())
+            .map(|&(ci, co)| {
+                ChannelConvPlan::builder([16, ci, 128, 128], co, [3, 3])
+                    .build()
+                    .unwrap()
+            })
             .collect();
-        let xs: Vec<Array4<f32>> = layers.iter().map(|&(ci, _)| rand4((16, ci, 128, 128), 1)).collect();
+        let xs: Vec<Array4<f32>> = layers
+            .iter()
+            .map(|&(ci, _)| rand4((16, ci, 128, 128), 1))
+            .collect();
         let ws: Vec<Array4<f32>> = plans.iter().map(|p| rand4(p.weight_shape(), 2)).collect();
-        let mut ys: Vec<Array4<f32>> = plans.iter().map(|p| Array4::zeros(p.output_shape())).collect();
-        let mut gis: Vec<Array4<f32>> = plans.iter().map(|p| Array4::zeros(p.input_shape())).collect();
-        let mut gws: Vec<Array4<f32>> = plans.iter().map(|p| Array4::zeros(p.weight_shape())).collect();
+        let mut ys: Vec<Array4<f32>> = plans
+            .iter()
+            .map(|p| Array4::zeros(p.output_shape()))
+            .collect();
+        let mut gis: Vec<Array4<f32>> = plans
+            .iter()
+            .map(|p| Array4::zeros(p.input_shape()))
+            .collect();
+        let mut gws: Vec<Array4<f32>> = plans
+            .iter()
+            .map(|p| Array4::zeros(p.weight_shape()))
+            .collect();
         let mut times = [0.0f64; 3];
         let t0 = std::time::Instant::now();
         for _ in 0..20 {
@@ -1484,7 +1533,13 @@ mod tests {
             }
         }
         let total = t0.elapsed().as_secs_f64();
-        println!("cnn convs: total {total:.3} s; forward {:.3}, backward_input {:.3}, backward_weights {:.3}; {}", times[0], times[1], times[2], plans[1].recipe());
+        println!(
+            "cnn convs: total {total:.3} s; forward {:.3}, backward_input {:.3}, backward_weights {:.3}; {}",
+            times[0],
+            times[1],
+            times[2],
+            plans[1].recipe()
+        );
         assert!(total < 60.0);
     }
 }

@@ -14,6 +14,10 @@
 //!
 //! Inner loops are compiled twice, portable and with AVX2+FMA (chosen at plan time).
 
+// The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
+// for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
+#![allow(clippy::inline_always)]
+
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
@@ -67,6 +71,10 @@ struct Scratch<T> {
     bases: Vec<usize>,
     /// Weights in the order of `bases`.
     weights: Vec<T>,
+    /// Separable column pass, per row of a block: input offsets `i * w` of the rows read and
+    /// their signed coefficients (`ky` entries reserved per row).
+    vstart: Vec<usize>,
+    vcoef: Vec<T>,
 }
 
 /// The direct method: plan data plus per-task scratch.
@@ -137,6 +145,8 @@ impl<T: Element> Direct<T> {
             strided: vec![T::zero(); rx.out],
             bases: vec![0; ntaps.max(1)],
             weights: vec![T::zero(); ntaps.max(1)],
+            vstart: vec![0; SEP_BLOCK * ry.k],
+            vcoef: vec![T::zero(); SEP_BLOCK * ry.k],
         };
         Direct {
             cfg: Cfg {
@@ -185,7 +195,6 @@ impl<T: Element> Direct<T> {
             // One worker: no fork-join bookkeeping, same chunks in the same order.
             for (t, (chunk, s)) in output
                 .axis_chunks_iter_mut(Axis(0), rpt)
-                .into_iter()
                 .zip(self.scratch.iter_mut())
                 .enumerate()
             {
@@ -348,7 +357,12 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
                 // Each extended row is built once per task, into slot `row % k_eff`.
                 for pr in next.max(top)..top + keff {
                     let slot = pr % keff;
-                    fill_row(cfg, input, pr, &mut s.buf[slot * rowlen..(slot + 1) * rowlen]);
+                    fill_row(
+                        cfg,
+                        input,
+                        pr,
+                        &mut s.buf[slot * rowlen..(slot + 1) * rowlen],
+                    );
                 }
                 next = top + keff;
                 for (t, &(ky, off, wt)) in taps.iter().enumerate() {
@@ -366,15 +380,49 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
             let (lo, w) = (rx.lo, cfg.w);
             let wpad = cfg.col_src.len();
             let flat = input.as_slice();
+            let kh = col.len();
             for b0 in (0..nrows).step_by(SEP_BLOCK) {
                 let nb = SEP_BLOCK.min(nrows - b0);
+                // The rows each output row of the block reads, resolved once.
+                let mut counts = [0usize; SEP_BLOCK];
+                let mut cparts = [T::zero(); SEP_BLOCK];
+                for b in 0..nb {
+                    let oy = oy0 + b0 + b;
+                    for (ky, &cw) in col.iter().enumerate() {
+                        let (i, c) = match row_source(cfg, oy, ky) {
+                            Source::Index(i) => (i, cw),
+                            Source::Negated(i) => (i, -cw),
+                            Source::Constant(v) => {
+                                cparts[b] += cw * T::from_f64(v);
+                                continue;
+                            }
+                        };
+                        if c != T::zero() {
+                            s.vstart[b * kh + counts[b]] = i * w;
+                            s.vcoef[b * kh + counts[b]] = c;
+                            counts[b] += 1;
+                        }
+                    }
+                }
                 // Column pass, strip by strip, into the interior of each extended row.
                 for c0 in (0..w).step_by(SEP_STRIP) {
                     let c1 = (c0 + SEP_STRIP).min(w);
                     for b in 0..nb {
                         let oy = oy0 + b0 + b;
                         let dst = &mut s.buf[b * rowlen + lo + c0..b * rowlen + lo + c1];
-                        column_pass::<T, V, FMA>(cfg, input, flat, col, oy, c0, dst);
+                        if let Some(flat) = flat {
+                            let rows = b * kh..b * kh + counts[b];
+                            column_pass_flat::<T, V, FMA>(
+                                flat,
+                                &s.vstart[rows.clone()],
+                                &s.vcoef[rows],
+                                cparts[b],
+                                c0,
+                                dst,
+                            );
+                        } else {
+                            column_pass_strided(cfg, input, col, oy, c0, dst);
+                        }
                     }
                 }
                 for (b, out_row) in chunk
@@ -405,71 +453,64 @@ fn row_source<T: Element>(cfg: &Cfg<T>, oy: usize, ky: usize) -> Source {
     cfg.by.source(pr as isize - cfg.ry.lo as isize, cfg.h)
 }
 
-/// Column-filters input columns `c0..c0 + dst.len()` for output row `oy` into `dst`.
+/// Column pass over a standard-layout input: `dst[j] = cpart + sum_t coef[t] *
+/// flat[start[t] + c0 + j]`, in register blocks of `V` columns.
 #[inline(always)]
-fn column_pass<T: Element, const V: usize, const FMA: bool>(
-    cfg: &Cfg<T>,
-    input: &ArrayView2<'_, T>,
-    flat: Option<&[T]>,
-    col: &[T],
-    oy: usize,
+fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
+    flat: &[T],
+    start: &[usize],
+    coef: &[T],
+    cpart: T,
     c0: usize,
     dst: &mut [T],
 ) {
-    let w = cfg.w;
     let n = dst.len();
-    // The constant rows contribute the same value to every column.
-    let mut cpart = T::zero();
-    for (ky, &cw) in col.iter().enumerate() {
-        if let Source::Constant(v) = row_source(cfg, oy, ky) {
-            cpart += cw * T::from_f64(v);
-        }
-    }
-    let Some(flat) = flat else {
-        // Non-standard-layout input: plain indexing.
-        for (j, d) in dst.iter_mut().enumerate() {
-            let mut a = cpart;
-            for (ky, &cw) in col.iter().enumerate() {
-                match row_source(cfg, oy, ky) {
-                    Source::Index(i) => a += cw * input[[i, c0 + j]],
-                    Source::Negated(i) => a -= cw * input[[i, c0 + j]],
-                    Source::Constant(_) => {}
-                }
-            }
-            *d = a;
-        }
-        return;
-    };
     let full = n / V * V;
     for j0 in (0..full).step_by(V) {
         let mut a = [cpart; V];
-        for (ky, &cw) in col.iter().enumerate() {
-            let (i, c) = match row_source(cfg, oy, ky) {
-                Source::Index(i) => (i, cw),
-                Source::Negated(i) => (i, -cw),
-                Source::Constant(_) => continue,
-            };
-            if c == T::zero() {
-                continue;
-            }
-            let start = i * w + c0 + j0;
-            let xs: &[T; V] = flat[start..start + V].try_into().unwrap();
+        for (&st, &c) in start.iter().zip(coef) {
+            let p = st + c0 + j0;
+            let xs: &[T; V] = flat[p..p + V].try_into().unwrap();
             for l in 0..V {
                 a[l] = madd::<T, FMA>(xs[l], c, a[l]);
             }
         }
         dst[j0..j0 + V].copy_from_slice(&a);
     }
-    for j in full..n {
+    for (j, d) in dst.iter_mut().enumerate().skip(full) {
+        let mut a = cpart;
+        for (&st, &c) in start.iter().zip(coef) {
+            a = madd::<T, FMA>(flat[st + c0 + j], c, a);
+        }
+        *d = a;
+    }
+}
+
+/// Column pass for inputs that are not in standard layout (plain indexing).
+fn column_pass_strided<T: Element>(
+    cfg: &Cfg<T>,
+    input: &ArrayView2<'_, T>,
+    col: &[T],
+    oy: usize,
+    c0: usize,
+    dst: &mut [T],
+) {
+    let mut cpart = T::zero();
+    for (ky, &cw) in col.iter().enumerate() {
+        if let Source::Constant(v) = row_source(cfg, oy, ky) {
+            cpart += cw * T::from_f64(v);
+        }
+    }
+    for (j, d) in dst.iter_mut().enumerate() {
         let mut a = cpart;
         for (ky, &cw) in col.iter().enumerate() {
             match row_source(cfg, oy, ky) {
-                Source::Index(i) => a += cw * flat[i * w + c0 + j],
-                Source::Negated(i) => a -= cw * flat[i * w + c0 + j],
+                Source::Index(i) => a += cw * input[[i, c0 + j]],
+                Source::Negated(i) => a -= cw * input[[i, c0 + j]],
                 Source::Constant(_) => {}
             }
         }
-        dst[j] = a;
+        *d = a;
     }
 }
 
@@ -530,7 +571,11 @@ mod tests {
     fn rand2<T: Element>(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> Array2<T> {
         Array2::from_shape_fn(shape, |_| {
             let re: f64 = rng.random_range(-1.0..1.0);
-            let im: f64 = if T::IS_COMPLEX { rng.random_range(-1.0..1.0) } else { 0.0 };
+            let im: f64 = if T::IS_COMPLEX {
+                rng.random_range(-1.0..1.0)
+            } else {
+                0.0
+            };
             T::from_complex(num_complex::Complex::new(
                 <T::Real as Element>::from_f64(re),
                 <T::Real as Element>::from_f64(im),
@@ -606,7 +651,15 @@ mod tests {
                 for &m in &MODES {
                     for g in geoms {
                         for o in [Orientation::Correlate, Orientation::Convolve] {
-                            check(&rand2::<T>(&mut rng, shape), &k, Boundaries::uniform(m), o, g, tol, None);
+                            check(
+                                &rand2::<T>(&mut rng, shape),
+                                &k,
+                                Boundaries::uniform(m),
+                                o,
+                                g,
+                                tol,
+                                None,
+                            );
                         }
                     }
                 }
@@ -614,11 +667,25 @@ mod tests {
         }
         // Mixed sides.
         let b = Boundaries {
-            y: Sides { lo: Boundary::Constant(2.0), hi: Boundary::Antisymmetric },
-            x: Sides { lo: Boundary::Antisymmetric, hi: Boundary::Constant(-1.0) },
+            y: Sides {
+                lo: Boundary::Constant(2.0),
+                hi: Boundary::Antisymmetric,
+            },
+            x: Sides {
+                lo: Boundary::Antisymmetric,
+                hi: Boundary::Constant(-1.0),
+            },
         };
         let k: Kernel<T> = Kernel2::new(rand2(&mut rng, (3, 5))).unwrap().into();
-        check(&rand2::<T>(&mut rng, (9, 8)), &k, b, Orientation::Correlate, Geometry::same(), tol, None);
+        check(
+            &rand2::<T>(&mut rng, (9, 8)),
+            &k,
+            b,
+            Orientation::Correlate,
+            Geometry::same(),
+            tol,
+            None,
+        );
     }
 
     #[test]
@@ -633,8 +700,14 @@ mod tests {
     fn separable_matches_reference_every_mode() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mixed = Boundaries {
-            y: Sides { lo: Boundary::Constant(2.0), hi: Boundary::Antisymmetric },
-            x: Sides { lo: Boundary::Antisymmetric, hi: Boundary::Constant(-1.0) },
+            y: Sides {
+                lo: Boundary::Constant(2.0),
+                hi: Boundary::Antisymmetric,
+            },
+            x: Sides {
+                lo: Boundary::Antisymmetric,
+                hi: Boundary::Constant(-1.0),
+            },
         };
         let mut all: Vec<Boundaries> = MODES.iter().map(|m| Boundaries::uniform(*m)).collect();
         all.push(mixed);
@@ -643,7 +716,10 @@ mod tests {
                 let col: Vec<f64> = (0..kl).map(|_| rng.random_range(-1.0..1.0)).collect();
                 let row: Vec<f64> = (0..kl + 2).map(|_| rng.random_range(-1.0..1.0)).collect();
                 let k: Kernel<f64> = SeparableKernel::new(col, row).unwrap().into();
-                for g in [Geometry::same(), Geometry::same().with_stride(3, 1).with_dilation(2, 2)] {
+                for g in [
+                    Geometry::same(),
+                    Geometry::same().with_stride(3, 1).with_dilation(2, 2),
+                ] {
                     for o in [Orientation::Correlate, Orientation::Convolve] {
                         let x = rand2::<f64>(&mut rng, shape);
                         check(&x, &k, b, o, g, 1e-13, Some("separable"));
@@ -652,16 +728,34 @@ mod tests {
             }
         }
         // A dense rank-one kernel is detected and factorised.
-        let g: Vec<f64> = (0..9).map(|i| (-(f64::from(i) - 4.0).powi(2) / 4.0).exp()).collect();
+        let g: Vec<f64> = (0..9)
+            .map(|i| (-(f64::from(i) - 4.0).powi(2) / 4.0).exp())
+            .collect();
         let dense = Kernel2::new(Array2::from_shape_fn((9, 9), |(i, j)| g[i] * g[j])).unwrap();
         let x = rand2::<f64>(&mut rng, (30, 40));
-        check(&x, &dense.into(), Boundaries::uniform(Boundary::Mirror), Orientation::Correlate, Geometry::same(), 1e-13, Some("separable"));
+        check(
+            &x,
+            &dense.into(),
+            Boundaries::uniform(Boundary::Mirror),
+            Orientation::Correlate,
+            Geometry::same(),
+            1e-13,
+            Some("separable"),
+        );
     }
 
     #[test]
     fn epilogue_sees_each_row_once_with_old_output() {
-        let lap = Kernel2::new(ndarray::array![[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).unwrap();
-        let mut plan = ConvPlan::builder([37, 29], lap.clone()).boundaries(Boundaries::uniform(Boundary::Periodic)).build().unwrap();
+        let lap = Kernel2::new(ndarray::array![
+            [0.0, 1.0, 0.0],
+            [1.0, -4.0, 1.0],
+            [0.0, 1.0, 0.0]
+        ])
+        .unwrap();
+        let mut plan = ConvPlan::builder([37, 29], lap.clone())
+            .boundaries(Boundaries::uniform(Boundary::Periodic))
+            .build()
+            .unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let u = rand2::<f64>(&mut rng, (37, 29));
         let mut out = u.clone();
@@ -670,9 +764,18 @@ mod tests {
                 *o += 0.1 * c;
             }
         });
-        let r = reference::conv2d(u.view(), &lap.into(), &Boundaries::uniform(Boundary::Periodic), Orientation::Correlate, &Geometry::same()).unwrap();
+        let r = reference::conv2d(
+            u.view(),
+            &lap.into(),
+            &Boundaries::uniform(Boundary::Periodic),
+            Orientation::Correlate,
+            &Geometry::same(),
+        )
+        .unwrap();
         let expected = &u + &(r * 0.1);
-        let e = (&out - &expected).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let e = (&out - &expected)
+            .iter()
+            .fold(0.0_f64, |m, v| m.max(v.abs()));
         assert!(e < 1e-14, "fused step error {e}");
     }
 }

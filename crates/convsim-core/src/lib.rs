@@ -31,9 +31,9 @@ pub mod boundary;
 pub mod channels;
 mod cost;
 mod direct;
-mod fft;
 pub mod element;
 pub mod error;
+mod fft;
 pub mod geometry;
 pub mod kernel;
 pub mod plan;
@@ -50,8 +50,8 @@ pub use error::{CoreError, Result};
 pub use geometry::{AxisGeometry, Geometry, Padding, ResolvedAxis, output_len, resolve_axis};
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
-pub use spectral::{SpectralPlan, identity_transfer, wavenumbers};
 pub use sim::{Grid, Quantity, Simulation, StateArray};
+pub use spectral::{SpectralPlan, identity_transfer, wavenumbers};
 
 /// Complex numbers as used throughout convsim.
 pub use num_complex::{Complex, Complex32, Complex64};

@@ -22,9 +22,9 @@ use std::fmt;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
+use crate::cost;
 use crate::direct::Direct;
 use crate::fft::{self, FftConv};
-use crate::cost;
 use crate::simd::Isa;
 use crate::{
     Boundaries, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result, resolve_axis,
@@ -131,7 +131,13 @@ impl fmt::Display for Recipe {
         }
         write!(f, " tasks {} [{}]", self.tasks, self.isa)?;
         for e in &self.estimates {
-            write!(f, " est {}({})={:.3e}s", e.method.name(), e.variant, e.seconds)?;
+            write!(
+                f,
+                " est {}({})={:.3e}s",
+                e.method.name(),
+                e.variant,
+                e.seconds
+            )?;
         }
         Ok(())
     }
@@ -186,8 +192,8 @@ impl<T: Element> ConvPlanBuilder<T> {
 /// The method-specific part of a plan.
 #[derive(Clone, Debug)]
 enum Engine<T: Element> {
-    Direct(Direct<T>),
-    Fft(FftConv<T>),
+    Direct(Box<Direct<T>>),
+    Fft(Box<FftConv<T>>),
 }
 
 /// A convolution planned once and applied many times. See the [module docs](self).
@@ -290,19 +296,28 @@ impl<T: Element> ConvPlan<T> {
         let (engine, variant, fft_shape, tasks) = if method == Method::Fft {
             let f = FftConv::new(b.shape, &taps, &b.boundaries, ry, rx)?;
             let shape = f.fft_shape();
-            let real = if T::IS_COMPLEX { "complex" } else { "real-to-complex" };
+            let real = if T::IS_COMPLEX {
+                "complex"
+            } else {
+                "real-to-complex"
+            };
             let circ = match (b.boundaries.y.is_periodic(), b.boundaries.x.is_periodic()) {
                 (true, true) => "circular",
                 (false, false) => "padded",
                 _ => "padded/circular",
             };
             let tasks = f.tasks();
-            (Engine::Fft(f), format!("{real} {circ}"), Some(shape), tasks)
+            (
+                Engine::Fft(Box::new(f)),
+                format!("{real} {circ}"),
+                Some(shape),
+                tasks,
+            )
         } else {
             let d = Direct::new(b.shape, &taps, factors, &b.boundaries, ry, rx, isa);
             let v = d.variant().to_string();
             let tasks = d.tasks();
-            (Engine::Direct(d), v, None, tasks)
+            (Engine::Direct(Box::new(d)), v, None, tasks)
         };
         let recipe = Recipe {
             element: T::NAME.into(),
@@ -354,7 +369,14 @@ impl<T: Element> ConvPlan<T> {
     /// # Panics
     /// If `input` or `output` do not have the planned shapes.
     pub fn apply(&mut self, input: ArrayView2<'_, T>, output: ArrayViewMut2<'_, T>) {
-        self.apply_with(input, output, |_, conv, out| out.copy_from_slice(conv));
+        let (ho, wo) = self.output_shape();
+        if ho * wo * std::mem::size_of::<T>() >= crate::simd::STREAM_BYTES {
+            self.apply_with(input, output, |_, conv, out| {
+                crate::simd::stream_copy(conv, out);
+            });
+        } else {
+            self.apply_with(input, output, |_, conv, out| out.copy_from_slice(conv));
+        }
     }
 
     /// Computes the convolution row by row and hands each row to `epilogue(row_index,

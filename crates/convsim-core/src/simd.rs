@@ -6,6 +6,10 @@
 //! inlined and compiled for AVX2), and the portable path calls it with `FMA = false`. The plan
 //! chooses at build time with `is_x86_feature_detected!` and records the choice in its recipe.
 
+// The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
+// for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
+#![allow(clippy::inline_always)]
+
 use crate::Element;
 
 /// The instruction set a plan's inner loops run on.
@@ -43,5 +47,53 @@ impl Isa {
 /// `a + x * w`, fused when `FMA` (only used inside AVX2+FMA compiled code).
 #[inline(always)]
 pub(crate) fn madd<T: Element, const FMA: bool>(x: T, w: T, a: T) -> T {
-    if FMA { x.fused_mul_add(w, a) } else { a + x * w }
+    if FMA {
+        x.fused_mul_add(w, a)
+    } else {
+        a + x * w
+    }
+}
+
+/// Outputs at least this large are written with non-temporal (streaming) stores by
+/// `ConvPlan::apply`: they cannot stay in cache anyway, and streaming skips reading each output
+/// cache line before overwriting it (a third of the memory traffic of a low-order stencil).
+pub(crate) const STREAM_BYTES: usize = 24 << 20;
+
+/// `dst.copy_from_slice(src)` with non-temporal stores where possible.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub(crate) fn stream_copy<T: Copy>(src: &[T], dst: &mut [T]) {
+    assert_eq!(src.len(), dst.len(), "stream_copy: lengths (src, dst)");
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        let size = std::mem::size_of::<T>();
+        if size > 0 && 16_usize.is_multiple_of(size) {
+            let per = 16 / size;
+            // Elements before the first 16-byte aligned destination address.
+            let head = dst.as_ptr().align_offset(16).min(dst.len());
+            if (dst.as_ptr() as usize + head * size).is_multiple_of(16) {
+                dst[..head].copy_from_slice(&src[..head]);
+                let body = (dst.len() - head) / per;
+                let s = src[head..].as_ptr().cast::<__m128i>();
+                let d = dst[head..].as_mut_ptr().cast::<__m128i>();
+                for k in 0..body {
+                    // SAFETY: `k < body` keeps both 16-byte accesses inside the slices (`body`
+                    // whole 16-byte chunks follow `head`); `d` is 16-byte aligned (checked above),
+                    // `s` is read unaligned; `T: Copy` has no drop glue or invalid bit patterns
+                    // among values we copy byte-for-byte from valid `T`s.
+                    unsafe { _mm_stream_si128(d.add(k), _mm_loadu_si128(s.add(k))) };
+                }
+                let done = head + body * per;
+                dst[done..].copy_from_slice(&src[done..]);
+                // SAFETY: SSE2 is part of x86-64; the fence orders the streaming stores before
+                // any later store of this thread (and so before rayon's join signals).
+                unsafe { _mm_sfence() };
+                return;
+            }
+        }
+    }
+    dst.copy_from_slice(src);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{MODES, Random, random_array, rel_err, rng, sides4};
+use common::{MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale};
 use convsim_core::{
     AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
     Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, reference,
@@ -13,12 +13,12 @@ use ndarray::{Array2, s};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-/// Direct path vs definition, f64: both sum the same products, possibly in another order, so they
-/// differ by rounding only: at most (taps) x eps x max|partial sum|, i.e. below 64 x 2.2e-16 =
-/// 1.4e-14 of the output scale for the kernels used here (at most 8 x 8 taps). 1e-13 leaves a
-/// margin and still catches any wrong tap or boundary sample (an O(1) relative error).
+/// Direct path vs definition, f64: both sum the same products, possibly in another order or with
+/// FMA, so they differ by rounding only: at most (taps) x eps x sum|terms|, i.e. below
+/// 72 x 2.2e-16 = 1.6e-14 of `term_scale` for the kernels used here (at most 8 x 9 taps). 1e-13
+/// leaves a margin and still catches any wrong tap or boundary sample (an O(1) error).
 const TOL_F64: f64 = 1e-13;
-/// Same bound with f32's eps 1.2e-7: 64 x 1.2e-7 = 7.6e-6, so 1e-5.
+/// Same bound with f32's eps 6e-8 (unit roundoff): 72 x 6e-8 = 4.3e-6, so 1e-5.
 const TOL_F32: f64 = 1e-5;
 
 const ORIENTATIONS: [Orientation; 2] = [Orientation::Correlate, Orientation::Convolve];
@@ -56,7 +56,14 @@ fn check<T: Random>(
     // Fill the output with garbage first: apply must overwrite every sample.
     let mut out = Array2::from_elem(plan.output_shape(), T::from_f64(1e3));
     plan.apply(input.view(), out.view_mut());
-    let e1 = rel_err(&out, &expect);
+    // Relative to the larger of the output and the sum of |terms| (see `common::term_scale`):
+    // the direct path may sum in another order or with FMA, and cancelling outputs would make
+    // `max|b|` alone an unfair scale.
+    let scale = expect
+        .iter()
+        .map(|v| v.to_c64().norm())
+        .fold(term_scale(input, kernel), f64::max);
+    let e1 = max_diff(&out, &expect) / scale;
     // Plan once, apply many: a second apply gives the same answer bit for bit.
     let mut again = Array2::from_elem(plan.output_shape(), T::from_f64(-7.0));
     plan.apply(input.view(), again.view_mut());
@@ -218,6 +225,10 @@ fn separable_kernel_equals_its_dense_outer_product() {
                 let b = Boundaries::uniform(m);
                 let e = check(&input, &sep, &b, o, &g, Method::Direct).unwrap();
                 assert!(e <= TOL_F64, "separable {m:?} {o:?} {g:?}: {e:e}");
+                // A dense rank-one kernel (5x4 = 20 taps > 2 (5 + 4)) is detected as separable
+                // by the plan: same answer.
+                let e = check(&input, &dense, &b, o, &g, Method::Direct).unwrap();
+                assert!(e <= TOL_F64, "dense rank-one {m:?} {o:?} {g:?}: {e:e}");
                 // The reference of the separable kernel is the reference of the dense one.
                 let a = reference::conv2d(input.view(), &sep, &b, o, &g).unwrap();
                 let d = reference::conv2d(input.view(), &dense, &b, o, &g).unwrap();

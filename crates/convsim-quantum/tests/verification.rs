@@ -256,7 +256,7 @@ fn packet_transmission(e: f64, dx: f64, dt: f64, sigma: f64) -> (f64, f64) {
 #[test]
 #[ignore = "heavy: five 1D scattering runs; run with --release --include-ignored"]
 fn barrier_transmission_matches_the_analytic_formula() {
-    // Narrow-band packets (sigma_x = 10, sigma_k = 0.05) on dx = 0.05: the cell-averaged sharp
+    // Packets of sigma_x = 6 (sigma_k = 1/12) on dx = 0.05: the cell-averaged sharp
     // barrier has the exact area, and the residual grid/time-step effects are ~1e-4.
     for (e, plane) in [
         (0.25, 0.2368),
@@ -266,7 +266,7 @@ fn barrier_transmission_matches_the_analytic_formula() {
         (2.0, 0.8913),
     ] {
         assert!((barrier_transmission(e, 1.0, 1.0, 1.0) - plane).abs() < 5e-5);
-        let (t, expect) = packet_transmission(e, 0.05, 0.02, 10.0);
+        let (t, expect) = packet_transmission(e, 0.05, 0.025, 6.0);
         println!(
             "E = {e}: plane wave {plane:.4}, packet-averaged {expect:.6}, packet run {t:.6}, error {:.1e}",
             (t - expect).abs()
@@ -294,28 +294,26 @@ fn ground_state_of_the_2d_oscillator_has_energy_one() {
 #[test]
 #[ignore = "heavy: 2D Gross-Pitaevskii relaxation; run with --release --include-ignored"]
 fn gross_pitaevskii_ground_state_obeys_the_virial_identity() {
-    // The imaginary-time Strang fixed point differs from the ground state by O(dtau^2)
-    // (~(mu dtau)^2 in the virial: 2e-4 at dtau = 2e-3 with mu ~ 5.6), so relax at 2e-3, then
-    // refine at 1e-4 from there (the virial residual falls to ~(5.6e-4)^2 = 3e-7).
-    let make = |dt: f64| {
-        let mut p = params(grid2(96, 16.0), dt, Method::Strang);
-        p.potential = vec![harmonic(1.0)];
-        p.g = 100.0;
-        p.evolution = Evolution::Imaginary { tolerance: 1e-10 };
-        p
-    };
-    let mut coarse = solver(make(2e-3), packet(0.0, 0.0, 1.5, 0.0, 0.0));
-    let r1 = coarse.relax(100_000).unwrap();
-    let mut fine = QuantumSolver::new(make(1e-4), coarse.psi().to_owned()).unwrap();
-    let r2 = fine.relax(200_000).unwrap();
-    let o = fine.observables();
+    // Imaginary-time Strang with the nonlinear potential frozen over each step: the fixed point
+    // is the self-consistent ground state up to O(dtau^2) (measured: virial 1.2e-6 at
+    // dtau = 4e-3, 3.1e-7 at 2e-3). The energy converges quadratically in the state error but
+    // the virial only linearly, so after the energy criterion is met the run continues for
+    // 1500 more steps (3 time units, several e-foldings of the slowest mode).
+    let mut p = params(grid2(96, 16.0), 2e-3, Method::Strang);
+    p.potential = vec![harmonic(1.0)];
+    p.g = 100.0;
+    p.evolution = Evolution::Imaginary { tolerance: 1e-10 };
+    let mut s = solver(p, packet(0.0, 0.0, 1.5, 0.0, 0.0));
+    let r = s.relax(100_000).unwrap();
+    assert!(r.converged);
+    run(&mut s, 1500);
+    let o = s.observables();
     let virial = 2.0 * o.kinetic - 2.0 * o.potential + 2.0 * o.interaction;
     let tf = 2.0 / 3.0 * (100.0 / std::f64::consts::PI).sqrt();
     println!(
-        "GP g = 100: E = {:.8} (Thomas-Fermi {tf:.4}), kin {:.6} pot {:.6} int {:.6}, virial {virial:.2e}, {} + {} steps",
-        o.energy, o.kinetic, o.potential, o.interaction, r1.steps, r2.steps
+        "GP g = 100: E = {:.8} (Thomas-Fermi {tf:.4}), kin {:.6} pot {:.6} int {:.6}, virial {virial:.2e}, {} + 1500 steps",
+        o.energy, o.kinetic, o.potential, o.interaction, r.steps
     );
-    assert!(r1.converged && r2.converged);
     assert!(o.energy > tf);
     assert!(virial.abs() < 1e-6, "virial {virial}");
 }
@@ -397,7 +395,7 @@ fn transmitted_probability_survives_absorption() {
     let mut p = params(grid1(800, 0.1, -40.0), 0.01, Method::Strang);
     p.absorber = Some(Absorber {
         width: 10.0,
-        strength: 3.0,
+        strength: 8.0,
         power: 2,
         edges: vec![],
     });
@@ -454,22 +452,4 @@ fn driven_oscillator_follows_the_classical_forced_motion() {
     let o = s.observables();
     assert!((o.x_mean - x).abs() < 1e-7, "<x> {} vs {x}", o.x_mean);
     assert!((o.px_mean - v).abs() < 1e-7, "<p> {} vs {v}", o.px_mean);
-}
-
-#[test]
-#[ignore = "debug"]
-fn debug_gp() {
-    for (n, l, dt1) in [(64, 12.0, 4e-3), (96, 16.0, 2e-3)] {
-        let mut p = params(grid2(n, l), dt1, Method::Strang);
-        p.potential = vec![harmonic(1.0)];
-        p.g = 100.0;
-        p.evolution = Evolution::Imaginary { tolerance: 1e-30 };
-        let mut s = solver(p, packet(0.0, 0.0, 1.5, 0.0, 0.0));
-        for k in 0..12 {
-            let r = s.relax(2000).unwrap();
-            let o = s.observables();
-            let v1 = 2.0 * o.kinetic - 2.0 * o.potential + 2.0 * o.interaction;
-            println!("n {n} dt {dt1} steps {}: E {:.12} virial {v1:.2e} rate {:.1e}", (k + 1) * 2000, o.energy, r.change);
-        }
-    }
 }

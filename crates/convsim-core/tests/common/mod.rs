@@ -97,3 +97,33 @@ pub fn sides4(b: [Boundary; 4]) -> Boundaries {
 pub fn parse_mode(name: &str) -> Boundary {
     Boundary::parse(name).unwrap_or_else(|| panic!("unknown boundary name {name:?}"))
 }
+
+/// Largest possible `sum_j |w_j| |x_j|` of one output sample: `sum |w| x max(max |x|, |c|)`,
+/// where `c` is the largest boundary constant in [`MODES`].
+///
+/// A sum of `k` products computed in any order (or with FMA) differs from the exact sum by at
+/// most `k eps sum |terms|`, so this, not the output itself, is the scale rounding is relative
+/// to. It matters when the output cancels (e.g. a 1x1 image under `Antisymmetric` padding,
+/// where every output is `x` times a signed sum of the taps).
+#[must_use]
+pub fn term_scale<T: Element>(x: &Array2<T>, k: &convsim_core::Kernel<T>) -> f64 {
+    let xmax = x
+        .iter()
+        .map(|v| v.to_c64().norm())
+        .fold(0.625_f64, f64::max);
+    let wsum: f64 = k.to_dense().taps().iter().map(|v| v.to_c64().norm()).sum();
+    xmax * wsum
+}
+
+/// `max |a - b|`.
+///
+/// # Panics
+/// If the shapes differ.
+#[must_use]
+pub fn max_diff<T: Element>(a: &Array2<T>, b: &Array2<T>) -> f64 {
+    assert_eq!(a.dim(), b.dim(), "max_diff: shapes differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x.to_c64() - y.to_c64()).norm())
+        .fold(0.0, f64::max)
+}

@@ -162,7 +162,11 @@ impl SolverKind for Kind {
             "f32" => false,
             "f64" => true,
             o => {
-                return Err(ctx.invalid("seismic.precision", format!("{o:?}"), "allowed: f32, f64"));
+                return Err(ctx.invalid(
+                    "seismic.precision",
+                    format!("{o:?}"),
+                    "allowed: f32, f64",
+                ));
             }
         };
         let (velocity, v_input) = match &raw.velocity {
