@@ -838,7 +838,10 @@ impl Scenario {
             Ok(())
         };
         count("grid.nx", g.nx)?;
-        count("grid.ny", g.ny)?;
+        // ny = 1 is a 1D problem along x (the quantum kind); other kinds refuse it in their checks.
+        if g.ny < 1 {
+            return Err(pre.invalid("grid.ny", g.ny.to_string(), "allowed: an integer >= 1"));
+        }
         // Spacings per domain length: n for a periodic axis; otherwise n minus half a spacing
         // for each side whose edge lies on the edge sample (see SolverKind::edge_on_node).
         let intervals = |n: usize, lo: &Side, hi: &Side| -> f64 {

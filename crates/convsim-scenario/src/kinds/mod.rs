@@ -18,10 +18,11 @@ use crate::config::{Ctx, FieldInput, Scenario, Side};
 use crate::error::Result;
 
 pub mod diffusion;
+pub mod quantum;
 pub mod seismic;
 
 /// Every solver kind the scenario files can name, in the order error messages list them.
-pub static KINDS: &[&dyn SolverKind] = &[&diffusion::Kind, &seismic::Kind];
+pub static KINDS: &[&dyn SolverKind] = &[&diffusion::Kind, &seismic::Kind, &quantum::Kind];
 
 /// Looks a kind up by its name (`run.solver`).
 #[must_use]
