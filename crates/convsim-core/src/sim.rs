@@ -90,6 +90,10 @@ pub trait Simulation: Send {
     fn dt(&self) -> f64;
     /// Unit of time (`"s"`, or `"1"` for dimensionless).
     fn time_units(&self) -> &'static str;
+    /// Unit of length of the grid coordinates (`"m"` unless the solver works in other units).
+    fn length_units(&self) -> &'static str {
+        "m"
+    }
     /// Steps taken so far.
     fn step_count(&self) -> u64;
     /// Current simulation time.

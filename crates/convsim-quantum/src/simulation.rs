@@ -97,6 +97,10 @@ impl Simulation for QuantumSolver {
         "M L^2 / hbar"
     }
 
+    fn length_units(&self) -> &'static str {
+        "L"
+    }
+
     fn step_count(&self) -> u64 {
         self.steps
     }

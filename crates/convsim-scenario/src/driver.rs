@@ -138,6 +138,7 @@ fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
     let mut meta = RunMeta::new(s.kind.name(), &s.text);
     meta.recipe = s.to_json_string();
     meta.time_units = sim.time_units().into();
+    meta.length_units = sim.length_units().into();
     meta.attributes.insert("run_name".into(), s.name.clone());
     if !s.description.is_empty() {
         meta.attributes

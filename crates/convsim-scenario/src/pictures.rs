@@ -155,7 +155,7 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
             let data = f.read_frame(&q.name, *k).map_err(io)?;
             let path = out_dir.join(format!("{}_{tag}.png", q.name));
             let style = HeatmapStyle {
-                title: format!("{} at t = {:.4e} {tu} (frame {k})", q.long_name, times[*k]),
+                title: format!("{} at t = {} {tu} (frame {k})", q.name, fmt_time(times[*k])),
                 ..base.clone()
             };
             convsim_plot::heatmap_png(&path, data.view(), &axes, &style).map_err(plot_err)?;
@@ -200,6 +200,15 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
         }
     }
     Ok(out)
+}
+
+/// A time for a picture title: plain decimals in the usual range, scientific notation outside.
+fn fmt_time(t: f64) -> String {
+    if t == 0.0 || (1e-3..1e4).contains(&t.abs()) {
+        format!("{t:.4}")
+    } else {
+        format!("{t:.3e}")
+    }
 }
 
 #[cfg(test)]
