@@ -3,60 +3,14 @@
 //! laws), the pictures, kill + resume, and one clear line for every kind of user mistake.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use convsim_io::RunFile;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn convsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convsim"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("start convsim")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = convsim(args);
-    assert!(
-        out.status.success(),
-        "convsim {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs a command that must fail as a user error: exit code 2 and exactly one stderr line.
-fn user_error(args: &[&str]) -> String {
-    let out = convsim(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "convsim {args:?}: want exit 2, stderr: {err}"
-    );
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
-    err
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use common::{ok, root, s, tmp, user_error};
 
 fn is_png(p: &Path) -> bool {
     std::fs::read(p).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n"))

@@ -4,51 +4,12 @@
 //! line with exit code 2.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use convsim_io::RunFile;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn convsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_convsim"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("start convsim")
-}
-
-fn ok(args: &[&str]) {
-    let out = convsim(args);
-    assert!(
-        out.status.success(),
-        "convsim {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
-
-/// Runs a command that must fail as a user error: exit code 2 and exactly one stderr line.
-fn user_error(args: &[&str]) -> String {
-    let out = convsim(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "convsim {args:?}: want exit 2, stderr: {err}"
-    );
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use common::{ok, s, user_error};
 
 const COHERENT: &str = "scenarios/quantum/coherent_state.toml";
 
