@@ -1,4 +1,4 @@
-//! Command-line interface of convsim: run, validate, inspect, plot, bench.
+//! Command-line interface of convsim: run, validate, inspect, plot, train, bench.
 //!
 //! Every user error (bad scenario, missing file, existing output, ...) ends the command with ONE
 //! line `error: <file>: <key>: <value>: <what is allowed>` on stderr and exit code 2; a bug
@@ -15,6 +15,7 @@ use convsim_scenario::driver::{self, Progress, RunOptions};
 use convsim_scenario::pictures::{self, Frames, PlotRequest};
 
 pub mod bench;
+pub mod train;
 
 /// convsim: scientific simulation where every spatial operator is a convolution.
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ enum Command {
     Inspect(InspectArgs),
     /// Draw pictures of a run file: PNGs of fields, the diagnostics, GIFs.
     Plot(PlotArgs),
+    /// Learn a solver's time step from its run data (a training scenario, see scenarios/cnn/).
+    Train(train::TrainArgs),
     /// Run the benchmark workloads of shared/bench/WORKLOADS.md.
     Bench(bench::BenchArgs),
 }
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate(&a),
         Command::Inspect(a) => inspect(&a),
         Command::Plot(a) => plot(&a),
+        Command::Train(a) => train::run(&a),
         Command::Bench(args) => bench::run(&args),
     };
     match result {
@@ -282,7 +286,21 @@ fn inspect(a: &InspectArgs) -> Result<()> {
         );
     }
     for r in &s.receivers {
-        println!("  /receivers/{r}");
+        let g = f.read_receivers(r)?;
+        let (n, nt) = g.traces.dim();
+        let sources: Vec<String> = g
+            .sources
+            .iter()
+            .map(|p| format!("({}, {})", p[0], p[1]))
+            .collect();
+        println!(
+            "  /receivers/{r}/gather [{n}, {nt}] [{}]: {n} receivers, {}/{nt} samples recorded, dt = {} {}, source (y, x) = {}",
+            g.quantity.units,
+            g.recorded,
+            g.dt,
+            s.time_units,
+            if sources.is_empty() { "-".into() } else { sources.join(", ") }
+        );
     }
     Ok(())
 }
@@ -314,6 +332,7 @@ fn plot(a: &PlotArgs) -> Result<()> {
         frames,
         gif: a.gif,
         diagnostics: a.field.is_empty(),
+        gathers: a.field.is_empty(),
     };
     for p in pictures::draw_run(&a.run, &out, &req)? {
         println!("{}", p.display());

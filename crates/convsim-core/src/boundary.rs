@@ -47,6 +47,12 @@ pub enum Boundary {
     /// Odd mirror about the edge sample (`-c -b / a b c d / -c -b`): a zero Dirichlet value on
     /// the grid edge.
     Antisymmetric,
+    /// The input already holds this many ghost cells on this side, filled by someone else (the
+    /// neighbouring tile of a domain decomposition): they are used as they are and are not part
+    /// of the output. A [`crate::ConvPlan`] accepts it on any side; see its docs and the user
+    /// guide's conventions page ("Halo tiles"). It produces no padding of its own, so the index
+    /// maps ([`source_index`], [`pad`]) do not accept it.
+    Halo(usize),
 }
 
 impl Boundary {
@@ -61,12 +67,14 @@ impl Boundary {
             Boundary::Symmetric => "symmetric",
             Boundary::Periodic => "periodic",
             Boundary::Antisymmetric => "antisymmetric",
+            Boundary::Halo(_) => "halo",
         }
     }
 
     /// Parses a mode name: the convsim names, plus the aliases of scipy.ndimage, numpy.pad,
     /// OpenCV and PyTorch listed in the module table. `constant` needs a value and is written
-    /// `constant:1.5`. Returns `None` for anything else. Aliases that mean different things in
+    /// `constant:1.5`. Returns `None` for anything else, including `Halo`: ghost cells are a
+    /// property of a tile built by a program, not a mode a scenario file can ask for. Aliases that mean different things in
     /// different libraries (`reflect`) are not accepted: say `mirror` or `symmetric`.
     #[must_use]
     pub fn parse(name: &str) -> Option<Boundary> {
@@ -105,7 +113,8 @@ pub enum Source {
 /// form. Positions inside `0..n` map to themselves whatever the mode.
 ///
 /// # Panics
-/// If `n == 0`.
+/// If `n == 0`, or if `i` lies outside `0..n` on a [`Boundary::Halo`] side (a halo has no values
+/// beyond its ghost cells; plans crop them from the input instead).
 #[must_use]
 #[inline]
 pub fn source_index(i: isize, n: usize, b: Boundary) -> Source {
@@ -142,6 +151,10 @@ pub fn source_index(i: isize, n: usize, b: Boundary) -> Source {
                 Source::Negated((p - m) as usize)
             }
         }
+        Boundary::Halo(g) => panic!(
+            "source_index: position {i} lies outside an axis of {n} samples on a Halo({g}) side; \
+             a halo provides no padding (ConvPlan crops the ghost cells instead)"
+        ),
     }
 }
 
@@ -191,6 +204,20 @@ impl Sides {
         self.lo == Boundary::Periodic && self.hi == Boundary::Periodic
     }
 
+    /// Ghost cells the input holds before and after the data (`[lo, hi]`): the widths of
+    /// [`Boundary::Halo`] sides, 0 elsewhere.
+    #[must_use]
+    pub fn ghosts(&self) -> [usize; 2] {
+        let g = |b: Boundary| if let Boundary::Halo(g) = b { g } else { 0 };
+        [g(self.lo), g(self.hi)]
+    }
+
+    /// `true` if either side is a [`Boundary::Halo`].
+    #[must_use]
+    pub fn has_halo(&self) -> bool {
+        matches!(self.lo, Boundary::Halo(_)) || matches!(self.hi, Boundary::Halo(_))
+    }
+
     /// Source of position `i` on an axis of length `n` (the side is chosen by the sign of `i`).
     #[must_use]
     #[inline]
@@ -217,6 +244,12 @@ impl Boundaries {
             y: Sides::both(b),
             x: Sides::both(b),
         }
+    }
+
+    /// `true` if any side is a [`Boundary::Halo`].
+    #[must_use]
+    pub fn has_halo(&self) -> bool {
+        self.y.has_halo() || self.x.has_halo()
     }
 
     /// `[y, x]` sides, for loops over axes.

@@ -398,7 +398,7 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
                             }
                         };
                         if c != T::zero() {
-                            s.vstart[b * kh + counts[b]] = i * w;
+                            s.vstart[b * kh + counts[b]] = i;
                             s.vcoef[b * kh + counts[b]] = c;
                             counts[b] += 1;
                         }
@@ -408,12 +408,12 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
                 for c0 in (0..w).step_by(SEP_STRIP) {
                     let c1 = (c0 + SEP_STRIP).min(w);
                     for b in 0..nb {
-                        let oy = oy0 + b0 + b;
                         let dst = &mut s.buf[b * rowlen + lo + c0..b * rowlen + lo + c1];
                         if let Some(flat) = flat {
                             let rows = b * kh..b * kh + counts[b];
                             column_pass_flat::<T, V, FMA>(
                                 flat,
+                                w,
                                 &s.vstart[rows.clone()],
                                 &s.vcoef[rows],
                                 cparts[b],
@@ -421,7 +421,15 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
                                 dst,
                             );
                         } else {
-                            column_pass_strided(cfg, input, col, oy, c0, dst);
+                            let rows = b * kh..b * kh + counts[b];
+                            column_pass_rows::<T, FMA>(
+                                input,
+                                &s.vstart[rows.clone()],
+                                &s.vcoef[rows],
+                                cparts[b],
+                                c0,
+                                dst,
+                            );
                         }
                     }
                 }
@@ -453,12 +461,13 @@ fn row_source<T: Element>(cfg: &Cfg<T>, oy: usize, ky: usize) -> Source {
     cfg.by.source(pr as isize - cfg.ry.lo as isize, cfg.h)
 }
 
-/// Column pass over a standard-layout input: `dst[j] = cpart + sum_t coef[t] *
-/// flat[start[t] + c0 + j]`, in register blocks of `V` columns.
+/// Column pass over a standard-layout input of width `w`: `dst[j] = cpart + sum_t coef[t] *
+/// flat[rows[t] * w + c0 + j]`, in register blocks of `V` columns.
 #[inline(always)]
 fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
     flat: &[T],
-    start: &[usize],
+    w: usize,
+    rows: &[usize],
     coef: &[T],
     cpart: T,
     c0: usize,
@@ -468,8 +477,8 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
     let full = n / V * V;
     for j0 in (0..full).step_by(V) {
         let mut a = [cpart; V];
-        for (&st, &c) in start.iter().zip(coef) {
-            let p = st + c0 + j0;
+        for (&i, &c) in rows.iter().zip(coef) {
+            let p = i * w + c0 + j0;
             let xs: &[T; V] = flat[p..p + V].try_into().unwrap();
             for l in 0..V {
                 a[l] = madd::<T, FMA>(xs[l], c, a[l]);
@@ -479,38 +488,38 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
     }
     for (j, d) in dst.iter_mut().enumerate().skip(full) {
         let mut a = cpart;
-        for (&st, &c) in start.iter().zip(coef) {
-            a = madd::<T, FMA>(flat[st + c0 + j], c, a);
+        for (&i, &c) in rows.iter().zip(coef) {
+            a = madd::<T, FMA>(flat[i * w + c0 + j], c, a);
         }
         *d = a;
     }
 }
 
-/// Column pass for inputs that are not in standard layout (plain indexing).
-fn column_pass_strided<T: Element>(
-    cfg: &Cfg<T>,
+/// Column pass for inputs that are not in standard layout (a window of a larger array, a
+/// transposed view): tap by tap over whole rows, so every `dst[j]` sees exactly the operations
+/// of [`column_pass_flat`] in the same order (a halo tile equals the whole domain bitwise).
+#[inline(always)]
+fn column_pass_rows<T: Element, const FMA: bool>(
     input: &ArrayView2<'_, T>,
-    col: &[T],
-    oy: usize,
+    rows: &[usize],
+    coef: &[T],
+    cpart: T,
     c0: usize,
     dst: &mut [T],
 ) {
-    let mut cpart = T::zero();
-    for (ky, &cw) in col.iter().enumerate() {
-        if let Source::Constant(v) = row_source(cfg, oy, ky) {
-            cpart += cw * T::from_f64(v);
-        }
-    }
-    for (j, d) in dst.iter_mut().enumerate() {
-        let mut a = cpart;
-        for (ky, &cw) in col.iter().enumerate() {
-            match row_source(cfg, oy, ky) {
-                Source::Index(i) => a += cw * input[[i, c0 + j]],
-                Source::Negated(i) => a -= cw * input[[i, c0 + j]],
-                Source::Constant(_) => {}
+    dst.fill(cpart);
+    let n = dst.len();
+    for (&i, &c) in rows.iter().zip(coef) {
+        let src = input.slice(ndarray::s![i, c0..c0 + n]);
+        if let Some(sl) = src.as_slice() {
+            for (d, &x) in dst.iter_mut().zip(sl) {
+                *d = madd::<T, FMA>(x, c, *d);
+            }
+        } else {
+            for (d, &x) in dst.iter_mut().zip(src.iter()) {
+                *d = madd::<T, FMA>(x, c, *d);
             }
         }
-        *d = a;
     }
 }
 

@@ -55,6 +55,35 @@ pub enum CoreError {
         /// Padding after.
         pad_hi: usize,
     },
+    /// A [`crate::Boundary::Halo`] side with fewer ghost cells than the kernel and geometry
+    /// reach beyond the owned data there.
+    #[error(
+        "halo on the {side} side of axis {axis} holds {ghosts} ghost cells, but the kernel and \
+         geometry reach {needed} cells beyond the owned data there; allowed: Halo(n) with n >= {needed}"
+    )]
+    HaloTooThin {
+        /// Axis name, `"y"` or `"x"`.
+        axis: &'static str,
+        /// `"lo"` (top / left) or `"hi"` (bottom / right).
+        side: &'static str,
+        /// Ghost cells the tile holds on that side.
+        ghosts: usize,
+        /// Ghost cells the plan needs on that side.
+        needed: usize,
+    },
+    /// Ghost cells that leave a tile without owned cells.
+    #[error(
+        "the tile has {input} samples along axis {axis}, of which {ghosts} are ghost cells: no \
+         owned cells are left; allowed: fewer ghost cells than samples"
+    )]
+    HaloNoOwnedCells {
+        /// Axis name.
+        axis: &'static str,
+        /// Tile length including ghost cells.
+        input: usize,
+        /// Ghost cells on both sides together.
+        ghosts: usize,
+    },
     /// A method that cannot honour the requested options.
     #[error("method {method} cannot be used here: {reason}")]
     MethodUnsupported {

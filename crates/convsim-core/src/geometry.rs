@@ -224,3 +224,98 @@ pub fn resolve_axis(
 pub fn output_len(n: usize, k: usize, anchor: usize, g: &AxisGeometry) -> Result<usize> {
     resolve_axis(n, k, anchor, g, "axis").map(|r| r.out)
 }
+
+/// One axis of a tile whose sides may be [`Boundary::Halo`](crate::Boundary::Halo), resolved
+/// for a plan: see [`resolve_tile_axis`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileAxis {
+    /// Ghost cells the input holds `[before, after]` the owned cells.
+    pub ghosts: [usize; 2],
+    /// The geometry applied to the owned cells alone (`n` = owned length): output length and
+    /// the padding the kernel reaches beyond the owned cells on each side.
+    pub owned: ResolvedAxis,
+    /// The part of the input the computation reads: `(start, len)` in input coordinates.
+    pub window: (usize, usize),
+    /// The same computation on that window, with no padding on the halo sides (ghost cells
+    /// serve as the padding there). `inner.out == owned.out`.
+    pub inner: ResolvedAxis,
+}
+
+/// Resolves one axis of an input of `n` samples (ghost cells included) whose `sides` may hold
+/// ghost cells ([`Boundary::Halo`](crate::Boundary::Halo)). The output covers the owned cells
+/// only: its length is [`output_len`] of the owned length `n - ghosts`, exactly as if the owned
+/// cells were the whole axis. Without a halo side, `owned == inner` and the window is the
+/// whole input.
+///
+/// ```
+/// use convsim_core::{resolve_tile_axis, AxisGeometry, Boundary, Padding, Sides};
+/// // 10 samples: 3 ghost cells, 5 owned, 2 ghost cells; a 5-tap centred kernel reaches 2.
+/// let sides = Sides { lo: Boundary::Halo(3), hi: Boundary::Halo(2) };
+/// let t = resolve_tile_axis(10, 5, 2, &AxisGeometry::new(Padding::Same), &sides, "x").unwrap();
+/// assert_eq!((t.owned.out, t.window), (5, (1, 9)));
+/// ```
+///
+/// # Errors
+/// As [`resolve_axis`] on the owned length; [`CoreError::HaloNoOwnedCells`] if the ghost cells
+/// fill the input; [`CoreError::HaloTooThin`] if a halo side holds fewer ghost cells than the
+/// padding the geometry asks for on that side.
+pub fn resolve_tile_axis(
+    n: usize,
+    k: usize,
+    anchor: usize,
+    g: &AxisGeometry,
+    sides: &crate::Sides,
+    axis: &'static str,
+) -> Result<TileAxis> {
+    let ghosts = sides.ghosts();
+    if !sides.has_halo() {
+        let r = resolve_axis(n, k, anchor, g, axis)?;
+        return Ok(TileAxis {
+            ghosts,
+            owned: r,
+            window: (0, n),
+            inner: r,
+        });
+    }
+    let [glo, ghi] = ghosts;
+    if glo + ghi >= n {
+        return Err(CoreError::HaloNoOwnedCells {
+            axis,
+            input: n,
+            ghosts: glo + ghi,
+        });
+    }
+    let own = n - glo - ghi;
+    let owned = resolve_axis(own, k, anchor, g, axis)?;
+    let halo_lo = matches!(sides.lo, crate::Boundary::Halo(_));
+    let halo_hi = matches!(sides.hi, crate::Boundary::Halo(_));
+    for (halo, have, need, side) in [
+        (halo_lo, glo, owned.lo, "lo"),
+        (halo_hi, ghi, owned.hi, "hi"),
+    ] {
+        if halo && have < need {
+            return Err(CoreError::HaloTooThin {
+                axis,
+                side,
+                ghosts: have,
+                needed: need,
+            });
+        }
+    }
+    // The padding of a halo side is read from its ghost cells; unused ghost cells are skipped.
+    let start = if halo_lo { glo - owned.lo } else { 0 };
+    let end = if halo_hi { glo + own + owned.hi } else { n };
+    let pad = Padding::Explicit {
+        lo: if halo_lo { 0 } else { owned.lo },
+        hi: if halo_hi { 0 } else { owned.hi },
+    };
+    let inner_g = AxisGeometry { padding: pad, ..*g };
+    let inner = resolve_axis(end - start, k, anchor, &inner_g, axis)?;
+    debug_assert_eq!(inner.out, owned.out, "tile window keeps the output length");
+    Ok(TileAxis {
+        ghosts,
+        owned,
+        window: (start, end - start),
+        inner,
+    })
+}

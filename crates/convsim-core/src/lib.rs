@@ -36,6 +36,7 @@ pub mod error;
 mod fft;
 pub mod geometry;
 pub mod kernel;
+mod overlap_add;
 pub mod plan;
 pub mod reference;
 pub mod sim;
@@ -47,7 +48,10 @@ pub use boundary::{Boundaries, Boundary, Sides, Source, pad, pad1, source_index,
 pub use channels::{ChannelConvPlan, ChannelConvPlanBuilder, ChannelRecipe};
 pub use element::{Element, RealElement};
 pub use error::{CoreError, Result};
-pub use geometry::{AxisGeometry, Geometry, Padding, ResolvedAxis, output_len, resolve_axis};
+pub use geometry::{
+    AxisGeometry, Geometry, Padding, ResolvedAxis, TileAxis, output_len, resolve_axis,
+    resolve_tile_axis,
+};
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
 pub use sim::{Grid, Quantity, Simulation, StateArray};

@@ -25,9 +25,11 @@ use serde::{Deserialize, Serialize};
 use crate::cost;
 use crate::direct::Direct;
 use crate::fft::{self, FftConv};
+use crate::overlap_add::OverlapAdd;
 use crate::simd::Isa;
 use crate::{
-    Boundaries, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result, resolve_axis,
+    Boundaries, Boundary, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result,
+    resolve_tile_axis,
 };
 
 /// How a plan computes.
@@ -41,7 +43,10 @@ pub enum Method {
     Direct,
     /// One FFT of the whole (padded) input.
     Fft,
-    /// FFTs of blocks, added back with overlap.
+    /// Block FFTs: the output is tiled into blocks, each computed from its window of the
+    /// padded input with one cache-sized transform (overlap-save; see the user guide's
+    /// conventions page). Kernels much smaller than the image, or images too large for one
+    /// transform to stay in cache.
     OverlapAdd,
 }
 
@@ -83,12 +88,23 @@ pub struct Recipe {
     pub boundaries: Boundaries,
     /// Padding `[(top, bottom), (left, right)]` implied by the geometry.
     pub padding: [[usize; 2]; 2],
+    /// Ghost cells the input holds `[(top, bottom), (left, right)]` (the widths of
+    /// [`Boundary::Halo`] sides; the padding on those sides is read from them).
+    #[serde(default)]
+    pub halo: [[usize; 2]; 2],
     /// Stride `(sy, sx)`.
     pub stride: [usize; 2],
     /// Dilation `(dy, dx)`.
     pub dilation: [usize; 2],
-    /// FFT size `(fy, fx)` for the FFT methods, block size for overlap-add; `None` for direct.
+    /// FFT size `(fy, fx)`: of the whole transform for `Fft`, of one block's transform for
+    /// `OverlapAdd`; `None` for direct.
     pub fft_shape: Option<[usize; 2]>,
+    /// `OverlapAdd` only: output samples per block `(by, bx)`.
+    #[serde(default)]
+    pub block_shape: Option<[usize; 2]>,
+    /// `OverlapAdd` only: number of blocks along `(y, x)`.
+    #[serde(default)]
+    pub blocks: Option<[usize; 2]>,
     /// Number of parallel tasks the work is split into (results do not depend on it).
     pub tasks: usize,
     /// Instruction set of the inner loops (`avx2+fma` or `portable`).
@@ -129,6 +145,12 @@ impl fmt::Display for Recipe {
         if let Some(s) = self.fft_shape {
             write!(f, " fft {s:?}")?;
         }
+        if let (Some(b), Some(n)) = (self.block_shape, self.blocks) {
+            write!(f, " blocks {n:?} of {b:?} outputs")?;
+        }
+        if self.halo != [[0; 2]; 2] {
+            write!(f, " halo {:?}", self.halo)?;
+        }
         write!(f, " tasks {} [{}]", self.tasks, self.isa)?;
         for e in &self.estimates {
             write!(
@@ -152,9 +174,19 @@ pub struct ConvPlanBuilder<T> {
     orientation: Orientation,
     geometry: Geometry,
     method: Method,
+    block_fft: Option<[usize; 2]>,
 }
 
 impl<T: Element> ConvPlanBuilder<T> {
+    /// `OverlapAdd` only: block transform lengths `(fy, fx)` instead of the cost model's choice
+    /// (each rounded up to a fast size of at least the effective kernel length, and capped at
+    /// one block per axis). For tuning studies and tests; results do not depend on it beyond
+    /// rounding.
+    #[must_use]
+    pub fn block_fft_len(mut self, f: [usize; 2]) -> Self {
+        self.block_fft = Some(f);
+        self
+    }
     /// Boundary per side (default: `Zero` everywhere).
     #[must_use]
     pub fn boundaries(mut self, b: Boundaries) -> Self {
@@ -194,6 +226,7 @@ impl<T: Element> ConvPlanBuilder<T> {
 enum Engine<T: Element> {
     Direct(Box<Direct<T>>),
     Fft(Box<FftConv<T>>),
+    OverlapAdd(Box<OverlapAdd<T>>),
 }
 
 /// A convolution planned once and applied many times. See the [module docs](self).
@@ -202,6 +235,9 @@ pub struct ConvPlan<T: Element> {
     recipe: Recipe,
     ry: ResolvedAxis,
     rx: ResolvedAxis,
+    /// The part of the input the engine reads, `[[y0, h], [x0, w]]`: all of it unless a side is a
+    /// [`Boundary::Halo`] with more ghost cells than the kernel reaches.
+    window: [[usize; 2]; 2],
     engine: Engine<T>,
 }
 
@@ -222,6 +258,7 @@ impl<T: Element> ConvPlan<T> {
             orientation: Orientation::default(),
             geometry: Geometry::default(),
             method: Method::default(),
+            block_fft: None,
         }
     }
 
@@ -232,8 +269,26 @@ impl<T: Element> ConvPlan<T> {
         }
         let (taps, anchor) = b.kernel.to_dense().canonical(b.orientation);
         let (kh, kw) = taps.dim();
-        let ry = resolve_axis(h, kh, anchor[0], &b.geometry.y, "y")?;
-        let rx = resolve_axis(w, kw, anchor[1], &b.geometry.x, "x")?;
+        // Halo sides: the engine sees only the window of the input it reads, with no padding on
+        // those sides (the ghost cells are the padding); elsewhere the window is the input.
+        let ty = resolve_tile_axis(h, kh, anchor[0], &b.geometry.y, &b.boundaries.y, "y")?;
+        let tx = resolve_tile_axis(w, kw, anchor[1], &b.geometry.x, &b.boundaries.x, "x")?;
+        let (ry, rx) = (ty.inner, tx.inner);
+        let halo = b.boundaries.has_halo();
+        let window = [[ty.window.0, ty.window.1], [tx.window.0, tx.window.1]];
+        let inner_shape = [ty.window.1, tx.window.1];
+        let mut inner_b = b.boundaries;
+        for side in [
+            &mut inner_b.y.lo,
+            &mut inner_b.y.hi,
+            &mut inner_b.x.lo,
+            &mut inner_b.x.hi,
+        ] {
+            if let Boundary::Halo(_) = side {
+                // Never read: the inner geometry has no padding on this side.
+                *side = Boundary::Zero;
+            }
+        }
         let nonzero = kh * kw - taps.iter().filter(|v| **v == T::zero()).count();
         // Separable factors in the correlation frame (reversed for Convolve).
         let factors = match &b.kernel {
@@ -258,15 +313,10 @@ impl<T: Element> ConvPlan<T> {
         };
         let mut estimates = Vec::new();
         let method = match b.method {
-            Method::Direct | Method::Fft => b.method,
-            Method::OverlapAdd => {
-                return Err(crate::CoreError::MethodUnsupported {
-                    method: "overlap_add",
-                    reason: "overlap-add is not implemented yet; use Method::Fft (one transform \
-                             of the whole padded input) or Method::Auto"
-                        .into(),
-                });
-            }
+            // Halo tiles always run direct (documented on `Boundary::Halo`'s guide section): it
+            // reproduces the whole-domain direct result bitwise, tile by tile.
+            _ if halo => Method::Direct,
+            Method::Direct | Method::Fft | Method::OverlapAdd => b.method,
             // Small stencils are always direct: no FFT beats 25 multiply-adds per sample, and
             // solvers building such plans never pay for the calibration.
             Method::Auto if direct_taps <= 25.0 => Method::Direct,
@@ -293,7 +343,23 @@ impl<T: Element> ConvPlan<T> {
                 if f < d { Method::Fft } else { Method::Direct }
             }
         };
-        let (engine, variant, fft_shape, tasks) = if method == Method::Fft {
+        let mut blocks = None;
+        let (engine, variant, fft_shape, tasks) = if method == Method::OverlapAdd {
+            let o = OverlapAdd::new(b.shape, &taps, &b.boundaries, ry, rx, b.block_fft);
+            blocks = Some((o.block_outputs(), o.blocks()));
+            let variant = if T::IS_COMPLEX {
+                "overlap-save complex"
+            } else {
+                "overlap-save real-to-complex"
+            };
+            let (shape, tasks) = (o.fft_shape(), o.tasks());
+            (
+                Engine::OverlapAdd(Box::new(o)),
+                variant.to_string(),
+                Some(shape),
+                tasks,
+            )
+        } else if method == Method::Fft {
             let f = FftConv::new(b.shape, &taps, &b.boundaries, ry, rx)?;
             let shape = f.fft_shape();
             let real = if T::IS_COMPLEX {
@@ -314,7 +380,7 @@ impl<T: Element> ConvPlan<T> {
                 tasks,
             )
         } else {
-            let d = Direct::new(b.shape, &taps, factors, &b.boundaries, ry, rx, isa);
+            let d = Direct::new(inner_shape, &taps, factors, &inner_b, ry, rx, isa);
             let v = d.variant().to_string();
             let tasks = d.tasks();
             (Engine::Direct(Box::new(d)), v, None, tasks)
@@ -330,10 +396,13 @@ impl<T: Element> ConvPlan<T> {
             nonzero_taps: nonzero,
             orientation: b.orientation,
             boundaries: b.boundaries,
-            padding: [[ry.lo, ry.hi], [rx.lo, rx.hi]],
+            padding: [[ty.owned.lo, ty.owned.hi], [tx.owned.lo, tx.owned.hi]],
+            halo: [ty.ghosts, tx.ghosts],
             stride: [ry.stride, rx.stride],
             dilation: [ry.dilation, rx.dilation],
             fft_shape,
+            block_shape: blocks.map(|b| b.0),
+            blocks: blocks.map(|b| b.1),
             tasks,
             isa: isa.name().into(),
             estimates,
@@ -342,8 +411,23 @@ impl<T: Element> ConvPlan<T> {
             recipe,
             ry,
             rx,
+            window,
             engine,
         })
+    }
+
+    fn check_shapes(&self, input: (usize, usize), output: (usize, usize)) {
+        let [h, w] = self.recipe.input_shape;
+        assert_eq!(
+            input,
+            (h, w),
+            "ConvPlan::apply: input shape (actual, expected)"
+        );
+        assert_eq!(
+            output,
+            self.output_shape(),
+            "ConvPlan::apply: output shape (actual, expected)"
+        );
     }
 
     /// What the plan decided.
@@ -369,6 +453,14 @@ impl<T: Element> ConvPlan<T> {
     /// # Panics
     /// If `input` or `output` do not have the planned shapes.
     pub fn apply(&mut self, input: ArrayView2<'_, T>, output: ArrayViewMut2<'_, T>) {
+        if matches!(self.engine, Engine::OverlapAdd(_)) {
+            self.check_shapes(input.dim(), output.dim());
+        }
+        if let Engine::OverlapAdd(o) = &mut self.engine {
+            // Blocks write their outputs in place: no row epilogue, no staging copy.
+            o.apply(input, output);
+            return;
+        }
         let (ho, wo) = self.output_shape();
         if ho * wo * std::mem::size_of::<T>() >= crate::simd::STREAM_BYTES {
             self.apply_with(input, output, |_, conv, out| {
@@ -394,20 +486,16 @@ impl<T: Element> ConvPlan<T> {
     ) where
         F: Fn(usize, &[T], &mut [T]) + Sync,
     {
-        let [h, w] = self.recipe.input_shape;
-        assert_eq!(
-            input.dim(),
-            (h, w),
-            "ConvPlan::apply: input shape (actual, expected)"
-        );
-        assert_eq!(
-            output.dim(),
-            self.output_shape(),
-            "ConvPlan::apply: output shape (actual, expected)"
-        );
+        self.check_shapes(input.dim(), output.dim());
         match &mut self.engine {
-            Engine::Direct(d) => d.apply_with(input, output, &epilogue),
+            Engine::Direct(d) => {
+                // The window the engine reads (the whole input unless a side is a halo).
+                let [[y0, hy], [x0, wx]] = self.window;
+                let input = input.slice_move(ndarray::s![y0..y0 + hy, x0..x0 + wx]);
+                d.apply_with(input, output, &epilogue);
+            }
             Engine::Fft(f) => f.apply_with(input, output, &epilogue),
+            Engine::OverlapAdd(o) => o.apply_with(input, output, &epilogue),
         }
     }
 }

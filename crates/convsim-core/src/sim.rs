@@ -7,7 +7,7 @@
 //!
 //! Solvers know nothing of files: no HDF5, no plots, no printing.
 
-use ndarray::{ArrayD, ArrayViewMut2};
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
 /// A uniform 2D grid, axis order `(y, x)`. A 1D problem is a grid with `ny = 1`.
@@ -80,6 +80,28 @@ pub struct StateArray {
     pub data: ArrayD<f64>,
 }
 
+/// One shot gather as a solver exposes it to the driver: plain borrowed data, no copies.
+///
+/// Sample `k` of every trace is at `t = k dt`; the first `recorded` samples hold data, the
+/// rest are not yet recorded (their stored values mean nothing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gather<'a> {
+    /// Shot name, unique within the run (`/receivers/<name>/` in the run file), e.g. `shot0`.
+    pub name: String,
+    /// Receiver coordinates, shape `(receiver, 2)`, columns `(y, x)`, in the length unit.
+    pub coords: ArrayView2<'a, f64>,
+    /// Traces, shape `(receiver, time sample)`, the whole recording length.
+    pub traces: ArrayView2<'a, f64>,
+    /// Samples recorded so far (`0..=traces.ncols()`).
+    pub recorded: usize,
+    /// Sample interval, in the time unit.
+    pub dt: f64,
+    /// Source positions `(y, x)` of the shot.
+    pub sources: Vec<[f64; 2]>,
+    /// What the traces record (name, units, long name, signed).
+    pub quantity: Quantity,
+}
+
 /// A time-stepping solver as the run driver sees it.
 pub trait Simulation: Send {
     /// Solver kind (`"diffusion"`, `"seismic"`, `"quantum"`).
@@ -107,6 +129,11 @@ pub trait Simulation: Send {
     /// # Panics
     /// If `out` does not have the grid's shape.
     fn write_field(&self, name: &str, out: ArrayViewMut2<'_, f64>) -> bool;
+    /// Shot gathers recorded so far (seismic receivers), asked for at output times only.
+    /// Default: none.
+    fn gathers(&self) -> Vec<Gather<'_>> {
+        Vec::new()
+    }
     /// Diagnostics this solver reports (scalars per output time).
     fn diagnostics(&self) -> Vec<Quantity>;
     /// Current values of the diagnostics, in the order of [`Simulation::diagnostics`].

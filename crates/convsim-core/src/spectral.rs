@@ -40,6 +40,7 @@
 //! }
 //! ```
 
+use std::any::TypeId;
 use std::f64::consts::TAU;
 use std::fmt;
 use std::sync::Arc;
@@ -51,10 +52,15 @@ use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 
-use crate::{CoreError, Element, Result};
+use crate::{CoreError, Element, RealElement, Result};
 
-/// Rows per block of the transposes between row and column passes.
+/// Rows per block of the transposes between row and column passes (real data).
 const TILE: usize = 16;
+
+/// Columns per block of the column pass on complex data: the block's columns are gathered into
+/// a contiguous buffer of `BLOCK * ny` values (256 KiB for complex128 and `ny = 1024`), which
+/// stays in L2 cache while its column transforms run; 16 values of a row are 4 cache lines.
+const BLOCK: usize = 16;
 
 /// Angular wavenumbers `2 pi fftfreq(n, d)` of an axis of `n` samples spaced `d` apart, in the
 /// DFT's order: `0, 1, ..., ceil(n/2) - 1, -floor(n/2), ..., -1` times `2 pi / (n d)` (as numpy).
@@ -102,6 +108,15 @@ struct RowScratch<R> {
     fft: Vec<Complex<R>>,
 }
 
+/// Per-task scratch of the column pass.
+#[derive(Clone)]
+struct ColScratch<R> {
+    /// A block of gathered columns, column-major `(BLOCK, ny)` (complex data only).
+    buf: Vec<Complex<R>>,
+    /// FFT scratch.
+    fft: Vec<Complex<R>>,
+}
+
 /// A periodic convolution by a transfer function in Fourier space, planned once and applied
 /// many times without allocating. See the [module docs](self) for the conventions.
 #[derive(Clone)]
@@ -118,14 +133,15 @@ pub struct SpectralPlan<T: Element> {
     /// Transfer function, column-major `(ncols, ny)`, with the `1 / (ny nx)` normalisation folded
     /// in (and the Hermitian part taken for real data).
     transfer: Vec<Complex<T::Real>>,
-    /// Row-major spectrum `(ny, ncols)`.
+    /// Row-major spectrum `(ny, ncols)` (real data; for complex data, a copy of data whose rows
+    /// are not contiguous).
     spec: Vec<Complex<T::Real>>,
-    /// Column-major spectrum `(ncols, ny)`, where the column transforms run.
+    /// Column-major spectrum `(ncols, ny)`, where the column transforms run (real data only).
     tr: Vec<Complex<T::Real>>,
     rows_per_task: usize,
     cols_per_task: usize,
     row_scratch: Vec<RowScratch<T::Real>>,
-    col_scratch: Vec<Vec<Complex<T::Real>>>,
+    col_scratch: Vec<ColScratch<T::Real>>,
 }
 
 impl<T: Element> fmt::Debug for SpectralPlan<T> {
@@ -204,7 +220,11 @@ impl<T: Element> SpectralPlan<T> {
             col_inv,
             transfer: vec![zero; ncols * ny],
             spec: vec![zero; ny * ncols],
-            tr: vec![zero; ncols * ny],
+            tr: if T::IS_COMPLEX {
+                Vec::new()
+            } else {
+                vec![zero; ncols * ny]
+            },
             rows_per_task,
             cols_per_task,
             row_scratch: vec![
@@ -214,7 +234,17 @@ impl<T: Element> SpectralPlan<T> {
                 };
                 row_tasks
             ],
-            col_scratch: vec![vec![zero; col_len]; col_tasks],
+            col_scratch: vec![
+                ColScratch {
+                    buf: if T::IS_COMPLEX {
+                        vec![zero; BLOCK.min(ncols) * ny]
+                    } else {
+                        Vec::new()
+                    },
+                    fft: vec![zero; col_len],
+                };
+                col_tasks
+            ],
         };
         plan.set_transfer(transfer);
         Ok(plan)
@@ -295,40 +325,224 @@ impl<T: Element> SpectralPlan<T> {
     ///
     /// # Panics
     /// If `data` does not have the planned shape.
-    pub fn apply_inplace(&mut self, mut data: ArrayViewMut2<'_, T>) {
+    pub fn apply_inplace(&mut self, data: ArrayViewMut2<'_, T>) {
+        self.apply_steps(data, 1, no_hook, no_hook, no_hook);
+    }
+
+    /// `data <- post(IDFT(H * DFT(pre(data))))`, in place, without allocating, where `pre` and
+    /// `post` act on one row at a time: `pre(i, row)` is called on row `i` right before its
+    /// forward transform and `post(i, row)` right after its inverse transform, inside the same
+    /// pass over the data (a pointwise multiply fused this way costs no extra memory pass).
+    ///
+    /// # Panics
+    /// If `data` does not have the planned shape.
+    pub fn apply_inplace_with<Pre, Post>(
+        &mut self,
+        data: ArrayViewMut2<'_, T>,
+        pre: Pre,
+        post: Post,
+    ) where
+        Pre: Fn(usize, &mut [T]) + Sync,
+        Post: Fn(usize, &mut [T]) + Sync,
+    {
+        self.apply_steps(data, 1, pre, no_hook, post);
+    }
+
+    /// `n` applications of the plan with row hooks between them, in place, without allocating:
+    ///
+    /// ```text
+    /// data <- post(K(mid(K(... mid(K(pre(data))) ...))))      (K = IDFT H DFT, n times)
+    /// ```
+    ///
+    /// `pre`, `mid` and `post` act on one row `i` at a time, as in
+    /// [`apply_inplace_with`](Self::apply_inplace_with). For complex data the inverse row
+    /// transform of one application, `mid` and the forward row transform of the next run in one
+    /// pass over the data, so a step costs two passes (rows, then columns) instead of three: this
+    /// is the split-step Fourier loop with the two half potential steps between kinetic steps
+    /// merged into `mid`.
+    ///
+    /// # Panics
+    /// If `data` does not have the planned shape, or `n == 0`.
+    pub fn apply_steps<Pre, Mid, Post>(
+        &mut self,
+        mut data: ArrayViewMut2<'_, T>,
+        n: usize,
+        pre: Pre,
+        mid: Mid,
+        post: Post,
+    ) where
+        Pre: Fn(usize, &mut [T]) + Sync,
+        Mid: Fn(usize, &mut [T]) + Sync,
+        Post: Fn(usize, &mut [T]) + Sync,
+    {
         let [ny, nx] = self.shape;
         assert_eq!(
             data.dim(),
             (ny, nx),
-            "SpectralPlan::apply_inplace: data shape (actual, expected)"
+            "SpectralPlan: data shape (actual, expected)"
         );
+        assert!(n > 0, "SpectralPlan::apply_steps: n must be at least 1");
+        if !T::IS_COMPLEX {
+            for k in 0..n {
+                let last = k + 1 == n;
+                let pre_k = |i: usize, r: &mut [T]| {
+                    if k == 0 {
+                        pre(i, r)
+                    }
+                };
+                let post_k = |i: usize, r: &mut [T]| if last { post(i, r) } else { mid(i, r) };
+                self.apply_real(data.view_mut(), &pre_k, &post_k);
+            }
+            return;
+        }
+        // Complex data: the hooks see `T`, the transforms `Complex<T::Real>` (the same type).
+        let pre_c = |i: usize, r: &mut [Complex<T::Real>]| pre(i, cast_mut(r));
+        let mid_c = |i: usize, r: &mut [Complex<T::Real>]| mid(i, cast_mut(r));
+        let post_c = |i: usize, r: &mut [Complex<T::Real>]| post(i, cast_mut(r));
+        if nx == 1 || data.strides()[1] == 1 {
+            self.run_complex(data, n, &pre_c, &mid_c, &post_c);
+        } else {
+            // Rows not contiguous (a transposed or strided view): work on a contiguous copy.
+            let mut spec = std::mem::take(&mut self.spec);
+            for (d, v) in spec.iter_mut().zip(data.iter()) {
+                *d = v.to_complex();
+            }
+            let view = ArrayViewMut2::from_shape((ny, nx), &mut spec[..])
+                .expect("the spectrum buffer holds ny * nx values for complex data");
+            self.run_complex(view, n, &pre_c, &mid_c, &post_c);
+            for (d, v) in data.iter_mut().zip(spec.iter()) {
+                *d = T::from_complex(*v);
+            }
+            self.spec = spec;
+        }
+    }
+
+    /// The complex path of [`apply_steps`](Self::apply_steps) on data with contiguous rows:
+    /// row transforms in place, column transforms on blocks of [`BLOCK`] columns gathered into a
+    /// small buffer that stays in cache, multiplied by `H` there and scattered back (no
+    /// transposes of the whole array).
+    fn run_complex<E: Send + Sync + 'static>(
+        &mut self,
+        mut data: ArrayViewMut2<'_, E>,
+        n: usize,
+        pre: &Hook<'_, T::Real>,
+        mid: &Hook<'_, T::Real>,
+        post: &Hook<'_, T::Real>,
+    ) {
+        let RowFft::Complex { fwd, inv } = &self.rows else {
+            unreachable!("complex data have complex row transforms")
+        };
+        // Own handles (a reference count, no allocation) so that the column pass may borrow the
+        // plan mutably in between.
+        let (fwd, inv) = (Arc::clone(fwd), Arc::clone(inv));
+        let (fwd, inv) = (&*fwd, &*inv);
+        let rpt = self.rows_per_task;
+        row_pass(&mut data, rpt, &mut self.row_scratch, |i, row, s| {
+            pre(i, row);
+            fwd.process_with_scratch(row, s);
+        });
+        for k in 0..n {
+            self.column_pass(&mut data);
+            if k + 1 < n {
+                row_pass(&mut data, rpt, &mut self.row_scratch, |i, row, s| {
+                    inv.process_with_scratch(row, s);
+                    mid(i, row);
+                    fwd.process_with_scratch(row, s);
+                });
+            } else {
+                row_pass(&mut data, rpt, &mut self.row_scratch, |i, row, s| {
+                    inv.process_with_scratch(row, s);
+                    post(i, row);
+                });
+            }
+        }
+    }
+
+    /// Column transforms, transfer function and inverse column transforms, in one pass over the
+    /// columns of (row-transformed) complex data with contiguous rows.
+    fn column_pass<E: Send + Sync + 'static>(&mut self, data: &mut ArrayViewMut2<'_, E>) {
+        let ny = self.shape[0];
+        let cpt = self.cols_per_task;
+        let (col_fwd, col_inv) = (&*self.col_fwd, &*self.col_inv);
+        let transfer = &self.transfer;
+        data.axis_chunks_iter_mut(Axis(1), cpt)
+            .into_par_iter()
+            .zip(self.col_scratch.par_iter_mut())
+            .enumerate()
+            .for_each(|(t, (mut chunk, s))| {
+                let j0 = t * cpt;
+                let nc = chunk.ncols();
+                for b0 in (0..nc).step_by(BLOCK) {
+                    let w = BLOCK.min(nc - b0);
+                    let buf = &mut s.buf[..w * ny];
+                    // Gather: each row contributes a contiguous run of `w` values, written
+                    // `ny` apart into the buffer's columns.
+                    for (i, row) in chunk.outer_iter().enumerate() {
+                        let row = cast_ref::<E, Complex<T::Real>>(
+                            row.to_slice()
+                                .expect("rows of column chunks are contiguous"),
+                        );
+                        for (c, v) in row[b0..b0 + w].iter().enumerate() {
+                            buf[c * ny + i] = *v;
+                        }
+                    }
+                    if ny > 1 {
+                        col_fwd.process_with_scratch(buf, &mut s.fft);
+                    }
+                    let h = &transfer[(j0 + b0) * ny..(j0 + b0 + w) * ny];
+                    for (a, b) in buf.iter_mut().zip(h) {
+                        *a = *a * *b;
+                    }
+                    if ny > 1 {
+                        col_inv.process_with_scratch(buf, &mut s.fft);
+                    }
+                    for (i, mut row) in chunk.outer_iter_mut().enumerate() {
+                        let row = cast_mut::<E, Complex<T::Real>>(
+                            row.as_slice_mut()
+                                .expect("rows of column chunks are contiguous"),
+                        );
+                        for (c, v) in row[b0..b0 + w].iter_mut().enumerate() {
+                            *v = buf[c * ny + i];
+                        }
+                    }
+                }
+            });
+    }
+
+    /// One application to real data (half-spectrum transforms through the plan's buffers),
+    /// with row hooks on the real rows.
+    fn apply_real(
+        &mut self,
+        mut data: ArrayViewMut2<'_, T>,
+        pre: &(dyn Fn(usize, &mut [T]) + Sync),
+        post: &(dyn Fn(usize, &mut [T]) + Sync),
+    ) {
+        let [ny, nx] = self.shape;
         let ncols = self.ncols;
         let rpt = self.rows_per_task;
         let cpt = self.cols_per_task;
-        let rows = &self.rows;
+        let RowFft::Real { fwd, inv } = &self.rows else {
+            unreachable!("real data have real row transforms")
+        };
 
         // 1. Forward transforms along x, row by row, into the row-major spectrum.
         data.axis_chunks_iter_mut(Axis(0), rpt)
             .into_par_iter()
             .zip(self.spec.par_chunks_mut(rpt * ncols))
             .zip(self.row_scratch.par_iter_mut())
-            .for_each(|((chunk, spec), s)| {
-                for (row, out) in chunk.outer_iter().zip(spec.chunks_exact_mut(ncols)) {
-                    match rows {
-                        RowFft::Real { fwd, .. } => {
-                            for (d, v) in s.real.iter_mut().zip(row.iter()) {
-                                *d = v.re();
-                            }
-                            fwd.process_with_scratch(&mut s.real, out, &mut s.fft)
-                                .expect("real FFT buffers are sized at plan time");
-                        }
-                        RowFft::Complex { fwd, .. } => {
-                            for (d, v) in out.iter_mut().zip(row.iter()) {
-                                *d = v.to_complex();
-                            }
-                            fwd.process_with_scratch(out, &mut s.fft);
-                        }
+            .enumerate()
+            .for_each(|(t, ((chunk, spec), s))| {
+                for (r, (row, out)) in chunk
+                    .outer_iter()
+                    .zip(spec.chunks_exact_mut(ncols))
+                    .enumerate()
+                {
+                    for (d, v) in s.real.iter_mut().zip(row.iter()) {
+                        *d = v.re();
                     }
+                    pre(t * rpt + r, cast_mut(&mut s.real));
+                    fwd.process_with_scratch(&mut s.real, out, &mut s.fft)
+                        .expect("real FFT buffers are sized at plan time");
                 }
             });
 
@@ -356,13 +570,13 @@ impl<T: Element> SpectralPlan<T> {
                     }
                 }
                 if ny > 1 {
-                    col_fwd.process_with_scratch(tr, scratch);
+                    col_fwd.process_with_scratch(tr, &mut scratch.fft);
                 }
                 for (a, b) in tr.iter_mut().zip(h) {
                     *a = *a * *b;
                 }
                 if ny > 1 {
-                    col_inv.process_with_scratch(tr, scratch);
+                    col_inv.process_with_scratch(tr, &mut scratch.fft);
                 }
             });
 
@@ -385,31 +599,85 @@ impl<T: Element> SpectralPlan<T> {
                         }
                     }
                 }
-                for (mut row, sp) in chunk.outer_iter_mut().zip(spec.chunks_exact_mut(ncols)) {
-                    match rows {
-                        RowFft::Real { inv, .. } => {
-                            // Rounding leaves tiny imaginary parts on the self-conjugate bins;
-                            // the exact result has none.
-                            sp[0].im = T::Real::zero();
-                            if nx % 2 == 0 {
-                                sp[ncols - 1].im = T::Real::zero();
-                            }
-                            inv.process_with_scratch(sp, &mut s.real, &mut s.fft)
-                                .expect("real FFT buffers are sized at plan time");
-                            for (d, v) in row.iter_mut().zip(&s.real) {
-                                *d = T::from_complex(Complex::new(*v, T::Real::zero()));
-                            }
-                        }
-                        RowFft::Complex { inv, .. } => {
-                            inv.process_with_scratch(sp, &mut s.fft);
-                            for (d, v) in row.iter_mut().zip(sp.iter()) {
-                                *d = T::from_complex(*v);
-                            }
-                        }
+                for (r, (mut row, sp)) in chunk
+                    .outer_iter_mut()
+                    .zip(spec.chunks_exact_mut(ncols))
+                    .enumerate()
+                {
+                    // Rounding leaves tiny imaginary parts on the self-conjugate bins; the exact
+                    // result has none.
+                    sp[0].im = T::Real::zero();
+                    if nx % 2 == 0 {
+                        sp[ncols - 1].im = T::Real::zero();
+                    }
+                    inv.process_with_scratch(sp, &mut s.real, &mut s.fft)
+                        .expect("real FFT buffers are sized at plan time");
+                    post(i0 + r, cast_mut(&mut s.real));
+                    for (d, v) in row.iter_mut().zip(&s.real) {
+                        *d = T::from_complex(Complex::new(*v, T::Real::zero()));
                     }
                 }
             });
     }
+}
+
+/// A row hook on complex rows.
+type Hook<'a, R> = dyn Fn(usize, &mut [Complex<R>]) + Sync + 'a;
+
+/// The hook that does nothing.
+fn no_hook<T>(_: usize, _: &mut [T]) {}
+
+/// One parallel pass over the rows of data with contiguous rows: `f(i, row, fft_scratch)` on
+/// every row `i`, in tasks of `rpt` rows each with its own scratch (so the result does not depend
+/// on the number of threads).
+fn row_pass<E: Send + Sync + 'static, R: RealElement, F>(
+    data: &mut ArrayViewMut2<'_, E>,
+    rpt: usize,
+    scratch: &mut [RowScratch<R>],
+    f: F,
+) where
+    F: Fn(usize, &mut [Complex<R>], &mut [Complex<R>]) + Sync,
+{
+    data.axis_chunks_iter_mut(Axis(0), rpt)
+        .into_par_iter()
+        .zip(scratch.par_iter_mut())
+        .enumerate()
+        .for_each(|(t, (mut chunk, s))| {
+            for (r, mut row) in chunk.outer_iter_mut().enumerate() {
+                let row = cast_mut::<E, Complex<R>>(
+                    row.as_slice_mut()
+                        .expect("rows are contiguous on this path"),
+                );
+                f(t * rpt + r, row, &mut s.fft);
+            }
+        });
+}
+
+/// Reinterprets a slice of `A` as a slice of `B` when they are the same type (complex data seen
+/// as `Complex<T::Real>`, real rows seen as `T`), which the generic code cannot name directly.
+///
+/// # Panics
+/// If `A` and `B` are different types (a bug in this module).
+fn cast_mut<A: 'static, B: 'static>(s: &mut [A]) -> &mut [B] {
+    assert_eq!(
+        TypeId::of::<A>(),
+        TypeId::of::<B>(),
+        "cast between different types"
+    );
+    // SAFETY: `A` and `B` are the same type (checked above), so layout, length and validity
+    // are unchanged; the borrow is carried over.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<B>(), s.len()) }
+}
+
+/// Shared-slice version of [`cast_mut`].
+fn cast_ref<A: 'static, B: 'static>(s: &[A]) -> &[B] {
+    assert_eq!(
+        TypeId::of::<A>(),
+        TypeId::of::<B>(),
+        "cast between different types"
+    );
+    // SAFETY: as in `cast_mut`.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<B>(), s.len()) }
 }
 
 /// `1` as the transfer function: the identity (useful for round-trip checks).

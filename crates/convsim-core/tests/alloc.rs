@@ -405,6 +405,53 @@ fn fft_channels_and_spectral_allocate_nothing() {
                 move || plan.apply_inplace(u.view_mut())
             })
         };
+        // The fused split-step path: row hooks and several applications in one call (complex,
+        // contiguous and transposed data; real data).
+        let spectral_steps = |transposed: bool| {
+            let xc = xc.clone();
+            allocs_of(&p, move || {
+                let mut plan = SpectralPlan::<Complex64>::new([24, 20], [0.5, 0.5], |ky, kx| {
+                    Complex64::from_polar(1.0, -(ky * ky + kx * kx) * 0.1)
+                })
+                .unwrap();
+                let f = Complex64::from_polar(1.0, 0.3);
+                let mut u = xc.clone();
+                let mut ut = Array2::<Complex64>::zeros((20, 24));
+                move || {
+                    let view = if transposed {
+                        ut.view_mut().reversed_axes()
+                    } else {
+                        u.view_mut()
+                    };
+                    plan.apply_steps(
+                        view,
+                        3,
+                        |_, r| r.iter_mut().for_each(|z| *z *= f),
+                        |_, r| r.iter_mut().for_each(|z| *z *= f * f),
+                        |_, r| r.iter_mut().for_each(|z| *z *= f),
+                    );
+                }
+            })
+        };
+        let spectral_real_steps = {
+            let x = x.clone();
+            allocs_of(&p, move || {
+                let mut plan = SpectralPlan::<f64>::new([40, 36], [1.0, 1.0], |ky, kx| {
+                    Complex64::new((-(ky * ky + kx * kx)).exp(), 0.0)
+                })
+                .unwrap();
+                let mut u = x.clone();
+                move || {
+                    plan.apply_steps(
+                        u.view_mut(),
+                        2,
+                        |_, r| r.iter_mut().for_each(|z| *z *= 0.5),
+                        |_, r| r.iter_mut().for_each(|z| *z *= 2.0),
+                        |_, r| r.iter_mut().for_each(|z| *z *= 0.5),
+                    );
+                }
+            })
+        };
         let channels = |groups: usize, g: Geometry, k: [usize; 2]| {
             let mut r = rng(34);
             let xin: Array4<f64> =
@@ -448,6 +495,9 @@ fn fft_channels_and_spectral_allocate_nothing() {
             ),
             ("spectral f64", spectral_real),
             ("spectral c64", spectral_complex),
+            ("spectral c64 steps", spectral_steps(false)),
+            ("spectral c64 steps transposed", spectral_steps(true)),
+            ("spectral f64 steps", spectral_real_steps),
             ("channels dense", channels(1, Geometry::same(), [3, 3])),
             (
                 "channels grouped strided",

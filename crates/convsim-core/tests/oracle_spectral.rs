@@ -128,3 +128,105 @@ fn heat_kernel_matches_the_analytic_solution() {
     let expect = u0.mapv(|v| v * (-dd * kk * kk * t).exp());
     assert!(rel_err(&u, &expect) < 1e-13, "{}", rel_err(&u, &expect));
 }
+
+/// `apply_steps` (row hooks fused into the row passes, several applications per call) against
+/// the same operations done one at a time: hooks as separate passes around `apply_inplace`.
+/// Every value goes through the same floating-point operations in the same order, so the two
+/// must agree bitwise; the oracle for `apply_inplace` itself is the naive correlation above.
+fn steps_case<T: Random>(shape: [usize; 2], n: usize, seed: u64) {
+    let mut r = rng(seed);
+    let x: Array2<T> = random_array(&mut r, shape[0], shape[1]);
+    let fa: Array2<T> = random_array(&mut r, shape[0], shape[1]);
+    let fb: Array2<T> = random_array(&mut r, shape[0], shape[1]);
+    let fc: Array2<T> = random_array(&mut r, shape[0], shape[1]);
+    let taps: Array2<T> = random_array(&mut r, 3, 3);
+    let d = [0.7, 0.4];
+    let mut plan = SpectralPlan::<T>::new(shape, d, transfer(&taps, [1, 1], d)).unwrap();
+    let mul = |f: &Array2<T>| {
+        let f = f.clone();
+        move |i: usize, row: &mut [T]| {
+            for (z, v) in row.iter_mut().zip(f.row(i)) {
+                *z *= *v;
+            }
+        }
+    };
+    let (pre, mid, post) = (mul(&fa), mul(&fb), mul(&fc));
+
+    let mut expect = x.clone();
+    expect *= &fa;
+    for k in 0..n {
+        plan.apply_inplace(expect.view_mut());
+        expect *= if k + 1 == n { &fc } else { &fb };
+    }
+
+    let mut fused = x.clone();
+    plan.apply_steps(fused.view_mut(), n, &pre, &mid, &post);
+    assert_eq!(fused, expect, "{} {shape:?} n = {n}: fused != separate", T::NAME);
+
+    // Rows that are not contiguous in memory (a transposed view) give the same values.
+    let mut tr = Array2::from_elem((shape[1], shape[0]), T::from_f64(7.0));
+    tr.assign(&x.t());
+    plan.apply_steps(tr.view_mut().reversed_axes(), n, &pre, &mid, &post);
+    assert_eq!(tr.t(), expect, "{} {shape:?}: transposed view", T::NAME);
+
+    if n == 1 {
+        let mut with = x.clone();
+        plan.apply_inplace_with(with.view_mut(), &pre, &post);
+        let mut e1 = x.clone();
+        e1 *= &fa;
+        plan.apply_inplace(e1.view_mut());
+        e1 *= &fc;
+        assert_eq!(with, e1, "{} {shape:?}: apply_inplace_with", T::NAME);
+    }
+}
+
+#[test]
+fn fused_steps_equal_separate_applications() {
+    // Sizes around the column block (16) and the task split, 1D rows and columns.
+    for (s, shape) in [[8, 8], [37, 45], [16, 17], [1, 20], [20, 1], [5, 3], [64, 40]]
+        .into_iter()
+        .enumerate()
+    {
+        for n in [1, 3] {
+            let seed = 100 + s as u64;
+            steps_case::<Complex64>(shape, n, seed);
+            steps_case::<Complex32>(shape, n, seed);
+            steps_case::<f64>(shape, n, seed);
+            steps_case::<f32>(shape, n, seed);
+        }
+    }
+}
+
+#[test]
+fn fused_steps_do_not_depend_on_the_thread_count() {
+    // The plan sizes its tasks from the pool it is built in; every row and column transform is
+    // independent of the split, so results are bitwise equal for any pool size.
+    let mut r = rng(77);
+    let x: Array2<Complex64> = random_array(&mut r, 70, 52);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut plan = SpectralPlan::<Complex64>::new([70, 52], [0.3, 0.2], |ky, kx| {
+                Complex64::from_polar(1.0, -(ky * ky + kx * kx) * 0.01)
+            })
+            .unwrap();
+            let mut u = x.clone();
+            let f = Complex64::from_polar(1.0, 0.2);
+            plan.apply_steps(
+                u.view_mut(),
+                4,
+                |i, r| r.iter_mut().for_each(|z| *z *= f * i as f64),
+                |_, r| r.iter_mut().for_each(|z| *z *= f),
+                |_, r| r.iter_mut().for_each(|z| *z *= f.conj()),
+            );
+            u
+        })
+    };
+    let one = run(1);
+    for threads in [2, 3, 5] {
+        assert_eq!(run(threads), one, "{threads} threads");
+    }
+}

@@ -30,6 +30,19 @@ pub enum DiffusionError {
         /// Scheme description (e.g. `explicit order 2`).
         scheme: String,
     },
+    /// A step stencil that amplifies some mode of the grid.
+    #[error(
+        "the step stencil amplifies the mode (theta_y, theta_x) = ({:.6}, {:.6}) rad by \
+         |K_hat| = {amplification:.15}, above the allowed 1 + 1e-12 (it would grow every step); \
+         allowed: a stencil with max |K_hat| <= 1, or allow_unstable = true",
+        theta[0], theta[1]
+    )]
+    UnstableStep {
+        /// `max |K_hat|` over the grid's wavenumbers.
+        amplification: f64,
+        /// The wavenumbers `(theta_y, theta_x)` (rad per node) where it is reached.
+        theta: [f64; 2],
+    },
     /// An array parameter of the wrong shape.
     #[error("diffusion array `{name}` has shape {actual:?}; the grid needs {expected:?}")]
     Shape {

@@ -6,13 +6,17 @@
 //! - **Schemes** ([`Scheme`]): forward Euler with the central Laplacian of order 2, 4, 6 or 8 or
 //!   the 9-point isotropic one, fused into one pass `u_new = u + dt (K (*) u + f)` per step
 //!   (`ConvPlan::apply_with`); or the exact heat-kernel step in Fourier space on periodic
-//!   domains (`SpectralPlan`, any `dt`).
+//!   domains (`SpectralPlan`, any `dt`); or arbitrary taps (e.g. a stencil learned by
+//!   convsim-cnn) as a whole step `u_new = K (*) u + dt f` or an operator
+//!   `u_new = u + dt (L (*) u + f)` ([`Scheme::Stencil`], [`StencilTaps`]).
 //! - **Diffusivity** ([`Diffusivity`]): constant `D`; a constant positive definite tensor
 //!   (mixed term from the tensor product of central first-derivative stencils); or `D(y, x)` at
 //!   the nodes in flux form `div(D grad u)`, with `D` averaged onto faces (harmonic by default,
 //!   see [`FaceAverage`]) and four face-difference convolutions per step.
 //! - **Stability**: an explicit `dt` above `2 / max|symbol|` is refused at construction with
-//!   [`DiffusionError::Unstable`], which prints the limit; see [`stability`].
+//!   [`DiffusionError::Unstable`], which prints the limit; see [`stability`]. A step stencil
+//!   whose amplification `max |K_hat|` exceeds `1 + 1e-12` is refused with
+//!   [`DiffusionError::UnstableStep`] unless [`StencilTaps::allow_unstable`] is set.
 //!
 //! ## Boundaries and the grid
 //!
@@ -62,6 +66,6 @@ pub mod stability;
 
 pub use error::DiffusionError;
 pub use params::{
-    BoundaryCondition, BoundaryConditions, DiffusionParams, Diffusivity, FaceAverage, Scheme,
+    BoundaryCondition, BoundaryConditions, DiffusionParams, Diffusivity, FaceAverage, Scheme, StencilForm, StencilTaps,
 };
 pub use solver::{Diagnostics, DiffusionSolver, boundaries_of, padding_of};

@@ -36,6 +36,9 @@ pub struct DiffusionParams {
     pub source: Option<Array2<f64>>,
     /// Boundary condition of each side.
     pub boundaries: BoundaryConditions,
+    /// The taps of [`Scheme::Stencil`] (required by that scheme, ignored by the others).
+    #[serde(default)]
+    pub stencil: Option<StencilTaps>,
 }
 
 impl DiffusionParams {
@@ -57,6 +60,7 @@ impl DiffusionParams {
             diffusivity: Diffusivity::Constant { d },
             source: None,
             boundaries: BoundaryConditions::uniform(BoundaryCondition::Periodic),
+            stencil: None,
         }
     }
 
@@ -79,6 +83,7 @@ impl DiffusionParams {
             diffusivity: Diffusivity::Constant { d },
             source: None,
             boundaries: BoundaryConditions::uniform(BoundaryCondition::Fixed { value: edge }),
+            stencil: None,
         }
     }
 }
@@ -103,6 +108,41 @@ pub enum Scheme {
     /// exact integral of the constant source. Needs periodic boundaries on all sides and a
     /// constant `D` (isotropic or tensor).
     Spectral,
+    /// Arbitrary taps given in [`DiffusionParams::stencil`] (e.g. a stencil learned by
+    /// convsim-cnn), either a whole step or an operator, see [`StencilTaps`]. The taps already
+    /// contain `D` and the spacing, so [`DiffusionParams::diffusivity`] is not used (it is
+    /// still validated).
+    Stencil,
+}
+
+/// What the taps of [`Scheme::Stencil`] represent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StencilForm {
+    /// A whole time step `u_{n+1} = K (*) u_n + dt f`, learned for one particular `dt`.
+    /// Stable iff the amplification `max |K_hat|` over the grid's wavenumbers is at most 1.
+    Step,
+    /// A spatial operator, forward Euler `u_{n+1} = u_n + dt (L (*) u_n + f)`; the explicit
+    /// limit follows from the symbol `L_hat` (see [`crate::stability::operator_limit`]).
+    Operator,
+}
+
+/// Taps of [`Scheme::Stencil`], in the correlation orientation (no flip):
+/// `(K (*) u)[i, j] = sum_{a, b} taps[a, b] u[i + a - anchor[0], j + b - anchor[1]]`, with the
+/// ghost values beyond the edges from the boundary conditions as for every other scheme.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StencilTaps {
+    /// Whole step `K` (dimensionless) or operator `L` (`1/s`).
+    pub form: StencilForm,
+    /// Taps `(kh, kw)`, at most the grid size.
+    pub taps: Array2<f64>,
+    /// `(row, column)` of the tap applied to the centre node.
+    pub anchor: [usize; 2],
+    /// Run a step stencil whose amplification exceeds `1 + 1e-12`, or an operator with a `dt`
+    /// above its limit (its growing modes then grow every step). Default `false`: refused.
+    #[serde(default)]
+    pub allow_unstable: bool,
 }
 
 /// The diffusivity `D` (m^2/s).

@@ -7,10 +7,10 @@ use convsim_core::{
 };
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use crate::stability::explicit_limit;
+use crate::stability::{explicit_limit, max_amplification, operator_limit};
 use crate::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, Diffusivity,
-    FaceAverage, Scheme,
+    FaceAverage, Scheme, StencilForm, StencilTaps,
 };
 
 type Result<T, E = DiffusionError> = std::result::Result<T, E>;
@@ -96,16 +96,68 @@ fn scheme_name(s: Scheme) -> String {
         Scheme::Explicit { order } => format!("explicit order {order}"),
         Scheme::Isotropic9 => "explicit 9-point isotropic".into(),
         Scheme::Spectral => "spectral".into(),
+        Scheme::Stencil => "stencil".into(),
     }
 }
 
 /// Stencil radius of the scheme (ghost nodes it reaches beyond an edge).
-fn radius(s: Scheme) -> usize {
-    match s {
+fn radius(p: &DiffusionParams) -> usize {
+    match p.scheme {
         Scheme::Explicit { order } => order / 2,
         Scheme::Isotropic9 => 1,
         Scheme::Spectral => 0,
+        Scheme::Stencil => p.stencil.as_ref().map_or(0, |st| {
+            let (kh, kw) = st.taps.dim();
+            let [ay, ax] = st.anchor;
+            ay.max(ax)
+                .max(kh.saturating_sub(ay + 1))
+                .max(kw.saturating_sub(ax + 1))
+        }),
     }
+}
+
+/// The taps of the stencil scheme, checked: present, finite, anchor inside, not larger than
+/// the grid.
+fn checked_stencil(p: &DiffusionParams) -> Result<&StencilTaps> {
+    let st = p.stencil.as_ref().ok_or_else(|| {
+        invalid(
+            "stencil",
+            "(missing)",
+            "taps, anchor and form for the stencil scheme",
+        )
+    })?;
+    let (kh, kw) = st.taps.dim();
+    if kh == 0 || kw == 0 {
+        return Err(invalid(
+            "stencil.taps",
+            format!("shape ({kh}, {kw})"),
+            "at least one tap",
+        ));
+    }
+    if st.anchor[0] >= kh || st.anchor[1] >= kw {
+        return Err(invalid(
+            "stencil.anchor",
+            format!("{:?}", st.anchor),
+            &format!("an index inside the {kh}x{kw} taps"),
+        ));
+    }
+    if let Some(((i, j), v)) = st.taps.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(DiffusionError::BadValue {
+            name: "stencil.taps".into(),
+            index: (i, j),
+            value: *v,
+            allowed: "finite values",
+        });
+    }
+    let g = &p.grid;
+    if kh > g.ny || kw > g.nx {
+        return Err(invalid(
+            "stencil.taps",
+            format!("shape ({kh}, {kw})"),
+            &format!("at most the grid (ny, nx) = ({}, {})", g.ny, g.nx),
+        ));
+    }
+    Ok(st)
 }
 
 impl DiffusionParams {
@@ -116,7 +168,7 @@ impl DiffusionParams {
     /// The first problem found, as a [`DiffusionError`] naming parameter, value and what is
     /// allowed; [`DiffusionError::Unstable`] with the limit if `dt` is too large.
     pub fn validate(&self) -> Result<()> {
-        self.stability_limit().map(|_| ())
+        self.check_stable().map(|_| ())
     }
 
     /// The largest stable `dt` (s) of an explicit scheme (`None` for the spectral scheme, which
@@ -224,7 +276,7 @@ impl DiffusionParams {
             }
         }
         // A fixed side's ghost nodes must come from one reflection (see the crate docs).
-        let r = radius(self.scheme);
+        let r = radius(self);
         for (axis, n, lo, hi) in [("ny", g.ny, b.top, b.bottom), ("nx", g.nx, b.left, b.right)] {
             let fixed = lo.fixed_value().is_some() || hi.fixed_value().is_some();
             if fixed && n < r + 2 {
@@ -261,6 +313,19 @@ impl DiffusionParams {
             return Ok(None);
         }
         let active = [g.ny > 1, g.nx > 1];
+        if self.scheme == Scheme::Stencil {
+            let st = checked_stencil(self)?;
+            return Ok(match st.form {
+                // A whole step has no dt limit of its own: see `stencil_amplification`.
+                StencilForm::Step => None,
+                StencilForm::Operator => Some(operator_limit(
+                    st.taps.view(),
+                    st.anchor,
+                    [g.ny, g.nx],
+                    self.periodic_axes(),
+                )),
+            });
+        }
         let limit = if let Diffusivity::Field { d, face_average } = &self.diffusivity {
             FaceDiffusivity::new(d.view(), *face_average, g, b).explicit_limit(active)
         } else {
@@ -270,8 +335,54 @@ impl DiffusionParams {
         Ok(Some(limit))
     }
 
-    fn check_stable(&self) -> Result<Option<f64>> {
+    /// `[y, x]`: is the axis periodic.
+    fn periodic_axes(&self) -> [bool; 2] {
+        [
+            self.boundaries.top == BoundaryCondition::Periodic,
+            self.boundaries.left == BoundaryCondition::Periodic,
+        ]
+    }
+
+    /// For a step stencil ([`Scheme::Stencil`] with [`StencilForm::Step`]): the amplification
+    /// factor `max |K_hat|` over the grid's wavenumbers and the `(theta_y, theta_x)` (rad per
+    /// node) where it is reached (see [`crate::stability::max_amplification`]); `None` for
+    /// every other scheme or form, or if the stencil is missing.
+    #[must_use]
+    pub fn stencil_amplification(&self) -> Option<(f64, [f64; 2])> {
+        match (&self.scheme, &self.stencil) {
+            (Scheme::Stencil, Some(st)) if st.form == StencilForm::Step => {
+                let g = &self.grid;
+                Some(max_amplification(
+                    st.taps.view(),
+                    st.anchor,
+                    [g.ny, g.nx],
+                    self.periodic_axes(),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Validation and the stability checks of [`DiffusionSolver::new`]: `dt` against the
+    /// explicit limit, and a step stencil's amplification against `1 + 1e-12`; a stencil with
+    /// `allow_unstable` skips both.
+    ///
+    /// # Errors
+    /// As [`DiffusionParams::validate`], plus [`DiffusionError::UnstableStep`].
+    pub fn check_stable(&self) -> Result<Option<f64>> {
         let limit = self.stability_limit()?;
+        if self.scheme == Scheme::Stencil && self.stencil.as_ref().is_some_and(|s| s.allow_unstable)
+        {
+            return Ok(limit);
+        }
+        if let Some((amplification, theta)) = self.stencil_amplification()
+            && amplification > 1.0 + LIMIT_SLACK
+        {
+            return Err(DiffusionError::UnstableStep {
+                amplification,
+                theta,
+            });
+        }
         if let Some(limit) = limit
             && self.dt > limit * (1.0 + LIMIT_SLACK)
         {
@@ -538,12 +649,15 @@ fn dirichlet_correction(k: &Kernel2<f64>, g: &Grid, b: &BoundaryConditions) -> O
     Some(c)
 }
 
-/// Constant-coefficient explicit step: one fused pass `u_new = u + dt (K (*) u + s)`.
+/// Constant-coefficient explicit step: one fused pass `u_new = u + dt (K (*) u + s)`, or
+/// `u_new = K (*) u + s` for a whole-step stencil.
 #[derive(Debug)]
 struct StencilStep {
     plan: ConvPlan<f64>,
-    /// Source plus the fixed-value correction (`[u]/s`), if any is non-zero.
+    /// Source plus the fixed-value correction (`[u]/s`; for a whole step `dt f` plus the
+    /// correction, in `[u]`), if any is non-zero.
     src: Option<Array2<f64>>,
+    whole_step: bool,
 }
 
 /// Flux-form explicit step for a spatially varying `D` (four face-difference passes).
@@ -686,9 +800,21 @@ impl DiffusionSolver {
                 }))
             }
             _ => {
-                let k = stencil_kernel(&params)?;
+                let (k, whole_step) = match (params.scheme, &params.stencil) {
+                    (Scheme::Stencil, Some(st)) => (
+                        Kernel2::with_anchor(st.taps.clone(), st.anchor)?,
+                        st.form == StencilForm::Step,
+                    ),
+                    _ => (stencil_kernel(&params)?, false),
+                };
                 let corr = dirichlet_correction(&k, &g, &params.boundaries);
-                let src = match (params.source.clone(), corr) {
+                // A whole step adds dt f itself; the fixed-value correction is part of K (*) u.
+                let f = if whole_step {
+                    params.source.as_ref().map(|f| f * params.dt)
+                } else {
+                    params.source.clone()
+                };
+                let src = match (f, corr) {
                     (Some(f), Some(c)) => Some(f + c),
                     (f, c) => f.or(c),
                 };
@@ -696,7 +822,11 @@ impl DiffusionSolver {
                     .boundaries(bounds)
                     .method(Method::Direct)
                     .build()?;
-                Operator::Stencil(Box::new(StencilStep { plan, src }))
+                Operator::Stencil(Box::new(StencilStep {
+                    plan,
+                    src,
+                    whole_step,
+                }))
             }
         };
         let next = match op {
@@ -782,10 +912,18 @@ impl DiffusionSolver {
                     .as_ref()
                     .map(|s| s.as_slice().expect("standard layout"));
                 let has_fixed = fixed.any();
+                let whole_step = op.whole_step;
                 op.plan
                     .apply_with(self.u.view(), self.next.view_mut(), |i, conv, out| {
                         let ur = &u[i * nx..(i + 1) * nx];
                         match src {
+                            Some(s) if whole_step => {
+                                let sr = &s[i * nx..(i + 1) * nx];
+                                for ((o, &c), &f) in out.iter_mut().zip(conv).zip(sr) {
+                                    *o = c + f;
+                                }
+                            }
+                            None if whole_step => out.copy_from_slice(conv),
                             Some(s) => {
                                 let sr = &s[i * nx..(i + 1) * nx];
                                 for (((o, &c), &v), &f) in out.iter_mut().zip(conv).zip(ur).zip(sr)

@@ -280,6 +280,7 @@ fn steady_rod(d: Array2<f64>, avg: FaceAverage, steps: usize) -> Array2<f64> {
             left: BoundaryCondition::Fixed { value: 0.0 },
             right: BoundaryCondition::Fixed { value: 1.0 },
         },
+        stencil: None,
     };
     let mut p = p;
     p.dt = 0.95 * p.stability_limit().unwrap().unwrap();

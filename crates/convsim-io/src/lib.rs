@@ -62,6 +62,7 @@
 //!
 //! Complex fields are written by the caller as two real fields (e.g. `psi_re`, `psi_im`).
 
+mod arrays;
 mod attrs;
 mod checkpoint;
 mod error;
@@ -70,6 +71,7 @@ mod meta;
 mod reader;
 mod writer;
 
+pub use arrays::{read_array, write_arrays};
 pub use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 pub use error::{IoError, Result};
 pub use meta::{RunMeta, now_rfc3339, rfc3339_from_unix};

@@ -32,8 +32,13 @@ pub struct DatasetInfo {
 pub struct Receivers {
     /// Receiver coordinates, shape `(r, 2)`, columns `(y, x)`.
     pub coords: Array2<f64>,
-    /// Traces, shape `(r, nt)`.
+    /// Traces, shape `(r, nt)`, sample `k` at `t = k dt`; samples not yet recorded (a run
+    /// stopped early) are NaN.
     pub traces: Array2<f64>,
+    /// Samples recorded (`nt` for a complete gather).
+    pub recorded: usize,
+    /// Source positions `(y, x)` of the shot (empty if the file does not say).
+    pub sources: Vec<[f64; 2]>,
     /// Sample interval of the traces, in the run's time unit.
     pub dt: f64,
     /// What the traces record (name, units, long name).
@@ -413,10 +418,24 @@ impl RunFile {
             g.dataset(n)
                 .ctx(p, || format!("opening /receivers/{shot}/{n}"))
         };
-        let traces_ds = open("traces")?;
+        // `traces` is the name before gathers were written frame by frame.
+        let traces_ds = open("gather").or_else(|e| open("traces").map_err(|_| e))?;
         let traces = traces_ds
             .read_2d::<f64>()
-            .ctx(p, || format!("reading /receivers/{shot}/traces"))?;
+            .ctx(p, || format!("reading /receivers/{shot}/gather"))?;
+        let recorded = crate::attrs::get_num::<i64>(&traces_ds, "samples_recorded")
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(traces.ncols());
+        let attr_vec = |name: &str| -> Vec<f64> {
+            g.attr(name)
+                .and_then(|a| a.read_raw::<f64>())
+                .unwrap_or_default()
+        };
+        let sources = attr_vec("source_y")
+            .into_iter()
+            .zip(attr_vec("source_x"))
+            .map(|(y, x)| [y, x])
+            .collect();
         let ys: Vec<f64> = open("y")?
             .read_raw()
             .ctx(p, || "reading receiver y".into())?;
@@ -438,6 +457,8 @@ impl RunFile {
         Ok(Receivers {
             coords,
             traces,
+            recorded,
+            sources,
             dt,
             quantity,
         })

@@ -8,13 +8,17 @@
 //! <field>_first.png   each written field at the first frame
 //! <field>_last.png    ... and at the last frame
 //! diagnostics_<d>.png each diagnostic against time
+//! gather_<shot>.png   each shot gather (seismic receivers), time down, receivers across
 //! <field>.gif         an animation of each field (only with output.gif = true)
 //! ```
 //!
 //! Frames are written at step 0, every `output.every` steps, and at the last step. The state is
 //! checked for NaN/infinity at every frame and at least every [`FINITE_CHECK_EVERY`] steps; the
 //! run stops at the first non-finite state with [`ScenarioError::NonFinite`], keeping every frame
-//! written before. A checkpoint is written (after the frame of the same step) every
+//! written before. Shot gathers (`Simulation::gathers`) are written to `/receivers/<shot>/` at
+//! every frame (only the samples recorded since the previous frame), so a failed run keeps every
+//! sample recorded up to its last frame; later samples are NaN and the gather's attribute
+//! `samples_recorded` counts the recorded ones. A checkpoint is written (after the frame of the same step) every
 //! `output.checkpoint_every` steps; [`RunOptions::resume`] restores the last one, drops the
 //! frames written after it, and continues to a file identical to an uninterrupted run.
 
@@ -246,6 +250,12 @@ pub fn run(
     };
     let mut write_frame =
         |sim: &dyn Simulation, w: &mut RunWriter, bufs: &mut [Array2<f64>]| -> Result<()> {
+            // Gathers before the frame: `append` writes the scales last and flushes, so a
+            // reader never sees a frame whose gathers lag behind it.
+            for g in sim.gathers() {
+                w.write_gather(&g)
+                    .map_err(|e| ScenarioError::io(&run_path, e))?;
+            }
             for (q, b) in fields.iter().zip(bufs.iter_mut()) {
                 sim.write_field(&q.name, b.view_mut());
             }
@@ -302,6 +312,13 @@ pub fn run(
             time: sim.time(),
             frames: writer.frames(),
         });
+    }
+    // The last step is a frame, so the gathers are complete; written again in case the loop
+    // did not run (a resume from the last step).
+    for g in sim.gathers() {
+        writer
+            .write_gather(&g)
+            .map_err(|e| ScenarioError::io(&run_path, e))?;
     }
     writer
         .set_attribute("status", "completed")

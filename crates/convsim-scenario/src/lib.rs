@@ -11,6 +11,9 @@
 //! ([`kinds`]), writes the HDF5 run file through convsim-io as it goes, checkpoints and resumes
 //! bit for bit, stops at the first non-finite state, and draws the pictures at the end.
 //!
+//! Training scenarios (`convsim train`) live in [`train`]: learn a solver's step from its run
+//! file, compare the learned model's rollout with the solver, export the stencil.
+//!
 //! This crate prints nothing: progress is reported through a callback the CLI turns into a
 //! progress bar.
 
@@ -21,6 +24,7 @@ pub mod expr;
 mod inputs;
 pub mod kinds;
 pub mod pictures;
+pub mod train;
 
 pub use config::{FieldInput, OutputConfig, Scenario, Side, Sides4, TimeConfig};
 pub use error::{Result, ScenarioError};

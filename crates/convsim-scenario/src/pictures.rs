@@ -5,12 +5,14 @@
 //! `top` boundary of the scenario) is drawn at the top.
 //!
 //! File names in the output folder: `<field>_first.png`, `<field>_last.png`,
-//! `<field>_frame<K>.png` (K zero-padded to 4 digits), `<field>.gif`, `diagnostics_<name>.png`.
+//! `<field>_frame<K>.png` (K zero-padded to 4 digits), `<field>.gif`, `diagnostics_<name>.png`,
+//! `gather_<shot>.png` (a seismic shot gather: time down, receivers across, grey, clipped at
+//! the 98th percentile of |amplitude|; only the samples recorded).
 
 use std::path::{Path, PathBuf};
 
 use convsim_io::RunFile;
-use convsim_plot::{Axes, HeatmapStyle, LineStyle, YDirection};
+use convsim_plot::{Axes, GatherStyle, HeatmapStyle, LineStyle, YDirection};
 
 use crate::error::{Result, ScenarioError};
 
@@ -36,6 +38,8 @@ pub struct PlotRequest {
     pub gif: bool,
     /// Also the line plot of the diagnostics.
     pub diagnostics: bool,
+    /// Also the shot gathers under `/receivers` (if any).
+    pub gathers: bool,
 }
 
 impl PlotRequest {
@@ -48,6 +52,7 @@ impl PlotRequest {
             frames: Frames::FirstLast,
             gif,
             diagnostics: true,
+            gathers: true,
         }
     }
 }
@@ -118,6 +123,9 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
         }
     };
     let mut out = Vec::new();
+    if req.gathers {
+        out.extend(draw_gathers(&f, out_dir, &meta.length_units, &meta.time_units)?);
+    }
     if n == 0 {
         return Ok(out);
     }
@@ -198,6 +206,58 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
                 out.push(path);
             }
         }
+    }
+    Ok(out)
+}
+
+/// `gather_<shot>.png` for every shot of the file (its recorded samples; none if fewer than 2).
+fn draw_gathers(f: &RunFile, out_dir: &Path, lu: &str, tu: &str) -> Result<Vec<PathBuf>> {
+    let run = f.path();
+    let io = |e: convsim_io::IoError| ScenarioError::io(run, e);
+    let mut out = Vec::new();
+    for shot in f.receivers().map_err(io)? {
+        let g = f.read_receivers(&shot).map_err(io)?;
+        let recorded = g.recorded.min(g.traces.ncols());
+        if recorded < 2 || g.traces.nrows() == 0 {
+            continue;
+        }
+        // Receivers across by x for a line along x, by y for a vertical line (a well), by
+        // index otherwise (the picture needs a monotone axis).
+        let monotone = |v: &[f64]| {
+            v.windows(2).all(|w| w[0] < w[1]) || v.windows(2).all(|w| w[0] > w[1])
+        };
+        let (xs, label) = [(1, "x"), (0, "y")]
+            .iter()
+            .map(|&(c, name)| (g.coords.column(c).to_vec(), format!("receiver {name} [{lu}]")))
+            .find(|(v, _)| v.len() < 2 || monotone(v))
+            .unwrap_or_else(|| {
+                (
+                    (0..g.traces.nrows()).map(|i| i as f64).collect(),
+                    "receiver index".into(),
+                )
+            });
+        let sources = g
+            .sources
+            .iter()
+            .map(|s| format!("({}, {})", s[0], s[1]))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let title = if sources.is_empty() {
+            format!("{shot}: {}", g.quantity.long_name)
+        } else {
+            format!("{shot}: source at (y, x) = {sources} {lu}")
+        };
+        let style = GatherStyle {
+            title,
+            x_label: label,
+            time_label: format!("t [{tu}]"),
+            colorbar_label: format!("amplitude [{}]", g.quantity.units),
+            ..GatherStyle::default()
+        };
+        let path = out_dir.join(format!("gather_{shot}.png"));
+        let traces = g.traces.slice(ndarray::s![.., ..recorded]);
+        convsim_plot::gather_png(&path, traces, &xs, g.dt, &style).map_err(plot_err)?;
+        out.push(path);
     }
     Ok(out)
 }

@@ -104,16 +104,192 @@ fn leapfrog_r<T: RealElement, const R: usize>(
                 c2row: c2f.map(|f| &f[i * s..(i + 1) * s]),
                 c2s,
             };
-            if avx2 {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `has_avx2` checked at run time that the CPU supports AVX2 and FMA.
-                unsafe {
-                    row_avx2(&args, out);
-                }
-            } else {
-                row_body::<T, R, false>(&args, out);
-            }
+            row(avx2, &args, out);
         });
+}
+
+/// How many steps [`leapfrog_fused`] fuses per sweep for stencil radius `r` and `row_bytes`
+/// bytes per padded row: as many as keep the wavefront's rows of both fields (about
+/// `(k + 1) r + 1` each) within `L2_BUDGET`, at most `MAX_FUSED`.
+pub(crate) fn fused_depth(r: usize, row_bytes: usize) -> usize {
+    // Half of a typical 512 KiB per-core L2: the rows behind the wavefront must not be evicted
+    // before the later steps reread them.
+    const L2_BUDGET: usize = 256 * 1024;
+    // Past this the traffic saved per sweep (4 / k fields per step instead of 3) is small and
+    // the seams (k (k - 1) r rows each) grow.
+    const MAX_FUSED: usize = 8;
+    let rows = L2_BUDGET / (2 * row_bytes.max(1));
+    (rows.saturating_sub(1) / r.max(1))
+        .saturating_sub(1)
+        .clamp(1, MAX_FUSED)
+}
+
+/// `k` leapfrog steps in one sweep over memory (temporal blocking), in place on the two
+/// fields: on entry `a` = p^n and `b` = p^(n-1); step `t` (1-based) overwrites p^(n+t-2) with
+/// p^(n+t), in `b` for odd `t` and `a` for even `t`. So on exit the newest field p^(n+k) is in
+/// `b` if `k` is odd (the caller swaps) and in `a` if even, the other field holding p^(n+k-1).
+///
+/// Every point is computed by the same row kernel from the same values as by `k` calls of
+/// [`leapfrog`], so the result is bitwise identical for any thread count. Only valid when
+/// nothing happens between the steps: the ghost cells of both fields hold zeros throughout
+/// (zero boundaries; no mirrors, layers, sources or recordings in between).
+///
+/// Schedule: row `i` of step `t` needs rows `i - R ..= i + R` of step `t - 1`, so within a band
+/// of rows step `t` trails step `t - 1` by `R` rows and all `k` steps advance together while
+/// their rows are still in cache. Bands run in parallel as trapezoids (step `t` on the band's
+/// rows shrunk by `(t - 1) R` at each inner edge, so a band writes only its own rows and
+/// reads its neighbour's rows only at step 1, where the neighbour never writes them); then the
+/// inverted triangles at the seams (step `t` on `(t - 1) R` rows either side) are filled in.
+pub(crate) fn leapfrog_fused<T: RealElement>(
+    lay: Layout,
+    w: &Weights<T>,
+    c2: Coef<'_, T>,
+    k: usize,
+    a: &mut [T],
+    b: &mut [T],
+) {
+    macro_rules! go {
+        ($r:literal) => {
+            leapfrog_fused_r::<T, $r>(lay, w, c2, k, a, b)
+        };
+    }
+    match w.wy.len() {
+        1 => go!(1),
+        2 => go!(2),
+        3 => go!(3),
+        4 => go!(4),
+        5 => go!(5),
+        6 => go!(6),
+        7 => go!(7),
+        8 => go!(8),
+        r => unreachable!("stencil radius {r} outside 1..=8 (checked at construction)"),
+    }
+}
+
+/// A field shared by the tasks of [`leapfrog_fused`], which by its schedule never write a row
+/// that another task reads or writes at the same time.
+#[derive(Clone, Copy)]
+struct Shared<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: the schedule of `leapfrog_fused_r` makes concurrent accesses disjoint (see there).
+unsafe impl<T: Send + Sync> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn new(v: &mut [T]) -> Self {
+        Self {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+        }
+    }
+
+    /// # Safety
+    /// Nobody writes `[at, at + n)` while the slice lives.
+    unsafe fn get<'a>(self, at: usize, n: usize) -> &'a [T] {
+        assert!(at + n <= self.len, "row window inside the field");
+        // SAFETY: in bounds (checked); no concurrent writer (caller).
+        unsafe { std::slice::from_raw_parts(self.ptr.add(at), n) }
+    }
+
+    /// # Safety
+    /// Nobody else reads or writes `[at, at + n)` while the slice lives.
+    unsafe fn get_mut<'a>(self, at: usize, n: usize) -> &'a mut [T] {
+        assert!(at + n <= self.len, "row inside the field");
+        // SAFETY: in bounds (checked); exclusive (caller).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), n) }
+    }
+}
+
+fn leapfrog_fused_r<T: RealElement, const R: usize>(
+    lay: Layout,
+    w: &Weights<T>,
+    c2: Coef<'_, T>,
+    k: usize,
+    a: &mut [T],
+    b: &mut [T],
+) {
+    assert!(k >= 1, "at least one step");
+    assert_eq!(a.len(), b.len(), "fields of one layout");
+    let wy: [T; R] = std::array::from_fn(|q| w.wy[q]);
+    let wx: [T; R] = std::array::from_fn(|q| w.wx[q]);
+    let w0 = w.w0;
+    let s = lay.stride;
+    let avx2 = has_avx2();
+    let (c2s, c2f) = match c2 {
+        Coef::Uniform(v) => (v, None),
+        Coef::Field(f) => (<T as num_traits::Zero>::zero(), Some(f)),
+    };
+    let (y0, ny) = (lay.cy0, lay.cy1 - lay.cy0);
+    assert!(y0 >= R && (lay.cy1 + R) * s <= a.len(), "ghost rows present");
+    // Step `t` writes fields[t % 2] and reads fields[(t + 1) % 2].
+    let fields = [Shared::new(a), Shared::new(b)];
+    let step_row = |t: usize, i: usize| {
+        let (src, dst) = (fields[(t + 1) % 2], fields[t % 2]);
+        // SAFETY: by the schedule below, while step `t` computes row `i`, no task writes rows
+        // `i - R ..= i + R` of the source field nor touches row `i` of the destination.
+        let (win, out) = unsafe { (src.get((i - R) * s, (2 * R + 1) * s), dst.get_mut(i * s, s)) };
+        let args = RowArgs {
+            cur: win,
+            i: R,
+            s,
+            c0: lay.cx0,
+            c1: lay.cx1,
+            wy: &wy,
+            wx: &wx,
+            w0,
+            c2row: c2f.map(|f| &f[i * s..(i + 1) * s]),
+            c2s,
+        };
+        row(avx2, &args, out);
+    };
+    // Bands of at least 2 k R rows, so the seams' triangles (reading (t R) rows either side of
+    // a seam) never meet; a few per thread to even out a busy machine.
+    let nb = (ny / (2 * k * R)).clamp(1, 2 * rayon::current_num_threads());
+    let band = |q: usize| (y0 + ny * q / nb, y0 + ny * (q + 1) / nb);
+    (0..nb).into_par_iter().for_each(|q| {
+        let (start, end) = band(q);
+        let (first, last) = (q == 0, q + 1 == nb);
+        // Wavefront: at position `p`, step `t` computes row `p - (t - 1) R` if in its range.
+        for p in start..end + (k - 1) * R {
+            for t in 1..=k {
+                let lag = (t - 1) * R;
+                let Some(i) = p.checked_sub(lag) else { break };
+                let lo = if first { start } else { start + lag };
+                let hi = if last { end } else { end - lag };
+                if (lo..hi).contains(&i) {
+                    step_row(t, i);
+                }
+            }
+        }
+    });
+    (1..nb).into_par_iter().for_each(|q| {
+        let m = band(q).0;
+        for t in 2..=k {
+            let lag = (t - 1) * R;
+            for i in m - lag..m + lag {
+                step_row(t, i);
+            }
+        }
+    });
+}
+
+/// One row of the leapfrog with the code path chosen once per pass.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn row<T: RealElement, const R: usize>(avx2: bool, args: &RowArgs<'_, T, R>, out: &mut [T]) {
+    if avx2 {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `has_avx2` checked at run time that the CPU supports AVX2 and FMA.
+        unsafe {
+            row_avx2(args, out);
+        }
+    } else {
+        row_body::<T, R, false>(args, out);
+    }
 }
 
 struct RowArgs<'a, T, const R: usize> {
@@ -286,5 +462,76 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fused_steps_are_bitwise_the_repeated_pass() {
+        // Oracle: `k` calls of the plain pass. The fused sweep computes every point with the
+        // same row kernel from the same values, so f32 results must agree bit for bit, for any
+        // thread count (1 thread: one band; 2 and 3: several bands and seams).
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for (order, k) in [(2, 7), (8, 2), (8, 3), (16, 4)] {
+            let r = order / 2;
+            let (ny, nx) = (6 * k * r + 5, 37); // several bands of >= 2 k r rows
+            let s = nx + 2 * r;
+            let size = (ny + 2 * r) * s;
+            let interior = |q: usize| (r..r + ny).contains(&(q / s)) && (r..r + nx).contains(&(q % s));
+            let mut field = |lo: f32, hi: f32| -> Vec<f32> {
+                (0..size)
+                    .map(|q| {
+                        let v = rng.random_range(lo..hi);
+                        if interior(q) { v } else { 0.0 }
+                    })
+                    .collect()
+            };
+            let (a0, b0, c2) = (field(-1.0, 1.0), field(-1.0, 1.0), field(0.05, 0.15));
+            let w2 = stencil::central_weights(2, order).unwrap();
+            let w = Weights {
+                w0: (w2[r] * 2.0) as f32,
+                wy: (1..=r).map(|q| w2[r + q] as f32).collect(),
+                wx: (1..=r).map(|q| w2[r + q] as f32).collect(),
+            };
+            let lay = Layout {
+                stride: s,
+                cy0: r,
+                cy1: r + ny,
+                cx0: r,
+                cx1: r + nx,
+            };
+            for coef in [Coef::Uniform(0.1_f32), Coef::Field(&c2)] {
+                let (mut cur, mut prev) = (a0.clone(), b0.clone());
+                for _ in 0..k {
+                    leapfrog(lay, &w, coef, &cur, &mut prev);
+                    std::mem::swap(&mut cur, &mut prev);
+                }
+                for threads in [1, 2, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let (mut a, mut b) = (a0.clone(), b0.clone());
+                    pool.install(|| leapfrog_fused(lay, &w, coef, k, &mut a, &mut b));
+                    let (new, old) = if k % 2 == 1 { (&b, &a) } else { (&a, &b) };
+                    assert!(
+                        new.iter().zip(&cur).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "order {order} k {k} threads {threads}: newest field differs"
+                    );
+                    assert!(
+                        old.iter().zip(&prev).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "order {order} k {k} threads {threads}: previous field differs"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_depth_fits_the_cache_budget() {
+        // 2000 f32 columns (8 KB rows): radius 1 fuses the maximum, radius 4 a few steps.
+        assert_eq!(fused_depth(1, 8008), 8);
+        let k = fused_depth(4, 8032);
+        assert!((2..8).contains(&k), "{k}");
+        // Rows too wide for the budget: no fusion.
+        assert_eq!(fused_depth(8, 1 << 20), 1);
     }
 }

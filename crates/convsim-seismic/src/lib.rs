@@ -27,11 +27,13 @@
 //! ```
 
 pub mod analytic;
+pub mod density;
 pub mod error;
 pub mod hicks;
 mod kernel;
 pub mod model;
 pub mod params;
+mod shots;
 mod solver;
 pub mod stability;
 pub mod wavelet;
@@ -40,4 +42,5 @@ pub use error::{Result, SeismicError, SeismicWarning};
 pub use params::{
     Model, PointSource, Receivers, SeismicBoundaries, SeismicParams, SideBoundary, Wavelet,
 };
+pub use shots::MultiShot;
 pub use solver::Seismic;

@@ -19,14 +19,16 @@
 use std::collections::BTreeMap;
 
 use convsim_core::stencil::central_weights;
+use convsim_core::sim::Gather;
 use convsim_core::{Element, Grid, Quantity, RealElement, Simulation, StateArray};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 use rayon::prelude::*;
 
-use crate::kernel::{Coef, Layout, Weights, leapfrog};
+use crate::density::{Density, Setup};
+use crate::kernel::{Coef, Layout, Weights, fused_depth, leapfrog, leapfrog_fused};
 use crate::{
-    Result, SeismicError, SeismicParams, SeismicWarning, SideBoundary, hicks, model, stability,
-    wavelet,
+    Model, Result, SeismicError, SeismicParams, SeismicWarning, SideBoundary, hicks, model,
+    stability, wavelet,
 };
 
 /// A point's spread over the grid: `(flat padded index, weight)`.
@@ -72,6 +74,8 @@ pub struct Seismic<T> {
     pml_x: Option<PmlAxis<T>>,
     /// Sponge factors per padded row / column (1 outside sponges); `None` without sponges.
     sponge: Option<(Vec<T>, Vec<T>)>,
+    /// The variable-density operator; `None` for constant density (the fast path).
+    density: Option<Box<Density<T>>>,
     sources: Vec<(Spread, Vec<f64>)>,
     rec_spread: Vec<Spread>,
     rec_coords: Array2<f64>,
@@ -143,19 +147,21 @@ impl<T: RealElement> Seismic<T> {
                 "must be finite and >= 0 (s)",
             ));
         }
-        if p.density.is_some() {
-            return Err(SeismicError::invalid(
-                "density",
-                "a density model",
-                "variable density is not available in this version; omit `density` \
-                 (constant density)",
-            ));
-        }
         let velocity = model::evaluate(&p.velocity, &g, "velocity", None)?;
+        // Constant density cancels out of rho v^2 div((1/rho) grad p): keep the fast path (it is
+        // still checked). Any other density model takes the staggered variable-density path.
+        let rho = match &p.density {
+            None => None,
+            Some(m) => {
+                let a = model::evaluate(m, &g, "density", Some(velocity.view()))?;
+                (!matches!(m, Model::Constant { .. })).then_some(a)
+            }
+        };
         let v_max = velocity.iter().copied().fold(0.0, f64::max);
         let v_min = velocity.iter().copied().fold(f64::INFINITY, f64::min);
         let limit = stability::dt_max(p.space_order, g.dy, g.dx, v_max)?;
-        if check_dt && p.dt > limit {
+        // With variable density the limit of the staggered operator is checked below.
+        if check_dt && rho.is_none() && p.dt > limit {
             return Err(SeismicError::Unstable {
                 dt: p.dt,
                 limit,
@@ -239,6 +245,45 @@ impl<T: RealElement> Seismic<T> {
             None
         };
 
+        let density = match rho {
+            None => None,
+            Some(rho) => {
+                let d = Density::new(
+                    &Setup {
+                        grid: g,
+                        lay,
+                        rows,
+                        r,
+                        oy,
+                        ox,
+                        dt: p.dt,
+                        order: p.space_order,
+                        velocity: velocity.view(),
+                        sides,
+                        f_src: f_ref,
+                    },
+                    rho,
+                )?;
+                if check_dt && p.dt > d.dt_limit {
+                    return Err(SeismicError::Unstable {
+                        dt: p.dt,
+                        limit: d.dt_limit,
+                        order: p.space_order,
+                        v_max,
+                        dy: g.dy,
+                        dx: g.dx,
+                    });
+                }
+                Some(Box::new(d))
+            }
+        };
+        // The constant-density CPML stays unused with density (the flux form has its own).
+        let (pml_y, pml_x) = if density.is_some() {
+            (None, None)
+        } else {
+            (pml_y, pml_x)
+        };
+
         let nt = p.nt();
         let mut s = Seismic {
             params: p.clone(),
@@ -260,6 +305,7 @@ impl<T: RealElement> Seismic<T> {
             pml_y,
             pml_x,
             sponge,
+            density,
             sources: Vec::new(),
             rec_spread: Vec::new(),
             rec_coords: Array2::zeros((0, 2)),
@@ -353,6 +399,9 @@ impl<T: RealElement> Seismic<T> {
     /// The largest stable time step of this model and order, s.
     #[must_use]
     pub fn dt_limit(&self) -> f64 {
+        if let Some(d) = &self.density {
+            return d.dt_limit;
+        }
         let v_max = self.velocity.iter().copied().fold(0.0, f64::max);
         stability::dt_max(
             self.params.space_order,
@@ -361,6 +410,13 @@ impl<T: RealElement> Seismic<T> {
             v_max,
         )
         .unwrap_or(f64::NAN)
+    }
+
+    /// The density model on the physical grid, kg/m^3, when the variable-density operator is in
+    /// use (`None` for constant density).
+    #[must_use]
+    pub fn density(&self) -> Option<ArrayView2<'_, f64>> {
+        self.density.as_ref().map(|d| d.rho.view())
     }
 
     /// The velocity model on the physical grid, m/s.
@@ -375,6 +431,28 @@ impl<T: RealElement> Seismic<T> {
     #[must_use]
     pub fn receivers(&self) -> (ArrayView2<'_, f64>, ArrayView2<'_, f64>) {
         (self.rec_coords.view(), self.traces.view())
+    }
+
+    /// Trace samples recorded so far: sample `k` (at `t = k dt`) is recorded once the solver
+    /// has taken `k` steps, so this is `min(step, nt) + 1`.
+    #[must_use]
+    pub fn samples_recorded(&self) -> usize {
+        (self.step as usize).min(self.nt) + 1
+    }
+
+    /// This solver's receivers as a [`Gather`] named `name` (plain borrowed data for the run
+    /// driver; see [`Seismic::receivers`]).
+    #[must_use]
+    pub fn gather(&self, name: &str) -> Gather<'_> {
+        Gather {
+            name: name.into(),
+            coords: self.rec_coords.view(),
+            traces: self.traces.view(),
+            recorded: self.samples_recorded(),
+            dt: self.params.dt,
+            sources: self.params.sources.iter().map(|s| [s.y, s.x]).collect(),
+            quantity: Quantity::new("pressure", "Pa", "acoustic pressure at the receivers", true),
+        }
     }
 
     /// Number of time steps the receivers record (`round(duration / dt)`).
@@ -434,12 +512,16 @@ impl<T: RealElement> Seismic<T> {
     pub fn step(&mut self) {
         let n = self.step as usize;
         self.fill_ghosts();
-        let coef = match &self.c2_field {
-            Some(f) => Coef::Field(f),
-            None => Coef::Uniform(self.c2_uniform),
-        };
-        leapfrog(self.lay, &self.w, coef, &self.cur, &mut self.prev);
-        self.apply_pml();
+        if let Some(d) = &mut self.density {
+            d.step(&self.cur, &mut self.prev);
+        } else {
+            let coef = match &self.c2_field {
+                Some(f) => Coef::Field(f),
+                None => Coef::Uniform(self.c2_uniform),
+            };
+            leapfrog(self.lay, &self.w, coef, &self.cur, &mut self.prev);
+            self.apply_pml();
+        }
         if let Some((gy, gx)) = &self.sponge {
             damp(self.lay, gy, gx, &mut self.prev);
             damp(self.lay, gy, gx, &mut self.cur);
@@ -460,14 +542,73 @@ impl<T: RealElement> Seismic<T> {
         }
     }
 
+    /// Advances `steps` time steps: bitwise the same as `steps` calls of [`Seismic::step`], for
+    /// any thread count. Where nothing happens between steps (zero boundaries on all sides,
+    /// constant density, no source sample, no receiver recording) up to a few steps are fused
+    /// into one sweep over memory (temporal blocking), which is faster once the fields outgrow
+    /// the cache. Allocates nothing.
+    pub fn advance(&mut self, steps: usize) {
+        let mut left = steps;
+        while left > 0 {
+            let k = self.fusable(left);
+            if k < 2 {
+                self.step();
+                left -= 1;
+                continue;
+            }
+            let coef = match &self.c2_field {
+                Some(f) => Coef::Field(f),
+                None => Coef::Uniform(self.c2_uniform),
+            };
+            leapfrog_fused(self.lay, &self.w, coef, k, &mut self.cur, &mut self.prev);
+            if k % 2 == 1 {
+                std::mem::swap(&mut self.cur, &mut self.prev);
+            }
+            self.step += k as u64;
+            left -= k;
+        }
+    }
+
+    /// How many of the next `max` steps [`Seismic::advance`] may fuse (0 or 1: none).
+    fn fusable(&self, max: usize) -> usize {
+        let b = self.params.boundaries;
+        let plain = [b.top, b.bottom, b.left, b.right]
+            .iter()
+            .all(|&side| side == SideBoundary::Zero)
+            && self.density.is_none()
+            && self.pml_y.is_none()
+            && self.pml_x.is_none()
+            && self.sponge.is_none();
+        let n = self.step as usize;
+        if !plain || (!self.rec_spread.is_empty() && n < self.nt) {
+            return 0;
+        }
+        let row_bytes = self.lay.stride * std::mem::size_of::<T>();
+        let depth = fused_depth(self.r, row_bytes).min(max);
+        // Sources are added between steps: stop before the first step with a sample.
+        (0..depth)
+            .take_while(|&d| {
+                self.sources
+                    .iter()
+                    .all(|(_, smp)| smp.get(n + d).is_none_or(|&a| a == 0.0))
+            })
+            .count()
+    }
+
     /// The discrete energy `(hy hx / 2) [(p^n - p^{n-1})^T D (p^n - p^{n-1}) - (p^n)^T L
     /// p^{n-1}]` with `D = 1 / (v dt)^2` (a discrete `(1/2) int p_t^2 / v^2 + |grad p|^2`,
     /// in Pa^2), which leapfrog conserves exactly (up to
     /// round-off) with rigid, free-surface or zero boundaries below the stability limit, and
     /// which an absorbing layer only removes.
+    ///
+    /// With variable density it is the density form
+    /// `(1/2) int p_t^2 / (rho v^2) + (1/rho) |grad p|^2` of the staggered operator (Pa^2 m^3/kg).
     #[must_use]
     pub fn energy(&self) -> f64 {
         let g = self.params.grid;
+        if let Some(d) = &self.density {
+            return d.energy(&self.cur, &self.prev, g.dy, g.dx);
+        }
         let lay = self.lay;
         let s = lay.stride;
         let f = |v: T| v.to_c64().re;
@@ -995,6 +1136,12 @@ impl<T: RealElement> Simulation for Seismic<T> {
             }
             _ => false,
         }
+    }
+    fn gathers(&self) -> Vec<Gather<'_>> {
+        if self.rec_coords.nrows() == 0 {
+            return Vec::new();
+        }
+        vec![self.gather("shot0")]
     }
     fn diagnostics(&self) -> Vec<Quantity> {
         vec![

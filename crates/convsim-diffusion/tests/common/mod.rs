@@ -36,6 +36,7 @@ pub fn params(
         diffusivity,
         source: None,
         boundaries: BoundaryConditions::uniform(b),
+        stencil: None,
     }
 }
 

@@ -2,18 +2,23 @@
 //!
 //! ```toml
 //! [diffusion]
-//! scheme = "explicit"        # explicit | isotropic9 | spectral
+//! scheme = "explicit"        # explicit | isotropic9 | spectral | stencil
 //! order = 2                  # explicit only: 2, 4, 6, 8
 //! diffusivity = 1.0          # m^2/s: number, formula of x, y, r, or { file, dataset }
+//!                            # (optional and unused with scheme = "stencil")
+//! # stencil = "learned.toml"  # scheme = "stencil": a convsim-cnn stencil file (relative to
+//! #                           # this file); read only with that scheme
+//! # allow_unstable = false    # scheme = "stencil": run a step with max |K_hat| > 1 anyway
 //! # anisotropic = { dxx = 1.0, dyy = 0.2, dxy = 0.1 }   # instead of diffusivity
 //! face_average = "harmonic"  # harmonic | arithmetic (spatially varying D only)
 //! source = 0.0               # [u]/s: number, formula, or { file, dataset }
 //! ```
 
+use convsim_cnn::export::{StencilFile, StencilKind};
 use convsim_core::Simulation;
 use convsim_diffusion::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver,
-    Diffusivity, FaceAverage, Scheme,
+    Diffusivity, FaceAverage, Scheme, StencilForm, StencilTaps,
 };
 use serde::Deserialize;
 
@@ -35,6 +40,8 @@ struct Raw {
     anisotropic: Option<RawTensor>,
     face_average: Option<String>,
     source: Option<toml::Value>,
+    stencil: Option<String>,
+    allow_unstable: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,7 +57,120 @@ fn explicit() -> String {
     "explicit".into()
 }
 
-const SCHEMES: &str = "explicit, isotropic9, spectral";
+const SCHEMES: &str = "explicit, isotropic9, spectral, stencil";
+
+/// Relative tolerance on the spacing and `dt` a stencil file was learned with against the
+/// scenario's: both are written as decimal text, which round-trips `f64` exactly, so the slack
+/// only absorbs a hand-written value such as `2.25e-3` for a computed `0.9 h^2 / (4 D)`.
+const STENCIL_MATCH: f64 = 1e-9;
+
+/// One line from a possibly multi-line message (TOML errors show a source snippet): the first
+/// line and, if different, the last one (what was expected).
+fn one_line(reason: &str) -> String {
+    let lines: Vec<&str> = reason
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match (lines.first(), lines.last()) {
+        (Some(a), Some(b)) if lines.len() > 1 => format!("{a}: {b}"),
+        (Some(a), _) => (*a).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Loads and checks `diffusion.stencil` against the grid and `dt`: the taps for the solver.
+fn load_stencil(ctx: &Ctx<'_>, rel: &str, allow_unstable: bool) -> Result<(StencilTaps, String)> {
+    let key = "diffusion.stencil";
+    let shown = format!("{rel:?}");
+    let path = ctx.base.join(rel);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ctx.invalid(
+            key,
+            shown.clone(),
+            format!(
+                "cannot read {}: {e}; allowed: a convsim-cnn stencil file (path relative to the scenario file)",
+                path.display()
+            ),
+        )
+    })?;
+    let file = StencilFile::from_toml_str(&text, &path.display().to_string()).map_err(|e| {
+        let reason = match e {
+            convsim_cnn::CnnError::StencilFile { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        ctx.invalid(
+            key,
+            shown.clone(),
+            format!(
+                "malformed stencil file {}: {}; allowed: a file written by convsim-cnn (format = \"convsim-stencil\")",
+                path.display(),
+                one_line(&reason)
+            ),
+        )
+    })?;
+    let taps = file
+        .taps_array()
+        .map_err(|e| ctx.invalid(key, shown.clone(), one_line(&e.to_string())))?;
+    let g = &ctx.grid;
+    for (axis, h, want) in [("hy", file.spacing[0], g.dy), ("hx", file.spacing[1], g.dx)] {
+        if (h - want).abs() > STENCIL_MATCH * want {
+            return Err(ctx.invalid(
+                key,
+                shown,
+                format!(
+                    "the stencil was learned with spacing {axis} = {h} but the grid has {want}; allowed: a stencil learned on the same spacing (relative 1e-9)"
+                ),
+            ));
+        }
+    }
+    let (kh, kw) = taps.dim();
+    if kh > g.ny || kw > g.nx {
+        return Err(ctx.invalid(
+            key,
+            shown,
+            format!(
+                "the stencil has {kh}x{kw} taps, larger than the {}x{} grid; allowed: at most the grid size",
+                g.ny, g.nx
+            ),
+        ));
+    }
+    let form = match file.kind {
+        StencilKind::Step => {
+            let dt = ctx.time.dt;
+            match file.dt {
+                Some(fdt) if (fdt - dt).abs() <= STENCIL_MATCH * dt => {}
+                Some(fdt) => {
+                    return Err(ctx.invalid(
+                        key,
+                        shown,
+                        format!(
+                            "a step stencil learned with dt = {fdt} cannot run with time.dt = {dt}; allowed: time.dt = {fdt} (or an operator stencil)"
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(ctx.invalid(
+                        key,
+                        shown,
+                        "a step stencil must record its `dt`; allowed: a step file with dt, or an operator file",
+                    ));
+                }
+            }
+            StencilForm::Step
+        }
+        StencilKind::Operator => StencilForm::Operator,
+    };
+    Ok((
+        StencilTaps {
+            form,
+            taps,
+            anchor: file.anchor,
+            allow_unstable,
+        },
+        path.display().to_string(),
+    ))
+}
 
 impl SolverKind for Kind {
     fn name(&self) -> &'static str {
@@ -121,6 +241,14 @@ impl SolverKind for Kind {
             }
             ("isotropic9", None) => Scheme::Isotropic9,
             ("spectral", None) => Scheme::Spectral,
+            ("stencil", Some(o)) => {
+                return Err(ctx.invalid(
+                    "diffusion.order",
+                    o.to_string(),
+                    "only the explicit scheme takes an order; remove it for scheme = \"stencil\"",
+                ));
+            }
+            ("stencil", None) => Scheme::Stencil,
             (other, _) => {
                 return Err(ctx.invalid(
                     "diffusion.scheme",
@@ -129,10 +257,24 @@ impl SolverKind for Kind {
                 ));
             }
         };
+        let stencil = if scheme == Scheme::Stencil {
+            let Some(rel) = raw.stencil.as_deref() else {
+                return Err(ctx.invalid(
+                    "diffusion.stencil",
+                    "(missing)",
+                    "scheme = \"stencil\" needs stencil = \"path/to/stencil.toml\" (a convsim-cnn stencil file, relative to the scenario)",
+                ));
+            };
+            Some(load_stencil(ctx, rel, raw.allow_unstable.unwrap_or(false))?)
+        } else {
+            None
+        };
         let (diffusivity, d_input) = match (&raw.diffusivity, &raw.anisotropic) {
             (Some(_), Some(_)) => {
                 return Err(ctx.invalid("diffusion.anisotropic", "(given)", "give diffusion.diffusivity (isotropic) or diffusion.anisotropic (tensor), not both"));
             }
+            // The stencil carries D itself; the solver validates but ignores this value.
+            (None, None) if scheme == Scheme::Stencil => (Diffusivity::Constant { d: 1.0 }, None),
             (None, None) => return Err(ctx.invalid(
                 "diffusion.diffusivity",
                 "(missing)",
@@ -224,11 +366,27 @@ impl SolverKind for Kind {
                 left: side(&b.left),
                 right: side(&b.right),
             },
+            stencil: stencil.as_ref().map(|(t, _)| t.clone()),
         };
         let limit = params.stability_limit().map_err(|e| map_error(ctx, &e))?;
+        let amplification = params.stencil_amplification();
+        if let Some((a, theta)) = amplification
+            && a > 1.0 + 1e-12
+            && !raw.allow_unstable.unwrap_or(false)
+        {
+            return Err(ctx.invalid(
+                "diffusion.stencil",
+                format!("{:?}", raw.stencil.clone().unwrap_or_default()),
+                format!(
+                    "the step stencil is unstable on this grid: max |K_hat| = {a:.15} > 1 + 1e-12 at (theta_y, theta_x) = ({:.4}, {:.4}) rad; allowed: a stable stencil, or allow_unstable = true",
+                    theta[0], theta[1]
+                ),
+            ));
+        }
+        let allow = scheme == Scheme::Stencil && raw.allow_unstable.unwrap_or(false);
         if let Some(limit) = limit {
             // The solver allows a relative slack of rounding size above the limit; so do we.
-            if ctx.time.dt > limit * (1.0 + 1e-12) {
+            if !allow && ctx.time.dt > limit * (1.0 + 1e-12) {
                 return Err(ctx.invalid(
                     "time.dt",
                     format!("{:e}", ctx.time.dt),
@@ -246,6 +404,12 @@ impl SolverKind for Kind {
             limit,
             d_input,
             source_input,
+            stencil: stencil.map(|(_, p)| StencilInfo {
+                rel: raw.stencil.unwrap_or_default(),
+                path: p,
+                amplification: amplification.map(|(a, _)| a),
+                allow_unstable: raw.allow_unstable.unwrap_or(false),
+            }),
         }))
     }
 }
@@ -273,6 +437,7 @@ fn scheme_name(s: Scheme) -> String {
         Scheme::Explicit { order } => format!("explicit order-{order}"),
         Scheme::Isotropic9 => "isotropic9".into(),
         Scheme::Spectral => "spectral".into(),
+        Scheme::Stencil => "stencil".into(),
     }
 }
 
@@ -291,6 +456,7 @@ fn key_of(name: &str) -> String {
         "scheme" => "diffusion.scheme".into(),
         "scheme.order" => "diffusion.order".into(),
         "source" => "diffusion.source".into(),
+        n if n.starts_with("stencil") => "diffusion.stencil".into(),
         n if n.starts_with("diffusivity.d") && n != "diffusivity.dxx" && n != "diffusivity.dxy" => {
             "diffusion.diffusivity".into()
         }
@@ -313,6 +479,7 @@ fn map_error(ctx: &Ctx<'_>, e: &DiffusionError) -> ScenarioError {
         DiffusionError::BadValue { name, index, value, allowed } => {
             ctx.invalid(&key_of(name), format!("{value} at (y, x) index {index:?}"), format!("allowed: {allowed}"))
         }
+        DiffusionError::UnstableStep { .. } => ctx.invalid("diffusion.stencil", "(file)", format!("{e}")),
         DiffusionError::Core(core) => ctx.invalid("diffusion", "(setup)", core.to_string()),
     }
 }
@@ -326,6 +493,19 @@ pub struct Config {
     pub limit: Option<f64>,
     d_input: Option<FieldInput>,
     source_input: Option<FieldInput>,
+    stencil: Option<StencilInfo>,
+}
+
+/// Where the taps of `scheme = "stencil"` came from, for `validate` and the run file.
+#[derive(Debug)]
+struct StencilInfo {
+    /// As written in the scenario.
+    rel: String,
+    /// As opened.
+    path: String,
+    /// `max |K_hat|` of a step stencil.
+    amplification: Option<f64>,
+    allow_unstable: bool,
 }
 
 impl KindConfig for Config {
@@ -342,6 +522,15 @@ impl KindConfig for Config {
             }
             Scheme::Spectral => {
                 t.insert("scheme".into(), "spectral".into());
+            }
+            Scheme::Stencil => {
+                t.insert("scheme".into(), "stencil".into());
+                if let Some(s) = &self.stencil {
+                    t.insert("stencil".into(), s.rel.clone().into());
+                    if s.allow_unstable {
+                        t.insert("allow_unstable".into(), true.into());
+                    }
+                }
             }
         }
         match (&p.diffusivity, &self.d_input) {
@@ -386,6 +575,34 @@ impl KindConfig for Config {
             }
         }
         d.insert("scheme".into(), scheme_name(self.params.scheme).into());
+        if let (Some(info), Some(st)) = (&self.stencil, &self.params.stencil) {
+            d.insert("stencil_file".into(), info.path.clone().into());
+            let (form, op) = match st.form {
+                StencilForm::Step => {
+                    let mut k = st.taps.mapv(|v| v / self.params.dt);
+                    k[st.anchor] -= 1.0 / self.params.dt;
+                    ("step", k)
+                }
+                StencilForm::Operator => ("operator", st.taps.clone()),
+            };
+            d.insert("stencil_kind".into(), form.into());
+            d.insert("stencil_taps".into(), format!("{:?}", st.taps.dim()).into());
+            if let Some(a) = info.amplification {
+                d.insert("stencil_max_amplification".into(), a.into());
+            }
+            // The diffusivities the operator L = (K - delta) / dt represents: its second
+            // moments sum L (o h)^2 / 2 along each axis (D for D times a Laplacian).
+            let g = &self.params.grid;
+            let (mut dyy, mut dxx) = (0.0, 0.0);
+            for ((a, b), &w) in op.indexed_iter() {
+                let oy = (a as f64 - st.anchor[0] as f64) * g.dy;
+                let ox = (b as f64 - st.anchor[1] as f64) * g.dx;
+                dyy += 0.5 * w * oy * oy;
+                dxx += 0.5 * w * ox * ox;
+            }
+            d.insert("stencil_dxx".into(), dxx.into());
+            d.insert("stencil_dyy".into(), dyy.into());
+        }
         d
     }
 
@@ -395,8 +612,13 @@ impl KindConfig for Config {
             |f| f.sample(&scenario.grid, 0.0),
         );
         let file = scenario.file.display().to_string();
-        let s = DiffusionSolver::new(self.params.clone(), u0)
-            .map_err(|e| ScenarioError::invalid(file, "diffusion", "(setup)", e.to_string()))?;
+        let allow = self.stencil.as_ref().is_some_and(|s| s.allow_unstable);
+        let s = if allow {
+            DiffusionSolver::new_allow_unstable(self.params.clone(), u0)
+        } else {
+            DiffusionSolver::new(self.params.clone(), u0)
+        }
+        .map_err(|e| ScenarioError::invalid(file, "diffusion", "(setup)", e.to_string()))?;
         Ok(Box::new(s))
     }
 }

@@ -10,7 +10,12 @@
 //! precision = "f32"          # f32 | f64
 //! velocity = 2000.0          # m/s: number, formula of x, y, r, { file, dataset },
 //!                            # { layers = [tops m], values = [m/s] } or { builtin = "marmousi_like", seed = 0 }
+//! density = 2000.0           # kg/m^3, optional (omitted or a number: constant density, the fast
+//!                            # path); the forms of velocity, or { builtin = "gardner" } (310 v^0.25)
 //! sources = [{ y = 500.0, x = 500.0, ricker = 15.0 }]   # Hz; optional t0 (s), amplitude
+//! # or, instead of `sources`, several independent shots (one source each, run in parallel,
+//! # one gather each under /receivers/shot<k>; /fields and diagnostics show shot 0):
+//! # shots = [{ y = 10.0, x = 200.0, ricker = 15.0 }, { y = 10.0, x = 800.0, ricker = 15.0 }]
 //! receivers = { start = [10.0, 0.0], end = [10.0, 1000.0], count = 101 }   # or { points = [[y, x], ...] }
 //! cpml = { width = 20, reflection = 1e-4 }              # used by the sides named cpml
 //! sponge = { width = 40, strength = 0.3 }               # used by the sides named sponge
@@ -21,7 +26,7 @@
 
 use convsim_core::Simulation;
 use convsim_seismic::{
-    Model, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError, SeismicParams,
+    Model, MultiShot, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError, SeismicParams,
     SideBoundary, Wavelet,
 };
 use serde::Deserialize;
@@ -42,8 +47,12 @@ struct Raw {
     #[serde(default = "f32_name")]
     precision: String,
     velocity: Option<toml::Value>,
+    density: Option<toml::Value>,
     #[serde(default)]
     sources: Vec<RawSource>,
+    /// Independent shots, one source each (instead of `sources`).
+    #[serde(default)]
+    shots: Vec<RawSource>,
     receivers: Option<RawReceivers>,
     cpml: Option<RawCpml>,
     sponge: Option<RawSponge>,
@@ -231,19 +240,36 @@ impl SolverKind for Kind {
                 }
             }
         };
-        let sources: Vec<PointSource> = raw
-            .sources
-            .iter()
-            .map(|s| PointSource {
-                y: s.y,
-                x: s.x,
-                wavelet: Wavelet::Ricker {
-                    f0: s.ricker,
-                    t0: s.t0,
-                    amplitude: s.amplitude,
-                },
-            })
-            .collect();
+        let (density, rho_input) = match &raw.density {
+            None => (None, None),
+            Some(v) => {
+                let (m, input) = parse_density(ctx, v)?;
+                (Some(m), input)
+            }
+        };
+        let point = |s: &RawSource| PointSource {
+            y: s.y,
+            x: s.x,
+            wavelet: Wavelet::Ricker {
+                f0: s.ricker,
+                t0: s.t0,
+                amplitude: s.amplitude,
+            },
+        };
+        if !raw.sources.is_empty() && !raw.shots.is_empty() {
+            return Err(ctx.invalid(
+                "seismic.shots",
+                "(given with seismic.sources)",
+                "give either sources (the sources of one shot) or shots (independent shots, one source each), not both",
+            ));
+        }
+        // Shot k's sources; a single shot unless `shots` is given.
+        let shots: Vec<Vec<PointSource>> = if raw.shots.is_empty() {
+            vec![raw.sources.iter().map(point).collect()]
+        } else {
+            raw.shots.iter().map(|s| vec![point(s)]).collect()
+        };
+        let sources = shots[0].clone();
         let receivers = match &raw.receivers {
             None => Vec::new(),
             Some(RawReceivers {
@@ -306,7 +332,7 @@ impl SolverKind for Kind {
             duration: ctx.time.t_end,
             space_order: raw.order,
             velocity,
-            density: None,
+            density,
             sources,
             receivers,
             boundaries: SeismicBoundaries {
@@ -321,12 +347,30 @@ impl SolverKind for Kind {
         let probe = Seismic::<f32>::new(&params).map_err(|e| map_error(ctx, &e))?;
         let limit = probe.dt_limit();
         let warnings = probe.warnings().iter().map(ToString::to_string).collect();
+        drop(probe);
+        for (k, srcs) in shots.iter().enumerate().skip(1) {
+            let p = SeismicParams {
+                sources: srcs.clone(),
+                ..params.clone()
+            };
+            Seismic::<f32>::new(&p).map_err(|e| match &e {
+                SeismicError::OutsideModel { .. } | SeismicError::InvalidParameter { .. } => ctx
+                    .invalid(
+                        "seismic.shots",
+                        format!("shots[{k}]"),
+                        e.to_string().replace("sources[0]", &format!("shots[{k}]")),
+                    ),
+                _ => map_error(ctx, &e),
+            })?;
+        }
         Ok(Box::new(Config {
             params,
+            shots,
             f64_precision,
             limit,
             warnings,
             v_input,
+            rho_input,
         }))
     }
 }
@@ -346,8 +390,8 @@ fn map_error(ctx: &Ctx<'_>, e: &SeismicError) -> ScenarioError {
             };
             ctx.invalid(key, what.clone(), e.to_string())
         }
-        SeismicError::BadModelValue { .. } | SeismicError::ShapeMismatch { .. } => {
-            ctx.invalid("seismic.velocity", "(model)", e.to_string())
+        SeismicError::BadModelValue { name, .. } | SeismicError::ShapeMismatch { name, .. } => {
+            ctx.invalid(&format!("seismic.{name}"), "(model)", e.to_string())
         }
         SeismicError::InvalidParameter {
             name,
@@ -377,7 +421,11 @@ pub struct Config {
     pub limit: f64,
     /// Warnings of the solver (e.g. too few points per wavelength).
     pub warnings: Vec<String>,
+    /// The sources of each shot (one entry unless `shots` is given; `params.sources` is the
+    /// first).
+    pub shots: Vec<Vec<PointSource>>,
     v_input: Option<FieldInput>,
+    rho_input: Option<FieldInput>,
 }
 
 impl KindConfig for Config {
@@ -407,6 +455,23 @@ impl KindConfig for Config {
             }
             _ => {}
         }
+        match (&p.density, &self.rho_input) {
+            (_, Some(input)) => {
+                t.insert("density".into(), input.to_toml());
+            }
+            (Some(Model::Gardner), None) => {
+                let mut v = toml::Table::new();
+                v.insert("builtin".into(), "gardner".into());
+                t.insert("density".into(), v.into());
+            }
+            (Some(Model::Layered { tops, values }), None) => {
+                let mut v = toml::Table::new();
+                v.insert("layers".into(), tops.clone().into());
+                v.insert("values".into(), values.clone().into());
+                t.insert("density".into(), v.into());
+            }
+            _ => {}
+        }
         let sources: Vec<toml::Value> = p
             .sources
             .iter()
@@ -422,7 +487,26 @@ impl KindConfig for Config {
                 v.into()
             })
             .collect();
-        t.insert("sources".into(), sources.into());
+        if self.shots.len() > 1 {
+            let shots: Vec<toml::Value> = self
+                .shots
+                .iter()
+                .map(|srcs| {
+                    let mut v = toml::Table::new();
+                    v.insert("y".into(), srcs[0].y.into());
+                    v.insert("x".into(), srcs[0].x.into());
+                    if let Wavelet::Ricker { f0, t0, amplitude } = srcs[0].wavelet {
+                        v.insert("ricker".into(), f0.into());
+                        v.insert("t0".into(), t0.unwrap_or(1.5 / f0).into());
+                        v.insert("amplitude".into(), amplitude.into());
+                    }
+                    v.into()
+                })
+                .collect();
+            t.insert("shots".into(), shots.into());
+        } else {
+            t.insert("sources".into(), sources.into());
+        }
         let n: usize = p.receivers.iter().map(|r| r.positions().len()).sum();
         t.insert("receiver_count".into(), (n as i64).into());
         t
@@ -458,6 +542,13 @@ impl KindConfig for Config {
         let p0 = scenario
             .initial_field("p")
             .map(|f| f.sample(&scenario.grid, 0.0));
+        if self.shots.len() > 1 {
+            return if self.f64_precision {
+                multi_shot::<f64>(&self.params, &self.shots, p0.as_ref()).map_err(err)
+            } else {
+                multi_shot::<f32>(&self.params, &self.shots, p0.as_ref()).map_err(err)
+            };
+        }
         if self.f64_precision {
             let mut s = Seismic::<f64>::new(&self.params).map_err(err)?;
             if let Some(p0) = p0 {
@@ -472,4 +563,71 @@ impl KindConfig for Config {
             Ok(Box::new(s))
         }
     }
+}
+
+/// The `density` key: a number (constant density), a formula, `{ file, dataset }`,
+/// `{ layers, values }` or `{ builtin = "gardner" }`. Values are checked by the solver
+/// (positive and finite, the grid's shape), whose errors name `seismic.density`.
+fn parse_density(ctx: &Ctx<'_>, v: &toml::Value) -> Result<(Model, Option<FieldInput>)> {
+    match v {
+        toml::Value::Table(t) if t.contains_key("builtin") => {
+            let name = t.get("builtin").and_then(toml::Value::as_str).unwrap_or("");
+            if name != "gardner" {
+                return Err(ctx.invalid(
+                    "seismic.density.builtin",
+                    format!("{name:?}"),
+                    "allowed: gardner (rho = 310 v^0.25 kg/m^3 from the velocity in m/s)",
+                ));
+            }
+            if let Some(k) = t.keys().find(|k| *k != "builtin") {
+                return Err(ctx.invalid(
+                    &format!("seismic.density.{k}"),
+                    "(given)",
+                    "unknown key; allowed keys: builtin",
+                ));
+            }
+            Ok((Model::Gardner, None))
+        }
+        toml::Value::Table(t) if t.contains_key("layers") => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Layers {
+                layers: Vec<f64>,
+                values: Vec<f64>,
+            }
+            let l: Layers = ctx.deserialize("seismic.density", toml::Value::Table(t.clone()))?;
+            Ok((
+                Model::Layered {
+                    tops: l.layers,
+                    values: l.values,
+                },
+                None,
+            ))
+        }
+        v => {
+            let input = ctx.field("seismic.density", v)?;
+            let m = match &input {
+                FieldInput::Constant(c) => Model::Constant { value: *c },
+                _ => Model::Array {
+                    values: input.sample(&ctx.grid, 0.0),
+                },
+            };
+            Ok((m, Some(input)))
+        }
+    }
+}
+
+/// The solver of several shots, each starting from the initial pressure `p0` if given.
+fn multi_shot<T: convsim_core::RealElement>(
+    params: &SeismicParams,
+    shots: &[Vec<PointSource>],
+    p0: Option<&ndarray::Array2<f64>>,
+) -> std::result::Result<Box<dyn Simulation>, SeismicError> {
+    let mut m = MultiShot::<T>::new(params, shots)?;
+    if let Some(p0) = p0 {
+        for s in m.shots_mut() {
+            s.set_initial(p0.view());
+        }
+    }
+    Ok(Box::new(m))
 }

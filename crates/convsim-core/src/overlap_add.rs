@@ -1,0 +1,524 @@
+//! The block method of [`crate::ConvPlan`] (`Method::OverlapAdd`), implemented as
+//! **overlap-save**: the output is tiled into blocks of `by x bx` samples; each block reads the
+//! `fy x fx` window of the boundary-padded input that its outputs depend on, transforms it
+//! (real-to-complex rows for real data, complex otherwise, then complex columns), multiplies by
+//! the kernel's block spectrum, transforms back and keeps the samples where the circular
+//! correlation did not wrap around.
+//!
+//! Overlap-save rather than overlap-add because the input is padded anyway: every block's
+//! window is read straight from the input through the boundary index maps, so no block ever adds
+//! into another's output. Each output block is computed by exactly one task with the same
+//! arithmetic whatever the thread count, so results are bitwise independent of it.
+//!
+//! With `k_eff = (k - 1) * dilation + 1` and stride `s` along an axis, a block transform of
+//! length `f >= k_eff` yields `(f - k_eff) / s + 1` outputs (the stride-1 correlation positions
+//! `0, s, 2s, ...` that do not wrap). Dilation is a dilated kernel in the block spectrum, stride
+//! a subsampled block. Block lengths are fast sizes (products of 2, 3, 5, 7) chosen at plan
+//! time to minimise `blocks x f log f` with the block's spectrum in cache (see
+//! [`choose_blocks`]). Kernel spectrum, transform plans and per-thread block buffers are all
+//! made at plan time; `apply` allocates nothing.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use num_complex::Complex;
+use num_traits::Zero;
+use rayon::prelude::*;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+
+use crate::boundary::Source;
+use crate::fft::next_fast_len;
+use crate::{Boundaries, Element, ResolvedAxis};
+
+/// Largest block spectrum (bytes) we aim to keep per thread: half of a typical 1 MiB L2, so
+/// the fused column pass works in cache.
+const BLOCK_BYTES: usize = 1 << 20;
+
+/// Block geometry of one axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AxisBlocks {
+    /// Block transform length.
+    pub(crate) f: usize,
+    /// Outputs per block.
+    pub(crate) per: usize,
+    /// Number of blocks.
+    pub(crate) count: usize,
+}
+
+impl AxisBlocks {
+    fn new(r: &ResolvedAxis, f: usize) -> Self {
+        let per = ((f - r.k_eff) / r.stride + 1).min(r.out);
+        AxisBlocks {
+            f,
+            per,
+            count: r.out.div_ceil(per),
+        }
+    }
+}
+
+/// Candidate block lengths of one axis: fast sizes from about `2 k_eff` (fewer outputs per
+/// block than that waste most of the transform) up to the whole padded axis.
+fn candidates(r: &ResolvedAxis, even: bool) -> Vec<usize> {
+    // The whole axis in one block: the longest useful length.
+    let whole = next_fast_len((r.out - 1) * r.stride + r.k_eff, even);
+    let mut v = Vec::new();
+    let mut f = next_fast_len((2 * r.k_eff).max(16).min(whole), even);
+    while f < whole {
+        v.push(f);
+        f = next_fast_len(f + 1, even);
+    }
+    v.push(whole);
+    v
+}
+
+/// Relative work of a block plan: `blocks x n log2 n`, times 1.5 when one block's spectrum
+/// does not fit [`BLOCK_BYTES`] (the column pass then streams from L3 or memory), plus the
+/// idle share of the last round of blocks over `threads` workers.
+pub(crate) fn block_work(by: AxisBlocks, bx: AxisBlocks, spec_bytes: usize, threads: usize) -> f64 {
+    let n = (by.f * bx.f) as f64;
+    let blocks = by.count * bx.count;
+    let rounds = blocks.div_ceil(threads.max(1)) * threads.max(1);
+    let cache = if spec_bytes > BLOCK_BYTES { 1.5 } else { 1.0 };
+    rounds as f64 * n * n.log2().max(1.0) * cache
+}
+
+/// Chooses the block transform lengths `(fy, fx)` minimising [`block_work`], or the fast
+/// lengths at least `forced` (and `k_eff`) if given.
+pub(crate) fn choose_blocks<T: Element>(
+    ry: &ResolvedAxis,
+    rx: &ResolvedAxis,
+    threads: usize,
+    forced: Option<[usize; 2]>,
+) -> (AxisBlocks, AxisBlocks) {
+    if let Some([fy, fx]) = forced {
+        let len = |r: &ResolvedAxis, f: usize, even: bool| {
+            let whole = *candidates(r, even).last().expect("non-empty");
+            next_fast_len(f.max(r.k_eff), even).min(whole)
+        };
+        return (
+            AxisBlocks::new(ry, len(ry, fy, false)),
+            AxisBlocks::new(rx, len(rx, fx, !T::IS_COMPLEX)),
+        );
+    }
+    let cplx = 2 * std::mem::size_of::<T::Real>();
+    let mut best = None;
+    for fy in candidates(ry, false) {
+        for fx in candidates(rx, !T::IS_COMPLEX) {
+            let (by, bx) = (AxisBlocks::new(ry, fy), AxisBlocks::new(rx, fx));
+            let cx = if T::IS_COMPLEX { fx } else { fx / 2 + 1 };
+            let w = block_work(by, bx, fy * cx * cplx, threads);
+            if best.is_none_or(|(bw, _, _)| w < bw) {
+                best = Some((w, by, bx));
+            }
+        }
+    }
+    let (_, by, bx) = best.expect("at least one candidate per axis");
+    (by, bx)
+}
+
+/// Row transforms: real-to-complex for real data, complex for complex.
+#[derive(Clone)]
+enum RowFft<R: crate::RealElement> {
+    Real(Arc<dyn RealToComplex<R>>, Arc<dyn ComplexToReal<R>>),
+    Complex(Arc<dyn Fft<R>>, Arc<dyn Fft<R>>),
+}
+
+/// One thread's block buffers.
+#[derive(Clone)]
+struct Scratch<R> {
+    /// Real row (real data).
+    re: Vec<R>,
+    /// Spectrum row (real data) or the row itself (complex data).
+    row: Vec<Complex<R>>,
+    /// Block spectrum, column-major: `spec[c * fy + r]`.
+    spec: Vec<Complex<R>>,
+    /// Transform scratch.
+    scr: Vec<Complex<R>>,
+}
+
+/// The overlap-save engine.
+pub(crate) struct OverlapAdd<T: Element> {
+    ry: ResolvedAxis,
+    rx: ResolvedAxis,
+    by: AxisBlocks,
+    bx: AxisBlocks,
+    /// Spectrum row length: `fx / 2 + 1` (real) or `fx` (complex).
+    cx: usize,
+    w: usize,
+    row_src: Vec<Source>,
+    col_src: Vec<Source>,
+    rows: RowFft<T::Real>,
+    col_fwd: Arc<dyn Fft<T::Real>>,
+    col_inv: Arc<dyn Fft<T::Real>>,
+    /// Kernel block spectrum over `fy * fx` (normalisation folded in), column-major.
+    kspec: Vec<Complex<T::Real>>,
+    /// One set of block buffers per worker thread (indexed by rayon's thread index).
+    scratch: Vec<Mutex<Scratch<T::Real>>>,
+    /// Convolution result handed to `apply_with`'s epilogue, row by row.
+    staging: Array2<T>,
+    /// Per-thread copy of a strided output row for the epilogue.
+    rowbufs: Vec<Mutex<Vec<T>>>,
+}
+
+impl<T: Element> Clone for OverlapAdd<T> {
+    fn clone(&self) -> Self {
+        OverlapAdd {
+            ry: self.ry,
+            rx: self.rx,
+            by: self.by,
+            bx: self.bx,
+            cx: self.cx,
+            w: self.w,
+            row_src: self.row_src.clone(),
+            col_src: self.col_src.clone(),
+            rows: self.rows.clone(),
+            col_fwd: Arc::clone(&self.col_fwd),
+            col_inv: Arc::clone(&self.col_inv),
+            kspec: self.kspec.clone(),
+            scratch: self
+                .scratch
+                .iter()
+                .map(|m| Mutex::new(m.lock().unwrap_or_else(PoisonError::into_inner).clone()))
+                .collect(),
+            staging: self.staging.clone(),
+            rowbufs: self
+                .rowbufs
+                .iter()
+                .map(|m| Mutex::new(m.lock().unwrap_or_else(PoisonError::into_inner).clone()))
+                .collect(),
+        }
+    }
+}
+
+impl<T: Element> fmt::Debug for OverlapAdd<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OverlapAdd")
+            .field("blocks_y", &self.by)
+            .field("blocks_x", &self.bx)
+            .field("threads", &self.scratch.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Element> OverlapAdd<T> {
+    /// Plans the block method for correlation-frame `taps`.
+    pub(crate) fn new(
+        shape: [usize; 2],
+        taps: &Array2<T>,
+        boundaries: &Boundaries,
+        ry: ResolvedAxis,
+        rx: ResolvedAxis,
+        forced: Option<[usize; 2]>,
+    ) -> Self {
+        let [h, w] = shape;
+        let threads = rayon::current_num_threads().max(1);
+        let (by, bx) = choose_blocks::<T>(&ry, &rx, threads, forced);
+        let (fy, fx) = (by.f, bx.f);
+        let cx = if T::IS_COMPLEX { fx } else { fx / 2 + 1 };
+        let mut cplan = FftPlanner::<T::Real>::new();
+        let col_fwd = cplan.plan_fft_forward(fy);
+        let col_inv = cplan.plan_fft_inverse(fy);
+        let rows = if T::IS_COMPLEX {
+            RowFft::Complex(cplan.plan_fft_forward(fx), cplan.plan_fft_inverse(fx))
+        } else {
+            let mut rplan = RealFftPlanner::<T::Real>::new();
+            RowFft::Real(rplan.plan_fft_forward(fx), rplan.plan_fft_inverse(fx))
+        };
+        let row_scr = match &rows {
+            RowFft::Real(f, i) => f
+                .get_scratch_len()
+                .max(i.get_scratch_len())
+                .max(f.make_scratch_vec().len()),
+            RowFft::Complex(f, i) => f
+                .get_inplace_scratch_len()
+                .max(i.get_inplace_scratch_len()),
+        };
+        let scr_len = row_scr
+            .max(col_fwd.get_inplace_scratch_len())
+            .max(col_inv.get_inplace_scratch_len());
+        let zero = Complex::<T::Real>::zero();
+        let scratch_one = Scratch {
+            re: vec![T::Real::zero(); if T::IS_COMPLEX { 0 } else { fx }],
+            row: vec![zero; cx],
+            spec: vec![zero; cx * fy],
+            scr: vec![zero; scr_len],
+        };
+        let span_y = ry.n + ry.lo + ry.hi;
+        let span_x = rx.n + rx.lo + rx.hi;
+        let row_src = (0..span_y)
+            .map(|p| boundaries.y.source(p as isize - ry.lo as isize, h))
+            .collect();
+        let col_src = (0..span_x)
+            .map(|p| boundaries.x.source(p as isize - rx.lo as isize, w))
+            .collect();
+        let mut me = OverlapAdd {
+            ry,
+            rx,
+            by,
+            bx,
+            cx,
+            w,
+            row_src,
+            col_src,
+            rows,
+            col_fwd,
+            col_inv,
+            kspec: Vec::new(),
+            scratch: Vec::new(),
+            staging: Array2::zeros((ry.out, rx.out)),
+            rowbufs: (0..threads)
+                .map(|_| Mutex::new(vec![T::zero(); rx.out]))
+                .collect(),
+        };
+        // Kernel block spectrum: h[(-jy) mod fy, (-jx) mod fx] = k[ky, kx] (jy, jx dilated),
+        // so that the circular convolution with h is the correlation with k where it does not
+        // wrap; 1 / (fy fx) of the inverse transforms folded in.
+        let mut s = scratch_one.clone();
+        let (dy, dx) = (ry.dilation, rx.dilation);
+        me.forward(&mut s, |r, put| {
+            let jy = (fy - r) % fy;
+            if !jy.is_multiple_of(dy) || jy / dy >= taps.nrows() {
+                return false;
+            }
+            for (kx, v) in taps.row(jy / dy).iter().enumerate() {
+                put((fx - kx * dx) % fx, *v);
+            }
+            true
+        });
+        let norm = <T::Real as Element>::from_f64(1.0 / (fy * fx) as f64);
+        for c in 0..cx {
+            let col = &mut s.spec[c * fy..(c + 1) * fy];
+            me.col_fwd.process_with_scratch(col, &mut s.scr);
+            for v in col {
+                *v = *v * norm;
+            }
+        }
+        me.kspec = s.spec;
+        me.scratch = (0..threads)
+            .map(|_| Mutex::new(scratch_one.clone()))
+            .collect();
+        me
+    }
+
+    /// Block transform shape `(fy, fx)`.
+    pub(crate) fn fft_shape(&self) -> [usize; 2] {
+        [self.by.f, self.bx.f]
+    }
+
+    /// Outputs per block `(by, bx)`.
+    pub(crate) fn block_outputs(&self) -> [usize; 2] {
+        [self.by.per, self.bx.per]
+    }
+
+    /// Blocks per axis.
+    pub(crate) fn blocks(&self) -> [usize; 2] {
+        [self.by.count, self.bx.count]
+    }
+
+    /// Number of parallel tasks (blocks).
+    pub(crate) fn tasks(&self) -> usize {
+        self.by.count * self.bx.count
+    }
+
+    /// Row transforms of a block into `s.spec` (column-major). `fill(r, put)` writes row `r`'s
+    /// non-zero samples with `put(column, value)` into a zeroed row and returns `false` if the
+    /// row is all zero (its transform is skipped).
+    fn forward<G>(&self, s: &mut Scratch<T::Real>, mut fill: G)
+    where
+        G: FnMut(usize, &mut dyn FnMut(usize, T)) -> bool,
+    {
+        let (fy, cx) = (self.by.f, self.cx);
+        let zero = Complex::<T::Real>::zero();
+        let Scratch { re, row, spec, scr } = s;
+        for r in 0..fy {
+            let nonzero = match &self.rows {
+                RowFft::Real(fwd, _) => {
+                    re.fill(T::Real::zero());
+                    let any = fill(r, &mut |c, v| re[c] = v.re());
+                    if any {
+                        fwd.process_with_scratch(re, row, scr)
+                            .expect("buffer lengths fixed at plan time");
+                    }
+                    any
+                }
+                RowFft::Complex(fwd, _) => {
+                    row.fill(zero);
+                    let any = fill(r, &mut |c, v| row[c] = v.to_complex());
+                    if any {
+                        fwd.process_with_scratch(row, scr);
+                    }
+                    any
+                }
+            };
+            if nonzero {
+                for (c, v) in row.iter().enumerate() {
+                    spec[c * fy + r] = *v;
+                }
+            } else {
+                for c in 0..cx {
+                    spec[c * fy + r] = zero;
+                }
+            }
+        }
+    }
+
+    /// Computes block `(ty, tx)` into `out` (its `per`-sized window of the output).
+    fn block(&self, ty: usize, tx: usize, input: ArrayView2<'_, T>, mut out: ArrayViewMut2<'_, T>) {
+        let (ry, rx) = (self.ry, self.rx);
+        let (fy, fx, cx) = (self.by.f, self.bx.f, self.cx);
+        let z0y = ty * self.by.per * ry.stride;
+        let z0x = tx * self.bx.per * rx.stride;
+        let span_x = self.col_src.len();
+        let cols = fx.min(span_x - z0x);
+        // Columns of the window that are data samples `z0x + t - lo`, copied as a run.
+        let t0 = rx.lo.saturating_sub(z0x).min(cols);
+        let t1 = (rx.lo + self.w).saturating_sub(z0x).clamp(t0, cols);
+        let slot = rayon::current_thread_index().unwrap_or(0) % self.scratch.len();
+        let mut guard = self.scratch[slot]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let s = &mut *guard;
+        self.forward(s, |r, put| {
+            let Some(&rs) = self.row_src.get(z0y + r) else {
+                return false;
+            };
+            let (i, neg) = match rs {
+                Source::Constant(v) => {
+                    if v == 0.0 {
+                        return false;
+                    }
+                    for t in 0..cols {
+                        put(t, T::from_f64(v));
+                    }
+                    return true;
+                }
+                Source::Index(i) => (i, false),
+                Source::Negated(i) => (i, true),
+            };
+            let src = input.row(i);
+            let sgn = |v: T| if neg { -v } else { v };
+            for t in (0..t0).chain(t1..cols) {
+                let v = match self.col_src[z0x + t] {
+                    Source::Index(j) => sgn(src[j]),
+                    Source::Negated(j) => -sgn(src[j]),
+                    Source::Constant(v) => T::from_f64(v),
+                };
+                put(t, v);
+            }
+            let d0 = z0x + t0 - rx.lo;
+            match src.as_slice() {
+                Some(sl) => {
+                    for (t, v) in (t0..t1).zip(&sl[d0..d0 + t1 - t0]) {
+                        put(t, sgn(*v));
+                    }
+                }
+                None => {
+                    for t in t0..t1 {
+                        put(t, sgn(src[d0 + t - t0]));
+                    }
+                }
+            }
+            true
+        });
+        let Scratch { re, row, spec, scr } = s;
+        // Fused column pass: forward, kernel multiply, inverse, one column at a time in cache.
+        for c in 0..cx {
+            let col = &mut spec[c * fy..(c + 1) * fy];
+            self.col_fwd.process_with_scratch(col, scr);
+            for (a, k) in col.iter_mut().zip(&self.kspec[c * fy..(c + 1) * fy]) {
+                *a = *a * *k;
+            }
+            self.col_inv.process_with_scratch(col, scr);
+        }
+        // Inverse row transforms of the rows holding outputs, subsampled by the strides.
+        for (k, mut orow) in out.outer_iter_mut().enumerate() {
+            let t = k * ry.stride;
+            for (c, v) in row.iter_mut().enumerate() {
+                *v = spec[c * fy + t];
+            }
+            match &self.rows {
+                RowFft::Real(_, inv) => {
+                    // The result is real: the imaginary parts of the DC and Nyquist bins are
+                    // rounding noise (c2r ignores them; zeroing keeps it from complaining).
+                    row[0].im = T::Real::zero();
+                    if fx.is_multiple_of(2) {
+                        row[cx - 1].im = T::Real::zero();
+                    }
+                    inv.process_with_scratch(row, re, scr)
+                        .expect("buffer lengths fixed at plan time");
+                    for (u, o) in orow.iter_mut().enumerate() {
+                        *o = T::from_real(re[u * rx.stride]);
+                    }
+                }
+                RowFft::Complex(_, inv) => {
+                    inv.process_with_scratch(row, scr);
+                    for (u, o) in orow.iter_mut().enumerate() {
+                        *o = T::from_complex(row[u * rx.stride]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Computes the convolution into `output`, block by block in parallel.
+    fn run(&self, input: ArrayView2<'_, T>, mut output: ArrayViewMut2<'_, T>) {
+        let (pery, perx) = (self.by.per, self.bx.per);
+        output
+            .axis_chunks_iter_mut(Axis(0), pery)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(ty, mut strip)| {
+                strip
+                    .axis_chunks_iter_mut(Axis(1), perx)
+                    .into_par_iter()
+                    .enumerate()
+                    .for_each(|(tx, out)| self.block(ty, tx, input, out));
+            });
+    }
+
+    /// Writes the convolution straight into `output` (`ConvPlan::apply`).
+    pub(crate) fn apply(&mut self, input: ArrayView2<'_, T>, output: ArrayViewMut2<'_, T>) {
+        self.run(input, output);
+    }
+
+    /// Runs the plan; see [`crate::ConvPlan::apply_with`]. The blocks write a staging array
+    /// first, since an epilogue needs whole rows.
+    pub(crate) fn apply_with<F>(
+        &mut self,
+        input: ArrayView2<'_, T>,
+        mut output: ArrayViewMut2<'_, T>,
+        epilogue: &F,
+    ) where
+        F: Fn(usize, &[T], &mut [T]) + Sync,
+    {
+        let mut staging = std::mem::replace(&mut self.staging, Array2::zeros((0, 0)));
+        self.run(input, staging.view_mut());
+        output
+            .axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .zip(staging.axis_iter_mut(Axis(0)))
+            .enumerate()
+            .for_each(|(oy, (mut out_row, mut conv))| {
+                let conv = conv.as_slice_mut().expect("staging is in standard layout");
+                if let Some(dst) = out_row.as_slice_mut() {
+                    epilogue(oy, conv, dst);
+                } else {
+                    // Strided output row: the epilogue reads and writes a contiguous copy.
+                    let slot = rayon::current_thread_index().unwrap_or(0) % self.rowbufs.len();
+                    let mut buf = self.rowbufs[slot]
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    for (d, o) in buf.iter_mut().zip(out_row.iter()) {
+                        *d = *o;
+                    }
+                    epilogue(oy, conv, &mut buf);
+                    for (o, d) in out_row.iter_mut().zip(buf.iter()) {
+                        *o = *d;
+                    }
+                }
+            });
+        self.staging = staging;
+    }
+}

@@ -1,0 +1,1 @@
+//! Schema errors of training scenarios.

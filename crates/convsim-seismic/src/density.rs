@@ -1,0 +1,596 @@
+//! Variable density: `p_tt = rho v^2 div((1/rho) grad p) + v^2 s(t) delta(x - x_s)`.
+//!
+//! The operator is discretised in the standard staggered (flux) form: per axis,
+//! `d/dx (b dp/dx)` at node `j` is `D- [ b_{j+1/2} (D+ p)_{j+1/2} ]`, where `D+` maps nodes to
+//! the half-points and `D-` half-points to nodes, both the order-`2r` first derivative on `2r`
+//! points at half offsets (Fornberg weights `c_k` of the nodes `+-(k - 1/2)`):
+//! `(D+ p)_{j+1/2} = sum_k c_k (p_{j+k} - p_{j+1-k}) / h`. Because `D- = -(D+)^T`, the operator
+//! is symmetric and leapfrog conserves a discrete energy exactly (see [`Density::energy`]).
+//!
+//! Buoyancy `b = 1/rho` at a half-point is the arithmetic mean of `b` at its two nodes. That is
+//! the average of the coefficient that multiplies the gradient (the one the flux needs), it keeps
+//! the operator symmetric, it is exact where `b` is linear, and it equals the harmonic mean of
+//! `rho` (Moczo et al. 2002's "effective density" at a node-centred interface).
+//!
+//! For constant `b` the composite stencil `D- D+` is a `(4r - 1)`-point second derivative of
+//! order `2r`; it equals the central order-`2r` stencil of the constant-density path only for
+//! order 2 (for higher orders the two differ at `O(h^{2r})`), which is why constant density
+//! keeps the constant-density path.
+//!
+//! Boundaries: rigid (`dp/dn = 0`) mirrors `p` evenly about the half-point outside the edge, so
+//! the flux there is zero and the fluxes beyond are odd mirrors; the free surface mirrors `p`
+//! oddly about the edge node, so the fluxes are even mirrors; zero, sponge and CPML edges leave
+//! the fluxes beyond the first outer half-point at zero. The CPML is the convolutional PML of
+//! the flux form: memory variables `psi` on the half-points stretch `D+ p`, memory variables
+//! `zeta` on the nodes stretch `D- q`, with the same `a`, `b`, damping and frequency shift as the
+//! constant-density CPML.
+
+use convsim_core::stencil::fd_weights;
+use convsim_core::{Element, Grid, RealElement};
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use crate::kernel::Layout;
+use crate::{Result, SeismicError, SideBoundary};
+
+/// Staggered first-derivative weights `c_k`, `k = 1..=r`, of accuracy `order` on unit spacing:
+/// the weight of the node at `+(k - 1/2)` (the node at `-(k - 1/2)` has `-c_k`).
+///
+/// # Panics
+/// If `order` is not even and at least 2 (checked by the solver first).
+#[must_use]
+pub fn staggered_weights(order: usize) -> Vec<f64> {
+    let r = order / 2;
+    let xs: Vec<f64> = (0..2 * r).map(|i| i as f64 - r as f64 + 0.5).collect();
+    let w = fd_weights(1, 0.0, &xs).expect("distinct nodes");
+    // Antisymmetrise exactly so the operator stays symmetric to round-off.
+    (1..=r).map(|k| 0.5 * (w[r - 1 + k] - w[r - k])).collect()
+}
+
+/// CPML coefficients `(a, b)` at depth `depth` cells into a layer (`<= 0`: outside).
+fn cpml_ab(side: SideBoundary, depth: f64, h: f64, v_max: f64, dt: f64, f_src: Option<f64>) -> (f64, f64) {
+    let SideBoundary::Cpml {
+        width,
+        reflection,
+        frequency,
+    } = side
+    else {
+        return (0.0, 1.0);
+    };
+    if depth <= 0.0 {
+        return (0.0, 1.0);
+    }
+    let l = width as f64 * h;
+    let q = (depth / width as f64).min(1.0);
+    let d0 = -3.0 * v_max * reflection.ln() / (2.0 * l);
+    let d = d0 * q * q;
+    let alpha = std::f64::consts::PI * frequency.or(f_src).unwrap_or(0.0) * (1.0 - q);
+    let bb = (-(d + alpha) * dt).exp();
+    let aa = if d > 0.0 {
+        d * (bb - 1.0) / (d + alpha)
+    } else {
+        0.0
+    };
+    (aa, bb)
+}
+
+/// CPML state of one axis in the flux form.
+#[derive(Clone, Debug)]
+struct Pml<T> {
+    /// `a`, `b` at the nodes and at the half-points `m + 1/2` (index `m`) along the axis.
+    an: Vec<T>,
+    bn: Vec<T>,
+    ah: Vec<T>,
+    bh: Vec<T>,
+    /// Index ranges of the layers: nodes and half-points.
+    node_strips: Vec<(usize, usize)>,
+    half_strips: Vec<(usize, usize)>,
+    /// `psi` on the half-points, `zeta` on the nodes (padded layout).
+    psi: Vec<T>,
+    zeta: Vec<T>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pml<T: RealElement>(
+    lo: SideBoundary,
+    hi: SideBoundary,
+    c0: usize,
+    c1: usize,
+    len: usize,
+    h: f64,
+    v_max: f64,
+    dt: f64,
+    f_src: Option<f64>,
+    size: usize,
+) -> Option<Pml<T>> {
+    let is = |b: SideBoundary| matches!(b, SideBoundary::Cpml { .. });
+    if !is(lo) && !is(hi) {
+        return None;
+    }
+    let (wl, wh) = (lo.width() as f64, hi.width() as f64);
+    // Depth into the layer (cells) of position x (node index, or m + 0.5 for a half-point):
+    // the physical edge nodes c0 + wl and c1 - wh - 1 are at depth 0.
+    let ab = |x: f64| {
+        let dl = c0 as f64 + wl - x;
+        let dh = x - (c1 as f64 - wh - 1.0);
+        if is(lo) && dl > 0.0 {
+            cpml_ab(lo, dl, h, v_max, dt, f_src)
+        } else if is(hi) && dh > 0.0 {
+            cpml_ab(hi, dh, h, v_max, dt, f_src)
+        } else {
+            (0.0, 1.0)
+        }
+    };
+    let t = |v: f64| <T as Element>::from_f64(v);
+    let (mut an, mut bn, mut ah, mut bh) = (vec![], vec![], vec![], vec![]);
+    for i in 0..len {
+        let (a, b) = ab(i as f64);
+        an.push(t(a));
+        bn.push(t(b));
+        let (a, b) = ab(i as f64 + 0.5);
+        ah.push(t(a));
+        bh.push(t(b));
+    }
+    let (mut node_strips, mut half_strips) = (vec![], vec![]);
+    if is(lo) {
+        node_strips.push((c0, c0 + lo.width()));
+        half_strips.push((c0 - 1, c0 + lo.width()));
+    }
+    if is(hi) {
+        node_strips.push((c1 - hi.width(), c1));
+        half_strips.push((c1 - hi.width() - 1, c1));
+    }
+    Some(Pml {
+        an,
+        bn,
+        ah,
+        bh,
+        node_strips,
+        half_strips,
+        psi: vec![<T as num_traits::Zero>::zero(); size],
+        zeta: vec![<T as num_traits::Zero>::zero(); size],
+    })
+}
+
+/// Everything the variable-density step needs, allocated once.
+#[derive(Clone, Debug)]
+pub(crate) struct Density<T> {
+    lay: Layout,
+    r: usize,
+    /// `[top, bottom, left, right]`.
+    sides: [SideBoundary; 4],
+    /// `c_k / h` per axis.
+    cy: Vec<T>,
+    cx: Vec<T>,
+    /// `rho v^2 dt^2` per padded node.
+    kdt2: Vec<T>,
+    /// Buoyancy at `(i, j + 1/2)` (`bx[i s + j]`) and at `(i + 1/2, j)` (`by[i s + j]`).
+    bx: Vec<T>,
+    by: Vec<T>,
+    /// Fluxes `b D+ p` at the same positions as `bx`, `by`.
+    qx: Vec<T>,
+    qy: Vec<T>,
+    pml_x: Option<Pml<T>>,
+    pml_y: Option<Pml<T>>,
+    /// The density model on the physical grid, kg/m^3.
+    pub(crate) rho: Array2<f64>,
+    /// The stability limit of this discretisation and model, s.
+    pub(crate) dt_limit: f64,
+}
+
+/// What [`Density::new`] needs from the solver's constructor.
+pub(crate) struct Setup<'a> {
+    pub(crate) grid: Grid,
+    pub(crate) lay: Layout,
+    pub(crate) rows: usize,
+    pub(crate) r: usize,
+    pub(crate) oy: usize,
+    pub(crate) ox: usize,
+    pub(crate) dt: f64,
+    pub(crate) order: usize,
+    pub(crate) velocity: ArrayView2<'a, f64>,
+    pub(crate) sides: [SideBoundary; 4],
+    pub(crate) f_src: Option<f64>,
+}
+
+impl<T: RealElement> Density<T> {
+    /// Builds the half-point buoyancies, `rho v^2 dt^2`, the CPML profiles and the stability
+    /// limit.
+    ///
+    /// The limit is Gershgorin's bound on `K D-^T B D+` (similar to a symmetric matrix, so its
+    /// eigenvalues are real): `lambda <= max_i K_i sum_axis S^2 max_{|m - i| < r} b_m` with
+    /// `S = 2 sum |c_k| / h`, and leapfrog is stable for `dt^2 lambda <= 4`. For a homogeneous
+    /// model the bound is the exact Nyquist eigenvalue (the `c_k` alternate in sign).
+    pub(crate) fn new(st: &Setup<'_>, rho: Array2<f64>) -> Result<Self> {
+        let g = st.grid;
+        let lay = st.lay;
+        let s = lay.stride;
+        let size = st.rows * s;
+        let r = st.r;
+        let c = staggered_weights(st.order);
+        let t = |v: f64| <T as Element>::from_f64(v);
+        let at = |a: &ArrayView2<'_, f64>, i: usize, j: usize| {
+            let pi = (i as isize - st.oy as isize).clamp(0, g.ny as isize - 1) as usize;
+            let pj = (j as isize - st.ox as isize).clamp(0, g.nx as isize - 1) as usize;
+            a[[pi, pj]]
+        };
+        let rv = rho.view();
+        let mut kdt2 = vec![<T as num_traits::Zero>::zero(); size];
+        let mut bx64 = vec![0.0; size];
+        let mut by64 = vec![0.0; size];
+        for i in 0..st.rows {
+            for j in 0..s {
+                let v = at(&st.velocity, i, j);
+                let rh = at(&rv, i, j);
+                kdt2[i * s + j] = t(rh * (v * st.dt).powi(2));
+                bx64[i * s + j] = 0.5 * (1.0 / rh + 1.0 / at(&rv, i, j + 1));
+                by64[i * s + j] = 0.5 * (1.0 / rh + 1.0 / at(&rv, i + 1, j));
+            }
+        }
+        let sum_abs: f64 = c.iter().map(|v| v.abs()).sum();
+        let (sy2, sx2) = ((2.0 * sum_abs / g.dy).powi(2), (2.0 * sum_abs / g.dx).powi(2));
+        let mut lambda: f64 = 0.0;
+        for i in lay.cy0..lay.cy1 {
+            for j in lay.cx0..lay.cx1 {
+                let k = at(&rv, i, j) * at(&st.velocity, i, j).powi(2);
+                let mbx = (j - r..j + r).map(|m| bx64[i * s + m]).fold(0.0, f64::max);
+                let mby = (i - r..i + r).map(|m| by64[m * s + j]).fold(0.0, f64::max);
+                lambda = lambda.max(k * (sy2 * mby + sx2 * mbx));
+            }
+        }
+        let dt_limit = 2.0 / lambda.sqrt();
+        let v_max = st.velocity.iter().copied().fold(0.0, f64::max);
+        let [top, bottom, left, right] = st.sides;
+        let pml_y = pml::<T>(
+            top, bottom, lay.cy0, lay.cy1, st.rows, g.dy, v_max, st.dt, st.f_src, size,
+        );
+        let pml_x = pml::<T>(
+            left, right, lay.cx0, lay.cx1, s, g.dx, v_max, st.dt, st.f_src, size,
+        );
+        if !(dt_limit.is_finite() && dt_limit > 0.0) {
+            return Err(SeismicError::invalid(
+                "density",
+                "(model)",
+                "density and velocity must give a finite stability limit",
+            ));
+        }
+        Ok(Density {
+            lay,
+            r,
+            sides: st.sides,
+            cy: c.iter().map(|v| t(v / g.dy)).collect(),
+            cx: c.iter().map(|v| t(v / g.dx)).collect(),
+            kdt2,
+            bx: bx64.into_iter().map(t).collect(),
+            by: by64.into_iter().map(t).collect(),
+            qx: vec![<T as num_traits::Zero>::zero(); size],
+            qy: vec![<T as num_traits::Zero>::zero(); size],
+            pml_x,
+            pml_y,
+            rho,
+            dt_limit,
+        })
+    }
+
+    /// One leapfrog step `next = 2 cur - next + rho v^2 dt^2 div(b grad cur)` over the
+    /// computational region (CPML included). `cur` must have its ghost cells filled by the
+    /// boundaries. Allocates nothing.
+    pub(crate) fn step(&mut self, cur: &[T], next: &mut [T]) {
+        macro_rules! go {
+            ($r:literal) => {
+                self.step_r::<$r>(cur, next)
+            };
+        }
+        match self.r {
+            1 => go!(1),
+            2 => go!(2),
+            3 => go!(3),
+            4 => go!(4),
+            5 => go!(5),
+            6 => go!(6),
+            7 => go!(7),
+            8 => go!(8),
+            r => unreachable!("stencil radius {r} outside 1..=8 (checked at construction)"),
+        }
+    }
+
+    fn step_r<const R: usize>(&mut self, cur: &[T], next: &mut [T]) {
+        let lay = self.lay;
+        let s = lay.stride;
+        let cy: [T; R] = std::array::from_fn(|k| self.cy[k]);
+        let cx: [T; R] = std::array::from_fn(|k| self.cx[k]);
+        fluxes::<T, R>(lay, &cy, &cx, &self.bx, &self.by, cur, &mut self.qx, &mut self.qy);
+        // CPML: stretch the gradients in the layers (recomputing D+ p there only).
+        if let Some(px) = &mut self.pml_x {
+            let (ah, bh, strips, bx) = (&px.ah, &px.bh, &px.half_strips, &self.bx);
+            let rows = lay.cy0 * s..lay.cy1 * s;
+            self.qx[rows.clone()]
+                .par_chunks_mut(s)
+                .zip(px.psi[rows].par_chunks_mut(s))
+                .enumerate()
+                .for_each(|(ri, (q, psi))| {
+                    let i = lay.cy0 + ri;
+                    let p = &cur[i * s..(i + 1) * s];
+                    for &(m0, m1) in strips {
+                        for m in m0..m1 {
+                            let mut d = <T as num_traits::Zero>::zero();
+                            for k in 0..R {
+                                d += cx[k] * (p[m + 1 + k] - p[m - k]);
+                            }
+                            psi[m] = bh[m] * psi[m] + ah[m] * d;
+                            q[m] += bx[i * s + m] * psi[m];
+                        }
+                    }
+                });
+        }
+        if let Some(py) = &mut self.pml_y {
+            for &(i0, i1) in &py.half_strips {
+                let (ah, bh, by) = (&py.ah, &py.bh, &self.by);
+                self.qy[i0 * s..i1 * s]
+                    .par_chunks_mut(s)
+                    .zip(py.psi[i0 * s..i1 * s].par_chunks_mut(s))
+                    .enumerate()
+                    .for_each(|(ri, (q, psi))| {
+                        let i = i0 + ri;
+                        for j in lay.cx0..lay.cx1 {
+                            let mut d = <T as num_traits::Zero>::zero();
+                            for k in 0..R {
+                                d += cy[k] * (cur[(i + 1 + k) * s + j] - cur[(i - k) * s + j]);
+                            }
+                            psi[j] = bh[i] * psi[j] + ah[i] * d;
+                            q[j] += by[i * s + j] * psi[j];
+                        }
+                    });
+            }
+        }
+        mirror_fluxes(lay, self.r, self.sides, &mut self.qx, &mut self.qy);
+        update::<T, R>(lay, &cy, &cx, &self.kdt2, &self.qx, &self.qy, cur, next);
+        // CPML: stretch the divergence in the layers.
+        let (qx, qy, kdt2) = (&self.qx, &self.qy, &self.kdt2);
+        if let Some(px) = &mut self.pml_x {
+            let (an, bn, strips) = (&px.an, &px.bn, &px.node_strips);
+            let rows = lay.cy0 * s..lay.cy1 * s;
+            next[rows.clone()]
+                .par_chunks_mut(s)
+                .zip(px.zeta[rows].par_chunks_mut(s))
+                .enumerate()
+                .for_each(|(ri, (out, zeta))| {
+                    let i = lay.cy0 + ri;
+                    let q = &qx[i * s..(i + 1) * s];
+                    for &(j0, j1) in strips {
+                        for j in j0..j1 {
+                            let mut d = <T as num_traits::Zero>::zero();
+                            for k in 0..R {
+                                d += cx[k] * (q[j + k] - q[j - 1 - k]);
+                            }
+                            zeta[j] = bn[j] * zeta[j] + an[j] * d;
+                            out[j] += kdt2[i * s + j] * zeta[j];
+                        }
+                    }
+                });
+        }
+        if let Some(py) = &mut self.pml_y {
+            for &(i0, i1) in &py.node_strips {
+                let (an, bn) = (&py.an, &py.bn);
+                next[i0 * s..i1 * s]
+                    .par_chunks_mut(s)
+                    .zip(py.zeta[i0 * s..i1 * s].par_chunks_mut(s))
+                    .enumerate()
+                    .for_each(|(ri, (out, zeta))| {
+                        let i = i0 + ri;
+                        for j in lay.cx0..lay.cx1 {
+                            let mut d = <T as num_traits::Zero>::zero();
+                            for k in 0..R {
+                                d += cy[k] * (qy[(i + k) * s + j] - qy[(i - 1 - k) * s + j]);
+                            }
+                            zeta[j] = bn[i] * zeta[j] + an[i] * d;
+                            out[j] += kdt2[i * s + j] * zeta[j];
+                        }
+                    });
+            }
+        }
+    }
+
+    /// The discrete energy `(hy hx / 2) sum [(p^n - p^{n-1})^2 / (rho v^2 dt^2) - p^n A p^{n-1}]`
+    /// with `A = D- b D+` (a discrete `(1/2) int p_t^2 / (rho v^2) + b |grad p|^2`), which
+    /// leapfrog conserves exactly (up to round-off) with rigid, free-surface or zero boundaries
+    /// below the stability limit. `prev` must have valid ghost cells (those of the last step).
+    /// Allocates two scratch fields (a diagnostic, not part of the step).
+    pub(crate) fn energy(&self, cur: &[T], prev: &[T], hy: f64, hx: f64) -> f64 {
+        let lay = self.lay;
+        let s = lay.stride;
+        let r = self.r;
+        let f = |v: T| v.to_c64().re;
+        let mut qx = vec![<T as num_traits::Zero>::zero(); self.qx.len()];
+        let mut qy = qx.clone();
+        macro_rules! go {
+            ($r:literal) => {{
+                let cy: [T; $r] = std::array::from_fn(|k| self.cy[k]);
+                let cx: [T; $r] = std::array::from_fn(|k| self.cx[k]);
+                fluxes::<T, $r>(lay, &cy, &cx, &self.bx, &self.by, prev, &mut qx, &mut qy);
+            }};
+        }
+        match r {
+            1 => go!(1),
+            2 => go!(2),
+            3 => go!(3),
+            4 => go!(4),
+            5 => go!(5),
+            6 => go!(6),
+            7 => go!(7),
+            8 => go!(8),
+            r => unreachable!("stencil radius {r} outside 1..=8"),
+        }
+        mirror_fluxes(lay, r, self.sides, &mut qx, &mut qy);
+        let mut e = 0.0;
+        for i in lay.cy0..lay.cy1 {
+            for j in lay.cx0..lay.cx1 {
+                let idx = i * s + j;
+                let mut div = 0.0;
+                for k in 0..r {
+                    div += f(self.cy[k]) * (f(qy[idx + k * s]) - f(qy[idx - (k + 1) * s]))
+                        + f(self.cx[k]) * (f(qx[idx + k]) - f(qx[idx - 1 - k]));
+                }
+                let dp = f(cur[idx]) - f(prev[idx]);
+                e += dp * dp / f(self.kdt2[idx]) - f(cur[idx]) * div;
+            }
+        }
+        0.5 * e * hy * hx
+    }
+}
+
+/// `qx = bx D+x p` on rows `[cy0, cy1)`, half-columns `[cx0 - 1, cx1)`; `qy = by D+y p` on
+/// half-rows `[cy0 - 1, cy1)`, columns `[cx0, cx1)`. Rows in parallel.
+#[allow(clippy::too_many_arguments)]
+fn fluxes<T: RealElement, const R: usize>(
+    lay: Layout,
+    cy: &[T; R],
+    cx: &[T; R],
+    bx: &[T],
+    by: &[T],
+    p: &[T],
+    qx: &mut [T],
+    qy: &mut [T],
+) {
+    let s = lay.stride;
+    let rows = (lay.cy0 - 1) * s..lay.cy1 * s;
+    qx[rows.clone()]
+        .par_chunks_mut(s)
+        .zip(qy[rows].par_chunks_mut(s))
+        .with_min_len(4)
+        .enumerate()
+        .for_each(|(ri, (qxr, qyr))| {
+            let i = lay.cy0 - 1 + ri;
+            if i >= lay.cy0 {
+                // Half-columns j + 1/2, j in [cx0 - 1, cx1).
+                let j0 = lay.cx0 - 1;
+                let n = lay.cx1 - j0;
+                let row = &p[i * s..(i + 1) * s];
+                let b = &bx[i * s + j0..][..n];
+                let out = &mut qxr[j0..][..n];
+                let pp: [&[T]; R] = std::array::from_fn(|k| &row[j0 + 1 + k..][..n]);
+                let pm: [&[T]; R] = std::array::from_fn(|k| &row[j0 - k..][..n]);
+                for j in 0..n {
+                    let mut d = <T as num_traits::Zero>::zero();
+                    for k in 0..R {
+                        d += cx[k] * (pp[k][j] - pm[k][j]);
+                    }
+                    out[j] = b[j] * d;
+                }
+            }
+            let (j0, n) = (lay.cx0, lay.cx1 - lay.cx0);
+            let b = &by[i * s + j0..][..n];
+            let out = &mut qyr[j0..][..n];
+            let pp: [&[T]; R] = std::array::from_fn(|k| &p[(i + 1 + k) * s + j0..][..n]);
+            let pm: [&[T]; R] = std::array::from_fn(|k| &p[(i - k) * s + j0..][..n]);
+            for j in 0..n {
+                let mut d = <T as num_traits::Zero>::zero();
+                for k in 0..R {
+                    d += cy[k] * (pp[k][j] - pm[k][j]);
+                }
+                out[j] = b[j] * d;
+            }
+        });
+}
+
+/// Fills the fluxes beyond the first outer half-point from the mirror boundaries (odd mirror for
+/// rigid, even for the free surface); other sides keep zeros there.
+fn mirror_fluxes<T: RealElement>(
+    lay: Layout,
+    r: usize,
+    sides: [SideBoundary; 4],
+    qx: &mut [T],
+    qy: &mut [T],
+) {
+    let s = lay.stride;
+    let [top, bottom, left, right] = sides;
+    let e = lay.cy1 - 1;
+    for m in 1..r {
+        for j in lay.cx0..lay.cx1 {
+            match top {
+                SideBoundary::Rigid => qy[(lay.cy0 - 1 - m) * s + j] = -qy[(lay.cy0 - 1 + m) * s + j],
+                SideBoundary::FreeSurface => qy[(lay.cy0 - 1 - m) * s + j] = qy[(lay.cy0 + m) * s + j],
+                _ => {}
+            }
+            match bottom {
+                SideBoundary::Rigid => qy[(e + m) * s + j] = -qy[(e - m) * s + j],
+                SideBoundary::FreeSurface => qy[(e + m) * s + j] = qy[(e - 1 - m) * s + j],
+                _ => {}
+            }
+        }
+    }
+    let (c0, ce) = (lay.cx0, lay.cx1 - 1);
+    for i in lay.cy0..lay.cy1 {
+        let q = &mut qx[i * s..(i + 1) * s];
+        for m in 1..r {
+            match left {
+                SideBoundary::Rigid => q[c0 - 1 - m] = -q[c0 - 1 + m],
+                SideBoundary::FreeSurface => q[c0 - 1 - m] = q[c0 + m],
+                _ => {}
+            }
+            match right {
+                SideBoundary::Rigid => q[ce + m] = -q[ce - m],
+                SideBoundary::FreeSurface => q[ce + m] = q[ce - 1 - m],
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `next = 2 cur - next + kdt2 (D-x qx + D-y qy)` on the computational region, rows in parallel.
+#[allow(clippy::too_many_arguments)]
+fn update<T: RealElement, const R: usize>(
+    lay: Layout,
+    cy: &[T; R],
+    cx: &[T; R],
+    kdt2: &[T],
+    qx: &[T],
+    qy: &[T],
+    cur: &[T],
+    next: &mut [T],
+) {
+    let s = lay.stride;
+    let two = <T as Element>::from_f64(2.0);
+    next[lay.cy0 * s..lay.cy1 * s]
+        .par_chunks_mut(s)
+        .with_min_len(4)
+        .enumerate()
+        .for_each(|(ri, out)| {
+            let i = lay.cy0 + ri;
+            let (j0, n) = (lay.cx0, lay.cx1 - lay.cx0);
+            let base = i * s + j0;
+            let out = &mut out[j0..][..n];
+            let c = &cur[base..][..n];
+            let k2 = &kdt2[base..][..n];
+            let xp: [&[T]; R] = std::array::from_fn(|k| &qx[base + k..][..n]);
+            let xm: [&[T]; R] = std::array::from_fn(|k| &qx[base - 1 - k..][..n]);
+            let yp: [&[T]; R] = std::array::from_fn(|k| &qy[base + k * s..][..n]);
+            let ym: [&[T]; R] = std::array::from_fn(|k| &qy[base - (k + 1) * s..][..n]);
+            for j in 0..n {
+                let mut d = <T as num_traits::Zero>::zero();
+                for k in 0..R {
+                    d += cx[k] * (xp[k][j] - xm[k][j]) + cy[k] * (yp[k][j] - ym[k][j]);
+                }
+                out[j] = two * c[j] - out[j] + k2[j] * d;
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staggered_weights_are_the_classic_ones() {
+        // Order 2: 1; order 4: 9/8, -1/24 (Levander 1988).
+        assert!((staggered_weights(2)[0] - 1.0).abs() < 1e-14);
+        let w = staggered_weights(4);
+        assert!((w[0] - 9.0 / 8.0).abs() < 1e-14 && (w[1] + 1.0 / 24.0).abs() < 1e-14);
+        // Every order differentiates x exactly: sum_k c_k (2k - 1) = 1.
+        for order in (2..=16).step_by(2) {
+            let w = staggered_weights(order);
+            let m: f64 = w.iter().enumerate().map(|(k, c)| c * (2 * k + 1) as f64).sum();
+            assert!((m - 1.0).abs() < 1e-10, "order {order}: {m}");
+        }
+    }
+}
