@@ -292,6 +292,83 @@ fn fill_row<T: Element>(cfg: &Cfg<T>, input: &ArrayView2<'_, T>, pr: usize, dst:
     }
 }
 
+/// Dense row straight from the input rows (standard layout, column stride 1), without building
+/// extended rows: the interior columns read `flat` directly, the few border columns go through
+/// the column maps one sample at a time. Every output sees the same operations in the same order
+/// as through the ring (`0`, then `madd` tap by tap), so the two paths agree bitwise. Returns
+/// `false`, computing nothing, if a row the taps read is not a plain input row (a `Constant` or
+/// `Negated` row source): the ring handles those.
+#[inline(always)]
+fn direct_row<T: Element, const V: usize, const FMA: bool>(
+    cfg: &Cfg<T>,
+    taps: &[(usize, usize, T)],
+    flat: &[T],
+    top: usize,
+    s: &mut Scratch<T>,
+) -> bool {
+    let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
+    let lo = rx.lo;
+    // Outputs whose taps all fall inside the row: `lo <= ox + off < lo + w` for every offset.
+    let max_off = (rx.k - 1) * rx.dilation;
+    let ox_a = lo.min(rx.out);
+    let ox_b = (lo + w).saturating_sub(max_off).clamp(ox_a, rx.out);
+    if ox_b < ox_a + V {
+        return false; // hardly any interior: not worth a second path
+    }
+    for (t, &(ky, off, wt)) in taps.iter().enumerate() {
+        let pr = top + ky * ry.dilation;
+        match cfg.by.source(pr as isize - ry.lo as isize, cfg.h) {
+            Source::Index(i) => s.bases[t] = i * w + off,
+            _ => return false,
+        }
+        s.weights[t] = wt;
+    }
+    let n = taps.len();
+    let (bases, weights) = (&s.bases[..n], &s.weights[..n]);
+    let acc = &mut s.acc[..rx.out];
+    let border = |ox: usize| {
+        let mut a = T::zero();
+        for (&b, &(_, off, wt)) in bases.iter().zip(taps) {
+            // `b = i * w + off`: the row start and the tap offset in extended columns.
+            let (row0, c) = (b - off, off + ox);
+            let x = match cfg.col_src[c] {
+                Source::Index(j) => flat[row0 + j],
+                Source::Negated(j) => -flat[row0 + j],
+                Source::Constant(v) => T::from_f64(v),
+            };
+            a = madd::<T, FMA>(x, wt, a);
+        }
+        a
+    };
+    for (ox, d) in acc.iter_mut().enumerate().take(ox_a) {
+        *d = border(ox);
+    }
+    let mut ox0 = ox_a;
+    while ox0 + V <= ox_b {
+        let mut a = [T::zero(); V];
+        for (&b, &wt) in bases.iter().zip(weights) {
+            let p = b + ox0 - lo;
+            let xs: &[T; V] = flat[p..p + V].try_into().unwrap();
+            for l in 0..V {
+                a[l] = madd::<T, FMA>(xs[l], wt, a[l]);
+            }
+        }
+        acc[ox0..ox0 + V].copy_from_slice(&a);
+        ox0 += V;
+    }
+    for ox in ox0..ox_b {
+        let mut a = T::zero();
+        for (&b, &wt) in bases.iter().zip(weights) {
+            a = madd::<T, FMA>(flat[b + ox - lo], wt, a);
+        }
+        acc[ox] = a;
+    }
+    for (ox, d) in acc.iter_mut().enumerate().skip(ox_b) {
+        *d = border(ox);
+    }
+    true
+}
+
 /// `acc[ox] = sum_t weights[t] * buf[bases[t] + ox]` for `ox < wv`, in register blocks of `V`.
 #[inline(always)]
 fn taps_row<T: Element, const V: usize, const FMA: bool>(
@@ -351,9 +428,18 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
             let keff = ry.k_eff;
             let rowlen = cfg.rowlen;
             let mut next = 0;
+            let flat = input.as_slice().filter(|_| cfg.sx == 1);
             for (r, out_row) in chunk.outer_iter_mut().enumerate() {
                 let oy = oy0 + r;
                 let top = oy * ry.stride;
+                if let Some(flat) = flat
+                    && direct_row::<T, V, FMA>(cfg, taps, flat, top, s)
+                {
+                    // The ring holds stale rows now: refill it if a later row needs it.
+                    next = 0;
+                    emit(epi, oy, &s.acc[..wo], out_row, &mut s.strided);
+                    continue;
+                }
                 // Each extended row is built once per task, into slot `row % k_eff`.
                 for pr in next.max(top)..top + keff {
                     let slot = pr % keff;

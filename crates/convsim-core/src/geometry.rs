@@ -319,3 +319,9 @@ pub fn resolve_tile_axis(
         inner,
     })
 }
+
+/// Runs the Rust examples of the user guide's conventions page as doctests (the "Halo tiles"
+/// section), so the page cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/conventions.md")]
+pub struct ConventionsPage;

@@ -682,7 +682,7 @@ impl RunWriter {
             grp.new_attr::<f64>()
                 .shape(v.len())
                 .create(name)
-                .and_then(|a| a.write(&v))
+                .and_then(|a| a.write_raw(&v))
                 .ctx(p, || format!("writing attribute {name} of /receivers/{shot}"))?;
         }
         set_num(p, &grp, "source_count", g.sources.len() as i64)?;
