@@ -87,6 +87,37 @@ pub(crate) fn direct_cost<T: Element>(outputs: usize, inputs: usize, taps_per_ou
     outputs as f64 * taps_per_output * c.tap * f + (inputs + outputs) as f64 * c.stream * f
 }
 
+/// Estimated seconds of the block method (`OverlapAdd`) for the blocks it would choose, and
+/// that choice `(fy, fx)`: [`crate::overlap_add::block_work`] (blocks x `n log2 n` per block,
+/// rounded up to whole rounds over the threads, cache penalty) in units of the calibrated FFT
+/// cost, plus streaming the input and output once.
+pub(crate) fn overlap_add_cost<T: Element>(
+    ry: &crate::ResolvedAxis,
+    rx: &crate::ResolvedAxis,
+) -> (f64, [usize; 2]) {
+    let c = calibration();
+    let threads = rayon::current_num_threads().max(1);
+    let (by, bx) = crate::overlap_add::choose_blocks::<T>(ry, rx, threads, None);
+    let cx = if T::IS_COMPLEX { bx.f } else { bx.f / 2 + 1 };
+    let work = crate::overlap_add::block_work(
+        by,
+        bx,
+        by.f * cx * 2 * std::mem::size_of::<T::Real>(),
+        threads,
+    ) / threads as f64;
+    let width = if std::mem::size_of::<T::Real>() == 4 {
+        0.6
+    } else {
+        1.0
+    };
+    let kind = if T::IS_COMPLEX { 2.0 } else { 1.0 };
+    let streams = (ry.n * rx.n + ry.out * rx.out) as f64;
+    (
+        work * c.fft * width * kind + streams * c.stream * element_factor::<T>(),
+        [by.f, bx.f],
+    )
+}
+
 /// Estimated seconds of one FFT plan of transform shape `shape` (round trip and multiply), plus
 /// filling and reading the work array.
 pub(crate) fn fft_cost<T: Element>(shape: [usize; 2], inputs: usize, outputs: usize) -> f64 {

@@ -148,7 +148,7 @@ impl fmt::Display for Recipe {
         if let (Some(b), Some(n)) = (self.block_shape, self.blocks) {
             write!(f, " blocks {n:?} of {b:?} outputs")?;
         }
-        if self.halo != [[0; 2]; 2] {
+        if self.boundaries.has_halo() {
             write!(f, " halo {:?}", self.halo)?;
         }
         write!(f, " tasks {} [{}]", self.tasks, self.isa)?;
@@ -340,7 +340,17 @@ impl<T: Element> ConvPlan<T> {
                     variant: format!("{}x{}", shape[0], shape[1]),
                     seconds: f,
                 });
-                if f < d { Method::Fft } else { Method::Direct }
+                let (o, oshape) = cost::overlap_add_cost::<T>(&ry, &rx);
+                estimates.push(MethodEstimate {
+                    method: Method::OverlapAdd,
+                    variant: format!("blocks {}x{}", oshape[0], oshape[1]),
+                    seconds: o,
+                });
+                // The cheapest estimate; ties go to the simpler method (listed first).
+                estimates
+                    .iter()
+                    .fold(&estimates[0], |best, e| if e.seconds < best.seconds { e } else { best })
+                    .method
             }
         };
         let mut blocks = None;

@@ -108,13 +108,15 @@ fn check_tiled<T: Random>(
                 .unwrap();
             let owned = (yr.1 - yr.0, xr.1 - xr.0);
             assert_eq!(plan.output_shape(), owned, "output covers the owned cells");
-            assert_eq!(plan.recipe().method, Method::Direct, "halo tiles run direct");
+            assert_eq!(
+                plan.recipe().method,
+                Method::Direct,
+                "halo tiles run direct"
+            );
             assert_eq!(plan.recipe().halo, [by.ghosts(), bx.ghosts()]);
             let mut out = Array2::<T>::zeros(owned);
             plan.apply(tile.view(), out.view_mut());
-            tiled
-                .slice_mut(s![yr.0..yr.1, xr.0..xr.1])
-                .assign(&out);
+            tiled.slice_mut(s![yr.0..yr.1, xr.0..xr.1]).assign(&out);
         }
     }
     let differing = expected.iter().zip(&tiled).filter(|(a, b)| a != b).count();
@@ -137,9 +139,10 @@ fn kernels<T: Random>() -> Vec<(Kernel<T>, Orientation, Geometry)> {
     let gauss: Vec<f64> = (0..9)
         .map(|i| (-(f64::from(i) - 4.0).powi(2) / 6.0).exp())
         .collect();
-    let rank_one =
-        Kernel2::new(Array2::from_shape_fn((9, 9), |(i, j)| T::from_f64(gauss[i] * gauss[j])))
-            .unwrap();
+    let rank_one = Kernel2::new(Array2::from_shape_fn((9, 9), |(i, j)| {
+        T::from_f64(gauss[i] * gauss[j])
+    }))
+    .unwrap();
     let col: Vec<T> = (0..7).map(|_| T::random(&mut r)).collect();
     let row: Vec<T> = (0..11).map(|_| T::random(&mut r)).collect();
     vec![
@@ -209,7 +212,12 @@ fn every_method_request_is_routed_to_direct() {
     let mut r = rng(11);
     let u: Array2<f64> = random_array(&mut r, 37, 50);
     let k: Kernel<f64> = Kernel2::new(random_array(&mut r, 11, 11)).unwrap().into();
-    for m in [Method::Auto, Method::Fft, Method::OverlapAdd, Method::Direct] {
+    for m in [
+        Method::Auto,
+        Method::Fft,
+        Method::OverlapAdd,
+        Method::Direct,
+    ] {
         check_tiled(
             &u,
             &k,
@@ -226,7 +234,11 @@ fn output_geometry_is_that_of_the_owned_cells() {
     // Full and Valid on the owned cells: the output length is `output_len` of the owned length,
     // whatever the ghost width; Full reads k - 1 ghost cells on each side.
     let k: Kernel<f64> = Kernel2::new(Array2::from_elem((3, 5), 1.0)).unwrap().into();
-    for (pad, ghosts) in [(Padding::Same, [1, 2]), (Padding::Full, [2, 4]), (Padding::Valid, [0, 0])] {
+    for (pad, ghosts) in [
+        (Padding::Same, [1, 2]),
+        (Padding::Full, [2, 4]),
+        (Padding::Valid, [0, 0]),
+    ] {
         let b = Boundaries {
             y: Sides::both(Boundary::Halo(ghosts[0])),
             x: Sides::both(Boundary::Halo(ghosts[1])),
@@ -242,7 +254,11 @@ fn output_geometry_is_that_of_the_owned_cells() {
             output_len(12, 5, 2, &ax).unwrap(),
         );
         assert_eq!(plan.output_shape(), expected, "{pad:?}");
-        assert!(plan.recipe().to_string().contains("halo"), "{}", plan.recipe());
+        assert!(
+            plan.recipe().to_string().contains("halo"),
+            "{}",
+            plan.recipe()
+        );
     }
 }
 
@@ -286,7 +302,10 @@ fn halo_thinner_than_the_kernel_reach_is_a_typed_error() {
             }
         );
         let msg = e.to_string();
-        assert!(msg.contains(&format!("Halo(n) with n >= {needed}")), "{msg}");
+        assert!(
+            msg.contains(&format!("Halo(n) with n >= {needed}")),
+            "{msg}"
+        );
     }
     // Ghost cells that fill the whole tile leave nothing to own.
     assert_eq!(

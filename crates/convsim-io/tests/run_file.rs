@@ -489,7 +489,7 @@ d = xr.open_dataset(p, group="diagnostics", engine="h5netcdf")
 assert d["mass"].dims == ("time",) and "time" in d.coords
 np.testing.assert_array_equal(d["step"].values, [0, 10, 20, 30])
 g = xr.open_dataset(p, group="receivers/shot0", engine="h5netcdf")
-assert g["traces"].dims == ("receiver", "time"), g["traces"].dims
+assert g["gather"].dims == ("receiver", "time"), g["gather"].dims
 root = xr.open_dataset(p, engine="h5netcdf")
 assert root.attrs["solver"] == "diffusion" and root.attrs["scenario"].startswith("# sc")
 with h5py.File(p, "r") as f:

@@ -224,7 +224,10 @@ fn leapfrog_fused_r<T: RealElement, const R: usize>(
         Coef::Field(f) => (<T as num_traits::Zero>::zero(), Some(f)),
     };
     let (y0, ny) = (lay.cy0, lay.cy1 - lay.cy0);
-    assert!(y0 >= R && (lay.cy1 + R) * s <= a.len(), "ghost rows present");
+    assert!(
+        y0 >= R && (lay.cy1 + R) * s <= a.len(),
+        "ghost rows present"
+    );
     // Step `t` writes fields[t % 2] and reads fields[(t + 1) % 2].
     let fields = [Shared::new(a), Shared::new(b)];
     let step_row = |t: usize, i: usize| {
@@ -475,7 +478,8 @@ mod tests {
             let (ny, nx) = (6 * k * r + 5, 37); // several bands of >= 2 k r rows
             let s = nx + 2 * r;
             let size = (ny + 2 * r) * s;
-            let interior = |q: usize| (r..r + ny).contains(&(q / s)) && (r..r + nx).contains(&(q % s));
+            let interior =
+                |q: usize| (r..r + ny).contains(&(q / s)) && (r..r + nx).contains(&(q % s));
             let mut field = |lo: f32, hi: f32| -> Vec<f32> {
                 (0..size)
                     .map(|q| {
@@ -513,11 +517,15 @@ mod tests {
                     pool.install(|| leapfrog_fused(lay, &w, coef, k, &mut a, &mut b));
                     let (new, old) = if k % 2 == 1 { (&b, &a) } else { (&a, &b) };
                     assert!(
-                        new.iter().zip(&cur).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        new.iter()
+                            .zip(&cur)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
                         "order {order} k {k} threads {threads}: newest field differs"
                     );
                     assert!(
-                        old.iter().zip(&prev).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        old.iter()
+                            .zip(&prev)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
                         "order {order} k {k} threads {threads}: previous field differs"
                     );
                 }
