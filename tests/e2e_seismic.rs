@@ -71,7 +71,10 @@ fn layered_gather_has_the_layout_and_the_direct_arrival() {
         (t_peak - expected).abs() <= tol,
         "direct arrival at {t_peak} s, expected {expected} +- {tol} s"
     );
-    assert!(trace[k_peak] > 0.0, "a positive Ricker peak gives a positive p");
+    assert!(
+        trace[k_peak] > 0.0,
+        "a positive Ricker peak gives a positive p"
+    );
     // Causality: nothing before the wavelet has started (|s| < 1e-6 of its peak before
     // t0 - 0.11 s for a 12 Hz Ricker, ~ 15 ms; the field there is round-off).
     let quiet = trace.iter().take(10).fold(0.0f64, |m, x| m.max(x.abs()));
@@ -145,7 +148,10 @@ fn a_run_that_blows_up_keeps_its_gathers_to_the_last_frame() {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no last frame step in: {err}"));
-    assert!(last >= 10, "the blow-up should come after a few frames: {err}");
+    assert!(
+        last >= 10,
+        "the blow-up should come after a few frames: {err}"
+    );
     let f = RunFile::open(d.path().join("run.h5")).unwrap();
     let g = f.read_receivers("shot0").unwrap();
     assert_eq!(g.recorded, last + 1);

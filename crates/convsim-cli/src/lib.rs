@@ -299,7 +299,11 @@ fn inspect(a: &InspectArgs) -> Result<()> {
             g.recorded,
             g.dt,
             s.time_units,
-            if sources.is_empty() { "-".into() } else { sources.join(", ") }
+            if sources.is_empty() {
+                "-".into()
+            } else {
+                sources.join(", ")
+            }
         );
     }
     Ok(())

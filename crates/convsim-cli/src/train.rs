@@ -63,7 +63,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
                 pb.set_prefix(format!("{name}: train"));
                 pb.set_length(epochs as u64);
                 pb.set_position(epoch as u64 + 1);
-                let val = val_loss.map(|v| format!(", val {v:.3e}")).unwrap_or_default();
+                let val = val_loss
+                    .map(|v| format!(", val {v:.3e}"))
+                    .unwrap_or_default();
                 pb.set_message(format!("epochs, loss {train_loss:.3e}{val}"));
             }
             TrainProgress::Rollout => {

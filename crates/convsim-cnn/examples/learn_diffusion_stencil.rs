@@ -41,7 +41,10 @@ fn main() {
     let fit = fit_stencil(&pairs, &cfg).expect("well-posed fit");
     let taps = fit.taps.slice(s![0, 0, .., ..]).to_owned();
     let r = d * dt / (h * h);
-    let mut exact = laplacian(2, 1.0, 1.0).expect("stencil").taps().mapv(|v| r * v);
+    let mut exact = laplacian(2, 1.0, 1.0)
+        .expect("stencil")
+        .taps()
+        .mapv(|v| r * v);
     exact[[1, 1]] += 1.0;
     let err = relative_error(taps.view(), exact.view());
     let description = format!(
@@ -60,11 +63,16 @@ fn main() {
         &description,
     )
     .expect("valid stencil");
-    file.save(std::path::Path::new(&out)).expect("write the stencil file");
+    file.save(std::path::Path::new(&out))
+        .expect("write the stencil file");
     println!("{description}");
     println!("taps (learned - exact):");
     for (row, ex) in taps.outer_iter().zip(exact.outer_iter()) {
-        let d: Vec<String> = row.iter().zip(ex).map(|(a, b)| format!("{:+.3e}", a - b)).collect();
+        let d: Vec<String> = row
+            .iter()
+            .zip(ex)
+            .map(|(a, b)| format!("{:+.3e}", a - b))
+            .collect();
         println!("  {}", d.join(" "));
     }
     println!("sum of taps - 1 = {:e}", taps.sum() - 1.0);

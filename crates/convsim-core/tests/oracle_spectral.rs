@@ -161,7 +161,12 @@ fn steps_case<T: Random>(shape: [usize; 2], n: usize, seed: u64) {
 
     let mut fused = x.clone();
     plan.apply_steps(fused.view_mut(), n, &pre, &mid, &post);
-    assert_eq!(fused, expect, "{} {shape:?} n = {n}: fused != separate", T::NAME);
+    assert_eq!(
+        fused,
+        expect,
+        "{} {shape:?} n = {n}: fused != separate",
+        T::NAME
+    );
 
     // Rows that are not contiguous in memory (a transposed view) give the same values.
     let mut tr = Array2::from_elem((shape[1], shape[0]), T::from_f64(7.0));
@@ -183,9 +188,17 @@ fn steps_case<T: Random>(shape: [usize; 2], n: usize, seed: u64) {
 #[test]
 fn fused_steps_equal_separate_applications() {
     // Sizes around the column block (16) and the task split, 1D rows and columns.
-    for (s, shape) in [[8, 8], [37, 45], [16, 17], [1, 20], [20, 1], [5, 3], [64, 40]]
-        .into_iter()
-        .enumerate()
+    for (s, shape) in [
+        [8, 8],
+        [37, 45],
+        [16, 17],
+        [1, 20],
+        [20, 1],
+        [5, 3],
+        [64, 40],
+    ]
+    .into_iter()
+    .enumerate()
     {
         for n in [1, 3] {
             let seed = 100 + s as u64;

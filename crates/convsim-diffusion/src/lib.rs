@@ -66,6 +66,7 @@ pub mod stability;
 
 pub use error::DiffusionError;
 pub use params::{
-    BoundaryCondition, BoundaryConditions, DiffusionParams, Diffusivity, FaceAverage, Scheme, StencilForm, StencilTaps,
+    BoundaryCondition, BoundaryConditions, DiffusionParams, Diffusivity, FaceAverage, Scheme,
+    StencilForm, StencilTaps,
 };
 pub use solver::{Diagnostics, DiffusionSolver, boundaries_of, padding_of};

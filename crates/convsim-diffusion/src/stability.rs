@@ -135,7 +135,10 @@ fn axis_modes(n: usize, periodic: bool) -> (Vec<f64>, bool) {
     if n <= 1 {
         (vec![0.0], false)
     } else if periodic {
-        ((0..n).map(|k| 2.0 * PI * k as f64 / n as f64).collect(), false)
+        (
+            (0..n).map(|k| 2.0 * PI * k as f64 / n as f64).collect(),
+            false,
+        )
     } else {
         let m: u32 = 64;
         let v = (0..=2 * m)
@@ -289,6 +292,9 @@ mod tests {
         }
         // Centred advection is unstable for every dt under forward Euler.
         let adv = ndarray::array![[-0.5, 0.0, 0.5]];
-        assert_eq!(operator_limit(adv.view(), [0, 1], [1, 16], [true, true]), 0.0);
+        assert_eq!(
+            operator_limit(adv.view(), [0, 1], [1, 16], [true, true]),
+            0.0
+        );
     }
 }

@@ -111,7 +111,7 @@ fn step_and_operator_forms_reproduce_the_explicit_scheme() {
 fn a_zero_sum_operator_conserves_mass() {
     // D L5 plus first-order upwind advection with velocity (vy, vx) = (0.3, -0.5): not
     // symmetric, every column sum zero, so the periodic sum is conserved to rounding.
-    let (vy, vx) = (0.3, -0.5);
+    let (vy, vx): (f64, f64) = (0.3, -0.5);
     let mut l = operator_taps();
     l[[1, 1]] -= (vy + vx.abs()) / H;
     l[[0, 1]] += vy / H; // u_y from above (vy > 0)
@@ -172,10 +172,18 @@ fn stability_checks() {
     // A stencil larger than the grid, and an anchor outside the taps.
     let p = with_stencil(b, dt, StencilForm::Step, Array2::zeros((13, 3)));
     let msg = p.validate().unwrap_err().to_string();
-    assert!(msg.contains("stencil.taps") && msg.contains("(12, 10)"), "{msg}");
+    assert!(
+        msg.contains("stencil.taps") && msg.contains("(12, 10)"),
+        "{msg}"
+    );
     let mut p = with_stencil(b, dt, StencilForm::Step, array![[1.0]]);
     p.stencil.as_mut().unwrap().anchor = [0, 1];
-    assert!(p.validate().unwrap_err().to_string().contains("stencil.anchor"));
+    assert!(
+        p.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("stencil.anchor")
+    );
     // The scheme without taps.
     let mut p = with_stencil(b, dt, StencilForm::Step, array![[1.0]]);
     p.stencil = None;

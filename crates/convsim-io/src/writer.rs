@@ -683,7 +683,9 @@ impl RunWriter {
                 .shape(v.len())
                 .create(name)
                 .and_then(|a| a.write_raw(&v))
-                .ctx(p, || format!("writing attribute {name} of /receivers/{shot}"))?;
+                .ctx(p, || {
+                    format!("writing attribute {name} of /receivers/{shot}")
+                })?;
         }
         set_num(p, &grp, "source_count", g.sources.len() as i64)?;
         set_str(p, &grp, "source_units", &meta_units)?;
@@ -700,8 +702,7 @@ impl RunWriter {
         write_quantity_attrs(p, &ds, &g.quantity)?;
         ffi::attach_scale(ds.id(), receiver.id(), 0, "receiver")
             .ctx(p, || "attaching receiver".into())?;
-        ffi::attach_scale(ds.id(), tds.id(), 1, "time")
-            .ctx(p, || "attaching trace time".into())?;
+        ffi::attach_scale(ds.id(), tds.id(), 1, "time").ctx(p, || "attaching trace time".into())?;
         Ok(ds)
     }
 

@@ -836,7 +836,8 @@ fn split_step(
         return;
     }
     let n = ss.kin.len();
-    let rows = |k: usize| PotRows::new(&ss.pots[k], &ss.factors, v, drive, cap, g, dt, t, imaginary);
+    let rows =
+        |k: usize| PotRows::new(&ss.pots[k], &ss.factors, v, drive, cap, g, dt, t, imaginary);
     for s in 0..n {
         let pre = rows(s);
         let post = (s + 1 == n).then(|| rows(n));

@@ -83,7 +83,14 @@ fn quantum_1024_50_step_vs_advance() {
     pool.install(|| {
         let n = 1024;
         let h = 40.0 / n as f64;
-        let grid = Grid { ny: n, nx: n, dy: h, dx: h, y0: -20.0, x0: -20.0 };
+        let grid = Grid {
+            ny: n,
+            nx: n,
+            dy: h,
+            dx: h,
+            y0: -20.0,
+            x0: -20.0,
+        };
         let params = QuantumParams {
             grid,
             dt: 0.005,

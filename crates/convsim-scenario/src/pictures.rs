@@ -124,7 +124,12 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
     };
     let mut out = Vec::new();
     if req.gathers {
-        out.extend(draw_gathers(&f, out_dir, &meta.length_units, &meta.time_units)?);
+        out.extend(draw_gathers(
+            &f,
+            out_dir,
+            &meta.length_units,
+            &meta.time_units,
+        )?);
     }
     if n == 0 {
         return Ok(out);
@@ -223,12 +228,16 @@ fn draw_gathers(f: &RunFile, out_dir: &Path, lu: &str, tu: &str) -> Result<Vec<P
         }
         // Receivers across by x for a line along x, by y for a vertical line (a well), by
         // index otherwise (the picture needs a monotone axis).
-        let monotone = |v: &[f64]| {
-            v.windows(2).all(|w| w[0] < w[1]) || v.windows(2).all(|w| w[0] > w[1])
-        };
+        let monotone =
+            |v: &[f64]| v.windows(2).all(|w| w[0] < w[1]) || v.windows(2).all(|w| w[0] > w[1]);
         let (xs, label) = [(1, "x"), (0, "y")]
             .iter()
-            .map(|&(c, name)| (g.coords.column(c).to_vec(), format!("receiver {name} [{lu}]")))
+            .map(|&(c, name)| {
+                (
+                    g.coords.column(c).to_vec(),
+                    format!("receiver {name} [{lu}]"),
+                )
+            })
             .find(|(v, _)| v.len() < 2 || monotone(v))
             .unwrap_or_else(|| {
                 (

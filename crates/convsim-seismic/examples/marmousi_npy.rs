@@ -16,7 +16,11 @@ fn main() {
     }
     let num = |i: usize| -> f64 {
         a[i].parse().unwrap_or_else(|_| {
-            eprintln!("marmousi_npy: argument {} = {:?} is not a number", i + 1, a[i]);
+            eprintln!(
+                "marmousi_npy: argument {} = {:?} is not a number",
+                i + 1,
+                a[i]
+            );
             std::process::exit(2)
         })
     };
@@ -40,7 +44,11 @@ fn main() {
     header.push('\n');
     let mut out = Vec::with_capacity(10 + header.len() + 8 * v.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&u16::try_from(header.len()).expect("short header").to_le_bytes());
+    out.extend_from_slice(
+        &u16::try_from(header.len())
+            .expect("short header")
+            .to_le_bytes(),
+    );
     out.extend_from_slice(header.as_bytes());
     for x in &v {
         out.extend_from_slice(&x.to_le_bytes());

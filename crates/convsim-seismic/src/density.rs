@@ -48,7 +48,14 @@ pub fn staggered_weights(order: usize) -> Vec<f64> {
 }
 
 /// CPML coefficients `(a, b)` at depth `depth` cells into a layer (`<= 0`: outside).
-fn cpml_ab(side: SideBoundary, depth: f64, h: f64, v_max: f64, dt: f64, f_src: Option<f64>) -> (f64, f64) {
+fn cpml_ab(
+    side: SideBoundary,
+    depth: f64,
+    h: f64,
+    v_max: f64,
+    dt: f64,
+    f_src: Option<f64>,
+) -> (f64, f64) {
     let SideBoundary::Cpml {
         width,
         reflection,
@@ -228,7 +235,10 @@ impl<T: RealElement> Density<T> {
             }
         }
         let sum_abs: f64 = c.iter().map(|v| v.abs()).sum();
-        let (sy2, sx2) = ((2.0 * sum_abs / g.dy).powi(2), (2.0 * sum_abs / g.dx).powi(2));
+        let (sy2, sx2) = (
+            (2.0 * sum_abs / g.dy).powi(2),
+            (2.0 * sum_abs / g.dx).powi(2),
+        );
         let mut lambda: f64 = 0.0;
         for i in lay.cy0..lay.cy1 {
             for j in lay.cx0..lay.cx1 {
@@ -299,7 +309,16 @@ impl<T: RealElement> Density<T> {
         let s = lay.stride;
         let cy: [T; R] = std::array::from_fn(|k| self.cy[k]);
         let cx: [T; R] = std::array::from_fn(|k| self.cx[k]);
-        fluxes::<T, R>(lay, &cy, &cx, &self.bx, &self.by, cur, &mut self.qx, &mut self.qy);
+        fluxes::<T, R>(
+            lay,
+            &cy,
+            &cx,
+            &self.bx,
+            &self.by,
+            cur,
+            &mut self.qx,
+            &mut self.qy,
+        );
         // CPML: stretch the gradients in the layers (recomputing D+ p there only).
         if let Some(px) = &mut self.pml_x {
             let (ah, bh, strips, bx) = (&px.ah, &px.bh, &px.half_strips, &self.bx);
@@ -508,8 +527,12 @@ fn mirror_fluxes<T: RealElement>(
     for m in 1..r {
         for j in lay.cx0..lay.cx1 {
             match top {
-                SideBoundary::Rigid => qy[(lay.cy0 - 1 - m) * s + j] = -qy[(lay.cy0 - 1 + m) * s + j],
-                SideBoundary::FreeSurface => qy[(lay.cy0 - 1 - m) * s + j] = qy[(lay.cy0 + m) * s + j],
+                SideBoundary::Rigid => {
+                    qy[(lay.cy0 - 1 - m) * s + j] = -qy[(lay.cy0 - 1 + m) * s + j]
+                }
+                SideBoundary::FreeSurface => {
+                    qy[(lay.cy0 - 1 - m) * s + j] = qy[(lay.cy0 + m) * s + j]
+                }
                 _ => {}
             }
             match bottom {
@@ -589,7 +612,11 @@ mod tests {
         // Every order differentiates x exactly: sum_k c_k (2k - 1) = 1.
         for order in (2..=16).step_by(2) {
             let w = staggered_weights(order);
-            let m: f64 = w.iter().enumerate().map(|(k, c)| c * (2 * k + 1) as f64).sum();
+            let m: f64 = w
+                .iter()
+                .enumerate()
+                .map(|(k, c)| c * (2 * k + 1) as f64)
+                .sum();
             assert!((m - 1.0).abs() < 1e-10, "order {order}: {m}");
         }
     }

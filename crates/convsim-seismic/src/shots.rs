@@ -288,7 +288,10 @@ mod tests {
             assert_eq!(g.sources, vec![[srcs[0].y, srcs[0].x]]);
             assert_eq!(g.recorded, p.nt() + 1);
             assert_eq!(g.traces, single.receivers().1, "shot {k}");
-            assert!(g.traces.iter().any(|v| v.abs() > 1e-6), "shot {k} is silent");
+            assert!(
+                g.traces.iter().any(|v| v.abs() > 1e-6),
+                "shot {k} is silent"
+            );
         }
         // Different shots, different gathers.
         assert_ne!(gathers[0].traces, gathers[1].traces);
@@ -343,7 +346,10 @@ mod tests {
         let (p, mut shots) = survey();
         shots[1][0].x = 5000.0;
         let e = MultiShot::<f32>::new(&p, &shots).unwrap_err().to_string();
-        assert!(e.starts_with("shots[1].sources[0] at (y, x) = (30, 5000)"), "{e}");
+        assert!(
+            e.starts_with("shots[1].sources[0] at (y, x) = (30, 5000)"),
+            "{e}"
+        );
         let e = MultiShot::<f32>::new(&p, &[]).unwrap_err().to_string();
         assert!(e.contains("shots"), "{e}");
         let (p, shots) = survey();

@@ -18,8 +18,8 @@
 
 use std::collections::BTreeMap;
 
-use convsim_core::stencil::central_weights;
 use convsim_core::sim::Gather;
+use convsim_core::stencil::central_weights;
 use convsim_core::{Element, Grid, Quantity, RealElement, Simulation, StateArray};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 use rayon::prelude::*;

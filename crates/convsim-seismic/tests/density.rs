@@ -84,7 +84,11 @@ fn naive(
 }
 
 fn rel_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let d = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
     d / b.iter().map(|x| x.abs()).fold(0.0, f64::max)
 }
 
@@ -223,7 +227,11 @@ fn plane_wave_reflection(v: [f64; 2], rho: [f64; 2]) -> (f64, f64) {
     let t_split = 500.0 / v[0];
     let k_split = (t_split / p.dt) as usize;
     let k_end = ((1000.0 / v[0]) / p.dt) as usize;
-    let ext = |a: &[f64]| a.iter().copied().fold(0.0, |m: f64, x| if x.abs() > m.abs() { x } else { m });
+    let ext = |a: &[f64]| {
+        a.iter()
+            .copied()
+            .fold(0.0, |m: f64, x| if x.abs() > m.abs() { x } else { m })
+    };
     let inc = ext(&tr.as_slice().unwrap()[..k_split]);
     let refl = ext(&tr.as_slice().unwrap()[k_split..k_end.min(tr.len())]);
     (inc, refl)
@@ -238,13 +246,19 @@ fn normal_incidence_reflection_at_a_density_contrast() {
     let (inc, refl) = plane_wave_reflection([2000.0, 2000.0], [1000.0, 2500.0]);
     let r = refl / inc;
     let want = 1.5 / 3.5;
-    eprintln!("density contrast: incident {inc:.6}, reflected {refl:.6}, R = {r:.6}, analytic {want:.6}");
+    eprintln!(
+        "density contrast: incident {inc:.6}, reflected {refl:.6}, R = {r:.6}, analytic {want:.6}"
+    );
     assert!((r - want).abs() < 0.02 * want, "R = {r}, analytic {want}");
     // And the opposite contrast flips the sign.
     let (inc, refl) = plane_wave_reflection([2000.0, 2000.0], [2500.0, 1000.0]);
     let r = refl / inc;
     eprintln!("reversed: R = {r:.6}, analytic {:.6}", -want);
-    assert!((r + want).abs() < 0.02 * want, "R = {r}, analytic {}", -want);
+    assert!(
+        (r + want).abs() < 0.02 * want,
+        "R = {r}, analytic {}",
+        -want
+    );
 }
 
 #[test]
@@ -253,7 +267,10 @@ fn matched_impedance_does_not_reflect() {
     // reflects R = 0.2; the matched case must be below 1 % of the incident (the residual is
     // the discrete interface).
     let (inc, refl) = plane_wave_reflection([2000.0, 3000.0], [1500.0, 1000.0]);
-    eprintln!("matched impedance: incident {inc:.6}, reflected {refl:.3e}, ratio {:.3e}", refl / inc);
+    eprintln!(
+        "matched impedance: incident {inc:.6}, reflected {refl:.3e}, ratio {:.3e}",
+        refl / inc
+    );
     assert!((refl / inc).abs() < 0.01, "{}", refl / inc);
     let (inc, refl) = plane_wave_reflection([2000.0, 3000.0], [1000.0, 1000.0]);
     let r = refl / inc;
@@ -276,7 +293,9 @@ fn rigid_box(order: usize, n: usize, dt_factor: f64) -> Seismic<f64> {
     let mut rng = 0x1234_5678_u64;
     let p0 = Array2::from_shape_fn((n, n), |_| {
         // Seeded white noise excites every wavenumber, the Nyquist one included.
-        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (rng >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     });
     s.set_initial(p0.view());
@@ -330,11 +349,15 @@ fn the_homogeneous_limit_is_exact() {
     assert!((lim - exact).abs() < 1e-12 * exact, "{lim} vs {exact}");
     p.dt = 1.02 * lim;
     let mut s = Seismic::<f64>::new_allow_unstable(&p).unwrap();
-    s.set_initial(Array2::from_shape_fn((24, 24), |(i, j)| if (i + j) % 2 == 0 { 1.0 } else { -1.0 }).view());
+    s.set_initial(
+        Array2::from_shape_fn((24, 24), |(i, j)| if (i + j) % 2 == 0 { 1.0 } else { -1.0 }).view(),
+    );
     for _ in 0..3000 {
         s.step();
     }
-    assert!(s.max_abs() > 1e6 || !s.max_abs().is_finite(), "{}", s.max_abs());
+    // (max_abs skips NaN, so look at the field itself.)
+    let p_end = s.pressure();
+    assert!(p_end.iter().any(|v| !v.is_finite() || v.abs() > 1e6));
     let err = Seismic::<f64>::new(&p).unwrap_err();
     assert!(matches!(err, SeismicError::Unstable { .. }), "{err}");
 }
@@ -379,7 +402,11 @@ fn cpml_absorbs_with_variable_density() {
     };
     let d = run(&setup(61, 0.0, SideBoundary::cpml(20)));
     let d_ref = run(&setup(61 + 2 * 50, 500.0, SideBoundary::Zero));
-    let diff = d.iter().zip(&d_ref).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let diff = d
+        .iter()
+        .zip(&d_ref)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     let peak = d_ref.iter().map(|v| v.abs()).fold(0.0, f64::max);
     let db = 20.0 * (diff / peak).log10();
     eprintln!("variable-density CPML (20 cells): {db:.1} dB");
@@ -399,10 +426,22 @@ fn bad_density_is_named() {
     a[[3, 4]] = -1.0;
     p.density = Some(Model::Array { values: a });
     let e = Seismic::<f32>::new(&p).unwrap_err().to_string();
-    assert!(e.contains("density") && e.contains("-1") && e.contains("row 3"), "{e}");
+    assert!(
+        e.contains("density") && e.contains("-1") && e.contains("row 3"),
+        "{e}"
+    );
     p.density = Some(Model::Array {
         values: Array2::from_elem((9, 10), 1000.0),
     });
     let e = Seismic::<f32>::new(&p).unwrap_err();
-    assert!(matches!(e, SeismicError::ShapeMismatch { name: "density", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            SeismicError::ShapeMismatch {
+                name: "density",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }

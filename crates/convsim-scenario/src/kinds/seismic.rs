@@ -26,8 +26,8 @@
 
 use convsim_core::Simulation;
 use convsim_seismic::{
-    Model, MultiShot, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError, SeismicParams,
-    SideBoundary, Wavelet,
+    Model, MultiShot, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError,
+    SeismicParams, SideBoundary, Wavelet,
 };
 use serde::Deserialize;
 

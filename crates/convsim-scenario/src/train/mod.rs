@@ -57,7 +57,8 @@ use serde::Deserialize;
 
 pub use pairs::RunPairs;
 pub use pipeline::{
-    TRAIN_FILE, TrainOptions, TrainOutcome, TrainProgress, default_out_dir, run_training,
+    STENCIL_FILE, TRAIN_FILE, TrainOptions, TrainOutcome, TrainProgress, default_out_dir,
+    run_training,
 };
 
 use crate::config::{Ctx, Scenario, Side, Sides4, TimeConfig, apply_override};
@@ -426,12 +427,11 @@ impl TrainScenario {
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, path: &Path, overrides: &[String]) -> Result<TrainScenario> {
         let file = path.display().to_string();
-        let mut table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
-            ScenarioError::File {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e: toml::de::Error| ScenarioError::File {
                 file: file.clone(),
                 reason: format!("not valid TOML: {}", e.message().trim()),
-            }
-        })?;
+            })?;
         let mut overridden = Vec::new();
         for o in overrides {
             overridden.push(apply_override(&mut table, &file, o)?);
@@ -806,7 +806,8 @@ fn resolve_train(ctx: &Ctx<'_>, t: RawTrain, model: &ModelSpec) -> Result<TrainS
         schedule: convsim_cnn::LrSchedule::Constant,
     });
     match optimizer {
-        OptimizerConfig::Sgd { learning_rate, .. } | OptimizerConfig::Adam { learning_rate, .. }
+        OptimizerConfig::Sgd { learning_rate, .. }
+        | OptimizerConfig::Adam { learning_rate, .. }
             if !(learning_rate.is_finite() && learning_rate > 0.0) =>
         {
             return Err(ctx.invalid(
@@ -847,7 +848,10 @@ fn resolve_train(ctx: &Ctx<'_>, t: RawTrain, model: &ModelSpec) -> Result<TrainS
     }
     let loss = match t.loss.as_str() {
         "one_step" | "mse" => Loss::Mse,
-        s => match s.strip_prefix("rollout:").map(|v| v.trim().parse::<usize>()) {
+        s => match s
+            .strip_prefix("rollout:")
+            .map(|v| v.trim().parse::<usize>())
+        {
             Some(Ok(k)) if k >= 1 => {
                 if method == Method::Lstsq {
                     return Err(ctx.invalid(
@@ -871,11 +875,7 @@ fn resolve_train(ctx: &Ctx<'_>, t: RawTrain, model: &ModelSpec) -> Result<TrainS
         "f64" => Precision::F64,
         "f32" => Precision::F32,
         other => {
-            return Err(ctx.invalid(
-                "train.precision",
-                format!("{other:?}"),
-                "allowed: f64, f32",
-            ));
+            return Err(ctx.invalid("train.precision", format!("{other:?}"), "allowed: f64, f32"));
         }
     };
     Ok(TrainSpec {

@@ -87,10 +87,7 @@ impl RunPairs {
                 self.lag.to_string(),
                 format!(
                     "{p} has {} frames, but skip {} + history {} + lag {} (times the rollout loss steps) needs at least {need}; allowed: more frames or a smaller lag",
-                    frames,
-                    self.skip,
-                    self.history,
-                    self.lag
+                    frames, self.skip, self.history, self.lag
                 ),
             ));
         }

@@ -156,9 +156,12 @@ fn cnn_err(ts: &TrainScenario, e: CnnError) -> ScenarioError {
             format!("{:?}", ts.train.optimizer),
             format!("{e}; allowed: a smaller learning rate"),
         ),
-        CnnError::KernelLargerThanGrid { .. } => {
-            ScenarioError::invalid(file, "model.kernel", ts.model.kernel().to_string(), e.to_string())
-        }
+        CnnError::KernelLargerThanGrid { .. } => ScenarioError::invalid(
+            file,
+            "model.kernel",
+            ts.model.kernel().to_string(),
+            e.to_string(),
+        ),
         CnnError::Channels { .. } => {
             ScenarioError::invalid(file, "model", "(channels)", e.to_string())
         }
@@ -181,10 +184,9 @@ fn data_scenario(ts: &TrainScenario, run: &Path) -> Option<Scenario> {
     let f = convsim_io::RunFile::open(run).ok()?;
     let attrs = f.attributes().ok()?;
     let text = attrs.get("scenario")?;
-    let file = attrs.get("scenario_file").map_or_else(
-        || run.with_file_name("scenario.toml"),
-        PathBuf::from,
-    );
+    let file = attrs
+        .get("scenario_file")
+        .map_or_else(|| run.with_file_name("scenario.toml"), PathBuf::from);
     Scenario::from_str(text, &file, &[]).ok()
 }
 
@@ -213,7 +215,10 @@ fn true_step(sc: &Scenario) -> Option<Array2<f64>> {
         Some(_) => return None,
     }
     let g = &sc.grid;
-    let (ry, rx) = (d * sc.time.dt / (g.dy * g.dy), d * sc.time.dt / (g.dx * g.dx));
+    let (ry, rx) = (
+        d * sc.time.dt / (g.dy * g.dy),
+        d * sc.time.dt / (g.dx * g.dx),
+    );
     let mut k = Array2::zeros((3, 3));
     k[[1, 1]] = 1.0 - 2.0 * rx - 2.0 * ry;
     k[[1, 0]] = rx;
@@ -274,10 +279,7 @@ fn identity_moments(k: usize) -> Array2<f64> {
 }
 
 /// The moment parameterisation of a stencil model (`None` for plain taps).
-fn moment_stencil(
-    ts: &TrainScenario,
-    grid: &Grid,
-) -> Option<convsim_cnn::Result<MomentStencil>> {
+fn moment_stencil(ts: &TrainScenario, grid: &Grid) -> Option<convsim_cnn::Result<MomentStencil>> {
     let ModelSpec::Stencil {
         kernel: k, moments, ..
     } = &ts.model
@@ -430,9 +432,7 @@ fn fit_and_rollout<T: Float>(
             (r.train_loss, r.val_loss, r.best_epoch)
         }
         Method::Lstsq => {
-            let (tr, va) = pairs
-                .split(ts.data.val_fraction, ts.data.seed)
-                .map_err(e)?;
+            let (tr, va) = pairs.split(ts.data.val_fraction, ts.data.seed).map_err(e)?;
             let ModelSpec::Stencil {
                 kernel: k, bias, ..
             } = &ts.model
@@ -480,7 +480,9 @@ fn fit_and_rollout<T: Float>(
     // Read the learned model back in f64.
     let h = ts.data.history;
     let (kernel, bias, learned_moments) = match &ts.model {
-        ModelSpec::Stencil { kernel: k, bias, .. } => {
+        ModelSpec::Stencil {
+            kernel: k, bias, ..
+        } => {
             let p: Vec<f64> = params_to_vec(model.as_mut())
                 .iter()
                 .map(|v| v.to_f64_lossless())
@@ -542,7 +544,11 @@ fn fit_and_rollout<T: Float>(
                 num += d * d;
                 den += b * b;
             }
-            rollout.push(if den > 0.0 { (num / den).sqrt() } else { num.sqrt() });
+            rollout.push(if den > 0.0 {
+                (num / den).sqrt()
+            } else {
+                num.sqrt()
+            });
             for c in 1..h {
                 for i in 0..ny {
                     for j in 0..nx {
@@ -647,12 +653,8 @@ pub fn run_training(
     drop(rf);
     let sc = data_scenario(ts, &data_run);
     let fitted = match ts.train.precision {
-        Precision::F64 => {
-            fit_and_rollout::<f64>(ts, &source, &grid, sc.as_ref(), every, progress)?
-        }
-        Precision::F32 => {
-            fit_and_rollout::<f32>(ts, &source, &grid, sc.as_ref(), every, progress)?
-        }
+        Precision::F64 => fit_and_rollout::<f64>(ts, &source, &grid, sc.as_ref(), every, progress)?,
+        Precision::F32 => fit_and_rollout::<f32>(ts, &source, &grid, sc.as_ref(), every, progress)?,
     };
 
     // The true step, when known and representable by the model's kernel.
@@ -683,7 +685,11 @@ pub fn run_training(
     let vec1 = |v: &[f64]| Array1::from(v.to_vec()).into_dyn();
     arrays.push((
         "loss/epoch".into(),
-        vec1(&(0..fitted.train_loss.len()).map(|i| i as f64).collect::<Vec<_>>()),
+        vec1(
+            &(0..fitted.train_loss.len())
+                .map(|i| i as f64)
+                .collect::<Vec<_>>(),
+        ),
     ));
     arrays.push(("loss/train".into(), vec1(&fitted.train_loss)));
     if !fitted.val_loss.is_empty() {
@@ -805,7 +811,11 @@ pub fn run_training(
                 format!("stencil_learned_c{c}.png")
             };
             let p = dir.join(name);
-            stencil_png(&p, &plane.to_owned(), &format!("learned stencil, input level {c}"))?;
+            stencil_png(
+                &p,
+                &plane.to_owned(),
+                &format!("learned stencil, input level {c}"),
+            )?;
             pictures.push(p);
         }
     }
