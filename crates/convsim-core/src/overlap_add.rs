@@ -231,9 +231,7 @@ impl<T: Element> OverlapAdd<T> {
                 .get_scratch_len()
                 .max(i.get_scratch_len())
                 .max(f.make_scratch_vec().len()),
-            RowFft::Complex(f, i) => f
-                .get_inplace_scratch_len()
-                .max(i.get_inplace_scratch_len()),
+            RowFft::Complex(f, i) => f.get_inplace_scratch_len().max(i.get_inplace_scratch_len()),
         };
         let scr_len = row_scr
             .max(col_fwd.get_inplace_scratch_len())

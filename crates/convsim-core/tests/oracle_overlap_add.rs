@@ -59,8 +59,15 @@ fn check<T: Random>(
     plan.apply(input.view(), out.view_mut());
     // The epilogue path (staged rows) must give the same bits.
     let mut again = Array2::from_elem(plan.output_shape(), T::from_f64(-7.0));
-    plan.apply_with(input.view(), again.view_mut(), |_, c, o| o.copy_from_slice(c));
-    assert_eq!(out, again, "apply_with differs from apply ({})", plan.recipe());
+    plan.apply_with(input.view(), again.view_mut(), |_, c, o| {
+        o.copy_from_slice(c)
+    });
+    assert_eq!(
+        out,
+        again,
+        "apply_with differs from apply ({})",
+        plan.recipe()
+    );
     Some(rel_err(&out, &expect))
 }
 
@@ -242,5 +249,8 @@ fn recipe_shows_blocks() {
     assert_eq!(r.block_shape, Some([28, 28]));
     assert_eq!(r.blocks, Some([4, 4]));
     let text = r.to_string();
-    assert!(text.contains("overlap_add") && text.contains("blocks [4, 4] of [28, 28]"), "{text}");
+    assert!(
+        text.contains("overlap_add") && text.contains("blocks [4, 4] of [28, 28]"),
+        "{text}"
+    );
 }
