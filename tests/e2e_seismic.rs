@@ -39,7 +39,10 @@ fn layered_gather_has_the_layout_and_the_direct_arrival() {
     for (i, row) in g.coords.rows().into_iter().enumerate() {
         // receivers = { start = [10, 0], end = [10, 3000], count = 151 }: 20 m apart.
         // Coordinates are computed as start + i * spacing: equal to a few ulps of 3000 m.
-        assert!((row[0] - 10.0).abs() < 1e-9 && (row[1] - 20.0 * i as f64).abs() < 1e-9, "receiver {i}: {row}");
+        assert!(
+            (row[0] - 10.0).abs() < 1e-9 && (row[1] - 20.0 * i as f64).abs() < 1e-9,
+            "receiver {i}: {row}"
+        );
     }
     assert!(g.traces.iter().all(|v| v.is_finite()));
 

@@ -32,7 +32,7 @@ use crate::boundary::Source;
 use crate::fft::next_fast_len;
 use crate::{Boundaries, Element, ResolvedAxis};
 
-/// Largest block spectrum (bytes) we aim to keep per thread: half of a typical 1 MiB L2, so
+/// Largest block spectrum (bytes) we aim to keep per thread: a typical 1 MiB L2, so
 /// the fused column pass works in cache.
 const BLOCK_BYTES: usize = 1 << 20;
 
@@ -370,7 +370,9 @@ impl<T: Element> OverlapAdd<T> {
         let z0x = tx * self.bx.per * rx.stride;
         let span_x = self.col_src.len();
         let cols = fx.min(span_x - z0x);
-        // Columns of the window that are data samples `z0x + t - lo`, copied as a run.
+        // Columns of the window that are data samples `z0x + t - lo`, copied as a run. The run
+        // is empty (t0 == t1) when the window lies wholly in the left or right padding, which
+        // wide padding or a tiny image makes common.
         let t0 = rx.lo.saturating_sub(z0x).min(cols);
         let t1 = (rx.lo + self.w).saturating_sub(z0x).clamp(t0, cols);
         let slot = rayon::current_thread_index().unwrap_or(0) % self.scratch.len();
@@ -404,6 +406,10 @@ impl<T: Element> OverlapAdd<T> {
                     Source::Constant(v) => T::from_f64(v),
                 };
                 put(t, v);
+            }
+            if t0 == t1 {
+                // No data column: `z0x + t0 - lo` would point outside the row.
+                return true;
             }
             let d0 = z0x + t0 - rx.lo;
             match src.as_slice() {

@@ -349,7 +349,9 @@ impl<T: Element> ConvPlan<T> {
                 // The cheapest estimate; ties go to the simpler method (listed first).
                 estimates
                     .iter()
-                    .fold(&estimates[0], |best, e| if e.seconds < best.seconds { e } else { best })
+                    .fold(&estimates[0], |best, e| {
+                        if e.seconds < best.seconds { e } else { best }
+                    })
                     .method
             }
         };

@@ -387,7 +387,7 @@ impl<T: Element> SpectralPlan<T> {
                 let last = k + 1 == n;
                 let pre_k = |i: usize, r: &mut [T]| {
                     if k == 0 {
-                        pre(i, r)
+                        pre(i, r);
                     }
                 };
                 let post_k = |i: usize, r: &mut [T]| if last { post(i, r) } else { mid(i, r) };

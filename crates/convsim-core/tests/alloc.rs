@@ -517,3 +517,98 @@ fn fft_channels_and_spectral_allocate_nothing() {
         }
     }
 }
+
+#[test]
+fn overlap_add_allocates_nothing() {
+    let _guard = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mixed = Boundaries {
+        y: Sides {
+            lo: Boundary::Symmetric,
+            hi: Boundary::Constant(0.5),
+        },
+        x: Sides::both(Boundary::Mirror),
+    };
+    for threads in [1, 2] {
+        let p = pool(threads);
+        // Forced 16-point blocks (many blocks, some wholly in the padding), the cost model's
+        // blocks, stride and dilation, f64 and f32; `apply`, and `apply_with` into a contiguous
+        // and into a strided (transposed) output.
+        let case = |block: Option<[usize; 2]>, g: Geometry, f32: bool, with: bool| {
+            if f32 {
+                oa_allocs::<f32>(&p, block, mixed, g, with)
+            } else {
+                oa_allocs::<f64>(&p, block, mixed, g, with)
+            }
+        };
+        let full = Geometry::uniform(Padding::Full);
+        let wide = Geometry::uniform(Padding::Explicit { lo: 30, hi: 30 });
+        let strided = Geometry::same().with_stride(2, 3).with_dilation(2, 1);
+        let cases = [
+            (
+                "f64 blocks 16 full",
+                case(Some([16, 16]), full, false, false),
+            ),
+            (
+                "f64 blocks 16 wide pad",
+                case(Some([16, 16]), wide, false, false),
+            ),
+            ("f64 chosen blocks", case(None, full, false, false)),
+            (
+                "f64 strided dilated",
+                case(Some([16, 24]), strided, false, false),
+            ),
+            ("f64 apply_with", case(Some([16, 16]), full, false, true)),
+            (
+                "f32 blocks 16 full",
+                case(Some([16, 16]), full, true, false),
+            ),
+            ("f32 chosen blocks", case(None, strided, true, false)),
+            ("f32 apply_with", case(Some([16, 16]), wide, true, true)),
+        ];
+        for (name, n) in cases {
+            assert_eq!(
+                n, 0,
+                "overlap-add {name} in a {threads}-thread pool: {n} allocations in 20 applies"
+            );
+        }
+    }
+}
+
+/// Allocations of 20 applies of an overlap-add plan on a 37x29 image with a 5x4 kernel; with
+/// `with`, `apply_with` into both a contiguous and a transposed (strided rows) output.
+fn oa_allocs<T: Random>(
+    p: &Pool,
+    block: Option<[usize; 2]>,
+    b: Boundaries,
+    g: Geometry,
+    with: bool,
+) -> usize {
+    let mut r = rng(35);
+    let x: Array2<T> = random_array(&mut r, 37, 29);
+    let k: Kernel<T> = Kernel2::new(random_array(&mut r, 5, 4)).unwrap().into();
+    allocs_of(p, move || {
+        let mut builder = ConvPlan::builder([37, 29], k)
+            .boundaries(b)
+            .geometry(g)
+            .method(Method::OverlapAdd);
+        if let Some(f) = block {
+            builder = builder.block_fft_len(f);
+        }
+        let mut plan = builder.build().unwrap();
+        let (oh, ow) = plan.output_shape();
+        let mut out = Array2::<T>::zeros((oh, ow));
+        let mut out_t = Array2::<T>::zeros((ow, oh));
+        move || {
+            if with {
+                plan.apply_with(x.view(), out.view_mut(), |_, c, o| o.copy_from_slice(c));
+                plan.apply_with(x.view(), out_t.view_mut().reversed_axes(), |_, c, o| {
+                    o.copy_from_slice(c);
+                });
+            } else {
+                plan.apply(x.view(), out.view_mut());
+            }
+        }
+    })
+}

@@ -15,8 +15,8 @@ mod common;
 
 use common::{MODES, Random, random_array, rel_err, rng, sides4};
 use convsim_core::{
-    AxisGeometry, Boundaries, Complex32, Complex64, ConvPlan, CoreError, Geometry, Kernel, Kernel2,
-    Method, Orientation, Padding, SeparableKernel, reference,
+    AxisGeometry, Boundaries, Complex32, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
+    Orientation, Padding, SeparableKernel, reference,
 };
 use ndarray::Array2;
 use proptest::prelude::*;
@@ -266,20 +266,6 @@ fn fft_mixed_sides_and_separable() {
         )
         .unwrap();
         assert!(e <= TOL_F64, "separable {m:?}: {e:e}");
-    }
-}
-
-#[test]
-fn overlap_add_is_a_typed_error_until_it_lands() {
-    // The engine reports the unimplemented method as a typed error naming it (not a panic).
-    let k = Kernel2::new(Array2::<f64>::ones((3, 3))).unwrap();
-    match ConvPlan::builder([8, 8], k)
-        .method(Method::OverlapAdd)
-        .build()
-    {
-        Err(CoreError::MethodUnsupported { method, .. }) => assert_eq!(method, "overlap_add"),
-        Ok(p) => assert_eq!(p.recipe().method, Method::OverlapAdd),
-        Err(e) => panic!("unexpected error {e}"),
     }
 }
 

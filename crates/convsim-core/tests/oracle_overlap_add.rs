@@ -60,7 +60,7 @@ fn check<T: Random>(
     // The epilogue path (staged rows) must give the same bits.
     let mut again = Array2::from_elem(plan.output_shape(), T::from_f64(-7.0));
     plan.apply_with(input.view(), again.view_mut(), |_, c, o| {
-        o.copy_from_slice(c)
+        o.copy_from_slice(c);
     });
     assert_eq!(
         out,
@@ -155,6 +155,31 @@ fn overlap_add_tiny_images_and_chosen_blocks_f64() {
     );
     assert!(n > 500, "only {n} cases ran");
     assert!(worst <= TOL_F64, "worst {worst:e}");
+}
+
+#[test]
+fn overlap_add_blocks_wholly_in_padding() {
+    // Regression: padding much wider than the image puts whole block windows in the left or
+    // right padding, where no column is a data sample (the data run is empty). 16-point blocks
+    // with a 3-tap kernel: 14 outputs per block, so lo = hi = 40 gives several such blocks on
+    // each side of a 5-column image, along both axes.
+    let g = Geometry::uniform(Padding::Explicit { lo: 40, hi: 40 });
+    let mut r = rng(208);
+    for [h, w] in [[4, 5], [1, 1]] {
+        let input: Array2<f64> = random_array(&mut r, h, w);
+        let k: Kernel<f64> = Kernel2::new(random_array(&mut r, 3, 3)).unwrap().into();
+        for &m in &MODES {
+            for o in BOTH {
+                for block in [Some([16, 16]), None] {
+                    let b = Boundaries::uniform(m);
+                    let Some(e) = check(&input, &k, &b, o, &g, block) else {
+                        continue;
+                    };
+                    assert!(e <= TOL_F64, "({h},{w}) {m:?} {o:?} {block:?}: {e:e}");
+                }
+            }
+        }
+    }
 }
 
 #[test]

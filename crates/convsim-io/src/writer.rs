@@ -572,17 +572,16 @@ impl RunWriter {
                 ),
             });
         }
-        let slot = match self.gathers.iter().position(|s| s.name == shot) {
-            Some(i) => i,
-            None => {
-                let ds = self.open_or_create_gather(g)?;
-                self.gathers.push(GatherSlot {
-                    name: shot.into(),
-                    ds,
-                    written: None,
-                });
-                self.gathers.len() - 1
-            }
+        let slot = if let Some(i) = self.gathers.iter().position(|s| s.name == shot) {
+            i
+        } else {
+            let ds = self.open_or_create_gather(g)?;
+            self.gathers.push(GatherSlot {
+                name: shot.into(),
+                ds,
+                written: None,
+            });
+            self.gathers.len() - 1
         };
         let slot = &mut self.gathers[slot];
         let what = || format!("writing /receivers/{shot}/gather");

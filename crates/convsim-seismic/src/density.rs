@@ -528,10 +528,10 @@ fn mirror_fluxes<T: RealElement>(
         for j in lay.cx0..lay.cx1 {
             match top {
                 SideBoundary::Rigid => {
-                    qy[(lay.cy0 - 1 - m) * s + j] = -qy[(lay.cy0 - 1 + m) * s + j]
+                    qy[(lay.cy0 - 1 - m) * s + j] = -qy[(lay.cy0 - 1 + m) * s + j];
                 }
                 SideBoundary::FreeSurface => {
-                    qy[(lay.cy0 - 1 - m) * s + j] = qy[(lay.cy0 + m) * s + j]
+                    qy[(lay.cy0 - 1 - m) * s + j] = qy[(lay.cy0 + m) * s + j];
                 }
                 _ => {}
             }

@@ -294,8 +294,8 @@ fn rigid_box(order: usize, n: usize, dt_factor: f64) -> Seismic<f64> {
     let p0 = Array2::from_shape_fn((n, n), |_| {
         // Seeded white noise excites every wavenumber, the Nyquist one included.
         rng = rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (rng >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     });
     s.set_initial(p0.view());

@@ -365,10 +365,10 @@ impl SolverKind for Kind {
         }
         Ok(Box::new(Config {
             params,
-            shots,
             f64_precision,
             limit,
             warnings,
+            shots,
             v_input,
             rho_input,
         }))

@@ -636,7 +636,7 @@ fn resolve_model(
 ) -> Result<ModelSpec> {
     const TYPES: &str = "stencil, cnn, p4";
     let k = m.kernel;
-    if k == 0 || k % 2 == 0 {
+    if k == 0 || k.is_multiple_of(2) {
         return Err(ctx.invalid(
             "model.kernel",
             k.to_string(),

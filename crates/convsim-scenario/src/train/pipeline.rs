@@ -209,9 +209,8 @@ fn true_step(sc: &Scenario) -> Option<Array2<f64>> {
         _ => return None,
     };
     match get("source") {
-        None => {}
+        None | Some(toml::Value::Integer(0)) => {}
         Some(toml::Value::Float(v)) if *v == 0.0 => {}
-        Some(toml::Value::Integer(0)) => {}
         Some(_) => return None,
     }
     let g = &sc.grid;

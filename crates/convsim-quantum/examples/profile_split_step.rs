@@ -1,12 +1,15 @@
-//! Timing breakdown of the quantum-1024-50 workload (diagnostic; ignored).
+//! Timing breakdown of the quantum-1024-50 workload: the spectral plan alone, then `step()`
+//! against the fused `advance()`. A diagnostic, not a test (timings belong in benchmarks):
+//!
+//! ```sh
+//! cargo run --release -p convsim-quantum --example profile_split_step
+//! ```
 
 use std::time::Instant;
 
 use convsim_core::{Complex64, SpectralPlan};
 use ndarray::{Array2, Zip};
 
-#[test]
-#[ignore = "timing breakdown for the benchmark; run in release on a quiet machine"]
 fn profile_split_step_1024() {
     let n = 1024;
     let threads: usize = std::env::var("PROFILE_THREADS")
@@ -63,8 +66,6 @@ fn profile_split_step_1024() {
 /// `advance(50)`, interleaved so that load from other processes hits both alike; prints the
 /// median of each and checks that the two agree to 1e-12 relative (the merged half steps
 /// differ by rounding only).
-#[test]
-#[ignore = "timing of the benchmark workload; run in release"]
 fn quantum_1024_50_step_vs_advance() {
     use convsim_core::Grid;
     use convsim_quantum::{Evolution, Method, PotentialTerm, QuantumParams, QuantumSolver};
@@ -147,4 +148,9 @@ fn quantum_1024_50_step_vs_advance() {
         );
         assert!(err <= 1e-12 * scale);
     });
+}
+
+fn main() {
+    profile_split_step_1024();
+    quantum_1024_50_step_vs_advance();
 }
