@@ -36,7 +36,7 @@ fn stencil_taps(path: &Path) -> Vec<Vec<f64>> {
 }
 
 /// Relative Frobenius error of 3x3 taps against the diffusion step `delta + 0.2 L5` of
-/// data_diffusion_noise.toml (r = D dt / h^2 = 0.2).
+/// `data_diffusion_noise.toml` (r = D dt / h^2 = 0.2).
 fn error_vs_diffusion_step(taps: &[Vec<f64>]) -> f64 {
     let truth = [[0.0, 0.2, 0.0], [0.2, 0.2, 0.2], [0.0, 0.2, 0.0]];
     assert_eq!(taps.len(), 3);
