@@ -55,7 +55,7 @@ pub use geometry::{
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
 pub use sim::{Grid, Quantity, Simulation, StateArray};
-pub use spectral::{SpectralPlan, identity_transfer, wavenumbers};
+pub use spectral::{AxisFactors, SpectralPlan, identity_transfer, wavenumbers};
 
 /// Complex numbers as used throughout convsim.
 pub use num_complex::{Complex, Complex32, Complex64};

@@ -102,6 +102,17 @@ pub struct Gather<'a> {
     pub quantity: Quantity,
 }
 
+/// Calls `f(k)` with counts `k` that sum to `n` (one call on 64-bit targets): for step counts
+/// given as `u64` to APIs that take `usize`.
+pub fn in_usize_chunks(n: u64, mut f: impl FnMut(usize)) {
+    let mut left = n;
+    while left > 0 {
+        let k = usize::try_from(left).unwrap_or(usize::MAX);
+        f(k);
+        left -= k as u64;
+    }
+}
+
 /// A time-stepping solver as the run driver sees it.
 pub trait Simulation: Send {
     /// Solver kind (`"diffusion"`, `"seismic"`, `"quantum"`).
@@ -122,6 +133,14 @@ pub trait Simulation: Send {
     fn time(&self) -> f64;
     /// Advances one step. Allocates nothing.
     fn step(&mut self);
+    /// Advances `n` steps with nothing observed in between: the same as `n` calls of
+    /// [`step`](Self::step) up to rounding (solvers override it with a faster equivalent, e.g.
+    /// merged half steps or temporal blocking; each documents how close). Allocates nothing.
+    fn advance(&mut self, n: u64) {
+        for _ in 0..n {
+            self.step();
+        }
+    }
     /// Fields this solver can write (in the order the driver should write them).
     fn fields(&self) -> Vec<Quantity>;
     /// Writes field `name` into `out` (shape `(ny, nx)`); returns `false` for an unknown name.

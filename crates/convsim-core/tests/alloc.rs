@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::{Random, random_array, rng};
 use convsim_core::{
     Boundaries, Boundary, ChannelConvPlan, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
-    Padding, SeparableKernel, Sides, SpectralPlan,
+    Padding, SeparableKernel, Sides, SpectralPlan, AxisFactors,
 };
 use ndarray::{Array1, Array2, Array4};
 use rayon::ThreadPool;
@@ -433,6 +433,27 @@ fn fft_channels_and_spectral_allocate_nothing() {
                 }
             })
         };
+        // The line-by-line path of separable plans (and its fallback for transposed views).
+        let spectral_axis_steps = |transposed: bool| {
+            let xc = xc.clone();
+            allocs_of(&p, move || {
+                let h = |k: f64| Complex64::from_polar(1.0, -k * k * 0.1);
+                let mut plan =
+                    SpectralPlan::<Complex64>::new_separable([24, 20], [0.5, 0.5], h, h).unwrap();
+                let fy = vec![Complex64::from_polar(1.0, 0.3); 24];
+                let fx = vec![Complex64::from_polar(1.0, -0.2); 20];
+                let mut u = xc.clone();
+                let mut ut = Array2::<Complex64>::zeros((20, 24));
+                move || {
+                    let view = if transposed {
+                        ut.view_mut().reversed_axes()
+                    } else {
+                        u.view_mut()
+                    };
+                    plan.apply_axis_steps(view, 3, AxisFactors::same(&fy), AxisFactors::same(&fx));
+                }
+            })
+        };
         let spectral_real_steps = {
             let x = x.clone();
             allocs_of(&p, move || {
@@ -498,6 +519,8 @@ fn fft_channels_and_spectral_allocate_nothing() {
             ("spectral c64 steps", spectral_steps(false)),
             ("spectral c64 steps transposed", spectral_steps(true)),
             ("spectral f64 steps", spectral_real_steps),
+            ("spectral c64 axis steps", spectral_axis_steps(false)),
+            ("spectral c64 axis steps transposed", spectral_axis_steps(true)),
             ("channels dense", channels(1, Geometry::same(), [3, 3])),
             (
                 "channels grouped strided",

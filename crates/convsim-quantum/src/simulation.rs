@@ -113,6 +113,10 @@ impl Simulation for QuantumSolver {
         QuantumSolver::step(self);
     }
 
+    fn advance(&mut self, n: u64) {
+        QuantumSolver::advance(self, n);
+    }
+
     fn fields(&self) -> Vec<Quantity> {
         vec![
             Quantity::new("density", "1 / L^d", "probability density |psi|^2", false),

@@ -5,7 +5,8 @@ use std::sync::Mutex;
 
 use convsim_core::stencil::{central_weights, laplacian};
 use convsim_core::{
-    Boundary, Complex64, ConvPlan, Grid, Kernel2, Method as ConvMethod, Sides, Source, SpectralPlan,
+    AxisFactors, Boundary, Complex64, ConvPlan, Grid, Kernel2, Method as ConvMethod, Sides, Source,
+    SpectralPlan,
 };
 use ndarray::{Array2, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
@@ -43,11 +44,11 @@ struct SplitStep {
     kin: Vec<usize>,
     /// `exp(-(i V + W) a dt)` (real time) or `exp(-V a dt)` (imaginary time) per distinct `a`,
     /// when the potential is static and `g = 0`; empty otherwise.
-    factors: Vec<Array2<Complex64>>,
+    factors: Vec<Factor>,
     /// Real-time Strang with static factors: the full-step factor `exp(-(i V + W) dt)` that
     /// replaces the two half steps met between consecutive steps in [`QuantumSolver::advance`];
     /// `None` otherwise.
-    merged: Option<Array2<Complex64>>,
+    merged: Option<Factor>,
     /// Imaginary time with `g != 0`: the half-step factor `exp(-(V + g |psi_n|^2) dt / 2)`
     /// frozen at the step's start and used for both halves, so that the step is a symmetric
     /// (Strang) splitting of a linear operator and its fixed point is the self-consistent
@@ -512,23 +513,35 @@ impl QuantumSolver {
         let fast = self.relax.is_none() && self.flux.is_none();
         match &mut self.engine {
             Engine::Split(ss) if fast && n > 1 && ss.merged.is_some() => {
-                let half = ss.factors[ss.pots[0].factor]
-                    .as_slice()
-                    .expect("potential factors are built in standard layout");
-                let full = ss
-                    .merged
-                    .as_ref()
-                    .and_then(|f| f.as_slice())
-                    .expect("the merged factor is built in standard layout");
-                let apply = |i: usize, r: &mut [Complex64]| multiply_row(half, i, r);
-                let mid = |i: usize, r: &mut [Complex64]| multiply_row(full, i, r);
-                // `apply_steps` takes a `usize` count; chunk so that any `u64` works.
-                let mut left = n;
-                while left > 0 {
-                    let k = usize::try_from(left).unwrap_or(usize::MAX);
-                    ss.kinetic[0].apply_steps(self.psi.view_mut(), k, apply, mid, apply);
-                    left -= k as u64;
-                }
+                let half = &ss.factors[ss.pots[0].factor];
+                let full = ss.merged.as_ref().expect("checked by the match guard");
+                let apply = |i: usize, r: &mut [Complex64]| half.apply_row(i, r);
+                let mid = |i: usize, r: &mut [Complex64]| full.apply_row(i, r);
+                let plan = &mut ss.kinetic[0];
+                let psi = &mut self.psi;
+                convsim_core::sim::in_usize_chunks(n, |k| {
+                    if let (
+                        Factor::Outer { col: hc, row: hr },
+                        Factor::Outer { col: fc, row: fr },
+                    ) = (half, full)
+                    {
+                        // V = f(y) + g(x): the x and y halves of every step commute, so all k
+                        // steps run line by line in cache (`SpectralPlan::apply_axis_steps`).
+                        let y = AxisFactors {
+                            pre: hc,
+                            mid: fc,
+                            post: hc,
+                        };
+                        let x = AxisFactors {
+                            pre: hr,
+                            mid: fr,
+                            post: hr,
+                        };
+                        plan.apply_axis_steps(psi.view_mut(), k, y, x);
+                    } else {
+                        plan.apply_steps(psi.view_mut(), k, apply, mid, apply);
+                    }
+                });
                 self.steps += n;
                 self.time = self.steps as f64 * self.params.dt;
             }
@@ -655,14 +668,16 @@ fn build_split(
         .iter()
         .map(|&w| {
             let tau = w * dt / (2.0 * m);
-            SpectralPlan::<Complex64>::new([g.ny, g.nx], spacing, move |ky, kx| {
-                let k2 = ky * ky + kx * kx;
+            // exp(-I (ky^2 + kx^2) tau) = exp(-I ky^2 tau) exp(-I kx^2 tau): a separable plan
+            // keeps two vectors instead of an ny x nx table.
+            let h = move |k: f64| {
                 if imaginary {
-                    Complex64::new((-k2 * tau).exp(), 0.0)
+                    Complex64::new((-k * k * tau).exp(), 0.0)
                 } else {
-                    Complex64::from_polar(1.0, -k2 * tau)
+                    Complex64::from_polar(1.0, -k * k * tau)
                 }
-            })
+            };
+            SpectralPlan::<Complex64>::new_separable([g.ny, g.nx], spacing, h, h)
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let dynamic = has_drive || p.g != 0.0;
@@ -685,33 +700,11 @@ fn build_split(
     } else {
         totals
             .iter()
-            .map(|&a| {
-                let h = a * dt;
-                let mut f = v.mapv(|vv| {
-                    if imaginary {
-                        Complex64::new((-vv * h).exp(), 0.0)
-                    } else {
-                        Complex64::from_polar(1.0, -vv * h)
-                    }
-                });
-                if let Some(w) = cap {
-                    Zip::from(&mut f)
-                        .and(w)
-                        .for_each(|f, &w| *f *= (-w * h).exp());
-                }
-                f
-            })
+            .map(|&a| Factor::new(v, cap, a * dt, imaginary))
             .collect()
     };
-    let merged = (!dynamic && !imaginary && p.method == Method::Strang).then(|| {
-        let mut f = v.mapv(|vv| Complex64::from_polar(1.0, -vv * dt));
-        if let Some(w) = cap {
-            Zip::from(&mut f)
-                .and(w)
-                .for_each(|f, &w| *f *= (-w * dt).exp());
-        }
-        f
-    });
+    let merged = (!dynamic && !imaginary && p.method == Method::Strang)
+        .then(|| Factor::new(v, cap, dt, false));
     let frozen = if imaginary && p.g != 0.0 {
         Array2::zeros((g.ny, g.nx))
     } else {
@@ -727,11 +720,108 @@ fn build_split(
     })
 }
 
+/// A precomputed potential sub-step factor `exp(-(I V + W) h)` (real time, `W` the absorber) or
+/// `exp(-V h)` (imaginary time).
+enum Factor {
+    /// Row-major `(ny, nx)`.
+    Full(Array2<Complex64>),
+    /// `V` and `W` are sums `f(y) + g(x)` (harmonic traps, barriers and lattices along the axes,
+    /// edge absorbers): the factor is the outer product `col[i] row[j]`, kept as two vectors so
+    /// that a step streams only `psi` through memory.
+    Outer {
+        col: Vec<Complex64>,
+        row: Vec<Complex64>,
+    },
+}
+
+impl Factor {
+    fn new(v: &Array2<f64>, cap: Option<&Array2<f64>>, h: f64, imaginary: bool) -> Self {
+        // The factor at one point, or one axis factor of an outer product.
+        let at = |vv: f64, w: f64| {
+            let damp = (-w * h).exp();
+            if imaginary {
+                Complex64::new((-vv * h).exp() * damp, 0.0)
+            } else {
+                Complex64::from_polar(damp, -vv * h)
+            }
+        };
+        // Each axis factor must stay finite on its own (their product always does), which
+        // bounds the real parts of the axis exponents.
+        let finite = |s: &(Vec<f64>, Vec<f64>)| s.0.iter().chain(&s.1).all(|x| (x * h).abs() < 300.0);
+        let sv = additive_split(v).filter(|s| !imaginary || finite(s));
+        let sw = match cap {
+            None => Some(None),
+            Some(w) => additive_split(w).filter(finite).map(Some),
+        };
+        if let (Some((vy, vx)), Some(sw)) = (sv, sw) {
+            let (wy, wx) = sw.unwrap_or_else(|| (vec![0.0; vy.len()], vec![0.0; vx.len()]));
+            return Factor::Outer {
+                col: vy.iter().zip(&wy).map(|(&a, &w)| at(a, w)).collect(),
+                row: vx.iter().zip(&wx).map(|(&a, &w)| at(a, w)).collect(),
+            };
+        }
+        let mut f = Array2::zeros(v.dim());
+        match cap {
+            Some(w) => Zip::from(&mut f)
+                .and(v)
+                .and(w)
+                .for_each(|f, &vv, &w| *f = at(vv, w)),
+            None => Zip::from(&mut f).and(v).for_each(|f, &vv| *f = at(vv, 0.0)),
+        }
+        Factor::Full(f)
+    }
+
+    /// Multiplies row `i` of `psi` by the factor's row `i`.
+    fn apply_row(&self, i: usize, row: &mut [Complex64]) {
+        match self {
+            Factor::Full(f) => {
+                let f = f.row(i);
+                let f = f
+                    .as_slice()
+                    .expect("potential factors are built in standard layout");
+                for (p, f) in row.iter_mut().zip(f) {
+                    *p *= *f;
+                }
+            }
+            Factor::Outer { col, row: fr } => {
+                let c = col[i];
+                for (p, f) in row.iter_mut().zip(fr) {
+                    *p *= *f * c;
+                }
+            }
+        }
+    }
+}
+
+/// Splits `a[i, j] = f[i] + g[j]` when that holds to rounding (a few ulps of `max |a|`), with
+/// `f[0] = 0`; `None` otherwise.
+fn additive_split(a: &Array2<f64>) -> Option<(Vec<f64>, Vec<f64>)> {
+    let (ny, nx) = a.dim();
+    if ny == 0 || nx == 0 {
+        return None;
+    }
+    let a00 = a[[0, 0]];
+    let f: Vec<f64> = (0..ny).map(|i| a[[i, 0]] - a00).collect();
+    let g: Vec<f64> = a.row(0).to_vec();
+    let scale = a.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    if !scale.is_finite() {
+        return None;
+    }
+    // 8 ulps of the largest value: the rounding of the potential's own sum `f(y) + g(x)` and of
+    // the two subtractions above; a phase error of this size is below that of `from_polar`.
+    let tol = 8.0 * f64::EPSILON * scale;
+    let exact = a
+        .outer_iter()
+        .zip(&f)
+        .all(|(r, fi)| r.iter().zip(&g).all(|(x, gj)| (x - fi - gj).abs() <= tol));
+    exact.then_some((f, g))
+}
+
 /// One potential sub-step, prepared to be applied row by row (inside the row passes of the
 /// kinetic step, which saves a pass over the whole array per sub-step).
 struct PotRows<'a> {
-    /// Precomputed factor, row-major `(ny, nx)` (static, linear problems).
-    factor: Option<&'a [Complex64]>,
+    /// Precomputed factor (static, linear problems).
+    factor: Option<&'a Factor>,
     /// `sum a dt`.
     a: f64,
     /// Drive amplitude integrated over the merged sub-steps: `sum a_i f(t + tau_i dt) dt`.
@@ -747,7 +837,7 @@ impl<'a> PotRows<'a> {
     #[allow(clippy::too_many_arguments)]
     fn new(
         pot: &PotStep,
-        factors: &'a [Array2<Complex64>],
+        factors: &'a [Factor],
         v: &'a Array2<f64>,
         drive: Option<&'a (Array2<f64>, TimeProfile)>,
         cap: Option<&'a Array2<f64>>,
@@ -764,10 +854,7 @@ impl<'a> PotRows<'a> {
                 * dt
         });
         PotRows {
-            factor: factors.get(pot.factor).map(|f| {
-                f.as_slice()
-                    .expect("potential factors are built in standard layout")
-            }),
+            factor: factors.get(pot.factor),
             a: pot.total * dt,
             d,
             v,
@@ -780,11 +867,8 @@ impl<'a> PotRows<'a> {
 
     /// Applies the sub-step to row `i` of `psi`.
     fn row(&self, i: usize, row: &mut [Complex64]) {
-        let nx = row.len();
         if let Some(f) = self.factor {
-            for (p, f) in row.iter_mut().zip(&f[i * nx..(i + 1) * nx]) {
-                *p *= *f;
-            }
+            f.apply_row(i, row);
             return;
         }
         let vr = self.v.row(i);
@@ -800,14 +884,6 @@ impl<'a> PotRows<'a> {
                 *p *= Complex64::from_polar(damp, -phase);
             }
         }
-    }
-}
-
-/// Multiplies row `i` of `psi` by row `i` of a row-major `(ny, nx)` factor.
-fn multiply_row(factor: &[Complex64], i: usize, row: &mut [Complex64]) {
-    let nx = row.len();
-    for (p, f) in row.iter_mut().zip(&factor[i * nx..(i + 1) * nx]) {
-        *p *= *f;
     }
 }
 

@@ -296,15 +296,29 @@ fn advance_equals_repeated_steps() {
         power: 2,
         edges: vec![],
     };
+    // A harmonic trap (with or without the edge absorber) is a sum f(y) + g(x), which `advance`
+    // runs line by line (`SpectralPlan::apply_axis_steps`); adding a Gaussian bump makes it a
+    // general potential, which runs through the fused 2D passes.
+    let bump = PotentialTerm::Gaussian {
+        amplitude: 2.0,
+        center_x: 0.5,
+        center_y: -0.5,
+        sigma: 1.0,
+    };
     let cases = [
-        ("strang 2d", grid2(48, 16.0), Method::Strang, false),
-        ("strang 2d absorber", grid2(40, 16.0), Method::Strang, true),
-        ("strang 1d", grid1(64, 0.25, -8.0), Method::Strang, false),
-        ("yoshida4 2d", grid2(32, 16.0), Method::Yoshida4, false),
+        ("strang 2d", grid2(48, 16.0), Method::Strang, false, false),
+        ("strang 2d absorber", grid2(40, 16.0), Method::Strang, true, false),
+        ("strang 2d bump", grid2(40, 16.0), Method::Strang, false, true),
+        ("strang 2d bump absorber", grid2(36, 16.0), Method::Strang, true, true),
+        ("strang 1d", grid1(64, 0.25, -8.0), Method::Strang, false, false),
+        ("yoshida4 2d", grid2(32, 16.0), Method::Yoshida4, false, false),
     ];
-    for (name, grid, method, cap) in cases {
+    for (name, grid, method, cap, general) in cases {
         let mut p = params(grid, 0.01, method);
         p.potential = vec![harmonic(1.0)];
+        if general {
+            p.potential.push(bump.clone());
+        }
         if cap {
             p.absorber = Some(absorber.clone());
         }

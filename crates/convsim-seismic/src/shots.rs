@@ -108,6 +108,12 @@ impl<T: RealElement> MultiShot<T> {
     pub fn step(&mut self) {
         self.shots.par_iter_mut().for_each(Seismic::step);
     }
+
+    /// Advances every shot `steps` steps ([`Seismic::advance`]: bitwise `steps` calls of
+    /// `step`).
+    pub fn advance(&mut self, steps: usize) {
+        self.shots.par_iter_mut().for_each(|s| s.advance(steps));
+    }
 }
 
 /// Names a shot in an error about one of its sources.
@@ -164,6 +170,9 @@ impl<T: RealElement> Simulation for MultiShot<T> {
     }
     fn step(&mut self) {
         MultiShot::step(self);
+    }
+    fn advance(&mut self, n: u64) {
+        convsim_core::sim::in_usize_chunks(n, |k| MultiShot::advance(self, k));
     }
     fn fields(&self) -> Vec<Quantity> {
         self.shots[0].fields()

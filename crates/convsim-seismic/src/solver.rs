@@ -1118,6 +1118,9 @@ impl<T: RealElement> Simulation for Seismic<T> {
     fn step(&mut self) {
         Seismic::step(self);
     }
+    fn advance(&mut self, n: u64) {
+        convsim_core::sim::in_usize_chunks(n, |k| Seismic::advance(self, k));
+    }
     fn fields(&self) -> Vec<Quantity> {
         vec![
             Quantity::new("pressure", "Pa", "acoustic pressure", true),

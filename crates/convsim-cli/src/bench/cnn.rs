@@ -12,7 +12,7 @@ use super::{Workload, normal_samples};
 pub(super) fn workloads() -> Vec<Workload> {
     vec![Workload {
         id: "cnn-train-128-b16-20",
-        setup: train_128_b16_20,
+        setup: Box::new(train_128_b16_20),
     }]
 }
 

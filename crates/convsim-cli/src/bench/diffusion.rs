@@ -15,7 +15,7 @@ use super::{Workload, normal_samples};
 pub(super) fn workloads() -> Vec<Workload> {
     vec![Workload {
         id: "diffusion-1024-200",
-        setup: setup_1024_200,
+        setup: Box::new(setup_1024_200),
     }]
 }
 

@@ -24,6 +24,10 @@ pub struct BenchArgs {
     /// Timed runs per workload (at least 5).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
+    /// Conv workloads only: run each with every method forced (direct, fft, overlap-add) and
+    /// with auto, printing auto's choice, its cost estimates and its time over the best.
+    #[arg(long)]
+    pub methods: bool,
     /// Run only workloads whose id starts with one of these prefixes.
     pub prefixes: Vec<String>,
 }
@@ -32,7 +36,7 @@ pub struct BenchArgs {
 /// closure that runs the whole workload once (timed).
 pub(crate) struct Workload {
     pub(crate) id: &'static str,
-    pub(crate) setup: fn() -> Box<dyn FnMut()>,
+    pub(crate) setup: Box<dyn Fn() -> Box<dyn FnMut()> + Send + Sync>,
 }
 
 fn all_workloads() -> Vec<Workload> {
@@ -57,12 +61,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .num_threads(threads)
         .build()
         .context("building the thread pool")?;
-    let selected: Vec<Workload> = all_workloads()
-        .into_iter()
-        .filter(|w| {
-            args.prefixes.is_empty() || args.prefixes.iter().any(|p| w.id.starts_with(p.as_str()))
-        })
-        .collect();
+    let wanted =
+        |id: &str| args.prefixes.is_empty() || args.prefixes.iter().any(|p| id.starts_with(p.as_str()));
+    let reps = args.reps.max(5);
+    if args.methods {
+        return run_methods(args, &pool, threads, reps, &wanted);
+    }
+    let selected: Vec<Workload> = all_workloads().into_iter().filter(|w| wanted(w.id)).collect();
     if selected.is_empty() {
         anyhow::bail!(
             "no workload matches {:?}; known: {}",
@@ -74,21 +79,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 .join(", ")
         );
     }
-    let reps = args.reps.max(5);
     for w in selected {
-        let seconds = pool.install(|| {
-            let mut run = (w.setup)();
-            run(); // warm-up
-            let mut times: Vec<f64> = (0..reps)
-                .map(|_| {
-                    let t = Instant::now();
-                    run();
-                    t.elapsed().as_secs_f64()
-                })
-                .collect();
-            times.sort_by(f64::total_cmp);
-            times[times.len() / 2]
-        });
+        let seconds = pool.install(|| median_seconds(reps, (w.setup)()));
         if args.json {
             println!(
                 "{}",
@@ -96,6 +88,76 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             );
         } else {
             println!("{:28} {:10.4} s  ({threads} threads)", w.id, seconds);
+        }
+    }
+    Ok(())
+}
+
+/// Median of `reps` timed runs after one warm-up.
+fn median_seconds(reps: usize, mut run: Box<dyn FnMut()>) -> f64 {
+    run(); // warm-up
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            run();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// `convsim bench --methods`: the conv workloads with each method forced, then with auto.
+fn run_methods(
+    args: &BenchArgs,
+    pool: &rayon::ThreadPool,
+    threads: usize,
+    reps: usize,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    use convsim_core::Method;
+    let selected: Vec<_> = conv::with_method().into_iter().filter(|(id, _)| wanted(id)).collect();
+    if selected.is_empty() {
+        anyhow::bail!(
+            "--methods runs the conv workloads only, and none matches {:?}",
+            args.prefixes
+        );
+    }
+    for (id, setup) in selected {
+        let mut best = f64::INFINITY;
+        for m in [Method::Direct, Method::Fft, Method::OverlapAdd, Method::Auto] {
+            let (seconds, recipe) = pool.install(|| {
+                let (run, recipe) = setup(m);
+                (median_seconds(reps, run), recipe)
+            });
+            let chosen = recipe.method.name();
+            if m == Method::Auto {
+                let ratio = seconds / best;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"workload": id, "tool": "convsim", "method": "auto",
+                            "chosen": chosen, "seconds": seconds, "threads": threads,
+                            "over_best": ratio, "estimates": recipe.estimates})
+                    );
+                } else {
+                    println!(
+                        "{id:28} {:12} {seconds:10.4} s  picks {chosen}, {ratio:.2}x the best",
+                        "auto"
+                    );
+                }
+            } else {
+                best = best.min(seconds);
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"workload": id, "tool": "convsim", "method": m.name(),
+                            "seconds": seconds, "threads": threads, "variant": recipe.variant})
+                    );
+                } else {
+                    println!("{id:28} {:12} {seconds:10.4} s  ({})", m.name(), recipe.variant);
+                }
+            }
         }
     }
     Ok(())

@@ -60,6 +60,6 @@ fn quantum_1024_50() -> Box<dyn FnMut()> {
 pub(super) fn workloads() -> Vec<Workload> {
     vec![Workload {
         id: "quantum-1024-50",
-        setup: quantum_1024_50,
+        setup: Box::new(quantum_1024_50),
     }]
 }

@@ -29,11 +29,11 @@ pub(super) fn workloads() -> Vec<Workload> {
     vec![
         Workload {
             id: "seismic-2000-so2-200",
-            setup: || setup(2),
+            setup: Box::new(|| setup(2)),
         },
         Workload {
             id: "seismic-2000-so8-200",
-            setup: || setup(8),
+            setup: Box::new(|| setup(8)),
         },
     ]
 }
