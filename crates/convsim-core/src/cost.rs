@@ -1,27 +1,43 @@
 //! The cost model behind `Method::Auto`, calibrated once per process on the running machine.
 //!
-//! Two tiny micro-benchmarks (a few milliseconds in total, run the first time an `Auto` plan is
-//! built, cached in a `OnceLock`) measure the seconds per tap-output of the direct method and the
-//! seconds per `n log2 n` point of a 2D FFT pass, in the thread pool current at that time. A
-//! plan's estimates are those unit costs times its operation counts, scaled by the element
-//! width (f32 vectors hold twice as many lanes, complex arithmetic costs four real operations).
+//! Micro-benchmarks run the first time an `Auto` plan is built (some tens of milliseconds,
+//! cached in a `OnceLock`, in the thread pool current at that time) measure the seconds per
+//! tap-output of the dense and of the separable direct paths, per sample streamed, and per
+//! `n log2 n` point of a 2D FFT pass. A plan's estimates are those unit costs times its
+//! operation counts, scaled by the element width (f32 vectors hold twice as many lanes, complex
+//! arithmetic costs four real operations). Two probes (31 x 31 taps on 768 x 768, Mirror) then
+//! time the whole-image FFT and the overlap-save methods against their models, and each model is
+//! scaled by measured / modelled (clamped to [0.5, 4]): the models count transform work and
+//! streams but not the padding and window copies, which differ between the two methods.
+//! `convsim bench --methods` prints every method's time next to Auto's choice and estimates.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use ndarray::Array2;
 
-use crate::{Boundaries, Boundary, ConvPlan, Element, Kernel2, Method, SpectralPlan};
+use crate::{
+    AxisGeometry, Boundaries, Boundary, ConvPlan, Element, Kernel2, Method, Padding, SpectralPlan,
+    resolve_axis,
+};
 
 /// Unit costs of this machine, in seconds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Calibration {
-    /// Per tap and output sample of the direct method (f64).
+    /// Per tap and output sample of the direct method, dense kernel (f64).
     pub(crate) tap: f64,
+    /// Per tap (column plus row factor) and output sample of the separable direct path (f64):
+    /// two passes with an intermediate row, so not the dense figure.
+    pub(crate) sep_tap: f64,
     /// Per `n log2 n` of a real-to-complex 2D FFT round trip with a spectral multiply (f64).
     pub(crate) fft: f64,
     /// Per sample streamed through memory once (read or write, f64).
     pub(crate) stream: f64,
+    /// Measured over modelled time of an overlap-save probe: the block model counts transform
+    /// work and streams, not the gathering of each block's window, which this factor absorbs.
+    pub(crate) block_scale: f64,
+    /// The same for a whole-image FFT probe (padding, copies in and out).
+    pub(crate) fft_scale: f64,
 }
 
 static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
@@ -51,6 +67,15 @@ pub(crate) fn calibration() -> Calibration {
             .expect("calibration plan");
         let td = best_of(3, || direct.apply(x.view(), out.view_mut()));
         let tap = td / (h * w * 49) as f64;
+        let g: Vec<f64> = (0..15).map(|i| 1.0 + f64::from(i) * 0.01).collect();
+        let sep = crate::SeparableKernel::new(g.clone(), g).expect("15-tap factors");
+        let mut separable = ConvPlan::builder([h, w], sep)
+            .boundaries(Boundaries::uniform(Boundary::Mirror))
+            .method(Method::Direct)
+            .build()
+            .expect("calibration plan");
+        let ts = best_of(3, || separable.apply(x.view(), out.view_mut()));
+        let sep_tap = ts / (h * w * 30) as f64;
         let one = Array2::from_elem((1, 1), 1.0);
         let mut copy = ConvPlan::builder([h, w], Kernel2::new(one).expect("1x1"))
             .method(Method::Direct)
@@ -65,7 +90,38 @@ pub(crate) fn calibration() -> Calibration {
         let tf = best_of(3, || spec.apply_inplace(u.view_mut()));
         let nn = (n * n) as f64;
         let fft = tf / (nn * nn.log2());
-        Calibration { tap, fft, stream }
+        let mut c = Calibration {
+            tap,
+            sep_tap,
+            fft,
+            stream,
+            block_scale: 1.0,
+            fft_scale: 1.0,
+        };
+        // Overlap-save probe: 31 x 31 taps on 768 x 768 (several blocks per thread, Mirror
+        // windows), measured against the model with `block_scale = 1`.
+        let (pn, pk) = (768, 31);
+        let xp = Array2::from_shape_fn((pn, pn), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
+        let mut op = Array2::<f64>::zeros((pn, pn));
+        let kp = Array2::from_shape_fn((pk, pk), |(i, j)| 1.0 + (i + 2 * j) as f64 * 0.01);
+        let mut time = |method| {
+            let mut probe = ConvPlan::builder([pn, pn], Kernel2::new(kp.clone()).expect("31x31"))
+                .boundaries(Boundaries::uniform(Boundary::Mirror))
+                .method(method)
+                .build()
+                .expect("calibration plan");
+            best_of(3, || probe.apply(xp.view(), op.view_mut()))
+        };
+        let (t_block, t_fft) = (time(Method::OverlapAdd), time(Method::Fft));
+        let g = AxisGeometry::new(Padding::Same);
+        let r = resolve_axis(pn, pk, pk / 2, &g, "y").expect("probe axis");
+        let bounds = Boundaries::uniform(Boundary::Mirror);
+        let shape = crate::fft::planned_shape::<f64>(&r, &r, &bounds);
+        let inputs = pn * pn;
+        // Clamped so that one noisy probe cannot push Auto far off.
+        c.block_scale = (t_block / overlap_add_cost_with::<f64>(&c, &r, &r).0).clamp(0.5, 4.0);
+        c.fft_scale = (t_fft / fft_cost_with::<f64>(&c, shape, inputs, inputs)).clamp(0.5, 4.0);
+        c
     })
 }
 
@@ -80,11 +136,17 @@ pub(crate) fn element_factor<T: Element>() -> f64 {
 }
 
 /// Estimated seconds of the direct method: `taps_per_output` multiply-adds per output sample
-/// plus streaming the input and output once.
-pub(crate) fn direct_cost<T: Element>(outputs: usize, inputs: usize, taps_per_output: f64) -> f64 {
+/// (at the separable path's unit cost when `separable`) plus streaming the input and output once.
+pub(crate) fn direct_cost<T: Element>(
+    outputs: usize,
+    inputs: usize,
+    taps_per_output: f64,
+    separable: bool,
+) -> f64 {
     let c = calibration();
     let f = element_factor::<T>();
-    outputs as f64 * taps_per_output * c.tap * f + (inputs + outputs) as f64 * c.stream * f
+    let tap = if separable { c.sep_tap } else { c.tap };
+    outputs as f64 * taps_per_output * tap * f + (inputs + outputs) as f64 * c.stream * f
 }
 
 /// Estimated seconds of the block method (`OverlapAdd`) for the blocks it would choose, and
@@ -96,6 +158,16 @@ pub(crate) fn overlap_add_cost<T: Element>(
     rx: &crate::ResolvedAxis,
 ) -> (f64, [usize; 2]) {
     let c = calibration();
+    let (t, blocks) = overlap_add_cost_with::<T>(&c, ry, rx);
+    (t * c.block_scale, blocks)
+}
+
+/// [`overlap_add_cost`] for given unit costs, without the probe's scale.
+fn overlap_add_cost_with<T: Element>(
+    c: &Calibration,
+    ry: &crate::ResolvedAxis,
+    rx: &crate::ResolvedAxis,
+) -> (f64, [usize; 2]) {
     let threads = rayon::current_num_threads().max(1);
     let (by, bx) = crate::overlap_add::choose_blocks::<T>(ry, rx, threads, None);
     let cx = if T::IS_COMPLEX { bx.f } else { bx.f / 2 + 1 };
@@ -122,6 +194,16 @@ pub(crate) fn overlap_add_cost<T: Element>(
 /// filling and reading the work array.
 pub(crate) fn fft_cost<T: Element>(shape: [usize; 2], inputs: usize, outputs: usize) -> f64 {
     let c = calibration();
+    fft_cost_with::<T>(&c, shape, inputs, outputs) * c.fft_scale
+}
+
+/// [`fft_cost`] for given unit costs, without the probe's scale.
+fn fft_cost_with<T: Element>(
+    c: &Calibration,
+    shape: [usize; 2],
+    inputs: usize,
+    outputs: usize,
+) -> f64 {
     let n = (shape[0] * shape[1]) as f64;
     // Complex data do full transforms: twice the real-to-complex work, in f64-sized lanes.
     let width = if std::mem::size_of::<T::Real>() == 4 {

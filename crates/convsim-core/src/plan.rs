@@ -322,17 +322,13 @@ impl<T: Element> ConvPlan<T> {
             Method::Auto if direct_taps <= 25.0 => Method::Direct,
             Method::Auto => {
                 let (inputs, outputs) = (h * w, ry.out * rx.out);
-                let d = cost::direct_cost::<T>(outputs, inputs, direct_taps);
+                let separable = direct_taps < nonzero as f64;
+                let d = cost::direct_cost::<T>(outputs, inputs, direct_taps, separable);
                 let shape = fft::planned_shape::<T>(&ry, &rx, &b.boundaries);
                 let f = cost::fft_cost::<T>(shape, inputs, outputs);
                 estimates.push(MethodEstimate {
                     method: Method::Direct,
-                    variant: if direct_taps < nonzero as f64 {
-                        "separable"
-                    } else {
-                        "dense"
-                    }
-                    .into(),
+                    variant: if separable { "separable" } else { "dense" }.into(),
                     seconds: d,
                 });
                 estimates.push(MethodEstimate {

@@ -561,7 +561,10 @@ impl<T: Element> SpectralPlan<T> {
             (ny, nx),
             "SpectralPlan: data shape (actual, expected)"
         );
-        assert!(n > 0, "SpectralPlan::apply_axis_steps: n must be at least 1");
+        assert!(
+            n > 0,
+            "SpectralPlan::apply_axis_steps: n must be at least 1"
+        );
         for (f, len) in [(y, ny), (x, nx)] {
             assert!(
                 f.pre.len() == len && f.mid.len() == len && f.post.len() == len,
@@ -927,7 +930,7 @@ impl<'a, T> AxisFactors<'a, T> {
 fn outer_hook<'a, T: Element>(fy: &'a [T], fx: &'a [T]) -> impl Fn(usize, &mut [T]) + Sync + 'a {
     move |i, row| {
         for (v, &f) in row.iter_mut().zip(fx) {
-            *v = *v * (fy[i] * f);
+            *v *= fy[i] * f;
         }
     }
 }
@@ -965,8 +968,8 @@ fn mul_line<R: RealElement>(isa: Isa, v: &mut [Complex<R>], f: &[Complex<R>]) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn mul_line_c64_avx2(v: &mut [Complex<f64>], f: &[Complex<f64>]) {
     use std::arch::x86_64::{
-        _mm256_fmaddsub_pd, _mm256_loadu_pd, _mm256_movedup_pd, _mm256_mul_pd,
-        _mm256_permute_pd, _mm256_storeu_pd,
+        _mm256_fmaddsub_pd, _mm256_loadu_pd, _mm256_movedup_pd, _mm256_mul_pd, _mm256_permute_pd,
+        _mm256_storeu_pd,
     };
     let pairs = v.len() / 2;
     let (vp, fp) = (v.as_mut_ptr().cast::<f64>(), f.as_ptr().cast::<f64>());
@@ -997,8 +1000,8 @@ unsafe fn mul_line_c64_avx2(v: &mut [Complex<f64>], f: &[Complex<f64>]) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn mul_line_c32_avx2(v: &mut [Complex<f32>], f: &[Complex<f32>]) {
     use std::arch::x86_64::{
-        _mm256_fmaddsub_ps, _mm256_loadu_ps, _mm256_movehdup_ps, _mm256_moveldup_ps,
-        _mm256_mul_ps, _mm256_permute_ps, _mm256_storeu_ps,
+        _mm256_fmaddsub_ps, _mm256_loadu_ps, _mm256_movehdup_ps, _mm256_moveldup_ps, _mm256_mul_ps,
+        _mm256_permute_ps, _mm256_storeu_ps,
     };
     let quads = v.len() / 4;
     let (vp, fp) = (v.as_mut_ptr().cast::<f32>(), f.as_ptr().cast::<f32>());
@@ -1189,7 +1192,7 @@ mod tests {
         assert!(!full.is_separable());
         let u = random::<T>(shape, 11);
         let two = T::from_f64(2.0);
-        let hook = |_: usize, r: &mut [T]| r.iter_mut().for_each(|v| *v = *v * two);
+        let hook = |_: usize, r: &mut [T]| r.iter_mut().for_each(|v| *v *= two);
         let (mut a, mut b) = (u.clone(), u);
         sep.apply_steps(a.view_mut(), 3, hook, hook, no_hook);
         full.apply_steps(b.view_mut(), 3, hook, hook, no_hook);
@@ -1205,9 +1208,13 @@ mod tests {
             separable_case::<f64>(shape, 1e-12);
         }
         // Switching back to a table after a separable transfer.
-        let mut plan =
-            SpectralPlan::<Complex64>::new_separable([4, 6], [1.0, 1.0], |_| 2.0.into(), |_| 3.0.into())
-                .unwrap();
+        let mut plan = SpectralPlan::<Complex64>::new_separable(
+            [4, 6],
+            [1.0, 1.0],
+            |_| 2.0.into(),
+            |_| 3.0.into(),
+        )
+        .unwrap();
         plan.set_transfer(identity_transfer);
         assert!(!plan.is_separable());
         let u = random::<Complex64>((4, 6), 2);
@@ -1231,13 +1238,23 @@ mod tests {
         };
         let line = |n: usize, a: f64, b: f64| -> Vec<T> {
             let c = random::<T>((1, n), (a * 100.0) as u64);
-            c.iter().map(|&v| v * T::from_f64(b) + T::from_f64(a)).collect()
+            c.iter()
+                .map(|&v| v * T::from_f64(b) + T::from_f64(a))
+                .collect()
         };
         let (ny, nx) = shape;
         let fy = [line(ny, 1.0, 0.1), line(ny, 0.9, 0.2), line(ny, 1.1, 0.1)];
         let fx = [line(nx, 0.8, 0.3), line(nx, 1.2, 0.1), line(nx, 1.0, 0.2)];
-        let ay = AxisFactors { pre: &fy[0], mid: &fy[1], post: &fy[2] };
-        let ax = AxisFactors { pre: &fx[0], mid: &fx[1], post: &fx[2] };
+        let ay = AxisFactors {
+            pre: &fy[0],
+            mid: &fy[1],
+            post: &fy[2],
+        };
+        let ax = AxisFactors {
+            pre: &fx[0],
+            mid: &fx[1],
+            post: &fx[2],
+        };
         let u = random::<T>(shape, 21);
         let mut a = u.clone();
         let mut at = Array2::<T>::zeros((nx, ny));

@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Random, random_array, rng};
 use convsim_core::{
-    Boundaries, Boundary, ChannelConvPlan, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
-    Padding, SeparableKernel, Sides, SpectralPlan, AxisFactors,
+    AxisFactors, Boundaries, Boundary, ChannelConvPlan, Complex64, ConvPlan, Geometry, Kernel,
+    Kernel2, Method, Padding, SeparableKernel, Sides, SpectralPlan,
 };
 use ndarray::{Array1, Array2, Array4};
 use rayon::ThreadPool;
@@ -520,7 +520,10 @@ fn fft_channels_and_spectral_allocate_nothing() {
             ("spectral c64 steps transposed", spectral_steps(true)),
             ("spectral f64 steps", spectral_real_steps),
             ("spectral c64 axis steps", spectral_axis_steps(false)),
-            ("spectral c64 axis steps transposed", spectral_axis_steps(true)),
+            (
+                "spectral c64 axis steps transposed",
+                spectral_axis_steps(true),
+            ),
             ("channels dense", channels(1, Geometry::same(), [3, 3])),
             (
                 "channels grouped strided",

@@ -747,7 +747,8 @@ impl Factor {
         };
         // Each axis factor must stay finite on its own (their product always does), which
         // bounds the real parts of the axis exponents.
-        let finite = |s: &(Vec<f64>, Vec<f64>)| s.0.iter().chain(&s.1).all(|x| (x * h).abs() < 300.0);
+        let finite =
+            |s: &(Vec<f64>, Vec<f64>)| s.0.iter().chain(&s.1).all(|x| (x * h).abs() < 300.0);
         let sv = additive_split(v).filter(|s| !imaginary || finite(s));
         let sw = match cap {
             None => Some(None),

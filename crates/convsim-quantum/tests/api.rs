@@ -307,11 +307,41 @@ fn advance_equals_repeated_steps() {
     };
     let cases = [
         ("strang 2d", grid2(48, 16.0), Method::Strang, false, false),
-        ("strang 2d absorber", grid2(40, 16.0), Method::Strang, true, false),
-        ("strang 2d bump", grid2(40, 16.0), Method::Strang, false, true),
-        ("strang 2d bump absorber", grid2(36, 16.0), Method::Strang, true, true),
-        ("strang 1d", grid1(64, 0.25, -8.0), Method::Strang, false, false),
-        ("yoshida4 2d", grid2(32, 16.0), Method::Yoshida4, false, false),
+        (
+            "strang 2d absorber",
+            grid2(40, 16.0),
+            Method::Strang,
+            true,
+            false,
+        ),
+        (
+            "strang 2d bump",
+            grid2(40, 16.0),
+            Method::Strang,
+            false,
+            true,
+        ),
+        (
+            "strang 2d bump absorber",
+            grid2(36, 16.0),
+            Method::Strang,
+            true,
+            true,
+        ),
+        (
+            "strang 1d",
+            grid1(64, 0.25, -8.0),
+            Method::Strang,
+            false,
+            false,
+        ),
+        (
+            "yoshida4 2d",
+            grid2(32, 16.0),
+            Method::Yoshida4,
+            false,
+            false,
+        ),
     ];
     for (name, grid, method, cap, general) in cases {
         let mut p = params(grid, 0.01, method);

@@ -79,8 +79,11 @@ fn sep31<T: Element>(m: Method) -> Setup {
 /// A conv workload with its method chosen by the caller.
 type Setup = (Box<dyn FnMut()>, Recipe);
 
+/// A conv workload's id and its setup for a given method.
+type WithMethod = (&'static str, fn(Method) -> Setup);
+
 /// The conv workloads with a method argument, for `convsim bench --methods`.
-pub(super) fn with_method() -> Vec<(&'static str, fn(Method) -> Setup)> {
+pub(super) fn with_method() -> Vec<WithMethod> {
     vec![
         ("conv-lap3-4096-f64", lap3::<f64>),
         ("conv-lap3-4096-f32", lap3::<f32>),

@@ -61,13 +61,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .num_threads(threads)
         .build()
         .context("building the thread pool")?;
-    let wanted =
-        |id: &str| args.prefixes.is_empty() || args.prefixes.iter().any(|p| id.starts_with(p.as_str()));
+    let wanted = |id: &str| {
+        args.prefixes.is_empty() || args.prefixes.iter().any(|p| id.starts_with(p.as_str()))
+    };
     let reps = args.reps.max(5);
     if args.methods {
         return run_methods(args, &pool, threads, reps, &wanted);
     }
-    let selected: Vec<Workload> = all_workloads().into_iter().filter(|w| wanted(w.id)).collect();
+    let selected: Vec<Workload> = all_workloads()
+        .into_iter()
+        .filter(|w| wanted(w.id))
+        .collect();
     if selected.is_empty() {
         anyhow::bail!(
             "no workload matches {:?}; known: {}",
@@ -116,7 +120,10 @@ fn run_methods(
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<()> {
     use convsim_core::Method;
-    let selected: Vec<_> = conv::with_method().into_iter().filter(|(id, _)| wanted(id)).collect();
+    let selected: Vec<_> = conv::with_method()
+        .into_iter()
+        .filter(|(id, _)| wanted(id))
+        .collect();
     if selected.is_empty() {
         anyhow::bail!(
             "--methods runs the conv workloads only, and none matches {:?}",
@@ -125,7 +132,12 @@ fn run_methods(
     }
     for (id, setup) in selected {
         let mut best = f64::INFINITY;
-        for m in [Method::Direct, Method::Fft, Method::OverlapAdd, Method::Auto] {
+        for m in [
+            Method::Direct,
+            Method::Fft,
+            Method::OverlapAdd,
+            Method::Auto,
+        ] {
             let (seconds, recipe) = pool.install(|| {
                 let (run, recipe) = setup(m);
                 (median_seconds(reps, run), recipe)
@@ -155,7 +167,11 @@ fn run_methods(
                             "seconds": seconds, "threads": threads, "variant": recipe.variant})
                     );
                 } else {
-                    println!("{id:28} {:12} {seconds:10.4} s  ({})", m.name(), recipe.variant);
+                    println!(
+                        "{id:28} {:12} {seconds:10.4} s  ({})",
+                        m.name(),
+                        recipe.variant
+                    );
                 }
             }
         }
