@@ -367,6 +367,14 @@ impl<T: Element> ChannelConvPlan<T> {
                 b.c_out
             )));
         }
+        if b.boundaries.has_halo() {
+            return Err(CoreError::InvalidValue {
+                name: "boundaries",
+                value: format!("{:?}", b.boundaries),
+                allowed: "a padding mode on every side: halo tiles are for ConvPlan (single-channel \
+                          solver stencils), not for multi-channel layers",
+            });
+        }
         let anchor = b.anchor.unwrap_or([kh / 2, kw / 2]);
         if anchor[0] >= kh || anchor[1] >= kw {
             return Err(CoreError::AnchorOutside {

@@ -328,6 +328,23 @@ fn channel_errors_are_typed() {
         ),
         "{e}"
     );
+    // Halo tiles are a ConvPlan feature: refused here with a typed error, not a panic later.
+    let mut b = Boundaries::uniform(Boundary::Mirror);
+    b.x.lo = Boundary::Halo(1);
+    let e = ChannelConvPlan::<f64>::builder([1, 2, 6, 6], 2, [3, 3])
+        .boundaries(b)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CoreError::InvalidValue {
+                name: "boundaries",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 fn padding(i: usize, lo: usize, hi: usize) -> Padding {
