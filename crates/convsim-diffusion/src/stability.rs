@@ -48,60 +48,10 @@ pub fn symbol(taps: ArrayView2<'_, f64>, anchor: [usize; 2], theta: [f64; 2]) ->
 #[must_use]
 pub fn explicit_limit(taps: ArrayView2<'_, f64>, anchor: [usize; 2], active: [bool; 2]) -> f64 {
     let neg = |t: [f64; 2]| -symbol(taps, anchor, t);
-    // sigma(-theta) = sigma(theta): theta_y in [0, pi] and theta_x in [-pi, pi] cover all.
-    let n: u32 = 64;
-    let ys: Vec<f64> = if active[0] {
-        (0..=n).map(|i| PI * f64::from(i) / f64::from(n)).collect()
-    } else {
-        vec![0.0]
-    };
-    let xs: Vec<f64> = if active[1] {
-        (0..=2 * n)
-            .map(|i| PI * (f64::from(i) / f64::from(n) - 1.0))
-            .collect()
-    } else {
-        vec![0.0]
-    };
-    let mut best = [0.0, 0.0];
-    let mut best_v = f64::NEG_INFINITY;
-    for &ty in &ys {
-        for &tx in &xs {
-            let v = neg([ty, tx]);
-            if v > best_v {
-                best_v = v;
-                best = [ty, tx];
-            }
-        }
-    }
-    // Pattern search from the best grid point: halve the step until it is below 1e-13 rad.
-    let mut step = PI / f64::from(n);
-    while step > 1e-13 {
-        let mut moved = false;
-        for (dy, dx) in [
-            (1.0, 0.0),
-            (-1.0, 0.0),
-            (0.0, 1.0),
-            (0.0, -1.0),
-            (1.0, 1.0),
-            (1.0, -1.0),
-            (-1.0, 1.0),
-            (-1.0, -1.0),
-        ] {
-            let t = [
-                if active[0] { best[0] + dy * step } else { 0.0 },
-                if active[1] { best[1] + dx * step } else { 0.0 },
-            ];
-            let v = neg(t);
-            if v > best_v {
-                best_v = v;
-                best = t;
-                moved = true;
-            }
-        }
-        if !moved {
-            step *= 0.5;
-        }
-    }
+    // An active axis is searched over its whole band (as a non-periodic axis of any length > 1),
+    // an inactive one has only theta = 0 (as an axis of one node).
+    let n = active.map(|a| if a { 2 } else { 1 });
+    let (best_v, _) = maximise(n, [false, false], neg);
     if best_v > 0.0 {
         2.0 / best_v
     } else {

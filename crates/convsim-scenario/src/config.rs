@@ -524,6 +524,51 @@ fn deserialize<T: DeserializeOwned>(ctx: &Ctx<'_>, prefix: &str, value: toml::Va
     })
 }
 
+/// A scenario file (run or training) parsed, with its `--set` overrides applied.
+pub(crate) struct Parsed {
+    pub(crate) table: toml::Table,
+    /// The keys the overrides set.
+    pub(crate) overridden: Vec<String>,
+    /// The effective scenario (file plus overrides) as TOML text, stored in output files.
+    pub(crate) effective: String,
+    /// The folder relative input paths are read from (the file's folder).
+    pub(crate) base: PathBuf,
+}
+
+/// Parses scenario `text` read from `path` and applies `overrides` in order.
+///
+/// # Errors
+/// Text that is not TOML (with its line and column), or a bad override.
+pub(crate) fn parse_with_overrides(
+    text: &str,
+    path: &Path,
+    overrides: &[String],
+) -> Result<Parsed> {
+    let file = path.display().to_string();
+    let mut table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
+        let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        ScenarioError::File {
+            file: file.clone(),
+            reason: format!("line {line}, column {col}: {}", e.message().trim()),
+        }
+    })?;
+    let mut overridden = Vec::new();
+    for o in overrides {
+        overridden.push(apply_override(&mut table, &file, o)?);
+    }
+    let effective = toml::to_string(&table).unwrap_or_default();
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(Parsed {
+        table,
+        overridden,
+        effective,
+        base,
+    })
+}
+
 /// Applies one `key.path=value` override to `table`; the value is parsed as TOML (a bare word
 /// that is not valid TOML is taken as a string, so `--set boundary.all=periodic` works).
 ///
@@ -637,26 +682,12 @@ impl Scenario {
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, path: &Path, overrides: &[String]) -> Result<Scenario> {
         let file = path.display().to_string();
-        let mut table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
-            let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-            ScenarioError::File {
-                file: file.clone(),
-                reason: format!("line {line}, column {col}: {}", e.message().trim()),
-            }
-        })?;
-        let mut overridden = Vec::new();
-        for o in overrides {
-            overridden.push(apply_override(&mut table, &file, o)?);
-        }
-        let effective = toml::to_string(&table).unwrap_or_default();
-        let base = path
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let base = if base.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            base
-        };
+        let Parsed {
+            mut table,
+            overridden,
+            effective,
+            base,
+        } = parse_with_overrides(text, path, overrides)?;
 
         // The solver kind first: its table is taken out before the common sections are checked.
         let solver_name = match table.get("run").and_then(|r| r.get("solver")) {

@@ -107,6 +107,12 @@ fn next_event(k: u64, every: u64, checkpoint_every: u64, total: u64) -> u64 {
 }
 
 fn prepare_dir(dir: &Path, opts: &RunOptions) -> Result<()> {
+    prepare_output_dir(dir, RUN_FILE, opts.force || opts.resume)
+}
+
+/// Creates `dir` if needed and checks that it is writable; `main` (the file a run or a training
+/// writes) must not exist there unless `overwrite`. Shared with `convsim train`.
+pub(crate) fn prepare_output_dir(dir: &Path, main: &str, overwrite: bool) -> Result<()> {
     let not_writable = |e: &dyn std::fmt::Display| ScenarioError::OutputNotWritable {
         dir: dir.display().to_string(),
         reason: e.to_string(),
@@ -115,11 +121,11 @@ fn prepare_dir(dir: &Path, opts: &RunOptions) -> Result<()> {
     let probe = dir.join(".convsim-write-probe");
     std::fs::write(&probe, b"").map_err(|e| not_writable(&e))?;
     let _ = std::fs::remove_file(&probe);
-    let run = dir.join(RUN_FILE);
-    if run.exists() && !opts.force && !opts.resume {
+    let main = dir.join(main);
+    if main.exists() && !overwrite {
         return Err(ScenarioError::OutputExists {
             dir: dir.display().to_string(),
-            what: run.display().to_string(),
+            what: main.display().to_string(),
         });
     }
     Ok(())
@@ -128,18 +134,23 @@ fn prepare_dir(dir: &Path, opts: &RunOptions) -> Result<()> {
 /// Removes what a previous run wrote into `dir` (`--force`): the run file, the checkpoint and
 /// the pictures. Other files are left alone.
 fn clear_outputs(dir: &Path) -> Result<()> {
+    remove_outputs(dir, |name| {
+        name == RUN_FILE
+            || name == CHECKPOINT_FILE
+            || Path::new(name)
+                .extension()
+                .is_some_and(|x| x == "png" || x == "gif")
+    })
+}
+
+/// Removes the files of `dir` whose names `ours` selects. Shared with `convsim train`.
+pub(crate) fn remove_outputs(dir: &Path, ours: impl Fn(&str) -> bool) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
     for e in entries.flatten() {
         let p = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ours = name == RUN_FILE
-            || name == CHECKPOINT_FILE
-            || Path::new(&name)
-                .extension()
-                .is_some_and(|x| x == "png" || x == "gif");
-        if ours && p.is_file() {
+        if ours(&e.file_name().to_string_lossy()) && p.is_file() {
             std::fs::remove_file(&p).map_err(|e| ScenarioError::OutputNotWritable {
                 dir: dir.display().to_string(),
                 reason: format!("cannot remove {}: {e}", p.display()),

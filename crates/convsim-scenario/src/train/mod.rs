@@ -61,7 +61,7 @@ pub use pipeline::{
     run_training,
 };
 
-use crate::config::{Ctx, Scenario, Side, Sides4, TimeConfig, apply_override};
+use crate::config::{Ctx, Scenario, Side, Sides4, TimeConfig};
 use crate::error::{Result, ScenarioError};
 
 #[derive(Debug, Deserialize)]
@@ -427,20 +427,12 @@ impl TrainScenario {
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, path: &Path, overrides: &[String]) -> Result<TrainScenario> {
         let file = path.display().to_string();
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e: toml::de::Error| ScenarioError::File {
-                file: file.clone(),
-                reason: format!("not valid TOML: {}", e.message().trim()),
-            })?;
-        let mut overridden = Vec::new();
-        for o in overrides {
-            overridden.push(apply_override(&mut table, &file, o)?);
-        }
-        let effective = toml::to_string(&table).unwrap_or_default();
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let crate::config::Parsed {
+            table,
+            overridden,
+            effective,
+            base,
+        } = crate::config::parse_with_overrides(text, path, overrides)?;
         let time = TimeConfig {
             dt: 0.0,
             steps: 0,

@@ -120,30 +120,8 @@ fn is_ours(name: &str) -> bool {
 }
 
 fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
-    let not_writable = |e: &dyn std::fmt::Display| ScenarioError::OutputNotWritable {
-        dir: dir.display().to_string(),
-        reason: e.to_string(),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| not_writable(&e))?;
-    let probe = dir.join(".convsim-write-probe");
-    std::fs::write(&probe, b"").map_err(|e| not_writable(&e))?;
-    let _ = std::fs::remove_file(&probe);
-    let out = dir.join(TRAIN_FILE);
-    if out.exists() && !force {
-        return Err(ScenarioError::OutputExists {
-            dir: dir.display().to_string(),
-            what: out.display().to_string(),
-        });
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if is_ours(&name) && e.path().is_file() {
-                std::fs::remove_file(e.path()).map_err(|err| not_writable(&err))?;
-            }
-        }
-    }
-    Ok(())
+    crate::driver::prepare_output_dir(dir, TRAIN_FILE, force)?;
+    crate::driver::remove_outputs(dir, is_ours)
 }
 
 /// A training problem in the message style of the scenario files.
