@@ -375,3 +375,38 @@ pub fn run(
         seconds,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{FINITE_CHECK_EVERY, is_frame_step, next_event};
+
+    #[test]
+    fn advances_stop_at_every_event() {
+        // Walking from 0 by `next_event` visits exactly the frames, the checkpoints, the finite
+        // checks and the last step, in order, and nothing else.
+        for (every, ck, total) in [
+            (7, 0, 50),
+            (10, 25, 333),
+            (1, 0, 5),
+            (500, 0, 1234),
+            (3, 4, 3),
+        ] {
+            let mut k = 0;
+            let mut seen = Vec::new();
+            while k < total {
+                let e = next_event(k, every, ck, total);
+                assert!(e > k && e <= total, "every {every} ck {ck}: {k} -> {e}");
+                seen.push(e);
+                k = e;
+            }
+            let want: Vec<u64> = (1..=total)
+                .filter(|&s| {
+                    is_frame_step(s, every, total)
+                        || (ck > 0 && s.is_multiple_of(ck))
+                        || s.is_multiple_of(FINITE_CHECK_EVERY)
+                })
+                .collect();
+            assert_eq!(seen, want, "every {every} ck {ck} total {total}");
+        }
+    }
+}
