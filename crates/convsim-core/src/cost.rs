@@ -17,8 +17,8 @@ use std::time::Instant;
 use ndarray::Array2;
 
 use crate::{
-    AxisGeometry, Boundaries, Boundary, ConvPlan, Element, Kernel2, Method, Padding, SpectralPlan,
-    resolve_axis,
+    AxisGeometry, Boundaries, Boundary, ConvPlan, Element, Kernel, Kernel2, Method, Padding,
+    SpectralPlan, resolve_axis,
 };
 
 /// Unit costs of this machine, in seconds.
@@ -53,6 +53,21 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Best of three applications of a `method` plan for `kernel` (Mirror boundaries) to `x`.
+fn time_apply(
+    kernel: impl Into<Kernel<f64>>,
+    method: Method,
+    x: &Array2<f64>,
+    out: &mut Array2<f64>,
+) -> f64 {
+    let mut plan = ConvPlan::builder([x.nrows(), x.ncols()], kernel)
+        .boundaries(Boundaries::uniform(Boundary::Mirror))
+        .method(method)
+        .build()
+        .expect("calibration plan");
+    best_of(3, || plan.apply(x.view(), out.view_mut()))
+}
+
 /// The calibration, measured on first use.
 pub(crate) fn calibration() -> Calibration {
     *CALIBRATION.get_or_init(|| {
@@ -60,28 +75,24 @@ pub(crate) fn calibration() -> Calibration {
         let x = Array2::from_shape_fn((h, w), |(i, j)| ((i * 31 + j * 17) % 13) as f64 - 6.0);
         let mut out = Array2::<f64>::zeros((h, w));
         let taps = Array2::from_shape_fn((7, 7), |(i, j)| 1.0 + (i * 7 + j) as f64 * 0.01);
-        let mut direct = ConvPlan::builder([h, w], Kernel2::new(taps).expect("7x7"))
-            .boundaries(Boundaries::uniform(Boundary::Mirror))
-            .method(Method::Direct)
-            .build()
-            .expect("calibration plan");
-        let td = best_of(3, || direct.apply(x.view(), out.view_mut()));
+        let td = time_apply(
+            Kernel2::new(taps).expect("7x7"),
+            Method::Direct,
+            &x,
+            &mut out,
+        );
         let tap = td / (h * w * 49) as f64;
         let g: Vec<f64> = (0..15).map(|i| 1.0 + f64::from(i) * 0.01).collect();
         let sep = crate::SeparableKernel::new(g.clone(), g).expect("15-tap factors");
-        let mut separable = ConvPlan::builder([h, w], sep)
-            .boundaries(Boundaries::uniform(Boundary::Mirror))
-            .method(Method::Direct)
-            .build()
-            .expect("calibration plan");
-        let ts = best_of(3, || separable.apply(x.view(), out.view_mut()));
+        let ts = time_apply(sep, Method::Direct, &x, &mut out);
         let sep_tap = ts / (h * w * 30) as f64;
         let one = Array2::from_elem((1, 1), 1.0);
-        let mut copy = ConvPlan::builder([h, w], Kernel2::new(one).expect("1x1"))
-            .method(Method::Direct)
-            .build()
-            .expect("calibration plan");
-        let tc = best_of(3, || copy.apply(x.view(), out.view_mut()));
+        let tc = time_apply(
+            Kernel2::new(one).expect("1x1"),
+            Method::Direct,
+            &x,
+            &mut out,
+        );
         let stream = (tc / (2 * h * w) as f64).max(1e-12);
         let n = 256;
         let mut spec = SpectralPlan::<f64>::new([n, n], [1.0, 1.0], crate::identity_transfer)
@@ -104,15 +115,9 @@ pub(crate) fn calibration() -> Calibration {
         let xp = Array2::from_shape_fn((pn, pn), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
         let mut op = Array2::<f64>::zeros((pn, pn));
         let kp = Array2::from_shape_fn((pk, pk), |(i, j)| 1.0 + (i + 2 * j) as f64 * 0.01);
-        let mut time = |method| {
-            let mut probe = ConvPlan::builder([pn, pn], Kernel2::new(kp.clone()).expect("31x31"))
-                .boundaries(Boundaries::uniform(Boundary::Mirror))
-                .method(method)
-                .build()
-                .expect("calibration plan");
-            best_of(3, || probe.apply(xp.view(), op.view_mut()))
-        };
-        let (t_block, t_fft) = (time(Method::OverlapAdd), time(Method::Fft));
+        let kp = Kernel2::new(kp).expect("31x31");
+        let t_block = time_apply(kp.clone(), Method::OverlapAdd, &xp, &mut op);
+        let t_fft = time_apply(kp, Method::Fft, &xp, &mut op);
         let g = AxisGeometry::new(Padding::Same);
         let r = resolve_axis(pn, pk, pk / 2, &g, "y").expect("probe axis");
         let bounds = Boundaries::uniform(Boundary::Mirror);

@@ -127,7 +127,7 @@ impl<T: Element> FftConv<T> {
             hk[[iy, ix]] += v.to_c64();
         }
         fft2_inplace(&mut hk);
-        let mut spec = SpectralPlan::<T>::new([fy, fx], [1.0, 1.0], crate::identity_transfer)?;
+        let mut spec = SpectralPlan::<T>::planned([fy, fx], [1.0, 1.0])?;
         spec.set_transfer_indexed(|p, q| hk[[p, q]], false);
         let row_src = (0..my.used)
             .map(|r| {

@@ -157,6 +157,8 @@ pub struct SpectralPlan<T: Element> {
     cols_per_task: usize,
     row_scratch: Vec<RowScratch<T::Real>>,
     col_scratch: Vec<ColScratch<T::Real>>,
+    /// Instruction set of the pointwise complex products (detected at plan time).
+    isa: Isa,
 }
 
 impl<T: Element> fmt::Debug for SpectralPlan<T> {
@@ -184,6 +186,14 @@ impl<T: Element> SpectralPlan<T> {
     where
         F: Fn(f64, f64) -> Complex64,
     {
+        let mut plan = Self::planned(shape, spacing)?;
+        plan.set_transfer(transfer);
+        Ok(plan)
+    }
+
+    /// The transforms and buffers of a plan, without a transfer function: one of the
+    /// `set_transfer*` methods must run before the plan is applied.
+    pub(crate) fn planned(shape: [usize; 2], spacing: [f64; 2]) -> Result<Self> {
         let [ny, nx] = shape;
         if ny == 0 || nx == 0 {
             return Err(CoreError::EmptyInput {
@@ -225,7 +235,7 @@ impl<T: Element> SpectralPlan<T> {
             .get_inplace_scratch_len()
             .max(col_inv.get_inplace_scratch_len());
         let zero = Complex::<T::Real>::zero();
-        let mut plan = SpectralPlan {
+        Ok(SpectralPlan {
             shape,
             spacing,
             ky: wavenumbers(ny, spacing[0]),
@@ -234,7 +244,7 @@ impl<T: Element> SpectralPlan<T> {
             rows,
             col_fwd,
             col_inv,
-            transfer: Transfer::Full(vec![zero; ncols * ny]),
+            transfer: Transfer::Full(Vec::new()),
             spec: vec![zero; ny * ncols],
             tr: if T::IS_COMPLEX {
                 Vec::new()
@@ -261,9 +271,8 @@ impl<T: Element> SpectralPlan<T> {
                 };
                 col_tasks
             ],
-        };
-        plan.set_transfer(transfer);
-        Ok(plan)
+            isa: Isa::detect(),
+        })
     }
 
     /// Re-evaluates the transfer function (e.g. for a new time step) without re-planning.
@@ -335,7 +344,7 @@ impl<T: Element> SpectralPlan<T> {
         Fy: Fn(f64) -> Complex64,
         Fx: Fn(f64) -> Complex64,
     {
-        let mut plan = Self::new(shape, spacing, identity_transfer)?;
+        let mut plan = Self::planned(shape, spacing)?;
         plan.set_transfer_separable(hy, hx);
         Ok(plan)
     }
@@ -348,8 +357,7 @@ impl<T: Element> SpectralPlan<T> {
         Fx: Fn(f64) -> Complex64,
     {
         if !T::IS_COMPLEX {
-            let (ky, kx) = (self.ky.clone(), self.kx.clone());
-            self.set_transfer_indexed(|p, q| hy(ky[p]) * hx(kx[q]), true);
+            self.set_transfer(|ky, kx| hy(ky) * hx(kx));
             return;
         }
         let [ny, nx] = self.shape;
@@ -572,16 +580,13 @@ impl<T: Element> SpectralPlan<T> {
             );
         }
         let contiguous = nx == 1 || data.strides()[1] == 1;
-        let Transfer::Separable { hy, hx } = &self.transfer else {
+        let (Transfer::Separable { hy, hx }, true) = (&self.transfer, contiguous) else {
             return self.apply_outer_steps(data, n, y, x);
         };
-        if !contiguous {
-            return self.apply_outer_steps(data, n, y, x);
-        }
         let RowFft::Complex { fwd, inv } = &self.rows else {
             unreachable!("separable transfers are kept for complex data only")
         };
-        let isa = Isa::detect();
+        let isa = self.isa;
         let c = cast_ref::<T, Complex<T::Real>>;
         let fy = [c(y.pre), c(y.mid), c(y.post)];
         let fx = [c(x.pre), c(x.mid), c(x.post)];
@@ -689,7 +694,7 @@ impl<T: Element> SpectralPlan<T> {
         let ny = self.shape[0];
         let cpt = self.cols_per_task;
         let (col_fwd, col_inv) = (&*self.col_fwd, &*self.col_inv);
-        let transfer = &self.transfer;
+        let (transfer, isa) = (&self.transfer, self.isa);
         data.axis_chunks_iter_mut(Axis(1), cpt)
             .into_par_iter()
             .zip(self.col_scratch.par_iter_mut())
@@ -706,10 +711,7 @@ impl<T: Element> SpectralPlan<T> {
                     }
                     match transfer {
                         Transfer::Full(t) => {
-                            let h = &t[(j0 + b0) * ny..(j0 + b0 + w) * ny];
-                            for (a, b) in buf.iter_mut().zip(h) {
-                                *a = *a * *b;
-                            }
+                            mul_line(isa, buf, &t[(j0 + b0) * ny..(j0 + b0 + w) * ny]);
                         }
                         Transfer::Separable { hy, hx } => {
                             for (col, &s) in buf.chunks_exact_mut(ny).zip(&hx[j0 + b0..]) {
@@ -1179,15 +1181,24 @@ mod tests {
         assert!(e < 1e-14, "real vs Re(complex): {e}");
     }
 
+    /// The test transfer function `hy(ky) hx(kx)` on `shape` with spacings `(0.4, 0.3)`, planned
+    /// separable or as a table.
+    fn product_plan<T: Element>(shape: (usize, usize), separable: bool) -> SpectralPlan<T> {
+        let hy = |k: f64| Complex64::from_polar((-0.02 * k * k).exp(), -0.3 * k * k);
+        let hx = |k: f64| Complex64::from_polar(1.0, -0.2 * k * k + 0.1 * k);
+        let (dims, sp) = ([shape.0, shape.1], [0.4, 0.3]);
+        if separable {
+            SpectralPlan::<T>::new_separable(dims, sp, hy, hx).unwrap()
+        } else {
+            SpectralPlan::<T>::new(dims, sp, |ky, kx| hy(ky) * hx(kx)).unwrap()
+        }
+    }
+
     /// A separable plan equals the plan of the product table, for every element type (real
     /// data fall back to the table), awkward sizes, 1D, and through `apply_steps` with hooks.
     fn separable_case<T: Element>(shape: (usize, usize), tol: f64) {
-        let hy = |k: f64| Complex64::from_polar((-0.01 * k * k).exp(), -0.3 * k);
-        let hx = |k: f64| Complex64::from_polar(1.0, -0.2 * k * k + 0.1 * k);
-        let sp = [0.4, 0.3];
-        let dims = [shape.0, shape.1];
-        let mut sep = SpectralPlan::<T>::new_separable(dims, sp, hy, hx).unwrap();
-        let mut full = SpectralPlan::<T>::new(dims, sp, |ky, kx| hy(ky) * hx(kx)).unwrap();
+        let mut sep = product_plan::<T>(shape, true);
+        let mut full = product_plan::<T>(shape, false);
         assert_eq!(sep.is_separable(), T::IS_COMPLEX);
         assert!(!full.is_separable());
         let u = random::<T>(shape, 11);
@@ -1227,15 +1238,7 @@ mod tests {
     /// complex64 (vector bodies and scalar tails: odd lengths), 1D, a transposed view and a
     /// table transfer (both through the fallback), and real data.
     fn axis_case<T: Element>(shape: (usize, usize), separable: bool, transposed: bool, tol: f64) {
-        let hy = |k: f64| Complex64::from_polar((-0.02 * k * k).exp(), -0.3 * k * k);
-        let hx = |k: f64| Complex64::from_polar(1.0, -0.2 * k * k + 0.1 * k);
-        let dims = [shape.0, shape.1];
-        let sp = [0.4, 0.3];
-        let mut plan = if separable {
-            SpectralPlan::<T>::new_separable(dims, sp, hy, hx).unwrap()
-        } else {
-            SpectralPlan::<T>::new(dims, sp, |ky, kx| hy(ky) * hx(kx)).unwrap()
-        };
+        let mut plan = product_plan::<T>(shape, separable);
         let line = |n: usize, a: f64, b: f64| -> Vec<T> {
             let c = random::<T>((1, n), (a * 100.0) as u64);
             c.iter()

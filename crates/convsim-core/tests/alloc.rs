@@ -405,43 +405,21 @@ fn fft_channels_and_spectral_allocate_nothing() {
                 move || plan.apply_inplace(u.view_mut())
             })
         };
-        // The fused split-step path: row hooks and several applications in one call (complex,
-        // contiguous and transposed data; real data).
-        let spectral_steps = |transposed: bool| {
-            let xc = xc.clone();
-            allocs_of(&p, move || {
-                let mut plan = SpectralPlan::<Complex64>::new([24, 20], [0.5, 0.5], |ky, kx| {
-                    Complex64::from_polar(1.0, -(ky * ky + kx * kx) * 0.1)
-                })
-                .unwrap();
-                let f = Complex64::from_polar(1.0, 0.3);
-                let mut u = xc.clone();
-                let mut ut = Array2::<Complex64>::zeros((20, 24));
-                move || {
-                    let view = if transposed {
-                        ut.view_mut().reversed_axes()
-                    } else {
-                        u.view_mut()
-                    };
-                    plan.apply_steps(
-                        view,
-                        3,
-                        |_, r| r.iter_mut().for_each(|z| *z *= f),
-                        |_, r| r.iter_mut().for_each(|z| *z *= f * f),
-                        |_, r| r.iter_mut().for_each(|z| *z *= f),
-                    );
-                }
-            })
-        };
-        // The line-by-line path of separable plans (and its fallback for transposed views).
-        let spectral_axis_steps = |transposed: bool| {
+        // The fused split-step path (row hooks, several applications in one call) and the
+        // line-by-line path of separable plans (`axis`), on contiguous and transposed data.
+        let spectral_steps = |transposed: bool, axis: bool| {
             let xc = xc.clone();
             allocs_of(&p, move || {
                 let h = |k: f64| Complex64::from_polar(1.0, -k * k * 0.1);
-                let mut plan =
-                    SpectralPlan::<Complex64>::new_separable([24, 20], [0.5, 0.5], h, h).unwrap();
-                let fy = vec![Complex64::from_polar(1.0, 0.3); 24];
-                let fx = vec![Complex64::from_polar(1.0, -0.2); 20];
+                let (shape, spacing) = ([24, 20], [0.5, 0.5]);
+                let mut plan = if axis {
+                    SpectralPlan::<Complex64>::new_separable(shape, spacing, h, h)
+                } else {
+                    SpectralPlan::<Complex64>::new(shape, spacing, |ky, kx| h(ky) * h(kx))
+                }
+                .unwrap();
+                let f = Complex64::from_polar(1.0, 0.3);
+                let (fy, fx) = (vec![f; 24], vec![f; 20]);
                 let mut u = xc.clone();
                 let mut ut = Array2::<Complex64>::zeros((20, 24));
                 move || {
@@ -450,7 +428,18 @@ fn fft_channels_and_spectral_allocate_nothing() {
                     } else {
                         u.view_mut()
                     };
-                    plan.apply_axis_steps(view, 3, AxisFactors::same(&fy), AxisFactors::same(&fx));
+                    if axis {
+                        let (y, x) = (AxisFactors::same(&fy), AxisFactors::same(&fx));
+                        plan.apply_axis_steps(view, 3, y, x);
+                    } else {
+                        plan.apply_steps(
+                            view,
+                            3,
+                            |_, r| r.iter_mut().for_each(|z| *z *= f),
+                            |_, r| r.iter_mut().for_each(|z| *z *= f * f),
+                            |_, r| r.iter_mut().for_each(|z| *z *= f),
+                        );
+                    }
                 }
             })
         };
@@ -516,13 +505,13 @@ fn fft_channels_and_spectral_allocate_nothing() {
             ),
             ("spectral f64", spectral_real),
             ("spectral c64", spectral_complex),
-            ("spectral c64 steps", spectral_steps(false)),
-            ("spectral c64 steps transposed", spectral_steps(true)),
+            ("spectral c64 steps", spectral_steps(false, false)),
+            ("spectral c64 steps transposed", spectral_steps(true, false)),
             ("spectral f64 steps", spectral_real_steps),
-            ("spectral c64 axis steps", spectral_axis_steps(false)),
+            ("spectral c64 axis steps", spectral_steps(false, true)),
             (
                 "spectral c64 axis steps transposed",
-                spectral_axis_steps(true),
+                spectral_steps(true, true),
             ),
             ("channels dense", channels(1, Geometry::same(), [3, 3])),
             (
