@@ -5,6 +5,8 @@
 //! string attributes to `NC_CHAR`, the type CF tools expect for `units`, `long_name`, `axis`;
 //! variable-length strings become `NC_STRING`, which several CF readers refuse for `units`.
 //!
+//! It also marks file descriptors close-on-exec ([`close_on_exec`]).
+//!
 //! Every call runs inside [`hdf5::sync::sync`], the global lock the `hdf5` crate uses around
 //! the (not thread-safe) C library, and takes ids that are kept alive by the caller's `hdf5`
 //! handles for the duration of the call.
@@ -16,6 +18,7 @@ use hdf5_sys::h5::herr_t;
 use hdf5_sys::h5a::{
     H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Aget_type, H5Aopen, H5Aread, H5Awrite,
 };
+use hdf5_sys::h5f::H5Fget_vfd_handle;
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5p::H5P_DEFAULT;
 use hdf5_sys::h5s::{H5S_class_t, H5Sclose, H5Screate};
@@ -42,6 +45,33 @@ fn check(code: herr_t, what: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// Marks the descriptor of open file `file` close-on-exec (no-op off Unix).
+///
+/// Why: libhdf5 opens files without `O_CLOEXEC` and, since 1.10, holds an `flock` on them. A
+/// child process started while the file is open (a Python check, a viewer) inherits the
+/// descriptor and so the lock: after this process closes the file, reopening it fails with
+/// "unable to lock file, errno = 11" until the child exits. Best effort: a file whose driver
+/// has no POSIX descriptor is left as it is.
+pub(crate) fn close_on_exec(file: hid_t) {
+    #[cfg(unix)]
+    hdf5::sync::sync(|| {
+        let mut handle: *mut c_void = std::ptr::null_mut();
+        // SAFETY: `file` is a valid open file id held by the caller's `File`; `handle` is a
+        // valid out-pointer. The default (sec2) driver returns a pointer to its `int` descriptor,
+        // valid while the file is open; other drivers fail or return null, and we skip them.
+        unsafe {
+            if H5Fget_vfd_handle(file, H5P_DEFAULT, &raw mut handle) < 0 || handle.is_null() {
+                return;
+            }
+            let fd = *handle.cast::<libc::c_int>();
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    });
 }
 
 /// Makes dataset `dsid` a dimension scale named `dimname` (the netCDF dimension name).

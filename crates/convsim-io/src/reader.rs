@@ -118,10 +118,12 @@ pub(crate) fn open_file(p: &Path) -> Result<File> {
             path: p.to_path_buf(),
         });
     }
-    File::open(p).map_err(|source| IoError::Open {
+    let file = File::open(p).map_err(|source| IoError::Open {
         path: p.to_path_buf(),
         source,
-    })
+    })?;
+    crate::ffi::close_on_exec(file.id());
+    Ok(file)
 }
 
 fn not_run_file(p: &Path, what: &str) -> IoError {

@@ -205,6 +205,7 @@ impl RunWriter {
             path: path.clone(),
             source,
         })?;
+        ffi::close_on_exec(file.id());
         let open = |name: &str| {
             file.dataset(name).map_err(|_| IoError::Invalid {
                 path: path.clone(),
@@ -786,12 +787,14 @@ impl RunWriter {
 /// superblock v2, which carries no "open for writing" flag, so a killed writer leaves a file
 /// other processes can open without `h5clear`).
 pub(crate) fn create_file(p: &Path) -> Result<File> {
-    File::with_options()
+    let file = File::with_options()
         .with_fapl(|fapl| fapl.libver_v18())
         .create(p)
         .ctx(p, || {
             "cannot create the file (does the directory exist and is it writable?)".into()
-        })
+        })?;
+    ffi::close_on_exec(file.id());
+    Ok(file)
 }
 
 pub(crate) fn write_meta(p: &Path, file: &File, meta: &RunMeta, kind: &str) -> Result<()> {

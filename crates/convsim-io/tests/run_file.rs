@@ -513,3 +513,34 @@ print("xarray-ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// libhdf5 opens files without `O_CLOEXEC` and holds an `flock` on them. A child process started
+/// while a file is open (as the xarray test above does) must not inherit the descriptor:
+/// otherwise the lock outlives `close` and reopening fails with "unable to lock file, errno = 11"
+/// until the child exits (a CI failure of stop 10).
+#[cfg(unix)]
+#[test]
+fn child_processes_do_not_inherit_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.h5");
+    write_run(&path);
+    let sleeper = || {
+        std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap()
+    };
+    let writer = RunWriter::resume(&path, 100).unwrap();
+    let mut during_write = sleeper();
+    drop(writer);
+    let reader = RunFile::open(&path).unwrap();
+    let mut during_read = sleeper();
+    drop(reader);
+    // Opening for writing needs the exclusive lock: no shared lock may survive in a child.
+    let reopened = RunWriter::resume(&path, 100);
+    during_write.kill().unwrap();
+    during_read.kill().unwrap();
+    let _ = during_write.wait();
+    let _ = during_read.wait();
+    assert_eq!(reopened.unwrap().frames(), 4);
+}
