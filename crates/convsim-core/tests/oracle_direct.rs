@@ -238,6 +238,70 @@ fn separable_kernel_equals_its_dense_outer_product() {
     }
 }
 
+/// Rows wide enough for the contiguous row path (interior of at least one register block of
+/// 256 bytes: 64 f32, 32 f64, 16 Complex64), with interior widths one block, one block plus one,
+/// and a non-multiple, so the last block overlaps its predecessor. Checked against the
+/// definition, and bitwise against the path a non-contiguous view of the same input takes (the
+/// extended-row ring; row by row for the separable column pass): the paths promise the same
+/// operations in the same order.
+fn wide_rows<T: Random>(seed: u64, tol: f64) {
+    let block = 256 / std::mem::size_of::<T>();
+    let mut r = rng(seed);
+    let col: Vec<T> = (0..5).map(|_| T::random(&mut r)).collect();
+    let row: Vec<T> = (0..7).map(|_| T::random(&mut r)).collect();
+    let kernels: [Kernel<T>; 3] = [
+        Kernel2::new(random_array(&mut r, 3, 5)).unwrap().into(),
+        Kernel2::new(random_array(&mut r, 4, 6)).unwrap().into(),
+        SeparableKernel::new(col, row).unwrap().into(),
+    ];
+    for kernel in kernels {
+        let [kh, kw] = kernel.shape();
+        // 600: a 512-column strip of the separable column pass plus a tail of 88.
+        for w in [
+            block + kw - 1,
+            block + kw,
+            2 * block + kw + 2,
+            3 * block + 17,
+            600,
+        ] {
+            let big: Array2<T> = random_array(&mut r, 6, w + 1);
+            let input = big.slice(s![.., ..w]).to_owned();
+            for &m in &MODES {
+                for g in [
+                    Geometry::same(),
+                    Geometry::uniform(Padding::Full),
+                    Geometry::same().with_dilation(1, 2),
+                ] {
+                    let b = Boundaries::uniform(m);
+                    let o = Orientation::Convolve;
+                    let what = format!("{} w {w} kernel ({kh},{kw}) {m:?} {g:?}", T::NAME);
+                    let e = check(&input, &kernel, &b, o, &g, Method::Direct).unwrap();
+                    assert!(e <= tol, "{what}: rel err {e:e}");
+                    let mut plan = ConvPlan::builder([6, w], kernel.clone())
+                        .boundaries(b)
+                        .orientation(o)
+                        .geometry(g)
+                        .method(Method::Direct)
+                        .build()
+                        .unwrap();
+                    let mut row_path = Array2::from_elem(plan.output_shape(), T::from_f64(0.0));
+                    let mut ring = row_path.clone();
+                    plan.apply(input.view(), row_path.view_mut());
+                    plan.apply(big.slice(s![.., ..w]), ring.view_mut());
+                    assert!(row_path == ring, "{what}: row path and ring differ");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_rows_match_reference_and_ring_bitwise() {
+    wide_rows::<f32>(31, TOL_F32);
+    wide_rows::<f64>(32, TOL_F64);
+    wide_rows::<Complex64>(33, TOL_F64);
+}
+
 #[test]
 fn strided_views_in_and_out() {
     // Input and output need not be contiguous: a column-strided input view and an output that is
