@@ -557,8 +557,10 @@ fn row_source<T: Element>(cfg: &Cfg<T>, oy: usize, ky: usize) -> Source {
     cfg.by.source(pr as isize - cfg.ry.lo as isize, cfg.h)
 }
 
-/// Column pass over a standard-layout input of width `w`: `dst[j] = cpart + sum_t coef[t] *
-/// flat[rows[t] * w + c0 + j]`, in register blocks of `V` columns.
+/// Column pass over a standard-layout input of width `w`: `dst[j] = (sum_t coef[t] *
+/// flat[rows[t] * w + c0 + j]) + cpart`, in register blocks of `V` columns. The accumulators
+/// start at zero and `cpart` comes last: with a run-time starting value LLVM kept the block's
+/// accumulators on the stack (a load and a store per FMA, 15-20% slower on sep31-f32).
 #[inline(always)]
 fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
     flat: &[T],
@@ -572,11 +574,11 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
     let n = dst.len();
     if n < V {
         for (j, d) in dst.iter_mut().enumerate() {
-            let mut a = cpart;
+            let mut a = T::zero();
             for (&i, &c) in rows.iter().zip(coef) {
                 a = madd::<T, FMA>(flat[i * w + c0 + j], c, a);
             }
-            *d = a;
+            *d = a + cpart;
         }
         return;
     }
@@ -584,13 +586,16 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
     // `direct_row`).
     let mut j0 = 0;
     loop {
-        let mut a = [cpart; V];
+        let mut a = [T::zero(); V];
         for (&i, &c) in rows.iter().zip(coef) {
             let p = i * w + c0 + j0;
             let xs: &[T; V] = flat[p..p + V].try_into().unwrap();
             for l in 0..V {
                 a[l] = madd::<T, FMA>(xs[l], c, a[l]);
             }
+        }
+        for l in 0..V {
+            a[l] += cpart;
         }
         dst[j0..j0 + V].copy_from_slice(&a);
         if j0 + V == n {
@@ -612,7 +617,7 @@ fn column_pass_rows<T: Element, const FMA: bool>(
     c0: usize,
     dst: &mut [T],
 ) {
-    dst.fill(cpart);
+    dst.fill(T::zero());
     let n = dst.len();
     for (&i, &c) in rows.iter().zip(coef) {
         let src = input.slice(ndarray::s![i, c0..c0 + n]);
@@ -625,6 +630,9 @@ fn column_pass_rows<T: Element, const FMA: bool>(
                 *d = madd::<T, FMA>(x, c, *d);
             }
         }
+    }
+    for d in dst {
+        *d += cpart;
     }
 }
 
