@@ -594,8 +594,8 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
                 a[l] = madd::<T, FMA>(xs[l], c, a[l]);
             }
         }
-        for l in 0..V {
-            a[l] += cpart;
+        for v in &mut a {
+            *v += cpart;
         }
         dst[j0..j0 + V].copy_from_slice(&a);
         if j0 + V == n {
