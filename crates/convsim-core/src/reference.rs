@@ -8,12 +8,14 @@
 use ndarray::{Array2, ArrayView2};
 
 use crate::boundary::combine;
-use crate::{Boundaries, Element, Geometry, Kernel, Orientation, Result, resolve_axis};
+use crate::{Boundaries, CoreError, Element, Geometry, Kernel, Orientation, Result, resolve_axis};
 
 /// Convolves (or correlates) `input` with `kernel` by the definition.
 ///
 /// # Errors
-/// Invalid geometry (zero stride or dilation, empty output) or an empty input.
+/// Invalid geometry (zero stride or dilation, empty output), an empty input, or a
+/// [`crate::Boundary::Halo`] side (`CoreError::InvalidValue` naming `boundaries`): a halo tile has
+/// no definition of its own, it is checked against the whole domain instead.
 pub fn conv2d<T: Element>(
     input: ArrayView2<'_, T>,
     kernel: &Kernel<T>,
@@ -21,6 +23,13 @@ pub fn conv2d<T: Element>(
     orientation: Orientation,
     geometry: &Geometry,
 ) -> Result<Array2<T>> {
+    if boundaries.has_halo() {
+        return Err(CoreError::InvalidValue {
+            name: "boundaries",
+            value: format!("{boundaries:?}"),
+            allowed: "a padding mode on every side (the reference has no halo tiles)",
+        });
+    }
     let (h, w) = input.dim();
     let (taps, anchor) = kernel.to_dense().canonical(orientation);
     let (kh, kw) = taps.dim();

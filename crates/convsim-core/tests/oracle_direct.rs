@@ -7,7 +7,7 @@ mod common;
 use common::{MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale};
 use convsim_core::{
     AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
-    Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, reference,
+    Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, Sides, reference,
 };
 use ndarray::{Array2, s};
 use proptest::prelude::*;
@@ -403,6 +403,30 @@ fn user_errors_are_typed_and_name_the_parameter() {
         Kernel2::with_anchor(Array2::<f64>::ones((2, 2)), [2, 0]),
         Err(CoreError::AnchorOutside { .. })
     ));
+    // The oracle has no halo tiles (they are checked against the whole domain): a typed error.
+    let halo = Boundaries {
+        y: Sides::both(Boundary::Halo(1)),
+        x: Sides::both(Boundary::Zero),
+    };
+    let input = Array2::<f64>::zeros((4, 4));
+    let e = reference::conv2d(
+        input.view(),
+        &Kernel2::new(Array2::<f64>::ones((3, 3))).unwrap().into(),
+        &halo,
+        Orientation::Correlate,
+        &Geometry::same(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CoreError::InvalidValue {
+                name: "boundaries",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 /// Padding choices for the property test (one index draws one of these).
