@@ -200,6 +200,33 @@ pub(crate) struct Setup<'a> {
     pub(crate) f_src: Option<f64>,
 }
 
+impl<T> Density<T> {
+    /// The CPML memory variables of the flux form, named for checkpoints (the fluxes `qx`, `qy`
+    /// are recomputed from `p` every step, so they are not state).
+    pub(crate) fn state_arrays(&self) -> Vec<(&'static str, &[T])> {
+        let mut v: Vec<(&'static str, &[T])> = Vec::new();
+        if let Some(p) = &self.pml_y {
+            v.push(("rho_psi_y", &p.psi));
+            v.push(("rho_zeta_y", &p.zeta));
+        }
+        if let Some(p) = &self.pml_x {
+            v.push(("rho_psi_x", &p.psi));
+            v.push(("rho_zeta_x", &p.zeta));
+        }
+        v
+    }
+
+    /// The same arrays as [`Density::state_arrays`], in the same order, for restoring.
+    pub(crate) fn state_arrays_mut(&mut self) -> Vec<&mut Vec<T>> {
+        let mut v = Vec::new();
+        for p in [&mut self.pml_y, &mut self.pml_x].into_iter().flatten() {
+            v.push(&mut p.psi);
+            v.push(&mut p.zeta);
+        }
+        v
+    }
+}
+
 impl<T: RealElement> Density<T> {
     /// Builds the half-point buoyancies, `rho v^2 dt^2`, the CPML profiles and the stability
     /// limit.

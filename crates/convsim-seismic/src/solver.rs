@@ -892,6 +892,9 @@ impl<T: RealElement> Seismic<T> {
             v.push(("psi_x", &p.psi));
             v.push(("zeta_x", &p.zeta));
         }
+        if let Some(d) = &self.density {
+            v.extend(d.state_arrays());
+        }
         v
     }
 }
@@ -1225,6 +1228,11 @@ impl<T: RealElement> Simulation for Seismic<T> {
         if let Some(p) = &mut self.pml_x {
             p.psi = it.next().expect("psi_x");
             p.zeta = it.next().expect("zeta_x");
+        }
+        if let Some(d) = &mut self.density {
+            for a in d.state_arrays_mut() {
+                *a = it.next().expect("density memory variable");
+            }
         }
         self.traces = traces.into_dimensionality().map_err(|e| e.to_string())?;
         self.step = step;
