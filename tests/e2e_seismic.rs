@@ -1,7 +1,8 @@
 //! End-to-end tests of seismic shot gathers through the built `convsim` binary: the layout of
 //! `/receivers/<shot>/`, the direct arrival in the layered scenario, one gather per shot in the
-//! Marmousi-like scenario, gathers kept by a run that blows up, and a receiver outside the model
-//! refused with exit code 2.
+//! Marmousi-like scenario with its density field, gathers kept by a run that blows up, and a
+//! receiver outside the model or a density field without a density model refused with exit
+//! code 2.
 
 use std::path::Path;
 
@@ -123,6 +124,38 @@ fn marmousi_writes_one_gather_per_shot() {
             .unwrap();
         assert_eq!(loudest, 50 * (k + 1), "shot{k}");
     }
+    // The density model is written beside the velocity: the data file holds Gardner's
+    // rho = 310 v^0.25 in f32, so both f32 roundings stay below 1e-6 relative.
+    let v = f.read_frame("velocity", 0).unwrap();
+    let rho = f.read_frame("density", 0).unwrap();
+    let worst = v
+        .iter()
+        .zip(&rho)
+        .map(|(v, r)| (r - 310.0 * v.powf(0.25)).abs() / r)
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-6, "density vs Gardner: {worst:e}");
+}
+
+#[test]
+fn density_without_a_density_model_is_refused() {
+    let d = tmp();
+    let out = convsim(&[
+        "run",
+        LAYERED,
+        "-o",
+        s(d.path()),
+        "--force",
+        "--set",
+        "output.fields=[\"pressure\", \"density\"]",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("output.fields")
+            && err.contains("\"density\"")
+            && err.contains("pressure, velocity"),
+        "{err}"
+    );
 }
 
 #[test]

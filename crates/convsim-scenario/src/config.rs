@@ -192,6 +192,10 @@ pub struct OutputConfig {
     pub every: u64,
     /// Fields written each frame.
     pub fields: Vec<String>,
+    /// `true` when the scenario listed `output.fields` itself: the run then refuses a listed
+    /// field its solver does not produce (a seismic `density` without a density model), where
+    /// the default list is silently narrowed to what the solver produces.
+    pub fields_given: bool,
     /// Draw PNGs at the end.
     pub plots: bool,
     /// Draw a GIF of each field at the end.
@@ -1071,6 +1075,7 @@ impl Scenario {
         let output = OutputConfig {
             every,
             fields,
+            fields_given: o.fields.is_some(),
             plots: o.plots,
             gif: o.gif,
             checkpoint_every: o.checkpoint_every,

@@ -211,6 +211,25 @@ pub fn run(
         .into_iter()
         .filter(|q| s.output.fields.contains(&q.name))
         .collect();
+    if s.output.fields_given
+        && let Some(missing) = s
+            .output
+            .fields
+            .iter()
+            .find(|n| !fields.iter().any(|q| &q.name == *n))
+    {
+        let produced: Vec<String> = sim.fields().into_iter().map(|q| q.name).collect();
+        return Err(ScenarioError::Invalid {
+            file: s.file.display().to_string(),
+            key: "output.fields".into(),
+            value: format!("{missing:?}"),
+            allowed: format!(
+                "fields this run produces: {} (the others need inputs this scenario does not \
+                 set, such as a seismic density model)",
+                produced.join(", ")
+            ),
+        });
+    }
     let diags = sim.diagnostics();
     let total = s.time.steps;
     let every = s.output.every;

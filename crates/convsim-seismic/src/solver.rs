@@ -76,6 +76,8 @@ pub struct Seismic<T> {
     sponge: Option<(Vec<T>, Vec<T>)>,
     /// The variable-density operator; `None` for constant density (the fast path).
     density: Option<Box<Density<T>>>,
+    /// A constant density model (kg/m^3), which keeps the fast path; only written as a field.
+    density_const: Option<f64>,
     sources: Vec<(Spread, Vec<f64>)>,
     rec_spread: Vec<Spread>,
     rec_coords: Array2<f64>,
@@ -150,11 +152,14 @@ impl<T: RealElement> Seismic<T> {
         let velocity = model::evaluate(&p.velocity, &g, "velocity", None)?;
         // Constant density cancels out of rho v^2 div((1/rho) grad p): keep the fast path (it is
         // still checked). Any other density model takes the staggered variable-density path.
-        let rho = match &p.density {
-            None => None,
+        let (rho, density_const) = match &p.density {
+            None => (None, None),
             Some(m) => {
                 let a = model::evaluate(m, &g, "density", Some(velocity.view()))?;
-                (!matches!(m, Model::Constant { .. })).then_some(a)
+                match m {
+                    Model::Constant { value } => (None, Some(*value)),
+                    _ => (Some(a), None),
+                }
             }
         };
         let v_max = velocity.iter().copied().fold(0.0, f64::max);
@@ -306,6 +311,7 @@ impl<T: RealElement> Seismic<T> {
             pml_x,
             sponge,
             density,
+            density_const,
             sources: Vec::new(),
             rec_spread: Vec::new(),
             rec_coords: Array2::zeros((0, 2)),
@@ -1125,10 +1131,19 @@ impl<T: RealElement> Simulation for Seismic<T> {
         convsim_core::sim::in_usize_chunks(n, |k| Seismic::advance(self, k));
     }
     fn fields(&self) -> Vec<Quantity> {
-        vec![
+        let mut v = vec![
             Quantity::new("pressure", "Pa", "acoustic pressure", true),
             Quantity::new("velocity", "m/s", "P-wave velocity model", false),
-        ]
+        ];
+        if self.density.is_some() || self.density_const.is_some() {
+            v.push(Quantity::new(
+                "density",
+                "kg/m^3",
+                "mass density model",
+                false,
+            ));
+        }
+        v
     }
     fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
         match name {
@@ -1140,6 +1155,17 @@ impl<T: RealElement> Simulation for Seismic<T> {
                 out.assign(&self.velocity);
                 true
             }
+            "density" => match (&self.density, self.density_const) {
+                (Some(d), _) => {
+                    out.assign(&d.rho);
+                    true
+                }
+                (None, Some(v)) => {
+                    out.fill(v);
+                    true
+                }
+                (None, None) => false,
+            },
             _ => false,
         }
     }

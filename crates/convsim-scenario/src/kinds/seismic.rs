@@ -148,7 +148,7 @@ impl SolverKind for Kind {
     }
 
     fn output_fields(&self) -> &'static [&'static str] {
-        &["pressure", "velocity"]
+        &["pressure", "velocity", "density"]
     }
 
     fn resolve(
