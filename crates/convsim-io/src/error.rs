@@ -11,7 +11,7 @@ pub enum IoError {
         /// The file.
         path: PathBuf,
     },
-    /// The file exists but is not a readable HDF5 file (or is locked by a writer).
+    /// The file exists but is not a readable HDF5 file.
     #[error("{path}: cannot open as HDF5: {source}", path = .path.display())]
     Open {
         /// The file.
@@ -82,6 +82,12 @@ pub enum IoError {
         context: String,
         /// The library's error.
         source: hdf5::Error,
+    },
+    /// Another process has the file open (a writer blocks everyone; readers block writers).
+    #[error("{path}: the file is open in another process (h5py, a viewer or another convsim run); close it there and retry", path = .path.display())]
+    Locked {
+        /// The file.
+        path: PathBuf,
     },
     /// A file-system operation failed (create, rename, remove).
     #[error("{path}: {context}: {source}", path = .path.display())]

@@ -49,11 +49,10 @@ fn check(code: herr_t, what: &str) -> Result<(), String> {
 
 /// Marks the descriptor of open file `file` close-on-exec (no-op off Unix).
 ///
-/// Why: libhdf5 opens files without `O_CLOEXEC` and, since 1.10, holds an `flock` on them. A
-/// child process started while the file is open (a Python check, a viewer) inherits the
-/// descriptor and so the lock: after this process closes the file, reopening it fails with
-/// "unable to lock file, errno = 11" until the child exits. Best effort: a file whose driver
-/// has no POSIX descriptor is left as it is.
+/// Why: libhdf5 opens files without `O_CLOEXEC`, so a child process started while the file is
+/// open (a Python check, a viewer) would keep a descriptor of it. The lock that once came with
+/// it is now convsim's own ([`crate::lock`]); this only keeps the child's descriptor table
+/// clean. Best effort: a file whose driver has no POSIX descriptor is left as it is.
 pub(crate) fn close_on_exec(file: hid_t) {
     #[cfg(unix)]
     hdf5::sync::sync(|| {

@@ -42,8 +42,11 @@
 //! holds every frame appended before (tested by killing a child process). The file is written
 //! with the HDF5 1.8 format, whose superblock has no "file open for write" flag, so no
 //! `h5clear` is needed after a crash. [`RunWriter::resume`] reopens it to continue a run from a
-//! checkpoint. While a writer holds the file, HDF5's file locking makes other processes'
-//! opens fail with [`IoError::Open`] (set `HDF5_USE_FILE_LOCKING=FALSE` to peek anyway).
+//! checkpoint. While a writer holds the file, other processes cannot open it: convsim fails
+//! with [`IoError::Locked`], h5py with "unable to lock file" (set `HDF5_USE_FILE_LOCKING=FALSE`
+//! in that process to peek anyway); readers only keep writers out. convsim takes this `flock`
+//! itself, on a close-on-exec descriptor, rather than leaving it to libhdf5, whose descriptor a
+//! child process started meanwhile would inherit with the lock.
 //!
 //! ## API at a glance
 //!
@@ -67,6 +70,7 @@ mod attrs;
 mod checkpoint;
 mod error;
 mod ffi;
+mod lock;
 mod meta;
 mod reader;
 mod writer;

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use convsim_core::{Grid, Quantity};
-use hdf5::{Dataset, File, Group};
+use hdf5::{Dataset, Group};
+
+use crate::lock::{Access, H5File};
 use ndarray::{Array2, Array3, s};
 use serde::Serialize;
 
@@ -94,7 +96,7 @@ pub struct RunSummary {
 /// shows only complete frames.
 pub struct RunFile {
     path: PathBuf,
-    file: File,
+    file: H5File,
     frames: usize,
     fields: Vec<String>,
     diagnostics: Vec<String>,
@@ -112,18 +114,13 @@ impl std::fmt::Debug for RunFile {
 }
 
 /// Opens an HDF5 file read-only with typed errors for a missing or non-HDF5 file.
-pub(crate) fn open_file(p: &Path) -> Result<File> {
+pub(crate) fn open_file(p: &Path) -> Result<H5File> {
     if !p.exists() {
         return Err(IoError::NotFound {
             path: p.to_path_buf(),
         });
     }
-    let file = File::open(p).map_err(|source| IoError::Open {
-        path: p.to_path_buf(),
-        source,
-    })?;
-    crate::ffi::close_on_exec(file.id());
-    Ok(file)
+    crate::lock::open(p, Access::Read)
 }
 
 fn not_run_file(p: &Path, what: &str) -> IoError {
@@ -137,8 +134,8 @@ impl RunFile {
     /// Opens a run file.
     ///
     /// # Errors
-    /// [`IoError::NotFound`], [`IoError::Open`] (not HDF5, or still open by a writer that holds
-    /// the file lock), [`IoError::Invalid`] if `/scales` or `/fields` is missing.
+    /// [`IoError::NotFound`], [`IoError::Open`] (not HDF5), [`IoError::Locked`] (another
+    /// process is writing it), [`IoError::Invalid`] if `/scales` or `/fields` is missing.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let p = path.as_ref();
         let file = open_file(p)?;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use convsim_core::sim::Gather;
 use convsim_core::{Grid, Quantity};
 use hdf5::{Dataset, File, Group};
+
+use crate::lock::{Access, H5File};
 use ndarray::{Array1, Array2, ArrayView2, s};
 
 use crate::attrs::{get_num, get_str, set_num, set_str};
@@ -61,7 +63,6 @@ struct FieldSlot {
 /// ```
 pub struct RunWriter {
     path: PathBuf,
-    file: File,
     grid: Grid,
     time: Dataset,
     step: Dataset,
@@ -74,6 +75,8 @@ pub struct RunWriter {
     frames: usize,
     f32_buf: Array2<f32>,
     gathers: Vec<GatherSlot>,
+    /// Last: the datasets above close before the file and its lock.
+    file: H5File,
 }
 
 /// A shot gather being written: samples `..written` are on disk (`None`: none yet in this
@@ -111,8 +114,9 @@ impl RunWriter {
     /// Creates (truncating) a run file with root attributes from `meta` and the scales of `grid`.
     ///
     /// # Errors
-    /// [`IoError::Hdf5`] if the file cannot be created (e.g. the directory does not exist or is
-    /// not writable) or written.
+    /// [`IoError::Fs`] if the file cannot be created (e.g. the directory does not exist or is
+    /// not writable), [`IoError::Locked`] if another process has it open (it is left intact),
+    /// [`IoError::Hdf5`] if it cannot be written.
     pub fn create(path: impl AsRef<Path>, meta: &RunMeta, grid: &Grid) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let p = path.as_path();
@@ -193,19 +197,15 @@ impl RunWriter {
     /// before the interruption) are dropped, so the continued file equals an uninterrupted run.
     ///
     /// # Errors
-    /// [`IoError::NotFound`], [`IoError::Open`], or [`IoError::Invalid`] if the file is not a
-    /// convsim run file.
+    /// [`IoError::NotFound`], [`IoError::Open`], [`IoError::Locked`] if another process has it
+    /// open, or [`IoError::Invalid`] if the file is not a convsim run file.
     pub fn resume(path: impl AsRef<Path>, last_step: u64) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let p = path.as_path();
         if !p.exists() {
             return Err(IoError::NotFound { path });
         }
-        let file = File::open_rw(p).map_err(|source| IoError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        ffi::close_on_exec(file.id());
+        let file = crate::lock::open(p, Access::Write)?;
         let open = |name: &str| {
             file.dataset(name).map_err(|_| IoError::Invalid {
                 path: path.clone(),
@@ -783,18 +783,9 @@ impl RunWriter {
     }
 }
 
-/// Creates a file with the v1.8 format (dense attribute storage for long scenario texts;
-/// superblock v2, which carries no "open for writing" flag, so a killed writer leaves a file
-/// other processes can open without `h5clear`).
-pub(crate) fn create_file(p: &Path) -> Result<File> {
-    let file = File::with_options()
-        .with_fapl(|fapl| fapl.libver_v18())
-        .create(p)
-        .ctx(p, || {
-            "cannot create the file (does the directory exist and is it writable?)".into()
-        })?;
-    ffi::close_on_exec(file.id());
-    Ok(file)
+/// Creates (truncating) a file with the v1.8 format, under convsim's lock ([`crate::lock`]).
+pub(crate) fn create_file(p: &Path) -> Result<H5File> {
+    crate::lock::create(p)
 }
 
 pub(crate) fn write_meta(p: &Path, file: &File, meta: &RunMeta, kind: &str) -> Result<()> {

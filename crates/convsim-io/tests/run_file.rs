@@ -33,6 +33,8 @@ fn frame(k: usize, scale: f64) -> Array2<f64> {
 fn meta() -> RunMeta {
     let mut m = RunMeta::new("diffusion", "# scénario\n[grid]\nnx = 7\nny = 5\n");
     m.recipe = r#"{"method":"direct"}"#.into();
+    // Fixed: `new` stamps the current second, which two calls may straddle.
+    m.created = "2026-01-01T00:00:00Z".into();
     m.attributes.insert("note".into(), "unit test".into());
     m
 }
@@ -514,10 +516,9 @@ print("xarray-ok")
     );
 }
 
-/// libhdf5 opens files without `O_CLOEXEC` and holds an `flock` on them. A child process started
-/// while a file is open (as the xarray test above does) must not inherit the descriptor:
-/// otherwise the lock outlives `close` and reopening fails with "unable to lock file, errno = 11"
-/// until the child exits (a CI failure of stop 10).
+/// A child process started while a file is open (as the xarray test above does) must not keep
+/// it locked: otherwise reopening fails with "unable to lock file, errno = 11" until the child
+/// exits (CI failures of stops 10 and 11; the race itself is tested in `lock.rs`).
 #[cfg(unix)]
 #[test]
 fn child_processes_do_not_inherit_open_files() {
