@@ -155,7 +155,7 @@ pub(crate) fn direct_cost<T: Element>(
 }
 
 /// Estimated seconds of the block method (`OverlapAdd`) for the blocks it would choose, and
-/// that choice `(fy, fx)`: [`crate::overlap_add::block_work`] (blocks x `n log2 n` per block,
+/// that choice `(fy, fx)`: [`crate::overlap_add::block_work`] (blocks x weighted `n log2 n` per block,
 /// rounded up to whole rounds over the threads, cache penalty) in units of the calibrated FFT
 /// cost, plus streaming the input and output once.
 pub(crate) fn overlap_add_cost<T: Element>(

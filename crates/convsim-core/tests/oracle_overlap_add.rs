@@ -68,6 +68,18 @@ fn check<T: Random>(
         "apply_with differs from apply ({})",
         plan.recipe()
     );
+    // A non-contiguous view of the same input (rows read element by element) and a
+    // non-contiguous output (samples stored one by one) must give the same bits too.
+    let transposed = input.t().to_owned();
+    let (oh, ow) = plan.output_shape();
+    let mut wide = Array2::from_elem((oh, 2 * ow), T::from_f64(5.0));
+    plan.apply(transposed.t(), wide.slice_mut(ndarray::s![.., ..;2]));
+    assert_eq!(
+        out,
+        wide.slice(ndarray::s![.., ..;2]),
+        "strided views differ ({})",
+        plan.recipe()
+    );
     Some(rel_err(&out, &expect))
 }
 
