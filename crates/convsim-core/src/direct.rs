@@ -84,9 +84,12 @@ pub(crate) struct Direct<T> {
     scratch: Vec<Scratch<T>>,
 }
 
-/// Register block (output columns) for element type `T`: 8 vector registers' worth.
-fn block_len<T>() -> usize {
-    256 / std::mem::size_of::<T>()
+/// Register block (output columns) for element type `T`: 8 vector registers' worth (256-bit
+/// registers, or 512-bit ones with AVX-512, which has 32 of them). The portable path uses the
+/// AVX2 length.
+fn block_len<T>(isa: Isa) -> usize {
+    let bytes = if isa == Isa::Avx512 { 512 } else { 256 };
+    bytes / std::mem::size_of::<T>()
 }
 
 impl<T: Element> Direct<T> {
@@ -102,7 +105,7 @@ impl<T: Element> Direct<T> {
         isa: Isa,
     ) -> Self {
         let [h, w] = shape;
-        let v = block_len::<T>();
+        let v = block_len::<T>(isa);
         let wpad = rx.lo + w + rx.hi;
         let sx = rx.stride;
         let wv = rx.out.next_multiple_of(v);
@@ -232,11 +235,31 @@ fn run_task<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
             s: &mut Scratch<T>,
             epi: &F,
         ) {
-            match block_len::<T>() {
+            match block_len::<T>(Isa::Avx2Fma) {
                 64 => task_body::<T, F, 64, true>(cfg, input, oy0, chunk, s, epi),
                 32 => task_body::<T, F, 32, true>(cfg, input, oy0, chunk, s, epi),
                 _ => task_body::<T, F, 16, true>(cfg, input, oy0, chunk, s, epi),
             }
+        }
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn wide<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
+            cfg: &Cfg<T>,
+            input: &ArrayView2<'_, T>,
+            oy0: usize,
+            chunk: ArrayViewMut2<'_, T>,
+            s: &mut Scratch<T>,
+            epi: &F,
+        ) {
+            match block_len::<T>(Isa::Avx512) {
+                128 => task_body::<T, F, 128, true>(cfg, input, oy0, chunk, s, epi),
+                64 => task_body::<T, F, 64, true>(cfg, input, oy0, chunk, s, epi),
+                _ => task_body::<T, F, 32, true>(cfg, input, oy0, chunk, s, epi),
+            }
+        }
+        if cfg.isa == Isa::Avx512 {
+            // SAFETY: `Avx512` is recorded only after run-time detection of AVX-512F, AVX2, FMA.
+            unsafe { wide(cfg, input, oy0, chunk, s, epi) };
+            return;
         }
         if cfg.isa == Isa::Avx2Fma {
             // SAFETY: `Avx2Fma` is recorded only after run-time detection of AVX2 and FMA.
@@ -244,7 +267,7 @@ fn run_task<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
             return;
         }
     }
-    match block_len::<T>() {
+    match block_len::<T>(Isa::Avx2Fma) {
         64 => task_body::<T, F, 64, false>(cfg, input, oy0, chunk, s, epi),
         32 => task_body::<T, F, 32, false>(cfg, input, oy0, chunk, s, epi),
         _ => task_body::<T, F, 16, false>(cfg, input, oy0, chunk, s, epi),

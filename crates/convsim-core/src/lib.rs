@@ -55,6 +55,7 @@ pub use geometry::{
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
 pub use sim::{Grid, Quantity, Simulation, StateArray};
+pub use simd::Simd;
 pub use spectral::{AxisFactors, SpectralPlan, identity_transfer, wavenumbers};
 
 /// Complex numbers as used throughout convsim.

@@ -26,7 +26,7 @@ use crate::cost;
 use crate::direct::Direct;
 use crate::fft::{self, FftConv};
 use crate::overlap_add::OverlapAdd;
-use crate::simd::Isa;
+use crate::simd::{Isa, Simd};
 use crate::{
     Boundaries, Boundary, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result,
     resolve_tile_axis,
@@ -107,7 +107,8 @@ pub struct Recipe {
     pub blocks: Option<[usize; 2]>,
     /// Number of parallel tasks the work is split into (results do not depend on it).
     pub tasks: usize,
-    /// Instruction set of the inner loops (`avx2+fma` or `portable`).
+    /// Instruction set of the direct method's inner loops (`avx512f+fma`, `avx2+fma` or
+    /// `portable`).
     pub isa: String,
     /// Cost-model estimates (seconds per apply) of the methods `Auto` compared; empty when a
     /// method was requested explicitly.
@@ -175,6 +176,7 @@ pub struct ConvPlanBuilder<T> {
     geometry: Geometry,
     method: Method,
     block_fft: Option<[usize; 2]>,
+    simd: Simd,
 }
 
 impl<T: Element> ConvPlanBuilder<T> {
@@ -185,6 +187,13 @@ impl<T: Element> ConvPlanBuilder<T> {
     #[must_use]
     pub fn block_fft_len(mut self, f: [usize; 2]) -> Self {
         self.block_fft = Some(f);
+        self
+    }
+    /// The widest instruction set the direct method may use (default: [`Simd::Best`]). For
+    /// comparisons and tests of the narrower paths.
+    #[must_use]
+    pub fn simd(mut self, s: Simd) -> Self {
+        self.simd = s;
         self
     }
     /// Boundary per side (default: `Zero` everywhere).
@@ -259,6 +268,7 @@ impl<T: Element> ConvPlan<T> {
             geometry: Geometry::default(),
             method: Method::default(),
             block_fft: None,
+            simd: Simd::Best,
         }
     }
 
@@ -305,7 +315,7 @@ impl<T: Element> ConvPlan<T> {
             }
             (col, row)
         });
-        let isa = Isa::detect();
+        let isa = Isa::detect_up_to(b.simd);
         // Multiply-adds per output sample of the direct method.
         let direct_taps = match &factors {
             Some((c, r)) if rx.stride == 1 => (c.len() + r.len()) as f64,

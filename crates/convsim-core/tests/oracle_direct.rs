@@ -7,7 +7,7 @@ mod common;
 use common::{MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale};
 use convsim_core::{
     AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
-    Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, Sides, reference,
+    Kernel, Kernel2, Method, Orientation, Padding, Simd, SeparableKernel, Sides, reference,
 };
 use ndarray::{Array2, s};
 use proptest::prelude::*;
@@ -239,13 +239,13 @@ fn separable_kernel_equals_its_dense_outer_product() {
 }
 
 /// Rows wide enough for the contiguous row path (interior of at least one register block of
-/// 256 bytes: 64 f32, 32 f64, 16 Complex64), with interior widths one block, one block plus one,
-/// and a non-multiple, so the last block overlaps its predecessor. Checked against the
-/// definition, and bitwise against the path a non-contiguous view of the same input takes (the
-/// extended-row ring; row by row for the separable column pass): the paths promise the same
-/// operations in the same order.
+/// 256 bytes, or 512 with AVX-512: 64 or 128 f32, ...), with interior widths one block, one
+/// block plus one, and a non-multiple, so the last block overlaps its predecessor. Checked
+/// against the definition, and bitwise against the path a non-contiguous view of the same input
+/// takes (the extended-row ring; row by row for the separable column pass): the paths promise
+/// the same operations in the same order. So does every instruction set with FMA (AVX-512 and
+/// AVX2 bitwise equal); the portable path agrees to rounding.
 fn wide_rows<T: Random>(seed: u64, tol: f64) {
-    let block = 256 / std::mem::size_of::<T>();
     let mut r = rng(seed);
     let col: Vec<T> = (0..5).map(|_| T::random(&mut r)).collect();
     let row: Vec<T> = (0..7).map(|_| T::random(&mut r)).collect();
@@ -256,14 +256,12 @@ fn wide_rows<T: Random>(seed: u64, tol: f64) {
     ];
     for kernel in kernels {
         let [kh, kw] = kernel.shape();
-        // 600: a 512-column strip of the separable column pass plus a tail of 88.
-        for w in [
-            block + kw - 1,
-            block + kw,
-            2 * block + kw + 2,
-            3 * block + 17,
-            600,
-        ] {
+        let mut widths = vec![600]; // a 512-column strip of the separable column pass + 88
+        for bytes in [256, 512] {
+            let block = bytes / std::mem::size_of::<T>();
+            widths.extend([block + kw - 1, block + kw, 2 * block + kw + 2, 3 * block + 17]);
+        }
+        for w in widths {
             let big: Array2<T> = random_array(&mut r, 6, w + 1);
             let input = big.slice(s![.., ..w]).to_owned();
             for &m in &MODES {
@@ -277,18 +275,34 @@ fn wide_rows<T: Random>(seed: u64, tol: f64) {
                     let what = format!("{} w {w} kernel ({kh},{kw}) {m:?} {g:?}", T::NAME);
                     let e = check(&input, &kernel, &b, o, &g, Method::Direct).unwrap();
                     assert!(e <= tol, "{what}: rel err {e:e}");
-                    let mut plan = ConvPlan::builder([6, w], kernel.clone())
-                        .boundaries(b)
-                        .orientation(o)
-                        .geometry(g)
-                        .method(Method::Direct)
-                        .build()
-                        .unwrap();
-                    let mut row_path = Array2::from_elem(plan.output_shape(), T::from_f64(0.0));
-                    let mut ring = row_path.clone();
-                    plan.apply(input.view(), row_path.view_mut());
-                    plan.apply(big.slice(s![.., ..w]), ring.view_mut());
-                    assert!(row_path == ring, "{what}: row path and ring differ");
+                    let mut best = None;
+                    for simd in [Simd::Best, Simd::Avx2Fma, Simd::Portable] {
+                        let mut plan = ConvPlan::builder([6, w], kernel.clone())
+                            .boundaries(b)
+                            .orientation(o)
+                            .geometry(g)
+                            .method(Method::Direct)
+                            .simd(simd)
+                            .build()
+                            .unwrap();
+                        let isa = plan.recipe().isa.clone();
+                        let mut row_path =
+                            Array2::from_elem(plan.output_shape(), T::from_f64(0.0));
+                        let mut ring = row_path.clone();
+                        plan.apply(input.view(), row_path.view_mut());
+                        plan.apply(big.slice(s![.., ..w]), ring.view_mut());
+                        assert!(row_path == ring, "{what} {isa}: row path and ring differ");
+                        match &best {
+                            None => best = Some(row_path),
+                            Some(best) if simd == Simd::Avx2Fma => {
+                                assert!(row_path == *best, "{what}: {isa} differs from Best");
+                            }
+                            Some(best) => {
+                                let e = rel_err(&row_path, best);
+                                assert!(e <= tol, "{what} {isa}: rel err {e:e}");
+                            }
+                        }
+                    }
                 }
             }
         }
