@@ -39,6 +39,18 @@ enum Taps<T> {
     Separable { col: Vec<T>, row: Vec<(usize, T)> },
 }
 
+/// A dense tap regrouped for two output rows computed together ([`direct_row_pair`]): input
+/// row `d` (relative to the upper output row's first tap row) at column offset `off`, with the
+/// weight of tap row `d` for the upper row and of tap row `d - 1` for the lower one; `uses` bit
+/// 0 / bit 1 says which of the two is a non-zero tap.
+#[derive(Clone, Copy, Debug)]
+struct Pair<T> {
+    d: usize,
+    off: usize,
+    w: [T; 2],
+    uses: u8,
+}
+
 /// Everything fixed at plan time.
 #[derive(Clone, Debug)]
 struct Cfg<T> {
@@ -55,6 +67,9 @@ struct Cfg<T> {
     ph_len: usize,
     rowlen: usize,
     taps: Taps<T>,
+    /// Dense taps for two rows at once; empty unless AVX-512 (its 32 registers hold both rows'
+    /// accumulators), row stride 1 and dilation 1.
+    pairs: Vec<Pair<T>>,
     rows_per_task: usize,
 }
 
@@ -71,6 +86,12 @@ struct Scratch<T> {
     bases: Vec<usize>,
     /// Weights in the order of `bases`.
     weights: Vec<T>,
+    /// Two-row path: the lower row's output and tap starts, the start of each input row it
+    /// reads (`i * w`) and of each [`Pair`]'s run.
+    acc2: Vec<T>,
+    bases2: Vec<usize>,
+    rowbase: Vec<usize>,
+    pbases: Vec<usize>,
     /// Separable column pass, per row of a block: input offsets `i * w` of the rows read and
     /// their signed coefficients (`ky` entries reserved per row).
     vstart: Vec<usize>,
@@ -113,7 +134,7 @@ impl<T: Element> Direct<T> {
         let ph_len = wpad.div_ceil(sx).max(max_off + wv);
         let rowlen = sx * ph_len;
         let off = |kx: usize| ((kx * rx.dilation) % sx) * ph_len + kx * rx.dilation / sx;
-        let (taps, buf_rows, ntaps) = match separable {
+        let (taps_kind, buf_rows, ntaps) = match separable {
             Some((col, row)) if sx == 1 => {
                 let row: Vec<(usize, T)> = row
                     .iter()
@@ -135,6 +156,31 @@ impl<T: Element> Direct<T> {
                 (Taps::Dense(d), ry.k_eff, n)
             }
         };
+        let mut pairs = Vec::new();
+        if isa == Isa::Avx512
+            && matches!(taps_kind, Taps::Dense(_))
+            && sx == 1
+            && ry.stride == 1
+            && ry.dilation == 1
+        {
+            let (kh, kw) = taps.dim();
+            for d in 0..=kh {
+                for kx in 0..kw {
+                    let w0 = if d < kh { taps[[d, kx]] } else { T::zero() };
+                    let w1 = if d >= 1 { taps[[d - 1, kx]] } else { T::zero() };
+                    let uses = u8::from(w0 != T::zero()) | (u8::from(w1 != T::zero()) << 1);
+                    if uses != 0 {
+                        pairs.push(Pair {
+                            d,
+                            off: off(kx),
+                            w: [w0, w1],
+                            uses,
+                        });
+                    }
+                }
+            }
+        }
+        let two = !pairs.is_empty();
         let col_src = (0..wpad)
             .map(|c| boundaries.x.source(c as isize - rx.lo as isize, w))
             .collect();
@@ -150,6 +196,10 @@ impl<T: Element> Direct<T> {
             weights: vec![T::zero(); ntaps.max(1)],
             vstart: vec![0; SEP_BLOCK * ry.k],
             vcoef: vec![T::zero(); SEP_BLOCK * ry.k],
+            acc2: vec![T::zero(); if two { wv } else { 0 }],
+            bases2: vec![0; if two { ntaps } else { 0 }],
+            rowbase: vec![0; if two { ry.k + 1 } else { 0 }],
+            pbases: vec![0; pairs.len()],
         };
         Direct {
             cfg: Cfg {
@@ -163,7 +213,8 @@ impl<T: Element> Direct<T> {
                 sx,
                 ph_len,
                 rowlen,
-                taps,
+                taps: taps_kind,
+                pairs,
                 rows_per_task,
             },
             scratch: vec![scratch; tasks],
@@ -374,6 +425,87 @@ fn direct_row<T: Element, const V: usize, const FMA: bool>(
     true
 }
 
+/// Output rows `top` and `top + 1` (row stride and dilation 1) like two calls of
+/// [`direct_row`], into `s.acc` and `s.acc2`, walking the [`Pair`]s: each input vector loaded
+/// feeds both rows' accumulators, halving the loads per multiply-add of a load-bound kernel.
+/// Each output still sees `0`, then its non-zero taps in the order of `taps`, so the result is
+/// bitwise that of [`direct_row`]. Returns `false`, computing nothing, if a row it reads is not
+/// a plain input row, or the interior is narrower than a block.
+#[inline(always)]
+fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
+    cfg: &Cfg<T>,
+    taps: &[(usize, usize, T)],
+    flat: &[T],
+    top: usize,
+    s: &mut Scratch<T>,
+) -> bool {
+    let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
+    let lo = rx.lo;
+    let max_off = (rx.k - 1) * rx.dilation;
+    let ox_a = lo.min(rx.out);
+    let ox_b = (lo + w).saturating_sub(max_off).clamp(ox_a, rx.out);
+    if ox_b < ox_a + V {
+        return false;
+    }
+    for d in 0..=ry.k {
+        match cfg.by.source((top + d) as isize - ry.lo as isize, cfg.h) {
+            Source::Index(i) => s.rowbase[d] = i * w,
+            _ => return false,
+        }
+    }
+    for (t, &(ky, off, _)) in taps.iter().enumerate() {
+        s.bases[t] = s.rowbase[ky] + off;
+        s.bases2[t] = s.rowbase[ky + 1] + off;
+    }
+    let pairs = &cfg.pairs;
+    for (b, p) in s.pbases.iter_mut().zip(pairs) {
+        *b = s.rowbase[p.d] + p.off;
+    }
+    let n = taps.len();
+    let (bases, bases2) = (&s.bases[..n], &s.bases2[..n]);
+    let (acc0, acc1) = (&mut s.acc[..rx.out], &mut s.acc2[..rx.out]);
+    border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, 0..ox_a);
+    border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, 0..ox_a);
+    // Register blocks as in `direct_row`, the last one overlapping its predecessor.
+    let mut ox0 = ox_a;
+    loop {
+        let mut a0 = [T::zero(); V];
+        let mut a1 = [T::zero(); V];
+        for (&b, p) in s.pbases.iter().zip(pairs) {
+            let at = b + ox0 - lo;
+            let xs: &[T; V] = flat[at..at + V].try_into().unwrap();
+            let [w0, w1] = p.w;
+            match p.uses {
+                3 => {
+                    for l in 0..V {
+                        a0[l] = madd::<T, FMA>(xs[l], w0, a0[l]);
+                        a1[l] = madd::<T, FMA>(xs[l], w1, a1[l]);
+                    }
+                }
+                1 => {
+                    for l in 0..V {
+                        a0[l] = madd::<T, FMA>(xs[l], w0, a0[l]);
+                    }
+                }
+                _ => {
+                    for l in 0..V {
+                        a1[l] = madd::<T, FMA>(xs[l], w1, a1[l]);
+                    }
+                }
+            }
+        }
+        acc0[ox0..ox0 + V].copy_from_slice(&a0);
+        acc1[ox0..ox0 + V].copy_from_slice(&a1);
+        if ox0 + V == ox_b {
+            break;
+        }
+        ox0 = (ox0 + V).min(ox_b - V);
+    }
+    border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, ox_b..rx.out);
+    border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, ox_b..rx.out);
+    true
+}
+
 /// The output columns `acc[k]` for `k` in `cols` of [`direct_row`], whose taps reach into the
 /// `x` padding: each sample goes through the column map. Taps run in the outer loop so the
 /// outputs are independent FMA chains (one chain per output would be latency-bound); each output
@@ -462,16 +594,35 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
             let rowlen = cfg.rowlen;
             let mut next = 0;
             let flat = input.as_slice().filter(|_| cfg.sx == 1);
-            for (r, out_row) in chunk.outer_iter_mut().enumerate() {
+            let nrows = chunk.nrows();
+            let mut r = 0;
+            while r < nrows {
                 let oy = oy0 + r;
                 let top = oy * ry.stride;
-                if let Some(flat) = flat
-                    && direct_row::<T, V, FMA>(cfg, taps, flat, top, s)
-                {
-                    // The ring holds stale rows now: refill it if a later row needs it.
-                    next = 0;
-                    emit(epi, oy, &s.acc[..wo], out_row, &mut s.strided);
-                    continue;
+                if let Some(flat) = flat {
+                    if r + 1 < nrows
+                        && !cfg.pairs.is_empty()
+                        && direct_row_pair::<T, V, FMA>(cfg, taps, flat, top, s)
+                    {
+                        // The ring holds stale rows now: refill it if a later row needs it.
+                        next = 0;
+                        emit(epi, oy, &s.acc[..wo], chunk.row_mut(r), &mut s.strided);
+                        emit(
+                            epi,
+                            oy + 1,
+                            &s.acc2[..wo],
+                            chunk.row_mut(r + 1),
+                            &mut s.strided,
+                        );
+                        r += 2;
+                        continue;
+                    }
+                    if direct_row::<T, V, FMA>(cfg, taps, flat, top, s) {
+                        next = 0;
+                        emit(epi, oy, &s.acc[..wo], chunk.row_mut(r), &mut s.strided);
+                        r += 1;
+                        continue;
+                    }
                 }
                 // Each extended row is built once per task, into slot `row % k_eff`.
                 for pr in next.max(top)..top + keff {
@@ -490,7 +641,8 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
                 }
                 let n = taps.len();
                 taps_row::<T, V, FMA>(&s.buf, &s.bases[..n], &s.weights[..n], &mut s.acc);
-                emit(epi, oy, &s.acc[..wo], out_row, &mut s.strided);
+                emit(epi, oy, &s.acc[..wo], chunk.row_mut(r), &mut s.strided);
+                r += 1;
             }
         }
         Taps::Separable { col, row } => {
