@@ -12,10 +12,15 @@
 //!   columns, so the rows a strip needs stay in cache) into extended rows whose `x` margins are
 //!   then filled from the boundary maps, followed by a row pass.
 //!
-//! Inner loops are compiled twice, portable and with AVX2+FMA (chosen at plan time).
+//! - **Two rows at once** (dense, AVX-512 only): [`direct_row_pair`] feeds every input vector it
+//!   loads to the accumulators of two output rows, halving the loads per multiply-add.
+//!
+//! Inner loops are compiled three times, portable, with AVX2+FMA and with AVX-512F (chosen at
+//! plan time, capped by [`crate::Simd`]); every variant gives each output the same operations
+//! in the same order, so the FMA variants agree bitwise.
 
 // The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
-// for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
+// for AVX2+FMA or AVX-512; `#[inline(always)]` is how that is guaranteed.
 #![allow(clippy::inline_always)]
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};

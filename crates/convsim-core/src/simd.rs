@@ -3,7 +3,8 @@
 //! Inner loops are written once as `#[inline(always)]` generic bodies with a `const FMA: bool`
 //! parameter. Each entry point has a thin wrapper compiled with
 //! `#[target_feature(enable = "avx2,fma")]` that calls the body with `FMA = true` (so the body is
-//! inlined and compiled for AVX2), and the portable path calls it with `FMA = false`. The plan
+//! inlined and compiled for AVX2), and the portable path calls it with `FMA = false`. The direct
+//! method of `ConvPlan` has a third wrapper, `avx512f`, with twice the register block. The plan
 //! chooses at build time with `is_x86_feature_detected!` and records the choice in its recipe.
 
 // The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
