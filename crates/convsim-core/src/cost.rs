@@ -174,7 +174,7 @@ fn overlap_add_cost_with<T: Element>(
     rx: &crate::ResolvedAxis,
 ) -> (f64, [usize; 2]) {
     let threads = rayon::current_num_threads().max(1);
-    let (by, bx) = crate::overlap_add::choose_blocks::<T>(ry, rx, threads, None);
+    let (by, bx) = crate::overlap_add::choose_blocks::<T>(ry, rx, None);
     let cx = if T::IS_COMPLEX { bx.f } else { bx.f / 2 + 1 };
     let work = crate::overlap_add::block_work(
         by,

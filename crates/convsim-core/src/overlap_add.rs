@@ -105,12 +105,13 @@ pub(crate) fn block_work(by: AxisBlocks, bx: AxisBlocks, spec_bytes: usize, thre
     rounds as f64 * n * (passes(by.f) + passes(bx.f)) * cache
 }
 
-/// Chooses the block transform lengths `(fy, fx)` minimising [`block_work`], or the fast
-/// lengths at least `forced` (and `k_eff`) if given.
+/// Chooses the block transform lengths `(fy, fx)` minimising [`block_work`] on one worker, or
+/// the fast lengths at least `forced` (and `k_eff`) if given. The choice ignores the thread
+/// count on purpose: other blocks give results that differ by rounding, and results must not
+/// depend on the number of threads.
 pub(crate) fn choose_blocks<T: Element>(
     ry: &ResolvedAxis,
     rx: &ResolvedAxis,
-    threads: usize,
     forced: Option<[usize; 2]>,
 ) -> (AxisBlocks, AxisBlocks) {
     if let Some([fy, fx]) = forced {
@@ -129,7 +130,7 @@ pub(crate) fn choose_blocks<T: Element>(
         for fx in candidates(rx, !T::IS_COMPLEX) {
             let (by, bx) = (AxisBlocks::new(ry, fy), AxisBlocks::new(rx, fx));
             let cx = if T::IS_COMPLEX { fx } else { fx / 2 + 1 };
-            let w = block_work(by, bx, fy * cx * cplx, threads);
+            let w = block_work(by, bx, fy * cx * cplx, 1);
             if best.is_none_or(|(bw, _, _)| w < bw) {
                 best = Some((w, by, bx));
             }
@@ -241,7 +242,7 @@ impl<T: Element> OverlapAdd<T> {
     ) -> Self {
         let [h, w] = shape;
         let threads = rayon::current_num_threads().max(1);
-        let (by, bx) = choose_blocks::<T>(&ry, &rx, threads, forced);
+        let (by, bx) = choose_blocks::<T>(&ry, &rx, forced);
         let (fy, fx) = (by.f, bx.f);
         let cx = if T::IS_COMPLEX { fx } else { fx / 2 + 1 };
         let mut cplan = FftPlanner::<T::Real>::new();

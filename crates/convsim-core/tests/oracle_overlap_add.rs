@@ -272,6 +272,46 @@ fn overlap_add_is_bitwise_independent_of_threads() {
     assert_eq!(one, run(3));
 }
 
+/// The blocks the cost model chooses (no `block_fft_len`) must not depend on the thread count
+/// either: different blocks give results that differ by rounding.
+#[test]
+fn chosen_blocks_and_results_do_not_depend_on_threads() {
+    let mut r = rng(208);
+    for (h, w) in [(70, 53), (200, 150), (129, 300), (512, 64), (300, 300)] {
+        let input: Array2<f64> = random_array(&mut r, h, w);
+        for (kh, kw) in [(11, 7), (21, 21), (5, 33), (41, 3)] {
+            let k: Kernel<f64> = Kernel2::new(random_array(&mut r, kh, kw)).unwrap().into();
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let mut p = ConvPlan::builder([h, w], k.clone())
+                        .method(Method::OverlapAdd)
+                        .build()
+                        .unwrap();
+                    let mut out = Array2::zeros(p.output_shape());
+                    p.apply(input.view(), out.view_mut());
+                    (p.recipe().fft_shape, out)
+                })
+            };
+            let one = run(1);
+            for t in [2, 3, 4, 5] {
+                let other = run(t);
+                assert_eq!(
+                    one.0, other.0,
+                    "({h},{w}) kernel ({kh},{kw}): blocks, {t} threads"
+                );
+                assert!(
+                    one.1 == other.1,
+                    "({h},{w}) kernel ({kh},{kw}): values, {t} threads"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn recipe_shows_blocks() {
     let k = Kernel2::new(Array2::<f64>::ones((5, 5))).unwrap();
