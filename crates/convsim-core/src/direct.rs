@@ -371,6 +371,24 @@ fn fill_row<T: Element>(cfg: &Cfg<T>, input: &ArrayView2<'_, T>, pr: usize, dst:
     }
 }
 
+/// Output columns `[ox_a, ox_b)` whose taps all fall inside the row: `lo <= ox + off < lo + w`
+/// for every offset.
+fn interior_cols<T>(cfg: &Cfg<T>) -> (usize, usize) {
+    let rx = cfg.rx;
+    let ox_a = rx.lo.min(rx.out);
+    let max_off = (rx.k - 1) * rx.dilation;
+    let ox_b = (rx.lo + cfg.w).saturating_sub(max_off).clamp(ox_a, rx.out);
+    (ox_a, ox_b)
+}
+
+/// Starts of the `v`-wide register blocks over `[a, b)` (`b - a >= v`): the last block ends at
+/// `b`, overlapping its predecessor instead of leaving a scalar tail (a latency-bound FMA chain
+/// per output, which took a third of the time at width 2048). Recomputed outputs get the same
+/// operations in the same order, so they are bitwise unchanged.
+fn block_starts(a: usize, b: usize, v: usize) -> impl Iterator<Item = usize> {
+    (a..b - v).step_by(v).chain(std::iter::once(b - v))
+}
+
 /// Dense row straight from the input rows (standard layout, column stride 1), without building
 /// extended rows: the interior columns read `flat` directly, the few border columns go through
 /// the column maps one sample at a time. Every output sees the same operations in the same order
@@ -387,10 +405,7 @@ fn direct_row<T: Element, const V: usize, const FMA: bool>(
 ) -> bool {
     let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
     let lo = rx.lo;
-    // Outputs whose taps all fall inside the row: `lo <= ox + off < lo + w` for every offset.
-    let max_off = (rx.k - 1) * rx.dilation;
-    let ox_a = lo.min(rx.out);
-    let ox_b = (lo + w).saturating_sub(max_off).clamp(ox_a, rx.out);
+    let (ox_a, ox_b) = interior_cols(cfg);
     if ox_b < ox_a + V {
         return false; // hardly any interior: not worth a second path
     }
@@ -406,12 +421,7 @@ fn direct_row<T: Element, const V: usize, const FMA: bool>(
     let (bases, weights) = (&s.bases[..n], &s.weights[..n]);
     let acc = &mut s.acc[..rx.out];
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc, 0..ox_a);
-    // Blocks of `V` over `[ox_a, ox_b)`; the last one ends at `ox_b`, overlapping its
-    // predecessor instead of leaving a scalar tail (a latency-bound FMA chain per output, which
-    // took a third of the time at width 2048). Recomputed outputs get the same operations in the
-    // same order, so they are bitwise unchanged.
-    let mut ox0 = ox_a;
-    loop {
+    for ox0 in block_starts(ox_a, ox_b, V) {
         let mut a = [T::zero(); V];
         for (&b, &wt) in bases.iter().zip(weights) {
             let p = b + ox0 - lo;
@@ -421,10 +431,6 @@ fn direct_row<T: Element, const V: usize, const FMA: bool>(
             }
         }
         acc[ox0..ox0 + V].copy_from_slice(&a);
-        if ox0 + V == ox_b {
-            break;
-        }
-        ox0 = (ox0 + V).min(ox_b - V);
     }
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc, ox_b..rx.out);
     true
@@ -446,9 +452,7 @@ fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
 ) -> bool {
     let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
     let lo = rx.lo;
-    let max_off = (rx.k - 1) * rx.dilation;
-    let ox_a = lo.min(rx.out);
-    let ox_b = (lo + w).saturating_sub(max_off).clamp(ox_a, rx.out);
+    let (ox_a, ox_b) = interior_cols(cfg);
     if ox_b < ox_a + V {
         return false;
     }
@@ -471,9 +475,7 @@ fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
     let (acc0, acc1) = (&mut s.acc[..rx.out], &mut s.acc2[..rx.out]);
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, 0..ox_a);
     border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, 0..ox_a);
-    // Register blocks as in `direct_row`, the last one overlapping its predecessor.
-    let mut ox0 = ox_a;
-    loop {
+    for ox0 in block_starts(ox_a, ox_b, V) {
         let mut a0 = [T::zero(); V];
         let mut a1 = [T::zero(); V];
         for (&b, p) in s.pbases.iter().zip(pairs) {
@@ -501,10 +503,6 @@ fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
         }
         acc0[ox0..ox0 + V].copy_from_slice(&a0);
         acc1[ox0..ox0 + V].copy_from_slice(&a1);
-        if ox0 + V == ox_b {
-            break;
-        }
-        ox0 = (ox0 + V).min(ox_b - V);
     }
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, ox_b..rx.out);
     border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, ox_b..rx.out);
@@ -762,10 +760,7 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
         }
         return;
     }
-    // Blocks of `V`, the last one ending at `n` (overlapping, bitwise unchanged: see
-    // `direct_row`).
-    let mut j0 = 0;
-    loop {
+    for j0 in block_starts(0, n, V) {
         let mut a = [T::zero(); V];
         for (&i, &c) in rows.iter().zip(coef) {
             let p = i * w + c0 + j0;
@@ -778,10 +773,6 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
             *v += cpart;
         }
         dst[j0..j0 + V].copy_from_slice(&a);
-        if j0 + V == n {
-            break;
-        }
-        j0 = (j0 + V).min(n - V);
     }
 }
 
