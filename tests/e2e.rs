@@ -589,3 +589,20 @@ fn a_blow_up_stops_at_the_first_non_finite_state_and_keeps_the_frames() {
     ]);
     assert!(e.contains("initial.u: \"sqrt(x)\": NaN at (x, y) = (-0.5, -0.5); allowed: a formula finite on the whole grid"), "{e}");
 }
+
+/// `convsim bench --bandwidth` measures the copy bound of the low-order stencils and prints it
+/// as one JSON line that `shared/bench/compare`-style tooling can read.
+#[test]
+fn bench_bandwidth_prints_the_copy_bound() {
+    let out = ok(&["bench", "--bandwidth", "--json", "--threads", "1"]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(line["workload"], "copy-4096-f64");
+    assert_eq!(line["threads"], 1);
+    let (secs, gbs) = (
+        line["seconds"].as_f64().unwrap(),
+        line["gb_per_s"].as_f64().unwrap(),
+    );
+    assert!(secs > 0.0);
+    // The rate is what the seconds imply: 2 x 128 MiB moved.
+    assert!((gbs * secs * 1e9 / (2.0 * 134_217_728.0) - 1.0).abs() < 1e-9);
+}

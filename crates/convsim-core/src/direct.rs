@@ -417,11 +417,14 @@ fn direct_row<T: Element, const V: usize, const FMA: bool>(
         }
         s.weights[t] = wt;
     }
+    // The next output row's newest input row, fetched during this one (see `prefetch_l2`).
+    let ahead = plain_row(cfg, top + ry.stride + (ry.k - 1) * ry.dilation);
     let n = taps.len();
     let (bases, weights) = (&s.bases[..n], &s.weights[..n]);
     let acc = &mut s.acc[..rx.out];
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc, 0..ox_a);
     for ox0 in block_starts(ox_a, ox_b, V) {
+        prefetch_block(flat, ahead, w, ox0, V);
         let mut a = [T::zero(); V];
         for (&b, &wt) in bases.iter().zip(weights) {
             let p = b + ox0 - lo;
@@ -434,6 +437,24 @@ fn direct_row<T: Element, const V: usize, const FMA: bool>(
     }
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc, ox_b..rx.out);
     true
+}
+
+/// Start (`i * w`) in the flat input of padded row `pr`, if it lies inside the data (rows in the
+/// padding are read from cached rows, and a `Halo` side has none to map).
+#[inline(always)]
+fn plain_row<T>(cfg: &Cfg<T>, pr: usize) -> Option<usize> {
+    let i = pr.checked_sub(cfg.ry.lo)?;
+    (i < cfg.h).then_some(i * cfg.w)
+}
+
+/// Prefetches columns `[ox0, ox0 + v)` of the input row starting at `row` (cut at the row's
+/// end): about one register block's worth of a later pass's input.
+#[inline(always)]
+fn prefetch_block<T>(flat: &[T], row: Option<usize>, w: usize, ox0: usize, v: usize) {
+    if let Some(start) = row {
+        let c0 = ox0.min(w);
+        crate::simd::prefetch_l2(&flat[start + c0..start + (c0 + v).min(w)]);
+    }
 }
 
 /// Output rows `top` and `top + 1` (row stride and dilation 1) like two calls of
@@ -470,12 +491,20 @@ fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
     for (b, p) in s.pbases.iter_mut().zip(pairs) {
         *b = s.rowbase[p.d] + p.off;
     }
+    // The two input rows the next pair reads and this one does not (see `prefetch_l2`).
+    let ahead = [
+        plain_row(cfg, top + ry.k + 1),
+        plain_row(cfg, top + ry.k + 2),
+    ];
     let n = taps.len();
     let (bases, bases2) = (&s.bases[..n], &s.bases2[..n]);
     let (acc0, acc1) = (&mut s.acc[..rx.out], &mut s.acc2[..rx.out]);
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, 0..ox_a);
     border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, 0..ox_a);
     for ox0 in block_starts(ox_a, ox_b, V) {
+        for row in ahead {
+            prefetch_block(flat, row, w, ox0, V);
+        }
         let mut a0 = [T::zero(); V];
         let mut a1 = [T::zero(); V];
         for (&b, p) in s.pbases.iter().zip(pairs) {

@@ -62,6 +62,12 @@ pub trait Element:
     fn to_complex(self) -> Complex<Self::Real>;
     /// From a complex number of the same precision; real types keep the real part.
     fn from_complex(c: Complex<Self::Real>) -> Self;
+    /// The slice as its real type, if `Self` is real (`Self == Self::Real`); `None` for complex
+    /// types. Lets generic code hand real data to real-only routines without a copy.
+    fn real_slice_mut(s: &mut [Self]) -> Option<&mut [Self::Real]> {
+        let _ = s;
+        None
+    }
 }
 
 /// The real element types, `f32` and `f64`, usable as FFT scalars.
@@ -112,6 +118,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn from_complex(c: Complex<Self::Real>) -> Self {
                 c.re
+            }
+            #[inline(always)]
+            fn real_slice_mut(s: &mut [Self]) -> Option<&mut [Self::Real]> {
+                Some(s)
             }
         }
         impl RealElement for $t {}

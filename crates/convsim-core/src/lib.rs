@@ -36,6 +36,7 @@ pub mod error;
 mod fft;
 pub mod geometry;
 pub mod kernel;
+pub mod memory;
 mod overlap_add;
 pub mod plan;
 pub mod reference;

@@ -18,6 +18,10 @@
 //! [`choose_blocks`]). Kernel spectrum, transform plans and per-thread block buffers are all
 //! made at plan time; `apply` allocates nothing.
 
+// The block body and its helpers must be inlined into the `#[target_feature]` wrapper of
+// `OverlapAdd::block` to be compiled for AVX2; `#[inline(always)]` is how that is guaranteed.
+#![allow(clippy::inline_always)]
+
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -30,6 +34,7 @@ use rustfft::{Fft, FftPlanner};
 
 use crate::boundary::Source;
 use crate::fft::next_fast_len;
+use crate::simd::Isa;
 use crate::{Boundaries, Element, ResolvedAxis};
 
 /// Largest block spectrum (bytes) we aim to keep per thread near the core. Measured on a
@@ -151,6 +156,9 @@ enum RowFft<R: crate::RealElement> {
 /// together: four complex f64 are one 64-byte cache line, so the transposes move whole lines.
 const GROUP: usize = 4;
 
+/// How many window rows ahead of the one being filled the input is prefetched.
+const PREFETCH_ROWS: usize = 4;
+
 /// One thread's block buffers.
 #[derive(Clone)]
 struct Scratch<T: Element> {
@@ -177,6 +185,11 @@ pub(crate) struct OverlapAdd<T: Element> {
     w: usize,
     row_src: Vec<Source>,
     col_src: Vec<Source>,
+    /// Instruction set of the block body (the copies, transposes and kernel multiply; the
+    /// transforms are rustfft's own dispatch).
+    isa: Isa,
+    /// Write contiguous output rows with streaming stores (outputs too large to stay cached).
+    stream: bool,
     rows: RowFft<T::Real>,
     col_fwd: Arc<dyn Fft<T::Real>>,
     col_inv: Arc<dyn Fft<T::Real>>,
@@ -201,6 +214,8 @@ impl<T: Element> Clone for OverlapAdd<T> {
             w: self.w,
             row_src: self.row_src.clone(),
             col_src: self.col_src.clone(),
+            isa: self.isa,
+            stream: self.stream,
             rows: self.rows.clone(),
             col_fwd: Arc::clone(&self.col_fwd),
             col_inv: Arc::clone(&self.col_inv),
@@ -239,6 +254,7 @@ impl<T: Element> OverlapAdd<T> {
         ry: ResolvedAxis,
         rx: ResolvedAxis,
         forced: Option<[usize; 2]>,
+        isa: Isa,
     ) -> Self {
         let [h, w] = shape;
         let threads = rayon::current_num_threads().max(1);
@@ -289,6 +305,8 @@ impl<T: Element> OverlapAdd<T> {
             w,
             row_src,
             col_src,
+            isa: isa.at_most_avx2(),
+            stream: ry.out * rx.out * std::mem::size_of::<T>() >= crate::simd::STREAM_BYTES,
             rows,
             col_fwd,
             col_inv,
@@ -345,6 +363,11 @@ impl<T: Element> OverlapAdd<T> {
         [self.by.count, self.bx.count]
     }
 
+    /// Instruction set of the block body.
+    pub(crate) fn isa(&self) -> Isa {
+        self.isa
+    }
+
     /// Number of parallel tasks (blocks).
     pub(crate) fn tasks(&self) -> usize {
         self.by.count * self.bx.count
@@ -353,6 +376,7 @@ impl<T: Element> OverlapAdd<T> {
     /// Row transforms of a block into `s.spec` (column-major). `fill(r, win)` writes window
     /// row `r` (all `fx` samples) into `win`, or returns `false` if the row is all zero (its
     /// transform is skipped).
+    #[inline(always)]
     fn forward<G>(&self, s: &mut Scratch<T>, mut fill: G)
     where
         G: FnMut(usize, &mut [T]) -> bool,
@@ -376,10 +400,17 @@ impl<T: Element> OverlapAdd<T> {
                 }
                 match &self.rows {
                     RowFft::Real(fwd, _) => {
-                        for (d, v) in re.iter_mut().zip(win.iter()) {
-                            *d = v.re();
-                        }
-                        fwd.process_with_scratch(re, row, scr)
+                        // Real data is transformed in place of the window (the transform may
+                        // overwrite its input; `fill` rewrites every sample).
+                        let line = if let Some(line) = T::real_slice_mut(win) {
+                            line
+                        } else {
+                            for (d, v) in re.iter_mut().zip(win.iter()) {
+                                *d = v.re();
+                            }
+                            &mut re[..]
+                        };
+                        fwd.process_with_scratch(line, row, scr)
                             .expect("buffer lengths fixed at plan time");
                     }
                     RowFft::Complex(fwd, _) => {
@@ -398,8 +429,38 @@ impl<T: Element> OverlapAdd<T> {
         }
     }
 
-    /// Computes block `(ty, tx)` into `out` (its `per`-sized window of the output).
-    fn block(&self, ty: usize, tx: usize, input: ArrayView2<'_, T>, mut out: ArrayViewMut2<'_, T>) {
+    /// Computes block `(ty, tx)` into `out` (its `per`-sized window of the output), with AVX2
+    /// where the plan found it: the kernel multiply and the copies then run on 256-bit vectors.
+    fn block(&self, ty: usize, tx: usize, input: ArrayView2<'_, T>, out: ArrayViewMut2<'_, T>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<T: Element>(
+                me: &OverlapAdd<T>,
+                ty: usize,
+                tx: usize,
+                input: ArrayView2<'_, T>,
+                out: ArrayViewMut2<'_, T>,
+            ) {
+                me.block_body(ty, tx, input, out);
+            }
+            if self.isa == Isa::Avx2Fma {
+                // SAFETY: `Avx2Fma` is recorded only after run-time detection of AVX2 and FMA.
+                unsafe { avx2(self, ty, tx, input, out) };
+                return;
+            }
+        }
+        self.block_body(ty, tx, input, out);
+    }
+
+    #[inline(always)]
+    fn block_body(
+        &self,
+        ty: usize,
+        tx: usize,
+        input: ArrayView2<'_, T>,
+        mut out: ArrayViewMut2<'_, T>,
+    ) {
         let (ry, rx) = (self.ry, self.rx);
         let (fy, fx, cx) = (self.by.f, self.bx.f, self.cx);
         let z0y = ty * self.by.per * ry.stride;
@@ -416,7 +477,17 @@ impl<T: Element> OverlapAdd<T> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let s = &mut *guard;
+        let flat = input.as_slice();
         self.forward(s, |r, win| {
+            // The window's rows are runs far apart in the input, each a cold start for the
+            // hardware prefetcher: fetch the data run of a row a few rows ahead (see
+            // `simd::prefetch_l2`).
+            if let (Some(sl), Some(&Source::Index(i)), true) =
+                (flat, self.row_src.get(z0y + r + PREFETCH_ROWS), t1 > t0)
+            {
+                let d0 = i * self.w + z0x + t0 - rx.lo;
+                crate::simd::prefetch_l2(&sl[d0..d0 + (t1 - t0)]);
+            }
             let Some(&rs) = self.row_src.get(z0y + r) else {
                 return false;
             };
@@ -499,7 +570,7 @@ impl<T: Element> OverlapAdd<T> {
                         }
                         inv.process_with_scratch(row, re, scr)
                             .expect("buffer lengths fixed at plan time");
-                        store(orow, re, rx.stride, T::from_real);
+                        store_real(orow, re, rx.stride, self.stream);
                     }
                     RowFft::Complex(_, inv) => {
                         inv.process_with_scratch(row, scr);
@@ -571,8 +642,28 @@ impl<T: Element> OverlapAdd<T> {
     }
 }
 
+/// [`store`] for real data, with streaming stores if `stream` and the row is a contiguous,
+/// stride-1 run of a real element type.
+#[inline(always)]
+fn store_real<T: Element>(
+    mut out: ArrayViewMut1<'_, T>,
+    src: &[T::Real],
+    stride: usize,
+    stream: bool,
+) {
+    if stream
+        && stride == 1
+        && let Some(o) = out.as_slice_mut().and_then(T::real_slice_mut)
+    {
+        crate::simd::stream_copy(&src[..o.len()], o);
+        return;
+    }
+    store(out, src, stride, T::from_real);
+}
+
 /// Writes every `stride`-th sample of `src`, converted by `f`, into `out`: a straight
 /// (vectorised) copy for the common contiguous, stride-1 case.
+#[inline(always)]
 fn store<S: Copy, T>(mut out: ArrayViewMut1<'_, T>, src: &[S], stride: usize, f: impl Fn(S) -> T) {
     match out.as_slice_mut() {
         Some(o) if stride == 1 => {
@@ -585,5 +676,47 @@ fn store<S: Copy, T>(mut out: ArrayViewMut1<'_, T>, src: &[S], stride: usize, f:
                 *d = f(src[u * stride]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AxisGeometry, Boundary, resolve_axis};
+    use ndarray::{Array2, s};
+
+    /// Streaming stores are used only for outputs of at least `STREAM_BYTES`, too large for a
+    /// unit test, so the flag is forced here: the result must be bitwise that of plain stores,
+    /// for contiguous outputs (blocks start at unaligned columns) and strided ones (fallback).
+    fn streaming_matches_plain<T: Element>() {
+        let (h, w, k) = (37, 53, 7);
+        let input = Array2::from_shape_fn((h, w), |(i, j)| {
+            T::from_f64(((i * 31 + j * 17) % 23) as f64 / 7.0 - 1.5)
+        });
+        let taps = Array2::from_shape_fn((k, k), |(i, j)| {
+            T::from_f64(((i * 5 + j * 3) % 11) as f64 / 11.0 - 0.4)
+        });
+        let g = AxisGeometry::default();
+        let ry = resolve_axis(h, k, k / 2, &g, "y").unwrap();
+        let rx = resolve_axis(w, k, k / 2, &g, "x").unwrap();
+        let b = Boundaries::uniform(Boundary::Mirror);
+        let mut plain = OverlapAdd::new([h, w], &taps, &b, ry, rx, Some([16, 24]), Isa::detect());
+        let mut streamed = plain.clone();
+        plain.stream = false;
+        streamed.stream = true;
+        let mut want = Array2::<T>::zeros((h, w));
+        plain.apply(input.view(), want.view_mut());
+        let mut got = Array2::<T>::zeros((h, w));
+        streamed.apply(input.view(), got.view_mut());
+        assert_eq!(got, want);
+        let mut wide = Array2::<T>::zeros((h, 2 * w));
+        streamed.apply(input.view(), wide.slice_mut(s![.., ..;2]));
+        assert_eq!(wide.slice(s![.., ..;2]), want);
+    }
+
+    #[test]
+    fn streaming_stores_match_plain_stores() {
+        streaming_matches_plain::<f32>();
+        streaming_matches_plain::<f64>();
     }
 }

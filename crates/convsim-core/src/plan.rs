@@ -107,8 +107,10 @@ pub struct Recipe {
     pub blocks: Option<[usize; 2]>,
     /// Number of parallel tasks the work is split into (results do not depend on it).
     pub tasks: usize,
-    /// Instruction set of the direct method's inner loops (`avx512f+fma`, `avx2+fma` or
-    /// `portable`).
+    /// Instruction set of the plan's own inner loops (`avx512f+fma`, `avx2+fma` or
+    /// `portable`): the direct method has all three; overlap-save's block loops go up to
+    /// `avx2+fma` (both capped by [`ConvPlanBuilder::simd`]); the FFT method's spectrum products
+    /// use `avx2+fma` where present. The transforms use rustfft's own run-time dispatch.
     pub isa: String,
     /// Cost-model estimates (seconds per apply) of the methods `Auto` compared; empty when a
     /// method was requested explicitly.
@@ -362,8 +364,10 @@ impl<T: Element> ConvPlan<T> {
             }
         };
         let mut blocks = None;
+        let mut engine_isa = isa;
         let (engine, variant, fft_shape, tasks) = if method == Method::OverlapAdd {
-            let o = OverlapAdd::new(b.shape, &taps, &b.boundaries, ry, rx, b.block_fft);
+            let o = OverlapAdd::new(b.shape, &taps, &b.boundaries, ry, rx, b.block_fft, isa);
+            engine_isa = o.isa();
             blocks = Some((o.block_outputs(), o.blocks()));
             let variant = if T::IS_COMPLEX {
                 "overlap-save complex"
@@ -379,6 +383,8 @@ impl<T: Element> ConvPlan<T> {
             )
         } else if method == Method::Fft {
             let f = FftConv::new(b.shape, &taps, &b.boundaries, ry, rx)?;
+            // Its spectral plan takes the machine's best up to AVX2, whatever `simd` says.
+            engine_isa = Isa::detect();
             let shape = f.fft_shape();
             let real = if T::IS_COMPLEX {
                 "complex"
@@ -422,7 +428,7 @@ impl<T: Element> ConvPlan<T> {
             block_shape: blocks.map(|b| b.0),
             blocks: blocks.map(|b| b.1),
             tasks,
-            isa: isa.name().into(),
+            isa: engine_isa.name().into(),
             estimates,
         };
         Ok(ConvPlan {

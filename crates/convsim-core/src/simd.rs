@@ -74,6 +74,15 @@ impl Isa {
         Isa::Portable
     }
 
+    /// This set, or AVX2+FMA in place of AVX-512F (for the loops with no AVX-512 variant).
+    pub(crate) fn at_most_avx2(self) -> Isa {
+        if self == Isa::Avx512 {
+            Isa::Avx2Fma
+        } else {
+            self
+        }
+    }
+
     /// Name used in recipes.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -92,6 +101,27 @@ pub(crate) fn madd<T: Element, const FMA: bool>(x: T, w: T, a: T) -> T {
     } else {
         a + x * w
     }
+}
+
+/// Asks for the cache lines of `run` to be brought into L2 ahead of use (nothing on targets
+/// without a prefetch instruction). A direct row pass reads its newest input row from memory
+/// while the others hit in cache; with the hardware prefetcher alone, those loads stall the FMA
+/// loop. Fetching the next pass's new rows during this pass made lap3 f64 at 4096^2 on 2 threads
+/// run in 0.0110-0.0135 s instead of 0.0131-0.0166 s (medians of 15, 4 KiB pages).
+#[inline(always)]
+pub(crate) fn prefetch_l2<T>(run: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        let line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+        for k in (0..run.len()).step_by(line) {
+            // SAFETY: `k < run.len()`, so the address lies inside `run`; a prefetch reads nothing
+            // architecturally and cannot fault. SSE is part of x86-64.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(run.as_ptr().add(k).cast::<i8>()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = run;
 }
 
 /// Outputs at least this large are written with non-temporal (streaming) stores by
@@ -136,4 +166,34 @@ pub(crate) fn stream_copy<T: Copy>(src: &[T], dst: &mut [T]) {
         }
     }
     dst.copy_from_slice(src);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_complex::Complex64;
+
+    /// Every alignment of the destination and every tail length: the streaming body, the scalar
+    /// head and tail, and the fallback for elements that do not divide 16 bytes.
+    fn same_as_copy<T: Copy + PartialEq + std::fmt::Debug>(make: impl Fn(usize) -> T) {
+        let src: Vec<T> = (0..80).map(&make).collect();
+        for start in 0..4 {
+            for len in 0..70 {
+                let mut dst: Vec<T> = (0..80).map(|i| make(1000 + i)).collect();
+                let mut want = dst.clone();
+                want[start..start + len].copy_from_slice(&src[3..3 + len]);
+                stream_copy(&src[3..3 + len], &mut dst[start..start + len]);
+                assert_eq!(dst, want, "start {start} len {len}");
+                prefetch_l2(&src[start..start + len]);
+            }
+        }
+    }
+
+    #[test]
+    fn stream_copy_equals_copy_from_slice() {
+        same_as_copy(|i| i as f32 * 0.5);
+        same_as_copy(|i| i as f64 * 0.25);
+        same_as_copy(|i| Complex64::new(i as f64, -(i as f64)));
+        same_as_copy(|i| [i as u8; 3]);
+    }
 }

@@ -7,19 +7,20 @@
 
 use convsim_core::{
     Boundaries, Boundary, ConvPlan, Element, Kernel, Kernel2, Method, Orientation, Recipe,
-    SeparableKernel,
+    SeparableKernel, memory,
 };
 use ndarray::Array2;
 
 use super::{Workload, normal_samples};
 
-/// A seeded normal `rows x cols` array in element type `T`.
+/// A seeded normal `rows x cols` array in element type `T`, in huge pages where the system has
+/// them (as numpy gives the peers' arrays; see `convsim_core::memory`).
 fn normal<T: Element>(rows: usize, cols: usize, seed: u64) -> Array2<T> {
-    let v: Vec<T> = normal_samples(rows * cols, seed)
-        .into_iter()
-        .map(T::from_f64)
-        .collect();
-    Array2::from_shape_vec((rows, cols), v).expect("length rows * cols")
+    let mut a = memory::zeros::<T>((rows, cols));
+    for (x, v) in a.iter_mut().zip(normal_samples(rows * cols, seed)) {
+        *x = T::from_f64(v);
+    }
+    a
 }
 
 /// The normalised Gaussian of `peers.py`: `exp(-x^2 / (2 s^2))`, `x = -n/2 .. n/2`, sum 1.
@@ -50,7 +51,7 @@ fn one_apply<T: Element>(
         .build()
         .expect("benchmark plans are valid");
     let recipe = plan.recipe().clone();
-    let mut out = Array2::<T>::zeros(plan.output_shape());
+    let mut out = memory::zeros::<T>(plan.output_shape());
     (
         Box::new(move || plan.apply(input.view(), out.view_mut())),
         recipe,

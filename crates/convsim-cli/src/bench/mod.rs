@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// with auto, printing auto's choice, its cost estimates and its time over the best.
     #[arg(long)]
     pub methods: bool,
+    /// Measure the memory-bandwidth bound instead: a parallel copy of a 4096 x 4096 f64 array
+    /// (128 MiB read, 128 MiB written, huge pages), the bound of the low-order stencils.
+    #[arg(long, conflicts_with = "methods")]
+    pub bandwidth: bool,
     /// Run only workloads whose id starts with one of these prefixes.
     pub prefixes: Vec<String>,
 }
@@ -68,6 +72,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.methods {
         return run_methods(args, &pool, threads, reps, &wanted);
     }
+    if args.bandwidth {
+        let seconds = pool.install(|| median_seconds(reps, copy_4096()));
+        let gbs = 2.0 * COPY_BYTES as f64 / seconds / 1e9;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"workload": "copy-4096-f64", "tool": "convsim", "seconds": seconds, "threads": threads, "gb_per_s": gbs})
+            );
+        } else {
+            println!(
+                "{:28} {seconds:10.4} s  ({threads} threads; {gbs:.1} GB/s counting read and write)",
+                "copy-4096-f64"
+            );
+        }
+        return Ok(());
+    }
     let selected: Vec<Workload> = all_workloads()
         .into_iter()
         .filter(|w| wanted(w.id))
@@ -95,6 +115,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Bytes of the array `--bandwidth` copies.
+const COPY_BYTES: usize = 4096 * 4096 * 8;
+
+/// The timed copy of `--bandwidth`: `copy_from_slice` over 512 KiB chunks shared by the pool.
+/// That was the fastest copy here (0.0084-0.0088 s on two threads; one contiguous share per
+/// thread, where glibc streams the stores, took 0.0108-0.0118 s), so it is the stricter bound.
+fn copy_4096() -> Box<dyn FnMut()> {
+    use rayon::prelude::*;
+    let src = convsim_core::memory::zeros::<f64>((4096, 4096));
+    let mut dst = convsim_core::memory::zeros::<f64>((4096, 4096));
+    Box::new(move || {
+        let s = src.as_slice().expect("standard layout");
+        let d = dst.as_slice_mut().expect("standard layout");
+        d.par_chunks_mut(1 << 16)
+            .zip(s.par_chunks(1 << 16))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+    })
 }
 
 /// Median of `reps` timed runs after one warm-up.
