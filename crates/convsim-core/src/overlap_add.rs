@@ -164,7 +164,7 @@ const PREFETCH_ROWS: usize = 4;
 struct Scratch<T: Element> {
     /// One window row of the padded input (`fx` samples).
     win: Vec<T>,
-    /// Real row (real data).
+    /// Real output row of the inverse row transforms (real data).
     re: Vec<T::Real>,
     /// [`GROUP`] spectrum rows (real data) or rows (complex data) of `cx` samples each.
     rows: Vec<Complex<T::Real>>,
@@ -306,7 +306,7 @@ impl<T: Element> OverlapAdd<T> {
             row_src,
             col_src,
             isa: isa.at_most_avx2(),
-            stream: ry.out * rx.out * std::mem::size_of::<T>() >= crate::simd::STREAM_BYTES,
+            stream: crate::simd::worth_streaming::<T>(ry.out * rx.out),
             rows,
             col_fwd,
             col_inv,
@@ -385,10 +385,10 @@ impl<T: Element> OverlapAdd<T> {
         let zero = Complex::<T::Real>::zero();
         let Scratch {
             win,
-            re,
             rows,
             spec,
             scr,
+            ..
         } = s;
         for r0 in (0..fy).step_by(GROUP) {
             let n = GROUP.min(fy - r0);
@@ -402,14 +402,8 @@ impl<T: Element> OverlapAdd<T> {
                     RowFft::Real(fwd, _) => {
                         // Real data is transformed in place of the window (the transform may
                         // overwrite its input; `fill` rewrites every sample).
-                        let line = if let Some(line) = T::real_slice_mut(win) {
-                            line
-                        } else {
-                            for (d, v) in re.iter_mut().zip(win.iter()) {
-                                *d = v.re();
-                            }
-                            &mut re[..]
-                        };
+                        let line = T::real_slice_mut(win)
+                            .expect("real row transforms are planned for real elements only");
                         fwd.process_with_scratch(line, row, scr)
                             .expect("buffer lengths fixed at plan time");
                     }
@@ -685,7 +679,7 @@ mod tests {
     use crate::{AxisGeometry, Boundary, resolve_axis};
     use ndarray::{Array2, s};
 
-    /// Streaming stores are used only for outputs of at least `STREAM_BYTES`, too large for a
+    /// Streaming stores are used only for outputs `simd::worth_streaming` accepts, too large for a
     /// unit test, so the flag is forced here: the result must be bitwise that of plain stores,
     /// for contiguous outputs (blocks start at unaligned columns) and strided ones (fallback).
     fn streaming_matches_plain<T: Element>() {

@@ -486,7 +486,7 @@ impl<T: Element> ConvPlan<T> {
             return;
         }
         let (ho, wo) = self.output_shape();
-        if ho * wo * std::mem::size_of::<T>() >= crate::simd::STREAM_BYTES {
+        if crate::simd::worth_streaming::<T>(ho * wo) {
             self.apply_with(input, output, |_, conv, out| {
                 crate::simd::stream_copy(conv, out);
             });

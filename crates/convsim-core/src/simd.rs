@@ -127,7 +127,12 @@ pub(crate) fn prefetch_l2<T>(run: &[T]) {
 /// Outputs at least this large are written with non-temporal (streaming) stores by
 /// `ConvPlan::apply`: they cannot stay in cache anyway, and streaming skips reading each output
 /// cache line before overwriting it (a third of the memory traffic of a low-order stencil).
-pub(crate) const STREAM_BYTES: usize = 24 << 20;
+const STREAM_BYTES: usize = 24 << 20;
+
+/// Whether an output of `outputs` elements of `T` is written with streaming stores.
+pub(crate) fn worth_streaming<T>(outputs: usize) -> bool {
+    outputs.saturating_mul(std::mem::size_of::<T>()) >= STREAM_BYTES
+}
 
 /// `dst.copy_from_slice(src)` with non-temporal stores where possible.
 ///
