@@ -41,7 +41,7 @@ mod overlap_add;
 pub mod plan;
 pub mod reference;
 pub mod sim;
-mod simd;
+pub mod simd;
 pub mod spectral;
 pub mod stencil;
 
@@ -56,7 +56,7 @@ pub use geometry::{
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
 pub use sim::{Grid, Quantity, Simulation, StateArray};
-pub use simd::Simd;
+pub use simd::{Isa, Simd};
 pub use spectral::{AxisFactors, SpectralPlan, identity_transfer, wavenumbers};
 
 /// Complex numbers as used throughout convsim.
