@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use convsim_plot::{
-    Axes, ColorRange, Colormap, GatherStyle, HeatmapStyle, LineStyle, NAN_RGB, PlotError,
+    Aspect, Axes, ColorRange, Colormap, GatherStyle, HeatmapStyle, LineStyle, NAN_RGB, PlotError,
     YDirection, complex_png, gather_png, gif, heatmap_png, line_plot_png,
 };
 use image::{AnimationDecoder, RgbImage};
@@ -20,6 +20,7 @@ fn style(cmap: Colormap) -> HeatmapStyle {
         colorbar_label: "u [K]".into(),
         width: W,
         height: H,
+        aspect: Aspect::Free,
         ..Default::default()
     }
 }
@@ -28,10 +29,10 @@ fn decode(path: &Path) -> RgbImage {
     image::open(path).unwrap().to_rgb8()
 }
 
-/// Pixels of the main plot (left of the colour bar, which takes the right 130 pixels).
+/// Pixels of the main plot (left of the colour bar, which takes the right 160 pixels).
 fn main_pixels(img: &RgbImage) -> impl Iterator<Item = (u32, u32, [u8; 3])> + '_ {
     img.enumerate_pixels()
-        .filter(|(x, _, _)| *x < img.width() - 130)
+        .filter(|(x, _, _)| *x < img.width() - 160)
         .map(|(x, y, p)| (x, y, p.0))
 }
 

@@ -23,7 +23,9 @@ pub mod error;
 pub mod expr;
 mod inputs;
 pub mod kinds;
+pub mod paths;
 pub mod pictures;
+pub mod provenance;
 pub mod train;
 
 pub use config::{FieldInput, OutputConfig, Scenario, Side, Sides4, TimeConfig};
