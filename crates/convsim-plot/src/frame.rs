@@ -177,6 +177,41 @@ fn label_at(units: &[f64], t: &Ticks, u: f64) -> String {
         .unwrap_or_default()
 }
 
+/// Width in pixels of `s` in the bundled DejaVu Sans at `size` pixels, from its advance widths
+/// (plotters' own estimate is too narrow for this font, so right-aligned text would run into
+/// the axis).
+fn text_width(s: &str, size: u32) -> i32 {
+    let em: f64 = s
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => 0.636,
+            '.' | ',' | ' ' => 0.318,
+            '-' => 0.361,
+            '+' | '\u{2212}' | '\u{d7}' => 0.838,
+            'e' => 0.615,
+            _ => 0.65,
+        })
+        .sum();
+    (em * f64::from(size)).ceil() as i32
+}
+
+/// Tick labels right-aligned left of a vertical axis at pixel column `axis_x`: `(label, y)`.
+pub(crate) fn draw_left_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    axis_x: i32,
+    labels: impl IntoIterator<Item = (String, i32)>,
+) -> Result<(), String> {
+    let ts = TextStyle::from((FAMILY, 15).into_font())
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (l, y) in labels {
+        let x = axis_x - 10 - text_width(&l, 15);
+        root.draw(&Text::new(l, (x, y), ts.clone()))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Draws title lines centred at the top of `root`; the first line larger.
 pub(crate) fn draw_title<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -237,7 +272,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     let (px, py, pw, ph) = lay.plot;
     let xt = ticks::linear(xs, (pw / 90).max(3) as usize);
-    let yt = ticks::linear(ys, (ph / 60).max(3) as usize);
+    let yt = ticks::linear(ys, (ph / 45).max(4) as usize);
     let xu: Vec<f64> = xt.values.iter().map(|&v| xs.unit(v)).collect();
     let yu: Vec<f64> = yt.values.iter().map(|&v| ys.unit(v)).collect();
     let area = root.clone().shrink(((px - LEFT) as i32, py as i32), (LEFT + pw, ph + BOTTOM));
@@ -273,18 +308,29 @@ pub(crate) fn draw<DB: DrawingBackend>(
         (pic.colour)(rows[r], cols[c])
     })?;
     let fx = |u: &f64| label_at(&xu, &xt, *u);
-    let fy = |u: &f64| label_at(&yu, &yt, *u);
     chart
         .configure_mesh()
         .disable_mesh()
         .x_desc(describe(&axes.x_label, &xt))
         .y_desc(describe(&axes.y_label, &yt))
         .x_label_formatter(&fx)
-        .y_label_formatter(&fy)
+        .y_label_formatter(&|_: &f64| String::new())
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 16))
         .draw()
         .map_err(e)?;
+    let y_of = |u: f64| {
+        let f = match axes.y_direction {
+            YDirection::Up => u,
+            YDirection::Down => 1.0 - u,
+        };
+        ry.end - (f64::from(ry.end - ry.start) * f).round() as i32
+    };
+    draw_left_labels(
+        root,
+        rx.start,
+        yu.iter().zip(&yt.labels).map(|(u, l)| (l.clone(), y_of(*u))),
+    )?;
 
     // Colour bar beside the plot, as tall as it.
     let bar = &pic.bar;

@@ -8,7 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::colormap::finite_min_max as mm;
 use crate::error::{Result, draw_err, invalid};
 use crate::font::{FAMILY, ensure_font};
-use crate::frame::{UnitAxis, draw_title};
+use crate::frame::{UnitAxis, draw_left_labels, draw_title};
 use crate::ticks::{self, Span, Ticks, format_num};
 
 /// Appearance of a line plot.
@@ -60,10 +60,7 @@ const LEGEND_ROW: u32 = 24;
 fn spread_note(lo: f64, hi: f64, offset_used: bool) -> Option<String> {
     let mag = lo.abs().max(hi.abs());
     if lo == hi {
-        return Some(format!(
-            "constant: {} at every point",
-            format_num(lo, 6, 6)
-        ));
+        return Some(format!("constant: {lo} at every point"));
     }
     offset_used.then(|| {
         format!(
@@ -212,7 +209,6 @@ pub fn line_plot_png(
             .unwrap_or_default()
     };
     let xfmt = |u: &f64| label(&xu, &xt, *u);
-    let yfmt = |u: &f64| label(&yu, &yt, *u);
     let desc = |l: &str, t: &Ticks| match &t.offset {
         Some(o) => format!("{l} = {o}"),
         None => l.to_string(),
@@ -222,13 +218,23 @@ pub fn line_plot_png(
         .x_desc(desc(&style.x_label, &xt))
         .y_desc(desc(&style.y_label, &yt))
         .x_label_formatter(&xfmt)
-        .y_label_formatter(&yfmt)
+        .y_label_formatter(&|_: &f64| String::new())
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 16))
         .bold_line_style(RGBColor(225, 225, 225))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(e)?;
+    let (rx, ry) = chart.plotting_area().get_pixel_range();
+    draw_left_labels(
+        &root,
+        rx.start,
+        yu.iter().zip(&yt.labels).map(|(u, l)| {
+            let y = ry.end - (f64::from(ry.end - ry.start) * u).round() as i32;
+            (l.clone(), y)
+        }),
+    )
+    .map_err(draw_err(path))?;
     let to_unit = |(a, b): (f64, f64)| (xs.unit(a), ys.unit(b));
     for (k, runs) in segments.iter().enumerate() {
         let (r, g, b) = PALETTE[k % PALETTE.len()];
