@@ -82,7 +82,10 @@ mod reader;
 mod writer;
 mod xdmf;
 
-pub use arrays::{read_array, write_arrays};
+pub use arrays::{
+    ArraySummary, ArraysSummary, annotate_arrays, file_kind, read_array, summarize_arrays,
+    write_arrays,
+};
 pub use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 pub use error::{IoError, Result};
 pub use meta::{RunMeta, now_rfc3339, rfc3339_from_unix};
