@@ -10,6 +10,15 @@ impl Scenario {
     pub fn to_runnable_table(&self) -> toml::Table {
         let mut t = self.to_table();
         t.remove("derived");
+        let stored: toml::Table = toml::from_str(&self.text).unwrap_or_default();
+        let raw = match stored.get(self.kind.name()) {
+            Some(toml::Value::Table(r)) => r.clone(),
+            _ => toml::Table::new(),
+        };
+        t.insert(
+            self.kind.name().into(),
+            self.solver.to_runnable_table(&raw).into(),
+        );
         if let Some(toml::Value::Table(time)) = t.get_mut("time") {
             // `steps` is the resolved count; `t_end` is derived from it.
             time.remove("t_end");
