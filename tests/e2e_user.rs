@@ -84,7 +84,10 @@ fn a_4000_by_1400_m_section_is_drawn_wide_with_its_colour_bar_beside() {
     let f = RunFile::open(d.path().join("run.h5")).unwrap();
     let g = f.grid().unwrap();
     let (wx, wy) = (g.nx as f64 * g.dx, g.ny as f64 * g.dy);
-    assert!((wx - 4000.0).abs() < 50.0 && (wy - 1400.0).abs() < 50.0, "{wx} x {wy}");
+    assert!(
+        (wx - 4000.0).abs() < 50.0 && (wy - 1400.0).abs() < 50.0,
+        "{wx} x {wy}"
+    );
     let img = decode(&d.path().join("velocity.png"));
     let (x0, y0, x1, y1) = largest_blob(&img, colourful);
     let ratio = f64::from(y1 - y0 + 1) / f64::from(x1 - x0 + 1);
@@ -101,17 +104,31 @@ fn a_4000_by_1400_m_section_is_drawn_wide_with_its_colour_bar_beside() {
         .filter(|&y| (x1 + 5..img.width()).any(|x| colourful(img.get_pixel(x, y).0)))
         .collect();
     let (b0, b1) = (bar[0], *bar.last().unwrap());
-    assert!(b0.abs_diff(y0) <= 2 && b1.abs_diff(y1) <= 2, "bar {b0}..{b1}, plot {y0}..{y1}");
+    assert!(
+        b0.abs_diff(y0) <= 2 && b1.abs_diff(y1) <= 2,
+        "bar {b0}..{b1}, plot {y0}..{y1}"
+    );
     // Depth grows downward, and the axis says so: the slow water layer (dark) is at the top.
     let top = img.get_pixel((x0 + x1) / 2, y0 + 2).0;
     let bottom = img.get_pixel((x0 + x1) / 2, y1 - 2).0;
     let luma = |p: [u8; 3]| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
-    assert!(luma(top) < luma(bottom), "slow (dark) at the top: {top:?} {bottom:?}");
+    assert!(
+        luma(top) < luma(bottom),
+        "slow (dark) at the top: {top:?} {bottom:?}"
+    );
     // The velocity model is static: stored once and drawn once.
     assert!(!d.path().join("velocity_first.png").exists());
     assert_eq!(f.read_static("velocity").unwrap().dim(), (g.ny, g.nx));
-    assert!(f.fields().unwrap().iter().all(|q| q.quantity.name != "velocity"));
-    assert_eq!(f.read_frame("velocity", 1).unwrap(), f.read_static("velocity").unwrap());
+    assert!(
+        f.fields()
+            .unwrap()
+            .iter()
+            .all(|q| q.quantity.name != "velocity")
+    );
+    assert_eq!(
+        f.read_frame("velocity", 1).unwrap(),
+        f.read_static("velocity").unwrap()
+    );
 }
 
 /// Rows of the y tick marks of a line plot: short dark runs left of the y axis line.
@@ -122,7 +139,9 @@ fn y_tick_rows(img: &RgbImage) -> (u32, Vec<u32>) {
     let axis = (0..img.width() / 2)
         .find(|&x| (0..h).filter(|&y| dark(x, y)).count() > (h / 3) as usize)
         .expect("a y axis line");
-    let mut rows: Vec<u32> = (0..h).filter(|&y| dark(axis - 3, y) && !dark(axis - 12, y)).collect();
+    let mut rows: Vec<u32> = (0..h)
+        .filter(|&y| dark(axis - 3, y) && !dark(axis - 12, y))
+        .collect();
     rows.dedup_by(|a, b| *a <= *b + 2);
     (axis, rows)
 }
@@ -144,7 +163,9 @@ fn a_diagnostic_constant_to_1e_13_has_distinct_tick_labels() {
     let norm = f.read_diagnostic("norm").unwrap();
     let (lo, hi) = norm
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     assert!(hi > lo && (hi - lo) < 1e-11, "spread {}", hi - lo);
     let img = decode(&d.path().join("diagnostics_norm.png"));
     let (axis, rows) = y_tick_rows(&img);
@@ -186,14 +207,15 @@ fn phase_uses_a_cyclic_map_masked_where_the_density_is_negligible() {
     let img = decode(&d.path().join("phase_last.png"));
     let mask = convsim_plot::MASK_RGB;
     let masked = img.pixels().filter(|p| p.0 == mask).count();
-    assert!(masked > 10_000, "far from the packet the phase is masked ({masked} px)");
+    assert!(
+        masked > 10_000,
+        "far from the packet the phase is masked ({masked} px)"
+    );
     // Inside the packet: colours of the cyclic map only (within rounding).
     let cyc: Vec<[u8; 3]> = (0..=256)
         .map(|k| convsim_plot::Colormap::Cyclic.rgb(f64::from(k) / 256.0))
         .collect();
-    let near = |p: [u8; 3]| {
-        cyc.iter().any(|c| (0..3).all(|i| p[i].abs_diff(c[i]) <= 3))
-    };
+    let near = |p: [u8; 3]| cyc.iter().any(|c| (0..3).all(|i| p[i].abs_diff(c[i]) <= 3));
     let (x0, y0, x1, y1) = largest_blob(&img, colourful);
     let inside: Vec<[u8; 3]> = (y0..=y1)
         .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
@@ -201,7 +223,11 @@ fn phase_uses_a_cyclic_map_masked_where_the_density_is_negligible() {
         .filter(|p| colourful(*p))
         .collect();
     let on_map = inside.iter().filter(|p| near(**p)).count();
-    assert!(on_map as f64 > 0.98 * inside.len() as f64, "{on_map} of {}", inside.len());
+    assert!(
+        on_map as f64 > 0.98 * inside.len() as f64,
+        "{on_map} of {}",
+        inside.len()
+    );
     // The colour bar's ends (phase -pi and +pi) have the same colour: the map is cyclic.
     let bar_x = (x1 + 5..img.width())
         .find(|&x| colourful(img.get_pixel(x, (y0 + y1) / 2).0))
@@ -213,7 +239,10 @@ fn phase_uses_a_cyclic_map_masked_where_the_density_is_negligible() {
         img.get_pixel(bar_x + 3, ys[0]).0,
         img.get_pixel(bar_x + 3, *ys.last().unwrap()).0,
     );
-    assert!((0..3).all(|i| top[i].abs_diff(bottom[i]) <= 4), "{top:?} vs {bottom:?}");
+    assert!(
+        (0..3).all(|i| top[i].abs_diff(bottom[i]) <= 4),
+        "{top:?} vs {bottom:?}"
+    );
 }
 
 #[test]
@@ -233,7 +262,11 @@ fn a_1d_run_is_drawn_as_line_plots_and_a_space_time_image() {
     let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
     assert!(blue > 300, "line pixels {blue}");
     let (x0, y0, x1, y1) = largest_blob(&img, |p| colourful(p) && p != [31, 119, 180]);
-    assert!((x1 - x0) * (y1 - y0) < 2000, "no heatmap: {:?}", (x0, y0, x1, y1));
+    assert!(
+        (x1 - x0) * (y1 - y0) < 2000,
+        "no heatmap: {:?}",
+        (x0, y0, x1, y1)
+    );
     // The space-time picture: x across, t up, a heatmap.
     let st = decode(&d.path().join("density_spacetime.png"));
     let (x0, y0, x1, y1) = largest_blob(&st, colourful);
@@ -315,7 +348,10 @@ fn the_xdmf_sidecar_resolves_every_reference_in_run_h5() {
             .unwrap();
         assert_eq!(t, times[k]);
         let topo = g.children().find(|c| c.has_tag_name("Topology")).unwrap();
-        assert_eq!(topo.attribute("Dimensions"), Some(format!("{ny} {nx}").as_str()));
+        assert_eq!(
+            topo.attribute("Dimensions"),
+            Some(format!("{ny} {nx}").as_str())
+        );
         let mut attrs: Vec<String> = g
             .children()
             .filter(|c| c.has_tag_name("Attribute"))
@@ -359,7 +395,10 @@ fn run_files_carry_their_provenance() {
     drop(f);
     let h5 = hdf5::File::open(d.path().join("run.h5")).unwrap();
     let cl = &a["command_line"];
-    assert!(cl.contains("run scenarios/diffusion/heterogeneous.toml") && cl.contains("time.steps=10"), "{cl}");
+    assert!(
+        cl.contains("run scenarios/diffusion/heterogeneous.toml") && cl.contains("time.steps=10"),
+        "{cl}"
+    );
     assert!(!a["convsim_version"].is_empty());
     let commit = &a["git_commit"];
     let built_in_checkout = Command::new("git")
@@ -368,7 +407,10 @@ fn run_files_carry_their_provenance() {
         .output()
         .is_ok_and(|o| o.status.success());
     if built_in_checkout {
-        assert!(commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit()), "{commit}");
+        assert!(
+            commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+            "{commit}"
+        );
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     assert_eq!(a["host"], host.trim());
@@ -385,7 +427,11 @@ fn run_files_carry_their_provenance() {
         .args(["-c", s(&list)])
         .output()
         .expect("sha256sum");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -399,10 +445,21 @@ fn a_stored_scenario_reruns_from_anywhere_to_the_same_numbers() {
     let text = std::fs::read_to_string(root().join("scenarios/diffusion/heterogeneous.toml"))
         .unwrap()
         .replace("../../data/diffusivity_inclusions.h5", "d.h5");
-    assert!(text.contains("\"d.h5\""), "the scenario names its input relatively");
+    assert!(
+        text.contains("\"d.h5\""),
+        "the scenario names its input relatively"
+    );
     std::fs::write(sc_dir.join("het.toml"), text).unwrap();
     let first = d.path().join("first");
-    ok(&["run", s(&sc_dir.join("het.toml")), "-o", s(&first), "--set", "time.steps=20", "-q"]);
+    ok(&[
+        "run",
+        s(&sc_dir.join("het.toml")),
+        "-o",
+        s(&first),
+        "--set",
+        "time.steps=20",
+        "-q",
+    ]);
     // The scenario file goes away; the rerun runs from another folder.
     std::fs::remove_file(sc_dir.join("het.toml")).unwrap();
     let second = d.path().join("second");
@@ -412,18 +469,38 @@ fn a_stored_scenario_reruns_from_anywhere_to_the_same_numbers() {
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (a, b) = (
         RunFile::open(first.join("run.h5")).unwrap(),
         RunFile::open(second.join("run.h5")).unwrap(),
     );
     assert_eq!(a.frames(), b.frames());
-    assert_eq!(a.read_field("u").unwrap(), b.read_field("u").unwrap(), "bit-identical");
+    assert_eq!(
+        a.read_field("u").unwrap(),
+        b.read_field("u").unwrap(),
+        "bit-identical"
+    );
     let stored = &a.attributes().unwrap()["scenario"];
-    assert!(stored.contains(&format!("{}", sc_dir.canonicalize().unwrap().join("d.h5").display())), "{stored}");
+    assert!(
+        stored.contains(&format!(
+            "{}",
+            sc_dir.canonicalize().unwrap().join("d.h5").display()
+        )),
+        "{stored}"
+    );
     // A changed input is reported (and the run still goes).
     std::fs::write(sc_dir.join("d.h5"), b"changed").unwrap();
-    let out = convsim(&["rerun", s(&first.join("run.h5")), "-o", s(&d.path().join("third")), "-q"]);
+    let out = convsim(&[
+        "rerun",
+        s(&first.join("run.h5")),
+        "-o",
+        s(&d.path().join("third")),
+        "-q",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning:") && err.contains("d.h5"), "{err}");
 }
@@ -432,7 +509,14 @@ fn a_stored_scenario_reruns_from_anywhere_to_the_same_numbers() {
 fn a_closed_pipe_ends_quietly() {
     let d = tmp();
     for args in [
-        vec!["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(d.path()), "--set", "time.t_end=0.02"],
+        vec![
+            "run",
+            "scenarios/diffusion/gaussian_periodic.toml",
+            "-o",
+            s(d.path()),
+            "--set",
+            "time.t_end=0.02",
+        ],
         vec!["validate", "scenarios/diffusion/gaussian_periodic.toml"],
         vec!["inspect", "scenarios/../data/marmousi_like.h5"],
     ] {
@@ -447,10 +531,17 @@ fn a_closed_pipe_ends_quietly() {
         // The reader goes away at once, as `| head -0` or `| true` does.
         drop(child.stdout.take());
         let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         let status = child.wait().unwrap();
         assert!(
-            !err.contains("internal error") && !err.contains("panicked") && !err.contains("Broken pipe"),
+            !err.contains("internal error")
+                && !err.contains("panicked")
+                && !err.contains("Broken pipe"),
             "{args:?}: {err}"
         );
         if args[0] != "inspect" {
@@ -479,11 +570,17 @@ fn off_a_terminal_progress_comes_as_lines_and_q_v_set_how_many() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let err = run(&[]);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("progress: ")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
     // Start, every 10% and the end (a fast run never waits 10 s).
     assert!((10..=12).contains(&lines.len()), "{err}");
     let last = lines.last().unwrap();
-    assert!(last.contains("step 200/200 (100%)") && last.contains("t = 2.000e-1 s"), "{last}");
+    assert!(
+        last.contains("step 200/200 (100%)") && last.contains("t = 2.000e-1 s"),
+        "{last}"
+    );
     assert!(lines[2].contains("steps/s"), "{}", lines[2]);
     assert!(lines.iter().skip(1).any(|l| l.contains("ETA")), "{err}");
     assert_eq!(run(&["-q"]), "", "-q is silent");
@@ -491,14 +588,36 @@ fn off_a_terminal_progress_comes_as_lines_and_q_v_set_how_many() {
     let frames = v.lines().filter(|l| l.starts_with("frame ")).count();
     assert_eq!(frames, 21, "{v}");
     // The closing summary: units, and --json as one line.
-    let out = ok(&["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(d.path()), "--force", "--set", "time.t_end=0.02", "-q", "--json"]);
+    let out = ok(&[
+        "run",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "-o",
+        s(d.path()),
+        "--force",
+        "--set",
+        "time.t_end=0.02",
+        "-q",
+        "--json",
+    ]);
     assert_eq!(out.lines().count(), 1, "{out}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["steps"], 20);
     assert_eq!(j["time_units"], "s");
     assert_eq!(j["diagnostics"]["mass"]["units"], "m2");
-    let text = ok(&["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(d.path()), "--force", "--set", "time.t_end=0.02", "-q"]);
-    assert!(text.contains("20 steps to t = 2.000000e-2 s") && text.contains("mass = "), "{text}");
+    let text = ok(&[
+        "run",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "-o",
+        s(d.path()),
+        "--force",
+        "--set",
+        "time.t_end=0.02",
+        "-q",
+    ]);
+    assert!(
+        text.contains("20 steps to t = 2.000000e-2 s") && text.contains("mass = "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -519,7 +638,12 @@ fn huge_ranges_draw_in_bounded_time() {
         "-q",
     ]);
     assert!(out.contains("run.h5"));
-    ok(&["plot", s(&d.path().join("run.h5")), "-o", s(&d.path().join("again"))]);
+    ok(&[
+        "plot",
+        s(&d.path().join("run.h5")),
+        "-o",
+        s(&d.path().join("again")),
+    ]);
     let q = tmp();
     ok(&[
         "run",
@@ -533,20 +657,42 @@ fn huge_ranges_draw_in_bounded_time() {
         "-q",
     ]);
     // Seconds, not a hang (the whole test builds nothing).
-    assert!(t0.elapsed() < Duration::from_secs(120), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        t0.elapsed()
+    );
     assert!(d.path().join("u_last.png").exists() && q.path().join("potential.png").exists());
 }
 
 #[test]
 fn a_training_file_is_a_run_file_for_inspect_and_plot() {
     let d = tmp();
-    ok(&["train", "scenarios/cnn/learn_diffusion.toml", "-o", s(d.path())]);
+    ok(&[
+        "train",
+        "scenarios/cnn/learn_diffusion.toml",
+        "-o",
+        s(d.path()),
+    ]);
     let train = d.path().join("train.h5");
     let text = ok(&["inspect", s(&train)]);
-    assert!(text.contains("/loss/train") && text.contains("training file"), "{text}");
-    let j: serde_json::Value = serde_json::from_str(&ok(&["inspect", s(&train), "--json"])).unwrap();
-    assert!(j["attributes"]["best_epoch"].is_i64(), "{}", j["attributes"]);
-    assert!(j["attributes"]["scenario"].as_str().unwrap().contains("[model]"));
+    assert!(
+        text.contains("/loss/train") && text.contains("training file"),
+        "{text}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", s(&train), "--json"])).unwrap();
+    assert!(
+        j["attributes"]["best_epoch"].is_i64(),
+        "{}",
+        j["attributes"]
+    );
+    assert!(
+        j["attributes"]["scenario"]
+            .as_str()
+            .unwrap()
+            .contains("[model]")
+    );
     let loss = j["datasets"]
         .as_array()
         .unwrap()
@@ -556,32 +702,78 @@ fn a_training_file_is_a_run_file_for_inspect_and_plot() {
     assert_eq!(loss["units"], "(field units)^2");
     let pics = d.path().join("pics");
     let out = ok(&["plot", s(&train), "-o", s(&pics)]);
-    assert!(out.contains("loss.png") && pics.join("loss.png").exists(), "{out}");
+    assert!(
+        out.contains("loss.png") && pics.join("loss.png").exists(),
+        "{out}"
+    );
 }
 
 #[test]
 fn mistakes_get_the_nearest_key_and_the_real_range() {
-    let e = user_error(&["validate", "scenarios/diffusion/gaussian_periodic.toml", "--set", "time.t_ned=1"]);
+    let e = user_error(&[
+        "validate",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "--set",
+        "time.t_ned=1",
+    ]);
     assert!(e.contains("did you mean `t_end`?"), "{e}");
-    let e = user_error(&["validate", "scenarios/diffusion/gaussian_periodic.toml", "--set", "grdi.nx=3"]);
+    let e = user_error(&[
+        "validate",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "--set",
+        "grdi.nx=3",
+    ]);
     assert!(e.contains("did you mean `grid`?"), "{e}");
     for v in ["0", "-64"] {
-        let e = user_error(&["validate", "scenarios/diffusion/gaussian_periodic.toml", "--set", &format!("grid.nx={v}")]);
+        let e = user_error(&[
+            "validate",
+            "scenarios/diffusion/gaussian_periodic.toml",
+            "--set",
+            &format!("grid.nx={v}"),
+        ]);
         assert!(e.ends_with("allowed: an integer >= 2\n"), "{e}");
     }
     // --set key= removes a key: t_end replaced by steps.
-    let out = ok(&["validate", "scenarios/diffusion/gaussian_periodic.toml", "--set", "time.t_end=", "--set", "time.steps=7"]);
+    let out = ok(&[
+        "validate",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "--set",
+        "time.t_end=",
+        "--set",
+        "time.steps=7",
+    ]);
     assert!(out.contains("steps = 7"), "{out}");
     let e = user_error(&["train", "scenarios/diffusion/gaussian_periodic.toml"]);
     assert!(e.contains("convsim run"), "{e}");
     let e = user_error(&["run", "scenarios/cnn/learn_diffusion.toml"]);
     assert!(e.contains("convsim train"), "{e}");
-    let e = user_error(&["train", "scenarios/cnn/learn_diffusion.toml", "--set", "data.history=500", "--set", "data.lag=1"]);
+    let e = user_error(&[
+        "train",
+        "scenarios/cnn/learn_diffusion.toml",
+        "--set",
+        "data.history=500",
+        "--set",
+        "data.lag=1",
+    ]);
     assert!(e.contains("data.history: 500"), "{e}");
     let d = tmp();
-    let e = user_error(&["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(&d.path().join("no/such"))]);
+    let e = user_error(&[
+        "run",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "-o",
+        s(&d.path().join("no/such")),
+    ]);
     assert!(e.contains("--parents"), "{e}");
-    ok(&["run", "scenarios/diffusion/gaussian_periodic.toml", "-o", s(&d.path().join("no/such")), "--parents", "-q", "--set", "time.t_end=0.002"]);
+    ok(&[
+        "run",
+        "scenarios/diffusion/gaussian_periodic.toml",
+        "-o",
+        s(&d.path().join("no/such")),
+        "--parents",
+        "-q",
+        "--set",
+        "time.t_end=0.002",
+    ]);
 }
 
 #[test]
@@ -605,8 +797,17 @@ fn validate_prints_a_scenario_that_runs_as_is() {
         let p = d.path().join("resolved.toml");
         std::fs::write(&p, &first).unwrap();
         let again = ok(&["validate", s(&p)]);
-        let body = |t: &str| t.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
-        assert_eq!(body(&first), body(&again), "{sc}: the resolved scenario is a fixed point");
+        let body = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            body(&first),
+            body(&again),
+            "{sc}: the resolved scenario is a fixed point"
+        );
     }
 }
 
@@ -635,7 +836,11 @@ fn an_imaginary_time_run_stops_when_converged() {
     assert!(steps < 10_000, "stopped early at {steps} of 10000 steps");
     let f = RunFile::open(d.path().join("run.h5")).unwrap();
     assert_eq!(f.attributes().unwrap()["converged"], "true");
-    assert_eq!(*f.steps().unwrap().last().unwrap(), steps, "a last frame at the stop");
+    assert_eq!(
+        *f.steps().unwrap().last().unwrap(),
+        steps,
+        "a last frame at the stop"
+    );
     // Gross-Pitaevskii: the chemical potential is a diagnostic, mu = E + E_int > E.
     let mu = f.read_diagnostic("chemical_potential").unwrap();
     let e = f.read_diagnostic("energy").unwrap();
@@ -645,7 +850,14 @@ fn an_imaginary_time_run_stops_when_converged() {
 #[test]
 fn completions_and_the_man_page_are_generated() {
     let bash = ok(&["completions", "bash"]);
-    assert!(bash.contains("convsim") && bash.contains("rerun"), "completion script");
+    assert!(
+        bash.contains("convsim") && bash.contains("rerun"),
+        "completion script"
+    );
     let man = ok(&["man"]);
-    assert!(man.starts_with(".ie") || man.contains(".TH convsim"), "{}", &man[..200.min(man.len())]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH convsim"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
 }

@@ -18,7 +18,7 @@ pub(crate) fn check_out_dir(out: &Path, parents: bool) -> Result<()> {
         return Ok(());
     }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty())
-        && !parent.is_dir()
+        && !parent.exists()
     {
         bail!(
             "{}: -o: the parent folder {} does not exist; allowed: an existing parent folder, or --parents to create it",
@@ -46,7 +46,11 @@ pub(crate) fn stored_scenario(run: &Path, overrides: &[String]) -> Result<Scenar
     let file = attrs
         .get("scenario_file")
         .map_or_else(|| run.with_file_name("scenario.toml"), Into::into);
-    for line in attrs.get("inputs_sha256").map_or("", String::as_str).lines() {
+    for line in attrs
+        .get("inputs_sha256")
+        .map_or("", String::as_str)
+        .lines()
+    {
         if let Some((hash, path)) = line.split_once("  ") {
             let now = convsim_scenario::provenance::sha256_file(Path::new(path));
             if now.as_deref() != Some(hash) {

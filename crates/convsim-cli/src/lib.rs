@@ -13,9 +13,9 @@ use convsim_scenario::Scenario;
 use convsim_scenario::driver::{self, RunOptions};
 use convsim_scenario::pictures::{self, Frames, PlotRequest};
 
-mod output;
 pub mod bench;
 mod files;
+mod output;
 mod progress;
 mod summary;
 pub mod train;
@@ -311,7 +311,12 @@ fn inspect(a: &InspectArgs) -> Result<()> {
     let g = &s.grid;
     outln!(
         "  grid: ny = {}, nx = {}, dy = {}, dx = {}, y0 = {}, x0 = {}",
-        g.ny, g.nx, g.dy, g.dx, g.y0, g.x0
+        g.ny,
+        g.nx,
+        g.dy,
+        g.dx,
+        g.y0,
+        g.x0
     );
     let span = |p: Option<(u64, f64)>| {
         p.map_or_else(
@@ -328,13 +333,22 @@ fn inspect(a: &InspectArgs) -> Result<()> {
     for d in s.fields.iter().chain(&s.static_fields) {
         outln!(
             "  {} {:?} {} [{}]: {}",
-            d.path, d.shape, d.dtype, d.quantity.units, d.quantity.long_name
+            d.path,
+            d.shape,
+            d.dtype,
+            d.quantity.units,
+            d.quantity.long_name
         );
     }
     for (d, sum) in s.diagnostics.iter().zip(&s.diagnostic_summaries) {
         outln!(
             "  {} {:?} [{}]: min {:.6e}, max {:.6e}, last {:.6e}",
-            d.path, d.shape, d.quantity.units, sum.min, sum.max, sum.last
+            d.path,
+            d.shape,
+            d.quantity.units,
+            sum.min,
+            sum.max,
+            sum.last
         );
     }
     for r in &s.receivers {

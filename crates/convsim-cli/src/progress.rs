@@ -68,9 +68,11 @@ impl Reporter {
         let bar = (verbosity != Verbosity::Quiet && std::io::stderr().is_terminal()).then(|| {
             let pb = indicatif::ProgressBar::new(total);
             pb.set_style(
-                indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps{msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} steps{msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             pb.set_prefix(name.to_string());
             pb

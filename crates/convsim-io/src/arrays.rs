@@ -167,7 +167,10 @@ pub fn summarize_arrays(path: impl AsRef<Path>) -> Result<ArraysSummary> {
     let p = path.as_ref();
     let file = open_file(p)?;
     let mut attributes = std::collections::BTreeMap::new();
-    for name in file.attr_names().ctx(p, || "listing root attributes".into())? {
+    for name in file
+        .attr_names()
+        .ctx(p, || "listing root attributes".into())?
+    {
         let v = if let Some(s) = crate::attrs::get_str(p, &file, &name)? {
             serde_json::Value::String(s)
         } else if let Some(i) = crate::attrs::get_num::<i64>(&file, &name) {
@@ -190,9 +193,7 @@ pub fn summarize_arrays(path: impl AsRef<Path>) -> Result<ArraysSummary> {
         for n in names.into_iter().rev() {
             let full = format!("{g}/{n}");
             if let Ok(ds) = group.dataset(&n) {
-                let v: Vec<f64> = ds
-                    .read_raw::<f64>()
-                    .ctx(p, || format!("reading {full}"))?;
+                let v: Vec<f64> = ds.read_raw::<f64>().ctx(p, || format!("reading {full}"))?;
                 let fin = v.iter().copied().filter(|x| x.is_finite());
                 datasets.push(ArraySummary {
                     path: full.clone(),

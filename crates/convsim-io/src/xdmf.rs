@@ -43,7 +43,10 @@ pub fn write_xdmf(run: &Path, out: &Path) -> Result<()> {
     let n = f.frames();
     let mut x = String::new();
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="utf-8"?>"#);
-    let _ = writeln!(x, r#"<Xdmf xmlns:xi="http://www.w3.org/2001/XInclude" Version="3.0">"#);
+    let _ = writeln!(
+        x,
+        r#"<Xdmf xmlns:xi="http://www.w3.org/2001/XInclude" Version="3.0">"#
+    );
     let _ = writeln!(x, "  <Domain>");
     let _ = writeln!(
         x,

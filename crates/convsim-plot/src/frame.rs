@@ -88,7 +88,10 @@ pub(crate) fn layout(max: (u32, u32), lines: usize, ratio: Option<f64>) -> Layou
     let side = 2 * MARGIN + LEFT + BAR_GAP + BAR_W + BAR_LABELS;
     let top = |lines: usize| MARGIN + TITLE + NOTE * (lines.max(1) as u32 - 1) + 6;
     let aw = max.0.saturating_sub(side).max(MIN_SIDE);
-    let ah = max.1.saturating_sub(top(lines) + BOTTOM + MARGIN).max(MIN_SIDE);
+    let ah = max
+        .1
+        .saturating_sub(top(lines) + BOTTOM + MARGIN)
+        .max(MIN_SIDE);
     let (pw, ph, stretch) = match ratio {
         Some(r) if r.is_finite() && r > 0.0 => {
             let (mut pw, mut ph) = (f64::from(aw), f64::from(aw) * r);
@@ -275,7 +278,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     let yt = ticks::linear(ys, (ph / 45).max(4) as usize);
     let xu: Vec<f64> = xt.values.iter().map(|&v| xs.unit(v)).collect();
     let yu: Vec<f64> = yt.values.iter().map(|&v| ys.unit(v)).collect();
-    let area = root.clone().shrink(((px - LEFT) as i32, py as i32), (LEFT + pw, ph + BOTTOM));
+    let area = root
+        .clone()
+        .shrink(((px - LEFT) as i32, py as i32), (LEFT + pw, ph + BOTTOM));
     let mut chart = ChartBuilder::on(&area)
         .x_label_area_size(BOTTOM)
         .y_label_area_size(LEFT)
@@ -329,7 +334,9 @@ pub(crate) fn draw<DB: DrawingBackend>(
     draw_left_labels(
         root,
         rx.start,
-        yu.iter().zip(&yt.labels).map(|(u, l)| (l.clone(), y_of(*u))),
+        yu.iter()
+            .zip(&yt.labels)
+            .map(|(u, l)| (l.clone(), y_of(*u))),
     )?;
 
     // Colour bar beside the plot, as tall as it.

@@ -106,4 +106,3 @@ pub fn gather_png(
     heatmap_png(path, field, &axes, &hs)?;
     Ok(clip)
 }
-

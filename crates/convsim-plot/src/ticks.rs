@@ -107,7 +107,11 @@ pub(crate) fn format_num(v: f64, decimals: usize, sig: usize) -> String {
 fn plain_labels(values: &[f64], step: f64, e: i32) -> Vec<String> {
     let mag = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let base_dec = usize::try_from(-e).unwrap_or(0);
-    let mag_e = if mag > 0.0 { mag.log10().floor() as i32 } else { e };
+    let mag_e = if mag > 0.0 {
+        mag.log10().floor() as i32
+    } else {
+        e
+    };
     let base_sig = usize::try_from(mag_e.saturating_sub(e)).unwrap_or(0);
     for extra in 0..=17 {
         let labels: Vec<String> = values
@@ -322,7 +326,10 @@ mod tests {
             (1e300, 1.0000000000001e300),
         ] {
             let t = linear(Span::new(lo, hi).unwrap(), 6);
-            assert!(!t.values.is_empty() && t.values.len() <= 13, "{lo} {hi}: {t:?}");
+            assert!(
+                !t.values.is_empty() && t.values.len() <= 13,
+                "{lo} {hi}: {t:?}"
+            );
             assert!(t.values.iter().all(|v| v.is_finite()), "{lo} {hi}: {t:?}");
             assert!(distinct(&t.labels), "{lo} {hi}: {t:?}");
             assert_eq!(t.values.len(), t.labels.len());

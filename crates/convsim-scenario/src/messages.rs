@@ -62,9 +62,7 @@ pub fn integer_range(key: &str) -> Option<&'static str> {
         "grid.nx" => "allowed: an integer >= 2",
         "grid.ny" => "allowed: an integer >= 1",
         "time.steps" | "output.every" => "allowed: an integer >= 1",
-        "data.history" | "data.lag" | "train.epochs" | "train.batch" => {
-            "allowed: an integer >= 1"
-        }
+        "data.history" | "data.lag" | "train.epochs" | "train.batch" => "allowed: an integer >= 1",
         "model.kernel" => "allowed: an odd integer >= 1",
         _ => return None,
     })
@@ -82,6 +80,9 @@ mod tests {
         assert_eq!(nearest("step", keys), Some("steps"));
         assert_eq!(nearest("tend", keys), Some("t_end"));
         assert_eq!(nearest("viscosity", keys), None);
-        assert_eq!(did_you_mean("nz", ["nx", "ny", "dx"]), "; did you mean `nx`?");
+        assert_eq!(
+            did_you_mean("nz", ["nx", "ny", "dx"]),
+            "; did you mean `nx`?"
+        );
     }
 }

@@ -97,14 +97,27 @@ mod tests {
         let base = std::path::Path::new("/base/dir");
         let files = input_files(&t, base);
         let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-        assert!(names.contains(&"/base/dir/data/a.h5".to_string()), "{names:?}");
-        assert!(names.contains(&"/base/dir/../s.toml".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"/base/dir/data/a.h5".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"/base/dir/../s.toml".to_string()),
+            "{names:?}"
+        );
         assert!(names.contains(&"/abs/d.h5".to_string()), "{names:?}");
         assert!(names.contains(&"/base/dir/v.h5".to_string()), "{names:?}");
-        assert!(names.contains(&"/base/dir/runs/x/run.h5".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"/base/dir/runs/x/run.h5".to_string()),
+            "{names:?}"
+        );
         assert_eq!(names.len(), 5);
         absolutize(&mut t, base);
-        assert_eq!(t["data"]["field"].as_str(), Some("u"), "other strings untouched");
+        assert_eq!(
+            t["data"]["field"].as_str(),
+            Some("u"),
+            "other strings untouched"
+        );
         assert_eq!(t["data"]["run"].as_str(), Some("/base/dir/runs/x/run.h5"));
     }
 }

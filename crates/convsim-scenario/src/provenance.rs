@@ -78,10 +78,12 @@ pub fn command_line() -> String {
 #[must_use]
 pub fn inputs_sha256(s: &Scenario) -> String {
     let base = s.file.parent().unwrap_or(Path::new("."));
-    let scenario = crate::paths::absolute(base, &s.file.file_name().map_or_else(
-        String::new,
-        |n| n.to_string_lossy().into_owned(),
-    ));
+    let scenario = crate::paths::absolute(
+        base,
+        &s.file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    );
     let table: toml::Table = toml::from_str(&s.text).unwrap_or_default();
     std::iter::once(scenario)
         .chain(crate::paths::input_files(&table, base))

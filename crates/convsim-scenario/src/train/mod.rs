@@ -603,10 +603,14 @@ fn resolve_data(ctx: &Ctx<'_>, d: RawData) -> Result<(DataSpec, DataShape)> {
     let need = d.skip + d.history + d.lag + usize::from(d.val_fraction > 0.0);
     if shape.frames < need {
         // Name the key that takes the most frames.
-        let (key, value) = [("data.history", d.history), ("data.skip", d.skip), ("data.lag", d.lag)]
-            .into_iter()
-            .max_by_key(|(_, v)| *v)
-            .unwrap_or(("data.history", d.history));
+        let (key, value) = [
+            ("data.history", d.history),
+            ("data.skip", d.skip),
+            ("data.lag", d.lag),
+        ]
+        .into_iter()
+        .max_by_key(|(_, v)| *v)
+        .unwrap_or(("data.history", d.history));
         return Err(ctx.invalid(
             key,
             value.to_string(),
