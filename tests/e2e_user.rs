@@ -109,8 +109,8 @@ fn a_4000_by_1400_m_section_is_drawn_wide_with_its_colour_bar_beside() {
         "bar {b0}..{b1}, plot {y0}..{y1}"
     );
     // Depth grows downward, and the axis says so: the slow water layer (dark) is at the top.
-    let top = img.get_pixel((x0 + x1) / 2, y0 + 2).0;
-    let bottom = img.get_pixel((x0 + x1) / 2, y1 - 2).0;
+    let top = img.get_pixel(u32::midpoint(x0, x1), y0 + 2).0;
+    let bottom = img.get_pixel(u32::midpoint(x0, x1), y1 - 2).0;
     let luma = |p: [u8; 3]| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
     assert!(
         luma(top) < luma(bottom),
@@ -230,7 +230,7 @@ fn phase_uses_a_cyclic_map_masked_where_the_density_is_negligible() {
     );
     // The colour bar's ends (phase -pi and +pi) have the same colour: the map is cyclic.
     let bar_x = (x1 + 5..img.width())
-        .find(|&x| colourful(img.get_pixel(x, (y0 + y1) / 2).0))
+        .find(|&x| colourful(img.get_pixel(x, u32::midpoint(y0, y1)).0))
         .expect("colour bar");
     let ys: Vec<u32> = (0..img.height())
         .filter(|&y| colourful(img.get_pixel(bar_x + 3, y).0))

@@ -47,7 +47,7 @@ enum Command {
     Train(train::TrainArgs),
     /// Run the benchmark workloads (docs/benchmarks.md).
     Bench(bench::BenchArgs),
-    /// Print a shell completion script: convsim completions bash > /etc/bash_completion.d/convsim
+    /// Print a shell completion script (`convsim completions bash > ~/.local/share/bash-completion/completions/convsim`)
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -56,8 +56,9 @@ enum Command {
     Man,
 }
 
-/// Options shared by `run` and `rerun`.
+/// Options shared by `run` and `rerun` (command-line flags, hence the bools).
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)]
 struct RunCommon {
     /// Output folder (default: runs/<run name>/); its parent must exist (or --parents).
     #[arg(short = 'o', long = "out")]

@@ -7,6 +7,7 @@
 //!   `progress: step 500/1000 (50%), t = 5.000e-1 s, 1.23e3 steps/s, ETA 0.4 s`.
 //! - `-q`: nothing. `-v`: also one line per frame written (both modes).
 
+use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
@@ -113,10 +114,10 @@ impl Reporter {
             self.name, p.step, p.total, p.time, p.time_units
         );
         if let Some(r) = rate {
-            s.push_str(&format!(", {} steps/s", sig3(r)));
+            let _ = write!(s, ", {} steps/s", sig3(r));
         }
         if let Some(e) = eta {
-            s.push_str(&format!(", ETA {}", human_secs(e)));
+            let _ = write!(s, ", ETA {}", human_secs(e));
         }
         s
     }
@@ -149,10 +150,10 @@ impl Reporter {
             let (rate, eta) = self.rate_eta(&p, now);
             let mut msg = String::new();
             if let Some(r) = rate {
-                msg.push_str(&format!(", {} steps/s", sig3(r)));
+                let _ = write!(msg, ", {} steps/s", sig3(r));
             }
             if let Some(e) = eta {
-                msg.push_str(&format!(", ETA {}", human_secs(e)));
+                let _ = write!(msg, ", ETA {}", human_secs(e));
             }
             b.set_message(msg);
             return;
@@ -189,7 +190,7 @@ mod tests {
         assert_eq!(sig3(1234.5678), "1.23e3");
         assert_eq!(sig3(123.456), "123");
         assert_eq!(sig3(12.3456), "12.3");
-        assert_eq!(sig3(0.123456), "0.123");
+        assert_eq!(sig3(0.123_456), "0.123");
         assert_eq!(human_secs(42.42), "42.4 s");
         assert_eq!(human_secs(210.0), "3.5 min");
     }

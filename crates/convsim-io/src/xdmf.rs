@@ -7,7 +7,7 @@
 //! attribute per field: a hyperslab selecting frame `k` of `/fields/<name>`, or
 //! `/static/<name>` for a static field (the same data at every frame). Paths inside the
 //! sidecar are relative to its folder (`run.h5:/fields/u`), so the pair can be moved
-//! together. Open it in ParaView with the reader "XDMF Reader" (Xdmf3ReaderS) or in VisIt.
+//! together. Open it in ParaView with the reader "XDMF Reader" (`Xdmf3ReaderS`) or in VisIt.
 
 use std::fmt::Write as _;
 use std::path::Path;

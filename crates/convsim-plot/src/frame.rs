@@ -184,11 +184,13 @@ fn label_at(units: &[f64], t: &Ticks, u: f64) -> String {
 /// (plotters' own estimate is too narrow for this font, so right-aligned text would run into
 /// the axis).
 fn text_width(s: &str, size: u32) -> i32 {
+    #[allow(clippy::approx_constant)]
     let em: f64 = s
         .chars()
         .map(|c| match c {
             '0'..='9' => 0.636,
-            '.' | ',' | ' ' => 0.318,
+            // DejaVu Sans advance widths in em (0.318 is the font's, not 1/pi).
+            '.' | ',' | ' ' => 0.318_f64,
             '-' => 0.361,
             '+' | '\u{2212}' | '\u{d7}' => 0.838,
             'e' => 0.615,

@@ -253,7 +253,7 @@ pub(crate) fn log10(span: Span, target: usize) -> Ticks {
                 if (1e-3..1e5).contains(&x) {
                     format_num(x, 3, 0)
                 } else {
-                    format!("{:.0e}", x)
+                    format!("{x:.0e}")
                 }
             })
             .collect();
@@ -323,7 +323,7 @@ mod tests {
             (5e-324, 1e-323),
             (1e308, 1e308),
             (-1.0, -1.0),
-            (1e300, 1.0000000000001e300),
+            (1e300, 1.000_000_000_000_1e300),
         ] {
             let t = linear(Span::new(lo, hi).unwrap(), 6);
             assert!(

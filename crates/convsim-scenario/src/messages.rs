@@ -8,8 +8,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, c) in d[0].iter_mut().enumerate() {
+        *c = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -60,9 +60,8 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 pub fn integer_range(key: &str) -> Option<&'static str> {
     Some(match key {
         "grid.nx" => "allowed: an integer >= 2",
-        "grid.ny" => "allowed: an integer >= 1",
-        "time.steps" | "output.every" => "allowed: an integer >= 1",
-        "data.history" | "data.lag" | "train.epochs" | "train.batch" => "allowed: an integer >= 1",
+        "grid.ny" | "time.steps" | "output.every" | "data.history" | "data.lag"
+        | "train.epochs" | "train.batch" => "allowed: an integer >= 1",
         "model.kernel" => "allowed: an odd integer >= 1",
         _ => return None,
     })

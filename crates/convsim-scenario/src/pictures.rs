@@ -418,7 +418,8 @@ fn phase_mask(f: &RunFile, k: usize, shape: (usize, usize)) -> Result<Option<Arr
         .copied()
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
-    Ok(Some(density.mapv(|d| !(d >= PHASE_MASK * max))))
+    // NaN density counts as negligible too.
+    Ok(Some(density.mapv(|d| d.is_nan() || d < PHASE_MASK * max)))
 }
 
 /// A 1D field (one row) as a line plot against `x`.

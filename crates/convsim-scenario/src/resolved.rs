@@ -1,6 +1,8 @@
 //! The resolved scenario as a runnable TOML file (`convsim validate`): every default filled
 //! in, every input path absolute, no derived key, and the derived values as comments.
 
+use std::fmt::Write as _;
+
 use crate::config::Scenario;
 
 impl Scenario {
@@ -47,7 +49,7 @@ impl Scenario {
         if let Some(toml::Value::Table(d)) = self.to_table().get("derived") {
             s.push_str("\n# derived values (not keys):\n");
             for (k, v) in d {
-                s.push_str(&format!("# {k} = {v}\n"));
+                let _ = writeln!(s, "# {k} = {v}");
             }
         }
         s

@@ -739,9 +739,9 @@ pub fn run_training(
         .iter()
         .map(|(n, _)| {
             let u = match n.as_str() {
-                "loss/epoch" | "rollout/step" => "1",
                 "loss/train" | "loss/val" => "(field units)^2",
                 "rollout/time" => time_units.as_str(),
+                // Epochs, steps, taps, moments, relative errors.
                 _ => "1",
             };
             (n.as_str(), u)
