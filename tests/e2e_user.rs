@@ -757,6 +757,19 @@ fn mistakes_get_the_nearest_key_and_the_real_range() {
     ]);
     assert!(e.contains("data.history: 500"), "{e}");
     let d = tmp();
+    // Training on a constant field: nothing to learn, said before training.
+    let e = user_error(&[
+        "train",
+        "scenarios/cnn/learn_diffusion.toml",
+        "-o",
+        s(&d.path().join("const")),
+        "--set",
+        "data.set=[\"initial.u=1.0\"]",
+    ]);
+    assert!(
+        e.contains("data.field") && e.contains("nothing to learn"),
+        "{e}"
+    );
     let e = user_error(&[
         "run",
         "scenarios/diffusion/gaussian_periodic.toml",

@@ -159,7 +159,9 @@ fn every_schema_key_is_in_docs_scenarios_md() {
             .unwrap_or_default()
     };
     let s = schema();
-    for t in ["run", "grid", "time", "boundary", "output", "seismic", "quantum", "data", "model"] {
+    for t in [
+        "run", "grid", "time", "boundary", "output", "seismic", "quantum", "data", "model",
+    ] {
         assert!(s.contains_key(t), "probe found table [{t}]: {:?}", s.keys());
     }
     let mut missing = Vec::new();

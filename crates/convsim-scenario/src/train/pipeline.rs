@@ -592,6 +592,22 @@ pub fn run_training(
         skip: ts.data.skip,
     };
     let series = base.read_series(&file)?;
+    // A field that never changes leaves nothing to learn (every step is the identity): say so
+    // before training, not later on a loss of 0 or a plot.
+    let first = series.data.iter().copied().find(|v| v.is_finite());
+    if let Some(c) = first
+        && series.data.iter().all(|v| *v == c)
+    {
+        return Err(ScenarioError::invalid(
+            file.clone(),
+            "data.field",
+            format!("{:?}", ts.data.field),
+            format!(
+                "the field is {c} everywhere in every frame of {}: there is nothing to learn; allowed: data whose field changes (another initial field or data.field)",
+                data_run.display()
+            ),
+        ));
+    }
     let every = series.every;
     let frame_dt = series.frame_dt;
     drop(series);
