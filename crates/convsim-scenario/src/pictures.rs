@@ -339,7 +339,7 @@ fn draw_gathers(f: &RunFile, out_dir: &Path, lu: &str, tu: &str) -> Result<Vec<P
         let style = GatherStyle {
             title,
             x_label: label,
-            time_label: format!("t [{tu}]"),
+            time_label: format!("t [{tu}], downward"),
             colorbar_label: format!("amplitude [{}]", g.quantity.units),
             ..GatherStyle::default()
         };

@@ -16,7 +16,7 @@ mod seismic;
 /// Arguments of `convsim bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Print one JSON line per workload (the format `shared/bench/compare` reads).
+    /// Print one JSON line per workload (machine-readable; docs/benchmarks.md).
     #[arg(long)]
     pub json: bool,
     /// Worker threads (default: all cores).
