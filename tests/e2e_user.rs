@@ -757,6 +757,23 @@ fn mistakes_get_the_nearest_key_and_the_real_range() {
     ]);
     assert!(e.contains("data.history: 500"), "{e}");
     let d = tmp();
+    // An optimiser that ends above where it started: exit 2, the files kept to look at.
+    let div = d.path().join("div");
+    let e = user_error(&[
+        "train",
+        "scenarios/cnn/learn_diffusion.toml",
+        "-o",
+        s(&div),
+        "--set",
+        "train.optimizer={ kind = \"adam\", learning_rate = 3.0 }",
+        "--set",
+        "train.epochs=5",
+    ]);
+    assert!(
+        e.contains("train.optimizer.learning_rate") && e.contains("training diverged"),
+        "{e}"
+    );
+    assert!(div.join("train.h5").exists() && div.join("loss.png").exists());
     // Training on a constant field: nothing to learn, said before training.
     let e = user_error(&[
         "train",
