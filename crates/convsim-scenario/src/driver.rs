@@ -62,6 +62,8 @@ pub struct Progress {
     pub time: f64,
     /// Frames written so far.
     pub frames: usize,
+    /// Unit of `time` (the solver's).
+    pub time_units: &'static str,
 }
 
 /// What a finished run produced.
@@ -137,6 +139,7 @@ fn clear_outputs(dir: &Path) -> Result<()> {
     remove_outputs(dir, |name| {
         name == RUN_FILE
             || name == CHECKPOINT_FILE
+            || name == convsim_io::XDMF_FILE
             || Path::new(name)
                 .extension()
                 .is_some_and(|x| x == "png" || x == "gif")
@@ -176,6 +179,7 @@ fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
         meta.attributes
             .insert("overrides".into(), s.overrides.join(" "));
     }
+    crate::provenance::add_to(&mut meta.attributes, s);
     meta
 }
 
@@ -206,17 +210,17 @@ pub fn run(
     };
 
     let mut sim = s.solver.build(s)?;
-    let fields: Vec<_> = sim
+    let (statics, fields): (Vec<_>, Vec<_>) = sim
         .fields()
         .into_iter()
         .filter(|q| s.output.fields.contains(&q.name))
-        .collect();
+        .partition(|q| sim.is_static(&q.name));
     if s.output.fields_given
         && let Some(missing) = s
             .output
             .fields
             .iter()
-            .find(|n| !fields.iter().any(|q| &q.name == *n))
+            .find(|n| !fields.iter().chain(&statics).any(|q| &q.name == *n))
     {
         let produced: Vec<String> = sim.fields().into_iter().map(|q| q.name).collect();
         return Err(ScenarioError::Invalid {
@@ -266,12 +270,20 @@ pub fn run(
     } else {
         let mut w = RunWriter::create(&run_path, &meta_of(s, sim.as_ref()), &sim.grid())
             .map_err(|e| ScenarioError::io(&run_path, e))?;
+        crate::provenance::add_numbers(&mut w).map_err(|e| ScenarioError::io(&run_path, e))?;
         for q in &fields {
             w.add_field(q)
                 .map_err(|e| ScenarioError::io(&run_path, e))?;
         }
         for q in &diags {
             w.add_diagnostic(q)
+                .map_err(|e| ScenarioError::io(&run_path, e))?;
+        }
+        // Static fields (a velocity model, a time-independent potential): once, not per frame.
+        let mut buf = Array2::zeros(sim.grid().shape());
+        for q in &statics {
+            sim.write_field(&q.name, buf.view_mut());
+            w.add_static_field(q, buf.view())
                 .map_err(|e| ScenarioError::io(&run_path, e))?;
         }
         (w, None)
@@ -317,20 +329,23 @@ pub fn run(
         }
         write_frame(sim.as_ref(), &mut writer, &mut bufs)?;
     }
+    let time_units = sim.time_units();
     progress(Progress {
         step: sim.step_count(),
         total,
         time: sim.time(),
         frames: writer.frames(),
+        time_units,
     });
-    while sim.step_count() < total {
+    while sim.step_count() < total && sim.converged() != Some(true) {
         // Nothing is observed between events (frames, checkpoints, finite checks), so the steps
         // up to the next one run as one `advance` (merged or fused steps where the solver has
         // them); the events fall on the same steps in a resumed run, which stays bit-identical.
         let k0 = sim.step_count();
         sim.advance(next_event(k0, every, s.output.checkpoint_every, total) - k0);
         let k = sim.step_count();
-        let frame = is_frame_step(k, every, total);
+        // A converged solver (imaginary-time ground state) stops here with a last frame.
+        let frame = is_frame_step(k, every, total) || sim.converged() == Some(true);
         let ck = s.output.checkpoint_every > 0
             && k.is_multiple_of(s.output.checkpoint_every)
             && k < total;
@@ -357,6 +372,7 @@ pub fn run(
             total,
             time: sim.time(),
             frames: writer.frames(),
+            time_units,
         });
     }
     // The last step is a frame, so the gathers are complete; written again in case the loop
@@ -364,6 +380,10 @@ pub fn run(
     for g in sim.gathers() {
         writer
             .write_gather(&g)
+            .map_err(|e| ScenarioError::io(&run_path, e))?;
+    }
+    if let Some(c) = sim.converged() {
+        crate::provenance::record_convergence(&mut writer, c, sim.step_count())
             .map_err(|e| ScenarioError::io(&run_path, e))?;
     }
     writer
@@ -374,6 +394,9 @@ pub fn run(
         .close()
         .map_err(|e| ScenarioError::io(&run_path, e))?;
     let seconds = start.elapsed().as_secs_f64();
+    // ParaView / VisIt read the run through this XDMF sidecar.
+    let xdmf = dir.join(convsim_io::XDMF_FILE);
+    convsim_io::write_xdmf(&run_path, &xdmf).map_err(|e| ScenarioError::io(&xdmf, e))?;
 
     let pics = if s.output.plots {
         pictures::draw_run(

@@ -23,7 +23,11 @@ pub mod error;
 pub mod expr;
 mod inputs;
 pub mod kinds;
+pub mod messages;
+pub mod paths;
 pub mod pictures;
+pub mod provenance;
+mod resolved;
 pub mod train;
 
 pub use config::{FieldInput, OutputConfig, Scenario, Side, Sides4, TimeConfig};

@@ -47,6 +47,9 @@ impl<T: RealElement> Simulation for Seismic<T> {
         }
         v
     }
+    fn is_static(&self, name: &str) -> bool {
+        matches!(name, "velocity" | "density")
+    }
     fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
         match name {
             "pressure" => {
@@ -79,12 +82,21 @@ impl<T: RealElement> Simulation for Seismic<T> {
     }
     fn diagnostics(&self) -> Vec<Quantity> {
         vec![
-            Quantity::new(
-                "energy",
-                "1",
-                "discrete wave energy (conserved without absorbing layers)",
-                false,
-            ),
+            if self.density.is_some() {
+                Quantity::new(
+                    "energy",
+                    "Pa^2 m^3/kg",
+                    "discrete wave energy (1/2) sum [p_t^2 / (rho v^2) + |grad p|^2 / rho] dA (a pressure norm, not joules; conserved without absorbing layers)",
+                    false,
+                )
+            } else {
+                Quantity::new(
+                    "energy",
+                    "Pa^2",
+                    "discrete wave energy (1/2) sum [p_t^2 / v^2 + |grad p|^2] dA (a pressure norm, not joules; conserved without absorbing layers)",
+                    false,
+                )
+            },
             Quantity::new("max_abs_pressure", "Pa", "largest |p| on the grid", false),
         ]
     }

@@ -77,6 +77,13 @@ pub trait KindConfig: Debug + Send + Sync {
     fn to_table(&self) -> toml::Table;
     /// Values derived from it (stability limit, scheme description, ...).
     fn derived(&self) -> toml::Table;
+    /// The table `convsim validate` prints as part of a runnable scenario: it must resolve to
+    /// this same config. `raw` is the table as the scenario gave it (input paths absolute).
+    /// Default: [`KindConfig::to_table`].
+    fn to_runnable_table(&self, raw: &toml::Table) -> toml::Table {
+        let _ = raw;
+        self.to_table()
+    }
     /// Builds the solver with the scenario's initial state at step 0.
     ///
     /// # Errors
