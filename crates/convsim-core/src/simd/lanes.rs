@@ -427,13 +427,20 @@ mod tests {
                 // SAFETY: `buf` holds N elements.
                 unsafe { v.store_masked(buf.as_mut_ptr(), v.mask(lo_l, hi_l), mid) };
                 for (l, x) in buf.iter().enumerate() {
-                    let want = if (lo_l..hi_l).contains(&l) { data[n + l] } else { T::from(-1_i16) };
+                    let want = if (lo_l..hi_l).contains(&l) {
+                        data[n + l]
+                    } else {
+                        T::from(-1_i16)
+                    };
                     assert_eq!(*x, want, "mask [{lo_l}, {hi_l}) lane {l}");
                 }
             }
         }
         // Arithmetic on small integers is exact, fused or not.
-        v.store(&mut out, v.mul_add(mid, hi, v.sub(v.add(lo, v.splat(T::from(3_i16))), mid)));
+        v.store(
+            &mut out,
+            v.mul_add(mid, hi, v.sub(v.add(lo, v.splat(T::from(3_i16))), mid)),
+        );
         for l in 0..n {
             let (a, b, c) = (data[l], data[n + l], data[2 * n + l]);
             let want = b * c + (a + T::from(3_i16) - b);

@@ -170,13 +170,32 @@ fn every_instruction_set_computes_the_same_sweep() {
     let (isa0, port, port_tr) = run(Simd::Portable);
     assert_eq!(isa0, Isa::Portable);
     if isa != isa2 {
-        assert!(best.iter().zip(&avx2).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?} vs {isa2:?}");
-        assert!(best_tr.iter().zip(&avx2_tr).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(
+            best.iter()
+                .zip(&avx2)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{isa:?} vs {isa2:?}"
+        );
+        assert!(
+            best_tr
+                .iter()
+                .zip(&avx2_tr)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
     let scale = best.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    let diff = best.iter().zip(&port).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
-    assert!(scale > 0.1 && diff <= 1e-11 * scale, "{isa:?} vs portable: {diff:e} of {scale:e}");
+    let diff = best
+        .iter()
+        .zip(&port)
+        .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        scale > 0.1 && diff <= 1e-11 * scale,
+        "{isa:?} vs portable: {diff:e} of {scale:e}"
+    );
     let tscale = best_tr.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    let tdiff = best_tr.iter().zip(&port_tr).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+    let tdiff = best_tr
+        .iter()
+        .zip(&port_tr)
+        .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
     assert!(tdiff <= 1e-11 * tscale, "gathers: {tdiff:e} of {tscale:e}");
 }
