@@ -472,17 +472,17 @@ mod tests {
 
     #[test]
     fn fused_lanes_round_once() {
+        fn fused<L: Lanes<f64>>(t: L, (a, b, c): (f64, f64, f64)) -> Vec<f64> {
+            let mut out = vec![0.0; L::N];
+            t.store(&mut out, t.mul_add(t.splat(a), t.splat(b), t.splat(c)));
+            out
+        }
         // a * b + c with a * b not representable: fused and unfused differ, and every fused
         // token agrees with `mul_add`.
         let (a, b, c) = (1.0 + f64::EPSILON, 1.0 - f64::EPSILON, -1.0);
         let want = a.mul_add(b, c);
         assert_ne!(want, a * b + c);
         assert_eq!(Lanes::<f64>::mul_add(Scalar, a, b, c), a * b + c);
-        fn fused<L: Lanes<f64>>(t: L, (a, b, c): (f64, f64, f64)) -> Vec<f64> {
-            let mut out = vec![0.0; L::N];
-            t.store(&mut out, t.mul_add(t.splat(a), t.splat(b), t.splat(c)));
-            out
-        }
         for out in [
             Avx512::try_new().map(|t| fused(t, (a, b, c))),
             Avx2::try_new().map(|t| fused(t, (a, b, c))),
