@@ -507,6 +507,19 @@ impl RunFile {
     }
 }
 
+/// The `convsim_file` root attribute of an HDF5 file (`"run"`, `"checkpoint"`, `"train"`):
+/// `None` if the file is missing, not HDF5, has no such attribute, or another process is
+/// writing it. Used to recognise files convsim wrote.
+#[must_use]
+pub fn file_kind(path: impl AsRef<Path>) -> Option<String> {
+    let p = path.as_ref();
+    if !p.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+        return None;
+    }
+    let file = open_file(p).ok()?;
+    get_str(p, &file, "convsim_file").ok().flatten()
+}
+
 /// Builds a [`RunMeta`] from root attributes (fixed names to fields, the rest to `attributes`).
 pub(crate) fn meta_from_attrs(mut attrs: BTreeMap<String, String>) -> RunMeta {
     let mut take = |k: &str| attrs.remove(k).unwrap_or_default();
@@ -549,7 +562,34 @@ pub(crate) fn meta_from_attrs(mut attrs: BTreeMap<String, String>) -> RunMeta {
 /// listing every dataset of the file; [`IoError::Shape`] if the rank is not 2 or a side is 0;
 /// [`IoError::NonFinite`] with the count and the first index of NaN/inf values.
 pub fn read_input_2d(path: impl AsRef<Path>, dataset: &str) -> Result<Array2<f64>> {
-    let p = path.as_ref();
+    read_input(path.as_ref(), dataset, None)
+}
+
+/// [`read_input_2d`] for a dataset that must have shape `(ny, nx)`: the shape is checked from
+/// the file's metadata before anything is read, so a small file declaring a huge dataset is
+/// refused without allocating it.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("model.h5");
+/// let f = hdf5::File::create(&path).unwrap();
+/// f.new_dataset::<f64>().shape((100_000, 100_000)).create("huge").unwrap();
+/// drop(f);
+/// let e = convsim_io::read_input_2d_shaped(&path, "huge", (3, 4)).unwrap_err();
+/// assert!(matches!(e, convsim_io::IoError::Shape { .. }), "{e}");
+/// ```
+///
+/// # Errors
+/// As [`read_input_2d`]; [`IoError::Shape`] for any other shape.
+pub fn read_input_2d_shaped(
+    path: impl AsRef<Path>,
+    dataset: &str,
+    shape: (usize, usize),
+) -> Result<Array2<f64>> {
+    read_input(path.as_ref(), dataset, Some(shape))
+}
+
+fn read_input(p: &Path, dataset: &str, want: Option<(usize, usize)>) -> Result<Array2<f64>> {
     let file = open_file(p)?;
     let name = dataset.trim_start_matches('/');
     let ds = if name.is_empty() {
@@ -573,6 +613,16 @@ pub fn read_input_2d(path: impl AsRef<Path>, dataset: &str) -> Result<Array2<f64
             dataset: dataset.into(),
             shape,
             expected: "rank 2 (ny, nx) with both sides at least 1".into(),
+        });
+    }
+    if let Some((ny, nx)) = want
+        && shape != [ny, nx]
+    {
+        return Err(IoError::Shape {
+            path: p.to_path_buf(),
+            dataset: dataset.into(),
+            shape,
+            expected: format!("(ny, nx) = ({ny}, {nx})"),
         });
     }
     let a = ds
