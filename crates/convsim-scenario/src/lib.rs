@@ -23,6 +23,8 @@ pub mod error;
 pub mod expr;
 mod inputs;
 pub mod kinds;
+pub mod limits;
+pub mod outputs;
 pub mod pictures;
 pub mod train;
 

@@ -9,6 +9,9 @@
 //! 1. write `src/kinds/<name>.rs` with a unit struct implementing [`SolverKind`] and a config
 //!    type implementing [`KindConfig`] (copy `diffusion.rs`);
 //! 2. add `mod <name>;` below and `&<name>::Kind` to [`KINDS`].
+//!
+//! A kind also states the memory its solver holds ([`KindConfig::footprint`], formulas in
+//! [`footprint`]) so a run that cannot fit is refused before anything is allocated.
 
 use std::fmt::Debug;
 
@@ -16,8 +19,10 @@ use convsim_core::Simulation;
 
 use crate::config::{Ctx, FieldInput, Scenario, Side};
 use crate::error::Result;
+use crate::limits::SolverFootprint;
 
 pub mod diffusion;
+pub mod footprint;
 pub mod quantum;
 pub mod seismic;
 
@@ -77,6 +82,15 @@ pub trait KindConfig: Debug + Send + Sync {
     fn to_table(&self) -> toml::Table;
     /// Values derived from it (stability limit, scheme description, ...).
     fn derived(&self) -> toml::Table;
+    /// The memory the solver will hold, computed from the table without building it (see
+    /// [`crate::limits`]). `resolve` checks it with [`Ctx::check_memory`] before it builds
+    /// anything large.
+    fn footprint(&self) -> SolverFootprint;
+    /// `false` for an output field this configuration cannot produce (a seismic `density`
+    /// without a density model), so `validate` refuses it in `output.fields`.
+    fn produces(&self, _field: &str) -> bool {
+        true
+    }
     /// Builds the solver with the scenario's initial state at step 0.
     ///
     /// # Errors

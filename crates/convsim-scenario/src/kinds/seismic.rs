@@ -34,6 +34,7 @@ use serde::Deserialize;
 use super::{KindConfig, SolverKind};
 use crate::config::{Ctx, FieldInput, Scenario, Side};
 use crate::error::{Result, ScenarioError};
+use crate::limits::SolverFootprint;
 
 /// The seismic kind.
 #[derive(Debug)]
@@ -343,7 +344,11 @@ impl SolverKind for Kind {
             },
             ppw_threshold: None,
         };
-        // Building the solver is the validation (allocation is lazy; the model is checked once).
+        // Building the solver allocates its buffers (most lazily, as zeroed pages) and the
+        // traces and wavelets of the whole recording: check they fit first.
+        let footprint = super::footprint::seismic(&params, shots.len(), f64_precision);
+        ctx.check_memory(&footprint)?;
+        // Building the solver is the validation (the model is checked once).
         let probe = Seismic::<f32>::new(&params).map_err(|e| map_error(ctx, &e))?;
         let limit = probe.dt_limit();
         let warnings = probe.warnings().iter().map(ToString::to_string).collect();
@@ -365,6 +370,7 @@ impl SolverKind for Kind {
         }
         Ok(Box::new(Config {
             params,
+            footprint,
             f64_precision,
             limit,
             warnings,
@@ -424,11 +430,20 @@ pub struct Config {
     /// The sources of each shot (one entry unless `shots` is given; `params.sources` is the
     /// first).
     pub shots: Vec<Vec<PointSource>>,
+    footprint: SolverFootprint,
     v_input: Option<FieldInput>,
     rho_input: Option<FieldInput>,
 }
 
 impl KindConfig for Config {
+    fn footprint(&self) -> SolverFootprint {
+        self.footprint.clone()
+    }
+
+    fn produces(&self, field: &str) -> bool {
+        field != "density" || self.params.density.is_some()
+    }
+
     fn to_table(&self) -> toml::Table {
         let p = &self.params;
         let mut t = toml::Table::new();

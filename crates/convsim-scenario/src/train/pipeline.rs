@@ -47,6 +47,7 @@ use super::{DataSource, Method, ModelSpec, MomentMode, Precision, TrainScenario}
 use crate::config::Scenario;
 use crate::driver::{self, Progress, RunOptions};
 use crate::error::{Result, ScenarioError};
+use crate::outputs::OutputDir;
 
 /// Name of the training results file in the output folder.
 pub const TRAIN_FILE: &str = "train.h5";
@@ -113,15 +114,47 @@ pub fn default_out_dir(ts: &TrainScenario) -> PathBuf {
     Path::new("runs").join(&ts.name)
 }
 
-fn is_ours(name: &str) -> bool {
-    name == TRAIN_FILE
-        || name == STENCIL_FILE
-        || Path::new(name).extension().is_some_and(|x| x == "png")
-}
-
-fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
-    crate::driver::prepare_output_dir(dir, TRAIN_FILE, force)?;
-    crate::driver::remove_outputs(dir, is_ours)
+/// Takes the output folder ([`crate::outputs`]): an earlier training result is kept unless
+/// `force` (then the files convsim wrote are removed, nothing else), and a name this training
+/// writes that is held by a file convsim did not write is refused before anything runs.
+fn prepare_dir(dir: &Path, ts: &TrainScenario, force: bool) -> Result<OutputDir> {
+    let mut out = OutputDir::open(dir)?;
+    let train = out.join(TRAIN_FILE);
+    if train.symlink_metadata().is_ok() && !force {
+        return Err(ScenarioError::OutputExists {
+            dir: dir.display().to_string(),
+            what: train.display().to_string(),
+        });
+    }
+    let learned: Vec<String> = if ts.data.history == 1 {
+        vec!["stencil_learned.png".into()]
+    } else {
+        (0..ts.data.history)
+            .map(|c| format!("stencil_learned_c{c}.png"))
+            .collect()
+    };
+    let fixed = [
+        TRAIN_FILE,
+        STENCIL_FILE,
+        "loss.png",
+        "stencil_true.png",
+        "stencil_diff.png",
+        "rollout.png",
+    ];
+    for name in fixed
+        .iter()
+        .copied()
+        .chain(learned.iter().map(String::as_str))
+    {
+        out.check_writable(name)?;
+    }
+    if force {
+        out.remove_ours(
+            |n| n == TRAIN_FILE || n == STENCIL_FILE || crate::pictures::is_picture(n),
+            &[],
+        )?;
+    }
+    Ok(out)
 }
 
 /// A training problem in the message style of the scenario files.
@@ -592,7 +625,7 @@ pub fn run_training(
 ) -> Result<TrainOutcome> {
     let start = Instant::now();
     let dir = &opts.out_dir;
-    prepare_dir(dir, opts.force)?;
+    let mut out = prepare_dir(dir, ts, opts.force)?;
     let data_run = match &ts.data.source {
         DataSource::Scenario { scenario } => {
             let r = driver::run(
@@ -601,6 +634,7 @@ pub fn run_training(
                     out_dir: dir.join("data"),
                     force: true,
                     resume: false,
+                    stop: None,
                 },
                 &mut |p| progress(TrainProgress::Data(p)),
             )?;
@@ -657,7 +691,7 @@ pub fn run_training(
     };
 
     // train.h5.
-    let train_path = dir.join(TRAIN_FILE);
+    let train_path = out.claim(TRAIN_FILE)?;
     let mut arrays: Vec<(String, ArrayD<f64>)> = Vec::new();
     let vec1 = |v: &[f64]| Array1::from(v.to_vec()).into_dyn();
     arrays.push((
@@ -737,7 +771,7 @@ pub fn run_training(
     // stencil.toml: a linear one-channel step without bias.
     let stencil_file = match (&learned_2d, fitted.bias) {
         (Some(l), None) if ts.data.history == 1 => {
-            let p = dir.join(STENCIL_FILE);
+            let p = out.claim(STENCIL_FILE)?;
             let f = StencilFile::new(
                 StencilKind::Step,
                 l.view(),
@@ -760,7 +794,7 @@ pub fn run_training(
 
     // Pictures.
     let mut pictures = Vec::new();
-    let p = dir.join("loss.png");
+    let p = out.claim("loss.png")?;
     let epochs: Vec<f64> = (0..fitted.train_loss.len()).map(|i| i as f64).collect();
     let mut series: Vec<(&str, &[f64], &[f64])> = vec![("train", &epochs, &fitted.train_loss)];
     if fitted.val_loss.len() == fitted.train_loss.len() {
@@ -787,7 +821,7 @@ pub fn run_training(
             } else {
                 format!("stencil_learned_c{c}.png")
             };
-            let p = dir.join(name);
+            let p = out.claim(&name)?;
             stencil_png(
                 &p,
                 &plane.to_owned(),
@@ -797,15 +831,15 @@ pub fn run_training(
         }
     }
     if let (Some(t), Some(l)) = (&truth, &learned_2d) {
-        let p = dir.join("stencil_true.png");
+        let p = out.claim("stencil_true.png")?;
         stencil_png(&p, t, "true step stencil")?;
         pictures.push(p);
-        let p = dir.join("stencil_diff.png");
+        let p = out.claim("stencil_diff.png")?;
         stencil_png(&p, &(l - t), "learned minus true")?;
         pictures.push(p);
     }
     if !fitted.rollout.is_empty() {
-        let p = dir.join("rollout.png");
+        let p = out.claim("rollout.png")?;
         let steps: Vec<f64> = (1..=fitted.rollout.len()).map(|r| r as f64).collect();
         convsim_plot::line_plot_png(
             &p,
