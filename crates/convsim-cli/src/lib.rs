@@ -10,11 +10,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use convsim_scenario::Scenario;
 use convsim_scenario::driver::{self, Progress, RunOptions};
+use convsim_scenario::limits::{Bytes, MemoryLimit};
+use convsim_scenario::outputs::OutputDir;
 use convsim_scenario::pictures::{self, Frames, PlotRequest};
+use convsim_scenario::train::TrainScenario;
+use convsim_scenario::{Scenario, ScenarioError};
 
 pub mod bench;
+pub mod signals;
 pub mod train;
 
 /// convsim: scientific simulation where every spatial operator is a convolution.
@@ -57,6 +61,14 @@ struct RunArgs {
     /// Continue the run in the output folder from its last checkpoint.
     #[arg(long, conflicts_with = "force")]
     resume: bool,
+    /// Refuse a run that needs more memory than this (e.g. 512M, 8G; default: the memory
+    /// available on this machine).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<Bytes>,
+}
+
+fn parse_size(s: &str) -> std::result::Result<Bytes, String> {
+    convsim_scenario::limits::parse_size(s)
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +81,9 @@ struct ValidateArgs {
     /// Print JSON instead of TOML.
     #[arg(long)]
     json: bool,
+    /// Check the run against this memory limit instead of the machine's (as for `run`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<Bytes>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +161,11 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+            let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
+            eprintln!("{e}");
+            ExitCode::from(code)
+        }
         Err(e) => {
             // One line: the messages are single lines; chains are joined with ": ".
             let msg = format!("{e:#}").replace('\n', " ");
@@ -176,13 +196,54 @@ fn install_panic_hook() {
     }));
 }
 
+/// A run stopped by SIGINT / SIGTERM: its one-line message and exit code (128 + signal).
+#[derive(Debug)]
+struct Interrupted {
+    code: u8,
+    message: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The command that continues a run, for the message of an interrupted one.
+fn resume_command(a: &RunArgs, out_dir: &Path) -> String {
+    let quote = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=+,:".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut cmd = format!(
+        "convsim run {} -o {}",
+        quote(&a.scenario.display().to_string()),
+        quote(&out_dir.display().to_string())
+    );
+    for s in &a.set {
+        cmd.push_str(&format!(" --set {}", quote(s)));
+    }
+    cmd.push_str(" --resume");
+    cmd
+}
+
 fn run(a: &RunArgs) -> Result<()> {
-    let s = Scenario::load(&a.scenario, &a.set)?;
+    let limit = MemoryLimit::detect(a.max_memory);
+    let s = Scenario::load_limited(&a.scenario, &a.set, &limit)?;
     let out_dir = a.out.clone().unwrap_or_else(|| driver::default_out_dir(&s));
+    let stop = signals::install();
     let opts = RunOptions {
-        out_dir,
+        out_dir: out_dir.clone(),
         force: a.force,
         resume: a.resume,
+        stop: Some(stop),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new(s.time.steps);
@@ -205,7 +266,49 @@ fn run(a: &RunArgs) -> Result<()> {
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    let r = result?;
+    let r = match result {
+        Err(ScenarioError::Interrupted {
+            signal,
+            step,
+            time,
+            frames,
+            run_file,
+        }) => {
+            return Err(Interrupted {
+                code: u8::try_from(128 + signal).unwrap_or(130),
+                message: format!(
+                    "interrupted: {run_file}: stopped by {} at step {step}, t = {time:.6e}: {frames} frame(s) and a checkpoint of this step kept; continue with: {}",
+                    signals::name(signal),
+                    resume_command(a, &out_dir)
+                ),
+            }
+            .into());
+        }
+        other => other?,
+    };
+    if r.already_complete {
+        println!(
+            "{}: the run is already complete ({} steps to t = {:.6e}, {} frames); nothing to do",
+            r.run_file.display(),
+            r.steps,
+            r.time,
+            r.frames
+        );
+        return Ok(());
+    }
+    let sig = stop.load(std::sync::atomic::Ordering::Relaxed);
+    if sig != 0 {
+        return Err(Interrupted {
+            code: u8::try_from(128 + sig).unwrap_or(130),
+            message: format!(
+                "interrupted: {}: the run is complete but its pictures were not drawn ({}); draw them with: convsim plot {}",
+                r.run_file.display(),
+                signals::name(sig),
+                r.run_file.display()
+            ),
+        }
+        .into());
+    }
     let resumed = r
         .resumed_from
         .map(|k| format!(", resumed from step {k}"))
@@ -225,13 +328,39 @@ fn run(a: &RunArgs) -> Result<()> {
 }
 
 fn validate(a: &ValidateArgs) -> Result<()> {
-    let s = Scenario::load(&a.scenario, &a.set)?;
+    let limit = MemoryLimit::detect(a.max_memory);
+    if convsim_scenario::train::is_training_file(&a.scenario) {
+        let ts = TrainScenario::load(&a.scenario, &a.set)?;
+        let text = ts.to_toml_string();
+        if a.json {
+            let t: toml::Table = toml::from_str(&text).context("re-reading the resolved config")?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&t).context("encoding JSON")?
+            );
+        } else {
+            println!(
+                "# {}: valid training scenario; resolved config with derived values",
+                a.scenario.display()
+            );
+            print!("{text}");
+        }
+        return Ok(());
+    }
+    let s = Scenario::load_limited(&a.scenario, &a.set, &limit)?;
     if a.json {
         println!("{}", s.to_json_string());
     } else {
         println!(
             "# {}: valid; resolved config with derived values",
             a.scenario.display()
+        );
+        println!(
+            "# needs {} of memory (limit {}: {}) and up to {} on disk; see [resources]",
+            s.footprint.memory(),
+            limit.bytes,
+            limit.source,
+            s.footprint.disk()
         );
         print!("{}", s.to_toml_string());
     }
@@ -338,7 +467,8 @@ fn plot(a: &PlotArgs) -> Result<()> {
         diagnostics: a.field.is_empty(),
         gathers: a.field.is_empty(),
     };
-    for p in pictures::draw_run(&a.run, &out, &req)? {
+    let mut folder = OutputDir::open(&out)?;
+    for p in pictures::draw_run(&a.run, &mut folder, &req)? {
         println!("{}", p.display());
     }
     Ok(())
