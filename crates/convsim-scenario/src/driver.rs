@@ -394,8 +394,9 @@ pub fn run(
         writer.renamed(&run_path);
     }
     // Recorded before the first one is written, so a kill mid-write leaves it listed.
+    let ck_tmp = format!("{CHECKPOINT_FILE}.tmp-{}", std::process::id());
     out.record(CHECKPOINT_FILE)?;
-    out.record(&format!("{CHECKPOINT_FILE}.tmp-{}", std::process::id()))?;
+    out.record(&ck_tmp)?;
     progress(Progress {
         step: sim.step_count(),
         total,
@@ -460,6 +461,8 @@ pub fn run(
     writer
         .close()
         .map_err(|e| ScenarioError::io(&run_path, e))?;
+    // Every checkpoint write renamed or removed its temporary: drop it from the manifest.
+    out.remove(&ck_tmp)?;
     let seconds = start.elapsed().as_secs_f64();
     let (steps, time) = (sim.step_count(), sim.time());
     // The pictures read the file back: the solver's memory is freed first (see limits).
