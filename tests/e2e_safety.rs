@@ -41,11 +41,13 @@ fn wait_for(p: &Path, child: &mut Child) {
     while !p.exists() {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "{p:?} never came"
+            "{} never came",
+            p.display()
         );
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the run ended before {p:?} appeared"
+            "the run ended before {} appeared",
+            p.display()
         );
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -228,7 +228,8 @@ fn resume_command(a: &RunArgs, out_dir: &Path) -> String {
         quote(&out_dir.display().to_string())
     );
     for s in &a.set {
-        cmd.push_str(&format!(" --set {}", quote(s)));
+        cmd.push_str(" --set ");
+        cmd.push_str(&quote(s));
     }
     cmd.push_str(" --resume");
     cmd

@@ -25,6 +25,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 /// Installs the handlers of SIGINT and SIGTERM and returns the flag they set.
+#[must_use]
 pub fn install() -> &'static AtomicI32 {
     #[cfg(unix)]
     for sig in [libc::SIGINT, libc::SIGTERM] {

@@ -15,7 +15,7 @@ mod common;
 
 use common::{random_array, rng};
 use convsim_core::{
-    Boundaries, Boundary, ConvPlan, CoreError, Kernel, Kernel2, Method, Orientation,
+    Boundaries, Boundary, ConvPlan, CoreError, Geometry, Kernel, Kernel2, Method, Orientation,
     SeparableKernel, reference,
 };
 use ndarray::Array2;
@@ -46,7 +46,7 @@ fn reference(input: &Array2<f64>, k: &Kernel<f64>, b: Boundaries) -> Array2<f64>
         k,
         &b,
         Orientation::Correlate,
-        &Default::default(),
+        &Geometry::default(),
     )
     .unwrap()
 }
@@ -150,7 +150,7 @@ fn an_anchor_outside_a_struct_literal_kernel_is_refused_by_every_method() {
         &k,
         &Boundaries::default(),
         Orientation::Correlate,
-        &Default::default(),
+        &Geometry::default(),
     )
     .unwrap_err();
     assert!(matches!(e, CoreError::AnchorOutside { .. }), "{e}");

@@ -272,7 +272,7 @@ fn chunk_shape(shape: &[usize]) -> Option<Vec<usize>> {
         if chunk[i] > fit {
             chunk[i] = fit;
             for c in &mut chunk[i + 1..] {
-                *c = (*c).min(MAX_CHUNK_BYTES / 8).max(1);
+                *c = (*c).clamp(1, MAX_CHUNK_BYTES / 8);
             }
             break;
         }

@@ -115,9 +115,17 @@ impl std::fmt::Debug for RunFile {
 
 /// Opens an HDF5 file read-only with typed errors for a missing or non-HDF5 file.
 pub(crate) fn open_file(p: &Path) -> Result<H5File> {
-    if !p.exists() {
+    let Ok(meta) = p.metadata() else {
         return Err(IoError::NotFound {
             path: p.to_path_buf(),
+        });
+    };
+    // A FIFO would block the open forever, a device would be read as if it were a file.
+    if !meta.is_file() {
+        return Err(IoError::Invalid {
+            path: p.to_path_buf(),
+            message: "not a regular file (a directory, a device or a pipe); allowed: an HDF5 file"
+                .into(),
         });
     }
     crate::lock::open(p, Access::Read)

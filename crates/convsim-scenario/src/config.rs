@@ -1282,15 +1282,14 @@ pub(crate) fn run_name(
     path: &Path,
     fallback: &str,
 ) -> Result<String> {
-    let (name, shown) = match given {
-        Some(n) => (n.to_string(), format!("{n:?}")),
-        None => {
-            let stem = path
-                .file_stem()
-                .map_or_else(|| fallback.into(), |s| s.to_string_lossy().into_owned());
-            let shown = format!("{stem:?} (the file name; run.name not given)");
-            (stem, shown)
-        }
+    let (name, shown) = if let Some(n) = given {
+        (n.to_string(), format!("{n:?}"))
+    } else {
+        let stem = path
+            .file_stem()
+            .map_or_else(|| fallback.into(), |s| s.to_string_lossy().into_owned());
+        let shown = format!("{stem:?} (the file name; run.name not given)");
+        (stem, shown)
     };
     crate::outputs::check_file_name(&name).map_err(|why| {
         ctx.invalid(

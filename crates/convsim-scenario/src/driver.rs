@@ -19,8 +19,9 @@
 //! every frame (only the samples recorded since the previous frame), so a failed run keeps every
 //! sample recorded up to its last frame; later samples are NaN and the gather's attribute
 //! `samples_recorded` counts the recorded ones. A checkpoint is written (after the frame of the same step) every
-//! `output.checkpoint_every` steps; [`RunOptions::resume`] restores the last one, drops the
-//! frames written after it, and continues to a file identical to an uninterrupted run.
+//! `output.checkpoint_every` steps; [`RunOptions::resume`] restores the last one (or the
+//! initial state when the run stopped before its first checkpoint), drops the frames written
+//! after it, and continues to a file identical to an uninterrupted run.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -287,30 +288,33 @@ pub fn run(
     let stop = || opts.stop.map_or(0, |a| a.load(Ordering::Relaxed));
 
     let (mut writer, resumed_from) = if resuming {
-        if !ck_path.exists() {
-            return Err(resume_err(format!(
-                "no {CHECKPOINT_FILE} (set output.checkpoint_every to write checkpoints); start over with --force"
-            )));
-        }
-        let ck = convsim_io::read_checkpoint(&ck_path).map_err(|e| resume_err(e.to_string()))?;
-        if ck.meta.scenario != s.text {
-            return Err(resume_err(
-                "the checkpoint was written by a different scenario (file or --set values changed); run with the same ones, or start over with --force".into(),
-            ));
-        }
-        if ck.step > total {
-            return Err(resume_err(format!(
-                "the checkpoint is at step {} but the scenario has {total} steps",
-                ck.step
-            )));
-        }
-        sim.restore(ck.step, ck.time, &ck.state)
-            .map_err(resume_err)?;
+        // Without a checkpoint (killed before the first one), the state at step 0 is the
+        // scenario's initial state: the run continues from there.
+        let from = if ck_path.exists() {
+            let ck =
+                convsim_io::read_checkpoint(&ck_path).map_err(|e| resume_err(e.to_string()))?;
+            if ck.meta.scenario != s.text {
+                return Err(resume_err(
+                    "the checkpoint was written by a different scenario (file or --set values changed); run with the same ones, or start over with --force".into(),
+                ));
+            }
+            if ck.step > total {
+                return Err(resume_err(format!(
+                    "the checkpoint is at step {} but the scenario has {total} steps",
+                    ck.step
+                )));
+            }
+            sim.restore(ck.step, ck.time, &ck.state)
+                .map_err(resume_err)?;
+            ck.step
+        } else {
+            0
+        };
         let mut w =
-            RunWriter::resume(&run_path, ck.step).map_err(|e| ScenarioError::io(&run_path, e))?;
+            RunWriter::resume(&run_path, from).map_err(|e| ScenarioError::io(&run_path, e))?;
         w.set_attribute("status", "running")
             .map_err(|e| ScenarioError::io(&run_path, e))?;
-        (w, Some(ck.step))
+        (w, Some(from))
     } else {
         let tmp_name = format!("{RUN_FILE}.new-{}", std::process::id());
         let tmp = out.claim(&tmp_name)?;

@@ -29,6 +29,9 @@ pub(crate) fn read_2d(
 ) -> Result<Array2<f64>, InputError> {
     convsim_io::read_input_2d_shaped(path, dataset, shape).map_err(|e| match e {
         IoError::NotFound { .. } => InputError::NoFile("file not found".into()),
+        IoError::Invalid { message, .. } if message.starts_with("not a regular file") => {
+            InputError::NoFile("not a regular file".into())
+        }
         IoError::Open { source, .. } => {
             InputError::NoFile(format!("not a readable HDF5 file: {source}"))
         }

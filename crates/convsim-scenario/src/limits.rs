@@ -152,7 +152,7 @@ fn sum(items: &[Item]) -> Bytes {
 
 fn list(items: &[Item]) -> String {
     let mut v: Vec<&Item> = items.iter().filter(|i| i.bytes.0 > 0).collect();
-    v.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    v.sort_by_key(|i| std::cmp::Reverse(i.bytes));
     v.iter()
         .map(|i| format!("{} {}", i.what, i.bytes))
         .collect::<Vec<_>>()
@@ -312,7 +312,9 @@ fn cgroup_memory_max() -> Option<Bytes> {
     v.trim().parse::<u128>().ok().map(Bytes)
 }
 
-/// The soft `RLIMIT_AS` minus the address space already in use (`None`: unlimited).
+/// The soft `RLIMIT_AS` minus the address space already in use and what the worker threads
+/// will reserve (a stack and a malloc arena each, about 72 MiB of address space) (`None`:
+/// unlimited).
 fn address_space_room() -> Option<Bytes> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let soft = limits
@@ -326,7 +328,11 @@ fn address_space_room() -> Option<Bytes> {
         .ok()
         .and_then(|t| kib_field(&t, "VmSize:"))
         .map_or(0, |kb| kb * 1024);
-    Some(Bytes(soft.saturating_sub(used)))
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as u128;
+    Some(Bytes(
+        soft.saturating_sub(used)
+            .saturating_sub(threads * (72 << 20)),
+    ))
 }
 
 /// What the solver of a kind holds, as the kind computes it from its resolved table before

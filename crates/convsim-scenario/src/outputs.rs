@@ -85,7 +85,7 @@ impl OutputDir {
         };
         std::fs::create_dir_all(dir).map_err(|e| not_writable(e.to_string()))?;
         let path = dir.join(MANIFEST);
-        let mut manifest = OpenOptions::new()
+        let manifest = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -153,7 +153,8 @@ impl OutputDir {
     #[must_use]
     pub fn is_ours(&self, name: &str) -> bool {
         self.listed.contains(name)
-            || ((name.ends_with(".h5")) && convsim_io::file_kind(self.dir.join(name)).is_some())
+            || (Path::new(name).extension().is_some_and(|x| x == "h5")
+                && convsim_io::file_kind(self.dir.join(name)).is_some())
     }
 
     /// Checks that convsim may write `name`: it does not exist, or convsim wrote it.
@@ -341,7 +342,7 @@ mod tests {
         assert!(out.claim("mine.png").is_err());
         out.record("checkpoint.h5.tmp-123").unwrap();
         std::fs::write(dir.join("checkpoint.h5.tmp-123"), b"").unwrap();
-        out.remove_ours(|n| n.ends_with(".png"), &[]).unwrap();
+        out.remove_ours(crate::pictures::is_picture, &[]).unwrap();
         assert!(!dir.join("u_first.png").exists());
         assert!(dir.join("mine.png").exists());
         drop(out);

@@ -492,9 +492,10 @@ fn map_error(ctx: &Ctx<'_>, e: &DiffusionError) -> ScenarioError {
 pub struct Config {
     /// Parameters handed to the solver.
     pub params: DiffusionParams,
+    /// The memory the solver holds (see [`crate::limits`]).
+    footprint: SolverFootprint,
     /// Explicit stability limit (s); `None` for the spectral scheme.
     pub limit: Option<f64>,
-    footprint: SolverFootprint,
     d_input: Option<FieldInput>,
     source_input: Option<FieldInput>,
     stencil: Option<StencilInfo>,

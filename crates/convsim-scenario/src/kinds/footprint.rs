@@ -9,7 +9,7 @@
 
 use convsim_diffusion::{DiffusionParams, Diffusivity, Scheme};
 use convsim_quantum::{Method, QuantumParams};
-use convsim_seismic::{Model, SeismicParams};
+use convsim_seismic::{Model, Receivers, SeismicParams};
 
 use crate::limits::{Bytes, Item, SolverFootprint};
 
@@ -102,12 +102,18 @@ pub fn seismic(p: &SeismicParams, shots: usize, f64_precision: bool) -> SolverFo
         models += 1 + if variable_density { 2 } else { 0 };
     }
     let nt = p.nt() as u128 + 1;
+    // Counted without listing the positions (a line of 2^63 receivers must not be built).
     let receivers: u128 = p
         .receivers
         .iter()
-        .map(|r| r.positions().len() as u128)
-        .sum();
+        .map(|r| match r {
+            Receivers::Points { coords } => coords.len() as u128,
+            Receivers::Line { count, .. } => *count as u128,
+        })
+        .fold(0, u128::saturating_add);
     let traces = Bytes::of(receivers, 8).times(nt);
+    // Hicks interpolation weights: (2 x 4)^2 (index, weight) pairs per receiver and source.
+    let spreads = Bytes::of(receivers.saturating_add(p.sources.len() as u128), 64 * 16);
     let wavelets = Bytes::of(p.sources.len().max(1) as u128, 8).times(nt);
     let memory = vec![
         Item::new(
@@ -129,6 +135,11 @@ pub fn seismic(p: &SeismicParams, shots: usize, f64_precision: bool) -> SolverFo
             "source wavelets",
             "seismic.sources, time.t_end",
             wavelets.times(shots),
+        ),
+        Item::new(
+            "receiver interpolation weights",
+            "seismic.receivers",
+            spreads.times(shots),
         ),
     ];
     SolverFootprint {

@@ -356,9 +356,10 @@ fn map_error(ctx: &Ctx<'_>, e: &QuantumError) -> ScenarioError {
 pub struct Config {
     /// Parameters handed to the solver.
     pub params: QuantumParams,
+    /// The memory the solver holds (see [`crate::limits`]).
+    footprint: SolverFootprint,
     /// Stability limit of `dt` (finite differences only), in `M L^2 / hbar`.
     pub dt_max: Option<f64>,
-    footprint: SolverFootprint,
     init: Initial,
     /// Potential terms read as fields: (index in `params.potential`, input, scale).
     inputs: Vec<(usize, FieldInput, f64)>,

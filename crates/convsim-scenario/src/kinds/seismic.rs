@@ -421,6 +421,8 @@ fn map_error(ctx: &Ctx<'_>, e: &SeismicError) -> ScenarioError {
 pub struct Config {
     /// Parameters handed to the solver.
     pub params: SeismicParams,
+    /// The memory the solver holds (see [`crate::limits`]).
+    footprint: SolverFootprint,
     /// Run in double precision.
     pub f64_precision: bool,
     /// Stability limit of `dt`, s.
@@ -430,7 +432,6 @@ pub struct Config {
     /// The sources of each shot (one entry unless `shots` is given; `params.sources` is the
     /// first).
     pub shots: Vec<Vec<PointSource>>,
-    footprint: SolverFootprint,
     v_input: Option<FieldInput>,
     rho_input: Option<FieldInput>,
 }
