@@ -285,6 +285,16 @@ fn run(a: &RunArgs) -> Result<()> {
             }
             .into());
         }
+        Err(ScenarioError::InterruptedBeforeStart { signal, dir }) => {
+            return Err(Interrupted {
+                code: u8::try_from(128 + signal).unwrap_or(130),
+                message: format!(
+                    "interrupted: {dir}: stopped by {} before the run's first frame; nothing in the folder was changed",
+                    signals::name(signal)
+                ),
+            }
+            .into());
+        }
         other => other?,
     };
     if r.already_complete {

@@ -392,6 +392,16 @@ pub fn run(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let sig = stop();
+        if sig != 0 {
+            // Stopped before the new run replaced anything: the folder stays as it was.
+            drop(writer);
+            out.remove(&tmp_name)?;
+            return Err(ScenarioError::InterruptedBeforeStart {
+                signal: sig,
+                dir: dir.display().to_string(),
+            });
+        }
         out.remove_ours(|n| n == CHECKPOINT_FILE || pictures::is_picture(n), &[])?;
         let replace = !matches!(existing, Existing::Absent);
         out.rename(&tmp_name, RUN_FILE, replace)?;

@@ -108,6 +108,16 @@ pub enum ScenarioError {
         /// The run file.
         run_file: String,
     },
+    /// The run was stopped by a signal before its first frame replaced anything.
+    #[error(
+        "{dir}: interrupted by signal {signal} before the run's first frame; nothing in the folder was changed"
+    )]
+    InterruptedBeforeStart {
+        /// The signal number.
+        signal: i32,
+        /// The output folder.
+        dir: String,
+    },
     /// Reading or writing an HDF5 file failed.
     #[error("{file}: {reason}")]
     Io {
