@@ -45,7 +45,7 @@ use crate::error::{Result, ScenarioError, show_value};
 use crate::expr::{Expr, RESERVED, Vars};
 use crate::inputs;
 use crate::kinds::{self, KindConfig, SolverKind};
-use crate::limits::{self, Budget, Footprint, MemoryLimit, RunShape, SolverFootprint};
+use crate::limits::{self, Budget, Footprint, MemoryLimit, SolverFootprint};
 
 /// The common sections every scenario has; the solver's own table (named after `run.solver`)
 /// is taken out before and handed to its kind.
@@ -1105,22 +1105,10 @@ impl Scenario {
             frames: 1 + steps / every + u64::from(steps % every != 0),
         };
 
-        let name = run_name(&pre, raw.run.name.as_deref(), path, "run")?;
+        let name = crate::outputs::run_name(&pre, raw.run.name.as_deref(), path, "run")?;
 
         // Memory: the run's shape, checked against the limit before any array is made.
-        let cells = (grid.ny as u128).saturating_mul(grid.nx as u128);
-        let budget = Budget {
-            shape: RunShape {
-                cells,
-                initial: raw.initial.len() as u128,
-                fields: output.fields.len() as u128,
-                frames: u128::from(output.frames),
-                plots: output.plots,
-                gif: output.gif,
-                checkpoints: output.checkpoint_every > 0,
-            },
-            limit: limit.clone(),
-        };
+        let budget = Budget::new(&grid, raw.initial.len(), &output, limit);
         let ctx = Ctx {
             file: file.clone(),
             base,
@@ -1132,7 +1120,7 @@ impl Scenario {
             budget: Some(&budget),
         };
         // Before anything is sampled on the grid: the least this run needs must fit.
-        budget.check(&ctx.file, &limits::minimal_solver(cells))?;
+        budget.check(&ctx.file, &limits::minimal_solver(budget.shape.cells))?;
 
         // Initial fields.
         let mut initial = Vec::new();
@@ -1155,24 +1143,7 @@ impl Scenario {
 
         let solver = kind.resolve(&ctx, &initial, solver_table)?;
         let footprint = budget.check(&ctx.file, &solver.footprint())?;
-        if output.fields_given
-            && let Some(missing) = output.fields.iter().find(|f| !solver.produces(f))
-        {
-            let produced: Vec<&str> = kind
-                .output_fields()
-                .iter()
-                .copied()
-                .filter(|f| solver.produces(f))
-                .collect();
-            return Err(ctx.invalid(
-                "output.fields",
-                format!("{missing:?}"),
-                format!(
-                    "fields this run produces: {} (the others need inputs this scenario does not set, such as a seismic density model)",
-                    produced.join(", ")
-                ),
-            ));
-        }
+        kinds::check_output_fields(&ctx, kind, solver.as_ref(), &output)?;
         Ok(Scenario {
             file: path.to_path_buf(),
             text: effective,
@@ -1272,33 +1243,6 @@ mod erased {
             toml::Value::try_from(self).unwrap_or(toml::Value::Table(toml::Table::new()))
         }
     }
-}
-
-/// The run name from `run.name` or the file stem: a plain file-name component, since it names
-/// the output folder `runs/<name>/` (see [`crate::outputs::check_file_name`]).
-pub(crate) fn run_name(
-    ctx: &Ctx<'_>,
-    given: Option<&str>,
-    path: &Path,
-    fallback: &str,
-) -> Result<String> {
-    let (name, shown) = if let Some(n) = given {
-        (n.to_string(), format!("{n:?}"))
-    } else {
-        let stem = path
-            .file_stem()
-            .map_or_else(|| fallback.into(), |s| s.to_string_lossy().into_owned());
-        let shown = format!("{stem:?} (the file name; run.name not given)");
-        (stem, shown)
-    };
-    crate::outputs::check_file_name(&name).map_err(|why| {
-        ctx.invalid(
-            "run.name",
-            shown,
-            format!("{why}; allowed: a plain file name (it names the output folder runs/<name>/): not empty, not . or .., without / \\ or control characters, at most 255 bytes"),
-        )
-    })?;
-    Ok(name)
 }
 
 /// An initial value must be finite: a constant, or a formula on the whole grid (`sqrt(x)` with

@@ -378,6 +378,27 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
+    /// The budget of a run on `grid` sampling `initial` fields, with `output`, under `limit`.
+    pub(crate) fn new(
+        grid: &convsim_core::Grid,
+        initial: usize,
+        output: &crate::OutputConfig,
+        limit: &MemoryLimit,
+    ) -> Budget {
+        Budget {
+            shape: RunShape {
+                cells: (grid.ny as u128).saturating_mul(grid.nx as u128),
+                initial: initial as u128,
+                fields: output.fields.len() as u128,
+                frames: u128::from(output.frames),
+                plots: output.plots,
+                gif: output.gif,
+                checkpoints: output.checkpoint_every > 0,
+            },
+            limit: limit.clone(),
+        }
+    }
+
     /// Refuses `solver` (plus what the driver and pictures need) beyond the limit.
     pub(crate) fn check(&self, file: &str, solver: &SolverFootprint) -> Result<Footprint> {
         let f = footprint(&self.shape, solver);

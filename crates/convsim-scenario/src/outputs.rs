@@ -19,6 +19,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use crate::config::Ctx;
 use crate::error::{Result, ScenarioError};
 
 /// Name of the manifest in an output folder.
@@ -52,6 +53,33 @@ pub fn check_file_name(name: &str) -> std::result::Result<(), String> {
         return Err(format!("{} bytes long", name.len()));
     }
     Ok(())
+}
+
+/// The run name from `run.name` or the file stem: a plain file-name component, since it names
+/// the output folder `runs/<name>/` (see [`check_file_name`]).
+pub(crate) fn run_name(
+    ctx: &Ctx<'_>,
+    given: Option<&str>,
+    path: &Path,
+    fallback: &str,
+) -> Result<String> {
+    let (name, shown) = if let Some(n) = given {
+        (n.to_string(), format!("{n:?}"))
+    } else {
+        let stem = path
+            .file_stem()
+            .map_or_else(|| fallback.into(), |s| s.to_string_lossy().into_owned());
+        let shown = format!("{stem:?} (the file name; run.name not given)");
+        (stem, shown)
+    };
+    check_file_name(&name).map_err(|why| {
+        ctx.invalid(
+            "run.name",
+            shown,
+            format!("{why}; allowed: a plain file name (it names the output folder runs/<name>/): not empty, not . or .., without / \\ or control characters, at most 255 bytes"),
+        )
+    })?;
+    Ok(name)
 }
 
 /// Temporary names convsim writes beside a final file, with the writer's process id.

@@ -17,7 +17,7 @@ use std::fmt::Debug;
 
 use convsim_core::Simulation;
 
-use crate::config::{Ctx, FieldInput, Scenario, Side};
+use crate::config::{Ctx, FieldInput, OutputConfig, Scenario, Side};
 use crate::error::Result;
 use crate::limits::SolverFootprint;
 
@@ -96,4 +96,38 @@ pub trait KindConfig: Debug + Send + Sync {
     /// # Errors
     /// If the solver refuses its parameters (which resolution should already have caught).
     fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>>;
+}
+
+/// Refuses a field listed in `output.fields` that this configuration cannot produce (a seismic
+/// `density` without a density model), as the run would; a default list is narrowed silently.
+///
+/// # Errors
+/// A [`crate::ScenarioError::Invalid`] for `output.fields` listing what the run produces.
+pub(crate) fn check_output_fields(
+    ctx: &Ctx<'_>,
+    kind: &dyn SolverKind,
+    config: &dyn KindConfig,
+    output: &OutputConfig,
+) -> Result<()> {
+    let Some(missing) = output
+        .fields
+        .iter()
+        .find(|f| output.fields_given && !config.produces(f))
+    else {
+        return Ok(());
+    };
+    let produced: Vec<&str> = kind
+        .output_fields()
+        .iter()
+        .copied()
+        .filter(|f| config.produces(f))
+        .collect();
+    Err(ctx.invalid(
+        "output.fields",
+        format!("{missing:?}"),
+        format!(
+            "fields this run produces: {} (the others need inputs this scenario does not set, such as a seismic density model)",
+            produced.join(", ")
+        ),
+    ))
 }

@@ -454,7 +454,7 @@ impl TrainScenario {
         let ctx = ctx_for(&file, &base, &overridden, &time, &sides);
         let raw: Raw = ctx.deserialize("", toml::Value::Table(table))?;
 
-        let name = crate::config::run_name(&ctx, raw.run.name.as_deref(), path, "train")?;
+        let name = crate::outputs::run_name(&ctx, raw.run.name.as_deref(), path, "train")?;
 
         let (data, shape) = resolve_data(&ctx, raw.data)?;
         let model = resolve_model(&ctx, raw.model, &data, &shape)?;
