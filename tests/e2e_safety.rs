@@ -493,6 +493,23 @@ fn an_empty_run_file_counts_as_not_started_and_stale_temporaries_go() {
             b"user"
         );
     }
+    // A damaged run file (too large to be a kill before the first frame): kept unless --force.
+    let d = tmp();
+    std::fs::write(d.path().join(".convsim-outputs"), "run.h5\n").unwrap();
+    std::fs::write(d.path().join("run.h5"), vec![7u8; 10_000]).unwrap();
+    for extra in [&[][..], &["--resume"][..]] {
+        let e = user_error(&refs(&short(d.path(), extra)));
+        assert!(
+            e.contains("run.h5: cannot be read") && e.contains("--force"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(d.path().join("run.h5")).unwrap(),
+        vec![7u8; 10_000]
+    );
+    ok(&refs(&short(d.path(), &["--force"])));
+    assert_eq!(RunFile::open(d.path().join("run.h5")).unwrap().frames(), 3);
     // A 0-byte run.h5 that convsim did not write is not replaced.
     let d = tmp();
     std::fs::write(d.path().join("run.h5"), b"").unwrap();

@@ -117,9 +117,8 @@ pub fn stop_check_every(cells: usize) -> u64 {
 }
 
 /// The first step after `k` that is a frame, a checkpoint (`checkpoint_every > 0`), a stop
-/// check (every `check` steps, a divisor-free multiple: `check <= FINITE_CHECK_EVERY`) or the
-/// last step. Finite checks fall on multiples of [`FINITE_CHECK_EVERY`], which are stop checks
-/// too only when `check` divides it; they are added explicitly.
+/// check (a multiple of `check`), a finite check (a multiple of [`FINITE_CHECK_EVERY`]) or the
+/// last step.
 fn next_event(k: u64, every: u64, checkpoint_every: u64, check: u64, total: u64) -> u64 {
     let next = |m: u64| (k / m + 1) * m;
     let mut e = total
@@ -132,6 +131,10 @@ fn next_event(k: u64, every: u64, checkpoint_every: u64, check: u64, total: u64)
     e
 }
 
+/// A run file smaller than this that does not open is what a kill before the first frame left
+/// (the superblock, or less); a larger one is damaged.
+const NOT_STARTED_BYTES: u64 = 4096;
+
 /// What the output folder holds before a run.
 #[derive(Debug)]
 enum Existing {
@@ -140,6 +143,8 @@ enum Existing {
     /// A run file convsim wrote that holds no frame (0 bytes, only a header, or cut before its
     /// first frame by a kill): counts as no run.
     NotStarted,
+    /// A run file convsim wrote that cannot be read (damaged): replaced only with `--force`.
+    Unreadable(String),
     /// A run with frames.
     Started {
         completed: bool,
@@ -162,7 +167,11 @@ fn existing_run(out: &OutputDir) -> Result<Existing> {
     let f = match RunFile::open(&path) {
         Ok(f) => f,
         Err(e @ IoError::Locked { .. }) => return Err(ScenarioError::io(&path, e)),
-        Err(_) => return Ok(Existing::NotStarted),
+        // Smaller than an HDF5 file with its groups: a kill before the first frame.
+        Err(_) if path.metadata().is_ok_and(|m| m.len() < NOT_STARTED_BYTES) => {
+            return Ok(Existing::NotStarted);
+        }
+        Err(e) => return Ok(Existing::Unreadable(e.to_string())),
     };
     if f.frames() == 0 {
         return Ok(Existing::NotStarted);
@@ -260,6 +269,14 @@ pub fn run(
                 dir: dir.display().to_string(),
                 what: run_path.display().to_string(),
             });
+        }
+        Existing::Unreadable(why) if opts.resume || !opts.force => {
+            return Err(ScenarioError::invalid(
+                dir.display().to_string(),
+                RUN_FILE,
+                format!("cannot be read ({why})"),
+                "allowed: --force to replace it, or -o DIR to write elsewhere",
+            ));
         }
         _ => false,
     };
