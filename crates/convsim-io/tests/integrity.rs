@@ -68,7 +68,7 @@ fn a_damaged_attribute_fails_the_stored_checksum() {
         let f = hdf5::File::open_rw(&path).unwrap();
         f.attr("time")
             .unwrap()
-            .write_scalar(&1.2000000000000002_f64)
+            .write_scalar(&1.2_f64.next_up())
             .unwrap();
     }
     let e = read_checkpoint(&path).unwrap_err();
