@@ -4,13 +4,12 @@
 //! line `error: <file>: <key>: <value>: <what is allowed>` on stderr and exit code 2; a bug
 //! (a panic) prints one line and exits with 101, never a backtrace.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
-use convsim_scenario::driver::{self, Progress, RunOptions};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
+use convsim_scenario::driver::{self, RunOptions};
 use convsim_scenario::limits::{Bytes, MemoryLimit};
 use convsim_scenario::outputs::OutputDir;
 use convsim_scenario::pictures::{self, Frames, PlotRequest};
@@ -18,8 +17,15 @@ use convsim_scenario::train::TrainScenario;
 use convsim_scenario::{Scenario, ScenarioError};
 
 pub mod bench;
+mod files;
+mod output;
+mod progress;
 pub mod signals;
+mod summary;
 pub mod train;
+
+use output::{errln, outln};
+use progress::{Reporter, Verbosity};
 
 /// convsim: scientific simulation where every spatial operator is a convolution.
 #[derive(Debug, Parser)]
@@ -39,28 +45,47 @@ enum Command {
     Inspect(InspectArgs),
     /// Draw pictures of a run file: PNGs of fields, the diagnostics, GIFs.
     Plot(PlotArgs),
+    /// Run the scenario stored in a run file again (its inputs are named by absolute paths).
+    Rerun(RerunArgs),
     /// Learn a solver's time step from its run data (a training scenario, see scenarios/cnn/).
     Train(train::TrainArgs),
-    /// Run the benchmark workloads of shared/bench/WORKLOADS.md.
+    /// Run the benchmark workloads (docs/benchmarks.md).
     Bench(bench::BenchArgs),
+    /// Print a shell completion script (`convsim completions bash > ~/.local/share/bash-completion/completions/convsim`)
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): convsim man > convsim.1; man ./convsim.1
+    Man,
 }
 
+/// Options shared by `run` and `rerun` (command-line flags, hence the bools).
 #[derive(Debug, Args)]
-struct RunArgs {
-    /// The scenario TOML file.
-    scenario: PathBuf,
-    /// Output folder (default: runs/<run name>/).
+#[allow(clippy::struct_excessive_bools)]
+struct RunCommon {
+    /// Output folder (default: runs/<run name>/); its parent must exist (or --parents).
     #[arg(short = 'o', long = "out")]
     out: Option<PathBuf>,
-    /// Override a key of the scenario: --set time.steps=100 (value parsed as TOML). Repeatable.
+    /// Override a key of the scenario: --set time.steps=100 (value parsed as TOML); --set key=
+    /// removes the key. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Replace an existing run in the output folder.
     #[arg(long)]
     force: bool,
-    /// Continue the run in the output folder from its last checkpoint.
-    #[arg(long, conflicts_with = "force")]
-    resume: bool,
+    /// Create the output folder's missing parent folders.
+    #[arg(long)]
+    parents: bool,
+    /// No progress output.
+    #[arg(short, long)]
+    quiet: bool,
+    /// A progress line per frame written, too.
+    #[arg(short, long, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Print the closing summary as one JSON line.
+    #[arg(long)]
+    json: bool,
     /// Refuse a run that needs more memory than this (e.g. 512M, 8G; default: the memory
     /// available on this machine).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -72,13 +97,32 @@ fn parse_size(s: &str) -> std::result::Result<Bytes, String> {
 }
 
 #[derive(Debug, Args)]
+struct RerunArgs {
+    /// The run file (run.h5) whose stored scenario to run.
+    run: PathBuf,
+    #[command(flatten)]
+    common: RunCommon,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The scenario TOML file.
+    scenario: PathBuf,
+    #[command(flatten)]
+    common: RunCommon,
+    /// Continue the run in the output folder from its last checkpoint.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+}
+
+#[derive(Debug, Args)]
 struct ValidateArgs {
     /// The scenario TOML file.
     scenario: PathBuf,
     /// Override a key of the scenario (as for `run`). Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Print JSON instead of TOML.
+    /// Print JSON (with a `derived` table) instead of a runnable TOML scenario.
     #[arg(long)]
     json: bool,
     /// Check the run against this memory limit instead of the machine's (as for `run`).
@@ -88,7 +132,7 @@ struct ValidateArgs {
 
 #[derive(Debug, Args)]
 struct InspectArgs {
-    /// The run file (run.h5).
+    /// The run file (run.h5) or training file (train.h5).
     run: PathBuf,
     /// Print JSON.
     #[arg(long)]
@@ -97,7 +141,7 @@ struct InspectArgs {
 
 #[derive(Debug, Args)]
 struct PlotArgs {
-    /// The run file (run.h5).
+    /// The run file (run.h5) or training file (train.h5).
     run: PathBuf,
     /// Field to draw (default: all). Repeatable.
     #[arg(long = "field")]
@@ -128,6 +172,7 @@ pub fn main() -> ExitCode {
                     | ErrorKind::DisplayVersion
                     | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
             ) {
+                // A closed stdout (convsim --help | true) is not an error.
                 let _ = e.print();
                 return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                     ExitCode::from(2)
@@ -147,29 +192,43 @@ pub fn main() -> ExitCode {
             } else {
                 msg.join(" ")
             };
-            eprintln!("{msg} (see convsim --help)");
+            errln!("{msg} (see convsim --help)");
             return ExitCode::from(2);
         }
     };
     let result = match cli.command {
         Command::Run(a) => run(&a),
+        Command::Rerun(a) => rerun(&a),
         Command::Validate(a) => validate(&a),
         Command::Inspect(a) => inspect(&a),
         Command::Plot(a) => plot(&a),
         Command::Train(a) => train::run(&a),
         Command::Bench(args) => bench::run(&args),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "convsim", &mut buf);
+            output::emit(&String::from_utf8_lossy(&buf));
+            Ok(())
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut buf)
+                .context("rendering the manual page")
+                .map(|()| output::emit(&String::from_utf8_lossy(&buf)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
             let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
-            eprintln!("{e}");
+            errln!("{e}");
             ExitCode::from(code)
         }
         Err(e) => {
             // One line: the messages are single lines; chains are joined with ": ".
             let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {msg}");
+            errln!("error: {msg}");
             ExitCode::from(2)
         }
     }
@@ -184,11 +243,15 @@ fn install_panic_hook() {
             .map(|s| (*s).to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        // A write to a closed pipe that slipped past `output::emit`: quiet, like `emit`.
+        if msg.contains("Broken pipe") || msg.contains("failed printing to std") {
+            std::process::exit(0);
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
+        errln!(
             "error: internal error (a bug in convsim; please report it): {}{at}",
             msg.replace('\n', " ")
         );
@@ -212,7 +275,7 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// The command that continues a run, for the message of an interrupted one.
-fn resume_command(a: &RunArgs, out_dir: &Path) -> String {
+fn resume_command(scenario: &Path, sets: &[String], out_dir: &Path) -> String {
     let quote = |s: &str| {
         if s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-=+,:".contains(c))
@@ -224,10 +287,10 @@ fn resume_command(a: &RunArgs, out_dir: &Path) -> String {
     };
     let mut cmd = format!(
         "convsim run {} -o {}",
-        quote(&a.scenario.display().to_string()),
+        quote(&scenario.display().to_string()),
         quote(&out_dir.display().to_string())
     );
-    for s in &a.set {
+    for s in sets {
         cmd.push_str(" --set ");
         cmd.push_str(&quote(s));
     }
@@ -236,37 +299,62 @@ fn resume_command(a: &RunArgs, out_dir: &Path) -> String {
 }
 
 fn run(a: &RunArgs) -> Result<()> {
-    let limit = MemoryLimit::detect(a.max_memory);
-    let s = Scenario::load_limited(&a.scenario, &a.set, &limit)?;
-    let out_dir = a.out.clone().unwrap_or_else(|| driver::default_out_dir(&s));
+    let limit = MemoryLimit::detect(a.common.max_memory);
+    let s = Scenario::load_limited(&a.scenario, &a.common.set, &limit)?;
+    let hint = |out_dir: &Path| resume_command(&a.scenario, &a.common.set, out_dir);
+    run_scenario(&s, &a.common, a.resume, &hint)
+}
+
+fn rerun(a: &RerunArgs) -> Result<()> {
+    let s = files::stored_scenario(&a.run, &a.common.set)?;
+    let hint = |out_dir: &Path| {
+        format!(
+            "convsim run with the scenario stored in {} (convsim validate prints it), -o {} and --resume",
+            a.run.display(),
+            out_dir.display()
+        )
+    };
+    run_scenario(&s, &a.common, false, &hint)
+}
+
+/// The exit of an interrupted run: one line, exit code 128 + the signal.
+fn interrupted(signal: i32, message: String) -> anyhow::Error {
+    Interrupted {
+        code: u8::try_from(128 + signal).unwrap_or(130),
+        message: format!("interrupted: {message}"),
+    }
+    .into()
+}
+
+/// Runs a resolved scenario with the progress display and the closing summary; SIGINT and
+/// SIGTERM stop it at a step boundary (`resume_hint` says how to continue).
+fn run_scenario(
+    s: &Scenario,
+    c: &RunCommon,
+    resume: bool,
+    resume_hint: &dyn Fn(&Path) -> String,
+) -> Result<()> {
+    if let Some(out) = &c.out {
+        files::check_out_dir(out, c.parents)?;
+    }
+    let out_dir = c.out.clone().unwrap_or_else(|| driver::default_out_dir(s));
     let stop = signals::install();
     let opts = RunOptions {
         out_dir: out_dir.clone(),
-        force: a.force,
-        resume: a.resume,
+        force: c.force,
+        resume,
         stop: Some(stop),
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let pb = indicatif::ProgressBar::new(s.time.steps);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} steps, {per_sec}, ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        pb.set_message(s.name.clone());
-        pb
-    });
-    let mut on_progress = |p: Progress| {
-        if let Some(pb) = &bar {
-            pb.set_position(p.step);
-        }
+    let verbosity = if c.quiet {
+        Verbosity::Quiet
+    } else if c.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
     };
-    let result = driver::run(&s, &opts, &mut on_progress);
-    if let Some(pb) = &bar {
-        pb.finish_and_clear();
-    }
+    let mut reporter = Reporter::new(&s.name, s.time.steps, verbosity);
+    let result = driver::run(s, &opts, &mut |p| reporter.update(p));
+    reporter.finish();
     let r = match result {
         Err(ScenarioError::Interrupted {
             signal,
@@ -275,30 +363,28 @@ fn run(a: &RunArgs) -> Result<()> {
             frames,
             run_file,
         }) => {
-            return Err(Interrupted {
-                code: u8::try_from(128 + signal).unwrap_or(130),
-                message: format!(
-                    "interrupted: {run_file}: stopped by {} at step {step}, t = {time:.6e}: {frames} frame(s) and a checkpoint of this step kept; continue with: {}",
+            return Err(interrupted(
+                signal,
+                format!(
+                    "{run_file}: stopped by {} at step {step}, t = {time:.6e}: {frames} frame(s) and a checkpoint of this step kept; continue with: {}",
                     signals::name(signal),
-                    resume_command(a, &out_dir)
+                    resume_hint(&out_dir)
                 ),
-            }
-            .into());
+            ));
         }
         Err(ScenarioError::InterruptedBeforeStart { signal, dir }) => {
-            return Err(Interrupted {
-                code: u8::try_from(128 + signal).unwrap_or(130),
-                message: format!(
-                    "interrupted: {dir}: stopped by {} before the run's first frame; nothing in the folder was changed",
+            return Err(interrupted(
+                signal,
+                format!(
+                    "{dir}: stopped by {} before the run's first frame; nothing in the folder was changed",
                     signals::name(signal)
                 ),
-            }
-            .into());
+            ));
         }
         other => other?,
     };
     if r.already_complete {
-        println!(
+        outln!(
             "{}: the run is already complete ({} steps to t = {:.6e}, {} frames); nothing to do",
             r.run_file.display(),
             r.steps,
@@ -309,97 +395,90 @@ fn run(a: &RunArgs) -> Result<()> {
     }
     let sig = stop.load(std::sync::atomic::Ordering::Relaxed);
     if sig != 0 {
-        return Err(Interrupted {
-            code: u8::try_from(128 + sig).unwrap_or(130),
-            message: format!(
-                "interrupted: {}: the run is complete but its pictures were not drawn ({}); draw them with: convsim plot {}",
+        return Err(interrupted(
+            sig,
+            format!(
+                "{}: the run is complete but its pictures were not drawn ({}); draw them with: convsim plot {}",
                 r.run_file.display(),
                 signals::name(sig),
                 r.run_file.display()
             ),
-        }
-        .into());
+        ));
     }
-    let resumed = r
-        .resumed_from
-        .map(|k| format!(", resumed from step {k}"))
-        .unwrap_or_default();
-    println!(
-        "{}: {} steps to t = {:.6e}, {} frames in {:.2} s{resumed}",
-        r.run_file.display(),
-        r.steps,
-        r.time,
-        r.frames,
-        r.seconds
-    );
-    for p in &r.pictures {
-        println!("{}", p.display());
-    }
-    Ok(())
+    summary::print(&r, c.json)
 }
 
 fn validate(a: &ValidateArgs) -> Result<()> {
-    let limit = MemoryLimit::detect(a.max_memory);
     if convsim_scenario::train::is_training_file(&a.scenario) {
         let ts = TrainScenario::load(&a.scenario, &a.set)?;
         let text = ts.to_toml_string();
         if a.json {
             let t: toml::Table = toml::from_str(&text).context("re-reading the resolved config")?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&t).context("encoding JSON")?
             );
         } else {
-            println!(
+            outln!(
                 "# {}: valid training scenario; resolved config with derived values",
                 a.scenario.display()
             );
-            print!("{text}");
+            output::emit(&text);
         }
         return Ok(());
     }
+    let limit = MemoryLimit::detect(a.max_memory);
     let s = Scenario::load_limited(&a.scenario, &a.set, &limit)?;
     if a.json {
-        println!("{}", s.to_json_string());
+        outln!("{}", s.to_json_string());
     } else {
-        println!(
-            "# {}: valid; resolved config with derived values",
+        // A runnable scenario: `convsim validate x.toml > resolved.toml` runs as is.
+        outln!(
+            "# {}: valid. The resolved scenario (every default filled in, input paths absolute);\n# it runs as is: convsim run FILE.",
             a.scenario.display()
         );
-        println!(
-            "# needs {} of memory (limit {}: {}) and up to {} on disk; see [resources]",
+        outln!(
+            "# It needs {} of memory (limit {}: {}) and up to {} on disk (resources below).",
             s.footprint.memory(),
             limit.bytes,
             limit.source,
             s.footprint.disk()
         );
-        print!("{}", s.to_toml_string());
+        output::emit(&s.to_runnable_toml());
     }
     Ok(())
 }
 
 fn inspect(a: &InspectArgs) -> Result<()> {
+    if files::is_train_file(&a.run) {
+        return files::inspect_train(&a.run, a.json);
+    }
     let f = convsim_io::RunFile::open(&a.run)?;
     let s = f.summary()?;
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&s).context("encoding the summary as JSON")?
         );
         return Ok(());
     }
-    println!("{}", s.path.display());
+    outln!("{}", s.path.display());
     for (k, v) in &s.attributes {
         if k == "scenario" || k == "recipe" {
-            println!("  @{k}: ({} lines; --json shows it)", v.lines().count());
+            outln!("  @{k}: ({} lines; --json shows it)", v.lines().count());
         } else {
-            println!("  @{k}: {v}");
+            outln!("  @{k}: {v}");
         }
     }
     let g = &s.grid;
-    println!(
+    outln!(
         "  grid: ny = {}, nx = {}, dy = {}, dx = {}, y0 = {}, x0 = {}",
-        g.ny, g.nx, g.dy, g.dx, g.y0, g.x0
+        g.ny,
+        g.nx,
+        g.dy,
+        g.dx,
+        g.y0,
+        g.x0
     );
     let span = |p: Option<(u64, f64)>| {
         p.map_or_else(
@@ -407,22 +486,31 @@ fn inspect(a: &InspectArgs) -> Result<()> {
             |(k, t)| format!("step {k}, t = {t} {}", s.time_units),
         )
     };
-    println!(
+    outln!(
         "  frames: {} (first: {}; last: {})",
         s.frames,
         span(s.first),
         span(s.last)
     );
-    for d in &s.fields {
-        println!(
+    for d in s.fields.iter().chain(&s.static_fields) {
+        outln!(
             "  {} {:?} {} [{}]: {}",
-            d.path, d.shape, d.dtype, d.quantity.units, d.quantity.long_name
+            d.path,
+            d.shape,
+            d.dtype,
+            d.quantity.units,
+            d.quantity.long_name
         );
     }
     for (d, sum) in s.diagnostics.iter().zip(&s.diagnostic_summaries) {
-        println!(
+        outln!(
             "  {} {:?} [{}]: min {:.6e}, max {:.6e}, last {:.6e}",
-            d.path, d.shape, d.quantity.units, sum.min, sum.max, sum.last
+            d.path,
+            d.shape,
+            d.quantity.units,
+            sum.min,
+            sum.max,
+            sum.last
         );
     }
     for r in &s.receivers {
@@ -433,7 +521,7 @@ fn inspect(a: &InspectArgs) -> Result<()> {
             .iter()
             .map(|p| format!("({}, {})", p[0], p[1]))
             .collect();
-        println!(
+        outln!(
             "  /receivers/{r}/gather [{n}, {nt}] [{}]: {n} receivers, {}/{nt} samples recorded, dt = {} {}, source (y, x) = {}",
             g.quantity.units,
             g.recorded,
@@ -467,6 +555,14 @@ fn plot(a: &PlotArgs) -> Result<()> {
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     });
+    // The pictures are recorded in the folder's manifest, under its lock (`outputs`).
+    let mut folder = OutputDir::open(&out)?;
+    if files::is_train_file(&a.run) {
+        for p in convsim_scenario::train::draw_train_file(&a.run, &mut folder)? {
+            outln!("{}", p.display());
+        }
+        return Ok(());
+    }
     let req = PlotRequest {
         fields: if a.field.is_empty() {
             None
@@ -478,9 +574,8 @@ fn plot(a: &PlotArgs) -> Result<()> {
         diagnostics: a.field.is_empty(),
         gathers: a.field.is_empty(),
     };
-    let mut folder = OutputDir::open(&out)?;
     for p in pictures::draw_run(&a.run, &mut folder, &req)? {
-        println!("{}", p.display());
+        outln!("{}", p.display());
     }
     Ok(())
 }

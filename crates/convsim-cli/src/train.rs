@@ -1,6 +1,7 @@
 //! `convsim train SCENARIO`: run the data scenario, fit the model, compare its rollout with the
 //! solver, write `train.h5`, `stencil.toml` and pictures (see `docs/cnn.md`).
 
+use crate::output::outln;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
@@ -84,7 +85,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     } else {
         format!(", validation loss {:.6e}", r.val_loss)
     };
-    println!(
+    outln!(
         "{}: training loss {:.6e}{val} (best epoch {}) in {:.2} s",
         r.train_file.display(),
         r.train_loss,
@@ -92,21 +93,21 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         r.seconds
     );
     if let Some(e) = r.stencil_error {
-        println!("learned vs true stencil: relative error {e:.3e}");
+        outln!("learned vs true stencil: relative error {e:.3e}");
     }
     if let Some(last) = r.rollout_error.last() {
-        println!(
+        outln!(
             "rollout of {} steps: relative L2 error {:.3e} at the last step",
             r.rollout_error.len(),
             last
         );
     }
-    println!("data: {}", r.data_run.display());
+    outln!("data: {}", r.data_run.display());
     if let Some(p) = &r.stencil_file {
-        println!("{}", p.display());
+        outln!("{}", p.display());
     }
     for p in &r.pictures {
-        println!("{}", p.display());
+        outln!("{}", p.display());
     }
     Ok(())
 }

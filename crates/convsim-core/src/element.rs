@@ -71,7 +71,10 @@ pub trait Element:
 }
 
 /// The real element types, `f32` and `f64`, usable as FFT scalars.
-pub trait RealElement: Element<Real = Self> + Float + FftNum + Default {}
+pub trait RealElement:
+    Element<Real = Self> + Float + FftNum + Default + crate::simd::SimdReal
+{
+}
 
 macro_rules! impl_real {
     ($t:ty, $name:literal) => {

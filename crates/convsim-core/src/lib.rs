@@ -17,15 +17,23 @@
 //! - **Output geometry**: one formula, see [`geometry`].
 //!
 //! ```
-//! use convsim_core::{reference, Boundaries, Boundary, Geometry, Kernel2, Orientation};
-//! use ndarray::array;
+//! use convsim_core::{Boundaries, Boundary, ConvPlan, Kernel2, Orientation};
+//! use ndarray::{array, Array2};
 //! // A sliding dot product: correlating [1 2 3] with [0 1 0.5] (anchor 1), zero padding.
 //! let k = Kernel2::new(array![[0.0, 1.0, 0.5]]).unwrap();
 //! let x = array![[1.0, 2.0, 3.0]];
-//! let y = reference::conv2d(x.view(), &k.into(), &Boundaries::uniform(Boundary::Zero),
-//!                           Orientation::Correlate, &Geometry::same()).unwrap();
+//! // Plan once (the method, FFT sizes and padding are chosen here), apply many times.
+//! let mut plan = ConvPlan::builder([1, 3], k)
+//!     .boundaries(Boundaries::uniform(Boundary::Zero))
+//!     .orientation(Orientation::Correlate)
+//!     .build()
+//!     .unwrap();
+//! let mut y = Array2::zeros(plan.output_shape());
+//! plan.apply(x.view(), y.view_mut());
 //! assert_eq!(y, array![[2.0, 3.5, 3.0]]);
 //! ```
+//!
+//! [`reference::conv2d`] computes the same by the definition (the oracle of the tests; slow).
 
 pub mod boundary;
 pub mod channels;
@@ -41,7 +49,7 @@ mod overlap_add;
 pub mod plan;
 pub mod reference;
 pub mod sim;
-mod simd;
+pub mod simd;
 pub mod spectral;
 pub mod stencil;
 
@@ -56,8 +64,13 @@ pub use geometry::{
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
 pub use sim::{Grid, Quantity, Simulation, StateArray};
-pub use simd::Simd;
+pub use simd::{Isa, Simd};
 pub use spectral::{AxisFactors, SpectralPlan, identity_transfer, wavenumbers};
+
+// The README's library quick-start compiles and runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
 
 /// Complex numbers as used throughout convsim.
 pub use num_complex::{Complex, Complex32, Complex64};

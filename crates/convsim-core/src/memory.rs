@@ -1,4 +1,4 @@
-//! Large arrays backed by transparent huge pages.
+//! Large arrays backed by transparent huge pages, and aligned buffers ([`AlignedVec`]).
 //!
 //! A low-order stencil streams its input and output through memory once per application. On
 //! Linux, mapping such arrays with 2 MiB pages instead of 4 KiB ones saves TLB misses and lets
@@ -42,6 +42,92 @@ pub fn zeros<T: Clone + Zero>(shape: (usize, usize)) -> Array2<T> {
     Array2::from_shape_vec(shape, v).expect("length h * w")
 }
 
+/// Bytes every [`AlignedVec`] starts on: a cache line, and the width of an AVX-512 vector.
+pub const ALIGN_BYTES: usize = 64;
+
+/// A zeroed buffer of `len` elements that starts on an [`ALIGN_BYTES`] boundary (and asks for
+/// huge pages like [`zeros`]), for kernels that load whole aligned vectors. It derefs to a
+/// slice; a clone is aligned too (an empty one has no address to align).
+///
+/// ```
+/// let v = convsim_core::memory::AlignedVec::<f32>::zeros(100);
+/// assert_eq!(v.len(), 100);
+/// assert_eq!(v.as_ptr() as usize % convsim_core::memory::ALIGN_BYTES, 0);
+/// ```
+pub struct AlignedVec<T> {
+    raw: Vec<T>,
+    off: usize,
+    len: usize,
+}
+
+impl<T: Clone + Zero> AlignedVec<T> {
+    /// `len` zeros, aligned.
+    ///
+    /// # Panics
+    /// If the size overflows `usize`.
+    #[must_use]
+    pub fn zeros(len: usize) -> Self {
+        let size = std::mem::size_of::<T>().max(1);
+        let slack = ALIGN_BYTES.div_ceil(size);
+        let n = len
+            .checked_add(slack)
+            .expect("AlignedVec: length overflows usize");
+        let mut raw: Vec<T> = Vec::with_capacity(n);
+        advise_huge_pages(raw.as_mut_ptr().cast::<u8>(), n * size);
+        raw.resize(n, T::zero());
+        let off = raw.as_ptr().align_offset(ALIGN_BYTES).min(slack);
+        AlignedVec { raw, off, len }
+    }
+}
+
+impl<T> std::ops::Deref for AlignedVec<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.raw[self.off..self.off + self.len]
+    }
+}
+
+impl<T> std::ops::DerefMut for AlignedVec<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.raw[self.off..self.off + self.len]
+    }
+}
+
+impl<T: Clone> Clone for AlignedVec<T> {
+    fn clone(&self) -> Self {
+        let Some(first) = self.first() else {
+            return AlignedVec {
+                raw: Vec::new(),
+                off: 0,
+                len: 0,
+            };
+        };
+        let slack = ALIGN_BYTES.div_ceil(std::mem::size_of::<T>().max(1));
+        let mut raw: Vec<T> = Vec::with_capacity(self.len + slack);
+        advise_huge_pages(
+            raw.as_mut_ptr().cast::<u8>(),
+            (self.len + slack) * std::mem::size_of::<T>(),
+        );
+        let off = raw.as_ptr().align_offset(ALIGN_BYTES).min(slack);
+        // The slack before the aligned start holds copies of the first element (never read).
+        raw.extend(std::iter::repeat_n(first.clone(), off));
+        raw.extend_from_slice(self);
+        AlignedVec {
+            raw,
+            off,
+            len: self.len,
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for AlignedVec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlignedVec")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Asks for huge pages over the whole 2 MiB pages inside `[ptr, ptr + bytes)`. Returns whether
 /// the advice was given (false below the threshold, off Linux, or if the kernel refused).
 fn advise_huge_pages(ptr: *mut u8, bytes: usize) -> bool {
@@ -71,6 +157,26 @@ fn advise_huge_pages(ptr: *mut u8, bytes: usize) -> bool {
 mod tests {
     use super::*;
     use num_complex::Complex64;
+
+    #[test]
+    fn aligned_vec_is_aligned_zeroed_and_clones_aligned() {
+        for len in [0, 1, 15, 16, 17, 1000, 1 << 20] {
+            let mut v = AlignedVec::<f32>::zeros(len);
+            assert_eq!(v.len(), len);
+            assert!(v.iter().all(|&x| x == 0.0));
+            if len > 0 {
+                v[len - 1] = 3.0;
+            }
+            let c = v.clone();
+            assert_eq!(&c[..], &v[..]);
+            if len > 0 {
+                assert_eq!(v.as_ptr() as usize % ALIGN_BYTES, 0, "{len}");
+                assert_eq!(c.as_ptr() as usize % ALIGN_BYTES, 0, "{len}");
+            }
+        }
+        let v = AlignedVec::<Complex64>::zeros(33);
+        assert_eq!(v.as_ptr() as usize % ALIGN_BYTES, 0);
+    }
 
     #[test]
     fn zeros_has_the_shape_and_only_zeros_at_every_size() {

@@ -143,6 +143,22 @@ pub trait Simulation: Send {
     }
     /// Fields this solver can write (in the order the driver should write them).
     fn fields(&self) -> Vec<Quantity>;
+    /// `true` if field `name` never changes during the run (a velocity model, a
+    /// time-independent potential): the driver writes it once, not at every frame. Default:
+    /// no field is static.
+    fn is_static(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
+    /// `Some(true)` once the solver has reached the state it was asked to converge to (an
+    /// imaginary-time ground state within its tolerance), `Some(false)` before, `None` for a
+    /// solver that has nothing to converge to (the default). At `Some(true)` the driver
+    /// writes a last frame and stops; such a solver may stop an [`advance`](Self::advance)
+    /// early at that point (the driver reads [`step_count`](Self::step_count) after every
+    /// advance).
+    fn converged(&self) -> Option<bool> {
+        None
+    }
     /// Writes field `name` into `out` (shape `(ny, nx)`); returns `false` for an unknown name.
     ///
     /// # Panics

@@ -20,7 +20,12 @@
 //! /diagnostics/<name>   (t,) f64, dims (time); attrs units, long_name
 //! /diagnostics/{time,step} hard links to the scales
 //! /receivers/<shot>/    traces (receiver, time), y and x (receiver,), scales receiver, time
+//! /static/<name>        (ny, nx) f64, dims (y, x): a field that does not change (a velocity
+//!                       model), written once; /static/{y,x} hard links to the scales
 //! ```
+//!
+//! Beside the run file, [`write_xdmf`] writes `run.xdmf`, an XDMF 3 description of the mesh,
+//! the frames and the fields that points into `run.h5`: ParaView and VisIt open that.
 //!
 //! **Named dimensions.** The scales are HDF5 dimension scales (`H5DSset_scale`,
 //! `H5DSattach_scale`), so h5py shows `ds.dims`, and netCDF readers (h5netcdf, netCDF-C) see
@@ -56,12 +61,13 @@
 //!
 //! - Writing: [`RunMeta`], [`RunWriter::create`], [`RunWriter::add_field`] /
 //!   [`RunWriter::add_field_as`] ([`Precision`]), [`RunWriter::add_diagnostic`],
-//!   [`RunWriter::append`], [`RunWriter::write_receivers`], [`RunWriter::set_attribute`],
-//!   [`RunWriter::resume`].
+//!   [`RunWriter::append`], [`RunWriter::add_static_field`], [`RunWriter::write_receivers`],
+//!   [`RunWriter::set_attribute`], [`RunWriter::set_number`], [`RunWriter::resume`].
 //! - Reading: [`RunFile::open`], [`RunFile::attributes`], [`RunFile::meta`],
 //!   [`RunFile::grid`], [`RunFile::fields`], [`RunFile::diagnostics`], [`RunFile::times`],
 //!   [`RunFile::steps`], [`RunFile::read_frame`], [`RunFile::read_field`],
-//!   [`RunFile::read_diagnostic`], [`RunFile::receivers`], [`RunFile::read_receivers`],
+//!   [`RunFile::read_diagnostic`], [`RunFile::static_fields`], [`RunFile::read_static`],
+//!   [`RunFile::receivers`], [`RunFile::read_receivers`],
 //!   [`RunFile::summary`] (for `convsim inspect`, serialisable to JSON).
 //! - Inputs: [`read_input_2d`], [`read_input_2d_shaped`] (shape checked before reading).
 //! - Checkpoints: [`write_checkpoint`] (atomic: temp file + rename; Fletcher-32 and a stored
@@ -80,13 +86,18 @@ mod lock;
 mod meta;
 mod reader;
 mod writer;
+mod xdmf;
 
-pub use arrays::{read_array, write_arrays};
+pub use arrays::{
+    ArraySummary, ArraysSummary, annotate_arrays, file_kind, read_array, summarize_arrays,
+    write_arrays,
+};
 pub use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 pub use error::{IoError, Result};
 pub use meta::{RunMeta, now_rfc3339, rfc3339_from_unix};
 pub use reader::{
-    DatasetInfo, DiagnosticSummary, Receivers, RunFile, RunSummary, file_kind, read_input_2d,
+    DatasetInfo, DiagnosticSummary, Receivers, RunFile, RunSummary, read_input_2d,
     read_input_2d_shaped,
 };
 pub use writer::{DEFLATE_LEVEL, Precision, RunWriter};
+pub use xdmf::{XDMF_FILE, write_xdmf};

@@ -1,5 +1,7 @@
 //! Reading run files back ([`RunFile`]) and model inputs ([`read_input_2d`]).
 
+mod statics;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +83,8 @@ pub struct RunSummary {
     pub time_units: String,
     /// Field datasets.
     pub fields: Vec<DatasetInfo>,
+    /// Static fields (`/static/<name>`, written once).
+    pub static_fields: Vec<DatasetInfo>,
     /// Diagnostic datasets.
     pub diagnostics: Vec<DatasetInfo>,
     /// min / max / last of each diagnostic.
@@ -330,10 +334,14 @@ impl RunFile {
     }
 
     fn dataset(&self, group: &str, name: &str) -> Result<Dataset> {
-        let known = if group == "fields" {
-            &self.fields
-        } else {
-            &self.diagnostics
+        let statics;
+        let known = match group {
+            "fields" => &self.fields,
+            "diagnostics" => &self.diagnostics,
+            _ => {
+                statics = self.static_names()?;
+                &statics
+            }
         };
         if !known.iter().any(|n| n == name) {
             return Err(IoError::MissingDataset {
@@ -347,12 +355,13 @@ impl RunFile {
             .ctx(&self.path, || format!("opening /{group}/{name}"))
     }
 
-    /// Frame `k` of field `name`, shape `(ny, nx)` (f32 fields are widened to f64).
+    /// Frame `k` of field `name`, shape `(ny, nx)` (f32 fields are widened to f64); for a
+    /// static field, its one value at every frame.
     ///
     /// # Errors
     /// [`IoError::MissingDataset`] (listing the fields), [`IoError::Frame`] for `k >= frames`.
     pub fn read_frame(&self, name: &str, k: usize) -> Result<Array2<f64>> {
-        let ds = self.dataset("fields", name)?;
+        let is_static = self.is_static(name);
         if k >= self.frames {
             return Err(IoError::Frame {
                 path: self.path.clone(),
@@ -361,17 +370,29 @@ impl RunFile {
                 frames: self.frames,
             });
         }
+        if is_static {
+            return self.read_static(name);
+        }
+        let ds = self.dataset("fields", name)?;
         ds.read_slice_2d::<f64, _>(s![k, .., ..])
             .ctx(&self.path, || {
                 format!("reading frame {k} of /fields/{name}")
             })
     }
 
-    /// Every complete frame of field `name`, shape `(frames, ny, nx)`.
+    /// Every complete frame of field `name`, shape `(frames, ny, nx)` (a static field
+    /// repeated).
     ///
     /// # Errors
     /// [`IoError::MissingDataset`], [`IoError::Hdf5`].
     pub fn read_field(&self, name: &str) -> Result<Array3<f64>> {
+        if self.is_static(name) {
+            let a = self.read_static(name)?;
+            let (ny, nx) = a.dim();
+            return Ok(a
+                .broadcast((self.frames, ny, nx))
+                .map_or_else(|| Array3::zeros((0, ny, nx)), |b| b.to_owned()));
+        }
         let ds = self.dataset("fields", name)?;
         ds.read_slice::<f64, _, ndarray::Ix3>(s![..self.frames, .., ..])
             .ctx(&self.path, || format!("reading /fields/{name}"))
@@ -500,6 +521,7 @@ impl RunFile {
             last: self.frames.checked_sub(1).and_then(pair),
             time_units: self.time_units()?,
             fields: self.fields()?,
+            static_fields: self.static_fields()?,
             diagnostics: self.diagnostics()?,
             diagnostic_summaries,
             receivers: self.receivers()?,
@@ -513,19 +535,6 @@ impl RunFile {
             .and_then(|d| d.read_raw::<f64>())
             .ctx(p, || format!("reading /{name}"))
     }
-}
-
-/// The `convsim_file` root attribute of an HDF5 file (`"run"`, `"checkpoint"`, `"train"`):
-/// `None` if the file is missing, not HDF5, has no such attribute, or another process is
-/// writing it. Used to recognise files convsim wrote.
-#[must_use]
-pub fn file_kind(path: impl AsRef<Path>) -> Option<String> {
-    let p = path.as_ref();
-    if !p.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
-        return None;
-    }
-    let file = open_file(p).ok()?;
-    get_str(p, &file, "convsim_file").ok().flatten()
 }
 
 /// Builds a [`RunMeta`] from root attributes (fixed names to fields, the rest to `attributes`).

@@ -1,5 +1,9 @@
 //! Writing run files: [`RunWriter`].
 
+mod statics;
+
+pub(crate) use statics::STATIC_GROUP;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -820,7 +824,7 @@ pub(crate) fn write_meta(p: &Path, file: &File, meta: &RunMeta, kind: &str) -> R
 /// Root attributes written by this crate besides [`RunMeta::FIXED_NAMES`].
 pub(crate) const RESERVED_ROOT_ATTRS: [&str; 4] = ["Conventions", "convsim_file", "step", "time"];
 
-fn write_quantity_attrs(p: &Path, ds: &Dataset, q: &Quantity) -> Result<()> {
+pub(crate) fn write_quantity_attrs(p: &Path, ds: &Dataset, q: &Quantity) -> Result<()> {
     set_str(p, ds, "units", &q.units)?;
     set_str(p, ds, "long_name", &q.long_name)?;
     set_num(p, ds, "convsim_signed", i8::from(q.signed))

@@ -3,6 +3,10 @@
 /// Colour of NaN (and infinite) pixels in every map: magenta, which none of the maps contains.
 pub const NAN_RGB: [u8; 3] = [255, 0, 255];
 
+/// Colour of masked cells (e.g. the phase where the density is negligible): light grey,
+/// lighter than every colour of [`Colormap::Cyclic`] and distinct from the white background.
+pub const MASK_RGB: [u8; 3] = [205, 205, 205];
+
 /// A colour map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Colormap {
@@ -16,6 +20,39 @@ pub enum Colormap {
     Diverging,
     /// Black (min) to white (max).
     Grey,
+    /// For angles (a phase in `-pi..pi`): a hue circle of constant lightness and chroma in
+    /// CIELAB (`L* = 65`, `C* = 35`, inside the sRGB gamut), so `t = 0` and `t = 1` have the
+    /// same colour and no angle looks brighter than another. `t = 0.5` (phase 0) is the hue
+    /// angle 0 (a pink red), `t = 0.75` (phase `pi/2`) hue 90 degrees (yellow-olive).
+    Cyclic,
+}
+
+/// sRGB of CIELAB `(l, a, b)` (D65 white), channels clamped to `[0, 255]`.
+fn lab_to_srgb(l: f64, a: f64, b: f64) -> [u8; 3] {
+    let fy = (l + 16.0) / 116.0;
+    let (fx, fz) = (fy + a / 500.0, fy - b / 200.0);
+    let finv = |t: f64| {
+        if t > 6.0 / 29.0 {
+            t * t * t
+        } else {
+            3.0 * (6.0f64 / 29.0).powi(2) * (t - 4.0 / 29.0)
+        }
+    };
+    let (x, y, z) = (0.950_47 * finv(fx), finv(fy), 1.088_83 * finv(fz));
+    let lin = [
+        3.240_6 * x - 1.537_2 * y - 0.498_6 * z,
+        -0.968_9 * x + 1.875_8 * y + 0.041_5 * z,
+        0.055_7 * x - 0.204 * y + 1.057 * z,
+    ];
+    lin.map(|c| {
+        let c = c.clamp(0.0, 1.0);
+        let s = if c <= 0.003_130_8 {
+            12.92 * c
+        } else {
+            1.055 * c.powf(1.0 / 2.4) - 0.055
+        };
+        (255.0 * s).round() as u8
+    })
 }
 
 // Viridis at t = 0, 0.1, ..., 1 (matplotlib's table sampled at these points).
@@ -84,14 +121,19 @@ impl Colormap {
                 let g = (255.0 * t).round() as u8;
                 [g, g, g]
             }
+            Colormap::Cyclic => {
+                let h = std::f64::consts::TAU * t - std::f64::consts::PI;
+                lab_to_srgb(65.0, 35.0 * h.cos(), 35.0 * h.sin())
+            }
         }
     }
 
     /// Colour of value `v` on the range `lo..=hi` (`lo < hi`); non-finite `v` gives [`NAN_RGB`].
+    /// Exact for ranges wider than `f64::MAX` (`-1e308..1e308`).
     #[must_use]
     pub fn map(self, v: f64, lo: f64, hi: f64) -> [u8; 3] {
         if v.is_finite() {
-            self.rgb((v - lo) / (hi - lo))
+            self.rgb((v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0))
         } else {
             NAN_RGB
         }
@@ -102,7 +144,7 @@ impl Colormap {
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum ColorRange {
     /// From the finite data: `min..max`, or `-m..m` with `m = max |v|` for
-    /// [`Colormap::Diverging`]. A constant field `c` gets `c - d..c + d` with
+    /// [`Colormap::Diverging`], or `-pi..pi` for [`Colormap::Cyclic`]. A constant field `c` gets `c - d..c + d` with
     /// `d = |c| / 100` (or 1 when `c = 0`), so it shows the middle colour; an all-NaN field
     /// gets `0..1`.
     #[default]
@@ -127,11 +169,13 @@ pub(crate) fn resolve_auto(cmap: Colormap, mm: Option<(f64, f64)>) -> (f64, f64)
     let Some((lo, hi)) = mm else {
         return (0.0, 1.0);
     };
-    let (lo, hi) = if cmap == Colormap::Diverging {
-        let m = lo.abs().max(hi.abs());
-        (-m, m)
-    } else {
-        (lo, hi)
+    let (lo, hi) = match cmap {
+        Colormap::Diverging => {
+            let m = lo.abs().max(hi.abs());
+            (-m, m)
+        }
+        Colormap::Cyclic => (-std::f64::consts::PI, std::f64::consts::PI),
+        _ => (lo, hi),
     };
     if lo < hi {
         (lo, hi)

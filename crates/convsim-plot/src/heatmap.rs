@@ -7,9 +7,10 @@ use ndarray::ArrayView2;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::colormap::{ColorRange, Colormap, finite_min_max, resolve_auto};
+use crate::colormap::{ColorRange, Colormap, MASK_RGB, finite_min_max, resolve_auto};
 use crate::error::{Result, draw_err, invalid};
-use crate::font::{FAMILY, ensure_font};
+use crate::font::ensure_font;
+use crate::frame::{self, Bar, Layout, Picture};
 
 /// Which way the `y` axis points on the picture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -56,6 +57,31 @@ impl Axes {
         }
     }
 
+    /// These axes if their coordinates give finite extents, else sample indices with labels
+    /// that say why (coordinates such as `x0 + j dx` with `dx = 1e308` overflow).
+    #[must_use]
+    pub fn finite_or_indices(&self) -> Self {
+        let ok = |c: &[f64]| frame::extent(c).is_some();
+        let mut a = self.clone();
+        if !ok(&a.x) {
+            a.x = (0..a.x.len()).map(|j| j as f64).collect();
+            a.x_label = format!("column j ({} not finite)", self.x_label);
+        }
+        if !ok(&a.y) {
+            a.y = (0..a.y.len()).map(|i| i as f64).collect();
+            a.y_label = format!("row i ({} not finite)", self.y_label);
+        }
+        a
+    }
+
+    /// Physical height over width of the data extent (`None` if not positive and finite).
+    fn ratio(&self) -> Option<f64> {
+        let (xs, _) = frame::extent(&self.x)?;
+        let (ys, _) = frame::extent(&self.y)?;
+        let r = (ys.hi / 2.0 - ys.lo / 2.0) / (xs.hi / 2.0 - xs.lo / 2.0);
+        (r.is_finite() && r > 0.0).then_some(r)
+    }
+
     /// Axes in sample indices (`j`, `i`), y upward.
     #[must_use]
     pub fn indices(ny: usize, nx: usize) -> Self {
@@ -87,10 +113,25 @@ pub struct HeatmapStyle {
     pub range: ColorRange,
     /// Label of the colour bar with its unit, e.g. `"u [K]"`.
     pub colorbar_label: String,
-    /// Picture width in pixels.
+    /// Picture width in pixels (at most, with [`Aspect::Equal`]).
     pub width: u32,
-    /// Picture height in pixels.
+    /// Picture height in pixels (at most, with [`Aspect::Equal`]).
     pub height: u32,
+    /// Aspect ratio of the plot area.
+    pub aspect: Aspect,
+}
+
+/// Aspect ratio of a heatmap's plot area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Aspect {
+    /// One unit of `x` is as long as one unit of `y` on the picture (a round Gaussian is
+    /// round, a 4000 m x 1400 m section is wide and short): the plot area is the largest with
+    /// that aspect inside `width x height`, and the picture is cut to it. An aspect flatter
+    /// than 40 pixels over the width is stretched, and the title says by how much.
+    #[default]
+    Equal,
+    /// The plot fills `width x height` (axes in different units, such as receiver x and time).
+    Free,
 }
 
 impl Default for HeatmapStyle {
@@ -100,20 +141,23 @@ impl Default for HeatmapStyle {
             colormap: Colormap::Viridis,
             range: ColorRange::Auto,
             colorbar_label: String::new(),
-            width: 800,
-            height: 600,
+            width: 900,
+            height: 700,
+            aspect: Aspect::Equal,
         }
     }
 }
 
 impl HeatmapStyle {
-    /// Style for a solver quantity: title = long name, bar label `name [units]`, diverging map
-    /// for signed quantities and viridis otherwise.
+    /// Style for a solver quantity: title = long name, bar label `name [units]`; the cyclic
+    /// map for angles (units `rad`), diverging for signed quantities, viridis otherwise.
     #[must_use]
     pub fn for_quantity(q: &Quantity) -> Self {
         HeatmapStyle {
             title: q.long_name.clone(),
-            colormap: if q.signed {
+            colormap: if q.units == "rad" {
+                Colormap::Cyclic
+            } else if q.signed {
                 Colormap::Diverging
             } else {
                 Colormap::Viridis
@@ -124,168 +168,7 @@ impl HeatmapStyle {
     }
 }
 
-/// Number formatting for tick labels on an axis spanning `span`: values below `1e-9 * span`
-/// are rounding noise of the tick computation and print as `0`; short fixed notation for
-/// moderate magnitudes, scientific otherwise.
-pub(crate) fn fmt_num(v: f64, span: f64) -> String {
-    let a = v.abs();
-    if a <= 1e-9 * span.abs() || a == 0.0 {
-        "0".into()
-    } else if !(1e-3..1e4).contains(&a) {
-        format!("{v:.2e}")
-    } else {
-        let s = format!("{v:.3}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s == "-0" { "0".into() } else { s.into() }
-    }
-}
-
-/// Extent of cells centred on `c` (uniform spacing): `(min edge, max edge, increasing)`.
-fn extent(c: &[f64]) -> (f64, f64, bool) {
-    let (lo, hi) = (c[0].min(c[c.len() - 1]), c[0].max(c[c.len() - 1]));
-    let d = if c.len() > 1 {
-        (hi - lo) / (c.len() - 1) as f64
-    } else {
-        0.0
-    };
-    let half = if d > 0.0 { d / 2.0 } else { 0.5 };
-    (lo - half, hi + half, c.len() < 2 || c[c.len() - 1] >= c[0])
-}
-
-/// Index of the cell covering fraction `f in [0, 1)` of an axis of `n` cells.
-fn cell(f: f64, n: usize, increasing: bool) -> usize {
-    let i = ((f * n as f64).floor().max(0.0) as usize).min(n - 1);
-    if increasing { i } else { n - 1 - i }
-}
-
-/// What the colour bar shows.
-pub(crate) struct Bar<'a> {
-    pub lo: f64,
-    pub hi: f64,
-    pub label: &'a str,
-    pub colour: &'a dyn Fn(f64) -> [u8; 3],
-}
-
-/// Draws title, axes, the cells (colour from `colour(i, j)`) and a colour bar on `root`.
-pub(crate) fn draw_heatmap<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    (ny, nx): (usize, usize),
-    axes: &Axes,
-    title: &str,
-    colour: &dyn Fn(usize, usize) -> [u8; 3],
-    bar: &Bar<'_>,
-) -> std::result::Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
-    root.fill(&WHITE).map_err(e)?;
-    let (w, h) = root.dim_in_pixel();
-    let bar_width = 130.min(w / 3);
-    let (main, bar_area) = root.split_horizontally(w - bar_width);
-    let (x_lo, x_hi, x_inc) = extent(&axes.x);
-    let (y_lo, y_hi, y_inc) = extent(&axes.y);
-    let (y_first, y_last) = match axes.y_direction {
-        YDirection::Up => (y_lo, y_hi),
-        YDirection::Down => (y_hi, y_lo),
-    };
-    let mut chart = ChartBuilder::on(&main)
-        .caption(title, (FAMILY, 24))
-        .margin(12)
-        .x_label_area_size(50)
-        .y_label_area_size(75)
-        .build_cartesian_2d(x_lo..x_hi, y_first..y_last)
-        .map_err(e)?;
-
-    let (px, py) = chart.plotting_area().get_pixel_range();
-    let (pw, ph) = (
-        (px.end - px.start).max(1) as usize,
-        (py.end - py.start).max(1) as usize,
-    );
-    let mut buf = vec![0_u8; pw * ph * 3];
-    // Column and row index of each pixel, computed once per axis (nearest cell).
-    let cols: Vec<usize> = (0..pw)
-        .map(|c| cell((c as f64 + 0.5) / pw as f64, nx, x_inc))
-        .collect();
-    let rows: Vec<usize> = (0..ph)
-        .map(|r| {
-            let f = (r as f64 + 0.5) / ph as f64;
-            // Fraction measured from the smallest y: top of the picture is y_hi when y is up.
-            let f = match axes.y_direction {
-                YDirection::Up => 1.0 - f,
-                YDirection::Down => f,
-            };
-            cell(f.min(1.0 - 1e-12), ny, y_inc)
-        })
-        .collect();
-    for (r, &i) in rows.iter().enumerate() {
-        for (c, &j) in cols.iter().enumerate() {
-            let k = (r * pw + c) * 3;
-            buf[k..k + 3].copy_from_slice(&colour(i, j));
-        }
-    }
-    let img = BitMapElement::<(i32, i32)>::with_owned_buffer(
-        (px.start, py.start),
-        (pw as u32, ph as u32),
-        buf,
-    )
-    .ok_or("bitmap size mismatch")?;
-    root.draw(&img).map_err(e)?;
-    let fmt_x = |v: &f64| fmt_num(*v, x_hi - x_lo);
-    let fmt_y = |v: &f64| fmt_num(*v, y_hi - y_lo);
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(axes.x_label.as_str())
-        .y_desc(axes.y_label.as_str())
-        .x_label_formatter(&fmt_x)
-        .y_label_formatter(&fmt_y)
-        .label_style((FAMILY, 15))
-        .axis_desc_style((FAMILY, 17))
-        .draw()
-        .map_err(e)?;
-
-    // Colour bar, aligned with the plotting area of the main chart.
-    let mut bar_chart = ChartBuilder::on(&bar_area)
-        .margin_top(py.start.max(0) as u32)
-        .margin_bottom((h as i32 - py.end).max(0) as u32)
-        .margin_left(8)
-        .margin_right(4)
-        .set_label_area_size(LabelAreaPosition::Right, 95)
-        .build_cartesian_2d(0.0..1.0, bar.lo..bar.hi)
-        .map_err(e)?;
-    let (bx, by) = bar_chart.plotting_area().get_pixel_range();
-    let (bw, bh) = (
-        (bx.end - bx.start).max(1) as usize,
-        (by.end - by.start).max(1) as usize,
-    );
-    let mut bbuf = vec![0_u8; bw * bh * 3];
-    for r in 0..bh {
-        let rgb = (bar.colour)(1.0 - (r as f64 + 0.5) / bh as f64);
-        for c in 0..bw {
-            let k = (r * bw + c) * 3;
-            bbuf[k..k + 3].copy_from_slice(&rgb);
-        }
-    }
-    let bimg = BitMapElement::<(i32, i32)>::with_owned_buffer(
-        (bx.start, by.start),
-        (bw as u32, bh as u32),
-        bbuf,
-    )
-    .ok_or("bitmap size mismatch")?;
-    root.draw(&bimg).map_err(e)?;
-    let fmt_bar = |v: &f64| fmt_num(*v, bar.hi - bar.lo);
-    bar_chart
-        .configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .y_desc(bar.label)
-        .y_label_formatter(&fmt_bar)
-        .label_style((FAMILY, 14))
-        .axis_desc_style((FAMILY, 16))
-        .draw()
-        .map_err(e)?;
-    Ok(())
-}
-
-fn check_shape(path: &Path, dim: (usize, usize), axes: &Axes) -> Result<()> {
+pub(crate) fn check_shape(path: &Path, dim: (usize, usize), axes: &Axes) -> Result<()> {
     let (ny, nx) = dim;
     if ny == 0 || nx == 0 || axes.y.len() != ny || axes.x.len() != nx {
         return Err(invalid(
@@ -300,7 +183,7 @@ fn check_shape(path: &Path, dim: (usize, usize), axes: &Axes) -> Result<()> {
     Ok(())
 }
 
-fn check_size(path: &Path, w: u32, h: u32) -> Result<()> {
+pub(crate) fn check_size(path: &Path, w: u32, h: u32) -> Result<()> {
     if w < 200 || h < 150 {
         return Err(invalid(
             path,
@@ -322,13 +205,23 @@ fn resolve_range(path: &Path, style: &HeatmapStyle, mm: Option<(f64, f64)>) -> R
     }
 }
 
-fn open_png<'a>(
-    path: &'a Path,
-    style: &HeatmapStyle,
-) -> Result<DrawingArea<BitMapBackend<'a>, Shift>> {
+/// The layout of a heatmap in `style` on `axes` (checked finite) with `title`.
+fn layout_for(style: &HeatmapStyle, axes: &Axes, title: &str) -> Layout {
+    let ratio = match style.aspect {
+        Aspect::Equal => axes.ratio(),
+        Aspect::Free => None,
+    };
+    frame::layout((style.width, style.height), title.lines().count(), ratio)
+}
+
+/// Draws `pic` into a PNG at `path` of the style's size limits.
+pub(crate) fn render(path: &Path, style: &HeatmapStyle, pic: &Picture<'_>) -> Result<()> {
     ensure_font().map_err(draw_err(path))?;
     check_size(path, style.width, style.height)?;
-    Ok(BitMapBackend::new(path, (style.width, style.height)).into_drawing_area())
+    let lay = layout_for(style, pic.axes, pic.title);
+    let root = BitMapBackend::new(path, (lay.width, lay.height)).into_drawing_area();
+    frame::draw(&root, &lay, pic).map_err(draw_err(path))?;
+    finish(path, &root)
 }
 
 fn finish<DB: DrawingBackend>(path: &Path, root: &DrawingArea<DB, Shift>) -> Result<()> {
@@ -336,8 +229,8 @@ fn finish<DB: DrawingBackend>(path: &Path, root: &DrawingArea<DB, Shift>) -> Res
 }
 
 /// Draws `field` (shape `(ny, nx)`, axis order `(y, x)`) as a PNG heatmap with a title, axes
-/// in physical units and a colour bar. NaN and infinite cells are drawn in
-/// [`crate::NAN_RGB`]. Returns the colour range used.
+/// in physical units (sample indices if the coordinates overflow) and a colour bar beside it.
+/// NaN and infinite cells are drawn in [`crate::NAN_RGB`]. Returns the colour range used.
 ///
 /// ```
 /// use convsim_plot::{heatmap_png, Axes, HeatmapStyle};
@@ -358,21 +251,65 @@ pub fn heatmap_png(
     axes: &Axes,
     style: &HeatmapStyle,
 ) -> Result<(f64, f64)> {
+    heatmap_masked_png(path, field, None, axes, style)
+}
+
+/// As [`heatmap_png`], with the cells where `mask` is `true` drawn in [`crate::MASK_RGB`]
+/// (and left out of the automatic colour range): the phase of a wavefunction where its density
+/// is negligible, say. The title should say what the grey means.
+///
+/// # Errors
+/// As [`heatmap_png`], and [`crate::PlotError::Invalid`] if the mask's shape differs.
+pub fn heatmap_masked_png(
+    path: impl AsRef<Path>,
+    field: ArrayView2<'_, f64>,
+    mask: Option<ArrayView2<'_, bool>>,
+    axes: &Axes,
+    style: &HeatmapStyle,
+) -> Result<(f64, f64)> {
     let path = path.as_ref();
     check_shape(path, field.dim(), axes)?;
-    let (lo, hi) = resolve_range(path, style, finite_min_max(field.iter()))?;
-    let root = open_png(path, style)?;
+    if let Some(m) = &mask
+        && m.dim() != field.dim()
+    {
+        return Err(invalid(
+            path,
+            format!(
+                "mask of shape {:?} for a field of shape {:?}",
+                m.dim(),
+                field.dim()
+            ),
+        ));
+    }
+    let hidden = |i: usize, j: usize| mask.as_ref().is_some_and(|m| m[[i, j]]);
+    let shown = field
+        .indexed_iter()
+        .filter(|((i, j), _)| !hidden(*i, *j))
+        .map(|(_, v)| v);
+    let (lo, hi) = resolve_range(path, style, finite_min_max(shown))?;
+    let axes = axes.finite_or_indices();
     let cmap = style.colormap;
-    let colour = |i: usize, j: usize| cmap.map(field[[i, j]], lo, hi);
-    let bar_colour = |t: f64| cmap.rgb(t);
-    let bar = Bar {
-        lo,
-        hi,
-        label: &style.colorbar_label,
-        colour: &bar_colour,
+    let colour = |i: usize, j: usize| {
+        if hidden(i, j) {
+            MASK_RGB
+        } else {
+            cmap.map(field[[i, j]], lo, hi)
+        }
     };
-    draw_heatmap(&root, field.dim(), axes, &style.title, &colour, &bar).map_err(draw_err(path))?;
-    finish(path, &root)?;
+    let bar_colour = |t: f64| cmap.rgb(t);
+    let pic = Picture {
+        dims: field.dim(),
+        axes: &axes,
+        title: &style.title,
+        colour: &colour,
+        bar: Bar {
+            lo,
+            hi,
+            label: &style.colorbar_label,
+            colour: &bar_colour,
+        },
+    };
+    render(path, style, &pic)?;
     Ok((lo, hi))
 }
 
@@ -431,206 +368,29 @@ pub fn gif_titled<'a>(
     let (lo, hi) = resolve_range(path, style, mm)?;
     ensure_font().map_err(draw_err(path))?;
     check_size(path, style.width, style.height)?;
-    let backend = BitMapBackend::gif(path, (style.width, style.height), delay_ms)
+    let axes = axes.finite_or_indices();
+    let lay = layout_for(style, &axes, &first.0);
+    let backend = BitMapBackend::gif(path, (lay.width, lay.height), delay_ms)
         .map_err(|e| draw_err(path)(e.to_string()))?;
     let root = backend.into_drawing_area();
     let cmap = style.colormap;
     let bar_colour = |t: f64| cmap.rgb(t);
-    let bar = Bar {
-        lo,
-        hi,
-        label: &style.colorbar_label,
-        colour: &bar_colour,
-    };
     for (title, field) in &frames {
         let colour = |i: usize, j: usize| cmap.map(field[[i, j]], lo, hi);
-        draw_heatmap(&root, dim, axes, title, &colour, &bar).map_err(draw_err(path))?;
+        let pic = Picture {
+            dims: dim,
+            axes: &axes,
+            title,
+            colour: &colour,
+            bar: Bar {
+                lo,
+                hi,
+                label: &style.colorbar_label,
+                colour: &bar_colour,
+            },
+        };
+        frame::draw(&root, &lay, &pic).map_err(draw_err(path))?;
         finish(path, &root)?;
     }
     Ok((frames.len(), (lo, hi)))
-}
-
-/// Appearance of a seismic shot gather.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GatherStyle {
-    /// Title.
-    pub title: String,
-    /// Colour map: [`Colormap::Grey`] (negative black, positive white) or
-    /// [`Colormap::Diverging`] (negative blue, positive red).
-    pub colormap: Colormap,
-    /// Amplitudes are clipped at this percentile of `|trace|` (e.g. 98), so the direct wave
-    /// does not hide the reflections; the colour range is `-clip..clip`.
-    pub clip_percentile: f64,
-    /// Label of the receiver axis, e.g. `"receiver x [m]"`.
-    pub x_label: String,
-    /// Label of the time axis, e.g. `"t [s]"`.
-    pub time_label: String,
-    /// Label of the colour bar, e.g. `"p [Pa]"`.
-    pub colorbar_label: String,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-}
-
-impl Default for GatherStyle {
-    fn default() -> Self {
-        GatherStyle {
-            title: "shot gather".into(),
-            colormap: Colormap::Grey,
-            clip_percentile: 98.0,
-            x_label: "receiver x [m]".into(),
-            time_label: "t [s]".into(),
-            colorbar_label: "amplitude".into(),
-            width: 800,
-            height: 800,
-        }
-    }
-}
-
-/// Percentile `p` (in `(0, 100]`, nearest rank) of `|v|` over finite values; 0 if none.
-pub(crate) fn abs_percentile<'a>(values: impl Iterator<Item = &'a f64>, p: f64) -> f64 {
-    let mut a: Vec<f64> = values.filter(|v| v.is_finite()).map(|v| v.abs()).collect();
-    if a.is_empty() {
-        return 0.0;
-    }
-    a.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * a.len() as f64).ceil() as usize;
-    a[rank.clamp(1, a.len()) - 1]
-}
-
-/// Draws a shot gather: `traces` has shape `(receiver, time sample)`; receivers along x at
-/// `receiver_x`, time `k * dt` growing downward. Returns the clip value (the colour range is
-/// `-clip..clip`).
-///
-/// # Errors
-/// [`crate::PlotError::Invalid`] for mismatched lengths, `dt <= 0` or a percentile outside
-/// `(0, 100]`; [`crate::PlotError::Draw`].
-pub fn gather_png(
-    path: impl AsRef<Path>,
-    traces: ArrayView2<'_, f64>,
-    receiver_x: &[f64],
-    dt: f64,
-    style: &GatherStyle,
-) -> Result<f64> {
-    let path = path.as_ref();
-    let clip_ok = style.clip_percentile > 0.0 && style.clip_percentile <= 100.0;
-    if !(dt > 0.0 && dt.is_finite() && clip_ok) {
-        return Err(invalid(
-            path,
-            format!(
-                "gather: dt = {dt} must be > 0 and clip_percentile = {} in (0, 100]",
-                style.clip_percentile
-            ),
-        ));
-    }
-    let (r, nt) = traces.dim();
-    let axes = Axes {
-        x: receiver_x.to_vec(),
-        y: (0..nt).map(|k| k as f64 * dt).collect(),
-        x_label: style.x_label.clone(),
-        y_label: style.time_label.clone(),
-        y_direction: YDirection::Down,
-    };
-    let field = traces.reversed_axes();
-    check_shape(path, (nt, r), &axes)?;
-    let clip = abs_percentile(traces.iter(), style.clip_percentile);
-    let clip = if clip > 0.0 { clip } else { 1.0 };
-    let hs = HeatmapStyle {
-        title: style.title.clone(),
-        colormap: style.colormap,
-        range: ColorRange::Fixed(-clip, clip),
-        colorbar_label: style.colorbar_label.clone(),
-        width: style.width,
-        height: style.height,
-    };
-    heatmap_png(path, field, &axes, &hs)?;
-    Ok(clip)
-}
-
-/// HSV (hue in turns, saturation 1) to RGB.
-pub(crate) fn hue_value_rgb(hue: f64, value: f64) -> [u8; 3] {
-    let h = hue.rem_euclid(1.0) * 6.0;
-    let v = value.clamp(0.0, 1.0);
-    let x = 1.0 - (h % 2.0 - 1.0).abs();
-    let (r, g, b) = match h as u32 {
-        0 => (1.0, x, 0.0),
-        1 => (x, 1.0, 0.0),
-        2 => (0.0, 1.0, x),
-        3 => (0.0, x, 1.0),
-        4 => (x, 0.0, 1.0),
-        _ => (1.0, 0.0, x),
-    };
-    let q = |c: f64| (255.0 * c * v).round() as u8;
-    [q(r), q(g), q(b)]
-}
-
-/// Colour of a complex value `z` in [`complex_png`]: hue = phase (`arg z = 0` red, `2pi/3`
-/// green, `-2pi/3` blue), brightness = `|z| / amax` (black where `z = 0`); NaN gives
-/// [`crate::NAN_RGB`].
-///
-/// ```
-/// use convsim_plot::complex_rgb;
-/// assert_eq!(complex_rgb(1.0, 0.0, 1.0), [255, 0, 0]);
-/// assert_eq!(complex_rgb(0.0, 0.0, 1.0), [0, 0, 0]);
-/// ```
-#[must_use]
-pub fn complex_rgb(re: f64, im: f64, amax: f64) -> [u8; 3] {
-    if !(re.is_finite() && im.is_finite()) {
-        return crate::NAN_RGB;
-    }
-    let phase = im.atan2(re);
-    hue_value_rgb(phase / std::f64::consts::TAU, re.hypot(im) / amax)
-}
-
-/// Draws a complex field (a wavefunction given as its real and imaginary parts) with phase as
-/// hue and amplitude as brightness (see [`complex_rgb`]); amplitudes are normalised by the
-/// largest `|z|`. The colour bar shows the phase from `-pi` to `pi`. `style.colormap` and
-/// `style.range` are not used; an empty `style.colorbar_label` becomes `"phase [rad]"`.
-///
-/// # Errors
-/// As [`heatmap_png`], and [`crate::PlotError::Invalid`] if `re` and `im` differ in shape.
-pub fn complex_png(
-    path: impl AsRef<Path>,
-    re: ArrayView2<'_, f64>,
-    im: ArrayView2<'_, f64>,
-    axes: &Axes,
-    style: &HeatmapStyle,
-) -> Result<()> {
-    let path = path.as_ref();
-    if re.dim() != im.dim() {
-        return Err(invalid(
-            path,
-            format!(
-                "complex: re {:?} and im {:?} differ in shape",
-                re.dim(),
-                im.dim()
-            ),
-        ));
-    }
-    check_shape(path, re.dim(), axes)?;
-    let amax = re
-        .iter()
-        .zip(im.iter())
-        .map(|(a, b)| a.hypot(*b))
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
-    let amax = if amax > 0.0 { amax } else { 1.0 };
-    let root = open_png(path, style)?;
-    let colour = |i: usize, j: usize| complex_rgb(re[[i, j]], im[[i, j]], amax);
-    let bar_colour = |t: f64| hue_value_rgb(t - 0.5, 1.0);
-    let label = if style.colorbar_label.is_empty() {
-        "phase [rad]"
-    } else {
-        style.colorbar_label.as_str()
-    };
-    let pi = std::f64::consts::PI;
-    let bar = Bar {
-        lo: -pi,
-        hi: pi,
-        label,
-        colour: &bar_colour,
-    };
-    draw_heatmap(&root, re.dim(), axes, &style.title, &colour, &bar).map_err(draw_err(path))?;
-    finish(path, &root)
 }

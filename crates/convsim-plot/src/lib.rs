@@ -38,15 +38,20 @@
 //! ```
 
 mod colormap;
+mod complex;
 mod error;
 mod font;
+mod frame;
+mod gather;
 mod heatmap;
 mod line;
+mod ticks;
 
-pub use colormap::{ColorRange, Colormap, NAN_RGB};
+pub use colormap::{ColorRange, Colormap, MASK_RGB, NAN_RGB};
+pub use complex::{complex_png, complex_rgb};
 pub use error::{PlotError, Result};
+pub use gather::{GatherStyle, gather_png};
 pub use heatmap::{
-    Axes, GatherStyle, HeatmapStyle, YDirection, complex_png, complex_rgb, gather_png, gif,
-    gif_titled, heatmap_png,
+    Aspect, Axes, HeatmapStyle, YDirection, gif, gif_titled, heatmap_masked_png, heatmap_png,
 };
 pub use line::{LineStyle, line_plot_png};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use convsim_plot::{
-    Axes, ColorRange, Colormap, GatherStyle, HeatmapStyle, LineStyle, NAN_RGB, PlotError,
+    Aspect, Axes, ColorRange, Colormap, GatherStyle, HeatmapStyle, LineStyle, NAN_RGB, PlotError,
     YDirection, complex_png, gather_png, gif, heatmap_png, line_plot_png,
 };
 use image::{AnimationDecoder, RgbImage};
@@ -20,6 +20,7 @@ fn style(cmap: Colormap) -> HeatmapStyle {
         colorbar_label: "u [K]".into(),
         width: W,
         height: H,
+        aspect: Aspect::Free,
         ..Default::default()
     }
 }
@@ -28,10 +29,10 @@ fn decode(path: &Path) -> RgbImage {
     image::open(path).unwrap().to_rgb8()
 }
 
-/// Pixels of the main plot (left of the colour bar, which takes the right 130 pixels).
+/// Pixels of the main plot (left of the colour bar, which takes the right 160 pixels).
 fn main_pixels(img: &RgbImage) -> impl Iterator<Item = (u32, u32, [u8; 3])> + '_ {
     img.enumerate_pixels()
-        .filter(|(x, _, _)| *x < img.width() - 130)
+        .filter(|(x, _, _)| *x < img.width() - 160)
         .map(|(x, y, p)| (x, y, p.0))
 }
 
@@ -435,4 +436,93 @@ fn colormaps_map_min_mid_max_to_documented_colours() {
             "{cmap:?} never shows the NaN colour"
         );
     }
+}
+
+/// Rows (y) where colour `c` appears.
+fn rows_of(img: &RgbImage, c: [u8; 3]) -> Vec<u32> {
+    let mut v: Vec<u32> = img
+        .enumerate_pixels()
+        .filter(|(_, _, p)| p.0 == c)
+        .map(|(_, y, _)| y)
+        .collect();
+    v.dedup();
+    v
+}
+
+#[test]
+fn legends_sit_below_the_plot_and_single_curves_have_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let t: Vec<f64> = (0..100).map(f64::from).collect();
+    // Curves through the whole height, where an in-plot legend box would cover them.
+    let a: Vec<f64> = t.iter().map(|v| v / 99.0).collect();
+    let b: Vec<f64> = t.iter().map(|v| 1.0 - v / 99.0).collect();
+    let ls = LineStyle {
+        title: "two".into(),
+        width: 500,
+        height: 350,
+        ..LineStyle::default()
+    };
+    let two = dir.path().join("two.png");
+    line_plot_png(&two, &ls, &[("rising", &t, &a), ("falling", &t, &b)]).unwrap();
+    let img = decode(&two);
+    let (blue, orange) = ([31, 119, 180], [255, 127, 14]);
+    // The x axis: the lowest row that is dark across a third of the width.
+    let x_axis = |img: &RgbImage| {
+        (0..img.height())
+            .rev()
+            .find(|&y| {
+                (0..img.width())
+                    .filter(|&x| img.get_pixel(x, y).0[0] < 90)
+                    .count()
+                    > 150
+            })
+            .unwrap()
+    };
+    let axis_y = x_axis(&img);
+    // Each colour appears below the x axis (its legend swatch) and the swatches are the only
+    // coloured pixels there: the legend is outside the plotting area.
+    for c in [blue, orange] {
+        assert!(
+            rows_of(&img, c).iter().any(|&y| y > axis_y + 30),
+            "{c:?} swatch below"
+        );
+    }
+    let one = dir.path().join("one.png");
+    line_plot_png(&one, &ls, &[("rising", &t, &a)]).unwrap();
+    let img = decode(&one);
+    let axis_y = x_axis(&img);
+    assert!(
+        rows_of(&img, blue).iter().all(|&y| y <= axis_y + 2),
+        "no legend for one curve"
+    );
+}
+
+#[test]
+fn a_colour_bar_over_a_tiny_range_is_drawn_in_bounded_time() {
+    // 1 + 1e-13 * ramp: the bar spans 1e-13 around 1; and a field spanning -1e308..1e308.
+    let dir = tempfile::tempdir().unwrap();
+    let f = Array2::from_shape_fn((20, 30), |(_, j)| 1.0 + 1e-13 * j as f64);
+    heatmap_png(
+        dir.path().join("t.png"),
+        f.view(),
+        &Axes::indices(20, 30),
+        &style(Colormap::Viridis),
+    )
+    .unwrap();
+    let g = Array2::from_shape_fn((20, 30), |(_, j)| if j < 15 { -1e308 } else { 1e308 });
+    let r = heatmap_png(
+        dir.path().join("h.png"),
+        g.view(),
+        &Axes::indices(20, 30),
+        &style(Colormap::Diverging),
+    )
+    .unwrap();
+    assert_eq!(r, (-1e308, 1e308));
+    let img = decode(&dir.path().join("h.png"));
+    let lo = locate(&img, Colormap::Diverging.rgb(0.0)).0;
+    let hi = locate(&img, Colormap::Diverging.rgb(1.0)).0;
+    assert!(
+        lo > 1000 && hi > 1000,
+        "both ends of the map drawn: {lo} {hi}"
+    );
 }

@@ -43,6 +43,19 @@ fn diagnostic_table(s: &QuantumSolver) -> Vec<(Quantity, Getter)> {
             |o| o.x_width,
         ),
     ];
+    if s.params.g != 0.0 {
+        // Gross-Pitaevskii: mu = dE/dN = T + V + g sum |psi|^4 dA = E + E_int (unit norm); in
+        // imaginary time it converges to the eigenvalue of the stationary equation.
+        d.push((
+            Quantity::new(
+                "chemical_potential",
+                e,
+                "chemical potential mu = energy + interaction",
+                true,
+            ),
+            |o| o.energy + o.interaction,
+        ));
+    }
     if s.grid.ny > 1 {
         d.push((Quantity::new("y_mean", "L", "<y>", true), |o| o.y_mean));
         d.push((Quantity::new("py_mean", "hbar / L", "<p_y>", true), |o| {
@@ -114,7 +127,25 @@ impl Simulation for QuantumSolver {
     }
 
     fn advance(&mut self, n: u64) {
-        QuantumSolver::advance(self, n);
+        if self.relax.is_some() {
+            // Imaginary time: stop at the step where the tolerance is reached.
+            for _ in 0..n {
+                QuantumSolver::step(self);
+                if QuantumSolver::converged(self) {
+                    break;
+                }
+            }
+        } else {
+            QuantumSolver::advance(self, n);
+        }
+    }
+
+    fn converged(&self) -> Option<bool> {
+        self.relax.map(|r| r.change < r.tolerance)
+    }
+
+    fn is_static(&self, name: &str) -> bool {
+        name == "potential" && self.drive.is_none()
     }
 
     fn fields(&self) -> Vec<Quantity> {

@@ -494,7 +494,11 @@ fn explain(msg: &str) -> (Option<String>, String, String) {
         let names = ticks(rest);
         let key = names.first().cloned();
         let allowed = if names.len() > 1 {
-            format!("unknown key; allowed keys: {}", names[1..].join(", "))
+            let hint = crate::messages::did_you_mean(
+                key.as_deref().unwrap_or(""),
+                names[1..].iter().map(String::as_str),
+            );
+            format!("unknown key{hint}; allowed keys: {}", names[1..].join(", "))
         } else {
             "unknown key; this table takes no keys".into()
         };
@@ -539,6 +543,11 @@ fn deserialize<T: DeserializeOwned>(ctx: &Ctx<'_>, prefix: &str, value: toml::Va
         {
             key.truncate(key.len() - s.len() - 1);
         }
+        // An out-of-type integer (`nx = -64`) gets the key's real range, as `nx = 0` does.
+        let allowed = match crate::messages::integer_range(&key) {
+            Some(range) if allowed.contains("integer") => range.to_string(),
+            _ => allowed,
+        };
         ctx.invalid(&key, value, allowed)
     })
 }
@@ -575,11 +584,14 @@ pub(crate) fn parse_with_overrides(
     for o in overrides {
         overridden.push(apply_override(&mut table, &file, o)?);
     }
-    let effective = toml::to_string(&table).unwrap_or_default();
     let base = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    // The stored text names input files by absolute paths: it runs from any folder.
+    let mut portable = table.clone();
+    crate::paths::absolutize(&mut portable, &base);
+    let effective = toml::to_string(&portable).unwrap_or_default();
     Ok(Parsed {
         table,
         overridden,
@@ -589,7 +601,8 @@ pub(crate) fn parse_with_overrides(
 }
 
 /// Applies one `key.path=value` override to `table`; the value is parsed as TOML (a bare word
-/// that is not valid TOML is taken as a string, so `--set boundary.all=periodic` works).
+/// that is not valid TOML is taken as a string, so `--set boundary.all=periodic` works); an
+/// empty value (`key.path=`) removes the key.
 ///
 /// # Errors
 /// No `=`, an empty key, or a path through a non-table.
@@ -611,6 +624,18 @@ pub fn apply_override(table: &mut toml::Table, file: &str, spec: &str) -> Result
             raw,
             "allowed: a dotted key path such as time.dt",
         ));
+    }
+    if raw.trim().is_empty() {
+        // `--set key=` removes the key (e.g. `--set time.t_end= --set time.steps=100`).
+        let mut cur = &mut *table;
+        for p in &parts[..parts.len() - 1] {
+            match cur.get_mut(*p) {
+                Some(toml::Value::Table(t)) => cur = t,
+                _ => return Ok(key.to_string()),
+            }
+        }
+        cur.remove(parts[parts.len() - 1]);
+        return Ok(key.to_string());
     }
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").unwrap_or_else(|| raw.into()),
@@ -734,6 +759,16 @@ impl Scenario {
         } = parse_with_overrides(text, path, overrides)?;
 
         // The solver kind first: its table is taken out before the common sections are checked.
+        if table.get("run").and_then(|r| r.get("solver")).is_none()
+            && (table.contains_key("data") || table.contains_key("model"))
+        {
+            return Err(ScenarioError::invalid(
+                file,
+                "run.solver",
+                "(missing)",
+                "this is a training scenario ([data], [model]); train it with `convsim train FILE`",
+            ));
+        }
         let solver_name = match table.get("run").and_then(|r| r.get("solver")) {
             Some(toml::Value::String(s)) => s.clone(),
             Some(other) => {
@@ -763,7 +798,14 @@ impl Scenario {
                 f,
                 "run.solver",
                 format!("{solver_name:?}"),
-                format!("unknown solver; allowed: {}", kinds::names()),
+                format!(
+                    "unknown solver{}; allowed: {}",
+                    crate::messages::did_you_mean(
+                        &solver_name,
+                        kinds::KINDS.iter().map(|k| k.name())
+                    ),
+                    kinds::names()
+                ),
             ));
         };
         let solver_table = table.remove(kind.name());
@@ -786,8 +828,12 @@ impl Scenario {
                         kind.name()
                     )
                 } else {
+                    let hint = crate::messages::did_you_mean(
+                        k,
+                        COMMON.iter().copied().chain([kind.name()]),
+                    );
                     format!(
-                        "unknown key; allowed keys: {}, {}",
+                        "unknown key{hint}; allowed keys: {}, {}",
                         COMMON.join(", "),
                         kind.name()
                     )

@@ -75,6 +75,8 @@ pub struct Progress {
     pub time: f64,
     /// Frames written so far.
     pub frames: usize,
+    /// Unit of `time` (the solver's).
+    pub time_units: &'static str,
 }
 
 /// What a finished run produced.
@@ -206,6 +208,7 @@ fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
         meta.attributes
             .insert("overrides".into(), s.overrides.join(" "));
     }
+    crate::provenance::add_to(&mut meta.attributes, s);
     meta
 }
 
@@ -281,14 +284,15 @@ pub fn run(
         _ => false,
     };
     out.check_writable(CHECKPOINT_FILE)?;
+    out.check_writable(convsim_io::XDMF_FILE)?;
 
     let mut sim = s.solver.build(s)?;
     // `validate` refused listed fields the solver cannot produce; the default list is narrowed.
-    let fields: Vec<_> = sim
+    let (statics, fields): (Vec<_>, Vec<_>) = sim
         .fields()
         .into_iter()
         .filter(|q| s.output.fields.contains(&q.name))
-        .collect();
+        .partition(|q| sim.is_static(&q.name));
     let diags = sim.diagnostics();
     if s.output.plots && !resuming {
         // A picture name taken by a file convsim did not write is refused before computing.
@@ -337,11 +341,19 @@ pub fn run(
         let tmp = out.claim(&tmp_name)?;
         let mut w = RunWriter::create(&tmp, &meta_of(s, sim.as_ref()), &sim.grid())
             .map_err(|e| ScenarioError::io(&tmp, e))?;
+        crate::provenance::add_numbers(&mut w).map_err(|e| ScenarioError::io(&tmp, e))?;
         for q in &fields {
             w.add_field(q).map_err(|e| ScenarioError::io(&tmp, e))?;
         }
         for q in &diags {
             w.add_diagnostic(q)
+                .map_err(|e| ScenarioError::io(&tmp, e))?;
+        }
+        // Static fields (a velocity model, a time-independent potential): once, not per frame.
+        let mut buf = Array2::zeros(sim.grid().shape());
+        for q in &statics {
+            sim.write_field(&q.name, buf.view_mut());
+            w.add_static_field(q, buf.view())
                 .map_err(|e| ScenarioError::io(&tmp, e))?;
         }
         w.set_attribute("status", "running")
@@ -419,7 +431,10 @@ pub fn run(
                 dir: dir.display().to_string(),
             });
         }
-        out.remove_ours(|n| n == CHECKPOINT_FILE || pictures::is_picture(n), &[])?;
+        out.remove_ours(
+            |n| n == CHECKPOINT_FILE || n == convsim_io::XDMF_FILE || pictures::is_picture(n),
+            &[],
+        )?;
         let replace = !matches!(existing, Existing::Absent);
         out.rename(&tmp_name, RUN_FILE, replace)?;
         writer.renamed(&run_path);
@@ -428,14 +443,16 @@ pub fn run(
     let ck_tmp = format!("{CHECKPOINT_FILE}.tmp-{}", std::process::id());
     out.record(CHECKPOINT_FILE)?;
     out.record(&ck_tmp)?;
+    let time_units = sim.time_units();
     progress(Progress {
         step: sim.step_count(),
         total,
         time: sim.time(),
         frames: writer.frames(),
+        time_units,
     });
     let mut last_checkpoint = resumed_from;
-    while sim.step_count() < total {
+    while sim.step_count() < total && sim.converged() != Some(true) {
         let sig = stop();
         if sig != 0 {
             return Err(interrupt(
@@ -455,7 +472,8 @@ pub fn run(
         let k0 = sim.step_count();
         sim.advance(next_event(k0, every, s.output.checkpoint_every, check, total) - k0);
         let k = sim.step_count();
-        let frame = is_frame_step(k, every, total);
+        // A converged solver (imaginary-time ground state) stops here with a last frame.
+        let frame = is_frame_step(k, every, total) || sim.converged() == Some(true);
         let ck = s.output.checkpoint_every > 0
             && k.is_multiple_of(s.output.checkpoint_every)
             && k < total;
@@ -476,6 +494,7 @@ pub fn run(
             total,
             time: sim.time(),
             frames: writer.frames(),
+            time_units,
         });
     }
     // The last step is a frame, so the gathers are complete; written again in case the loop
@@ -483,6 +502,10 @@ pub fn run(
     for g in sim.gathers() {
         writer
             .write_gather(&g)
+            .map_err(|e| ScenarioError::io(&run_path, e))?;
+    }
+    if let Some(c) = sim.converged() {
+        crate::provenance::record_convergence(&mut writer, c, sim.step_count())
             .map_err(|e| ScenarioError::io(&run_path, e))?;
     }
     writer
@@ -495,6 +518,9 @@ pub fn run(
     // Every checkpoint write renamed or removed its temporary: drop it from the manifest.
     out.remove(&ck_tmp)?;
     let seconds = start.elapsed().as_secs_f64();
+    // ParaView / VisIt read the run through this XDMF sidecar.
+    let xdmf = out.claim(convsim_io::XDMF_FILE)?;
+    convsim_io::write_xdmf(&run_path, &xdmf).map_err(|e| ScenarioError::io(&xdmf, e))?;
     let (steps, time) = (sim.step_count(), sim.time());
     // The pictures read the file back: the solver's memory is freed first (see limits).
     drop(sim);

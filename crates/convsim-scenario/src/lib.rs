@@ -24,8 +24,12 @@ pub mod expr;
 mod inputs;
 pub mod kinds;
 pub mod limits;
+pub mod messages;
 pub mod outputs;
+pub mod paths;
 pub mod pictures;
+pub mod provenance;
+mod resolved;
 pub mod train;
 
 pub use config::{FieldInput, OutputConfig, Scenario, Side, Sides4, TimeConfig};

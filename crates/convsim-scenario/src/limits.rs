@@ -475,10 +475,11 @@ pub(crate) fn footprint(shape: &RunShape, solver: &SolverFootprint) -> Footprint
             "output.plots",
             CANVAS,
         ));
+        // Plus one frame's working copy while a picture is drawn (ranges, masks).
         pictures.push(Item::new(
             "frames read back for pictures",
             "output.gif, grid.nx, grid.ny",
-            f64s(frames_read),
+            f64s(frames_read + 1),
         ));
         pictures.push(Item::new(
             "diagnostics read back for plots",

@@ -182,7 +182,7 @@ impl OutputDir {
     pub fn is_ours(&self, name: &str) -> bool {
         self.listed.contains(name)
             || (Path::new(name).extension().is_some_and(|x| x == "h5")
-                && convsim_io::file_kind(self.dir.join(name)).is_some())
+                && convsim_io::file_kind(self.dir.join(name)).is_ok_and(|k| k.is_some()))
     }
 
     /// Checks that convsim may write `name`: it does not exist, or convsim wrote it.

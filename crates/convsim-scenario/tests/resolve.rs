@@ -110,7 +110,7 @@ fn overrides_are_type_checked_like_the_file() {
     let e = err(BASE, &["time.steps=\"many\""]);
     assert_eq!(
         e,
-        "sc.toml (--set time.steps): time.steps: string \"many\": allowed: a non-negative integer"
+        "sc.toml (--set time.steps): time.steps: string \"many\": allowed: an integer >= 1"
     );
     let e = err(BASE, &["time.dt"]);
     assert!(e.contains("--set key.path=value"), "{e}");
@@ -131,11 +131,11 @@ fn every_mistake_names_file_key_value_and_what_is_allowed() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["grid.nz=3"],
-            "sc.toml (--set grid.nz): grid.nz: (unknown key): unknown key; allowed keys: nx, ny, dx, dy, lx, ly, x0, y0",
+            "sc.toml (--set grid.nz): grid.nz: (unknown key): unknown key; did you mean `nx`?; allowed keys: nx, ny, dx, dy, lx, ly, x0, y0",
         ),
         (
             &["grid.nx=\"a\""],
-            "grid.nx: string \"a\": allowed: a non-negative integer",
+            "grid.nx: string \"a\": allowed: an integer >= 2",
         ),
         (&["grid.nx=1"], "grid.nx: 1: allowed: an integer >= 2"),
         (

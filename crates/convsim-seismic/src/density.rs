@@ -30,7 +30,8 @@ use convsim_core::{Element, Grid, RealElement};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use crate::kernel::Layout;
+use crate::absorb::{Axis, CpmlSetup};
+use crate::sweep::Layout;
 use crate::{Result, SeismicError, SideBoundary};
 
 /// Staggered first-derivative weights `c_k`, `k = 1..=r`, of accuracy `order` on unit spacing:
@@ -45,40 +46,6 @@ pub fn staggered_weights(order: usize) -> Vec<f64> {
     let w = fd_weights(1, 0.0, &xs).expect("distinct nodes");
     // Antisymmetrise exactly so the operator stays symmetric to round-off.
     (1..=r).map(|k| 0.5 * (w[r - 1 + k] - w[r - k])).collect()
-}
-
-/// CPML coefficients `(a, b)` at depth `depth` cells into a layer (`<= 0`: outside).
-fn cpml_ab(
-    side: SideBoundary,
-    depth: f64,
-    h: f64,
-    v_max: f64,
-    dt: f64,
-    f_src: Option<f64>,
-) -> (f64, f64) {
-    let SideBoundary::Cpml {
-        width,
-        reflection,
-        frequency,
-    } = side
-    else {
-        return (0.0, 1.0);
-    };
-    if depth <= 0.0 {
-        return (0.0, 1.0);
-    }
-    let l = width as f64 * h;
-    let q = (depth / width as f64).min(1.0);
-    let d0 = -3.0 * v_max * reflection.ln() / (2.0 * l);
-    let d = d0 * q * q;
-    let alpha = std::f64::consts::PI * frequency.or(f_src).unwrap_or(0.0) * (1.0 - q);
-    let bb = (-(d + alpha) * dt).exp();
-    let aa = if d > 0.0 {
-        d * (bb - 1.0) / (d + alpha)
-    } else {
-        0.0
-    };
-    (aa, bb)
 }
 
 /// CPML state of one axis in the flux form.
@@ -97,56 +64,17 @@ struct Pml<T> {
     zeta: Vec<T>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn pml<T: RealElement>(
-    lo: SideBoundary,
-    hi: SideBoundary,
-    c0: usize,
-    c1: usize,
-    len: usize,
-    h: f64,
-    v_max: f64,
-    dt: f64,
-    f_src: Option<f64>,
-    size: usize,
-) -> Option<Pml<T>> {
-    let is = |b: SideBoundary| matches!(b, SideBoundary::Cpml { .. });
-    if !is(lo) && !is(hi) {
+/// The flux-form CPML of one axis (`len` padded positions, `size` samples per array), `None`
+/// without a CPML side.
+fn pml<T: RealElement>(ax: &Axis, len: usize, cs: CpmlSetup, size: usize) -> Option<Pml<T>> {
+    if !ax.has_cpml() {
         return None;
     }
-    let (wl, wh) = (lo.width() as f64, hi.width() as f64);
-    // Depth into the layer (cells) of position x (node index, or m + 0.5 for a half-point):
-    // the physical edge nodes c0 + wl and c1 - wh - 1 are at depth 0.
-    let ab = |x: f64| {
-        let dl = c0 as f64 + wl - x;
-        let dh = x - (c1 as f64 - wh - 1.0);
-        if is(lo) && dl > 0.0 {
-            cpml_ab(lo, dl, h, v_max, dt, f_src)
-        } else if is(hi) && dh > 0.0 {
-            cpml_ab(hi, dh, h, v_max, dt, f_src)
-        } else {
-            (0.0, 1.0)
-        }
-    };
-    let t = |v: f64| <T as Element>::from_f64(v);
-    let (mut an, mut bn, mut ah, mut bh) = (vec![], vec![], vec![], vec![]);
-    for i in 0..len {
-        let (a, b) = ab(i as f64);
-        an.push(t(a));
-        bn.push(t(b));
-        let (a, b) = ab(i as f64 + 0.5);
-        ah.push(t(a));
-        bh.push(t(b));
-    }
-    let (mut node_strips, mut half_strips) = (vec![], vec![]);
-    if is(lo) {
-        node_strips.push((c0, c0 + lo.width()));
-        half_strips.push((c0 - 1, c0 + lo.width()));
-    }
-    if is(hi) {
-        node_strips.push((c1 - hi.width(), c1));
-        half_strips.push((c1 - hi.width() - 1, c1));
-    }
+    let (an, bn) = ax.cpml_profile(len, 0.0, cs);
+    let (ah, bh) = ax.cpml_profile(len, 0.5, cs);
+    let node_strips = ax.cpml_strips();
+    // The half-points `m + 1/2` of a layer of nodes `[a, b)`: `m` in `[a - 1, b)`.
+    let half_strips = node_strips.iter().map(|&(a, b)| (a - 1, b)).collect();
     Some(Pml {
         an,
         bn,
@@ -154,8 +82,8 @@ fn pml<T: RealElement>(
         bh,
         node_strips,
         half_strips,
-        psi: vec![<T as num_traits::Zero>::zero(); size],
-        zeta: vec![<T as num_traits::Zero>::zero(); size],
+        psi: vec![T::zero(); size],
+        zeta: vec![T::zero(); size],
     })
 }
 
@@ -278,12 +206,27 @@ impl<T: RealElement> Density<T> {
         let dt_limit = 2.0 / lambda.sqrt();
         let v_max = st.velocity.iter().copied().fold(0.0, f64::max);
         let [top, bottom, left, right] = st.sides;
-        let pml_y = pml::<T>(
-            top, bottom, lay.cy0, lay.cy1, st.rows, g.dy, v_max, st.dt, st.f_src, size,
-        );
-        let pml_x = pml::<T>(
-            left, right, lay.cx0, lay.cx1, s, g.dx, v_max, st.dt, st.f_src, size,
-        );
+        let cs = CpmlSetup {
+            v_max,
+            dt: st.dt,
+            f_src: st.f_src,
+        };
+        let y_axis = Axis {
+            c0: lay.cy0,
+            c1: lay.cy1,
+            lo: top,
+            hi: bottom,
+            h: g.dy,
+        };
+        let x_axis = Axis {
+            c0: lay.cx0,
+            c1: lay.cx1,
+            lo: left,
+            hi: right,
+            h: g.dx,
+        };
+        let pml_y = pml::<T>(&y_axis, st.rows, cs, size);
+        let pml_x = pml::<T>(&x_axis, s, cs, size);
         if !(dt_limit.is_finite() && dt_limit > 0.0) {
             return Err(SeismicError::invalid(
                 "density",

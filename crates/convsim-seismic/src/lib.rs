@@ -26,16 +26,19 @@
 //! assert!(err.to_string().contains("stability limit"));
 //! ```
 
+mod absorb;
 pub mod analytic;
 pub mod density;
 pub mod error;
 pub mod hicks;
-mod kernel;
 pub mod model;
 pub mod params;
 mod shots;
+mod simulation;
 mod solver;
+mod sparse;
 pub mod stability;
+mod sweep;
 pub mod wavelet;
 
 pub use error::{Result, SeismicError, SeismicWarning};

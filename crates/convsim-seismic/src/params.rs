@@ -18,6 +18,8 @@ use convsim_core::Grid;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::{Result, SeismicError};
+
 /// Everything that defines a seismic run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -370,4 +372,57 @@ fn default_sponge_width() -> usize {
 }
 fn default_sponge_strength() -> f64 {
     0.3
+}
+
+/// Checks the numbers of one side's absorbing layer (`name`: top, bottom, left, right).
+pub(crate) fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
+    match *side {
+        SideBoundary::Cpml {
+            width,
+            reflection,
+            frequency,
+        } => {
+            if width == 0 || width > 1000 {
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.width"),
+                    width,
+                    "CPML width must be 1 to 1000 cells",
+                ));
+            }
+            if !(reflection > 0.0 && reflection < 1.0) {
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.reflection"),
+                    reflection,
+                    "the reflection target must be between 0 and 1 (exclusive), e.g. 1e-4",
+                ));
+            }
+            if let Some(f) = frequency
+                && !(f.is_finite() && f >= 0.0)
+            {
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.frequency"),
+                    f,
+                    "must be finite and >= 0 (Hz)",
+                ));
+            }
+        }
+        SideBoundary::Sponge { width, strength } => {
+            if width == 0 || width > 1000 {
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.width"),
+                    width,
+                    "sponge width must be 1 to 1000 cells",
+                ));
+            }
+            if !(strength.is_finite() && strength > 0.0) {
+                return Err(SeismicError::invalid(
+                    format!("boundaries.{name}.strength"),
+                    strength,
+                    "must be positive and finite",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -177,6 +177,9 @@ impl<T: RealElement> Simulation for MultiShot<T> {
     fn fields(&self) -> Vec<Quantity> {
         self.shots[0].fields()
     }
+    fn is_static(&self, name: &str) -> bool {
+        self.shots[0].is_static(name)
+    }
     fn write_field(&self, name: &str, out: ArrayViewMut2<'_, f64>) -> bool {
         self.shots[0].write_field(name, out)
     }

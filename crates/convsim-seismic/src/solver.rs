@@ -9,7 +9,7 @@
 //! p.sources = vec![PointSource { y: 300.0, x: 300.0, wavelet: Wavelet::ricker(12.0) }];
 //! p.receivers = vec![Receivers::Points { coords: vec![[300.0, 455.0]] }];
 //! let mut s = Seismic::<f32>::new(&p).unwrap();
-//! for _ in 0..p.nt() { s.step(); }
+//! s.advance(p.nt());
 //! let (coords, traces) = s.receivers();
 //! assert_eq!(coords.row(0).to_vec(), vec![300.0, 455.0]);
 //! assert_eq!(traces.dim(), (1, 201));
@@ -18,72 +18,44 @@
 
 use std::collections::BTreeMap;
 
+use convsim_core::memory::{ALIGN_BYTES, AlignedVec};
 use convsim_core::sim::Gather;
 use convsim_core::stencil::central_weights;
-use convsim_core::{Element, Grid, Quantity, RealElement, Simulation, StateArray};
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
-use rayon::prelude::*;
+use convsim_core::{Element, Isa, Quantity, RealElement, Simd};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
+use crate::absorb::{Axis, CpmlSetup};
 use crate::density::{Density, Setup};
-use crate::kernel::{Coef, Layout, Weights, fused_depth, leapfrog, leapfrog_fused};
+use crate::params::check_side;
+use crate::sparse::{ReceiverRows, SourceRows, Spread};
+use crate::sweep::schedule::Exec;
+use crate::sweep::{C2, Engine, Layout, PmlX, PmlY, Sides, Weights};
 use crate::{
     Model, Result, SeismicError, SeismicParams, SeismicWarning, SideBoundary, hicks, model,
     stability, wavelet,
 };
 
-/// A point's spread over the grid: `(flat padded index, weight)`.
-type Spread = Vec<(usize, f64)>;
-
-/// Convolutional PML state of one axis.
-#[derive(Clone, Debug)]
-struct PmlAxis<T> {
-    /// `a` and `b` of the recursive convolution per padded index along the axis (zero `a`
-    /// outside the layers).
-    a: Vec<T>,
-    b: Vec<T>,
-    /// Layer index ranges along the axis.
-    strips: Vec<(usize, usize)>,
-    /// Memory variables on the padded layout.
-    psi: Vec<T>,
-    zeta: Vec<T>,
-}
-
 /// The 2D acoustic wave solver in precision `T` (`f32` for production, `f64` for verification).
+///
+/// Constant density runs on the fused sweep (`sweep`): leapfrog, CPML, sponge, mirrors,
+/// sources and receivers in one pass over memory for several steps ([`Seismic::advance`]).
+/// Variable density runs the staggered flux form ([`crate::density`]) one step at a time.
 #[derive(Clone, Debug)]
 pub struct Seismic<T> {
-    params: SeismicParams,
-    lay: Layout,
-    rows: usize,
-    r: usize,
+    pub(crate) params: SeismicParams,
+    pub(crate) eng: Engine<T>,
     /// Physical origin in the padded layout.
     oy: usize,
     ox: usize,
-    w: Weights<T>,
-    /// Centre weights of the second derivative along y and x alone (for the CPML).
-    w0y: T,
-    w0x: T,
-    /// First-derivative weights `d1[k]` for distance `k + 1`, per axis, divided by the spacing.
-    d1y: Vec<T>,
-    d1x: Vec<T>,
-    cur: Vec<T>,
-    prev: Vec<T>,
-    c2_field: Option<Vec<T>>,
-    c2_uniform: T,
-    velocity: Array2<f64>,
-    pml_y: Option<PmlAxis<T>>,
-    pml_x: Option<PmlAxis<T>>,
-    /// Sponge factors per padded row / column (1 outside sponges); `None` without sponges.
-    sponge: Option<(Vec<T>, Vec<T>)>,
+    pub(crate) velocity: Array2<f64>,
     /// The variable-density operator; `None` for constant density (the fast path).
-    density: Option<Box<Density<T>>>,
+    pub(crate) density: Option<Box<Density<T>>>,
     /// A constant density model (kg/m^3), which keeps the fast path; only written as a field.
-    density_const: Option<f64>,
-    sources: Vec<(Spread, Vec<f64>)>,
-    rec_spread: Vec<Spread>,
-    rec_coords: Array2<f64>,
-    traces: Array2<f64>,
+    pub(crate) density_const: Option<f64>,
+    pub(crate) rec_coords: Array2<f64>,
+    pub(crate) traces: Array2<f64>,
     nt: usize,
-    step: u64,
+    pub(crate) step: u64,
     warnings: Vec<SeismicWarning>,
 }
 
@@ -183,72 +155,87 @@ impl<T: RealElement> Seismic<T> {
         }
         let [top, bottom, left, right] = sides;
         let (wt, wb, wl, wr) = (top.width(), bottom.width(), left.width(), right.width());
-        let stride = wl + g.nx + wr + 2 * r;
+        // Rows start on 64-byte boundaries (the buffers are aligned and the stride is a whole
+        // number of 64-byte blocks) and so does the first computational column, with one
+        // block (at least the stencil radius of ghost columns) on each side: the row kernels
+        // then load whole aligned vectors.
+        let a = (ALIGN_BYTES / std::mem::size_of::<T>()).max(r);
+        let cx1 = a + wl + g.nx + wr;
+        let stride = cx1.next_multiple_of(a) + a;
         let rows = wt + g.ny + wb + 2 * r;
         let lay = Layout {
             stride,
             cy0: r,
             cy1: r + wt + g.ny + wb,
-            cx0: r,
-            cx1: r + wl + g.nx + wr,
+            cx0: a,
+            cx1,
         };
-        let (oy, ox) = (r + wt, r + wl);
-        let size = rows * stride;
+        let (oy, ox) = (r + wt, a + wl);
 
         // Stencil weights.
         let w2 = central_weights(2, p.space_order).expect("order checked");
         let w1 = central_weights(1, p.space_order).expect("order checked");
         let t = |v: f64| <T as Element>::from_f64(v);
         let w = Weights {
-            w0: t(w2[r] / (g.dy * g.dy) + w2[r] / (g.dx * g.dx)),
+            w0y: t(w2[r] / (g.dy * g.dy)),
+            w0x: t(w2[r] / (g.dx * g.dx)),
             wy: (1..=r).map(|k| t(w2[r + k] / (g.dy * g.dy))).collect(),
             wx: (1..=r).map(|k| t(w2[r + k] / (g.dx * g.dx))).collect(),
+            d1y: (1..=r).map(|k| t(w1[r + k] / g.dy)).collect(),
+            d1x: (1..=r).map(|k| t(w1[r + k] / g.dx)).collect(),
         };
-        let d1y = (1..=r).map(|k| t(w1[r + k] / g.dy)).collect();
-        let d1x = (1..=r).map(|k| t(w1[r + k] / g.dx)).collect();
 
         // (v dt)^2 on the padded layout, the model replicated into the layers.
-        let uniform = v_max == v_min;
         let c2_at = |i: usize, j: usize| {
             let pi = (i as isize - oy as isize).clamp(0, g.ny as isize - 1) as usize;
             let pj = (j as isize - ox as isize).clamp(0, g.nx as isize - 1) as usize;
             (velocity[[pi, pj]] * p.dt).powi(2)
         };
-        let c2_field = if uniform {
-            None
+        let c2 = if v_max == v_min {
+            C2::Uniform(t((v_max * p.dt).powi(2)))
         } else {
-            let mut f = vec![<T as num_traits::Zero>::zero(); size];
+            let mut f = AlignedVec::zeros(rows * stride);
             for i in lay.cy0..lay.cy1 {
                 for j in lay.cx0..lay.cx1 {
                     f[i * stride + j] = t(c2_at(i, j));
                 }
             }
-            Some(f)
+            C2::Field(f)
         };
-        let c2_uniform = t((v_max * p.dt).powi(2));
 
         // Absorbing layers.
-        let f_ref = p.sources.iter().find_map(|s| match s.wavelet {
+        let f_src = p.sources.iter().find_map(|s| match s.wavelet {
             crate::Wavelet::Ricker { f0, .. } => Some(f0),
             crate::Wavelet::Samples { .. } => None,
         });
-        let pml_y = pml_axis::<T>(
-            top, bottom, lay.cy0, lay.cy1, rows, g.dy, v_max, p.dt, f_ref, size,
-        );
-        let pml_x = pml_axis::<T>(
-            left, right, lay.cx0, lay.cx1, stride, g.dx, v_max, p.dt, f_ref, size,
-        );
-        let sponge = if sides
+        let cs = CpmlSetup {
+            v_max,
+            dt: p.dt,
+            f_src,
+        };
+        let y_axis = Axis {
+            c0: lay.cy0,
+            c1: lay.cy1,
+            lo: top,
+            hi: bottom,
+            h: g.dy,
+        };
+        let x_axis = Axis {
+            c0: lay.cx0,
+            c1: lay.cx1,
+            lo: left,
+            hi: right,
+            h: g.dx,
+        };
+        let sponge = sides
             .iter()
             .any(|s| matches!(s, SideBoundary::Sponge { .. }))
-        {
-            Some((
-                sponge_axis::<T>(top, bottom, lay.cy0, lay.cy1, rows),
-                sponge_axis::<T>(left, right, lay.cx0, lay.cx1, stride),
-            ))
-        } else {
-            None
-        };
+            .then(|| {
+                (
+                    y_axis.sponge_profile::<T>(rows),
+                    x_axis.sponge_profile::<T>(stride),
+                )
+            });
 
         let density = match rho {
             None => None,
@@ -265,7 +252,7 @@ impl<T: RealElement> Seismic<T> {
                         order: p.space_order,
                         velocity: velocity.view(),
                         sides,
-                        f_src: f_ref,
+                        f_src,
                     },
                     rho,
                 )?;
@@ -282,55 +269,27 @@ impl<T: RealElement> Seismic<T> {
                 Some(Box::new(d))
             }
         };
-        // The constant-density CPML stays unused with density (the flux form has its own).
+        // The flux form has its own CPML: the sweep's stays off with variable density.
         let (pml_y, pml_x) = if density.is_some() {
             (None, None)
         } else {
-            (pml_y, pml_x)
-        };
-
-        let nt = p.nt();
-        let mut s = Seismic {
-            params: p.clone(),
-            lay,
-            rows,
-            r,
-            oy,
-            ox,
-            w,
-            w0y: t(w2[r] / (g.dy * g.dy)),
-            w0x: t(w2[r] / (g.dx * g.dx)),
-            d1y,
-            d1x,
-            cur: vec![<T as num_traits::Zero>::zero(); size],
-            prev: vec![<T as num_traits::Zero>::zero(); size],
-            c2_field,
-            c2_uniform,
-            velocity: velocity.clone(),
-            pml_y,
-            pml_x,
-            sponge,
-            density,
-            density_const,
-            sources: Vec::new(),
-            rec_spread: Vec::new(),
-            rec_coords: Array2::zeros((0, 2)),
-            traces: Array2::zeros((0, nt + 1)),
-            nt,
-            step: 0,
-            warnings: Vec::new(),
+            (
+                pml_y::<T>(&y_axis, rows, stride, r, cs),
+                pml_x::<T>(&x_axis, &lay, cs),
+            )
         };
 
         // Sources: spread times dt^2 v^2 / (dy dx) at each node.
+        let nt = p.nt();
+        let place = Placement {
+            grid: g,
+            lay,
+            oy,
+            ox,
+            sides: p.boundaries,
+        };
+        let mut sources = Vec::with_capacity(p.sources.len());
         for (k, src) in p.sources.iter().enumerate() {
-            let spread = s.spread(src.y, src.x, &format!("sources[{k}]"))?;
-            let coefs = spread
-                .into_iter()
-                .map(|(idx, wgt)| {
-                    let (i, j) = (idx / stride, idx % stride);
-                    (idx, wgt * c2_at(i, j) / (g.dy * g.dx))
-                })
-                .collect();
             if let crate::Wavelet::Samples { dt, values } = &src.wavelet
                 && (!(dt.is_finite() && *dt > 0.0) || values.iter().any(|v| !v.is_finite()))
             {
@@ -349,21 +308,28 @@ impl<T: RealElement> Seismic<T> {
                     "peak frequency must be positive and finite (Hz)",
                 ));
             }
-            s.sources
-                .push((coefs, wavelet::sample(&src.wavelet, p.dt, nt)));
+            let spread = place.spread(src.y, src.x, &format!("sources[{k}]"))?;
+            let coefs = spread
+                .into_iter()
+                .map(|(idx, wgt)| {
+                    let (i, j) = (idx / stride, idx % stride);
+                    (idx, wgt * c2_at(i, j) / (g.dy * g.dx))
+                })
+                .collect();
+            sources.push((coefs, wavelet::sample(&src.wavelet, p.dt, nt)));
         }
         let positions: Vec<[f64; 2]> = p
             .receivers
             .iter()
             .flat_map(crate::Receivers::positions)
             .collect();
-        s.rec_coords = Array2::from_shape_fn((positions.len(), 2), |(i, c)| positions[i][c]);
+        let rec_coords = Array2::from_shape_fn((positions.len(), 2), |(i, c)| positions[i][c]);
+        let mut spreads = Vec::with_capacity(positions.len());
         for (k, pos) in positions.iter().enumerate() {
-            let sp = s.spread(pos[0], pos[1], &format!("receivers[{k}]"))?;
-            s.rec_spread.push(sp);
+            spreads.push(place.spread(pos[0], pos[1], &format!("receivers[{k}]"))?);
         }
-        s.traces = Array2::zeros((positions.len(), nt + 1));
 
+        let mut warnings = Vec::new();
         // Points per wavelength.
         let f_max = p
             .sources
@@ -377,7 +343,7 @@ impl<T: RealElement> Seismic<T> {
                 .ppw_threshold
                 .unwrap_or_else(|| stability::ppw_threshold(p.space_order));
             if ppw < threshold {
-                s.warnings.push(SeismicWarning::LowPointsPerWavelength {
+                warnings.push(SeismicWarning::LowPointsPerWavelength {
                     ppw,
                     threshold,
                     order: p.space_order,
@@ -387,7 +353,86 @@ impl<T: RealElement> Seismic<T> {
                 });
             }
         }
-        Ok(s)
+        let eng = Engine {
+            lay,
+            rows,
+            r,
+            w,
+            c2,
+            sides: Sides {
+                top,
+                bottom,
+                left,
+                right,
+            },
+            pml_x,
+            pml_y,
+            sponge,
+            sources: SourceRows::new(rows, stride, sources),
+            receivers: ReceiverRows::new(rows, stride, &spreads),
+            isa: Isa::detect_up_to(Simd::Best),
+            cur: AlignedVec::zeros(rows * stride),
+            prev: AlignedVec::zeros(rows * stride),
+            depth: None,
+            exec: Exec::Parallel,
+        };
+        Ok(Seismic {
+            params: p.clone(),
+            eng,
+            oy,
+            ox,
+            velocity,
+            density,
+            density_const,
+            traces: Array2::zeros((positions.len(), nt + 1)),
+            rec_coords,
+            nt,
+            step: 0,
+            warnings,
+        })
+    }
+
+    /// Caps the instruction set of the stepping kernels (default [`Simd::Best`]): `Portable`
+    /// runs the same operations without fused multiply-adds (results agree to rounding).
+    pub fn set_simd(&mut self, simd: Simd) {
+        self.eng.isa = Isa::detect_up_to(simd);
+    }
+
+    /// The instruction set the stepping kernels run on.
+    #[must_use]
+    pub fn isa(&self) -> Isa {
+        self.eng.isa
+    }
+
+    /// Steps fused per sweep of [`Seismic::advance`] (`None`: from the cache budget, the
+    /// default). Any depth gives bitwise the same result; this is a tuning and testing knob.
+    pub fn set_sweep_depth(&mut self, depth: Option<usize>) {
+        self.eng.depth = depth;
+    }
+
+    /// Steps [`Seismic::advance`] fuses per sweep when `steps` are left.
+    #[must_use]
+    pub fn sweep_depth(&self, steps: usize) -> usize {
+        if self.density.is_some() {
+            1
+        } else {
+            self.eng.depth(steps)
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_exec(&mut self, exec: Exec) {
+        self.eng.exec = exec;
+    }
+
+    /// Back to rest at step 0: every field, memory variable and trace sample zero (the
+    /// buffers are kept, so a shot can be rerun without allocating).
+    pub fn reset(&mut self) {
+        for a in self.state_arrays_mut() {
+            a.fill(T::zero());
+        }
+        self.traces.fill(0.0);
+        self.step = 0;
     }
 
     /// Warnings found while building (the driver prints them).
@@ -479,13 +524,13 @@ impl<T: RealElement> Seismic<T> {
             (g.ny, g.nx),
             "Seismic::set_initial: shape (expected, actual)"
         );
-        let s = self.lay.stride;
+        let s = self.eng.lay.stride;
         for ((i, j), v) in p0.indexed_iter() {
             let idx = (i + self.oy) * s + j + self.ox;
-            self.cur[idx] = <T as Element>::from_f64(*v);
-            self.prev[idx] = <T as Element>::from_f64(*v);
+            self.eng.cur[idx] = <T as Element>::from_f64(*v);
+            self.eng.prev[idx] = <T as Element>::from_f64(*v);
         }
-        self.record(0);
+        self.eng.record_all(0, &mut self.traces);
     }
 
     /// Copies the current pressure on the physical grid into `out`, Pa.
@@ -499,9 +544,12 @@ impl<T: RealElement> Seismic<T> {
             (g.ny, g.nx),
             "Seismic::pressure_into: shape (expected, actual)"
         );
-        let s = self.lay.stride;
-        for ((i, j), o) in out.indexed_iter_mut() {
-            *o = self.cur[(i + self.oy) * s + j + self.ox].to_c64().re;
+        let s = self.eng.lay.stride;
+        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+            let src = &self.eng.cur[(i + self.oy) * s + self.ox..][..g.nx];
+            for (o, v) in row.iter_mut().zip(src) {
+                *o = v.to_c64().re;
+            }
         }
     }
 
@@ -517,88 +565,34 @@ impl<T: RealElement> Seismic<T> {
     /// Advances one time step. Allocates nothing.
     pub fn step(&mut self) {
         let n = self.step as usize;
-        self.fill_ghosts();
         if let Some(d) = &mut self.density {
-            d.step(&self.cur, &mut self.prev);
+            self.eng
+                .step_with(n, &mut self.traces, |cur, next| d.step(cur, next));
         } else {
-            let coef = match &self.c2_field {
-                Some(f) => Coef::Field(f),
-                None => Coef::Uniform(self.c2_uniform),
-            };
-            leapfrog(self.lay, &self.w, coef, &self.cur, &mut self.prev);
-            self.apply_pml();
+            self.eng.sweep(1, n, &mut self.traces);
         }
-        if let Some((gy, gx)) = &self.sponge {
-            damp(self.lay, gy, gx, &mut self.prev);
-            damp(self.lay, gy, gx, &mut self.cur);
-        }
-        for (spread, samples) in &self.sources {
-            let amp = samples.get(n).copied().unwrap_or(0.0);
-            if amp != 0.0 {
-                for &(idx, c) in spread {
-                    self.prev[idx] += <T as Element>::from_f64(c * amp);
-                }
-            }
-        }
-        self.zero_free_surfaces();
-        std::mem::swap(&mut self.cur, &mut self.prev);
         self.step += 1;
-        if n < self.nt {
-            self.record(n + 1);
-        }
     }
 
     /// Advances `steps` time steps: bitwise the same as `steps` calls of [`Seismic::step`], for
-    /// any thread count. Where nothing happens between steps (zero boundaries on all sides,
-    /// constant density, no source sample, no receiver recording) up to a few steps are fused
-    /// into one sweep over memory (temporal blocking), which is faster once the fields outgrow
-    /// the cache. Allocates nothing.
+    /// any thread count. With constant density, up to [`Seismic::sweep_depth`] steps run as one
+    /// sweep over memory (temporal blocking): the CPML, the sponge, the mirror boundaries, the
+    /// sources and the receivers are all updated inside the sweep, row by row. Allocates
+    /// nothing.
     pub fn advance(&mut self, steps: usize) {
+        if self.density.is_some() {
+            for _ in 0..steps {
+                self.step();
+            }
+            return;
+        }
         let mut left = steps;
         while left > 0 {
-            let k = self.fusable(left);
-            if k < 2 {
-                self.step();
-                left -= 1;
-                continue;
-            }
-            let coef = match &self.c2_field {
-                Some(f) => Coef::Field(f),
-                None => Coef::Uniform(self.c2_uniform),
-            };
-            leapfrog_fused(self.lay, &self.w, coef, k, &mut self.cur, &mut self.prev);
-            if k % 2 == 1 {
-                std::mem::swap(&mut self.cur, &mut self.prev);
-            }
+            let k = self.eng.depth(left);
+            self.eng.sweep(k, self.step as usize, &mut self.traces);
             self.step += k as u64;
             left -= k;
         }
-    }
-
-    /// How many of the next `max` steps [`Seismic::advance`] may fuse (0 or 1: none).
-    fn fusable(&self, max: usize) -> usize {
-        let b = self.params.boundaries;
-        let plain = [b.top, b.bottom, b.left, b.right]
-            .iter()
-            .all(|&side| side == SideBoundary::Zero)
-            && self.density.is_none()
-            && self.pml_y.is_none()
-            && self.pml_x.is_none()
-            && self.sponge.is_none();
-        let n = self.step as usize;
-        if !plain || (!self.rec_spread.is_empty() && n < self.nt) {
-            return 0;
-        }
-        let row_bytes = self.lay.stride * std::mem::size_of::<T>();
-        let depth = fused_depth(self.r, row_bytes).min(max);
-        // Sources are added between steps: stop before the first step with a sample.
-        (0..depth)
-            .take_while(|&d| {
-                self.sources
-                    .iter()
-                    .all(|(_, smp)| smp.get(n + d).is_none_or(|&a| a == 0.0))
-            })
-            .count()
     }
 
     /// The discrete energy `(hy hx / 2) [(p^n - p^{n-1})^T D (p^n - p^{n-1}) - (p^n)^T L
@@ -612,41 +606,43 @@ impl<T: RealElement> Seismic<T> {
     #[must_use]
     pub fn energy(&self) -> f64 {
         let g = self.params.grid;
+        let e = &self.eng;
         if let Some(d) = &self.density {
-            return d.energy(&self.cur, &self.prev, g.dy, g.dx);
+            return d.energy(&e.cur, &e.prev, g.dy, g.dx);
         }
-        let lay = self.lay;
+        let lay = e.lay;
         let s = lay.stride;
         let f = |v: T| v.to_c64().re;
-        let mut e = 0.0;
+        let w0 = f(e.w.w0y) + f(e.w.w0x);
+        let mut sum = 0.0;
         for i in lay.cy0..lay.cy1 {
             for j in lay.cx0..lay.cx1 {
                 let idx = i * s + j;
-                let c2 = self
-                    .c2_field
-                    .as_ref()
-                    .map_or(f(self.c2_uniform), |c| f(c[idx]));
-                let dp = f(self.cur[idx]) - f(self.prev[idx]);
-                let mut lap = f(self.w.w0) * f(self.prev[idx]);
-                for k in 0..self.r {
+                let c2 = match &e.c2 {
+                    C2::Uniform(v) => f(*v),
+                    C2::Field(c) => f(c[idx]),
+                };
+                let dp = f(e.cur[idx]) - f(e.prev[idx]);
+                let mut lap = w0 * f(e.prev[idx]);
+                for k in 0..e.r {
                     let d = (k + 1) * s;
-                    lap += f(self.w.wy[k]) * (f(self.prev[idx - d]) + f(self.prev[idx + d]))
-                        + f(self.w.wx[k]) * (f(self.prev[idx - k - 1]) + f(self.prev[idx + k + 1]));
+                    lap += f(e.w.wy[k]) * (f(e.prev[idx - d]) + f(e.prev[idx + d]))
+                        + f(e.w.wx[k]) * (f(e.prev[idx - k - 1]) + f(e.prev[idx + k + 1]));
                 }
-                e += dp * dp / c2 - f(self.cur[idx]) * lap;
+                sum += dp * dp / c2 - f(e.cur[idx]) * lap;
             }
         }
-        0.5 * e * g.dy * g.dx
+        0.5 * sum * g.dy * g.dx
     }
 
     /// Largest `|p|` on the physical grid, Pa.
     #[must_use]
     pub fn max_abs(&self) -> f64 {
         let g = self.params.grid;
-        let s = self.lay.stride;
+        let s = self.eng.lay.stride;
         let mut m = 0.0f64;
         for i in 0..g.ny {
-            let row = &self.cur[(i + self.oy) * s + self.ox..][..g.nx];
+            let row = &self.eng.cur[(i + self.oy) * s + self.ox..][..g.nx];
             for v in row {
                 m = m.max(v.to_c64().re.abs());
             }
@@ -654,22 +650,59 @@ impl<T: RealElement> Seismic<T> {
         m
     }
 
-    fn record(&mut self, k: usize) {
-        if k >= self.traces.ncols() {
-            return;
+    /// The state arrays of a checkpoint: name, data and shape.
+    pub(crate) fn state_arrays(&self) -> Vec<(&'static str, &[T], [usize; 2])> {
+        let e = &self.eng;
+        let (rows, s) = (e.rows, e.lay.stride);
+        let mut v: Vec<(&'static str, &[T], [usize; 2])> =
+            vec![("p", &e.cur, [rows, s]), ("p_prev", &e.prev, [rows, s])];
+        if let Some(p) = &e.pml_y {
+            v.push(("psi_y", &p.psi, [p.psi.len() / s, s]));
+            v.push(("zeta_y", &p.zeta, [p.zeta.len() / s, s]));
         }
-        for (rcv, spread) in self.rec_spread.iter().enumerate() {
-            let v: f64 = spread
-                .iter()
-                .map(|&(idx, w)| w * self.cur[idx].to_c64().re)
-                .sum();
-            self.traces[[rcv, k]] = v;
+        if let Some(p) = &e.pml_x {
+            let ny = e.lay.cy1 - e.lay.cy0;
+            v.push(("psi_x", &p.psi, [ny, p.psi.len() / ny]));
+            v.push(("zeta_x", &p.zeta, [ny, p.zeta.len() / ny]));
         }
+        if let Some(d) = &self.density {
+            v.extend(d.state_arrays().into_iter().map(|(n, a)| (n, a, [rows, s])));
+        }
+        v
     }
 
+    /// The same arrays as [`Seismic::state_arrays`], in the same order, for restoring.
+    pub(crate) fn state_arrays_mut(&mut self) -> Vec<&mut [T]> {
+        let e = &mut self.eng;
+        let mut v: Vec<&mut [T]> = vec![&mut e.cur, &mut e.prev];
+        if let Some(p) = &mut e.pml_y {
+            v.push(&mut p.psi);
+            v.push(&mut p.zeta);
+        }
+        if let Some(p) = &mut e.pml_x {
+            v.push(&mut p.psi);
+            v.push(&mut p.zeta);
+        }
+        if let Some(d) = &mut self.density {
+            v.extend(d.state_arrays_mut().into_iter().map(Vec::as_mut_slice));
+        }
+        v
+    }
+}
+
+/// Where points go on the padded grid.
+struct Placement {
+    grid: convsim_core::Grid,
+    lay: Layout,
+    oy: usize,
+    ox: usize,
+    sides: crate::SeismicBoundaries,
+}
+
+impl Placement {
     /// Hicks weights of the point `(y, x)` folded by the mirror boundaries.
     fn spread(&self, y: f64, x: f64, what: &str) -> Result<Spread> {
-        let g = self.params.grid;
+        let g = self.grid;
         let (y1, x1) = (
             g.y0 + (g.ny - 1) as f64 * g.dy,
             g.x0 + (g.nx - 1) as f64 * g.dx,
@@ -696,7 +729,7 @@ impl<T: RealElement> Seismic<T> {
         let fx = self.ox as f64 + (x - g.x0) / g.dx;
         let (iy0, wy) = hicks::weights_1d(fy, hicks::DEFAULT_RADIUS);
         let (ix0, wx) = hicks::weights_1d(fx, hicks::DEFAULT_RADIUS);
-        let b = self.params.boundaries;
+        let b = self.sides;
         let mut acc: BTreeMap<usize, f64> = BTreeMap::new();
         for (a, wa) in wy.iter().enumerate() {
             let Some((i, sy)) = fold(
@@ -723,186 +756,58 @@ impl<T: RealElement> Seismic<T> {
         }
         Ok(acc.into_iter().filter(|(_, w)| *w != 0.0).collect())
     }
+}
 
-    /// Fills the ghost cells of `cur` on the free-surface (odd mirror) and rigid (even mirror,
-    /// edge repeated) sides; the other sides keep zeros.
-    fn fill_ghosts(&mut self) {
-        let b = self.params.boundaries;
-        let lay = self.lay;
-        let s = lay.stride;
-        let r = self.r;
-        let cur = &mut self.cur;
-        let mirror = |kind: SideBoundary| match kind {
-            SideBoundary::FreeSurface => Some((-1.0, 0usize)),
-            SideBoundary::Rigid => Some((1.0, 1usize)),
-            _ => None,
-        };
-        if let Some((sign, shift)) = mirror(b.top) {
-            let sg = <T as Element>::from_f64(sign);
-            for k in 1..=r {
-                let (dst, src) = (lay.cy0 - k, lay.cy0 + k - shift);
-                for j in lay.cx0..lay.cx1 {
-                    cur[dst * s + j] = sg * cur[src * s + j];
-                }
-            }
-        }
-        if let Some((sign, shift)) = mirror(b.bottom) {
-            let sg = <T as Element>::from_f64(sign);
-            let e = lay.cy1 - 1;
-            for k in 1..=r {
-                let (dst, src) = (e + k, e - k + shift);
-                for j in lay.cx0..lay.cx1 {
-                    cur[dst * s + j] = sg * cur[src * s + j];
-                }
-            }
-        }
-        if let Some((sign, shift)) = mirror(b.left) {
-            let sg = <T as Element>::from_f64(sign);
-            for i in lay.cy0..lay.cy1 {
-                for k in 1..=r {
-                    cur[i * s + lay.cx0 - k] = sg * cur[i * s + lay.cx0 + k - shift];
-                }
-            }
-        }
-        if let Some((sign, shift)) = mirror(b.right) {
-            let sg = <T as Element>::from_f64(sign);
-            let e = lay.cx1 - 1;
-            for i in lay.cy0..lay.cy1 {
-                for k in 1..=r {
-                    cur[i * s + e + k] = sg * cur[i * s + e - k + shift];
-                }
-            }
-        }
+/// The y CPML state: profiles per padded row, memory variables of the layer rows.
+fn pml_y<T: RealElement>(
+    ax: &Axis,
+    rows: usize,
+    stride: usize,
+    r: usize,
+    cs: CpmlSetup,
+) -> Option<PmlY<T>> {
+    if !ax.has_cpml() {
+        return None;
     }
+    let (a, b) = ax.cpml_profile(rows, 0.0, cs);
+    let strips = ax.cpml_strips();
+    let zrows: usize = strips.iter().map(|(i0, i1)| i1 - i0).sum();
+    let prows = zrows + 2 * r * strips.len();
+    Some(PmlY {
+        a,
+        b,
+        strips,
+        psi: AlignedVec::zeros(prows * stride),
+        zeta: AlignedVec::zeros(zrows * stride),
+    })
+}
 
-    fn zero_free_surfaces(&mut self) {
-        let b = self.params.boundaries;
-        let lay = self.lay;
-        let s = lay.stride;
-        let next = &mut self.prev;
-        if b.top == SideBoundary::FreeSurface {
-            next[lay.cy0 * s + lay.cx0..lay.cy0 * s + lay.cx1]
-                .fill(<T as num_traits::Zero>::zero());
-        }
-        if b.bottom == SideBoundary::FreeSurface {
-            let e = lay.cy1 - 1;
-            next[e * s + lay.cx0..e * s + lay.cx1].fill(<T as num_traits::Zero>::zero());
-        }
-        for (kind, j) in [(b.left, lay.cx0), (b.right, lay.cx1 - 1)] {
-            if kind == SideBoundary::FreeSurface {
-                for i in lay.cy0..lay.cy1 {
-                    next[i * s + j] = <T as num_traits::Zero>::zero();
-                }
-            }
-        }
+/// The x CPML state: profiles per padded column, memory variables of each row's strips.
+fn pml_x<T: RealElement>(ax: &Axis, lay: &Layout, cs: CpmlSetup) -> Option<PmlX<T>> {
+    if !ax.has_cpml() {
+        return None;
     }
-
-    /// CPML corrections in the layers: `next += c2 (D psi + zeta)` per axis, with
-    /// `psi = b psi + a D p` and `zeta = b zeta + a (D2 p + D psi)` (recursive convolutions of
-    /// the stretched derivative `(1/s) d/dx ((1/s) dp/dx)`).
-    fn apply_pml(&mut self) {
-        let lay = self.lay;
-        let s = lay.stride;
-        let r = self.r;
-        let c2f = self.c2_field.as_deref();
-        let c2u = self.c2_uniform;
-        let cur = &self.cur;
-        // x: each row independently (the derivatives are along the row).
-        if let Some(px) = &mut self.pml_x {
-            let (ax, bx, strips) = (&px.a, &px.b, &px.strips);
-            let (wx, d1) = (&self.w.wx, &self.d1x);
-            let w0x = self.w0x;
-            let rows = lay.cy0 * s..lay.cy1 * s;
-            self.prev[rows.clone()]
-                .par_chunks_mut(s)
-                .zip(px.psi[rows.clone()].par_chunks_mut(s))
-                .zip(px.zeta[rows].par_chunks_mut(s))
-                .enumerate()
-                .for_each(|(ri, ((next, psi), zeta))| {
-                    let i = lay.cy0 + ri;
-                    let c = &cur[i * s..(i + 1) * s];
-                    for &(j0, j1) in strips {
-                        for j in j0..j1 {
-                            let mut d = <T as num_traits::Zero>::zero();
-                            for k in 0..r {
-                                d += d1[k] * (c[j + k + 1] - c[j - k - 1]);
-                            }
-                            psi[j] = bx[j] * psi[j] + ax[j] * d;
-                        }
-                    }
-                    for &(j0, j1) in strips {
-                        for j in j0..j1 {
-                            let mut dpsi = <T as num_traits::Zero>::zero();
-                            let mut d2 = w0x * c[j];
-                            for k in 0..r {
-                                dpsi += d1[k] * (psi[j + k + 1] - psi[j - k - 1]);
-                                d2 += wx[k] * (c[j + k + 1] + c[j - k - 1]);
-                            }
-                            zeta[j] = bx[j] * zeta[j] + ax[j] * (d2 + dpsi);
-                            let c2 = c2f.map_or(c2u, |f| f[i * s + j]);
-                            next[j] += c2 * (dpsi + zeta[j]);
-                        }
-                    }
-                });
-        }
-        if let Some(py) = &mut self.pml_y {
-            let (ay, by) = (&py.a, &py.b);
-            let (wy, d1) = (&self.w.wy, &self.d1y);
-            let w0y = self.w0y;
-            for &(i0, i1) in &py.strips {
-                // psi first over the whole strip: zeta needs psi of the neighbouring rows.
-                py.psi[i0 * s..i1 * s]
-                    .par_chunks_mut(s)
-                    .enumerate()
-                    .for_each(|(ri, psi)| {
-                        let i = i0 + ri;
-                        for j in lay.cx0..lay.cx1 {
-                            let mut d = <T as num_traits::Zero>::zero();
-                            for k in 0..r {
-                                d += d1[k] * (cur[(i + k + 1) * s + j] - cur[(i - k - 1) * s + j]);
-                            }
-                            psi[j] = by[i] * psi[j] + ay[i] * d;
-                        }
-                    });
-                let psi = &py.psi;
-                self.prev[i0 * s..i1 * s]
-                    .par_chunks_mut(s)
-                    .zip(py.zeta[i0 * s..i1 * s].par_chunks_mut(s))
-                    .enumerate()
-                    .for_each(|(ri, (next, zeta))| {
-                        let i = i0 + ri;
-                        for j in lay.cx0..lay.cx1 {
-                            let mut dpsi = <T as num_traits::Zero>::zero();
-                            let mut d2 = w0y * cur[i * s + j];
-                            for k in 0..r {
-                                let (u, d) = ((i - k - 1) * s + j, (i + k + 1) * s + j);
-                                dpsi += d1[k] * (psi[d] - psi[u]);
-                                d2 += wy[k] * (cur[d] + cur[u]);
-                            }
-                            zeta[j] = by[i] * zeta[j] + ay[i] * (d2 + dpsi);
-                            let c2 = c2f.map_or(c2u, |f| f[i * s + j]);
-                            next[j] += c2 * (dpsi + zeta[j]);
-                        }
-                    });
-            }
-        }
-    }
-
-    fn state_arrays(&self) -> Vec<(&'static str, &[T])> {
-        let mut v: Vec<(&'static str, &[T])> = vec![("p", &self.cur), ("p_prev", &self.prev)];
-        if let Some(p) = &self.pml_y {
-            v.push(("psi_y", &p.psi));
-            v.push(("zeta_y", &p.zeta));
-        }
-        if let Some(p) = &self.pml_x {
-            v.push(("psi_x", &p.psi));
-            v.push(("zeta_x", &p.zeta));
-        }
-        if let Some(d) = &self.density {
-            v.extend(d.state_arrays());
-        }
-        v
-    }
+    let (a0, b0) = ax.cpml_profile::<T>(lay.stride, 0.0, cs);
+    let (mut a, mut b) = (AlignedVec::zeros(lay.stride), AlignedVec::zeros(lay.stride));
+    a.copy_from_slice(&a0);
+    b.copy_from_slice(&b0);
+    let strips = ax.cpml_strips();
+    // Whole aligned blocks around each strip, one more either side (the kernels' neighbours).
+    let blk = lay.cx0;
+    let spans: Vec<(usize, usize)> = strips
+        .iter()
+        .map(|&(j0, j1)| (j0 / blk * blk - blk, j1.next_multiple_of(blk) + blk))
+        .collect();
+    let w: usize = spans.iter().map(|(s0, s1)| s1 - s0).sum();
+    let ny = lay.cy1 - lay.cy0;
+    Some(PmlX {
+        a,
+        b,
+        psi: AlignedVec::zeros(ny * w),
+        zeta: AlignedVec::zeros(ny * w),
+        strips,
+        spans,
+    })
 }
 
 /// Maps a padded index along one axis through the mirror boundaries: `None` if the point falls
@@ -938,330 +843,4 @@ fn fold(
         return None;
     }
     Some((i as usize, sign))
-}
-
-fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
-    match *side {
-        SideBoundary::Cpml {
-            width,
-            reflection,
-            frequency,
-        } => {
-            if width == 0 || width > 1000 {
-                return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.width"),
-                    width,
-                    "CPML width must be 1 to 1000 cells",
-                ));
-            }
-            if !(reflection > 0.0 && reflection < 1.0) {
-                return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.reflection"),
-                    reflection,
-                    "the reflection target must be between 0 and 1 (exclusive), e.g. 1e-4",
-                ));
-            }
-            if let Some(f) = frequency
-                && !(f.is_finite() && f >= 0.0)
-            {
-                return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.frequency"),
-                    f,
-                    "must be finite and >= 0 (Hz)",
-                ));
-            }
-        }
-        SideBoundary::Sponge { width, strength } => {
-            if width == 0 || width > 1000 {
-                return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.width"),
-                    width,
-                    "sponge width must be 1 to 1000 cells",
-                ));
-            }
-            if !(strength.is_finite() && strength > 0.0) {
-                return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.strength"),
-                    strength,
-                    "must be positive and finite",
-                ));
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Distance (in cells, 1..=width) of padded index `i` into the layer of the low or high side.
-fn layer_depth(
-    i: usize,
-    c0: usize,
-    c1: usize,
-    lo: SideBoundary,
-    hi: SideBoundary,
-) -> Option<(usize, SideBoundary)> {
-    let (wl, wh) = (lo.width(), hi.width());
-    if i >= c0 && i < c0 + wl {
-        Some((c0 + wl - i, lo))
-    } else if i + wh >= c1 && i < c1 {
-        Some((i + wh + 1 - c1, hi))
-    } else {
-        None
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn pml_axis<T: RealElement>(
-    lo: SideBoundary,
-    hi: SideBoundary,
-    c0: usize,
-    c1: usize,
-    len: usize,
-    h: f64,
-    v_max: f64,
-    dt: f64,
-    f_src: Option<f64>,
-    size: usize,
-) -> Option<PmlAxis<T>> {
-    let is_pml = |b: SideBoundary| matches!(b, SideBoundary::Cpml { .. });
-    if !is_pml(lo) && !is_pml(hi) {
-        return None;
-    }
-    let mut a = vec![<T as num_traits::Zero>::zero(); len];
-    let mut b = vec![<T as num_traits::One>::one(); len];
-    for i in 0..len {
-        if let Some((
-            depth,
-            SideBoundary::Cpml {
-                width,
-                reflection,
-                frequency,
-            },
-        )) = layer_depth(i, c0, c1, lo, hi)
-        {
-            let l = width as f64 * h;
-            let q = depth as f64 / width as f64;
-            let d0 = -3.0 * v_max * reflection.ln() / (2.0 * l);
-            let d = d0 * q * q;
-            let alpha = std::f64::consts::PI * frequency.or(f_src).unwrap_or(0.0) * (1.0 - q);
-            let bb = (-(d + alpha) * dt).exp();
-            let aa = if d > 0.0 {
-                d * (bb - 1.0) / (d + alpha)
-            } else {
-                0.0
-            };
-            a[i] = <T as Element>::from_f64(aa);
-            b[i] = <T as Element>::from_f64(bb);
-        }
-    }
-    let mut strips = Vec::new();
-    if is_pml(lo) {
-        strips.push((c0, c0 + lo.width()));
-    }
-    if is_pml(hi) {
-        strips.push((c1 - hi.width(), c1));
-    }
-    Some(PmlAxis {
-        a,
-        b,
-        strips,
-        psi: vec![<T as num_traits::Zero>::zero(); size],
-        zeta: vec![<T as num_traits::Zero>::zero(); size],
-    })
-}
-
-fn sponge_axis<T: RealElement>(
-    lo: SideBoundary,
-    hi: SideBoundary,
-    c0: usize,
-    c1: usize,
-    len: usize,
-) -> Vec<T> {
-    (0..len)
-        .map(|i| match layer_depth(i, c0, c1, lo, hi) {
-            Some((depth, SideBoundary::Sponge { width, strength })) => {
-                <T as Element>::from_f64((-(strength * depth as f64 / width as f64).powi(2)).exp())
-            }
-            _ => <T as num_traits::One>::one(),
-        })
-        .collect()
-}
-
-/// Multiplies the field by the sponge factors `gy[i] gx[j]` where they differ from 1.
-fn damp<T: RealElement>(lay: Layout, gy: &[T], gx: &[T], f: &mut [T]) {
-    let s = lay.stride;
-    let one = <T as num_traits::One>::one();
-    f[lay.cy0 * s..lay.cy1 * s]
-        .par_chunks_mut(s)
-        .enumerate()
-        .for_each(|(ri, row)| {
-            let g = gy[lay.cy0 + ri];
-            for j in lay.cx0..lay.cx1 {
-                let gg = g * gx[j];
-                if gg != one {
-                    row[j] *= gg;
-                }
-            }
-        });
-}
-
-impl<T: RealElement> Simulation for Seismic<T> {
-    fn kind(&self) -> &'static str {
-        "seismic"
-    }
-    fn grid(&self) -> Grid {
-        self.params.grid
-    }
-    fn dt(&self) -> f64 {
-        self.params.dt
-    }
-    fn time_units(&self) -> &'static str {
-        "s"
-    }
-    fn step_count(&self) -> u64 {
-        self.step
-    }
-    fn time(&self) -> f64 {
-        self.step as f64 * self.params.dt
-    }
-    fn step(&mut self) {
-        Seismic::step(self);
-    }
-    fn advance(&mut self, n: u64) {
-        convsim_core::sim::in_usize_chunks(n, |k| Seismic::advance(self, k));
-    }
-    fn fields(&self) -> Vec<Quantity> {
-        let mut v = vec![
-            Quantity::new("pressure", "Pa", "acoustic pressure", true),
-            Quantity::new("velocity", "m/s", "P-wave velocity model", false),
-        ];
-        if self.density.is_some() || self.density_const.is_some() {
-            v.push(Quantity::new(
-                "density",
-                "kg/m^3",
-                "mass density model",
-                false,
-            ));
-        }
-        v
-    }
-    fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
-        match name {
-            "pressure" => {
-                self.pressure_into(out);
-                true
-            }
-            "velocity" => {
-                out.assign(&self.velocity);
-                true
-            }
-            "density" => match (&self.density, self.density_const) {
-                (Some(d), _) => {
-                    out.assign(&d.rho);
-                    true
-                }
-                (None, Some(v)) => {
-                    out.fill(v);
-                    true
-                }
-                (None, None) => false,
-            },
-            _ => false,
-        }
-    }
-    fn gathers(&self) -> Vec<Gather<'_>> {
-        if self.rec_coords.nrows() == 0 {
-            return Vec::new();
-        }
-        vec![self.gather("shot0")]
-    }
-    fn diagnostics(&self) -> Vec<Quantity> {
-        vec![
-            Quantity::new(
-                "energy",
-                "1",
-                "discrete wave energy (conserved without absorbing layers)",
-                false,
-            ),
-            Quantity::new("max_abs_pressure", "Pa", "largest |p| on the grid", false),
-        ]
-    }
-    fn diagnostic_values(&self, out: &mut [f64]) {
-        out[0] = self.energy();
-        out[1] = self.max_abs();
-    }
-    fn is_finite(&self) -> bool {
-        self.cur.iter().all(|v| v.to_c64().re.is_finite())
-    }
-    fn state(&self) -> Vec<StateArray> {
-        let shape = IxDyn(&[self.rows, self.lay.stride]);
-        let mut v: Vec<StateArray> = self
-            .state_arrays()
-            .into_iter()
-            .map(|(name, a)| StateArray {
-                name: name.into(),
-                data: ArrayD::from_shape_vec(
-                    shape.clone(),
-                    a.iter().map(|x| x.to_c64().re).collect(),
-                )
-                .expect("padded shape"),
-            })
-            .collect();
-        v.push(StateArray {
-            name: "traces".into(),
-            data: self.traces.clone().into_dyn(),
-        });
-        v
-    }
-    fn restore(
-        &mut self,
-        step: u64,
-        _time: f64,
-        state: &[StateArray],
-    ) -> std::result::Result<(), String> {
-        let shape = vec![self.rows, self.lay.stride];
-        let find = |name: &str, want: &[usize]| -> std::result::Result<&ArrayD<f64>, String> {
-            let a = state
-                .iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| format!("checkpoint has no array `{name}`"))?;
-            if a.data.shape() != want {
-                return Err(format!(
-                    "array `{name}` has shape {:?}, expected {want:?}",
-                    a.data.shape()
-                ));
-            }
-            Ok(&a.data)
-        };
-        let names: Vec<&'static str> = self.state_arrays().into_iter().map(|(n, _)| n).collect();
-        let mut loaded = Vec::new();
-        for name in &names {
-            loaded.push(
-                find(name, &shape)?
-                    .iter()
-                    .map(|&x| <T as Element>::from_f64(x))
-                    .collect::<Vec<T>>(),
-            );
-        }
-        let traces = find("traces", &[self.traces.nrows(), self.traces.ncols()])?.clone();
-        let mut it = loaded.into_iter();
-        self.cur = it.next().expect("p");
-        self.prev = it.next().expect("p_prev");
-        if let Some(p) = &mut self.pml_y {
-            p.psi = it.next().expect("psi_y");
-            p.zeta = it.next().expect("zeta_y");
-        }
-        if let Some(p) = &mut self.pml_x {
-            p.psi = it.next().expect("psi_x");
-            p.zeta = it.next().expect("zeta_x");
-        }
-        if let Some(d) = &mut self.density {
-            for a in d.state_arrays_mut() {
-                *a = it.next().expect("density memory variable");
-            }
-        }
-        self.traces = traces.into_dimensionality().map_err(|e| e.to_string())?;
-        self.step = step;
-        Ok(())
-    }
 }

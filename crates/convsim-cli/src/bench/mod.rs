@@ -2,6 +2,7 @@
 //! the reference tools (median of at least 5 runs after one warm-up; plans and buffers built
 //! outside the timed region).
 
+use crate::output::outln;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -15,7 +16,7 @@ mod seismic;
 /// Arguments of `convsim bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Print one JSON line per workload (the format `shared/bench/compare` reads).
+    /// Print one JSON line per workload (machine-readable; docs/benchmarks.md).
     #[arg(long)]
     pub json: bool,
     /// Worker threads (default: all cores).
@@ -76,12 +77,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let seconds = pool.install(|| median_seconds(reps, copy_4096()));
         let gbs = 2.0 * COPY_BYTES as f64 / seconds / 1e9;
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"workload": "copy-4096-f64", "tool": "convsim", "seconds": seconds, "threads": threads, "gb_per_s": gbs})
             );
         } else {
-            println!(
+            outln!(
                 "{:28} {seconds:10.4} s  ({threads} threads; {gbs:.1} GB/s counting read and write)",
                 "copy-4096-f64"
             );
@@ -106,12 +107,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     for w in selected {
         let seconds = pool.install(|| median_seconds(reps, (w.setup)()));
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"workload": w.id, "tool": "convsim", "seconds": seconds, "threads": threads})
             );
         } else {
-            println!("{:28} {:10.4} s  ({threads} threads)", w.id, seconds);
+            outln!("{:28} {:10.4} s  ({threads} threads)", w.id, seconds);
         }
     }
     Ok(())
@@ -185,14 +186,14 @@ fn run_methods(
             if m == Method::Auto {
                 let ratio = seconds / best;
                 if args.json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"workload": id, "tool": "convsim", "method": "auto",
                             "chosen": chosen, "seconds": seconds, "threads": threads,
                             "over_best": ratio, "estimates": recipe.estimates})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{id:28} {:12} {seconds:10.4} s  picks {chosen}, {ratio:.2}x the best",
                         "auto"
                     );
@@ -200,13 +201,13 @@ fn run_methods(
             } else {
                 best = best.min(seconds);
                 if args.json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"workload": id, "tool": "convsim", "method": m.name(),
                             "seconds": seconds, "threads": threads, "variant": recipe.variant})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{id:28} {:12} {seconds:10.4} s  ({})",
                         m.name(),
                         recipe.variant

@@ -91,6 +91,13 @@ pub trait KindConfig: Debug + Send + Sync {
     fn produces(&self, _field: &str) -> bool {
         true
     }
+    /// The table `convsim validate` prints as part of a runnable scenario: it must resolve to
+    /// this same config. `raw` is the table as the scenario gave it (input paths absolute).
+    /// Default: [`KindConfig::to_table`].
+    fn to_runnable_table(&self, raw: &toml::Table) -> toml::Table {
+        let _ = raw;
+        self.to_table()
+    }
     /// Builds the solver with the scenario's initial state at step 0.
     ///
     /// # Errors

@@ -445,6 +445,19 @@ impl KindConfig for Config {
         field != "density" || self.params.density.is_some()
     }
 
+    fn to_runnable_table(&self, raw: &toml::Table) -> toml::Table {
+        // The receivers, absorbing layers and wavelets are kept as written (`to_table` shows
+        // them resolved, in a form the schema does not read back); the scalars resolved.
+        let mut t = raw.clone();
+        let resolved = self.to_table();
+        for k in ["order", "precision"] {
+            if let Some(v) = resolved.get(k) {
+                t.insert(k.into(), v.clone());
+            }
+        }
+        t
+    }
+
     fn to_table(&self) -> toml::Table {
         let p = &self.params;
         let mut t = toml::Table::new();

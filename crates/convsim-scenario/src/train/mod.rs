@@ -47,6 +47,7 @@
 //! found before any compute when the data scenario is known, else when the run file is opened.
 
 mod pairs;
+mod pictures;
 mod pipeline;
 mod show;
 
@@ -57,6 +58,7 @@ use convsim_core::{Boundary, Grid};
 use serde::Deserialize;
 
 pub use pairs::RunPairs;
+pub use pictures::draw_train_file;
 pub use pipeline::{
     STENCIL_FILE, TRAIN_FILE, TrainOptions, TrainOutcome, TrainProgress, default_out_dir,
     run_training,
@@ -452,6 +454,13 @@ impl TrainScenario {
             top: side,
         };
         let ctx = ctx_for(&file, &base, &overridden, &time, &sides);
+        if let Some(solver) = table.get("run").and_then(|r| r.get("solver")) {
+            return Err(ctx.invalid(
+                "run.solver",
+                crate::error::show_value(solver),
+                "this is a run scenario, not a training scenario ([data], [model], [train]); run it with `convsim run FILE`",
+            ));
+        }
         let raw: Raw = ctx.deserialize("", toml::Value::Table(table))?;
 
         let name = crate::outputs::run_name(&ctx, raw.run.name.as_deref(), path, "train")?;
@@ -582,11 +591,20 @@ fn resolve_data(ctx: &Ctx<'_>, d: RawData) -> Result<(DataSpec, DataShape)> {
     // the validation pairs it holds out.
     let need = d.skip + d.history + d.lag + usize::from(d.val_fraction > 0.0);
     if shape.frames < need {
+        // Name the key that takes the most frames.
+        let (key, value) = [
+            ("data.history", d.history),
+            ("data.skip", d.skip),
+            ("data.lag", d.lag),
+        ]
+        .into_iter()
+        .max_by_key(|(_, v)| *v)
+        .unwrap_or(("data.history", d.history));
         return Err(ctx.invalid(
-            "data.lag",
-            d.lag.to_string(),
+            key,
+            value.to_string(),
             format!(
-                "the data run has {} frames, but skip {} + history {} + lag {}{} needs at least {need}; allowed: more frames (time.steps / output.every of the data scenario) or a smaller lag",
+                "the data run has {} frames, but skip {} + history {} + lag {}{} needs at least {need}; allowed: more frames (time.steps / output.every of the data scenario) or smaller data.history, data.skip, data.lag",
                 shape.frames,
                 d.skip,
                 d.history,

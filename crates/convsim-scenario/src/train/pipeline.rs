@@ -39,7 +39,6 @@ use convsim_cnn::{
     set_params,
 };
 use convsim_core::{Boundaries, Grid};
-use convsim_plot::{Axes, ColorRange, Colormap, HeatmapStyle, LineStyle, YDirection};
 use ndarray::{Array1, Array2, Array3, Array4, ArrayD, Axis, s};
 
 use super::pairs::RunPairs;
@@ -270,6 +269,8 @@ fn true_model_step(one: &Array2<f64>, n: u64, k: usize) -> Option<Array2<f64>> {
 
 /// What the fit produced, in f64.
 struct Fitted {
+    /// One-step mean squared error of the initial model on every pair.
+    initial_loss: f64,
     /// Linear models: taps `(c_in, kh, kw)`.
     kernel: Option<Array3<f64>>,
     bias: Option<f64>,
@@ -419,6 +420,7 @@ fn fit_and_rollout<T: Float>(
         | ModelSpec::Cnn { boundary, .. }
         | ModelSpec::P4 { boundary, .. } => Boundaries::uniform(*boundary),
     };
+    let initial_loss = mse_on(model.as_mut(), &pairs, ts.train.batch).map_err(e)?;
     let (train_loss, val_loss, best_epoch) = match ts.train.method {
         Method::Optimizer => {
             let cfg = TrainConfig {
@@ -571,6 +573,7 @@ fn fit_and_rollout<T: Float>(
         }
     }
     Ok(Fitted {
+        initial_loss,
         kernel,
         bias,
         learned_moments,
@@ -581,34 +584,6 @@ fn fit_and_rollout<T: Float>(
         best_epoch,
         rollout,
     })
-}
-
-fn plot_err(path: &Path, e: impl std::fmt::Display) -> ScenarioError {
-    ScenarioError::Plot {
-        file: path.display().to_string(),
-        reason: e.to_string(),
-    }
-}
-
-fn stencil_png(path: &Path, taps: &Array2<f64>, title: &str) -> Result<()> {
-    let (kh, kw) = taps.dim();
-    // Offsets from the anchor; row 0 (offset -kh/2) at the top, as the taps are written.
-    let axes = Axes {
-        x: (0..kw).map(|j| j as f64 - (kw / 2) as f64).collect(),
-        y: (0..kh).map(|i| i as f64 - (kh / 2) as f64).collect(),
-        x_label: "column offset q".into(),
-        y_label: "row offset p".into(),
-        y_direction: YDirection::Down,
-    };
-    let style = HeatmapStyle {
-        title: title.into(),
-        colormap: Colormap::Diverging,
-        range: ColorRange::Auto,
-        colorbar_label: "tap".into(),
-        ..HeatmapStyle::default()
-    };
-    convsim_plot::heatmap_png(path, taps.view(), &axes, &style).map_err(|e| plot_err(path, e))?;
-    Ok(())
 }
 
 /// Runs a training scenario to the end. `progress` sees the data run's steps, every epoch and
@@ -651,6 +626,22 @@ pub fn run_training(
         skip: ts.data.skip,
     };
     let series = base.read_series(&file)?;
+    // A field that never changes leaves nothing to learn (every step is the identity): say so
+    // before training, not later on a loss of 0 or a plot.
+    let first = series.data.iter().copied().find(|v| v.is_finite());
+    if let Some(c) = first
+        && series.data.iter().all(|v| *v == c)
+    {
+        return Err(ScenarioError::invalid(
+            file.clone(),
+            "data.field",
+            format!("{:?}", ts.data.field),
+            format!(
+                "the field is {c} everywhere in every frame of {}: there is nothing to learn; allowed: data whose field changes (another initial field or data.field)",
+                data_run.display()
+            ),
+        ));
+    }
     let every = series.every;
     let frame_dt = series.frame_dt;
     drop(series);
@@ -749,9 +740,7 @@ pub fn run_training(
     let views: Vec<(&str, ndarray::ArrayViewD<'_, f64>)> =
         arrays.iter().map(|(n, a)| (n.as_str(), a.view())).collect();
     let method = format!("{:?}", ts.train.method).to_lowercase();
-    let best = fitted.best_epoch.to_string();
     let data_run_s = data_run.display().to_string();
-    let err_s = stencil_error.map(|v| format!("{v:e}")).unwrap_or_default();
     let attrs: Vec<(&str, &str)> = vec![
         ("run_name", ts.name.as_str()),
         ("description", ts.description.as_str()),
@@ -761,9 +750,7 @@ pub fn run_training(
         ("field", ts.data.field.as_str()),
         ("model", fitted.describe.as_str()),
         ("method", method.as_str()),
-        ("best_epoch", best.as_str()),
         ("time_units", time_units.as_str()),
-        ("stencil_rel_error", err_s.as_str()),
     ];
     convsim_io::write_arrays(&train_path, "train", &attrs, &views)
         .map_err(|e| ScenarioError::io(&train_path, e))?;
@@ -792,68 +779,46 @@ pub fn run_training(
         _ => None,
     };
 
-    // Pictures.
-    let mut pictures = Vec::new();
-    let p = out.claim("loss.png")?;
-    let epochs: Vec<f64> = (0..fitted.train_loss.len()).map(|i| i as f64).collect();
-    let mut series: Vec<(&str, &[f64], &[f64])> = vec![("train", &epochs, &fitted.train_loss)];
-    if fitted.val_loss.len() == fitted.train_loss.len() {
-        series.push(("validation", &epochs, &fitted.val_loss));
-    }
-    convsim_plot::line_plot_png(
-        &p,
-        &LineStyle {
-            title: format!("{}: loss per epoch", ts.name),
-            x_label: "epoch".into(),
-            y_label: "mean squared error".into(),
-            log_y: true,
-            ..LineStyle::default()
-        },
-        &series,
-    )
-    .map_err(|e| plot_err(&p, e))?;
-    pictures.push(p);
-    if let Some(kern) = &fitted.kernel {
-        let c_in = kern.dim().0;
-        for (c, plane) in kern.outer_iter().enumerate() {
-            let name = if c_in == 1 {
-                "stencil_learned.png".to_string()
-            } else {
-                format!("stencil_learned_c{c}.png")
+    let numbers = [
+        ("best_epoch", fitted.best_epoch as f64),
+        ("epochs", fitted.train_loss.len() as f64),
+        ("stencil_rel_error", stencil_error.unwrap_or(f64::NAN)),
+        ("initial_loss", fitted.initial_loss),
+    ];
+    let units: Vec<(&str, &str)> = arrays
+        .iter()
+        .map(|(n, _)| {
+            let u = match n.as_str() {
+                "loss/train" | "loss/val" => "(field units)^2",
+                "rollout/time" => time_units.as_str(),
+                // Epochs, steps, taps, moments, relative errors.
+                _ => "1",
             };
-            let p = out.claim(&name)?;
-            stencil_png(
-                &p,
-                &plane.to_owned(),
-                &format!("learned stencil, input level {c}"),
-            )?;
-            pictures.push(p);
-        }
-    }
-    if let (Some(t), Some(l)) = (&truth, &learned_2d) {
-        let p = out.claim("stencil_true.png")?;
-        stencil_png(&p, t, "true step stencil")?;
-        pictures.push(p);
-        let p = out.claim("stencil_diff.png")?;
-        stencil_png(&p, &(l - t), "learned minus true")?;
-        pictures.push(p);
-    }
-    if !fitted.rollout.is_empty() {
-        let p = out.claim("rollout.png")?;
-        let steps: Vec<f64> = (1..=fitted.rollout.len()).map(|r| r as f64).collect();
-        convsim_plot::line_plot_png(
-            &p,
-            &LineStyle {
-                title: format!("{}: model rollout vs solver", ts.name),
-                x_label: "model step".into(),
-                y_label: "relative L2 error".into(),
-                log_y: true,
-                ..LineStyle::default()
-            },
-            &[("model vs solver", &steps, &fitted.rollout)],
-        )
-        .map_err(|e| plot_err(&p, e))?;
-        pictures.push(p);
+            (n.as_str(), u)
+        })
+        .collect();
+    convsim_io::annotate_arrays(&train_path, &numbers, &units)
+        .map_err(|e| ScenarioError::io(&train_path, e))?;
+
+    // Pictures, drawn from train.h5.
+    let pictures = super::pictures::draw_train_file(&train_path, &mut out)?;
+    // An optimiser that ends above where it started has diverged: the files stay, to look at.
+    let last = fitted.train_loss.last().copied().unwrap_or(f64::NAN);
+    if ts.train.method == Method::Optimizer
+        && matches!(ts.train.loss, convsim_cnn::Loss::Mse)
+        && last > fitted.initial_loss * (1.0 + 1e-9)
+    {
+        return Err(ScenarioError::invalid(
+            ts.file.display().to_string(),
+            "train.optimizer.learning_rate",
+            format!("{:?}", ts.train.optimizer),
+            format!(
+                "training diverged: the loss rose from {:.6e} (initial model) to {last:.6e} after {} epochs (files kept in {}); allowed: a smaller learning rate",
+                fitted.initial_loss,
+                fitted.train_loss.len(),
+                dir.display()
+            ),
+        ));
     }
     let val_loss = if fitted.val_loss.is_empty() {
         f64::NAN

@@ -126,7 +126,7 @@ fn data_values() {
     invalid(BASE, &["data.val_fraction=1.0"], "data.val_fraction");
     invalid(BASE, &["data.val_fraction=-0.1"], "data.val_fraction");
     // 13 frames (12 steps, every 1): skip 12 leaves no pair.
-    let msg = invalid(BASE, &["data.skip=12"], "data.lag");
+    let msg = invalid(BASE, &["data.skip=12"], "data.skip");
     assert!(msg.contains("13 frames"), "{msg}");
     invalid(BASE, &["data.scenario=nope.toml"], "data.scenario");
     invalid(

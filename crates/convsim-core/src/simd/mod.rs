@@ -11,6 +11,10 @@
 // for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
 #![allow(clippy::inline_always)]
 
+mod lanes;
+
+pub use lanes::{Avx2, Avx512, Fma1, Lanes, Scalar, SimdReal};
+
 use crate::Element;
 
 /// The widest instruction set a [`crate::ConvPlan`] may use
@@ -28,9 +32,16 @@ pub enum Simd {
     Portable,
 }
 
-/// The instruction set a plan's inner loops run on.
+/// The instruction set a plan's inner loops run on: chosen once when the plan is built
+/// ([`Isa::detect_up_to`]) and recorded in it, so the inner loops never test the CPU.
+///
+/// A kernel is written once as an `#[inline(always)]` generic body with a `const FMA: bool`
+/// parameter; each instruction set gets a thin wrapper compiled with `#[target_feature]` that
+/// calls the body (so the body is inlined and compiled for that set), and the portable path
+/// calls the body with `FMA = false`. Calling a wrapper is safe only with an `Isa` obtained
+/// from [`Isa::detect_up_to`] (or [`Isa::Portable`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Isa {
+pub enum Isa {
     /// Whatever the compile target allows (SSE2 on x86-64).
     Portable,
     /// x86-64 with AVX2 and FMA, detected at run time.
@@ -42,7 +53,8 @@ pub(crate) enum Isa {
 
 impl Isa {
     /// The best instruction set of the running machine up to `limit`.
-    pub(crate) fn detect_up_to(limit: Simd) -> Isa {
+    #[must_use]
+    pub fn detect_up_to(limit: Simd) -> Isa {
         match limit {
             Simd::Portable => Isa::Portable,
             Simd::Avx2Fma => Isa::detect(),
@@ -62,7 +74,8 @@ impl Isa {
 
     /// The best instruction set of the running machine up to AVX2+FMA (the paths with no
     /// AVX-512 variant).
-    pub(crate) fn detect() -> Isa {
+    #[must_use]
+    pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2")
@@ -75,7 +88,8 @@ impl Isa {
     }
 
     /// This set, or AVX2+FMA in place of AVX-512F (for the loops with no AVX-512 variant).
-    pub(crate) fn at_most_avx2(self) -> Isa {
+    #[must_use]
+    pub fn at_most_avx2(self) -> Isa {
         if self == Isa::Avx512 {
             Isa::Avx2Fma
         } else {
@@ -84,7 +98,8 @@ impl Isa {
     }
 
     /// Name used in recipes.
-    pub(crate) fn name(self) -> &'static str {
+    #[must_use]
+    pub fn name(self) -> &'static str {
         match self {
             Isa::Portable => "portable",
             Isa::Avx2Fma => "avx2+fma",

@@ -1,0 +1,165 @@
+//! [`Seismic`] as a [`Simulation`] for the run driver: fields, diagnostics, gathers and
+//! checkpoint state.
+
+use convsim_core::sim::Gather;
+use convsim_core::{Element, Grid, Quantity, RealElement, Simulation, StateArray};
+use ndarray::{ArrayD, ArrayViewMut2, IxDyn};
+
+use crate::Seismic;
+
+impl<T: RealElement> Simulation for Seismic<T> {
+    fn kind(&self) -> &'static str {
+        "seismic"
+    }
+    fn grid(&self) -> Grid {
+        self.params.grid
+    }
+    fn dt(&self) -> f64 {
+        self.params.dt
+    }
+    fn time_units(&self) -> &'static str {
+        "s"
+    }
+    fn step_count(&self) -> u64 {
+        self.step
+    }
+    fn time(&self) -> f64 {
+        self.step as f64 * self.params.dt
+    }
+    fn step(&mut self) {
+        Seismic::step(self);
+    }
+    fn advance(&mut self, n: u64) {
+        convsim_core::sim::in_usize_chunks(n, |k| Seismic::advance(self, k));
+    }
+    fn fields(&self) -> Vec<Quantity> {
+        let mut v = vec![
+            Quantity::new("pressure", "Pa", "acoustic pressure", true),
+            Quantity::new("velocity", "m/s", "P-wave velocity model", false),
+        ];
+        if self.density.is_some() || self.density_const.is_some() {
+            v.push(Quantity::new(
+                "density",
+                "kg/m^3",
+                "mass density model",
+                false,
+            ));
+        }
+        v
+    }
+    fn is_static(&self, name: &str) -> bool {
+        matches!(name, "velocity" | "density")
+    }
+    fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
+        match name {
+            "pressure" => {
+                self.pressure_into(out);
+                true
+            }
+            "velocity" => {
+                out.assign(&self.velocity);
+                true
+            }
+            "density" => match (&self.density, self.density_const) {
+                (Some(d), _) => {
+                    out.assign(&d.rho);
+                    true
+                }
+                (None, Some(v)) => {
+                    out.fill(v);
+                    true
+                }
+                (None, None) => false,
+            },
+            _ => false,
+        }
+    }
+    fn gathers(&self) -> Vec<Gather<'_>> {
+        if self.rec_coords.nrows() == 0 {
+            return Vec::new();
+        }
+        vec![self.gather("shot0")]
+    }
+    fn diagnostics(&self) -> Vec<Quantity> {
+        vec![
+            if self.density.is_some() {
+                Quantity::new(
+                    "energy",
+                    "Pa^2 m^3/kg",
+                    "discrete wave energy (1/2) sum [p_t^2 / (rho v^2) + |grad p|^2 / rho] dA (a pressure norm, not joules; conserved without absorbing layers)",
+                    false,
+                )
+            } else {
+                Quantity::new(
+                    "energy",
+                    "Pa^2",
+                    "discrete wave energy (1/2) sum [p_t^2 / v^2 + |grad p|^2] dA (a pressure norm, not joules; conserved without absorbing layers)",
+                    false,
+                )
+            },
+            Quantity::new("max_abs_pressure", "Pa", "largest |p| on the grid", false),
+        ]
+    }
+    fn diagnostic_values(&self, out: &mut [f64]) {
+        out[0] = self.energy();
+        out[1] = self.max_abs();
+    }
+    fn is_finite(&self) -> bool {
+        self.eng.cur.iter().all(|v| v.to_c64().re.is_finite())
+    }
+    fn state(&self) -> Vec<StateArray> {
+        let mut v: Vec<StateArray> = self
+            .state_arrays()
+            .into_iter()
+            .map(|(name, a, shape)| StateArray {
+                name: name.into(),
+                data: ArrayD::from_shape_vec(
+                    IxDyn(&shape),
+                    a.iter().map(|x| x.to_c64().re).collect(),
+                )
+                .expect("state shape"),
+            })
+            .collect();
+        v.push(StateArray {
+            name: "traces".into(),
+            data: self.traces.clone().into_dyn(),
+        });
+        v
+    }
+    fn restore(
+        &mut self,
+        step: u64,
+        _time: f64,
+        state: &[StateArray],
+    ) -> std::result::Result<(), String> {
+        let find = |name: &str, want: &[usize]| -> std::result::Result<&ArrayD<f64>, String> {
+            let a = state
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| format!("checkpoint has no array `{name}`"))?;
+            if a.data.shape() != want {
+                return Err(format!(
+                    "array `{name}` has shape {:?}, expected {want:?}",
+                    a.data.shape()
+                ));
+            }
+            Ok(&a.data)
+        };
+        let mut loaded = Vec::new();
+        for (name, _, shape) in self.state_arrays() {
+            loaded.push(
+                find(name, &shape)?
+                    .iter()
+                    .map(|&x| <T as Element>::from_f64(x))
+                    .collect::<Vec<T>>(),
+            );
+        }
+        let traces = find("traces", &[self.traces.nrows(), self.traces.ncols()])?.clone();
+        for (dst, src) in self.state_arrays_mut().into_iter().zip(loaded) {
+            dst.copy_from_slice(&src);
+        }
+        self.traces = traces.into_dimensionality().map_err(|e| e.to_string())?;
+        self.step = step;
+        Ok(())
+    }
+}

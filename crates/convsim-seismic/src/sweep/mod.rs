@@ -1,0 +1,758 @@
+//! The constant-density stepping engine: leapfrog, CPML, sponge, mirrors, sources and
+//! receivers, fused into one pass over memory for several time steps (temporal blocking).
+//!
+//! One time step is a sequence of row *stages*:
+//!
+//! 1. `Psi` (with a y CPML): the y memory variables `psi_y` of the layer rows, from p^n;
+//! 2. `Update`: the new row p^(n+1) with every term of the operator (stencil, x and y CPML),
+//!    then the sponge factor, the sources of the step and the free-surface zeros;
+//! 3. `Post` (with a sponge or receivers): the sponge factor on the p^n row once every
+//!    reader of it has run, and the receivers anchored at the row.
+//!
+//! A sweep of `k` steps runs `k` such sequences as one wavefront ([`schedule`]): each stage
+//! trails the one before by just the rows it depends on ([`Plan`]), so a row is loaded into
+//! cache once and used by all `k` steps. Mirror boundaries (free surface, rigid) fill the ghost
+//! cells of p^n inside the first stage of each step. Every row of every step is computed by
+//! the same code from the same values as by `k` sweeps of one step, so the result is bitwise
+//! independent of `k`, of the number of bands and of the thread count.
+
+mod rows;
+pub(crate) mod schedule;
+
+use convsim_core::memory::AlignedVec;
+use convsim_core::{Element, Isa, RealElement};
+use ndarray::Array2;
+use rayon::prelude::*;
+
+use crate::SideBoundary;
+use crate::sparse::{ReceiverRows, SourceRows};
+use rows::{Io, Taps, XStrip, YRow};
+use schedule::Exec;
+
+/// Geometry of the padded arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// Row stride (padded columns).
+    pub(crate) stride: usize,
+    /// Computational rows `[cy0, cy1)`.
+    pub(crate) cy0: usize,
+    pub(crate) cy1: usize,
+    /// Computational columns `[cx0, cx1)`.
+    pub(crate) cx0: usize,
+    pub(crate) cx1: usize,
+}
+
+/// The operator's weights for radius `r`, divided by the spacings.
+#[derive(Clone, Debug)]
+pub(crate) struct Weights<T> {
+    /// Centre weight of each axis' second derivative.
+    pub(crate) w0y: T,
+    pub(crate) w0x: T,
+    /// Second-derivative weights of the neighbours at distance `k + 1`.
+    pub(crate) wy: Vec<T>,
+    pub(crate) wx: Vec<T>,
+    /// First-derivative weights of the neighbour at `+(k + 1)`.
+    pub(crate) d1y: Vec<T>,
+    pub(crate) d1x: Vec<T>,
+}
+
+impl<T: RealElement> Weights<T> {
+    fn taps<const R: usize>(&self) -> Taps<T, R> {
+        Taps {
+            w0: self.w0y + self.w0x,
+            w0y: self.w0y,
+            w0x: self.w0x,
+            wy: std::array::from_fn(|k| self.wy[k]),
+            wx: std::array::from_fn(|k| self.wx[k]),
+            d1y: std::array::from_fn(|k| self.d1y[k]),
+            d1x: std::array::from_fn(|k| self.d1x[k]),
+        }
+    }
+}
+
+/// `(v dt)^2`: one value, or one per padded sample.
+#[derive(Clone, Debug)]
+pub(crate) enum C2<T> {
+    Uniform(T),
+    Field(AlignedVec<T>),
+}
+
+/// CPML along x: memory variables of the strips of every computational row.
+#[derive(Clone, Debug)]
+pub(crate) struct PmlX<T> {
+    /// Profile per padded column.
+    pub(crate) a: AlignedVec<T>,
+    pub(crate) b: AlignedVec<T>,
+    /// Strips `[j0, j1)` in column order, and the columns `[base, end)` their memory variables
+    /// span in each row: the strip widened to whole aligned blocks and one more block either
+    /// side (zeros), which the vector kernels read around the strip.
+    pub(crate) strips: Vec<(usize, usize)>,
+    pub(crate) spans: Vec<(usize, usize)>,
+    /// `psi_x` and `zeta_x`: per computational row, the spans of the strips one after the
+    /// other.
+    pub(crate) psi: AlignedVec<T>,
+    pub(crate) zeta: AlignedVec<T>,
+}
+
+/// CPML along y: memory variables of the layer rows.
+#[derive(Clone, Debug)]
+pub(crate) struct PmlY<T> {
+    /// Profile per padded row.
+    pub(crate) a: Vec<T>,
+    pub(crate) b: Vec<T>,
+    /// Strips `[i0, i1)` of rows.
+    pub(crate) strips: Vec<(usize, usize)>,
+    /// `psi_y` of each strip's rows widened by `r` zero rows either side, full padded rows.
+    pub(crate) psi: AlignedVec<T>,
+    /// `zeta_y` of each strip's rows, full padded rows.
+    pub(crate) zeta: AlignedVec<T>,
+}
+
+impl<T> PmlX<T> {
+    /// Elements of one row's memory variables (`psi_x` and `zeta_x` alike).
+    pub(crate) fn row_len(&self) -> usize {
+        self.spans.iter().map(|(a, b)| b - a).sum()
+    }
+}
+
+impl<T> PmlY<T> {
+    /// The strip holding row `i` and the row's index in the `zeta` rows and in the `psi` rows.
+    fn locate(&self, i: usize, r: usize) -> Option<(usize, usize)> {
+        let (mut zrow, mut prow) = (0, 0);
+        for &(i0, i1) in &self.strips {
+            if (i0..i1).contains(&i) {
+                return Some((zrow + i - i0, prow + r + i - i0));
+            }
+            zrow += i1 - i0;
+            prow += i1 - i0 + 2 * r;
+        }
+        None
+    }
+}
+
+/// What the solver's sides ask of the engine.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sides {
+    pub(crate) top: SideBoundary,
+    pub(crate) bottom: SideBoundary,
+    pub(crate) left: SideBoundary,
+    pub(crate) right: SideBoundary,
+}
+
+/// The stepping engine of the constant-density operator (see the [module docs](self)).
+#[derive(Clone, Debug)]
+pub(crate) struct Engine<T> {
+    pub(crate) lay: Layout,
+    pub(crate) rows: usize,
+    pub(crate) r: usize,
+    pub(crate) w: Weights<T>,
+    pub(crate) c2: C2<T>,
+    pub(crate) sides: Sides,
+    pub(crate) pml_x: Option<PmlX<T>>,
+    pub(crate) pml_y: Option<PmlY<T>>,
+    /// Sponge factors per padded row and column.
+    pub(crate) sponge: Option<(Vec<T>, Vec<T>)>,
+    pub(crate) sources: SourceRows,
+    pub(crate) receivers: ReceiverRows,
+    pub(crate) isa: Isa,
+    /// p^n and p^(n-1) on the padded layout.
+    pub(crate) cur: AlignedVec<T>,
+    pub(crate) prev: AlignedVec<T>,
+    /// Steps fused per sweep; `None` picks from the cache budget ([`Engine::depth`]).
+    pub(crate) depth: Option<usize>,
+    pub(crate) exec: Exec,
+}
+
+/// The stages of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Psi,
+    Update,
+    Post,
+}
+
+/// A sweep's stages `(kind, step)` (step 1-based within the sweep) and the row offset of each
+/// behind the first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    stages: Vec<(Kind, usize)>,
+    offsets: Vec<usize>,
+}
+
+/// How far behind stage `(kind, t)` must run relative to each earlier stage it depends on:
+/// `(earlier kind, its step minus t, rows)`. `r`: stencil radius; `up`/`down`: reach of the
+/// receivers' spreads above/below their anchor rows.
+fn dependencies(
+    kind: Kind,
+    r: usize,
+    sponge: bool,
+    up: usize,
+    down: usize,
+) -> Vec<(Kind, isize, usize)> {
+    let damp = if sponge { r } else { 0 };
+    match kind {
+        // psi_y(t) reads rows +-r of p^(t-1) (written by Update(t-1)) and overwrites the psi_y
+        // rows Update(t-1) read +-r away. Its first row also fills the top ghost rows from
+        // the r rows below the edge.
+        Kind::Psi => vec![(Kind::Update, -1, r)],
+        Kind::Update => vec![
+            // Reads psi_y rows +-r.
+            (Kind::Psi, 0, r),
+            // Reads rows +-r of p^(t-1); overwrites p^(t-2), which Update(t-1) and Psi(t-1)
+            // read +-r away.
+            (Kind::Update, -1, r),
+            (Kind::Psi, -1, r),
+            // Reads the damped p^(t-2) row.
+            (Kind::Post, -1, 0),
+            // Overwrites p^(t-2), which Post(t-2) recorded from rows up to `up` above.
+            (Kind::Post, -2, up),
+        ],
+        Kind::Post => vec![
+            // Damps the p^(t-1) row once Update(t) and Psi(t) have read it +-r away; records
+            // p^t rows up to `down` below the anchor.
+            (Kind::Update, 0, damp.max(down)),
+            (Kind::Psi, 0, damp),
+            // Damps p^(t-1), which Post(t-1) recorded from rows up to `up` above.
+            (Kind::Post, -1, if sponge { up } else { 0 }),
+        ],
+    }
+}
+
+impl Plan {
+    fn new(
+        k: usize,
+        psi: bool,
+        post: bool,
+        r: usize,
+        sponge: bool,
+        up: usize,
+        down: usize,
+    ) -> Self {
+        let mut stages = Vec::new();
+        let mut offsets: Vec<usize> = Vec::new();
+        for t in 1..=k {
+            for kind in [Kind::Psi, Kind::Update, Kind::Post] {
+                if (kind == Kind::Psi && !psi) || (kind == Kind::Post && !post) {
+                    continue;
+                }
+                let mut off = offsets.last().copied().unwrap_or(0);
+                for (dk, dt, rows) in dependencies(kind, r, sponge, up, down) {
+                    let Some(ts) = t.checked_add_signed(dt) else {
+                        continue;
+                    };
+                    if let Some(q) = stages.iter().position(|&st| st == (dk, ts)) {
+                        off = off.max(offsets[q] + rows);
+                    }
+                }
+                stages.push((kind, t));
+                offsets.push(off);
+            }
+        }
+        Plan { stages, offsets }
+    }
+
+    /// Rows the wavefront spans from its first to its last stage.
+    fn span(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+}
+
+/// A buffer shared by the tasks of a sweep, which by the schedule never touch a row that
+/// another task writes at the same time.
+struct Shared<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Shared<T> {}
+
+// SAFETY: the schedule makes concurrent accesses disjoint (see `schedule`).
+unsafe impl<T: Send + Sync> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn new(v: &mut [T]) -> Self {
+        Self {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+        }
+    }
+
+    /// # Safety
+    /// Nobody writes `[at, at + n)` while the slice lives.
+    unsafe fn get<'a>(self, at: usize, n: usize) -> &'a [T] {
+        assert!(at + n <= self.len, "window inside the buffer");
+        // SAFETY: in bounds (checked); no concurrent writer (caller).
+        unsafe { std::slice::from_raw_parts(self.ptr.add(at), n) }
+    }
+
+    /// # Safety
+    /// Nobody else reads or writes `[at, at + n)` while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get_mut<'a>(self, at: usize, n: usize) -> &'a mut [T] {
+        assert!(at + n <= self.len, "window inside the buffer");
+        // SAFETY: in bounds (checked); exclusive (caller).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), n) }
+    }
+}
+
+/// Everything a sweep's tasks write, shared.
+struct Buffers<T> {
+    /// p^n (`a`) and p^(n-1) (`b`) at the start of the sweep.
+    a: Shared<T>,
+    b: Shared<T>,
+    psi_x: Option<Shared<T>>,
+    zeta_x: Option<Shared<T>>,
+    psi_y: Option<Shared<T>>,
+    zeta_y: Option<Shared<T>>,
+    traces: Shared<f64>,
+    /// Samples per trace (`nt + 1`).
+    samples: usize,
+}
+
+impl<T> Buffers<T> {
+    /// p^(t-1) and the field p^t overwrites (p^(t-2)) at step `t` (1-based) of the sweep.
+    fn fields(&self, t: usize) -> (Shared<T>, Shared<T>) {
+        if t % 2 == 1 {
+            (self.a, self.b)
+        } else {
+            (self.b, self.a)
+        }
+    }
+}
+
+/// A mirror side's ghost rule: `(sign, shift)` with ghost `k` (1-based, outwards) equal to
+/// `sign` times the node `k - shift` inside the edge.
+fn mirror(side: SideBoundary) -> Option<(f64, usize)> {
+    match side {
+        SideBoundary::FreeSurface => Some((-1.0, 0)),
+        SideBoundary::Rigid => Some((1.0, 1)),
+        _ => None,
+    }
+}
+
+impl<T: RealElement> Engine<T> {
+    /// Steps per sweep: as many as keep the wavefront's rows (the fields, `(v dt)^2` and the
+    /// CPML rows) within an L2-sized budget per thread, at most `MAX_DEPTH`.
+    pub(crate) fn depth(&self, max: usize) -> usize {
+        // Per row: two fields, (v dt)^2 if it varies, and in the y layers psi and zeta.
+        const BUDGET: usize = 512 * 1024;
+        const MAX_DEPTH: usize = 8;
+        if let Some(d) = self.depth {
+            return d.clamp(1, max.max(1));
+        }
+        let row = self.lay.stride * std::mem::size_of::<T>();
+        let per_row = row * (2 + usize::from(matches!(self.c2, C2::Field(_))));
+        let mut k = 1;
+        while k < MAX_DEPTH.min(max) {
+            let span = self.plan(k + 1).span() + 2 * self.r + 1;
+            if span * per_row > BUDGET {
+                break;
+            }
+            k += 1;
+        }
+        k
+    }
+
+    fn plan(&self, k: usize) -> Plan {
+        let sponge = self.sponge.is_some();
+        let rec = !self.receivers.is_empty();
+        let (up, down) = if rec {
+            (self.receivers.reach_up, self.receivers.reach_down)
+        } else {
+            (0, 0)
+        };
+        Plan::new(
+            k,
+            self.pml_y.is_some(),
+            sponge || rec,
+            self.r,
+            sponge,
+            up,
+            down,
+        )
+    }
+
+    /// Advances `k` steps from step `n0` (the fields hold p^n0 and p^(n0-1)) in one sweep,
+    /// recording receiver samples `n0 + 1 ..= n0 + k` that fall inside `traces`. Allocates
+    /// nothing but the sweep's plan (a few dozen numbers).
+    pub(crate) fn sweep(&mut self, k: usize, n0: usize, traces: &mut Array2<f64>) {
+        macro_rules! go {
+            ($r:literal) => {
+                self.sweep_r::<$r>(k, n0, traces)
+            };
+        }
+        match self.r {
+            1 => go!(1),
+            2 => go!(2),
+            3 => go!(3),
+            4 => go!(4),
+            5 => go!(5),
+            6 => go!(6),
+            7 => go!(7),
+            8 => go!(8),
+            r => unreachable!("stencil radius {r} outside 1..=8 (checked at construction)"),
+        }
+    }
+
+    fn sweep_r<const R: usize>(&mut self, k: usize, n0: usize, traces: &mut Array2<f64>) {
+        assert!(k >= 1, "a sweep advances at least one step");
+        let plan = self.plan(k);
+        let lay = self.lay;
+        let ny = lay.cy1 - lay.cy0;
+        let most = schedule::max_bands(ny, &plan.offsets);
+        // A few bands per thread even out a busy machine; the sequential test orders use as
+        // many as fit, so that every seam is exercised.
+        let bands = if self.exec == Exec::Parallel {
+            most.min(2 * rayon::current_num_threads())
+        } else {
+            most
+        };
+        let samples = traces.ncols();
+        let traces = traces.as_slice_mut().expect("traces are standard layout");
+        let bufs = Buffers {
+            a: Shared::new(&mut self.cur),
+            b: Shared::new(&mut self.prev),
+            psi_x: self.pml_x.as_mut().map(|p| Shared::new(&mut p.psi)),
+            zeta_x: self.pml_x.as_mut().map(|p| Shared::new(&mut p.zeta)),
+            psi_y: self.pml_y.as_mut().map(|p| Shared::new(&mut p.psi)),
+            zeta_y: self.pml_y.as_mut().map(|p| Shared::new(&mut p.zeta)),
+            traces: Shared::new(traces),
+            samples,
+        };
+        let taps = self.w.taps::<R>();
+        let me = &*self;
+        let first = plan.stages[0].0;
+        let task = |s: usize, i: usize| {
+            let (kind, t) = plan.stages[s];
+            let (src, dst) = bufs.fields(t);
+            if kind == first {
+                me.fill_ghost_rows(src, i);
+            }
+            match kind {
+                Kind::Psi => me.psi_task::<R>(&taps, &bufs, src, i),
+                Kind::Update => me.update_task::<R>(&taps, &bufs, src, dst, i, n0 + t - 1),
+                Kind::Post => me.post_task(&bufs, src, dst, i, n0 + t),
+            }
+        };
+        schedule::sweep(lay.cy0, lay.cy1, &plan.offsets, bands, self.exec, &task);
+        if k % 2 == 1 {
+            std::mem::swap(&mut self.cur, &mut self.prev);
+        }
+    }
+
+    /// Fills the ghost rows of `f` on a mirror top (at the first row) or bottom (at the row
+    /// `r` above the last) from the rows inside the edge.
+    fn fill_ghost_rows(&self, f: Shared<T>, i: usize) {
+        let lay = self.lay;
+        let (s, r) = (lay.stride, self.r);
+        let (c0, n) = (lay.cx0, lay.cx1 - lay.cx0);
+        let copy = |dst: usize, src: usize, sign: f64| {
+            // SAFETY: ghost rows of this field are read only by this step's stages at the rows
+            // next to the edge, which the schedule runs after this task; the source rows are
+            // final (the previous step passed them `r` rows ago).
+            let sg = <T as Element>::from_f64(sign);
+            let (src_row, dst_row) =
+                unsafe { (f.get(src * s + c0, n), f.get_mut(dst * s + c0, n)) };
+            for (d, &v) in dst_row.iter_mut().zip(src_row) {
+                *d = sg * v;
+            }
+        };
+        if i == lay.cy0
+            && let Some((sign, shift)) = mirror(self.sides.top)
+        {
+            for k in 1..=r {
+                copy(lay.cy0 - k, lay.cy0 + k - shift, sign);
+            }
+        }
+        if i + r == lay.cy1
+            && let Some((sign, shift)) = mirror(self.sides.bottom)
+        {
+            let e = lay.cy1 - 1;
+            for k in 1..=r {
+                copy(e + k, e - k + shift, sign);
+            }
+        }
+    }
+
+    fn psi_task<const R: usize>(
+        &self,
+        taps: &Taps<T, R>,
+        bufs: &Buffers<T>,
+        src: Shared<T>,
+        q: usize,
+    ) {
+        let Some(py) = &self.pml_y else { return };
+        let Some((_, prow)) = py.locate(q, R) else {
+            return;
+        };
+        let lay = self.lay;
+        let s = lay.stride;
+        // SAFETY: rows q - R ..= q + R of p^(t-1) are final and not written during this task
+        // (the plan puts Psi(t) R rows behind Update(t-1) and before Update(t + 1)); psi_y row
+        // q is this task's alone.
+        let (win, psi) = unsafe {
+            (
+                src.get((q - R) * s, (2 * R + 1) * s),
+                bufs.psi_y.expect("psi_y").get_mut(prow * s, s),
+            )
+        };
+        rows::psi_y::<T, R>(
+            self.isa,
+            taps,
+            win,
+            (s, lay.cx0, lay.cx1),
+            (py.a[q], py.b[q]),
+            psi,
+        );
+    }
+
+    fn update_task<const R: usize>(
+        &self,
+        taps: &Taps<T, R>,
+        bufs: &Buffers<T>,
+        src: Shared<T>,
+        dst: Shared<T>,
+        i: usize,
+        n: usize,
+    ) {
+        let lay = self.lay;
+        let s = lay.stride;
+        // SAFETY (all accesses below): the ghost columns of row i of p^(t-1), row i of the
+        // destination field and the row's CPML memory variables are touched by this task
+        // only; rows i - R ..= i + R of p^(t-1) and the psi_y rows i - R ..= i + R are final
+        // and not written while it runs (see `dependencies`).
+        self.fill_ghost_cols(unsafe { src.get_mut(i * s, s) });
+        let win = unsafe { src.get((i - R) * s, (2 * R + 1) * s) };
+        let out = unsafe { dst.get_mut(i * s, s) };
+        let c2 = match &self.c2 {
+            C2::Uniform(v) => (None, *v),
+            C2::Field(f) => (Some(&f[i * s..(i + 1) * s]), T::zero()),
+        };
+        let mut io = Io {
+            win,
+            stride: s,
+            out,
+            c2: c2.0,
+            c2s: c2.1,
+            c0: lay.cx0,
+            c1: lay.cx1,
+        };
+        let ri = i - lay.cy0;
+        let mut xs = [XStrip::empty(), XStrip::empty()];
+        let mut nx = 0;
+        if let Some(px) = &self.pml_x {
+            let w = px.row_len();
+            let (mut psi, mut zeta) = unsafe {
+                (
+                    bufs.psi_x.expect("psi_x").get_mut(ri * w, w),
+                    bufs.zeta_x.expect("zeta_x").get_mut(ri * w, w),
+                )
+            };
+            for (&(j0, j1), &(base, end)) in px.strips.iter().zip(&px.spans) {
+                let (p, prest) = psi.split_at_mut(end - base);
+                let (z, zrest) = zeta.split_at_mut(end - base);
+                xs[nx] = XStrip {
+                    j0,
+                    j1,
+                    psi: p,
+                    zeta: z,
+                    base,
+                    a: &px.a,
+                    b: &px.b,
+                };
+                nx += 1;
+                (psi, zeta) = (prest, zrest);
+            }
+        }
+        let y = self.pml_y.as_ref().and_then(|py| {
+            let (zrow, prow) = py.locate(i, R)?;
+            Some(YRow {
+                psi: unsafe {
+                    bufs.psi_y
+                        .expect("psi_y")
+                        .get((prow - R) * s, (2 * R + 1) * s)
+                },
+                zeta: unsafe { bufs.zeta_y.expect("zeta_y").get_mut(zrow * s, s) },
+                a: py.a[i],
+                b: py.b[i],
+            })
+        });
+        rows::update::<T, R>(self.isa, taps, &mut io, &mut xs[..nx], y);
+        self.finish_row(i, n, io.out);
+    }
+
+    /// What follows the operator on row `i` of p^(n+1): the sponge, the sources of step `n`,
+    /// the free-surface zeros.
+    fn finish_row(&self, i: usize, n: usize, out: &mut [T]) {
+        let lay = self.lay;
+        if let Some((gy, gx)) = &self.sponge {
+            damp_row(gy[i], gx, lay, out);
+        }
+        self.sources.inject(i, n, out);
+        let zero = T::zero();
+        if (i == lay.cy0 && self.sides.top == SideBoundary::FreeSurface)
+            || (i + 1 == lay.cy1 && self.sides.bottom == SideBoundary::FreeSurface)
+        {
+            out[lay.cx0..lay.cx1].fill(zero);
+        }
+        if self.sides.left == SideBoundary::FreeSurface {
+            out[lay.cx0] = zero;
+        }
+        if self.sides.right == SideBoundary::FreeSurface {
+            out[lay.cx1 - 1] = zero;
+        }
+    }
+
+    /// Fills the ghost columns of one row of p^n on mirror sides.
+    fn fill_ghost_cols(&self, row: &mut [T]) {
+        let lay = self.lay;
+        if let Some((sign, shift)) = mirror(self.sides.left) {
+            let sg = <T as Element>::from_f64(sign);
+            for k in 1..=self.r {
+                row[lay.cx0 - k] = sg * row[lay.cx0 + k - shift];
+            }
+        }
+        if let Some((sign, shift)) = mirror(self.sides.right) {
+            let sg = <T as Element>::from_f64(sign);
+            let e = lay.cx1 - 1;
+            for k in 1..=self.r {
+                row[e + k] = sg * row[e - k + shift];
+            }
+        }
+    }
+
+    fn post_task(
+        &self,
+        bufs: &Buffers<T>,
+        src: Shared<T>,
+        dst: Shared<T>,
+        i: usize,
+        sample: usize,
+    ) {
+        let s = self.lay.stride;
+        if let Some((gy, gx)) = &self.sponge {
+            // SAFETY: every reader of row i of p^(t-1) in this step has run (the plan puts Post
+            // R rows behind Update and Psi) and the next step reads it after this task.
+            damp_row(gy[i], gx, self.lay, unsafe { src.get_mut(i * s, s) });
+        }
+        let anchored = self.receivers.anchored(i);
+        if sample < bufs.samples && !anchored.is_empty() {
+            let (up, down) = (self.receivers.reach_up, self.receivers.reach_down);
+            // SAFETY: the rows of the spreads anchored here (`up` above to `down` below) of p^t
+            // are final and not overwritten before this task (see `dependencies`); each
+            // receiver's trace sample is this task's alone.
+            let (lo, hi) = (i.saturating_sub(up), (i + down + 1).min(self.rows));
+            let window = unsafe { dst.get(lo * s, (hi - lo) * s) };
+            for &k in anchored {
+                let v = self.receivers.sample(k, window, lo, s);
+                unsafe { bufs.traces.get_mut(k * bufs.samples + sample, 1)[0] = v };
+            }
+        }
+    }
+
+    /// Records receiver sample `sample` of every receiver from p^n (outside sweeps: the
+    /// initial state, the variable-density path).
+    pub(crate) fn record_all(&mut self, sample: usize, traces: &mut Array2<f64>) {
+        if sample >= traces.ncols() {
+            return;
+        }
+        let s = self.lay.stride;
+        for k in 0..self.receivers.len() {
+            traces[[k, sample]] = self.receivers.sample(k, &self.cur, 0, s);
+        }
+    }
+
+    /// One step of another operator `op(p^n, p^(n-1) -> p^(n+1))` (the variable-density flux
+    /// form) with everything else of the step as in a sweep: the ghost cells of the mirrors
+    /// before, then per row the sponge, the sources of step `n` and the free-surface zeros,
+    /// the sponge on p^n, and the receivers of sample `n + 1`.
+    pub(crate) fn step_with(
+        &mut self,
+        n: usize,
+        traces: &mut Array2<f64>,
+        op: impl FnOnce(&[T], &mut [T]),
+    ) {
+        let lay = self.lay;
+        let s = lay.stride;
+        // The fields leave `self` while the row helpers borrow it.
+        let empty = || AlignedVec::zeros(0);
+        let (mut cur, mut next) = (
+            std::mem::replace(&mut self.cur, empty()),
+            std::mem::replace(&mut self.prev, empty()),
+        );
+        let shared = Shared::new(&mut cur);
+        self.fill_ghost_rows(shared, lay.cy0);
+        self.fill_ghost_rows(shared, lay.cy1 - self.r);
+        for i in lay.cy0..lay.cy1 {
+            self.fill_ghost_cols(&mut cur[i * s..(i + 1) * s]);
+        }
+        op(&cur, &mut next);
+        next[lay.cy0 * s..lay.cy1 * s]
+            .par_chunks_mut(s)
+            .enumerate()
+            .for_each(|(ri, row)| self.finish_row(lay.cy0 + ri, n, row));
+        (self.cur, self.prev) = (cur, next);
+        if let Some((gy, gx)) = &self.sponge {
+            for (i, g) in gy.iter().enumerate().take(lay.cy1).skip(lay.cy0) {
+                damp_row(*g, gx, lay, &mut self.cur[i * s..(i + 1) * s]);
+            }
+        }
+        std::mem::swap(&mut self.cur, &mut self.prev);
+        self.record_all(n + 1, traces);
+    }
+}
+
+impl<T> XStrip<'_, T> {
+    fn empty() -> Self {
+        XStrip {
+            j0: 0,
+            j1: 0,
+            psi: &mut [],
+            zeta: &mut [],
+            base: 0,
+            a: &[],
+            b: &[],
+        }
+    }
+}
+
+/// Multiplies a row by the sponge factors `gy gx[j]` where they differ from 1.
+fn damp_row<T: RealElement>(gy: T, gx: &[T], lay: Layout, row: &mut [T]) {
+    let one = T::one();
+    for j in lay.cx0..lay.cx1 {
+        let g = gy * gx[j];
+        if g != one {
+            row[j] *= g;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn plan_offsets_follow_the_dependencies() {
+        // Leapfrog alone: each step r rows behind the previous.
+        let p = Plan::new(3, false, false, 4, false, 0, 0);
+        assert_eq!(p.offsets, vec![0, 4, 8]);
+        // With y CPML: psi r rows behind the previous update, update r behind psi.
+        let p = Plan::new(2, true, false, 4, false, 0, 0);
+        assert_eq!(p.offsets, vec![0, 4, 8, 12]);
+        // Receivers reaching 3 up and 4 down, order 2: Post 4 rows behind its update, the
+        // update two steps later at least 3 behind that Post.
+        let p = Plan::new(3, false, true, 1, false, 3, 4);
+        assert_eq!(p.offsets, vec![0, 4, 4, 8, 8, 12]);
+    }
+}

@@ -1,0 +1,615 @@
+//! Row kernels of the sweep: the leapfrog update of one row with its CPML terms, and the CPML
+//! memory-variable rows.
+//!
+//! Each is written once as an `#[inline(always)]` body generic over the stencil radius `R` and
+//! the vector type ([`Lanes`]), and compiled per instruction set by the wrappers of
+//! `dispatch!` ([`Isa`] chosen once when the solver is built).
+//!
+//! Rows start on 64-byte boundaries and the computational columns on a multiple of the vector
+//! width (the layout guarantees it), so a segment of columns `[j0, j1)` is processed as whole
+//! aligned vectors: every load is aligned, the neighbours along the row come from lane shifts
+//! of the aligned vectors either side where those are cheap (AVX-512), and the vectors that
+//! stick out of the segment store only their lanes inside it. Every column is computed with the
+//! same operations and rounding on every vector width, so AVX2 and AVX-512 agree bitwise.
+//!
+//! Update of row `i` (the fields live on the padded layout; `c` = p^n, `o` = p^(n-1) on entry
+//! and p^(n+1) on exit):
+//!
+//! ```text
+//! Dyy c = w0y c + sum_k wy_k (c[i-k] + c[i+k]),   Dxx c likewise along the row
+//! o <- 2 c - o + c2 (Dyy c + Dxx c + [x CPML] + [y CPML])
+//! x CPML: psi_x <- b psi_x + a Dx c   (before the update, over the strip)
+//!         zeta_x <- b zeta_x + a (Dxx c + Dx psi_x),  term Dx psi_x + zeta_x
+//! ```
+//!
+//! and the same along `y` with `psi_y` rows updated by [`psi_y`] one stage earlier. Outside the
+//! layers the two axis sums are merged (`w0 = w0y + w0x`), which is the plain interior stencil.
+
+// The bodies must be inlined into their `#[target_feature]` wrappers to be compiled for the
+// wrapper's instruction set; `#[inline(always)]` guarantees it.
+#![allow(clippy::inline_always)]
+
+use convsim_core::simd::{Avx2, Avx512, Lanes, Scalar};
+use convsim_core::{Isa, RealElement};
+
+/// The stencil taps, already divided by the squared (second derivative) or plain (first
+/// derivative) spacing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Taps<T, const R: usize> {
+    /// Centre weight of `Dyy + Dxx`, and of each axis alone.
+    pub(crate) w0: T,
+    pub(crate) w0y: T,
+    pub(crate) w0x: T,
+    /// Second-derivative weights of the neighbours at distance `k + 1`.
+    pub(crate) wy: [T; R],
+    pub(crate) wx: [T; R],
+    /// First-derivative weights of the neighbour at `+(k + 1)` (the one at `-(k + 1)` has the
+    /// opposite sign).
+    pub(crate) d1y: [T; R],
+    pub(crate) d1x: [T; R],
+}
+
+/// The rows one update reads and writes.
+pub(crate) struct Io<'a, T> {
+    /// Rows `i - R ..= i + R` of p^n, `stride` columns each.
+    pub(crate) win: &'a [T],
+    pub(crate) stride: usize,
+    /// Row `i` of the other field (p^(n-1) in, p^(n+1) out).
+    pub(crate) out: &'a mut [T],
+    /// Row `i` of `(v dt)^2`, or `None` for the uniform value `c2s`.
+    pub(crate) c2: Option<&'a [T]>,
+    pub(crate) c2s: T,
+    /// Computational columns `[c0, c1)`.
+    pub(crate) c0: usize,
+    pub(crate) c1: usize,
+}
+
+/// One CPML strip of the row along x.
+pub(crate) struct XStrip<'a, T> {
+    /// Columns `[j0, j1)`.
+    pub(crate) j0: usize,
+    pub(crate) j1: usize,
+    /// `psi_x` of columns `base ..` (zero outside the strip).
+    pub(crate) psi: &'a mut [T],
+    /// `zeta_x` of columns `base ..`.
+    pub(crate) zeta: &'a mut [T],
+    /// The first column of `psi` and `zeta`.
+    pub(crate) base: usize,
+    /// Profile `a`, `b` per padded column.
+    pub(crate) a: &'a [T],
+    pub(crate) b: &'a [T],
+}
+
+/// The y CPML of a row inside a y layer.
+pub(crate) struct YRow<'a, T> {
+    /// `psi_y` rows `i - R ..= i + R`, `stride` columns each (zero outside the layer).
+    pub(crate) psi: &'a [T],
+    /// `zeta_y` of row `i`, `stride` columns.
+    pub(crate) zeta: &'a mut [T],
+    pub(crate) a: T,
+    pub(crate) b: T,
+}
+
+/// Raw row pointers of one update. Every access stays inside the ranges `update_body` checks
+/// once per row.
+struct Rows<T, const R: usize> {
+    ctr: *const T,
+    up: [*const T; R],
+    dn: [*const T; R],
+    /// `(v dt)^2` row, or null for the uniform `c2s`.
+    c2: *const T,
+    c2s: T,
+    out: *mut T,
+    /// `psi_y` rows above and below (y layers only).
+    ypsi: Option<([*const T; R], [*const T; R])>,
+}
+
+/// One strip's raw pointers, shifted so that column `j` is at offset `j` (offsets are only
+/// ever taken inside the strip's buffers).
+struct XPtrs<T> {
+    j0: usize,
+    j1: usize,
+    base: usize,
+    psi: *mut T,
+    zeta: *mut T,
+    a: *const T,
+    b: *const T,
+}
+
+/// The y CPML of the row: `zeta_y` row pointer and the row's profile values.
+struct YPtrs<T> {
+    zeta: *mut T,
+    a: T,
+    b: T,
+}
+
+/// The vector `k` columns right of `p` (`k < 0`: left), with `lo | mid | hi` the aligned
+/// vectors at `p - N`, `p`, `p + N`: a lane shift where cheap, else an unaligned load.
+///
+/// # Safety
+/// `p + k .. p + k + N` is readable.
+#[inline(always)]
+unsafe fn at<T: RealElement, V: Lanes<T>>(
+    v: V,
+    p: *const T,
+    k: isize,
+    (lo, mid, hi): (V::V, V::V, V::V),
+) -> V::V {
+    if V::SHIFTS {
+        v.shifted(lo, mid, hi, k)
+    } else {
+        // SAFETY: readable (caller).
+        unsafe { v.load_ptr(p.offset(k)) }
+    }
+}
+
+/// The vectors at `p - N`, `p`, `p + N` (only `p`, three times, where shifts are not used).
+///
+/// # Safety
+/// `p - N .. p + 2 N` is readable where [`Lanes::SHIFTS`], `p .. p + N` otherwise.
+#[inline(always)]
+unsafe fn around<T: RealElement, V: Lanes<T>>(v: V, p: *const T) -> (V::V, V::V, V::V) {
+    // SAFETY: readable (caller).
+    unsafe {
+        let mid = v.load_ptr(p);
+        if V::SHIFTS {
+            (v.load_ptr(p.sub(V::N)), mid, v.load_ptr(p.add(V::N)))
+        } else {
+            (mid, mid, mid)
+        }
+    }
+}
+
+/// Writes `val` to `p` (the vector at column `b`), only its lanes inside `[j0, j1)`.
+///
+/// # Safety
+/// Those lanes are writable and this task's.
+#[inline(always)]
+unsafe fn put<T: RealElement, V: Lanes<T>>(
+    v: V,
+    p: *mut T,
+    b: usize,
+    (j0, j1): (usize, usize),
+    val: V::V,
+) {
+    // SAFETY: writable and exclusive (caller).
+    unsafe {
+        if b >= j0 && b + V::N <= j1 {
+            v.store_ptr(p, val);
+        } else {
+            let m = v.mask(j0.saturating_sub(b), (j1 - b).min(V::N));
+            v.store_masked(p, m, val);
+        }
+    }
+}
+
+/// `psi <- b psi + a Dx c` over the lanes of the vector at column `j` that lie in the strip.
+///
+/// # Safety
+/// The ranges checked by `update_body`.
+#[inline(always)]
+unsafe fn psi_x_cols<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    ctr: *const T,
+    st: &XPtrs<T>,
+    j: usize,
+) {
+    // SAFETY: inside the row and the strip's buffers (caller).
+    unsafe {
+        let cj = ctr.add(j);
+        let c3 = around(v, cj);
+        let mut d = v.splat(T::zero());
+        for k in 0..R {
+            let kk = (k + 1) as isize;
+            let diff = v.sub(at(v, cj, kk, c3), at(v, cj, -kk, c3));
+            d = v.mul_add(v.splat(t.d1x[k]), diff, d);
+        }
+        let p = st.psi.add(j - st.base);
+        let b_psi = v.mul(v.load_ptr(st.b.add(j)), v.load_ptr(p));
+        let val = v.mul_add(v.load_ptr(st.a.add(j)), d, b_psi);
+        put(v, p, j, (st.j0, st.j1), val);
+    }
+}
+
+/// The update of the lanes of the vector at column `j` that lie in `cols` (`XC`/`YC`: with the
+/// x/y CPML terms).
+///
+/// # Safety
+/// The ranges checked by `update_body`.
+#[inline(always)]
+unsafe fn block<T: RealElement, V: Lanes<T>, const R: usize, const XC: bool, const YC: bool>(
+    v: V,
+    t: &Taps<T, R>,
+    rows: &Rows<T, R>,
+    j: usize,
+    cols: (usize, usize),
+    x: Option<&XPtrs<T>>,
+    y: Option<&YPtrs<T>>,
+) {
+    // SAFETY: every pointer below is offset within the ranges the caller checked.
+    unsafe {
+        let ld = |p: *const T, at: usize| v.load_ptr(p.add(at));
+        let plain = !XC && !YC;
+        let cj = rows.ctr.add(j);
+        let c3 = around(v, cj);
+        let c = c3.1;
+        // Outside the layers the axis sums merge (one accumulator for the centre of both).
+        let (mut ay, mut ax) = if plain {
+            (v.mul(v.splat(t.w0), c), v.splat(T::zero()))
+        } else {
+            (v.mul(v.splat(t.w0y), c), v.mul(v.splat(t.w0x), c))
+        };
+        for k in 0..R {
+            let kk = (k + 1) as isize;
+            let uy = v.add(ld(rows.up[k], j), ld(rows.dn[k], j));
+            let ux = v.add(at(v, cj, -kk, c3), at(v, cj, kk, c3));
+            ay = v.mul_add(v.splat(t.wy[k]), uy, ay);
+            ax = v.mul_add(v.splat(t.wx[k]), ux, ax);
+        }
+        let mut acc = v.add(ay, ax);
+        if XC {
+            let st = x.expect("x strip");
+            let pj = st.psi.add(j - st.base).cast_const();
+            let p3 = around(v, pj);
+            let mut dpsi = v.splat(T::zero());
+            for k in 0..R {
+                let kk = (k + 1) as isize;
+                let diff = v.sub(at(v, pj, kk, p3), at(v, pj, -kk, p3));
+                dpsi = v.mul_add(v.splat(t.d1x[k]), diff, dpsi);
+            }
+            let zj = st.zeta.add(j - st.base);
+            let b_z = v.mul(ld(st.b, j), v.load_ptr(zj));
+            let z = v.mul_add(ld(st.a, j), v.add(ax, dpsi), b_z);
+            put(v, zj, j, (st.j0, st.j1), z);
+            acc = v.add(acc, v.add(dpsi, z));
+        }
+        if YC {
+            let (pu, pd) = rows.ypsi.as_ref().expect("y psi rows");
+            let yr = y.expect("y row");
+            let mut dpsi = v.splat(T::zero());
+            for k in 0..R {
+                let diff = v.sub(ld(pd[k], j), ld(pu[k], j));
+                dpsi = v.mul_add(v.splat(t.d1y[k]), diff, dpsi);
+            }
+            let zj = yr.zeta.add(j);
+            let b_z = v.mul(v.splat(yr.b), v.load_ptr(zj));
+            let z = v.mul_add(v.splat(yr.a), v.add(ay, dpsi), b_z);
+            put(v, zj, j, cols, z);
+            acc = v.add(acc, v.add(dpsi, z));
+        }
+        let c2 = if rows.c2.is_null() {
+            v.splat(rows.c2s)
+        } else {
+            ld(rows.c2, j)
+        };
+        let oj = rows.out.add(j);
+        let lf = v.sub(v.add(c, c), v.load_ptr(oj));
+        put(v, oj, j, cols, v.mul_add(c2, acc, lf));
+    }
+}
+
+/// The update of columns `[j0, j1)` of the row, in the aligned vectors that cover them. The
+/// whole vectors of a segment without CPML terms take [`interior`].
+///
+/// # Safety
+/// The ranges checked by `update_body`, and `[j0, j1)` inside `[c0, c1)`.
+#[inline(always)]
+unsafe fn segment<T: RealElement, V: Lanes<T>, const R: usize, const XC: bool, const YC: bool>(
+    v: V,
+    t: &Taps<T, R>,
+    rows: &Rows<T, R>,
+    (j0, j1): (usize, usize),
+    x: Option<&XPtrs<T>>,
+    y: Option<&YPtrs<T>>,
+) {
+    let n = V::N;
+    let mut j = j0 / n * n;
+    // SAFETY: the vectors at j .. j1 lie in the checked ranges (caller).
+    unsafe {
+        if !XC && !YC {
+            // A partial vector first, whole vectors, a partial vector last.
+            let (first, last) = (j0.next_multiple_of(n), j1 / n * n);
+            if first <= last {
+                if j < first {
+                    block::<T, V, R, false, false>(v, t, rows, j, (j0, j1), None, None);
+                }
+                if rows.c2.is_null() {
+                    interior::<T, V, R, false>(v, t, rows, first, last);
+                } else {
+                    interior::<T, V, R, true>(v, t, rows, first, last);
+                }
+                j = last;
+            }
+        }
+        while j < j1 {
+            block::<T, V, R, XC, YC>(v, t, rows, j, (j0, j1), x, y);
+            j += n;
+        }
+    }
+}
+
+/// The plain update of the whole vectors from `j` to `end` (`FIELD`: `(v dt)^2` per column):
+/// the same operations as [`block`] without CPML terms, in a loop that keeps every row
+/// pointer and weight in registers and carries the centre row's vectors from one step to the
+/// next.
+///
+/// # Safety
+/// The ranges checked by `update_body`; `j` and `end` multiples of `N`.
+#[inline(always)]
+unsafe fn interior<T: RealElement, V: Lanes<T>, const R: usize, const FIELD: bool>(
+    v: V,
+    t: &Taps<T, R>,
+    rows: &Rows<T, R>,
+    mut j: usize,
+    end: usize,
+) {
+    let n = V::N;
+    let (ctr, up, dn, c2, out) = (rows.ctr, rows.up, rows.dn, rows.c2, rows.out);
+    let w0 = v.splat(t.w0);
+    let wy: [V::V; R] = std::array::from_fn(|k| v.splat(t.wy[k]));
+    let wx: [V::V; R] = std::array::from_fn(|k| v.splat(t.wx[k]));
+    let c2s = v.splat(rows.c2s);
+    // SAFETY: whole vectors from `j - N` to `end + N` inside the rows (caller).
+    unsafe {
+        let mut c3 = around(v, ctr.add(j));
+        while j < end {
+            let c = c3.1;
+            let cj = ctr.add(j);
+            let mut ay = v.mul(w0, c);
+            let mut ax = v.splat(T::zero());
+            for k in 0..R {
+                let kk = (k + 1) as isize;
+                let uy = v.add(v.load_ptr(up[k].add(j)), v.load_ptr(dn[k].add(j)));
+                let ux = v.add(at(v, cj, -kk, c3), at(v, cj, kk, c3));
+                ay = v.mul_add(wy[k], uy, ay);
+                ax = v.mul_add(wx[k], ux, ax);
+            }
+            let acc = v.add(ay, ax);
+            let cc = if FIELD { v.load_ptr(c2.add(j)) } else { c2s };
+            let oj = out.add(j);
+            let lf = v.sub(v.add(c, c), v.load_ptr(oj));
+            v.store_ptr(oj, v.mul_add(cc, acc, lf));
+            j += n;
+            if V::SHIFTS {
+                c3 = (c3.1, c3.2, v.load_ptr(ctr.add(j + n)));
+            } else {
+                c3 = around(v, ctr.add(j));
+            }
+        }
+    }
+}
+
+/// The leapfrog update of one row with its CPML terms: `x` holds the row's x strips in column
+/// order (none without an x CPML), `y` the y CPML when the row is inside a y layer.
+///
+/// # Panics
+/// If the row is not laid out as the sweep's layout promises (aligned rows and computational
+/// columns, room for a vector either side), or a strip's buffers are too short.
+#[inline(always)]
+fn update_body<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    io: &mut Io<'_, T>,
+    x: &mut [XStrip<'_, T>],
+    y: Option<YRow<'_, T>>,
+) {
+    let s = io.stride;
+    let (c0, c1) = (io.c0, io.c1);
+    let n = V::N;
+    // The ranges every access below stays in: whole vectors from the one before c0 to the one
+    // after the last that covers c1, in rows of `s`.
+    let last = c1.div_ceil(n) * n + n;
+    assert!(
+        c0 >= n.max(R) && c0.is_multiple_of(n) && s.is_multiple_of(n) && last.max(c1 + R) <= s,
+        "columns [{c0}, {c1}) with radius {R} and {n} lanes in rows of {s}"
+    );
+    assert!(
+        io.win.len() >= (2 * R + 1) * s && io.out.len() >= s,
+        "row lengths"
+    );
+    assert!(io.c2.is_none_or(|c| c.len() >= s), "(v dt)^2 row length");
+    for st in x.iter() {
+        let (lo, hi) = (st.j0 / n * n - n, st.j1.div_ceil(n) * n + n);
+        assert!(
+            st.j0 >= c0
+                && st.j1 <= c1
+                && st.base <= lo
+                && st.psi.len() >= hi - st.base
+                && st.zeta.len() >= hi - st.base
+                && st.a.len() >= hi
+                && st.b.len() >= hi,
+            "x strip [{}, {})",
+            st.j0,
+            st.j1
+        );
+    }
+    if let Some(y) = &y {
+        assert!(
+            y.psi.len() >= (2 * R + 1) * s && y.zeta.len() >= s,
+            "y CPML rows"
+        );
+    }
+    let win = io.win.as_ptr();
+    // SAFETY: the offsets are multiples of `s` inside `win` (checked above).
+    let row = |r: usize| unsafe { win.add(r * s) };
+    let strips: [Option<XPtrs<T>>; 2] = std::array::from_fn(|q| {
+        x.get_mut(q).map(|st| XPtrs {
+            j0: st.j0,
+            j1: st.j1,
+            base: st.base,
+            psi: st.psi.as_mut_ptr(),
+            zeta: st.zeta.as_mut_ptr(),
+            a: st.a.as_ptr(),
+            b: st.b.as_ptr(),
+        })
+    });
+    let rows = Rows {
+        ctr: row(R),
+        up: std::array::from_fn(|k| row(R - k - 1)),
+        dn: std::array::from_fn(|k| row(R + k + 1)),
+        c2: io.c2.map_or(std::ptr::null(), <[T]>::as_ptr),
+        c2s: io.c2s,
+        out: io.out.as_mut_ptr(),
+        ypsi: y.as_ref().map(|y| {
+            let p = y.psi.as_ptr();
+            // SAFETY: rows of `y.psi` (checked above).
+            let prow = |r: usize| unsafe { p.add(r * s) };
+            (
+                std::array::from_fn(|k| prow(R - k - 1)),
+                std::array::from_fn(|k| prow(R + k + 1)),
+            )
+        }),
+    };
+    let yp = y.map(|y| YPtrs {
+        zeta: y.zeta.as_mut_ptr(),
+        a: y.a,
+        b: y.b,
+    });
+    let yp = yp.as_ref();
+    // SAFETY (the rest): every vector lies inside the ranges checked above.
+    unsafe {
+        for st in strips.iter().flatten() {
+            let mut j = st.j0 / n * n;
+            while j < st.j1 {
+                psi_x_cols::<T, V, R>(v, t, rows.ctr, st, j);
+                j += n;
+            }
+        }
+        // Segments in column order: the strips with their x terms, the columns between without.
+        let mut j = c0;
+        for st in strips.iter().flatten() {
+            if st.j0 > j {
+                plain_or_y::<T, V, R>(v, t, &rows, (j, st.j0), yp);
+            }
+            match yp {
+                Some(_) => {
+                    segment::<T, V, R, true, true>(v, t, &rows, (st.j0, st.j1), Some(st), yp);
+                }
+                None => {
+                    segment::<T, V, R, true, false>(v, t, &rows, (st.j0, st.j1), Some(st), None);
+                }
+            }
+            j = st.j1;
+        }
+        if j < c1 {
+            plain_or_y::<T, V, R>(v, t, &rows, (j, c1), yp);
+        }
+    }
+}
+
+/// A segment outside the x strips.
+///
+/// # Safety
+/// As [`segment`].
+#[inline(always)]
+unsafe fn plain_or_y<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    rows: &Rows<T, R>,
+    cols: (usize, usize),
+    y: Option<&YPtrs<T>>,
+) {
+    // SAFETY: as the caller's.
+    unsafe {
+        match y {
+            Some(_) => segment::<T, V, R, false, true>(v, t, rows, cols, None, y),
+            None => segment::<T, V, R, false, false>(v, t, rows, cols, None, None),
+        }
+    }
+}
+
+/// `psi_y <- b psi_y + a Dy c` over columns `[c0, c1)` of one row: `win` holds rows
+/// `q - R ..= q + R` of p^n.
+///
+/// # Panics
+/// If the rows are shorter than the aligned vectors covering `[c0, c1)`.
+#[inline(always)]
+fn psi_y_body<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    win: &[T],
+    (s, c0, c1): (usize, usize, usize),
+    (a, b): (T, T),
+    psi: &mut [T],
+) {
+    let n = V::N;
+    assert!(
+        c0.is_multiple_of(n) && s.is_multiple_of(n) && c1.div_ceil(n) * n <= s,
+        "columns [{c0}, {c1}) in rows of {s}"
+    );
+    assert!(
+        win.len() >= (2 * R + 1) * s && psi.len() >= s,
+        "row lengths"
+    );
+    let w = win.as_ptr();
+    // SAFETY: rows of `win` (checked above).
+    let row = |r: usize| unsafe { w.add(r * s) };
+    let up: [*const T; R] = std::array::from_fn(|k| row(R - k - 1));
+    let dn: [*const T; R] = std::array::from_fn(|k| row(R + k + 1));
+    let p = psi.as_mut_ptr();
+    let mut j = c0;
+    // SAFETY: whole vectors inside the rows (checked above).
+    unsafe {
+        while j < c1 {
+            let mut d = v.splat(T::zero());
+            for k in 0..R {
+                let diff = v.sub(v.load_ptr(dn[k].add(j)), v.load_ptr(up[k].add(j)));
+                d = v.mul_add(v.splat(t.d1y[k]), diff, d);
+            }
+            let pj = p.add(j);
+            let b_psi = v.mul(v.splat(b), v.load_ptr(pj));
+            put(v, pj, j, (c0, c1), v.mul_add(v.splat(a), d, b_psi));
+            j += n;
+        }
+    }
+}
+
+/// Calls `$body::<T, V, R>(v, args)` compiled for the instruction set `$isa`, with `V` that
+/// set's vectors of `T` (the portable path: one unfused lane).
+macro_rules! dispatch {
+    ($isa:expr, $body:ident, ($($arg:ident : $ty:ty),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            fn wide<T: RealElement, const R: usize>(v: T::Avx512, $($arg: $ty),*) {
+                $body::<T, T::Avx512, R>(v, $($arg),*);
+            }
+            #[target_feature(enable = "avx2,fma")]
+            fn fast<T: RealElement, const R: usize>(v: T::Avx2, $($arg: $ty),*) {
+                $body::<T, T::Avx2, R>(v, $($arg),*);
+            }
+            match ($isa, Avx512::try_new(), Avx2::try_new()) {
+                // SAFETY: the token proves the CPU has the wrapper's instruction set.
+                (Isa::Avx512, Some(w), _) => return unsafe { wide::<T, R>(T::avx512(w), $($arg),*) },
+                // SAFETY: as above.
+                (Isa::Avx512 | Isa::Avx2Fma, _, Some(a)) => return unsafe { fast::<T, R>(T::avx2(a), $($arg),*) },
+                _ => {}
+            }
+        }
+        $body::<T, T::Scalar, R>(T::scalar(Scalar), $($arg),*)
+    }};
+}
+
+/// [`update_body`] on the instruction set `isa`.
+pub(crate) fn update<T: RealElement, const R: usize>(
+    isa: Isa,
+    t: &Taps<T, R>,
+    io: &mut Io<'_, T>,
+    x: &mut [XStrip<'_, T>],
+    y: Option<YRow<'_, T>>,
+) {
+    dispatch!(isa, update_body, (t: &Taps<T, R>, io: &mut Io<'_, T>, x: &mut [XStrip<'_, T>], y: Option<YRow<'_, T>>));
+}
+
+/// [`psi_y_body`] on the instruction set `isa`.
+pub(crate) fn psi_y<T: RealElement, const R: usize>(
+    isa: Isa,
+    t: &Taps<T, R>,
+    win: &[T],
+    geo: (usize, usize, usize),
+    ab: (T, T),
+    psi: &mut [T],
+) {
+    dispatch!(isa, psi_y_body, (t: &Taps<T, R>, win: &[T], geo: (usize, usize, usize), ab: (T, T), psi: &mut [T]));
+}
