@@ -411,19 +411,17 @@ fn run_scenario(
 fn validate(a: &ValidateArgs) -> Result<()> {
     if convsim_scenario::train::is_training_file(&a.scenario) {
         let ts = TrainScenario::load(&a.scenario, &a.set)?;
-        let text = ts.to_toml_string();
         if a.json {
-            let t: toml::Table = toml::from_str(&text).context("re-reading the resolved config")?;
             outln!(
                 "{}",
-                serde_json::to_string_pretty(&t).context("encoding JSON")?
+                serde_json::to_string_pretty(&ts.to_table()).context("encoding JSON")?
             );
         } else {
             outln!(
-                "# {}: valid training scenario; resolved config with derived values",
+                "# {}: valid training scenario (it runs as is: convsim train FILE); derived values as comments",
                 a.scenario.display()
             );
-            output::emit(&text);
+            output::emit(&ts.to_toml_string());
         }
         return Ok(());
     }

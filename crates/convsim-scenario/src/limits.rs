@@ -172,7 +172,7 @@ impl Footprint {
         sum(&self.disk)
     }
 
-    /// The `[resources]` table `convsim validate` prints.
+    /// The `resources` table of `convsim validate --json` (comments in its TOML output).
     #[must_use]
     pub fn to_table(&self) -> toml::Table {
         let mut t = toml::Table::new();

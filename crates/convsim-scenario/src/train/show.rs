@@ -21,11 +21,11 @@ pub fn is_training_file(path: &Path) -> bool {
 }
 
 impl TrainScenario {
-    /// The resolved training scenario as TOML: the effective file, then a `[derived]` table
-    /// (the data source, the field and the model's kernel) and, for a `data.scenario`, the
-    /// resolved data scenario with its `[resources]` under `[data_scenario]`.
+    /// The resolved training scenario as a table (for `convsim validate --json`): the effective
+    /// file, a `derived` table (the data source, the field and the model's kernel) and, for a
+    /// `data.scenario`, the resolved data scenario with its resources under `data_scenario`.
     #[must_use]
-    pub fn to_toml_string(&self) -> String {
+    pub fn to_table(&self) -> toml::Table {
         let mut t: toml::Table = toml::from_str(&self.text).unwrap_or_default();
         let mut d = toml::Table::new();
         d.insert("name".into(), self.name.clone().into());
@@ -47,6 +47,32 @@ impl TrainScenario {
             }
         }
         t.insert("derived".into(), d.into());
-        toml::to_string(&t).unwrap_or_default()
+        t
+    }
+
+    /// The training scenario as `convsim validate` prints it: the effective file (it runs as
+    /// is with `convsim train`), then the derived values and the data scenario's resources as
+    /// comments.
+    #[must_use]
+    pub fn to_toml_string(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = self.text.clone();
+        let t = self.to_table();
+        if let Some(toml::Value::Table(d)) = t.get("derived") {
+            s.push_str("\n# derived values (not keys):\n");
+            for (k, v) in d {
+                let _ = writeln!(s, "# {k} = {v}");
+            }
+        }
+        if let Some(toml::Value::Table(r)) = t
+            .get("data_scenario")
+            .and_then(|d| d.get("resources"))
+        {
+            s.push_str("\n# the data scenario's resources (not keys):\n");
+            for (k, v) in r {
+                let _ = writeln!(s, "# {k} = {v}");
+            }
+        }
+        s
     }
 }
