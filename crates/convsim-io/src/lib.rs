@@ -15,7 +15,8 @@
 //! /scales/y     (ny,)   f64 dimension scale "y", units = length unit, axis = "Y"
 //! /scales/x     (nx,)   f64 dimension scale "x", units = length unit, axis = "X"
 //! /fields/<name>        (t, ny, nx) f64 (or f32), dims (time, y, x), chunks of one frame,
-//!                       shuffle + deflate, unlimited t; attrs units, long_name, convsim_signed
+//!                       uncompressed (or shuffle + deflate: RunWriter::compress_fields),
+//!                       unlimited t; attrs units, long_name, convsim_signed
 //! /fields/{time,y,x}    hard links to the scales (see below)
 //! /diagnostics/<name>   (t,) f64, dims (time); attrs units, long_name
 //! /diagnostics/{time,step} hard links to the scales

@@ -19,8 +19,8 @@ use crate::error::{Ctx, IoError, Result};
 use crate::ffi;
 use crate::meta::RunMeta;
 
-/// zlib level of `/fields/*`: level 4 compresses shuffled floats almost as well as 9 at a
-/// fraction of the time, so writing stays cheap next to the solver.
+/// zlib level of compressed `/fields/*` ([`RunWriter::compress_fields`]) and of `/static/*`:
+/// level 4 compresses shuffled floats almost as well as 9 at a fraction of the time.
 pub const DEFLATE_LEVEL: u8 = 4;
 
 /// Storage type of a field dataset.
@@ -78,6 +78,7 @@ pub struct RunWriter {
     diagnostics: Vec<(String, Dataset)>,
     frames: usize,
     f32_buf: Array2<f32>,
+    compress: bool,
     gathers: Vec<GatherSlot>,
     /// Last: the datasets above close before the file and its lock.
     file: H5File,
@@ -192,6 +193,7 @@ impl RunWriter {
             diagnostics: Vec::new(),
             frames: 0,
             f32_buf: Array2::zeros((grid.ny, grid.nx)),
+            compress: false,
             gathers: Vec::new(),
         })
     }
@@ -273,6 +275,7 @@ impl RunWriter {
             diagnostics,
             frames,
             f32_buf: Array2::zeros((grid.ny, grid.nx)),
+            compress: false,
             gathers: Vec::new(),
         };
         w.resize_all(frames)?;
@@ -288,6 +291,14 @@ impl RunWriter {
     /// [`IoError::Hdf5`] if the dataset cannot be created.
     pub fn add_field(&mut self, q: &Quantity) -> Result<()> {
         self.add_field_as(q, Precision::F64)
+    }
+
+    /// Stores the fields added from now on with shuffle + deflate ([`DEFLATE_LEVEL`]) instead
+    /// of uncompressed (the default). Deflate saves about a quarter of the bytes of a smooth
+    /// f64 field (0.77 of the size for a diffusing Gaussian) but compresses at about 50 MB/s on
+    /// one core: 0.7 s for a 2048^2 frame, three times the 50 steps between two default frames.
+    pub fn compress_fields(&mut self, on: bool) {
+        self.compress = on;
     }
 
     /// Adds a field stored with the given precision (see [`RunWriter::add_field`]).
@@ -307,10 +318,13 @@ impl RunWriter {
             Precision::F32 => self.fields_group.new_dataset::<f32>(),
         };
         // One frame per chunk: appending touches one chunk, reading a frame decodes one chunk.
+        let builder = builder.chunk((1, ny.max(1), nx.max(1)));
+        let builder = if self.compress {
+            builder.shuffle().deflate(DEFLATE_LEVEL)
+        } else {
+            builder
+        };
         let ds = builder
-            .chunk((1, ny.max(1), nx.max(1)))
-            .shuffle()
-            .deflate(DEFLATE_LEVEL)
             .shape((0.., ny, nx))
             .create(q.name.as_str())
             .ctx(p, || format!("creating /fields/{}", q.name))?;
@@ -462,6 +476,10 @@ impl RunWriter {
         self.step
             .write_slice(&Array1::from_elem(1, step_i), s![k..=k])
             .ctx(p, || "writing /scales/step".into())?;
+        // The data and its chunk index reach the file before the time scale grows: a reader
+        // counts a frame only once its time is there (`RunFile::frames`), so a kill between
+        // the two flushes leaves a frame invisible, never visible with unwritten (fill) data.
+        self.flush()?;
         self.time
             .resize(k + 1)
             .ctx(p, || "extending /scales/time".into())?;

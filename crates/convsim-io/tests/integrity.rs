@@ -103,6 +103,7 @@ fn gathers_are_stored_without_filters_and_fields_with_them() {
         x0: 0.0,
     };
     let mut w = RunWriter::create(&path, &RunMeta::new("t", ""), &grid).unwrap();
+    w.compress_fields(true);
     w.add_field(&Quantity::new("p", "Pa", "pressure", true))
         .unwrap();
     let coords = Array2::zeros((3, 2));

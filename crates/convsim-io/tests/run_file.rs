@@ -52,7 +52,10 @@ fn quantities() -> (Quantity, Quantity, Quantity, Quantity) {
 fn write_run(path: &Path) {
     let (u, v, mass, max) = quantities();
     let mut w = RunWriter::create(path, &meta(), &GRID).unwrap();
+    // u compressed, v as by default (uncompressed).
+    w.compress_fields(true);
     w.add_field(&u).unwrap();
+    w.compress_fields(false);
     w.add_field_as(&v, Precision::F32).unwrap();
     w.add_diagnostic(&mass).unwrap();
     w.add_diagnostic(&max).unwrap();
@@ -161,6 +164,9 @@ fn layout_chunks_filters_and_cf_attributes() {
             .any(|x| matches!(x, hdf5::filters::Filter::Deflate(_))),
         "{filters:?}"
     );
+    let v = f.dataset("fields/v").unwrap();
+    assert!(v.filters().is_empty(), "fields are uncompressed by default");
+    assert_eq!(v.chunk(), Some(vec![1, 5, 7]));
     // The links in /fields are the scales themselves (same object), not copies.
     let t1 = f.dataset("scales/time").unwrap().read_raw::<f64>().unwrap();
     let t2 = f.dataset("fields/time").unwrap().read_raw::<f64>().unwrap();

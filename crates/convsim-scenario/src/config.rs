@@ -122,6 +122,8 @@ struct RawOutput {
     gif: bool,
     #[serde(default)]
     checkpoint_every: u64,
+    #[serde(default)]
+    compress: bool,
 }
 
 fn yes() -> bool {
@@ -136,6 +138,7 @@ impl Default for RawOutput {
             plots: true,
             gif: false,
             checkpoint_every: 0,
+            compress: false,
         }
     }
 }
@@ -203,6 +206,8 @@ pub struct OutputConfig {
     pub gif: bool,
     /// Steps between checkpoints (0 = none).
     pub checkpoint_every: u64,
+    /// Fields stored with shuffle + deflate (smaller files, slower frames) instead of raw.
+    pub compress: bool,
     /// Number of frames the run writes: step 0, every `every` steps, and the last step.
     pub frames: u64,
 }
@@ -1148,6 +1153,7 @@ impl Scenario {
             plots: o.plots,
             gif: o.gif,
             checkpoint_every: o.checkpoint_every,
+            compress: o.compress,
             frames: 1 + steps / every + u64::from(steps % every != 0),
         };
 

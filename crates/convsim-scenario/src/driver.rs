@@ -369,6 +369,7 @@ pub fn run(
         let mut w = RunWriter::create(&tmp, &meta_of(s, sim.as_ref()), &sim.grid())
             .map_err(|e| ScenarioError::io(&tmp, e))?;
         crate::provenance::add_numbers(&mut w).map_err(|e| ScenarioError::io(&tmp, e))?;
+        w.compress_fields(s.output.compress);
         for q in &fields {
             w.add_field(q).map_err(|e| ScenarioError::io(&tmp, e))?;
         }

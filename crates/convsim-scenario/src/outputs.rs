@@ -28,8 +28,9 @@ pub const MANIFEST: &str = ".convsim-outputs";
 /// Largest manifest read (a run writes a few dozen names).
 const MAX_MANIFEST: u64 = 16 << 20;
 
-const HEADER: &str = "# Files convsim wrote in this folder, one per line. convsim --force removes only these; \
-                      other files are never touched. The file is also the folder's lock while convsim runs.\n";
+const HEADER: &str = "# Files convsim wrote in this folder, one per line (a line -NAME unlists NAME). convsim --force \
+                      removes only these; other files are never touched. The file is also the folder's lock while \
+                      convsim runs.\n";
 
 /// Checks that `name` is a plain file-name component (it names an output folder): not empty,
 /// not `.` or `..`, without `/`, `\` or control characters (NUL included), at most 255 bytes.
@@ -142,11 +143,17 @@ impl OutputDir {
         // nothing is then removed.
         let _ = (&manifest).take(MAX_MANIFEST).read_to_end(&mut bytes);
         let text = String::from_utf8(bytes).unwrap_or_default();
-        let listed = text
-            .lines()
-            .filter(|l| !l.starts_with('#') && check_file_name(l).is_ok())
-            .map(String::from)
-            .collect();
+        let mut listed = BTreeSet::new();
+        // Only whole lines: each is written with its newline in one write, so a last line
+        // without one is a write cut short by a kill (a partial name could be a user's file).
+        let whole = text.rsplit_once('\n').map_or("", |(w, _)| w);
+        for l in whole.lines().filter(|l| !l.starts_with('#')) {
+            if let Some(gone) = l.strip_prefix('-') {
+                listed.remove(gone);
+            } else if check_file_name(l).is_ok() {
+                listed.insert(l.to_string());
+            }
+        }
         let mut out = OutputDir {
             dir: dir.to_path_buf(),
             manifest,
@@ -310,17 +317,14 @@ impl OutputDir {
         if !self.listed.remove(name) {
             return Ok(());
         }
-        let mut text = HEADER.to_string();
-        for n in &self.listed {
-            text.push_str(n);
-            text.push('\n');
-        }
-        // Rewritten in place: the lock is on this file, so it cannot be replaced by a rename.
+        // Appended, never rewritten: a kill mid-write leaves at worst a partial line naming no
+        // file of ours, where a truncate-and-rewrite killed half-way unlisted every file and
+        // made the next --force refuse them as foreign. The lock is on this file, so it cannot
+        // be replaced by a rename either.
         let wrote = self
             .manifest
-            .set_len(0)
-            .and_then(|()| self.manifest.seek(std::io::SeekFrom::Start(0)))
-            .and_then(|_| self.manifest.write_all(text.as_bytes()));
+            .seek(std::io::SeekFrom::End(0))
+            .and_then(|_| self.manifest.write_all(format!("-{name}\n").as_bytes()));
         wrote.map_err(|e| self.manifest_error(&e))
     }
 
@@ -395,5 +399,32 @@ mod tests {
         out.rename("a.new-1", "a", false).unwrap();
         assert_eq!(std::fs::read(tmp.path().join("a")).unwrap(), b"new");
         assert!(out.is_ours("a") && !tmp.path().join("a.new-1").exists());
+    }
+
+    #[test]
+    fn unlisting_appends_so_a_kill_mid_write_keeps_the_other_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut out = OutputDir::open(tmp.path()).unwrap();
+        for n in ["run.h5", "run.xdmf", "checkpoint.h5"] {
+            std::fs::write(out.claim(n).unwrap(), b"ours").unwrap();
+        }
+        out.remove("checkpoint.h5").unwrap();
+        out.record("checkpoint.h5").unwrap(); // listed again after its removal
+        out.remove("run.xdmf").unwrap();
+        drop(out);
+        let m = tmp.path().join(MANIFEST);
+        let text = std::fs::read_to_string(&m).unwrap();
+        assert!(text.ends_with("checkpoint.h5\n-run.xdmf\n"), "{text}");
+        // Every prefix of the file is a state a kill can leave: each lists the names recorded
+        // before it and not unlisted before it, and run.h5 in all of them.
+        let body = text.split_once('\n').unwrap().1;
+        for cut in 0..=body.len() {
+            std::fs::write(&m, format!("{HEADER}{}", &body[..cut])).unwrap();
+            let out = OutputDir::open(tmp.path()).unwrap();
+            assert_eq!(out.is_ours("run.h5"), cut >= "run.h5\n".len(), "cut {cut}");
+            assert!(!out.is_ours("run.h"), "a partial line lists nothing");
+        }
+        let out = OutputDir::open(tmp.path()).unwrap();
+        assert!(out.is_ours("run.h5") && out.is_ours("checkpoint.h5") && !out.is_ours("run.xdmf"));
     }
 }
