@@ -53,6 +53,7 @@ pub(crate) fn print(r: &RunReport, json: bool) -> Result<()> {
             "timing": {
                 "stepping": r.timing.stepping,
                 "frames": r.timing.frames,
+                "writing": r.timing.writing,
                 "checkpoints": r.timing.checkpoints,
                 "checks": r.timing.checks,
                 "pictures": r.timing.pictures,
@@ -91,9 +92,10 @@ pub(crate) fn print(r: &RunReport, json: bool) -> Result<()> {
     }
     let t = &r.timing;
     outln!(
-        "  time: stepping {} s, frames {} s, checkpoints {} s, checks {} s, pictures {} s",
+        "  time: stepping {} s, frames {} s (writing {} s beside the stepping), checkpoints {} s, checks {} s, pictures {} s",
         sig3(t.stepping),
         sig3(t.frames),
+        sig3(t.writing),
         sig3(t.checkpoints),
         sig3(t.checks),
         sig3(t.pictures)

@@ -191,6 +191,10 @@ pub struct Sides4 {
 
 /// Output cadence and products.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each a key of [output]"
+)]
 pub struct OutputConfig {
     /// Steps between frames (frame 0 is the initial state).
     pub every: u64,

@@ -33,6 +33,7 @@ use ndarray::Array2;
 
 use crate::config::Scenario;
 use crate::error::{Result, ScenarioError};
+use crate::frames::FrameWriter;
 use crate::outputs::OutputDir;
 use crate::pictures;
 
@@ -108,8 +109,12 @@ pub struct RunReport {
 pub struct Timing {
     /// `Simulation::advance`: the solver's time steps.
     pub stepping: f64,
-    /// Frames: field copies out of the solver, diagnostics, gathers and their HDF5 writes.
+    /// Frames as the stepping waits for them: copies out of the solver (fields, diagnostics,
+    /// gathers), and waits for the previous frame's write when it is still running.
     pub frames: f64,
+    /// Frames' HDF5 writes on the writer thread, overlapped with stepping (in `seconds` only
+    /// as far as `frames` waited for them).
+    pub writing: f64,
     /// Checkpoints (written and renamed atomically).
     pub checkpoints: f64,
     /// Finite-value checks between frames.
@@ -335,7 +340,7 @@ pub fn run(
     let check = stop_check_every(s.grid.ny.saturating_mul(s.grid.nx));
     let stop = || opts.stop.map_or(0, |a| a.load(Ordering::Relaxed));
 
-    let (mut writer, resumed_from) = if resuming {
+    let (writer, resumed_from) = if resuming {
         // Without a checkpoint (killed before the first one), the state at step 0 is the
         // scenario's initial state: the run continues from there.
         let from = if ck_path.exists() {
@@ -391,9 +396,13 @@ pub fn run(
 
     let start = Instant::now();
     let mut timing = Timing::default();
-    let grid = sim.grid();
-    let mut bufs: Vec<Array2<f64>> = fields.iter().map(|_| Array2::zeros(grid.shape())).collect();
-    let mut dvals = vec![0.0; diags.len()];
+    let mut frames_submitted = writer.frames();
+    let mut writer = FrameWriter::new(
+        writer,
+        fields.iter().map(|q| q.name.clone()).collect(),
+        sim.grid().shape(),
+        diags.len(),
+    );
     let mut last_written = resumed_from.unwrap_or(0);
     let non_finite = |sim: &dyn Simulation, last_written: u64| ScenarioError::NonFinite {
         file: s.file.display().to_string(),
@@ -402,30 +411,6 @@ pub fn run(
         time: sim.time(),
         last_written,
         run_file: run_path.display().to_string(),
-    };
-    let write_frame = |sim: &dyn Simulation,
-                       w: &mut RunWriter,
-                       bufs: &mut [Array2<f64>],
-                       dvals: &mut [f64]|
-     -> Result<()> {
-        let path = w.path().to_path_buf();
-        // Gathers before the frame: `append` writes the scales last and flushes, so a
-        // reader never sees a frame whose gathers lag behind it.
-        for g in sim.gathers() {
-            w.write_gather(&g)
-                .map_err(|e| ScenarioError::io(&path, e))?;
-        }
-        for (q, b) in fields.iter().zip(bufs.iter_mut()) {
-            sim.write_field(&q.name, b.view_mut());
-        }
-        sim.diagnostic_values(dvals);
-        let views: Vec<(&str, ndarray::ArrayView2<'_, f64>)> = fields
-            .iter()
-            .zip(bufs.iter())
-            .map(|(q, b)| (q.name.as_str(), b.view()))
-            .collect();
-        w.append(sim.step_count(), sim.time(), &views, dvals)
-            .map_err(|e| ScenarioError::io(&path, e))
     };
     let checkpoint = |sim: &dyn Simulation| -> Result<()> {
         convsim_io::write_checkpoint(
@@ -442,12 +427,16 @@ pub fn run(
         if !sim.is_finite() {
             return Err(non_finite(sim.as_ref(), 0));
         }
+        // Written before anything else happens: the old run goes only once it is in the file.
         timed(&mut timing.frames, || {
-            write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)
+            writer.submit(sim.as_ref())?;
+            writer.writer().map(|_| ())
         })?;
+        frames_submitted += 1;
         // The new run has validated and written its first frame: only now does the old run
         // (files convsim wrote) go, and the new file takes its name.
         let tmp_name = writer
+            .writer()?
             .path()
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -468,7 +457,7 @@ pub fn run(
         )?;
         let replace = !matches!(existing, Existing::Absent);
         out.rename(&tmp_name, RUN_FILE, replace)?;
-        writer.renamed(&run_path);
+        writer.writer()?.renamed(&run_path);
     }
     // Recorded before the first one is written, so a kill mid-write leaves it listed.
     let ck_tmp = format!("{CHECKPOINT_FILE}.tmp-{}", std::process::id());
@@ -479,7 +468,7 @@ pub fn run(
         step: sim.step_count(),
         total,
         time: sim.time(),
-        frames: writer.frames(),
+        frames: frames_submitted,
         time_units,
     });
     let mut last_checkpoint = resumed_from;
@@ -488,7 +477,7 @@ pub fn run(
         if sig != 0 {
             return Err(interrupt(
                 sim.as_ref(),
-                &mut writer,
+                writer.writer()?,
                 last_checkpoint,
                 sig,
                 &checkpoint,
@@ -515,13 +504,15 @@ pub fn run(
             return Err(non_finite(sim.as_ref(), last_written));
         }
         if frame {
-            timed(&mut timing.frames, || {
-                write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)
-            })?;
+            // Copied out here, written on the writer thread while the next steps run.
+            timed(&mut timing.frames, || writer.submit(sim.as_ref()))?;
+            frames_submitted += 1;
             last_written = k;
         }
         if ck {
-            // After the frame of the same step: a resume from here keeps that frame.
+            // After the frame of the same step (a resume from here keeps that frame), which
+            // must be in the file first.
+            timed(&mut timing.frames, || writer.writer().map(|_| ()))?;
             timed(&mut timing.checkpoints, || checkpoint(sim.as_ref()))?;
             last_checkpoint = Some(k);
         }
@@ -529,10 +520,12 @@ pub fn run(
             step: k,
             total,
             time: sim.time(),
-            frames: writer.frames(),
+            frames: frames_submitted,
             time_units,
         });
     }
+    let (mut writer, writing) = timed(&mut timing.frames, || writer.finish())?;
+    timing.writing = writing;
     // The last step is a frame, so the gathers are complete; written again in case the loop
     // did not run (a resume from the last step).
     for g in sim.gathers() {
@@ -560,7 +553,6 @@ pub fn run(
     let (steps, time) = (sim.step_count(), sim.time());
     // The pictures read the file back: the solver's memory is freed first (see limits).
     drop(sim);
-    drop(bufs);
 
     let pics = if s.output.plots && stop() == 0 {
         timed(&mut timing.pictures, || {

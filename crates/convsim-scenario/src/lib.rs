@@ -21,6 +21,7 @@ pub mod config;
 pub mod driver;
 pub mod error;
 pub mod expr;
+mod frames;
 mod inputs;
 pub mod kinds;
 pub mod limits;

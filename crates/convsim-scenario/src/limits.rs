@@ -448,12 +448,13 @@ pub(crate) fn footprint(shape: &RunShape, solver: &SolverFootprint) -> Footprint
         "initial",
         f64s(shape.initial),
     ));
-    // One f64 buffer per written field, the writer's f32 buffer, and HDF5's shuffle and
-    // deflate buffers for one frame chunk.
+    // Two sets of one f64 buffer per written field (one filled while the other is written,
+    // frames.rs), the writer's f32 buffer, and HDF5's shuffle and deflate buffers for one
+    // frame chunk.
     run.push(Item::new(
         "frame buffers",
         "output.fields",
-        f64s(shape.fields).plus(Bytes::of(c, 4)).plus(f64s(2)),
+        f64s(2 * shape.fields).plus(Bytes::of(c, 4)).plus(f64s(2)),
     ));
     // A checkpoint copies the state; an interrupted run writes one even without
     // output.checkpoint_every, and a resume reads one back.

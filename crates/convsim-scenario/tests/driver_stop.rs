@@ -18,14 +18,33 @@ fn scenario() -> Scenario {
     .unwrap()
 }
 
+/// Every file's bytes, but the manifest's listed names (its log of claims and removals may
+/// grow: a staged file listed, then unlisted).
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&p).unwrap();
+            if name != convsim_scenario::outputs::MANIFEST {
+                return (name, bytes);
+            }
+            let mut listed = std::collections::BTreeSet::new();
+            for l in String::from_utf8(bytes).unwrap().lines() {
+                if let Some(gone) = l.strip_prefix('-') {
+                    listed.remove(gone);
+                } else if !l.starts_with('#') {
+                    listed.insert(l.to_string());
+                }
+            }
             (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
+                name,
+                listed
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .into_bytes(),
             )
         })
         .collect();
