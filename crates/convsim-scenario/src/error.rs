@@ -75,7 +75,9 @@ pub enum ScenarioError {
     },
     /// The solver state became NaN or infinite; every frame written before is kept.
     #[error(
-        "{file}: time.dt: {dt}: the state became non-finite (NaN or infinity) at step {step}, t = {time}; frames up to step {last_written} are kept in {run_file}; allowed: a smaller time.dt or gentler inputs"
+        "{file}: time.dt: {dt}: the state became non-finite (NaN or infinity) at step {step}, t = {time}; frames up to step {last_written} are kept in {run_file}; allowed: a smaller time.dt or gentler inputs",
+        dt = show_f64(*.dt),
+        time = show_f64(*.time)
     )]
     NonFinite {
         /// The scenario file.
@@ -94,7 +96,8 @@ pub enum ScenarioError {
     /// The run was stopped by a signal (SIGINT, SIGTERM) at a step boundary: the file holds
     /// every frame so far, `status = "interrupted"`, and a checkpoint of that step.
     #[error(
-        "{run_file}: interrupted by signal {signal} at step {step}, t = {time}: {frames} frame(s) and a checkpoint of this step are kept; continue the run with --resume"
+        "{run_file}: interrupted by signal {signal} at step {step}, t = {time}: {frames} frame(s) and a checkpoint of this step are kept; continue the run with --resume",
+        time = show_f64(*.time)
     )]
     Interrupted {
         /// The signal number.
@@ -164,6 +167,18 @@ impl ScenarioError {
     }
 }
 
+/// A number in a message: shortest round trip, with an exponent for large and small
+/// magnitudes (`1e308`, not 309 digits; `2.5e-7`; `0.01`).
+#[must_use]
+pub fn show_f64(x: f64) -> String {
+    let a = x.abs();
+    if a.is_finite() && (a >= 1e16 || (a > 0.0 && a < 1e-5)) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Renders a TOML value the way the user wrote it (strings quoted, tables inline).
 #[must_use]
 pub fn show_value(v: &toml::Value) -> String {
@@ -182,9 +197,33 @@ pub fn show_value(v: &toml::Value) -> String {
             }
             s.push('}');
         }
+        // TOML's own form ("1.0") unless that would spell out hundreds of digits.
+        toml::Value::Float(x) if x.abs() >= 1e16 && x.is_finite() => s.push_str(&show_f64(*x)),
         other => {
             let _ = write!(s, "{other}");
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{show_f64, show_value};
+
+    #[test]
+    fn numbers_in_messages_are_short() {
+        for (x, want) in [
+            (1e308, "1e308"),
+            (-2.5e-7, "-2.5e-7"),
+            (0.01, "0.01"),
+            (6.28, "6.28"),
+            (0.0, "0"),
+            (1e15, "1000000000000000"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(show_f64(x), want);
+        }
+        assert_eq!(show_value(&toml::Value::Float(1e308)), "1e308");
+    }
 }
