@@ -63,6 +63,7 @@ pub mod error;
 pub mod params;
 pub mod solver;
 pub mod stability;
+pub mod tile;
 
 pub use error::DiffusionError;
 pub use params::{
@@ -70,3 +71,4 @@ pub use params::{
     StencilForm, StencilTaps,
 };
 pub use solver::{Diagnostics, DiffusionSolver, boundaries_of, padding_of};
+pub use tile::{DiffusionTile, TileLinks};
