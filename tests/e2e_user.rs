@@ -863,7 +863,10 @@ fn an_imaginary_time_run_stops_when_converged() {
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["converged"], true, "{out}");
     let steps = j["steps"].as_u64().unwrap();
-    assert!(steps > 10 && steps < 10_000, "stopped early at {steps} of 10000 steps");
+    assert!(
+        steps > 10 && steps < 10_000,
+        "stopped early at {steps} of 10000 steps"
+    );
     let f = RunFile::open(d.path().join("run.h5")).unwrap();
     assert_eq!(f.attributes().unwrap()["converged"], "true");
     assert_eq!(

@@ -9,14 +9,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
-use convsim_scenario::Scenario;
 use convsim_scenario::driver::{self, RunOptions};
+use convsim_scenario::limits::{Bytes, MemoryLimit};
+use convsim_scenario::outputs::OutputDir;
 use convsim_scenario::pictures::{self, Frames, PlotRequest};
+use convsim_scenario::train::TrainScenario;
+use convsim_scenario::{Scenario, ScenarioError};
 
 pub mod bench;
 mod files;
 mod output;
 mod progress;
+pub mod signals;
 mod summary;
 pub mod train;
 
@@ -82,6 +86,14 @@ struct RunCommon {
     /// Print the closing summary as one JSON line.
     #[arg(long)]
     json: bool,
+    /// Refuse a run that needs more memory than this (e.g. 512M, 8G; default: the memory
+    /// available on this machine).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<Bytes>,
+}
+
+fn parse_size(s: &str) -> std::result::Result<Bytes, String> {
+    convsim_scenario::limits::parse_size(s)
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +125,9 @@ struct ValidateArgs {
     /// Print JSON (with a `derived` table) instead of a runnable TOML scenario.
     #[arg(long)]
     json: bool,
+    /// Check the run against this memory limit instead of the machine's (as for `run`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<Bytes>,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +220,11 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+            let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
+            errln!("{e}");
+            ExitCode::from(code)
+        }
         Err(e) => {
             // One line: the messages are single lines; chains are joined with ": ".
             let msg = format!("{e:#}").replace('\n', " ");
@@ -239,26 +259,91 @@ fn install_panic_hook() {
     }));
 }
 
+/// A run stopped by SIGINT / SIGTERM: its one-line message and exit code (128 + signal).
+#[derive(Debug)]
+struct Interrupted {
+    code: u8,
+    message: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The command that continues a run, for the message of an interrupted one.
+fn resume_command(scenario: &Path, sets: &[String], out_dir: &Path) -> String {
+    let quote = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=+,:".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    let mut cmd = format!(
+        "convsim run {} -o {}",
+        quote(&scenario.display().to_string()),
+        quote(&out_dir.display().to_string())
+    );
+    for s in sets {
+        cmd.push_str(" --set ");
+        cmd.push_str(&quote(s));
+    }
+    cmd.push_str(" --resume");
+    cmd
+}
+
 fn run(a: &RunArgs) -> Result<()> {
-    let s = Scenario::load(&a.scenario, &a.common.set)?;
-    run_scenario(&s, &a.common, a.resume)
+    let limit = MemoryLimit::detect(a.common.max_memory);
+    let s = Scenario::load_limited(&a.scenario, &a.common.set, &limit)?;
+    let hint = |out_dir: &Path| resume_command(&a.scenario, &a.common.set, out_dir);
+    run_scenario(&s, &a.common, a.resume, &hint)
 }
 
 fn rerun(a: &RerunArgs) -> Result<()> {
     let s = files::stored_scenario(&a.run, &a.common.set)?;
-    run_scenario(&s, &a.common, false)
+    let hint = |out_dir: &Path| {
+        format!(
+            "convsim run with the scenario stored in {} (convsim validate prints it), -o {} and --resume",
+            a.run.display(),
+            out_dir.display()
+        )
+    };
+    run_scenario(&s, &a.common, false, &hint)
 }
 
-/// Runs a resolved scenario with the progress display and the closing summary.
-fn run_scenario(s: &Scenario, c: &RunCommon, resume: bool) -> Result<()> {
+/// The exit of an interrupted run: one line, exit code 128 + the signal.
+fn interrupted(signal: i32, message: String) -> anyhow::Error {
+    Interrupted {
+        code: u8::try_from(128 + signal).unwrap_or(130),
+        message: format!("interrupted: {message}"),
+    }
+    .into()
+}
+
+/// Runs a resolved scenario with the progress display and the closing summary; SIGINT and
+/// SIGTERM stop it at a step boundary (`resume_hint` says how to continue).
+fn run_scenario(
+    s: &Scenario,
+    c: &RunCommon,
+    resume: bool,
+    resume_hint: &dyn Fn(&Path) -> String,
+) -> Result<()> {
     if let Some(out) = &c.out {
         files::check_out_dir(out, c.parents)?;
     }
     let out_dir = c.out.clone().unwrap_or_else(|| driver::default_out_dir(s));
+    let stop = signals::install();
     let opts = RunOptions {
-        out_dir,
+        out_dir: out_dir.clone(),
         force: c.force,
         resume,
+        stop: Some(stop),
     };
     let verbosity = if c.quiet {
         Verbosity::Quiet
@@ -270,11 +355,78 @@ fn run_scenario(s: &Scenario, c: &RunCommon, resume: bool) -> Result<()> {
     let mut reporter = Reporter::new(&s.name, s.time.steps, verbosity);
     let result = driver::run(s, &opts, &mut |p| reporter.update(p));
     reporter.finish();
-    summary::print(&result?, c.json)
+    let r = match result {
+        Err(ScenarioError::Interrupted {
+            signal,
+            step,
+            time,
+            frames,
+            run_file,
+        }) => {
+            return Err(interrupted(
+                signal,
+                format!(
+                    "{run_file}: stopped by {} at step {step}, t = {time:.6e}: {frames} frame(s) and a checkpoint of this step kept; continue with: {}",
+                    signals::name(signal),
+                    resume_hint(&out_dir)
+                ),
+            ));
+        }
+        Err(ScenarioError::InterruptedBeforeStart { signal, dir }) => {
+            return Err(interrupted(
+                signal,
+                format!(
+                    "{dir}: stopped by {} before the run's first frame; nothing in the folder was changed",
+                    signals::name(signal)
+                ),
+            ));
+        }
+        other => other?,
+    };
+    if r.already_complete {
+        outln!(
+            "{}: the run is already complete ({} steps to t = {:.6e}, {} frames); nothing to do",
+            r.run_file.display(),
+            r.steps,
+            r.time,
+            r.frames
+        );
+        return Ok(());
+    }
+    let sig = stop.load(std::sync::atomic::Ordering::Relaxed);
+    if sig != 0 {
+        return Err(interrupted(
+            sig,
+            format!(
+                "{}: the run is complete but its pictures were not drawn ({}); draw them with: convsim plot {}",
+                r.run_file.display(),
+                signals::name(sig),
+                r.run_file.display()
+            ),
+        ));
+    }
+    summary::print(&r, c.json)
 }
 
 fn validate(a: &ValidateArgs) -> Result<()> {
-    let s = Scenario::load(&a.scenario, &a.set)?;
+    if convsim_scenario::train::is_training_file(&a.scenario) {
+        let ts = TrainScenario::load(&a.scenario, &a.set)?;
+        if a.json {
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&ts.to_table()).context("encoding JSON")?
+            );
+        } else {
+            outln!(
+                "# {}: valid training scenario (it runs as is: convsim train FILE); derived values as comments",
+                a.scenario.display()
+            );
+            output::emit(&ts.to_toml_string());
+        }
+        return Ok(());
+    }
+    let limit = MemoryLimit::detect(a.max_memory);
+    let s = Scenario::load_limited(&a.scenario, &a.set, &limit)?;
     if a.json {
         outln!("{}", s.to_json_string());
     } else {
@@ -282,6 +434,13 @@ fn validate(a: &ValidateArgs) -> Result<()> {
         outln!(
             "# {}: valid. The resolved scenario (every default filled in, input paths absolute);\n# it runs as is: convsim run FILE.",
             a.scenario.display()
+        );
+        outln!(
+            "# It needs {} of memory (limit {}: {}) and up to {} on disk (resources below).",
+            s.footprint.memory(),
+            limit.bytes,
+            limit.source,
+            s.footprint.disk()
         );
         output::emit(&s.to_runnable_toml());
     }
@@ -394,8 +553,10 @@ fn plot(a: &PlotArgs) -> Result<()> {
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     });
+    // The pictures are recorded in the folder's manifest, under its lock (`outputs`).
+    let mut folder = OutputDir::open(&out)?;
     if files::is_train_file(&a.run) {
-        for p in convsim_scenario::train::draw_train_file(&a.run, &out)? {
+        for p in convsim_scenario::train::draw_train_file(&a.run, &mut folder)? {
             outln!("{}", p.display());
         }
         return Ok(());
@@ -411,7 +572,7 @@ fn plot(a: &PlotArgs) -> Result<()> {
         diagnostics: a.field.is_empty(),
         gathers: a.field.is_empty(),
     };
-    for p in pictures::draw_run(&a.run, &out, &req)? {
+    for p in pictures::draw_run(&a.run, &mut folder, &req)? {
         outln!("{}", p.display());
     }
     Ok(())

@@ -113,7 +113,9 @@ impl<T: Element> Kernel2<T> {
     }
 
     /// Splits the kernel into a column and a row factor if it has rank one (within `tol`
-    /// relative to its largest tap), so that `taps[i][j] = col[i] * row[j]`.
+    /// relative to its largest tap), so that `taps[i][j] = col[i] * row[j]`. A kernel with a
+    /// NaN or infinite tap is never split: the factors would carry the non-finite value into
+    /// one row and column only, where the dense product spreads it to every output.
     #[must_use]
     pub fn try_separate(&self, tol: f64) -> Option<SeparableKernel<T>> {
         let [ky, kx] = self.shape();
@@ -121,6 +123,9 @@ impl<T: Element> Kernel2<T> {
         let (mut pi, mut pj, mut best) = (0, 0, 0.0_f64);
         for ((i, j), v) in self.taps.indexed_iter() {
             let m = v.to_c64().norm();
+            if !m.is_finite() {
+                return None;
+            }
             if m > best {
                 (pi, pj, best) = (i, j, m);
             }
@@ -158,6 +163,11 @@ fn inverse<T: Element>(p: T) -> T {
 }
 
 /// A separable kernel `K[i][j] = col[i] * row[j]`: a column (along `y`) times a row (along `x`).
+///
+/// The fields are public (a struct literal is a valid way to build one), so whatever builds it,
+/// a plan checks it once when it is built ([`Kernel::validate`]): factors not empty, anchor
+/// inside the kernel. [`SeparableKernel::new`] and [`SeparableKernel::with_anchor`] check the
+/// same at construction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeparableKernel<T> {
     /// Factor along `y` (length `ky`).
@@ -183,6 +193,34 @@ impl<T: Element> SeparableKernel<T> {
         Ok(SeparableKernel { col, row, anchor })
     }
 
+    /// A separable kernel with an explicit anchor `(ay, ax)`.
+    ///
+    /// # Errors
+    /// If either factor is empty or the anchor lies outside the kernel.
+    pub fn with_anchor(col: Vec<T>, row: Vec<T>, anchor: [usize; 2]) -> Result<Self> {
+        let k = SeparableKernel { col, row, anchor };
+        k.validate()?;
+        Ok(k)
+    }
+
+    /// Checks the factors are not empty and the anchor lies inside the kernel.
+    ///
+    /// # Errors
+    /// [`CoreError::EmptyKernel`], [`CoreError::AnchorOutside`].
+    pub fn validate(&self) -> Result<()> {
+        let shape = [self.col.len(), self.row.len()];
+        if shape.contains(&0) {
+            return Err(CoreError::EmptyKernel { shape });
+        }
+        if self.anchor[0] >= shape[0] || self.anchor[1] >= shape[1] {
+            return Err(CoreError::AnchorOutside {
+                anchor: self.anchor,
+                shape,
+            });
+        }
+        Ok(())
+    }
+
     /// The dense outer product.
     #[must_use]
     pub fn to_dense(&self) -> Kernel2<T> {
@@ -206,6 +244,19 @@ pub enum Kernel<T> {
 }
 
 impl<T: Element> Kernel<T> {
+    /// Checks the kernel once, whatever built it: a dense kernel is checked by its only
+    /// constructors; a separable one (public fields) by [`SeparableKernel::validate`]. Plans and
+    /// the reference call this before they read the kernel.
+    ///
+    /// # Errors
+    /// [`CoreError::EmptyKernel`], [`CoreError::AnchorOutside`].
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Kernel::Dense(_) => Ok(()),
+            Kernel::Separable(s) => s.validate(),
+        }
+    }
+
     /// The dense form (the outer product for a separable kernel).
     #[must_use]
     pub fn to_dense(&self) -> Kernel2<T> {

@@ -16,6 +16,17 @@
 //! plan.apply(u.view(), out.view_mut());
 //! assert!(out.iter().all(|v: &f64| v.abs() < 1e-15)); // the Laplacian of a constant
 //! ```
+//!
+//! **Kernels** are checked once, by `build` (also a `SeparableKernel` written as a struct
+//! literal): an empty factor or an anchor outside the kernel is an error, never a wrapped index.
+//!
+//! **NaN and infinity** are not checked per apply; they spread as IEEE arithmetic carries them
+//! through each method: a non-finite input sample reaches only the outputs whose window reads
+//! it with [`Method::Direct`], every output with [`Method::Fft`], and the outputs of the blocks
+//! that read it with [`Method::OverlapAdd`]; a non-finite tap reaches every output with every
+//! method (such a kernel is never split into separable factors). FFT rounding is bounded
+//! relative to `sum |w| |x|` over a sample's window, so outputs that cancel are less accurate
+//! relative to themselves. Details and tests: `docs/conventions.md`, "Non-finite values".
 
 use std::fmt;
 
@@ -226,7 +237,8 @@ impl<T: Element> ConvPlanBuilder<T> {
     /// allocates every buffer `apply` will use.
     ///
     /// # Errors
-    /// Invalid geometry, an empty input or kernel, or a method that cannot honour the options.
+    /// Invalid geometry, an empty input or kernel, a kernel anchor outside the kernel (checked
+    /// here once, whatever built the kernel), or a method that cannot honour the options.
     pub fn build(self) -> Result<ConvPlan<T>> {
         ConvPlan::new(self)
     }
@@ -275,6 +287,8 @@ impl<T: Element> ConvPlan<T> {
     }
 
     fn new(b: ConvPlanBuilder<T>) -> Result<Self> {
+        // Once, here: the kernel's fields may come from a struct literal.
+        b.kernel.validate()?;
         let [h, w] = b.shape;
         if h == 0 || w == 0 {
             return Err(crate::CoreError::EmptyInput { shape: vec![h, w] });

@@ -13,7 +13,8 @@ use crate::{Boundaries, CoreError, Element, Geometry, Kernel, Orientation, Resul
 /// Convolves (or correlates) `input` with `kernel` by the definition.
 ///
 /// # Errors
-/// Invalid geometry (zero stride or dilation, empty output), an empty input, or a
+/// An invalid kernel ([`Kernel::validate`]), invalid geometry (zero stride or dilation, empty
+/// output), an empty input, or a
 /// [`crate::Boundary::Halo`] side (`CoreError::InvalidValue` naming `boundaries`): a halo tile has
 /// no definition of its own, it is checked against the whole domain instead.
 pub fn conv2d<T: Element>(
@@ -30,6 +31,7 @@ pub fn conv2d<T: Element>(
             allowed: "a padding mode on every side (the reference has no halo tiles)",
         });
     }
+    kernel.validate()?;
     let (h, w) = input.dim();
     let (taps, anchor) = kernel.to_dense().canonical(orientation);
     let (kh, kw) = taps.dim();

@@ -715,9 +715,7 @@ impl<T: Element> SpectralPlan<T> {
                         }
                         Transfer::Separable { hy, hx } => {
                             for (col, &s) in buf.chunks_exact_mut(ny).zip(&hx[j0 + b0..]) {
-                                for (a, &b) in col.iter_mut().zip(hy) {
-                                    *a = *a * (b * s);
-                                }
+                                mul_line_scaled_r(isa, col, hy, s);
                             }
                         }
                     }
@@ -946,7 +944,7 @@ fn mul_line<R: RealElement>(isa: Isa, v: &mut [Complex<R>], f: &[Complex<R>]) {
         if TypeId::of::<R>() == TypeId::of::<f64>() {
             // SAFETY: AVX2 and FMA were detected at run time (`Isa::Avx2Fma`); the lengths are
             // equal (asserted above).
-            unsafe { mul_line_c64_avx2(cast_mut(v), cast_ref(f)) };
+            unsafe { mul_line_c64_avx2(cast_mut(v), cast_ref(f), None) };
             return;
         }
         if TypeId::of::<R>() == TypeId::of::<f32>() {
@@ -961,36 +959,83 @@ fn mul_line<R: RealElement>(isa: Isa, v: &mut [Complex<R>], f: &[Complex<R>]) {
     }
 }
 
-/// `v[i] *= f[i]` for complex128, two products per 256-bit vector:
+/// [`mul_line_scaled`] in the plan's precision (the complex128 fast path where it applies).
+fn mul_line_scaled_r<R: RealElement>(
+    isa: Isa,
+    v: &mut [Complex<R>],
+    f: &[Complex<R>],
+    s: Complex<R>,
+) {
+    if isa == Isa::Avx2Fma && TypeId::of::<R>() == TypeId::of::<f64>() {
+        let s = Complex::new(s.re.to_c64().re, s.im.to_c64().re);
+        mul_line_scaled(cast_mut(v), cast_ref(f), Some(s));
+        return;
+    }
+    for (a, &b) in v.iter_mut().zip(f) {
+        *a = *a * (b * s);
+    }
+}
+
+/// `v[i] *= f[i] * s` (with `s = 1` when `None`): the pointwise product of a line of
+/// complex128 values with a transfer function (and a scalar: one factor of an outer product),
+/// in place.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn mul_line_scaled(v: &mut [Complex<f64>], f: &[Complex<f64>], s: Option<Complex<f64>>) {
+    assert_eq!(v.len(), f.len(), "mul_line_scaled: lengths (v, f)");
+    #[cfg(target_arch = "x86_64")]
+    if Isa::detect() == Isa::Avx2Fma {
+        // SAFETY: AVX2 and FMA were detected at run time; the lengths are equal.
+        unsafe { mul_line_c64_avx2(v, f, s) };
+        return;
+    }
+    match s {
+        Some(s) => v.iter_mut().zip(f).for_each(|(a, &b)| *a *= b * s),
+        None => v.iter_mut().zip(f).for_each(|(a, &b)| *a *= b),
+    }
+}
+
+/// `v[i] *= f[i]` (or `f[i] * s`) for complex128, two products per 256-bit vector:
 /// `(ar br - ai bi, ai br + ar bi)` as one `fmaddsub(a, br, swap(a) * bi)`.
 ///
 /// # Safety
 /// AVX2 and FMA must be available and `v.len() == f.len()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn mul_line_c64_avx2(v: &mut [Complex<f64>], f: &[Complex<f64>]) {
+unsafe fn mul_line_c64_avx2(v: &mut [Complex<f64>], f: &[Complex<f64>], s: Option<Complex<f64>>) {
     use std::arch::x86_64::{
-        _mm256_fmaddsub_pd, _mm256_loadu_pd, _mm256_movedup_pd, _mm256_mul_pd, _mm256_permute_pd,
-        _mm256_storeu_pd,
+        __m256d, _mm256_fmaddsub_pd, _mm256_loadu_pd, _mm256_movedup_pd, _mm256_mul_pd,
+        _mm256_permute_pd, _mm256_set_pd, _mm256_storeu_pd,
     };
+    // Inlined into this AVX2+FMA function so that its intrinsics compile for it.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn cmul(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: called only inside the AVX2+FMA function below.
+        unsafe {
+            let (br, bi) = (_mm256_movedup_pd(b), _mm256_permute_pd::<0b1111>(b));
+            let swapped = _mm256_permute_pd::<0b0101>(a);
+            _mm256_fmaddsub_pd(a, br, _mm256_mul_pd(swapped, bi))
+        }
+    }
     let pairs = v.len() / 2;
     let (vp, fp) = (v.as_mut_ptr().cast::<f64>(), f.as_ptr().cast::<f64>());
+    let sv = s.map(|s| _mm256_set_pd(s.im, s.re, s.im, s.re));
     for k in 0..pairs {
         // SAFETY: `4 k + 3 < 2 len`: both 32-byte accesses lie inside the slices (a
         // `Complex<f64>` is two `f64`, `repr(C)`); unaligned loads and stores.
         unsafe {
             let a = _mm256_loadu_pd(vp.add(4 * k));
-            let b = _mm256_loadu_pd(fp.add(4 * k));
-            let (br, bi) = (_mm256_movedup_pd(b), _mm256_permute_pd::<0b1111>(b));
-            let swapped = _mm256_permute_pd::<0b0101>(a);
-            _mm256_storeu_pd(
-                vp.add(4 * k),
-                _mm256_fmaddsub_pd(a, br, _mm256_mul_pd(swapped, bi)),
-            );
+            let mut b = _mm256_loadu_pd(fp.add(4 * k));
+            if let Some(sv) = sv {
+                b = cmul(b, sv);
+            }
+            _mm256_storeu_pd(vp.add(4 * k), cmul(a, b));
         }
     }
     for i in 2 * pairs..v.len() {
-        v[i] *= f[i];
+        v[i] *= s.map_or(f[i], |s| f[i] * s);
     }
 }
 
@@ -1027,39 +1072,87 @@ unsafe fn mul_line_c32_avx2(v: &mut [Complex<f32>], f: &[Complex<f32>]) {
 
 /// Copies columns `b0 .. b0 + w` of a chunk with contiguous rows into `buf`, column-major
 /// (`w` columns of `ny` values; `w = buf.len() / ny`): each row contributes a contiguous run of
-/// `w` values, written `ny` apart.
+/// `w` values, written `ny` apart. Rows go four at a time, so each column receives four
+/// consecutive values (a whole cache line of `Complex64`) per visit.
+///
+/// # Panics
+/// If the chunk's rows are not contiguous or hold fewer than `b0 + w` columns.
 fn gather_columns<E: 'static, R: RealElement>(
     chunk: &ArrayView2<'_, E>,
     b0: usize,
     buf: &mut [Complex<R>],
 ) {
-    let ny = chunk.nrows();
+    let (ny, nc) = chunk.dim();
     let w = buf.len() / ny;
-    for (i, row) in chunk.outer_iter().enumerate() {
-        let row = cast_ref::<E, Complex<R>>(
-            row.to_slice()
-                .expect("rows of column chunks are contiguous"),
-        );
-        for (c, v) in row[b0..b0 + w].iter().enumerate() {
+    assert!(
+        b0 + w <= nc && (nc <= 1 || chunk.strides()[1] == 1),
+        "column block in the chunk"
+    );
+    let (p, rs) = (chunk.as_ptr(), chunk.strides()[0]);
+    // SAFETY: row `i` of the chunk starts `i * rs` elements after its first element and holds
+    // `nc >= b0 + w` contiguous elements of type `E`, the same layout as `Complex<R>` (checked
+    // by `cast_ref`'s caller contract: the plan's element type).
+    let row = |i: usize| -> &[Complex<R>] {
+        unsafe {
+            cast_ref::<E, Complex<R>>(std::slice::from_raw_parts(
+                p.offset(i as isize * rs).add(b0),
+                w,
+            ))
+        }
+    };
+    let mut i = 0;
+    while i + 4 <= ny {
+        let (r0, r1, r2, r3) = (row(i), row(i + 1), row(i + 2), row(i + 3));
+        for (c, col) in buf.chunks_exact_mut(ny).enumerate() {
+            let dst: &mut [Complex<R>; 4] = (&mut col[i..i + 4]).try_into().expect("four rows");
+            *dst = [r0[c], r1[c], r2[c], r3[c]];
+        }
+        i += 4;
+    }
+    for i in i..ny {
+        for (c, v) in row(i).iter().enumerate() {
             buf[c * ny + i] = *v;
         }
     }
 }
 
 /// The inverse of [`gather_columns`].
+///
+/// # Panics
+/// As [`gather_columns`].
 fn scatter_columns<E: 'static, R: RealElement>(
     buf: &[Complex<R>],
     b0: usize,
     chunk: &mut ArrayViewMut2<'_, E>,
 ) {
-    let ny = chunk.nrows();
+    let (ny, nc) = chunk.dim();
     let w = buf.len() / ny;
-    for (i, mut row) in chunk.outer_iter_mut().enumerate() {
-        let row = cast_mut::<E, Complex<R>>(
-            row.as_slice_mut()
-                .expect("rows of column chunks are contiguous"),
-        );
-        for (c, v) in row[b0..b0 + w].iter_mut().enumerate() {
+    assert!(
+        b0 + w <= nc && (nc <= 1 || chunk.strides()[1] == 1),
+        "column block in the chunk"
+    );
+    let (p, rs) = (chunk.as_mut_ptr(), chunk.strides()[0]);
+    // SAFETY: as in `gather_columns`; distinct rows are disjoint, and each is written only
+    // while no other reference to it exists (the chunk is borrowed mutably).
+    let row = |i: usize| -> &mut [Complex<R>] {
+        unsafe {
+            cast_mut::<E, Complex<R>>(std::slice::from_raw_parts_mut(
+                p.offset(i as isize * rs).add(b0),
+                w,
+            ))
+        }
+    };
+    let mut i = 0;
+    while i + 4 <= ny {
+        let (r0, r1, r2, r3) = (row(i), row(i + 1), row(i + 2), row(i + 3));
+        for (c, col) in buf.chunks_exact(ny).enumerate() {
+            let src: &[Complex<R>; 4] = (&col[i..i + 4]).try_into().expect("four rows");
+            (r0[c], r1[c], r2[c], r3[c]) = (src[0], src[1], src[2], src[3]);
+        }
+        i += 4;
+    }
+    for i in i..ny {
+        for (c, v) in row(i).iter_mut().enumerate() {
             *v = buf[c * ny + i];
         }
     }

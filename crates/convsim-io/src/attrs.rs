@@ -26,7 +26,14 @@ pub(crate) fn set_num<T: hdf5::H5Type>(
     name: &str,
     value: T,
 ) -> Result<()> {
-    if obj.attr(name).is_ok() {
+    if let Ok(a) = obj.attr(name) {
+        // Rewritten in place when it has the same type (a counter updated every frame):
+        // nothing in the object header moves.
+        if a.dtype().is_ok_and(|t| t.is::<T>()) && a.shape().is_empty() {
+            return a.write_scalar(&value).ctx(path, || {
+                format!("writing attribute '{name}' of '{}'", obj.name())
+            });
+        }
         obj.delete_attr(name)
             .ctx(path, || format!("replacing attribute '{name}'"))?;
     }

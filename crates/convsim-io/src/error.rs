@@ -89,6 +89,14 @@ pub enum IoError {
         /// The file.
         path: PathBuf,
     },
+    /// Data fails its checksum: the file was damaged after it was written.
+    #[error("{path}: {what} fails its checksum: the file is damaged (a flipped bit on disk or in a copy); it cannot be used", path = .path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What failed the check.
+        what: String,
+    },
     /// A file-system operation failed (create, rename, remove).
     #[error("{path}: {context}: {source}", path = .path.display())]
     Fs {

@@ -44,7 +44,11 @@
 //!
 //! **Crash safety.** [`RunWriter::append`] writes the data, then the scales, then calls
 //! `H5Fflush`. A process killed at any moment, even with SIGKILL, leaves a file that opens and
-//! holds every frame appended before (tested by killing a child process). The file is written
+//! holds every frame appended before (tested by killing a child process). Datasets that are
+//! appended by new chunks (fields, diagnostics, scales) never rewrite a chunk; the shot gathers,
+//! whose chunks are rewritten as samples arrive, are stored uncompressed so a rewrite stays in
+//! place (a compressed chunk that changes size moves, and its old space can be reused before
+//! the chunk index on disk is flushed). The file is written
 //! with the HDF5 1.8 format, whose superblock has no "file open for write" flag, so no
 //! `h5clear` is needed after a crash. [`RunWriter::resume`] reopens it to continue a run from a
 //! checkpoint. While a writer holds the file, other processes cannot open it: convsim fails
@@ -65,8 +69,10 @@
 //!   [`RunFile::read_diagnostic`], [`RunFile::static_fields`], [`RunFile::read_static`],
 //!   [`RunFile::receivers`], [`RunFile::read_receivers`],
 //!   [`RunFile::summary`] (for `convsim inspect`, serialisable to JSON).
-//! - Inputs: [`read_input_2d`].
-//! - Checkpoints: [`write_checkpoint`] (atomic: temp file + rename), [`read_checkpoint`].
+//! - Inputs: [`read_input_2d`], [`read_input_2d_shaped`] (shape checked before reading).
+//! - Checkpoints: [`write_checkpoint`] (atomic: temp file + rename; Fletcher-32 and a stored
+//!   checksum), [`read_checkpoint`] (verifies both: [`IoError::Corrupt`]).
+//! - Recognising convsim's files: [`file_kind`].
 //! - Errors: [`IoError`], whose messages name the file, the dataset and what is wrong.
 //!
 //! Complex fields are written by the caller as two real fields (e.g. `psi_re`, `psi_im`).
@@ -89,6 +95,9 @@ pub use arrays::{
 pub use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 pub use error::{IoError, Result};
 pub use meta::{RunMeta, now_rfc3339, rfc3339_from_unix};
-pub use reader::{DatasetInfo, DiagnosticSummary, Receivers, RunFile, RunSummary, read_input_2d};
+pub use reader::{
+    DatasetInfo, DiagnosticSummary, Receivers, RunFile, RunSummary, read_input_2d,
+    read_input_2d_shaped,
+};
 pub use writer::{DEFLATE_LEVEL, Precision, RunWriter};
 pub use xdmf::{XDMF_FILE, write_xdmf};

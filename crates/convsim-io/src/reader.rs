@@ -119,9 +119,17 @@ impl std::fmt::Debug for RunFile {
 
 /// Opens an HDF5 file read-only with typed errors for a missing or non-HDF5 file.
 pub(crate) fn open_file(p: &Path) -> Result<H5File> {
-    if !p.exists() {
+    let Ok(meta) = p.metadata() else {
         return Err(IoError::NotFound {
             path: p.to_path_buf(),
+        });
+    };
+    // A FIFO would block the open forever, a device would be read as if it were a file.
+    if !meta.is_file() {
+        return Err(IoError::Invalid {
+            path: p.to_path_buf(),
+            message: "not a regular file (a directory, a device or a pipe); allowed: an HDF5 file"
+                .into(),
         });
     }
     crate::lock::open(p, Access::Read)
@@ -571,7 +579,34 @@ pub(crate) fn meta_from_attrs(mut attrs: BTreeMap<String, String>) -> RunMeta {
 /// listing every dataset of the file; [`IoError::Shape`] if the rank is not 2 or a side is 0;
 /// [`IoError::NonFinite`] with the count and the first index of NaN/inf values.
 pub fn read_input_2d(path: impl AsRef<Path>, dataset: &str) -> Result<Array2<f64>> {
-    let p = path.as_ref();
+    read_input(path.as_ref(), dataset, None)
+}
+
+/// [`read_input_2d`] for a dataset that must have shape `(ny, nx)`: the shape is checked from
+/// the file's metadata before anything is read, so a small file declaring a huge dataset is
+/// refused without allocating it.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("model.h5");
+/// let f = hdf5::File::create(&path).unwrap();
+/// f.new_dataset::<f64>().shape((100_000, 100_000)).create("huge").unwrap();
+/// drop(f);
+/// let e = convsim_io::read_input_2d_shaped(&path, "huge", (3, 4)).unwrap_err();
+/// assert!(matches!(e, convsim_io::IoError::Shape { .. }), "{e}");
+/// ```
+///
+/// # Errors
+/// As [`read_input_2d`]; [`IoError::Shape`] for any other shape.
+pub fn read_input_2d_shaped(
+    path: impl AsRef<Path>,
+    dataset: &str,
+    shape: (usize, usize),
+) -> Result<Array2<f64>> {
+    read_input(path.as_ref(), dataset, Some(shape))
+}
+
+fn read_input(p: &Path, dataset: &str, want: Option<(usize, usize)>) -> Result<Array2<f64>> {
     let file = open_file(p)?;
     let name = dataset.trim_start_matches('/');
     let ds = if name.is_empty() {
@@ -595,6 +630,16 @@ pub fn read_input_2d(path: impl AsRef<Path>, dataset: &str) -> Result<Array2<f64
             dataset: dataset.into(),
             shape,
             expected: "rank 2 (ny, nx) with both sides at least 1".into(),
+        });
+    }
+    if let Some((ny, nx)) = want
+        && shape != [ny, nx]
+    {
+        return Err(IoError::Shape {
+            path: p.to_path_buf(),
+            dataset: dataset.into(),
+            shape,
+            expected: format!("(ny, nx) = ({ny}, {nx})"),
         });
     }
     let a = ds

@@ -694,13 +694,16 @@ impl RunWriter {
         set_num(p, &grp, "source_count", g.sources.len() as i64)?;
         set_str(p, &grp, "source_units", &meta_units)?;
         // Chunks of whole receiver rows' time spans: a frame's update touches few chunks.
+        // No compression: every frame rewrites the chunks it extends, and a compressed chunk
+        // that changes size moves in the file, its old space reused before the chunk index
+        // on disk is flushed; a kill in between left an index pointing at other bytes
+        // ("inflate() failed"). Uncompressed chunks are rewritten in place, so after a kill
+        // at any moment each sample holds its old value (NaN) or its new one.
         let ds = grp
             .new_dataset::<f64>()
             .shape((r, nt))
             .chunk((r.clamp(1, 64), nt.clamp(1, 256)))
             .fill_value(f64::NAN)
-            .shuffle()
-            .deflate(DEFLATE_LEVEL)
             .create("gather")
             .ctx(p, || format!("creating /receivers/{shot}/gather"))?;
         write_quantity_attrs(p, &ds, &g.quantity)?;
@@ -725,6 +728,13 @@ impl RunWriter {
     /// [`IoError::Hdf5`].
     pub fn flush(&self) -> Result<()> {
         self.file.flush().ctx(&self.path, || "flushing".into())
+    }
+
+    /// Tells the writer its file was renamed while open (the caller renamed it, e.g. a run
+    /// written beside an old one and moved into its place): messages then name `path`. The
+    /// lock follows the file, since it is held on the open file, not on its name.
+    pub fn renamed(&mut self, path: impl AsRef<Path>) {
+        self.path = path.as_ref().to_path_buf();
     }
 
     /// Frames written so far.

@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use convsim_core::spectral::mul_line_scaled;
 use convsim_core::stencil::{central_weights, laplacian};
 use convsim_core::{
     AxisFactors, Boundary, Complex64, ConvPlan, Grid, Kernel2, Method as ConvMethod, Sides, Source,
@@ -324,7 +325,11 @@ impl QuantumSolver {
             .map(|a| absorber_rate(a, &grid))
             .transpose()?;
 
-        let mut psi = psi0;
+        // The state streams through memory every step: back it with huge pages (a 1024^2
+        // complex128 state spans 4096 small pages; the column passes touch each row's page).
+        let mut psi = convsim_core::memory::zeros::<Complex64>((ny, nx));
+        psi.assign(&psi0);
+        drop(psi0);
         if let Method::FiniteDifference { boundaries, .. } = params.method {
             // Hard walls on the edge samples: psi = 0 there, which the antisymmetric padding
             // then keeps exactly.
@@ -732,6 +737,39 @@ enum Factor {
         col: Vec<Complex64>,
         row: Vec<Complex64>,
     },
+    /// `V + W = f(y) + g(x) + r(y, x)` with `r` zero outside a box (a trap with a bump, a
+    /// barrier with slits, a localised obstacle): the outer product of `f` and `g` times the
+    /// factor of `r` on the box only. A step then streams `psi` and the box's factors instead
+    /// of a full table.
+    Patched {
+        col: Vec<Complex64>,
+        row: Vec<Complex64>,
+        /// Rows and columns `[r0, r1) x [c0, c1)` of the box.
+        rows: (usize, usize),
+        cols: (usize, usize),
+        patch: Array2<Complex64>,
+    },
+}
+
+/// `a = f(y) + g(x) + r` with `r` zero (to rounding) outside `[r0, r1) x [c0, c1)`.
+struct Split {
+    f: Vec<f64>,
+    g: Vec<f64>,
+    rows: (usize, usize),
+    cols: (usize, usize),
+    /// `r` on the box (empty box: `a` is a sum of axis terms).
+    r: Array2<f64>,
+}
+
+impl Split {
+    /// The box's residual at `(i, j)` (0 outside it).
+    fn r(&self, i: usize, j: usize) -> f64 {
+        if (self.rows.0..self.rows.1).contains(&i) && (self.cols.0..self.cols.1).contains(&j) {
+            self.r[[i - self.rows.0, j - self.cols.0]]
+        } else {
+            0.0
+        }
+    }
 }
 
 impl Factor {
@@ -745,20 +783,50 @@ impl Factor {
                 Complex64::from_polar(damp, -vv * h)
             }
         };
-        // Each axis factor must stay finite on its own (their product always does), which
-        // bounds the real parts of the axis exponents.
-        let finite =
-            |s: &(Vec<f64>, Vec<f64>)| s.0.iter().chain(&s.1).all(|x| (x * h).abs() < 300.0);
-        let sv = additive_split(v).filter(|s| !imaginary || finite(s));
+        // Each factor of the product must stay finite on its own (their product always does),
+        // which bounds the real parts of their exponents.
+        let bounded = |s: &Split| {
+            s.f.iter()
+                .chain(&s.g)
+                .chain(&s.r)
+                .all(|x| (x * h).abs() < 300.0)
+        };
+        let sv = additive_patch(v).filter(|s| !imaginary || bounded(s));
         let sw = match cap {
             None => Some(None),
-            Some(w) => additive_split(w).filter(finite).map(Some),
+            Some(w) => additive_patch(w).filter(bounded).map(Some),
         };
-        if let (Some((vy, vx)), Some(sw)) = (sv, sw) {
-            let (wy, wx) = sw.unwrap_or_else(|| (vec![0.0; vy.len()], vec![0.0; vx.len()]));
-            return Factor::Outer {
-                col: vy.iter().zip(&wy).map(|(&a, &w)| at(a, w)).collect(),
-                row: vx.iter().zip(&wx).map(|(&a, &w)| at(a, w)).collect(),
+        if let (Some(sv), Some(sw)) = (sv, sw) {
+            let (ny, nx) = v.dim();
+            let wf = |i: usize| sw.as_ref().map_or(0.0, |s| s.f[i]);
+            let wg = |j: usize| sw.as_ref().map_or(0.0, |s| s.g[j]);
+            let col = (0..ny).map(|i| at(sv.f[i], wf(i))).collect();
+            let row = (0..nx).map(|j| at(sv.g[j], wg(j))).collect();
+            // The union of the two boxes.
+            let boxes = std::iter::once(&sv).chain(sw.as_ref());
+            let nonempty: Vec<&Split> = boxes.filter(|s| !s.r.is_empty()).collect();
+            if nonempty.is_empty() {
+                return Factor::Outer { col, row };
+            }
+            let rows = (
+                nonempty.iter().map(|s| s.rows.0).min().expect("non-empty"),
+                nonempty.iter().map(|s| s.rows.1).max().expect("non-empty"),
+            );
+            let cols = (
+                nonempty.iter().map(|s| s.cols.0).min().expect("non-empty"),
+                nonempty.iter().map(|s| s.cols.1).max().expect("non-empty"),
+            );
+            let wr = |i: usize, j: usize| sw.as_ref().map_or(0.0, |s| s.r(i, j));
+            let patch = Array2::from_shape_fn((rows.1 - rows.0, cols.1 - cols.0), |(a, b)| {
+                let (i, j) = (rows.0 + a, cols.0 + b);
+                at(sv.r(i, j), wr(i, j))
+            });
+            return Factor::Patched {
+                col,
+                row,
+                rows,
+                cols,
+                patch,
             };
         }
         let mut f = Array2::zeros(v.dim());
@@ -780,42 +848,96 @@ impl Factor {
                 let f = f
                     .as_slice()
                     .expect("potential factors are built in standard layout");
-                for (p, f) in row.iter_mut().zip(f) {
-                    *p *= *f;
-                }
+                mul_line_scaled(row, f, None);
             }
-            Factor::Outer { col, row: fr } => {
-                let c = col[i];
-                for (p, f) in row.iter_mut().zip(fr) {
-                    *p *= *f * c;
+            Factor::Outer { col, row: fr } => outer_row(col[i], fr, row),
+            Factor::Patched {
+                col,
+                row: fr,
+                rows,
+                cols,
+                patch,
+            } => {
+                outer_row(col[i], fr, row);
+                if (rows.0..rows.1).contains(&i) {
+                    let pr = patch.row(i - rows.0);
+                    let pr = pr.as_slice().expect("patches are built in standard layout");
+                    mul_line_scaled(&mut row[cols.0..cols.1], pr, None);
                 }
             }
         }
     }
 }
 
-/// Splits `a[i, j] = f[i] + g[j]` when that holds to rounding (a few ulps of `max |a|`), with
-/// `f[0] = 0`; `None` otherwise.
-fn additive_split(a: &Array2<f64>) -> Option<(Vec<f64>, Vec<f64>)> {
+/// `row[j] *= f[j] * c`.
+fn outer_row(c: Complex64, f: &[Complex64], row: &mut [Complex64]) {
+    mul_line_scaled(row, f, Some(c));
+}
+
+/// Splits `a[i, j] = f[i] + g[j] + r[i, j]` with `r` zero (to rounding: 8 ulps of `max |a|`,
+/// the rounding of the potential's own sum and of the subtractions here) outside the smallest
+/// box among a few reference points: `f[i] = a[i, j0] - a[i0, j0]`, `g[j] = a[i0, j]`, for
+/// `(i0, j0)` the corners and the centre (a reference row and column away from a localised
+/// feature leave only the feature in `r`). `None` when no box covers less than a quarter of the
+/// grid, or `a` is not finite.
+fn additive_patch(a: &Array2<f64>) -> Option<Split> {
+    // (area, reference point, box rows and columns)
+    type Candidate = (usize, (usize, usize), (usize, usize, usize, usize));
     let (ny, nx) = a.dim();
     if ny == 0 || nx == 0 {
         return None;
     }
-    let a00 = a[[0, 0]];
-    let f: Vec<f64> = (0..ny).map(|i| a[[i, 0]] - a00).collect();
-    let g: Vec<f64> = a.row(0).to_vec();
     let scale = a.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
     if !scale.is_finite() {
         return None;
     }
-    // 8 ulps of the largest value: the rounding of the potential's own sum `f(y) + g(x)` and of
-    // the two subtractions above; a phase error of this size is below that of `from_polar`.
     let tol = 8.0 * f64::EPSILON * scale;
-    let exact = a
-        .outer_iter()
-        .zip(&f)
-        .all(|(r, fi)| r.iter().zip(&g).all(|(x, gj)| (x - fi - gj).abs() <= tol));
-    exact.then_some((f, g))
+    let refs = [
+        (0, 0),
+        (0, nx - 1),
+        (ny - 1, 0),
+        (ny - 1, nx - 1),
+        (ny / 2, nx / 2),
+    ];
+    let mut best: Option<Candidate> = None;
+    for (i0, j0) in refs {
+        let (mut r0, mut r1, mut c0, mut c1) = (ny, 0, nx, 0);
+        for ((i, j), &x) in a.indexed_iter() {
+            let r = x - (a[[i, j0]] - a[[i0, j0]]) - a[[i0, j]];
+            if r.abs() > tol {
+                (r0, r1, c0, c1) = (r0.min(i), r1.max(i + 1), c0.min(j), c1.max(j + 1));
+            }
+        }
+        let area = if r1 > r0 { (r1 - r0) * (c1 - c0) } else { 0 };
+        if best.is_none_or(|b| area < b.0) {
+            best = Some((area, (i0, j0), (r0, r1, c0, c1)));
+        }
+        if area == 0 {
+            break;
+        }
+    }
+    let (area, (i0, j0), (r0, r1, c0, c1)) = best.expect("at least one reference");
+    if area > ny * nx / 4 {
+        return None;
+    }
+    let f: Vec<f64> = (0..ny).map(|i| a[[i, j0]] - a[[i0, j0]]).collect();
+    let g: Vec<f64> = a.row(i0).to_vec();
+    let (rows, cols, r) = if area == 0 {
+        ((0, 0), (0, 0), Array2::zeros((0, 0)))
+    } else {
+        let r = Array2::from_shape_fn((r1 - r0, c1 - c0), |(p, q)| {
+            let (i, j) = (r0 + p, c0 + q);
+            a[[i, j]] - f[i] - g[j]
+        });
+        ((r0, r1), (c0, c1), r)
+    };
+    Some(Split {
+        f,
+        g,
+        rows,
+        cols,
+        r,
+    })
 }
 
 /// One potential sub-step, prepared to be applied row by row (inside the row passes of the
@@ -1159,5 +1281,87 @@ pub(crate) fn padded<F: Fn(usize) -> Complex64>(
         Source::Index(k) => get(k),
         Source::Negated(k) => -get(k),
         Source::Constant(c) => Complex64::new(c, 0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `f(y, x)` on a 96 x 80 grid of spacing 0.3 from (-14.4, -12).
+    fn grid_fn(f: impl Fn(f64, f64) -> f64) -> Array2<f64> {
+        Array2::from_shape_fn((96, 80), |(i, j)| {
+            f(-14.4 + 0.3 * i as f64, -12.0 + 0.3 * j as f64)
+        })
+    }
+
+    fn factor_table(f: &Factor, shape: (usize, usize)) -> Array2<Complex64> {
+        let mut t = Array2::from_elem(shape, Complex64::new(1.0, 0.0));
+        for (i, mut row) in t.outer_iter_mut().enumerate() {
+            f.apply_row(i, row.as_slice_mut().unwrap());
+        }
+        t
+    }
+
+    #[test]
+    fn a_trap_with_a_bump_splits_into_axis_terms_and_a_patch_around_the_bump() {
+        // Harmonic trap (a sum of axis terms) plus a Gaussian bump: the residual is the bump,
+        // which is below 8 ulps of max |V| outside a box around it.
+        let v = grid_fn(|y, x| {
+            0.5 * (x * x + y * y) + 5.0 * (-((y - 1.0).powi(2) + (x + 2.0).powi(2))).exp()
+        });
+        let s = additive_patch(&v).expect("a small box");
+        let (h, w) = (s.rows.1 - s.rows.0, s.cols.1 - s.cols.0);
+        assert!(
+            h > 0 && w > 0 && h * w < 96 * 80 / 4,
+            "box {:?} x {:?}",
+            s.rows,
+            s.cols
+        );
+        // The box holds the bump's centre (y = 1 at row 51, x = -2 at column 33), and not the
+        // far corners: the bump is below the tolerance 5.4 away (5 exp(-29) ~ 1e-12).
+        assert!((s.rows.0..s.rows.1).contains(&51) && (s.cols.0..s.cols.1).contains(&33));
+        // f + g + r reproduces V everywhere to rounding.
+        let tol = 16.0 * f64::EPSILON * v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+        for ((i, j), &x) in v.indexed_iter() {
+            assert!((s.f[i] + s.g[j] + s.r(i, j) - x).abs() <= tol, "({i}, {j})");
+        }
+        // A pure sum of axis terms has no patch; a fully coupled V has no small box.
+        assert_eq!(
+            additive_patch(&grid_fn(|y, x| y * y + x.sin()))
+                .unwrap()
+                .r
+                .len(),
+            0
+        );
+        assert!(additive_patch(&grid_fn(|y, x| (x * y).cos())).is_none());
+    }
+
+    #[test]
+    fn patched_factors_equal_the_full_table_to_rounding() {
+        // A barrier with two slits plus an edge absorber, real and imaginary time: the factor
+        // applied row by row equals exp(-(i V + W) h) (or exp(-V h)) point by point.
+        let v = grid_fn(|y, x| {
+            let wall = (x - 1.0).abs() < 0.4;
+            let slit = (y - 1.5).abs() < 0.5 || (y + 1.5).abs() < 0.5;
+            if wall && !slit { 30.0 } else { 0.1 * y * y }
+        });
+        let w = grid_fn(|_, x| if x > 3.5 { 2.0 * (x - 3.5) } else { 0.0 });
+        let h = 0.01;
+        for imaginary in [false, true] {
+            let cap = (!imaginary).then_some(&w);
+            let f = Factor::new(&v, cap, h, imaginary);
+            assert!(matches!(f, Factor::Patched { .. }), "imaginary {imaginary}");
+            let got = factor_table(&f, v.dim());
+            for ((i, j), g) in got.indexed_iter() {
+                let wv = cap.map_or(0.0, |w| w[[i, j]]);
+                let want = if imaginary {
+                    Complex64::new((-v[[i, j]] * h).exp(), 0.0)
+                } else {
+                    Complex64::from_polar((-wv * h).exp(), -v[[i, j]] * h)
+                };
+                assert!((g - want).norm() < 1e-14, "({i}, {j}): {g} vs {want}");
+            }
+        }
     }
 }

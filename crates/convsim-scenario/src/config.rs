@@ -45,6 +45,7 @@ use crate::error::{Result, ScenarioError, show_value};
 use crate::expr::{Expr, RESERVED, Vars};
 use crate::inputs;
 use crate::kinds::{self, KindConfig, SolverKind};
+use crate::limits::{self, Budget, Footprint, MemoryLimit, SolverFootprint};
 
 /// The common sections every scenario has; the solver's own table (named after `run.solver`)
 /// is taken out before and handed to its kind.
@@ -291,9 +292,23 @@ pub struct Ctx<'a> {
     pub boundary: &'a Sides4,
     /// Keys given with `--set` (messages name `--set` for them).
     pub overridden: &'a [String],
+    /// The run's shape and memory limit (`None` where no run is resolved, e.g. training).
+    pub(crate) budget: Option<&'a Budget>,
 }
 
 impl Ctx<'_> {
+    /// Refuses a solver whose memory, with what the driver and the pictures add, exceeds the
+    /// limit ([`crate::limits`]). Kinds call this before building anything large.
+    ///
+    /// # Errors
+    /// A [`ScenarioError::Invalid`] naming the keys of the largest item and the limit.
+    pub fn check_memory(&self, solver: &SolverFootprint) -> Result<()> {
+        match self.budget {
+            Some(b) => b.check(&self.file, solver).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// The file to name for key `key` (`--set` if the user gave it on the command line).
     #[must_use]
     pub fn file_for(&self, key: &str) -> String {
@@ -377,7 +392,8 @@ impl Ctx<'_> {
                 let file = get("file")?;
                 let dataset = get("dataset")?;
                 let path = self.base.join(&file);
-                let data = inputs::read_2d(&path, &dataset).map_err(|e| match e {
+                let want = self.grid.shape();
+                let data = inputs::read_2d(&path, &dataset, want).map_err(|e| match e {
                     inputs::InputError::NoFile(reason) => self.invalid(
                         &format!("{key}.file"),
                         format!("{file:?}"),
@@ -393,15 +409,12 @@ impl Ctx<'_> {
                         format!("{dataset:?}"),
                         format!("{reason}; allowed: a 2D float dataset of shape (ny, nx)"),
                     ),
-                })?;
-                let want = self.grid.shape();
-                if data.dim() != want {
-                    return Err(self.invalid(
+                    inputs::InputError::Shape(shape) => self.invalid(
                         &format!("{key}.dataset"),
-                        format!("{dataset:?} of shape {:?}", data.dim()),
+                        format!("{dataset:?} of shape {:?}", (shape[0], shape[1])),
                         format!("allowed: shape (ny, nx) = {want:?} to match [grid]"),
-                    ));
-                }
+                    ),
+                })?;
                 if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
                     return Err(self.invalid(
                         &format!("{key}.dataset"),
@@ -449,6 +462,8 @@ pub struct Scenario {
     pub output: OutputConfig,
     /// The solver's own resolved table.
     pub solver: Box<dyn KindConfig>,
+    /// The memory and disk the run needs ([`crate::limits`]), checked against the limit.
+    pub footprint: Footprint,
 }
 
 fn type_word(expected: &str) -> String {
@@ -697,11 +712,23 @@ impl Scenario {
     /// # Errors
     /// Any problem with the file, the overrides or the values, as one [`ScenarioError`].
     pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::File {
+        Scenario::load_limited(path, overrides, &MemoryLimit::detect(None))
+    }
+
+    /// [`Scenario::load`] against a given memory limit (`--max-memory`).
+    ///
+    /// # Errors
+    /// As [`Scenario::load`].
+    pub fn load_limited(
+        path: &Path,
+        overrides: &[String],
+        limit: &MemoryLimit,
+    ) -> Result<Scenario> {
+        let text = inputs::read_text(path).map_err(|reason| ScenarioError::File {
             file: path.display().to_string(),
-            reason: format!("cannot read the scenario file: {e}"),
+            reason: format!("cannot read the scenario file: {reason}"),
         })?;
-        Scenario::from_str(&text, path, overrides)
+        Scenario::from_str_limited(&text, path, overrides, limit)
     }
 
     /// Resolves scenario `text` as if read from `path` (used for messages and relative inputs).
@@ -710,6 +737,19 @@ impl Scenario {
     /// As [`Scenario::load`].
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, path: &Path, overrides: &[String]) -> Result<Scenario> {
+        Scenario::from_str_limited(text, path, overrides, &MemoryLimit::detect(None))
+    }
+
+    /// [`Scenario::from_str`] against a given memory limit.
+    ///
+    /// # Errors
+    /// As [`Scenario::load`].
+    pub fn from_str_limited(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+        limit: &MemoryLimit,
+    ) -> Result<Scenario> {
         let file = path.display().to_string();
         let Parsed {
             mut table,
@@ -834,6 +874,7 @@ impl Scenario {
             time: &dummy_time,
             boundary: &dummy_sides,
             overridden: &overridden,
+            budget: None,
         };
         let raw: RawScenario = deserialize(&pre, "", toml::Value::Table(table))?;
 
@@ -1041,46 +1082,28 @@ impl Scenario {
                 s.max(1.0) as u64
             }
         };
+        if i64::try_from(steps).is_err() {
+            let (key, value) = match t.t_end {
+                Some(te) => ("time.t_end", te.to_string()),
+                None => ("time.steps", steps.to_string()),
+            };
+            return Err(pre.invalid(
+                key,
+                value,
+                format!("{steps} steps; allowed: at most {} steps (the run file stores steps as 64-bit signed integers)", i64::MAX),
+            ));
+        }
         let time = TimeConfig {
             dt: t.dt,
             steps,
             t_end: steps as f64 * t.dt,
         };
 
-        let ctx = Ctx {
-            file: file.clone(),
-            base,
-            constants: &constants,
-            grid,
-            time: &time,
-            boundary: &boundary,
-            overridden: &overridden,
-        };
-
-        // Initial fields.
-        let mut initial = Vec::new();
-        for (name, v) in &raw.initial {
-            let key = format!("initial.{name}");
-            if !kind.initial_fields().contains(&name.as_str()) {
-                return Err(ctx.invalid(
-                    &key,
-                    show_value(v),
-                    format!(
-                        "unknown initial field; allowed: {}",
-                        kind.initial_fields().join(", ")
-                    ),
-                ));
-            }
-            let input = ctx.field(&key, v)?;
-            check_finite(&ctx, &key, v, &input)?;
-            initial.push((name.clone(), input));
-        }
-
         // Output.
         let o = &raw.output;
         let every = o.every.unwrap_or_else(|| (steps / 20).max(1));
         if every == 0 {
-            return Err(ctx.invalid(
+            return Err(pre.invalid(
                 "output.every",
                 "0",
                 "allowed: an integer >= 1 (steps between frames)",
@@ -1094,7 +1117,7 @@ impl Scenario {
                 .collect(),
             Some(f) => {
                 if f.is_empty() {
-                    return Err(ctx.invalid(
+                    return Err(pre.invalid(
                         "output.fields",
                         "[]",
                         format!(
@@ -1105,7 +1128,7 @@ impl Scenario {
                 }
                 for name in f {
                     if !kind.output_fields().contains(&name.as_str()) {
-                        return Err(ctx.invalid(
+                        return Err(pre.invalid(
                             "output.fields",
                             format!("{name:?}"),
                             format!(
@@ -1128,22 +1151,45 @@ impl Scenario {
             frames: 1 + steps / every + u64::from(steps % every != 0),
         };
 
-        let solver = kind.resolve(&ctx, &initial, solver_table)?;
-        let name = match raw.run.name {
-            Some(n) => {
-                if n.is_empty() || n.contains(['/', '\\']) {
-                    return Err(ctx.invalid(
-                        "run.name",
-                        format!("{n:?}"),
-                        "allowed: a non-empty name without / or \\ (it names the output folder)",
-                    ));
-                }
-                n
-            }
-            None => path
-                .file_stem()
-                .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned()),
+        let name = crate::outputs::run_name(&pre, raw.run.name.as_deref(), path, "run")?;
+
+        // Memory: the run's shape, checked against the limit before any array is made.
+        let budget = Budget::new(&grid, raw.initial.len(), &output, limit);
+        let ctx = Ctx {
+            file: file.clone(),
+            base,
+            constants: &constants,
+            grid,
+            time: &time,
+            boundary: &boundary,
+            overridden: &overridden,
+            budget: Some(&budget),
         };
+        // Before anything is sampled on the grid: the least this run needs must fit.
+        budget.check(&ctx.file, &limits::minimal_solver(budget.shape.cells))?;
+
+        // Initial fields.
+        let mut initial = Vec::new();
+        for (name, v) in &raw.initial {
+            let key = format!("initial.{name}");
+            if !kind.initial_fields().contains(&name.as_str()) {
+                return Err(ctx.invalid(
+                    &key,
+                    show_value(v),
+                    format!(
+                        "unknown initial field; allowed: {}",
+                        kind.initial_fields().join(", ")
+                    ),
+                ));
+            }
+            let input = ctx.field(&key, v)?;
+            check_finite(&ctx, &key, v, &input)?;
+            initial.push((name.clone(), input));
+        }
+
+        let solver = kind.resolve(&ctx, &initial, solver_table)?;
+        let footprint = budget.check(&ctx.file, &solver.footprint())?;
+        kinds::check_output_fields(&ctx, kind, solver.as_ref(), &output)?;
         Ok(Scenario {
             file: path.to_path_buf(),
             text: effective,
@@ -1158,11 +1204,13 @@ impl Scenario {
             initial,
             output,
             solver,
+            footprint,
         })
     }
 
     /// The resolved scenario as a TOML table, with a `[derived]` table of computed values
-    /// (spacings, final time, number of frames, the solver's stability limit, ...).
+    /// (spacings, final time, number of frames, the solver's stability limit, ...) and a
+    /// `[resources]` table (peak memory and disk, itemised; see [`crate::limits`]).
     #[must_use]
     pub fn to_table(&self) -> toml::Table {
         let mut t = toml::Table::new();
@@ -1208,6 +1256,7 @@ impl Scenario {
         d.insert("dx".into(), self.grid.dx.into());
         d.insert("dy".into(), self.grid.dy.into());
         t.insert("derived".into(), d.into());
+        t.insert("resources".into(), self.footprint.to_table().into());
         t
     }
 
@@ -1242,8 +1291,14 @@ mod erased {
     }
 }
 
-/// A formula must be finite on the whole grid (`sqrt(x)` with `x < 0` is not).
+/// An initial value must be finite: a constant, or a formula on the whole grid (`sqrt(x)` with
+/// `x < 0` is not). Datasets are checked when read.
 fn check_finite(ctx: &Ctx<'_>, key: &str, raw: &toml::Value, input: &FieldInput) -> Result<()> {
+    if let FieldInput::Constant(v) = input
+        && !v.is_finite()
+    {
+        return Err(ctx.invalid(key, show_value(raw), "allowed: a finite number"));
+    }
     let FieldInput::Formula(_) = input else {
         return Ok(());
     };

@@ -19,22 +19,29 @@
 //! every frame (only the samples recorded since the previous frame), so a failed run keeps every
 //! sample recorded up to its last frame; later samples are NaN and the gather's attribute
 //! `samples_recorded` counts the recorded ones. A checkpoint is written (after the frame of the same step) every
-//! `output.checkpoint_every` steps; [`RunOptions::resume`] restores the last one, drops the
-//! frames written after it, and continues to a file identical to an uninterrupted run.
+//! `output.checkpoint_every` steps; [`RunOptions::resume`] restores the last one (or the
+//! initial state when the run stopped before its first checkpoint), drops the frames written
+//! after it, and continues to a file identical to an uninterrupted run.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 use convsim_core::Simulation;
-use convsim_io::{RunMeta, RunWriter};
+use convsim_io::{IoError, RunFile, RunMeta, RunWriter};
 use ndarray::Array2;
 
 use crate::config::Scenario;
 use crate::error::{Result, ScenarioError};
+use crate::outputs::OutputDir;
 use crate::pictures;
 
 /// Steps between two finiteness checks when no frame is due.
 pub const FINITE_CHECK_EVERY: u64 = 100;
+/// Cell updates between two stop checks (SIGINT / SIGTERM): a grid of `c` cells is checked
+/// every `clamp(STOP_CHECK_CELLS / c, 1, FINITE_CHECK_EVERY)` steps, a fraction of a second
+/// whatever the grid, while the steps in between still run as one merged `advance`.
+pub const STOP_CHECK_CELLS: u64 = 1 << 24;
 /// Name of the run file in the output folder.
 pub const RUN_FILE: &str = "run.h5";
 /// Name of the checkpoint file in the output folder.
@@ -45,10 +52,16 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.h5";
 pub struct RunOptions {
     /// Output folder (created if missing).
     pub out_dir: PathBuf,
-    /// Replace an existing run in `out_dir`.
+    /// Replace an existing run in `out_dir` (only files convsim wrote are removed, and only
+    /// once the new run has written its first frame).
     pub force: bool,
-    /// Continue the run in `out_dir` from its last checkpoint (a fresh run if there is none yet).
+    /// Continue the run in `out_dir` from its last checkpoint (a fresh run if there is none yet;
+    /// nothing to do if it is complete).
     pub resume: bool,
+    /// Set to a signal number (2 for SIGINT, 15 for SIGTERM) to stop the run at the next step
+    /// boundary: it writes a checkpoint, marks the file `status = "interrupted"` and returns
+    /// [`ScenarioError::Interrupted`]. The CLI's signal handler sets it.
+    pub stop: Option<&'static AtomicI32>,
 }
 
 /// Where the run is, for progress displays.
@@ -79,6 +92,8 @@ pub struct RunReport {
     pub time: f64,
     /// Step the run resumed from, if it did.
     pub resumed_from: Option<u64>,
+    /// `true` if `--resume` found the run already complete (nothing was run or written).
+    pub already_complete: bool,
     /// Pictures drawn.
     pub pictures: Vec<PathBuf>,
     /// Wall-clock seconds spent stepping and writing (pictures excluded).
@@ -97,70 +112,84 @@ pub fn is_frame_step(step: u64, every: u64, total: u64) -> bool {
     step.is_multiple_of(every) || step == total
 }
 
-/// The first step after `k` that is a frame, a checkpoint (`checkpoint_every > 0`), a finite
-/// check or the last step.
-fn next_event(k: u64, every: u64, checkpoint_every: u64, total: u64) -> u64 {
+/// Steps between two stop checks on a grid of `cells` cells (see [`STOP_CHECK_CELLS`]).
+#[must_use]
+pub fn stop_check_every(cells: usize) -> u64 {
+    (STOP_CHECK_CELLS / (cells.max(1) as u64)).clamp(1, FINITE_CHECK_EVERY)
+}
+
+/// The first step after `k` that is a frame, a checkpoint (`checkpoint_every > 0`), a stop
+/// check (a multiple of `check`), a finite check (a multiple of [`FINITE_CHECK_EVERY`]) or the
+/// last step.
+fn next_event(k: u64, every: u64, checkpoint_every: u64, check: u64, total: u64) -> u64 {
     let next = |m: u64| (k / m + 1) * m;
-    let mut e = total.min(next(every)).min(next(FINITE_CHECK_EVERY));
+    let mut e = total
+        .min(next(every))
+        .min(next(FINITE_CHECK_EVERY))
+        .min(next(check));
     if checkpoint_every > 0 {
         e = e.min(next(checkpoint_every));
     }
     e
 }
 
-fn prepare_dir(dir: &Path, opts: &RunOptions) -> Result<()> {
-    prepare_output_dir(dir, RUN_FILE, opts.force || opts.resume)
+/// A run file smaller than this that does not open is what a kill before the first frame left
+/// (the superblock, or less); a larger one is damaged.
+const NOT_STARTED_BYTES: u64 = 4096;
+
+/// What the output folder holds before a run.
+#[derive(Debug)]
+enum Existing {
+    /// No run file.
+    Absent,
+    /// A run file convsim wrote that holds no frame (0 bytes, only a header, or cut before its
+    /// first frame by a kill): counts as no run.
+    NotStarted,
+    /// A run file convsim wrote that cannot be read (damaged): replaced only with `--force`.
+    Unreadable(String),
+    /// A run with frames.
+    Started {
+        completed: bool,
+        frames: usize,
+        last: (u64, f64),
+        scenario: String,
+    },
 }
 
-/// Creates `dir` if needed and checks that it is writable; `main` (the file a run or a training
-/// writes) must not exist there unless `overwrite`. Shared with `convsim train`.
-pub(crate) fn prepare_output_dir(dir: &Path, main: &str, overwrite: bool) -> Result<()> {
-    let not_writable = |e: &dyn std::fmt::Display| ScenarioError::OutputNotWritable {
-        dir: dir.display().to_string(),
-        reason: e.to_string(),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| not_writable(&e))?;
-    let probe = dir.join(".convsim-write-probe");
-    std::fs::write(&probe, b"").map_err(|e| not_writable(&e))?;
-    let _ = std::fs::remove_file(&probe);
-    let main = dir.join(main);
-    if main.exists() && !overwrite {
-        return Err(ScenarioError::OutputExists {
-            dir: dir.display().to_string(),
-            what: main.display().to_string(),
+fn existing_run(out: &OutputDir) -> Result<Existing> {
+    let path = out.join(RUN_FILE);
+    if path.symlink_metadata().is_err() {
+        return Ok(Existing::Absent);
+    }
+    if !out.is_ours(RUN_FILE) {
+        return Err(ScenarioError::OutputForeign {
+            file: path.display().to_string(),
         });
     }
-    Ok(())
-}
-
-/// Removes what a previous run wrote into `dir` (`--force`): the run file, the checkpoint and
-/// the pictures. Other files are left alone.
-fn clear_outputs(dir: &Path) -> Result<()> {
-    remove_outputs(dir, |name| {
-        name == RUN_FILE
-            || name == CHECKPOINT_FILE
-            || name == convsim_io::XDMF_FILE
-            || Path::new(name)
-                .extension()
-                .is_some_and(|x| x == "png" || x == "gif")
-    })
-}
-
-/// Removes the files of `dir` whose names `ours` selects. Shared with `convsim train`.
-pub(crate) fn remove_outputs(dir: &Path, ours: impl Fn(&str) -> bool) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if ours(&e.file_name().to_string_lossy()) && p.is_file() {
-            std::fs::remove_file(&p).map_err(|e| ScenarioError::OutputNotWritable {
-                dir: dir.display().to_string(),
-                reason: format!("cannot remove {}: {e}", p.display()),
-            })?;
+    let f = match RunFile::open(&path) {
+        Ok(f) => f,
+        Err(e @ IoError::Locked { .. }) => return Err(ScenarioError::io(&path, e)),
+        // Smaller than an HDF5 file with its groups: a kill before the first frame.
+        Err(_) if path.metadata().is_ok_and(|m| m.len() < NOT_STARTED_BYTES) => {
+            return Ok(Existing::NotStarted);
         }
+        Err(e) => return Ok(Existing::Unreadable(e.to_string())),
+    };
+    if f.frames() == 0 {
+        return Ok(Existing::NotStarted);
     }
-    Ok(())
+    let io = |e| ScenarioError::io(&path, e);
+    let attrs = f.attributes().map_err(io)?;
+    let last = (
+        *f.steps().map_err(io)?.last().unwrap_or(&0),
+        *f.times().map_err(io)?.last().unwrap_or(&0.0),
+    );
+    Ok(Existing::Started {
+        completed: attrs.get("status").is_some_and(|s| s == "completed"),
+        frames: f.frames(),
+        last,
+        scenario: attrs.get("scenario").cloned().unwrap_or_default(),
+    })
 }
 
 fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
@@ -186,106 +215,149 @@ fn meta_of(s: &Scenario, sim: &dyn Simulation) -> RunMeta {
 /// Runs a scenario to the end. `progress` is called after every advance (at most
 /// [`FINITE_CHECK_EVERY`] steps apart).
 ///
+/// A fresh run writes `run.h5.new-<pid>` beside an existing run and renames it to `run.h5`
+/// once its first frame is written; only then are the old run's checkpoint and pictures (files
+/// convsim wrote, see [`crate::outputs`]) removed. A failure before that (a full disk, an
+/// interrupt) leaves the old run as it was.
+///
 /// # Errors
-/// [`ScenarioError::OutputExists`] / [`ScenarioError::OutputNotWritable`] before anything is
+/// [`ScenarioError::OutputExists`] / [`ScenarioError::OutputNotWritable`] /
+/// [`ScenarioError::OutputBusy`] / [`ScenarioError::OutputForeign`] before anything is
 /// computed; [`ScenarioError::Resume`] if `--resume` does not fit the folder;
 /// [`ScenarioError::NonFinite`] if the state blows up (frames written so far are kept);
-/// [`ScenarioError::Io`] / [`ScenarioError::Plot`] if writing fails.
+/// [`ScenarioError::Interrupted`] when [`RunOptions::stop`] is set; [`ScenarioError::Io`] /
+/// [`ScenarioError::Plot`] if writing fails.
 pub fn run(
     s: &Scenario,
     opts: &RunOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunReport> {
     let dir = &opts.out_dir;
-    prepare_dir(dir, opts)?;
-    let run_path = dir.join(RUN_FILE);
-    let ck_path = dir.join(CHECKPOINT_FILE);
-    let resuming = opts.resume && (run_path.exists() || ck_path.exists());
-    if !resuming {
-        clear_outputs(dir)?;
-    }
+    let mut out = OutputDir::open(dir)?;
+    let run_path = out.join(RUN_FILE);
+    let ck_path = out.join(CHECKPOINT_FILE);
     let resume_err = |reason: String| ScenarioError::Resume {
         dir: dir.display().to_string(),
         reason,
     };
+    let existing = existing_run(&out)?;
+    let resuming = match &existing {
+        Existing::Started {
+            completed,
+            frames,
+            last,
+            scenario,
+        } if opts.resume => {
+            if *scenario != s.text {
+                return Err(resume_err(
+                    "the run in this folder was written by a different scenario (file or --set values changed); run with the same ones, or start over with --force".into(),
+                ));
+            }
+            if *completed {
+                return Ok(RunReport {
+                    run_file: run_path,
+                    frames: *frames,
+                    steps: last.0,
+                    time: last.1,
+                    resumed_from: None,
+                    already_complete: true,
+                    pictures: Vec::new(),
+                    seconds: 0.0,
+                });
+            }
+            true
+        }
+        Existing::Started { .. } if !opts.force => {
+            return Err(ScenarioError::OutputExists {
+                dir: dir.display().to_string(),
+                what: run_path.display().to_string(),
+            });
+        }
+        Existing::Unreadable(why) if opts.resume || !opts.force => {
+            return Err(ScenarioError::invalid(
+                dir.display().to_string(),
+                RUN_FILE,
+                format!("cannot be read ({why})"),
+                "allowed: --force to replace it, or -o DIR to write elsewhere",
+            ));
+        }
+        _ => false,
+    };
+    out.check_writable(CHECKPOINT_FILE)?;
+    out.check_writable(convsim_io::XDMF_FILE)?;
 
     let mut sim = s.solver.build(s)?;
+    // `validate` refused listed fields the solver cannot produce; the default list is narrowed.
     let (statics, fields): (Vec<_>, Vec<_>) = sim
         .fields()
         .into_iter()
         .filter(|q| s.output.fields.contains(&q.name))
         .partition(|q| sim.is_static(&q.name));
-    if s.output.fields_given
-        && let Some(missing) = s
-            .output
-            .fields
-            .iter()
-            .find(|n| !fields.iter().chain(&statics).any(|q| &q.name == *n))
-    {
-        let produced: Vec<String> = sim.fields().into_iter().map(|q| q.name).collect();
-        return Err(ScenarioError::Invalid {
-            file: s.file.display().to_string(),
-            key: "output.fields".into(),
-            value: format!("{missing:?}"),
-            allowed: format!(
-                "fields this run produces: {} (the others need inputs this scenario does not \
-                 set, such as a seismic density model)",
-                produced.join(", ")
-            ),
-        });
-    }
     let diags = sim.diagnostics();
+    if s.output.plots && !resuming {
+        // A picture name taken by a file convsim did not write is refused before computing.
+        let names =
+            |v: &[convsim_core::Quantity]| v.iter().map(|q| q.name.clone()).collect::<Vec<_>>();
+        let shots: Vec<String> = sim.gathers().iter().map(|g| g.name.clone()).collect();
+        for p in pictures::end_of_run_names(&names(&fields), &names(&diags), &shots, s.output.gif) {
+            out.check_writable(&p)?;
+        }
+    }
     let total = s.time.steps;
     let every = s.output.every;
+    let check = stop_check_every(s.grid.ny.saturating_mul(s.grid.nx));
+    let stop = || opts.stop.map_or(0, |a| a.load(Ordering::Relaxed));
 
     let (mut writer, resumed_from) = if resuming {
-        if !ck_path.exists() {
-            return Err(resume_err(format!(
-                "no {CHECKPOINT_FILE} (set output.checkpoint_every to write checkpoints); start over with --force"
-            )));
-        }
-        if !run_path.exists() {
-            return Err(resume_err(format!(
-                "{CHECKPOINT_FILE} exists but {RUN_FILE} does not; start over with --force"
-            )));
-        }
-        let ck =
-            convsim_io::read_checkpoint(&ck_path).map_err(|e| ScenarioError::io(&ck_path, e))?;
-        if ck.meta.scenario != s.text {
-            return Err(resume_err(
-                "the checkpoint was written by a different scenario (file or --set values changed); run with the same ones, or start over with --force".into(),
-            ));
-        }
-        if ck.step > total {
-            return Err(resume_err(format!(
-                "the checkpoint is at step {} but the scenario has {total} steps",
-                ck.step
-            )));
-        }
-        sim.restore(ck.step, ck.time, &ck.state)
-            .map_err(resume_err)?;
-        let w =
-            RunWriter::resume(&run_path, ck.step).map_err(|e| ScenarioError::io(&run_path, e))?;
-        (w, Some(ck.step))
-    } else {
-        let mut w = RunWriter::create(&run_path, &meta_of(s, sim.as_ref()), &sim.grid())
+        // Without a checkpoint (killed before the first one), the state at step 0 is the
+        // scenario's initial state: the run continues from there.
+        let from = if ck_path.exists() {
+            let ck =
+                convsim_io::read_checkpoint(&ck_path).map_err(|e| resume_err(e.to_string()))?;
+            if ck.meta.scenario != s.text {
+                return Err(resume_err(
+                    "the checkpoint was written by a different scenario (file or --set values changed); run with the same ones, or start over with --force".into(),
+                ));
+            }
+            if ck.step > total {
+                return Err(resume_err(format!(
+                    "the checkpoint is at step {} but the scenario has {total} steps",
+                    ck.step
+                )));
+            }
+            sim.restore(ck.step, ck.time, &ck.state)
+                .map_err(resume_err)?;
+            ck.step
+        } else {
+            0
+        };
+        let mut w =
+            RunWriter::resume(&run_path, from).map_err(|e| ScenarioError::io(&run_path, e))?;
+        w.set_attribute("status", "running")
             .map_err(|e| ScenarioError::io(&run_path, e))?;
-        crate::provenance::add_numbers(&mut w).map_err(|e| ScenarioError::io(&run_path, e))?;
+        (w, Some(from))
+    } else {
+        let tmp_name = format!("{RUN_FILE}.new-{}", std::process::id());
+        let tmp = out.claim(&tmp_name)?;
+        let mut w = RunWriter::create(&tmp, &meta_of(s, sim.as_ref()), &sim.grid())
+            .map_err(|e| ScenarioError::io(&tmp, e))?;
+        crate::provenance::add_numbers(&mut w).map_err(|e| ScenarioError::io(&tmp, e))?;
         for q in &fields {
-            w.add_field(q)
-                .map_err(|e| ScenarioError::io(&run_path, e))?;
+            w.add_field(q).map_err(|e| ScenarioError::io(&tmp, e))?;
         }
         for q in &diags {
             w.add_diagnostic(q)
-                .map_err(|e| ScenarioError::io(&run_path, e))?;
+                .map_err(|e| ScenarioError::io(&tmp, e))?;
         }
         // Static fields (a velocity model, a time-independent potential): once, not per frame.
         let mut buf = Array2::zeros(sim.grid().shape());
         for q in &statics {
             sim.write_field(&q.name, buf.view_mut());
             w.add_static_field(q, buf.view())
-                .map_err(|e| ScenarioError::io(&run_path, e))?;
+                .map_err(|e| ScenarioError::io(&tmp, e))?;
         }
+        w.set_attribute("status", "running")
+            .map_err(|e| ScenarioError::io(&tmp, e))?;
         (w, None)
     };
 
@@ -302,33 +374,75 @@ pub fn run(
         last_written,
         run_file: run_path.display().to_string(),
     };
-    let mut write_frame =
-        |sim: &dyn Simulation, w: &mut RunWriter, bufs: &mut [Array2<f64>]| -> Result<()> {
-            // Gathers before the frame: `append` writes the scales last and flushes, so a
-            // reader never sees a frame whose gathers lag behind it.
-            for g in sim.gathers() {
-                w.write_gather(&g)
-                    .map_err(|e| ScenarioError::io(&run_path, e))?;
-            }
-            for (q, b) in fields.iter().zip(bufs.iter_mut()) {
-                sim.write_field(&q.name, b.view_mut());
-            }
-            sim.diagnostic_values(&mut dvals);
-            let views: Vec<(&str, ndarray::ArrayView2<'_, f64>)> = fields
-                .iter()
-                .zip(bufs.iter())
-                .map(|(q, b)| (q.name.as_str(), b.view()))
-                .collect();
-            w.append(sim.step_count(), sim.time(), &views, &dvals)
-                .map_err(|e| ScenarioError::io(&run_path, e))
-        };
+    let write_frame = |sim: &dyn Simulation,
+                       w: &mut RunWriter,
+                       bufs: &mut [Array2<f64>],
+                       dvals: &mut [f64]|
+     -> Result<()> {
+        let path = w.path().to_path_buf();
+        // Gathers before the frame: `append` writes the scales last and flushes, so a
+        // reader never sees a frame whose gathers lag behind it.
+        for g in sim.gathers() {
+            w.write_gather(&g)
+                .map_err(|e| ScenarioError::io(&path, e))?;
+        }
+        for (q, b) in fields.iter().zip(bufs.iter_mut()) {
+            sim.write_field(&q.name, b.view_mut());
+        }
+        sim.diagnostic_values(dvals);
+        let views: Vec<(&str, ndarray::ArrayView2<'_, f64>)> = fields
+            .iter()
+            .zip(bufs.iter())
+            .map(|(q, b)| (q.name.as_str(), b.view()))
+            .collect();
+        w.append(sim.step_count(), sim.time(), &views, dvals)
+            .map_err(|e| ScenarioError::io(&path, e))
+    };
+    let checkpoint = |sim: &dyn Simulation| -> Result<()> {
+        convsim_io::write_checkpoint(
+            &ck_path,
+            sim.step_count(),
+            sim.time(),
+            &sim.state(),
+            &meta_of(s, sim),
+        )
+        .map_err(|e| ScenarioError::io(&ck_path, e))
+    };
 
     if resumed_from.is_none() {
         if !sim.is_finite() {
             return Err(non_finite(sim.as_ref(), 0));
         }
-        write_frame(sim.as_ref(), &mut writer, &mut bufs)?;
+        write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)?;
+        // The new run has validated and written its first frame: only now does the old run
+        // (files convsim wrote) go, and the new file takes its name.
+        let tmp_name = writer
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sig = stop();
+        if sig != 0 {
+            // Stopped before the new run replaced anything: the folder stays as it was.
+            drop(writer);
+            out.remove(&tmp_name)?;
+            return Err(ScenarioError::InterruptedBeforeStart {
+                signal: sig,
+                dir: dir.display().to_string(),
+            });
+        }
+        out.remove_ours(
+            |n| n == CHECKPOINT_FILE || n == convsim_io::XDMF_FILE || pictures::is_picture(n),
+            &[],
+        )?;
+        let replace = !matches!(existing, Existing::Absent);
+        out.rename(&tmp_name, RUN_FILE, replace)?;
+        writer.renamed(&run_path);
     }
+    // Recorded before the first one is written, so a kill mid-write leaves it listed.
+    let ck_tmp = format!("{CHECKPOINT_FILE}.tmp-{}", std::process::id());
+    out.record(CHECKPOINT_FILE)?;
+    out.record(&ck_tmp)?;
     let time_units = sim.time_units();
     progress(Progress {
         step: sim.step_count(),
@@ -337,12 +451,26 @@ pub fn run(
         frames: writer.frames(),
         time_units,
     });
+    let mut last_checkpoint = resumed_from;
     while sim.step_count() < total && sim.converged() != Some(true) {
-        // Nothing is observed between events (frames, checkpoints, finite checks), so the steps
-        // up to the next one run as one `advance` (merged or fused steps where the solver has
-        // them); the events fall on the same steps in a resumed run, which stays bit-identical.
+        let sig = stop();
+        if sig != 0 {
+            return Err(interrupt(
+                sim.as_ref(),
+                &mut writer,
+                last_checkpoint,
+                sig,
+                &checkpoint,
+                &non_finite,
+                last_written,
+            ));
+        }
+        // Nothing is observed between events (frames, checkpoints, finite and stop checks), so
+        // the steps up to the next one run as one `advance` (merged or fused steps where the
+        // solver has them); the events fall on the same steps in a resumed run, which stays
+        // bit-identical.
         let k0 = sim.step_count();
-        sim.advance(next_event(k0, every, s.output.checkpoint_every, total) - k0);
+        sim.advance(next_event(k0, every, s.output.checkpoint_every, check, total) - k0);
         let k = sim.step_count();
         // A converged solver (imaginary-time ground state) stops here with a last frame.
         let frame = is_frame_step(k, every, total) || sim.converged() == Some(true);
@@ -353,19 +481,13 @@ pub fn run(
             return Err(non_finite(sim.as_ref(), last_written));
         }
         if frame {
-            write_frame(sim.as_ref(), &mut writer, &mut bufs)?;
+            write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)?;
             last_written = k;
         }
         if ck {
             // After the frame of the same step: a resume from here keeps that frame.
-            convsim_io::write_checkpoint(
-                &ck_path,
-                k,
-                sim.time(),
-                &sim.state(),
-                &meta_of(s, sim.as_ref()),
-            )
-            .map_err(|e| ScenarioError::io(&ck_path, e))?;
+            checkpoint(sim.as_ref())?;
+            last_checkpoint = Some(k);
         }
         progress(Progress {
             step: k,
@@ -393,15 +515,21 @@ pub fn run(
     writer
         .close()
         .map_err(|e| ScenarioError::io(&run_path, e))?;
+    // Every checkpoint write renamed or removed its temporary: drop it from the manifest.
+    out.remove(&ck_tmp)?;
     let seconds = start.elapsed().as_secs_f64();
     // ParaView / VisIt read the run through this XDMF sidecar.
-    let xdmf = dir.join(convsim_io::XDMF_FILE);
+    let xdmf = out.claim(convsim_io::XDMF_FILE)?;
     convsim_io::write_xdmf(&run_path, &xdmf).map_err(|e| ScenarioError::io(&xdmf, e))?;
+    let (steps, time) = (sim.step_count(), sim.time());
+    // The pictures read the file back: the solver's memory is freed first (see limits).
+    drop(sim);
+    drop(bufs);
 
-    let pics = if s.output.plots {
+    let pics = if s.output.plots && stop() == 0 {
         pictures::draw_run(
             &run_path,
-            dir,
+            &mut out,
             &pictures::PlotRequest::end_of_run(s.output.gif),
         )?
     } else {
@@ -410,33 +538,72 @@ pub fn run(
     Ok(RunReport {
         run_file: run_path,
         frames,
-        steps: sim.step_count(),
-        time: sim.time(),
+        steps,
+        time,
         resumed_from,
+        already_complete: false,
         pictures: pics,
         seconds,
     })
 }
 
+/// Stops an interrupted run at its current step: a checkpoint of this step (unless the last
+/// one is of this step), `status = "interrupted"`, the file closed.
+fn interrupt(
+    sim: &dyn Simulation,
+    writer: &mut RunWriter,
+    last_checkpoint: Option<u64>,
+    signal: i32,
+    checkpoint: &dyn Fn(&dyn Simulation) -> Result<()>,
+    non_finite: &dyn Fn(&dyn Simulation, u64) -> ScenarioError,
+    last_written: u64,
+) -> ScenarioError {
+    let k = sim.step_count();
+    let path = writer.path().to_path_buf();
+    if !sim.is_finite() {
+        return non_finite(sim, last_written);
+    }
+    if last_checkpoint != Some(k)
+        && let Err(e) = checkpoint(sim)
+    {
+        return e;
+    }
+    if let Err(e) = writer
+        .set_attribute("status", "interrupted")
+        .and_then(|()| writer.flush())
+    {
+        return ScenarioError::io(&path, e);
+    }
+    ScenarioError::Interrupted {
+        signal,
+        step: k,
+        time: sim.time(),
+        frames: writer.frames(),
+        run_file: path.display().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{FINITE_CHECK_EVERY, is_frame_step, next_event};
+    use super::{FINITE_CHECK_EVERY, is_frame_step, next_event, stop_check_every};
 
     #[test]
     fn advances_stop_at_every_event() {
         // Walking from 0 by `next_event` visits exactly the frames, the checkpoints, the finite
         // checks and the last step, in order, and nothing else.
-        for (every, ck, total) in [
-            (7, 0, 50),
-            (10, 25, 333),
-            (1, 0, 5),
-            (500, 0, 1234),
-            (3, 4, 3),
+        for (every, ck, check, total) in [
+            (7, 0, 100, 50),
+            (10, 25, 100, 333),
+            (1, 0, 100, 5),
+            (500, 0, 100, 1234),
+            (3, 4, 100, 3),
+            (500, 0, 7, 1234),
+            (50, 30, 1, 120),
         ] {
             let mut k = 0;
             let mut seen = Vec::new();
             while k < total {
-                let e = next_event(k, every, ck, total);
+                let e = next_event(k, every, ck, check, total);
                 assert!(e > k && e <= total, "every {every} ck {ck}: {k} -> {e}");
                 seen.push(e);
                 k = e;
@@ -446,9 +613,18 @@ mod tests {
                     is_frame_step(s, every, total)
                         || (ck > 0 && s.is_multiple_of(ck))
                         || s.is_multiple_of(FINITE_CHECK_EVERY)
+                        || s.is_multiple_of(check)
                 })
                 .collect();
             assert_eq!(seen, want, "every {every} ck {ck} total {total}");
         }
+    }
+
+    #[test]
+    fn stop_checks_come_sooner_on_large_grids() {
+        assert_eq!(stop_check_every(64 * 64), FINITE_CHECK_EVERY);
+        assert_eq!(stop_check_every(1024 * 1024), 16);
+        assert_eq!(stop_check_every(8192 * 8192), 1);
+        assert_eq!(stop_check_every(0), FINITE_CHECK_EVERY);
     }
 }

@@ -39,6 +39,22 @@ pub enum ScenarioError {
         /// The existing file.
         what: String,
     },
+    /// Another process is writing into the output folder (it holds the folder's lock).
+    #[error(
+        "{dir}: another convsim process is writing into this folder (it holds {dir}/.convsim-outputs locked); wait for it to finish, or choose another folder with -o DIR"
+    )]
+    OutputBusy {
+        /// The output folder.
+        dir: String,
+    },
+    /// A file convsim would write or remove was not written by convsim.
+    #[error(
+        "{file}: this file was not written by convsim (it is not listed in the folder's .convsim-outputs), so convsim will not overwrite or delete it; move it away, or choose another folder with -o DIR"
+    )]
+    OutputForeign {
+        /// The file.
+        file: String,
+    },
     /// The output folder cannot be created or written.
     #[error(
         "{dir}: output directory is not writable: {reason}: choose a writable folder with -o DIR"
@@ -74,6 +90,33 @@ pub enum ScenarioError {
         last_written: u64,
         /// The run file.
         run_file: String,
+    },
+    /// The run was stopped by a signal (SIGINT, SIGTERM) at a step boundary: the file holds
+    /// every frame so far, `status = "interrupted"`, and a checkpoint of that step.
+    #[error(
+        "{run_file}: interrupted by signal {signal} at step {step}, t = {time}: {frames} frame(s) and a checkpoint of this step are kept; continue the run with --resume"
+    )]
+    Interrupted {
+        /// The signal number.
+        signal: i32,
+        /// The step the run stopped at.
+        step: u64,
+        /// Simulation time there.
+        time: f64,
+        /// Frames in the run file.
+        frames: usize,
+        /// The run file.
+        run_file: String,
+    },
+    /// The run was stopped by a signal before its first frame replaced anything.
+    #[error(
+        "{dir}: interrupted by signal {signal} before the run's first frame; nothing in the folder was changed"
+    )]
+    InterruptedBeforeStart {
+        /// The signal number.
+        signal: i32,
+        /// The output folder.
+        dir: String,
     },
     /// Reading or writing an HDF5 file failed.
     #[error("{file}: {reason}")]

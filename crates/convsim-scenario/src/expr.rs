@@ -12,7 +12,10 @@
 //!   `step(s)` and its alias `heaviside(s)` (1 for `s >= 0`, else 0); of two arguments:
 //!   `min max atan2 pow`.
 //!
-//! Errors point at the column (counted from 1) where the problem starts.
+//! Errors point at the column (counted from 1) where the problem starts. A formula holds at
+//! most [`MAX_FORMULA_CHARS`] characters and nests at most [`MAX_NESTING`] levels deep
+//! (parentheses, function calls, signs and powers): parsing and evaluation recurse over the
+//! tree, and these bounds keep that recursion far inside any thread's stack.
 //!
 //! ```
 //! use convsim_scenario::expr::{Expr, Vars};
@@ -52,6 +55,13 @@ impl fmt::Display for ExprError {
 }
 
 impl std::error::Error for ExprError {}
+
+/// Deepest nesting a formula may have: each parenthesis, function call, sign and power opens
+/// one level (`exp(-(x^2))` is 4 deep). Real formulas use a handful.
+pub const MAX_NESTING: usize = 64;
+/// Longest formula, in characters. A chain `a + b + c + ...` is a tree as deep as it is long,
+/// so the length bounds the depth of evaluation too (about 2,000 levels).
+pub const MAX_FORMULA_CHARS: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Var {
@@ -176,6 +186,8 @@ struct Parser<'a> {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     consts: &'a [(&'a str, f64)],
+    /// Current nesting depth (see [`MAX_NESTING`]).
+    depth: usize,
 }
 
 fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
@@ -293,7 +305,21 @@ impl Parser<'_> {
         }
     }
 
+    /// Every recursion of the grammar (parentheses, arguments, signs, exponents) passes through
+    /// here, so the depth is counted once per level.
     fn unary(&mut self) -> Result<Node, ExprError> {
+        if self.depth >= MAX_NESTING {
+            return self.err(format!(
+                "the formula nests more than {MAX_NESTING} levels deep (parentheses, function calls, signs and powers); allowed: at most {MAX_NESTING}"
+            ));
+        }
+        self.depth += 1;
+        let node = self.unary_inner();
+        self.depth -= 1;
+        node
+    }
+
+    fn unary_inner(&mut self) -> Result<Node, ExprError> {
         match self.peek() {
             Tok::Sym('-') => {
                 self.bump();
@@ -409,10 +435,20 @@ impl Expr {
     /// # Errors
     /// An [`ExprError`] with the column of the first problem.
     pub fn parse(source: &str, consts: &[(&str, f64)]) -> Result<Expr, ExprError> {
+        let chars = source.chars().count();
+        if chars > MAX_FORMULA_CHARS {
+            return Err(ExprError {
+                column: MAX_FORMULA_CHARS + 1,
+                message: format!(
+                    "the formula is {chars} characters long; allowed: at most {MAX_FORMULA_CHARS} (use [constants] or an input dataset for long expressions)"
+                ),
+            });
+        }
         let mut p = Parser {
             toks: lex(source)?,
             pos: 0,
             consts,
+            depth: 0,
         };
         if *p.peek() == Tok::End {
             return p.err("empty formula".into());
@@ -583,6 +619,43 @@ mod tests {
         assert!(e("x(2)").message.contains("not a function"));
         assert_eq!(e("1 2").column, 3);
         assert_eq!(e("").message, "empty formula");
+    }
+
+    #[test]
+    fn deep_and_long_formulas_are_refused_not_overflowed() {
+        let nested = |n: usize| format!("{}x{}", "(".repeat(n), ")".repeat(n));
+        // MAX_NESTING - 1 parentheses plus the level of the whole formula: accepted.
+        assert_eq!(ev(&nested(MAX_NESTING - 1)), 3.0);
+        let e = Expr::parse(&nested(MAX_NESTING), &[]).unwrap_err();
+        assert!(e.message.contains("nests more than 64 levels"), "{e}");
+        assert_eq!(e.column, MAX_NESTING + 1);
+        // The reproducer of issue 14 (10,000 parentheses) is refused by its length first, and
+        // within the length by its depth: no stack overflow either way.
+        assert!(Expr::parse(&nested(10_000), &[]).is_err());
+        assert!(
+            Expr::parse(&nested(2000), &[])
+                .unwrap_err()
+                .message
+                .contains("levels deep")
+        );
+        for deep in [
+            "-".repeat(100) + "x",
+            "2^".repeat(100) + "1",
+            "exp(".repeat(100) + "x" + &")".repeat(100),
+        ] {
+            let e = Expr::parse(&deep, &[]).unwrap_err();
+            assert!(e.message.contains("levels deep"), "{e}");
+        }
+        // A long flat chain is fine up to the length limit (evaluation recursion ~2,000 deep).
+        let chain = vec!["x"; MAX_FORMULA_CHARS / 4].join(" + ");
+        assert_eq!(ev(&chain), 3.0 * (MAX_FORMULA_CHARS / 4) as f64);
+        let long = vec!["x"; MAX_FORMULA_CHARS].join("+");
+        assert!(
+            Expr::parse(&long, &[])
+                .unwrap_err()
+                .message
+                .contains("characters long")
+        );
     }
 
     #[test]

@@ -19,6 +19,9 @@
 //! `<field>_spacetime.png` (1D), `<field>.gif`, `diagnostics_<name>.png`, `gather_<shot>.png`
 //! (a seismic shot gather: time down, receivers across, grey, clipped at the 98th percentile of
 //! |amplitude|; only the samples recorded).
+//!
+//! Each picture is recorded in the folder's manifest before it is written, and a file of the
+//! same name that convsim did not write is never overwritten ([`crate::outputs`]).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +30,7 @@ use convsim_plot::{Aspect, Axes, Colormap, GatherStyle, HeatmapStyle, LineStyle,
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::{Result, ScenarioError};
+use crate::outputs::OutputDir;
 
 /// Which frames to draw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,18 +105,47 @@ fn subsample(n: usize, max: usize) -> Vec<usize> {
     v
 }
 
-/// Draws the pictures of `run` into `out_dir` (created if missing) and returns their paths.
+/// The names [`draw_run`] may write at the end of a run (`PlotRequest::end_of_run`), so the run
+/// can refuse before it computes when one of them is a file convsim did not write. A superset:
+/// each field's frame, static, space-time and GIF names.
+#[must_use]
+pub fn end_of_run_names(
+    fields: &[String],
+    diagnostics: &[String],
+    shots: &[String],
+    gif: bool,
+) -> Vec<String> {
+    let mut v = Vec::new();
+    for f in fields {
+        for suffix in ["_first.png", "_last.png", ".png", "_spacetime.png"] {
+            v.push(format!("{f}{suffix}"));
+        }
+        if gif {
+            v.push(format!("{f}.gif"));
+        }
+    }
+    v.extend(diagnostics.iter().map(|d| format!("diagnostics_{d}.png")));
+    v.extend(shots.iter().map(|s| format!("gather_{s}.png")));
+    v
+}
+
+/// `true` for the names of pictures convsim draws (`--force` removes the old ones it drew).
+#[must_use]
+pub fn is_picture(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|x| x == "png" || x == "gif")
+}
+
+/// Draws the pictures of `run` into the folder `out` and returns their paths.
 ///
 /// # Errors
 /// [`ScenarioError::Io`] if the file cannot be read, [`ScenarioError::Invalid`] for an unknown
-/// field name or frame index, [`ScenarioError::Plot`] if drawing fails.
-pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<PathBuf>> {
+/// field name or frame index, [`ScenarioError::OutputForeign`] for a picture name taken by a
+/// file convsim did not write, [`ScenarioError::Plot`] if drawing fails.
+pub fn draw_run(run: &Path, out: &mut OutputDir, req: &PlotRequest) -> Result<Vec<PathBuf>> {
     let io = |e: convsim_io::IoError| ScenarioError::io(run, e);
     let f = RunFile::open(run).map_err(io)?;
-    std::fs::create_dir_all(out_dir).map_err(|e| ScenarioError::OutputNotWritable {
-        dir: out_dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
     let meta = f.meta().map_err(io)?;
     let grid = f.grid().map_err(io)?;
     let times = f.times().map_err(io)?;
@@ -143,17 +176,12 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
             v
         }
     };
-    let mut out = Vec::new();
+    let mut pics = Vec::new();
     if req.gathers {
-        out.extend(draw_gathers(
-            &f,
-            out_dir,
-            &meta.length_units,
-            &meta.time_units,
-        )?);
+        pics.extend(draw_gathers(&f, out, &meta.length_units, &meta.time_units)?);
     }
     if n == 0 {
-        return Ok(out);
+        return Ok(pics);
     }
     let frames: Vec<(usize, String)> = match &req.frames {
         Frames::FirstLast => {
@@ -189,7 +217,7 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
         let base = HeatmapStyle::for_quantity(q);
         if statics.iter().any(|d| d.quantity.name == q.name) {
             let data = f.read_static(&q.name).map_err(io)?;
-            let path = out_dir.join(format!("{}.png", q.name));
+            let path = out.claim(&format!("{}.png", q.name))?;
             let title = format!("{} (static: the same at every frame)", q.long_name);
             if one_d {
                 profile_png(&path, &axes, data.view(), &title, q)?;
@@ -197,12 +225,12 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
                 let style = styled(&base, &title, std::iter::once(data.view()));
                 convsim_plot::heatmap_png(&path, data.view(), &axes, &style).map_err(plot_err)?;
             }
-            out.push(path);
+            pics.push(path);
             continue;
         }
         for (k, tag) in &frames {
             let data = f.read_frame(&q.name, *k).map_err(io)?;
-            let path = out_dir.join(format!("{}_{tag}.png", q.name));
+            let path = out.claim(&format!("{}_{tag}.png", q.name))?;
             let title = format!("{} at t = {} {tu} (frame {k})", q.name, fmt_time(times[*k]));
             if one_d {
                 profile_png(&path, &axes, data.view(), &title, q)?;
@@ -231,7 +259,7 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
                 let style = styled(&base, &title, std::iter::once(data.view()));
                 convsim_plot::heatmap_png(&path, data.view(), &axes, &style).map_err(plot_err)?;
             }
-            out.push(path);
+            pics.push(path);
         }
         if one_d && n > 1 {
             // A 1D time series as one picture: the field over (x, t), time upward.
@@ -244,29 +272,34 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
                 y_label: format!("t [{tu}]"),
                 y_direction: YDirection::Up,
             };
-            let path = out_dir.join(format!("{}_spacetime.png", q.name));
+            let path = out.claim(&format!("{}_spacetime.png", q.name))?;
             let title = format!("{}: space-time ({n} frames)", q.long_name);
             let style = HeatmapStyle {
                 aspect: Aspect::Free,
                 ..styled(&base, &title, std::iter::once(st.view()))
             };
             convsim_plot::heatmap_png(&path, st.view(), &st_axes, &style).map_err(plot_err)?;
-            out.push(path);
+            pics.push(path);
         }
         if req.gif && !one_d {
-            let all = f.read_field(&q.name).map_err(io)?;
+            // Only the frames the GIF shows are read (at most GIF_MAX_FRAMES of them), and its
+            // colour range is theirs: memory stays bounded however long the run.
             let ks = subsample(n, GIF_MAX_FRAMES);
-            let path = out_dir.join(format!("{}.gif", q.name));
-            let style = styled(&base, &base.title, all.outer_iter());
-            let frames = ks.iter().map(|&k| {
+            let shown = ks
+                .iter()
+                .map(|&k| f.read_frame(&q.name, k).map_err(io))
+                .collect::<Result<Vec<_>>>()?;
+            let path = out.claim(&format!("{}.gif", q.name))?;
+            let style = styled(&base, &base.title, shown.iter().map(|a| a.view()));
+            let frames = ks.iter().zip(&shown).map(|(&k, a)| {
                 (
                     format!("{} at t = {:.4e} {tu}", q.long_name, times[k]),
-                    all.index_axis(ndarray::Axis(0), k),
+                    a.view(),
                 )
             });
             convsim_plot::gif_titled(&path, frames, &axes, &style, GIF_DELAY_MS)
                 .map_err(plot_err)?;
-            out.push(path);
+            pics.push(path);
         }
     }
     if req.diagnostics {
@@ -274,7 +307,7 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
         for d in f.diagnostics().map_err(io)? {
             let q = &d.quantity;
             let values = f.read_diagnostic(&q.name).map_err(io)?;
-            let path = out_dir.join(format!("diagnostics_{}.png", q.name));
+            let name = format!("diagnostics_{}.png", q.name);
             let style = LineStyle {
                 title: format!("{}: {}", q.name, q.long_name),
                 x_label: format!("t [{tu}]"),
@@ -282,24 +315,25 @@ pub fn draw_run(run: &Path, out_dir: &Path, req: &PlotRequest) -> Result<Vec<Pat
                 ..LineStyle::default()
             };
             if values.iter().any(|v| v.is_finite()) {
+                let path = out.claim(&name)?;
                 convsim_plot::line_plot_png(
                     &path,
                     &style,
                     &[(q.name.as_str(), &times[..n], &values[..n.min(values.len())])],
                 )
                 .map_err(plot_err)?;
-                out.push(path);
+                pics.push(path);
             }
         }
     }
-    Ok(out)
+    Ok(pics)
 }
 
 /// `gather_<shot>.png` for every shot of the file (its recorded samples; none if fewer than 2).
-fn draw_gathers(f: &RunFile, out_dir: &Path, lu: &str, tu: &str) -> Result<Vec<PathBuf>> {
+fn draw_gathers(f: &RunFile, out: &mut OutputDir, lu: &str, tu: &str) -> Result<Vec<PathBuf>> {
     let run = f.path();
     let io = |e: convsim_io::IoError| ScenarioError::io(run, e);
-    let mut out = Vec::new();
+    let mut pics = Vec::new();
     for shot in f.receivers().map_err(io)? {
         let g = f.read_receivers(&shot).map_err(io)?;
         let recorded = g.recorded.min(g.traces.ncols());
@@ -343,12 +377,12 @@ fn draw_gathers(f: &RunFile, out_dir: &Path, lu: &str, tu: &str) -> Result<Vec<P
             colorbar_label: format!("amplitude [{}]", g.quantity.units),
             ..GatherStyle::default()
         };
-        let path = out_dir.join(format!("gather_{shot}.png"));
+        let path = out.claim(&format!("gather_{shot}.png"))?;
         let traces = g.traces.slice(ndarray::s![.., ..recorded]);
         convsim_plot::gather_png(&path, traces, &xs, g.dt, &style).map_err(plot_err)?;
-        out.push(path);
+        pics.push(path);
     }
-    Ok(out)
+    Ok(pics)
 }
 
 /// Axes of the fields of a run by `solver`: `y` up, except depth down for seismic runs; the

@@ -12,6 +12,7 @@ impl Scenario {
     pub fn to_runnable_table(&self) -> toml::Table {
         let mut t = self.to_table();
         t.remove("derived");
+        t.remove("resources");
         let stored: toml::Table = toml::from_str(&self.text).unwrap_or_default();
         let raw = match stored.get(self.kind.name()) {
             Some(toml::Value::Table(r)) => r.clone(),
@@ -46,10 +47,13 @@ impl Scenario {
     #[must_use]
     pub fn to_runnable_toml(&self) -> String {
         let mut s = toml::to_string(&self.to_runnable_table()).unwrap_or_default();
-        if let Some(toml::Value::Table(d)) = self.to_table().get("derived") {
-            s.push_str("\n# derived values (not keys):\n");
-            for (k, v) in d {
-                let _ = writeln!(s, "# {k} = {v}");
+        let table = self.to_table();
+        for (name, what) in [("derived", "derived values"), ("resources", "resources")] {
+            if let Some(toml::Value::Table(d)) = table.get(name) {
+                let _ = writeln!(s, "\n# {what} (not keys):");
+                for (k, v) in d {
+                    let _ = writeln!(s, "# {k} = {v}");
+                }
             }
         }
         s

@@ -13,7 +13,8 @@ use ndarray::Array2;
 
 use super::Workload;
 
-fn quantum_1024_50() -> Box<dyn FnMut()> {
+/// The workload's solver with potential terms `potential`.
+fn quantum_1024_50_with(potential: Vec<PotentialTerm>) -> Box<dyn FnMut()> {
     let n = 1024;
     let h = 40.0 / n as f64;
     let grid = Grid {
@@ -31,12 +32,7 @@ fn quantum_1024_50() -> Box<dyn FnMut()> {
         g: 0.0,
         method: Method::Strang,
         evolution: Evolution::Real,
-        potential: vec![PotentialTerm::Harmonic {
-            omega: 1.0,
-            omega_y: None,
-            center_x: 0.0,
-            center_y: 0.0,
-        }],
+        potential,
         drive: None,
         absorber: None,
         flux_line: None,
@@ -57,9 +53,43 @@ fn quantum_1024_50() -> Box<dyn FnMut()> {
     })
 }
 
+fn harmonic() -> PotentialTerm {
+    PotentialTerm::Harmonic {
+        omega: 1.0,
+        omega_y: None,
+        center_x: 0.0,
+        center_y: 0.0,
+    }
+}
+
+fn quantum_1024_50() -> Box<dyn FnMut()> {
+    quantum_1024_50_with(vec![harmonic()])
+}
+
+/// `quantum-bump-1024-50`: the same with the non-separable bump `5 exp(-((x - 1)^2 + (y + 2)^2))`
+/// added (`x` along axis 0 as in `peers.py`, so the bump's axis-0 centre is 1 and its axis-1
+/// centre -2).
+fn quantum_bump_1024_50() -> Box<dyn FnMut()> {
+    quantum_1024_50_with(vec![
+        harmonic(),
+        PotentialTerm::Gaussian {
+            amplitude: 5.0,
+            center_y: 1.0,
+            center_x: -2.0,
+            sigma: std::f64::consts::FRAC_1_SQRT_2,
+        },
+    ])
+}
+
 pub(super) fn workloads() -> Vec<Workload> {
-    vec![Workload {
-        id: "quantum-1024-50",
-        setup: Box::new(quantum_1024_50),
-    }]
+    vec![
+        Workload {
+            id: "quantum-1024-50",
+            setup: Box::new(quantum_1024_50),
+        },
+        Workload {
+            id: "quantum-bump-1024-50",
+            setup: Box::new(quantum_bump_1024_50),
+        },
+    ]
 }

@@ -427,13 +427,20 @@ mod tests {
                 // SAFETY: `buf` holds N elements.
                 unsafe { v.store_masked(buf.as_mut_ptr(), v.mask(lo_l, hi_l), mid) };
                 for (l, x) in buf.iter().enumerate() {
-                    let want = if (lo_l..hi_l).contains(&l) { data[n + l] } else { T::from(-1_i16) };
+                    let want = if (lo_l..hi_l).contains(&l) {
+                        data[n + l]
+                    } else {
+                        T::from(-1_i16)
+                    };
                     assert_eq!(*x, want, "mask [{lo_l}, {hi_l}) lane {l}");
                 }
             }
         }
         // Arithmetic on small integers is exact, fused or not.
-        v.store(&mut out, v.mul_add(mid, hi, v.sub(v.add(lo, v.splat(T::from(3_i16))), mid)));
+        v.store(
+            &mut out,
+            v.mul_add(mid, hi, v.sub(v.add(lo, v.splat(T::from(3_i16))), mid)),
+        );
         for l in 0..n {
             let (a, b, c) = (data[l], data[n + l], data[2 * n + l]);
             let want = b * c + (a + T::from(3_i16) - b);
@@ -465,17 +472,17 @@ mod tests {
 
     #[test]
     fn fused_lanes_round_once() {
+        fn fused<L: Lanes<f64>>(t: L, (a, b, c): (f64, f64, f64)) -> Vec<f64> {
+            let mut out = vec![0.0; L::N];
+            t.store(&mut out, t.mul_add(t.splat(a), t.splat(b), t.splat(c)));
+            out
+        }
         // a * b + c with a * b not representable: fused and unfused differ, and every fused
         // token agrees with `mul_add`.
         let (a, b, c) = (1.0 + f64::EPSILON, 1.0 - f64::EPSILON, -1.0);
         let want = a.mul_add(b, c);
         assert_ne!(want, a * b + c);
         assert_eq!(Lanes::<f64>::mul_add(Scalar, a, b, c), a * b + c);
-        fn fused<L: Lanes<f64>>(t: L, (a, b, c): (f64, f64, f64)) -> Vec<f64> {
-            let mut out = vec![0.0; L::N];
-            t.store(&mut out, t.mul_add(t.splat(a), t.splat(b), t.splat(c)));
-            out
-        }
         for out in [
             Avx512::try_new().map(|t| fused(t, (a, b, c))),
             Avx2::try_new().map(|t| fused(t, (a, b, c))),

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use super::{KindConfig, SolverKind};
 use crate::config::{Ctx, FieldInput, Scenario, Side};
 use crate::error::{Result, ScenarioError};
+use crate::limits::SolverFootprint;
 
 /// The diffusion kind.
 #[derive(Debug)]
@@ -84,13 +85,12 @@ fn load_stencil(ctx: &Ctx<'_>, rel: &str, allow_unstable: bool) -> Result<(Stenc
     let key = "diffusion.stencil";
     let shown = format!("{rel:?}");
     let path = ctx.base.join(rel);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::inputs::read_text(&path).map_err(|reason| {
         ctx.invalid(
             key,
             shown.clone(),
             format!(
-                "cannot read {}: {e}; allowed: a convsim-cnn stencil file (path relative to the scenario file)",
-                path.display()
+                "{reason}; allowed: a convsim-cnn stencil file (path relative to the scenario file)"
             ),
         )
     })?;
@@ -368,6 +368,8 @@ impl SolverKind for Kind {
             },
             stencil: stencil.as_ref().map(|(t, _)| t.clone()),
         };
+        let footprint = super::footprint::diffusion(&params);
+        ctx.check_memory(&footprint)?;
         let limit = params.stability_limit().map_err(|e| map_error(ctx, &e))?;
         let amplification = params.stencil_amplification();
         if let Some((a, theta)) = amplification
@@ -401,6 +403,7 @@ impl SolverKind for Kind {
         }
         Ok(Box::new(Config {
             params,
+            footprint,
             limit,
             d_input,
             source_input,
@@ -489,6 +492,8 @@ fn map_error(ctx: &Ctx<'_>, e: &DiffusionError) -> ScenarioError {
 pub struct Config {
     /// Parameters handed to the solver.
     pub params: DiffusionParams,
+    /// The memory the solver holds (see [`crate::limits`]).
+    footprint: SolverFootprint,
     /// Explicit stability limit (s); `None` for the spectral scheme.
     pub limit: Option<f64>,
     d_input: Option<FieldInput>,
@@ -509,6 +514,10 @@ struct StencilInfo {
 }
 
 impl KindConfig for Config {
+    fn footprint(&self) -> SolverFootprint {
+        self.footprint.clone()
+    }
+
     fn to_table(&self) -> toml::Table {
         let mut t = toml::Table::new();
         let p = &self.params;

@@ -9,15 +9,20 @@
 //! 1. write `src/kinds/<name>.rs` with a unit struct implementing [`SolverKind`] and a config
 //!    type implementing [`KindConfig`] (copy `diffusion.rs`);
 //! 2. add `mod <name>;` below and `&<name>::Kind` to [`KINDS`].
+//!
+//! A kind also states the memory its solver holds ([`KindConfig::footprint`], formulas in
+//! [`footprint`]) so a run that cannot fit is refused before anything is allocated.
 
 use std::fmt::Debug;
 
 use convsim_core::Simulation;
 
-use crate::config::{Ctx, FieldInput, Scenario, Side};
+use crate::config::{Ctx, FieldInput, OutputConfig, Scenario, Side};
 use crate::error::Result;
+use crate::limits::SolverFootprint;
 
 pub mod diffusion;
+pub mod footprint;
 pub mod quantum;
 pub mod seismic;
 
@@ -77,6 +82,15 @@ pub trait KindConfig: Debug + Send + Sync {
     fn to_table(&self) -> toml::Table;
     /// Values derived from it (stability limit, scheme description, ...).
     fn derived(&self) -> toml::Table;
+    /// The memory the solver will hold, computed from the table without building it (see
+    /// [`crate::limits`]). `resolve` checks it with [`Ctx::check_memory`] before it builds
+    /// anything large.
+    fn footprint(&self) -> SolverFootprint;
+    /// `false` for an output field this configuration cannot produce (a seismic `density`
+    /// without a density model), so `validate` refuses it in `output.fields`.
+    fn produces(&self, _field: &str) -> bool {
+        true
+    }
     /// The table `convsim validate` prints as part of a runnable scenario: it must resolve to
     /// this same config. `raw` is the table as the scenario gave it (input paths absolute).
     /// Default: [`KindConfig::to_table`].
@@ -89,4 +103,38 @@ pub trait KindConfig: Debug + Send + Sync {
     /// # Errors
     /// If the solver refuses its parameters (which resolution should already have caught).
     fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>>;
+}
+
+/// Refuses a field listed in `output.fields` that this configuration cannot produce (a seismic
+/// `density` without a density model), as the run would; a default list is narrowed silently.
+///
+/// # Errors
+/// A [`crate::ScenarioError::Invalid`] for `output.fields` listing what the run produces.
+pub(crate) fn check_output_fields(
+    ctx: &Ctx<'_>,
+    kind: &dyn SolverKind,
+    config: &dyn KindConfig,
+    output: &OutputConfig,
+) -> Result<()> {
+    let Some(missing) = output
+        .fields
+        .iter()
+        .find(|f| output.fields_given && !config.produces(f))
+    else {
+        return Ok(());
+    };
+    let produced: Vec<&str> = kind
+        .output_fields()
+        .iter()
+        .copied()
+        .filter(|f| config.produces(f))
+        .collect();
+    Err(ctx.invalid(
+        "output.fields",
+        format!("{missing:?}"),
+        format!(
+            "fields this run produces: {} (the others need inputs this scenario does not set, such as a seismic density model)",
+            produced.join(", ")
+        ),
+    ))
 }

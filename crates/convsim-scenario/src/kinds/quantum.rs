@@ -36,6 +36,7 @@ use serde::Deserialize;
 use super::{KindConfig, SolverKind};
 use crate::config::{Ctx, FieldInput, Scenario, Side};
 use crate::error::{Result, ScenarioError};
+use crate::limits::SolverFootprint;
 
 /// The quantum kind.
 #[derive(Debug)]
@@ -293,11 +294,14 @@ impl SolverKind for Kind {
         };
         // Building the solver is the validation (potential range, stability, shapes), so
         // `convsim validate` refuses exactly what `run` would.
+        let footprint = super::footprint::quantum(&params);
+        ctx.check_memory(&footprint)?;
         let psi0 = init.sample(&ctx.grid).map_err(|e| map_error(ctx, &e))?;
         let probe = QuantumSolver::new(params.clone(), psi0).map_err(|e| map_error(ctx, &e))?;
         let dt_max = probe.dt_max();
         Ok(Box::new(Config {
             params,
+            footprint,
             dt_max,
             init,
             inputs,
@@ -352,6 +356,8 @@ fn map_error(ctx: &Ctx<'_>, e: &QuantumError) -> ScenarioError {
 pub struct Config {
     /// Parameters handed to the solver.
     pub params: QuantumParams,
+    /// The memory the solver holds (see [`crate::limits`]).
+    footprint: SolverFootprint,
     /// Stability limit of `dt` (finite differences only), in `M L^2 / hbar`.
     pub dt_max: Option<f64>,
     init: Initial,
@@ -360,6 +366,10 @@ pub struct Config {
 }
 
 impl KindConfig for Config {
+    fn footprint(&self) -> SolverFootprint {
+        self.footprint.clone()
+    }
+
     fn to_table(&self) -> toml::Table {
         let p = &self.params;
         let mut t = toml::Table::new();

@@ -34,6 +34,7 @@ use serde::Deserialize;
 use super::{KindConfig, SolverKind};
 use crate::config::{Ctx, FieldInput, Scenario, Side};
 use crate::error::{Result, ScenarioError};
+use crate::limits::SolverFootprint;
 
 /// The seismic kind.
 #[derive(Debug)]
@@ -343,7 +344,11 @@ impl SolverKind for Kind {
             },
             ppw_threshold: None,
         };
-        // Building the solver is the validation (allocation is lazy; the model is checked once).
+        // Building the solver allocates its buffers (most lazily, as zeroed pages) and the
+        // traces and wavelets of the whole recording: check they fit first.
+        let footprint = super::footprint::seismic(&params, shots.len(), f64_precision);
+        ctx.check_memory(&footprint)?;
+        // Building the solver is the validation (the model is checked once).
         let probe = Seismic::<f32>::new(&params).map_err(|e| map_error(ctx, &e))?;
         let limit = probe.dt_limit();
         let warnings = probe.warnings().iter().map(ToString::to_string).collect();
@@ -365,6 +370,7 @@ impl SolverKind for Kind {
         }
         Ok(Box::new(Config {
             params,
+            footprint,
             f64_precision,
             limit,
             warnings,
@@ -415,6 +421,8 @@ fn map_error(ctx: &Ctx<'_>, e: &SeismicError) -> ScenarioError {
 pub struct Config {
     /// Parameters handed to the solver.
     pub params: SeismicParams,
+    /// The memory the solver holds (see [`crate::limits`]).
+    footprint: SolverFootprint,
     /// Run in double precision.
     pub f64_precision: bool,
     /// Stability limit of `dt`, s.
@@ -429,6 +437,14 @@ pub struct Config {
 }
 
 impl KindConfig for Config {
+    fn footprint(&self) -> SolverFootprint {
+        self.footprint.clone()
+    }
+
+    fn produces(&self, field: &str) -> bool {
+        field != "density" || self.params.density.is_some()
+    }
+
     fn to_runnable_table(&self, raw: &toml::Table) -> toml::Table {
         // The receivers, absorbing layers and wavelets are kept as written (`to_table` shows
         // them resolved, in a form the schema does not read back); the scalars resolved.

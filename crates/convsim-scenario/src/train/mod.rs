@@ -49,6 +49,7 @@
 mod pairs;
 mod pictures;
 mod pipeline;
+mod show;
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,7 @@ pub use pipeline::{
     STENCIL_FILE, TRAIN_FILE, TrainOptions, TrainOutcome, TrainProgress, default_out_dir,
     run_training,
 };
+pub use show::is_training_file;
 
 use crate::config::{Ctx, Scenario, Side, Sides4, TimeConfig};
 use crate::error::{Result, ScenarioError};
@@ -391,6 +393,7 @@ fn ctx_for<'a>(
         time,
         boundary: sides,
         overridden,
+        budget: None,
     }
 }
 
@@ -415,9 +418,9 @@ impl TrainScenario {
     /// Any problem with the file, the overrides, the values or the data, as one
     /// [`ScenarioError`].
     pub fn load(path: &Path, overrides: &[String]) -> Result<TrainScenario> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::File {
+        let text = crate::inputs::read_text(path).map_err(|reason| ScenarioError::File {
             file: path.display().to_string(),
-            reason: format!("cannot read the training scenario file: {e}"),
+            reason: format!("cannot read the training scenario file: {reason}"),
         })?;
         Self::from_str(&text, path, overrides)
     }
@@ -460,21 +463,7 @@ impl TrainScenario {
         }
         let raw: Raw = ctx.deserialize("", toml::Value::Table(table))?;
 
-        let name = match raw.run.name {
-            Some(n) => {
-                if n.is_empty() || n.contains(['/', '\\']) {
-                    return Err(ctx.invalid(
-                        "run.name",
-                        format!("{n:?}"),
-                        "allowed: a non-empty name without / or \\ (it names the output folder)",
-                    ));
-                }
-                n
-            }
-            None => path
-                .file_stem()
-                .map_or_else(|| "train".into(), |s| s.to_string_lossy().into_owned()),
-        };
+        let name = crate::outputs::run_name(&ctx, raw.run.name.as_deref(), path, "train")?;
 
         let (data, shape) = resolve_data(&ctx, raw.data)?;
         let model = resolve_model(&ctx, raw.model, &data, &shape)?;

@@ -8,6 +8,7 @@ use convsim_plot::{Aspect, Axes, ColorRange, Colormap, HeatmapStyle, LineStyle, 
 use ndarray::{Array2, Axis, Ix2, Ix3};
 
 use crate::error::{Result, ScenarioError};
+use crate::outputs::OutputDir;
 
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> ScenarioError {
     ScenarioError::Plot {
@@ -53,16 +54,14 @@ fn curve_png(path: &Path, style: LineStyle, series: &[(&str, &[f64], &[f64])]) -
     convsim_plot::line_plot_png(path, &style, series).map_err(|e| plot_err(path, e))
 }
 
-/// Draws the pictures of the training file `train` into `out_dir` (created if missing).
+/// Draws the pictures of the training file `train` into the folder `out` (each recorded in its
+/// manifest first; a file of the same name that convsim did not write is refused).
 ///
 /// # Errors
-/// [`ScenarioError::Io`] if the file cannot be read, [`ScenarioError::Plot`].
-pub fn draw_train_file(train: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
+/// [`ScenarioError::Io`] if the file cannot be read, [`ScenarioError::OutputForeign`],
+/// [`ScenarioError::Plot`].
+pub fn draw_train_file(train: &Path, out: &mut OutputDir) -> Result<Vec<PathBuf>> {
     let io = |e: convsim_io::IoError| ScenarioError::io(train, e);
-    std::fs::create_dir_all(out_dir).map_err(|e| ScenarioError::OutputNotWritable {
-        dir: out_dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
     let summary = convsim_io::summarize_arrays(train).map_err(io)?;
     let has = |n: &str| summary.datasets.iter().any(|d| d.path == format!("/{n}"));
     let read1 = |n: &str| -> Result<Vec<f64>> {
@@ -90,7 +89,7 @@ pub fn draw_train_file(train: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     if val.len() == train_loss.len() {
         series.push(("validation", &epochs, &val));
     }
-    let p = out_dir.join("loss.png");
+    let p = out.claim("loss.png")?;
     curve_png(
         &p,
         LineStyle {
@@ -115,7 +114,7 @@ pub fn draw_train_file(train: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
             } else {
                 format!("stencil_learned_c{c}.png")
             };
-            let p = out_dir.join(file);
+            let p = out.claim(&file)?;
             stencil_png(
                 &p,
                 &plane.to_owned(),
@@ -129,10 +128,10 @@ pub fn draw_train_file(train: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
                 .into_dimensionality::<Ix2>()
                 .map_err(|e| ScenarioError::io(train, e))?;
             let l = kern.index_axis(Axis(0), c_in - 1).to_owned();
-            let p = out_dir.join("stencil_true.png");
+            let p = out.claim("stencil_true.png")?;
             stencil_png(&p, &t, "true step stencil")?;
             pictures.push(p);
-            let p = out_dir.join("stencil_diff.png");
+            let p = out.claim("stencil_diff.png")?;
             stencil_png(&p, &(&l - &t), "learned minus true")?;
             pictures.push(p);
         }
@@ -140,7 +139,7 @@ pub fn draw_train_file(train: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     if has("rollout/rel_error") {
         let err = read1("rollout/rel_error")?;
         let steps: Vec<f64> = (1..=err.len()).map(|r| r as f64).collect();
-        let p = out_dir.join("rollout.png");
+        let p = out.claim("rollout.png")?;
         curve_png(
             &p,
             LineStyle {

@@ -46,6 +46,7 @@ use super::{DataSource, Method, ModelSpec, MomentMode, Precision, TrainScenario}
 use crate::config::Scenario;
 use crate::driver::{self, Progress, RunOptions};
 use crate::error::{Result, ScenarioError};
+use crate::outputs::OutputDir;
 
 /// Name of the training results file in the output folder.
 pub const TRAIN_FILE: &str = "train.h5";
@@ -112,15 +113,47 @@ pub fn default_out_dir(ts: &TrainScenario) -> PathBuf {
     Path::new("runs").join(&ts.name)
 }
 
-fn is_ours(name: &str) -> bool {
-    name == TRAIN_FILE
-        || name == STENCIL_FILE
-        || Path::new(name).extension().is_some_and(|x| x == "png")
-}
-
-fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
-    crate::driver::prepare_output_dir(dir, TRAIN_FILE, force)?;
-    crate::driver::remove_outputs(dir, is_ours)
+/// Takes the output folder ([`crate::outputs`]): an earlier training result is kept unless
+/// `force` (then the files convsim wrote are removed, nothing else), and a name this training
+/// writes that is held by a file convsim did not write is refused before anything runs.
+fn prepare_dir(dir: &Path, ts: &TrainScenario, force: bool) -> Result<OutputDir> {
+    let mut out = OutputDir::open(dir)?;
+    let train = out.join(TRAIN_FILE);
+    if train.symlink_metadata().is_ok() && !force {
+        return Err(ScenarioError::OutputExists {
+            dir: dir.display().to_string(),
+            what: train.display().to_string(),
+        });
+    }
+    let learned: Vec<String> = if ts.data.history == 1 {
+        vec!["stencil_learned.png".into()]
+    } else {
+        (0..ts.data.history)
+            .map(|c| format!("stencil_learned_c{c}.png"))
+            .collect()
+    };
+    let fixed = [
+        TRAIN_FILE,
+        STENCIL_FILE,
+        "loss.png",
+        "stencil_true.png",
+        "stencil_diff.png",
+        "rollout.png",
+    ];
+    for name in fixed
+        .iter()
+        .copied()
+        .chain(learned.iter().map(String::as_str))
+    {
+        out.check_writable(name)?;
+    }
+    if force {
+        out.remove_ours(
+            |n| n == TRAIN_FILE || n == STENCIL_FILE || crate::pictures::is_picture(n),
+            &[],
+        )?;
+    }
+    Ok(out)
 }
 
 /// A training problem in the message style of the scenario files.
@@ -567,7 +600,7 @@ pub fn run_training(
 ) -> Result<TrainOutcome> {
     let start = Instant::now();
     let dir = &opts.out_dir;
-    prepare_dir(dir, opts.force)?;
+    let mut out = prepare_dir(dir, ts, opts.force)?;
     let data_run = match &ts.data.source {
         DataSource::Scenario { scenario } => {
             let r = driver::run(
@@ -576,6 +609,7 @@ pub fn run_training(
                     out_dir: dir.join("data"),
                     force: true,
                     resume: false,
+                    stop: None,
                 },
                 &mut |p| progress(TrainProgress::Data(p)),
             )?;
@@ -648,7 +682,7 @@ pub fn run_training(
     };
 
     // train.h5.
-    let train_path = dir.join(TRAIN_FILE);
+    let train_path = out.claim(TRAIN_FILE)?;
     let mut arrays: Vec<(String, ArrayD<f64>)> = Vec::new();
     let vec1 = |v: &[f64]| Array1::from(v.to_vec()).into_dyn();
     arrays.push((
@@ -724,7 +758,7 @@ pub fn run_training(
     // stencil.toml: a linear one-channel step without bias.
     let stencil_file = match (&learned_2d, fitted.bias) {
         (Some(l), None) if ts.data.history == 1 => {
-            let p = dir.join(STENCIL_FILE);
+            let p = out.claim(STENCIL_FILE)?;
             let f = StencilFile::new(
                 StencilKind::Step,
                 l.view(),
@@ -767,7 +801,7 @@ pub fn run_training(
         .map_err(|e| ScenarioError::io(&train_path, e))?;
 
     // Pictures, drawn from train.h5.
-    let pictures = super::pictures::draw_train_file(&train_path, dir)?;
+    let pictures = super::pictures::draw_train_file(&train_path, &mut out)?;
     // An optimiser that ends above where it started has diverged: the files stay, to look at.
     let last = fitted.train_loss.last().copied().unwrap_or(f64::NAN);
     if ts.train.method == Method::Optimizer

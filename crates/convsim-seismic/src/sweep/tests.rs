@@ -9,7 +9,8 @@ use super::schedule::Exec;
 use crate::{
     Model, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicParams, SideBoundary, Wavelet,
 };
-use convsim_core::{RealElement, Simulation};
+use SideBoundary::{FreeSurface, Rigid, Zero};
+use convsim_core::{Isa, RealElement, Simd, Simulation};
 
 /// A small model exercising everything the sweep does.
 fn case(order: usize, sides: [SideBoundary; 4], ny: usize, nx: usize) -> SeismicParams {
@@ -114,8 +115,6 @@ fn check<T: RealElement>(p: &SeismicParams, steps: usize) {
     }
 }
 
-use SideBoundary::{FreeSurface, Rigid, Zero};
-
 #[test]
 fn cpml_everywhere_is_bitwise_the_stepped_run() {
     let c = SideBoundary::cpml(7);
@@ -157,26 +156,44 @@ fn every_instruction_set_computes_the_same_sweep() {
     let g = p.grid;
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let p0 = Array2::from_shape_fn((g.ny, g.nx), |_| rng.random_range(-1.0..1.0));
-    let run = |simd: convsim_core::Simd| {
+    let run = |simd: Simd| {
         let mut s = Seismic::<f64>::new(&p).unwrap();
         s.set_simd(simd);
         s.set_initial(p0.view());
         s.advance(40);
         (s.isa(), s.pressure(), s.receivers().1.to_owned())
     };
-    use convsim_core::{Isa, Simd};
     let (isa, best, best_tr) = run(Simd::Best);
     let (isa2, avx2, avx2_tr) = run(Simd::Avx2Fma);
     let (isa0, port, port_tr) = run(Simd::Portable);
     assert_eq!(isa0, Isa::Portable);
     if isa != isa2 {
-        assert!(best.iter().zip(&avx2).all(|(a, b)| a.to_bits() == b.to_bits()), "{isa:?} vs {isa2:?}");
-        assert!(best_tr.iter().zip(&avx2_tr).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(
+            best.iter()
+                .zip(&avx2)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{isa:?} vs {isa2:?}"
+        );
+        assert!(
+            best_tr
+                .iter()
+                .zip(&avx2_tr)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
     let scale = best.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    let diff = best.iter().zip(&port).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
-    assert!(scale > 0.1 && diff <= 1e-11 * scale, "{isa:?} vs portable: {diff:e} of {scale:e}");
+    let diff = best
+        .iter()
+        .zip(&port)
+        .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        scale > 0.1 && diff <= 1e-11 * scale,
+        "{isa:?} vs portable: {diff:e} of {scale:e}"
+    );
     let tscale = best_tr.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-    let tdiff = best_tr.iter().zip(&port_tr).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+    let tdiff = best_tr
+        .iter()
+        .zip(&port_tr)
+        .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
     assert!(tdiff <= 1e-11 * tscale, "gathers: {tdiff:e} of {tscale:e}");
 }
