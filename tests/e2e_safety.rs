@@ -145,7 +145,9 @@ fn runs_that_cannot_fit_in_memory_are_refused_before_allocating() {
     // validate states both figures.
     let out = ok(&["validate", GAUSS]);
     assert!(
-        out.contains("# It needs ") && out.contains("of memory (limit ") && out.contains("# memory = "),
+        out.contains("# It needs ")
+            && out.contains("of memory (limit ")
+            && out.contains("# memory = "),
         "{out}"
     );
     // Still a runnable scenario: the resources are comments.
@@ -282,7 +284,10 @@ fn validate_refuses_what_run_refuses() {
 fn training_scenarios_validate() {
     let out = ok(&["validate", "scenarios/cnn/learn_diffusion.toml"]);
     assert!(out.contains("valid training scenario"), "{out}");
-    assert!(out.contains("# field = \"u\"") && out.contains("# memory = "), "{out}");
+    assert!(
+        out.contains("# field = \"u\"") && out.contains("# memory = "),
+        "{out}"
+    );
     // Runnable: the comments aside, it is the training scenario.
     let t: toml::Table = toml::from_str(&out).unwrap();
     assert!(t.contains_key("model") && !t.contains_key("derived"));

@@ -65,10 +65,11 @@ pub mod solver;
 pub mod stability;
 pub mod tile;
 
+pub use convsim_core::tile::TileLinks;
 pub use error::DiffusionError;
 pub use params::{
     BoundaryCondition, BoundaryConditions, DiffusionParams, Diffusivity, FaceAverage, Scheme,
     StencilForm, StencilTaps,
 };
 pub use solver::{Diagnostics, DiffusionSolver, boundaries_of, padding_of};
-pub use tile::{DiffusionTile, TileLinks};
+pub use tile::DiffusionTile;

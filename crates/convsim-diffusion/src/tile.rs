@@ -6,9 +6,7 @@
 //! spectral scheme, which transforms over all tiles with a distributed FFT.
 
 use convsim_core::sum::ExactSum;
-use convsim_core::tile::{
-    AllToAll, DistFft, HaloExchange, RegionPlan, Tile, TileSide, TiledConv, fill_ghosts,
-};
+use convsim_core::tile::{DistFft, RegionPlan, Tile, TileLinks, TileSide, TiledConv, fill_ghosts};
 use convsim_core::{
     Boundary, Complex64, Grid, Kernel2, Partial, Quantity, Simulation, StateArray, wavenumbers,
 };
@@ -24,28 +22,6 @@ use crate::{
 };
 
 type Result<T, E = DiffusionError> = std::result::Result<T, E>;
-
-/// What a tile needs from the other ranks: its halo exchange (stencil schemes) or the
-/// all-to-all of the distributed FFT (spectral scheme), and the blocks of every rank.
-pub struct TileLinks {
-    /// Fills the ghost cells of the tile's exchanged sides.
-    pub halo: Box<dyn HaloExchange>,
-    /// The all-to-all over every rank of the run.
-    pub all_to_all: Box<dyn AllToAll>,
-    /// Owned block `(start, shape)` of every rank, in rank order.
-    pub blocks: Vec<([usize; 2], [usize; 2])>,
-    /// This rank.
-    pub rank: usize,
-}
-
-impl std::fmt::Debug for TileLinks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TileLinks")
-            .field("rank", &self.rank)
-            .field("blocks", &self.blocks)
-            .finish_non_exhaustive()
-    }
-}
 
 enum TileOp {
     Stencil {

@@ -61,11 +61,7 @@ impl Mpi {
     /// rank acts on an error, so that all ranks stop together instead of deadlocking.
     #[must_use]
     pub fn first_failed(&self, ok: bool) -> Option<usize> {
-        let me = if ok { self.world.size() } else { self.world.rank() };
-        let mut min: Rank = 0;
-        self.world
-            .all_reduce_into(&me, &mut min, SystemOperation::min());
-        (min < self.world.size()).then_some(min as usize)
+        first_failed(&self.world, ok)
     }
 
     /// `true` when `b` holds on every rank.
@@ -87,73 +83,96 @@ impl Mpi {
     /// If the ranks disagree on the shares.
     #[must_use]
     pub fn combine(&self, parts: &[Partial]) -> Vec<f64> {
-        let n = parts.len();
-        // Extrema: one reduction each way (unused slots hold the neutral element).
-        let mins: Vec<f64> = parts
-            .iter()
-            .map(|p| if let Partial::Min(v) = p { *v } else { f64::INFINITY })
-            .collect();
-        let maxs: Vec<f64> = parts
-            .iter()
-            .map(|p| if let Partial::Max(v) = p { *v } else { f64::NEG_INFINITY })
-            .collect();
-        let mut min = vec![0.0; n];
-        let mut max = vec![0.0; n];
-        self.world
-            .all_reduce_into(&mins[..], &mut min[..], SystemOperation::min());
-        self.world
-            .all_reduce_into(&maxs[..], &mut max[..], SystemOperation::max());
-        // Sums: every rank's partials, `[len, special, partials...]` per sum share.
-        let mut mine = Vec::new();
-        for p in parts {
-            if let Partial::Sum(s) = p {
-                mine.push(s.partials().len() as f64);
-                mine.push(s.special());
-                mine.extend_from_slice(s.partials());
-            }
-        }
-        let size = self.world.size() as usize;
-        let my_len = mine.len() as Rank;
-        let mut lens: Vec<Rank> = vec![0; size];
-        self.world.all_gather_into(&my_len, &mut lens[..]);
-        let displs: Vec<Rank> = lens
-            .iter()
-            .scan(0, |acc, &l| {
-                let d = *acc;
-                *acc += l;
-                Some(d)
-            })
-            .collect();
-        let total: Rank = lens.iter().sum();
-        let mut all = vec![0.0; total as usize];
-        {
-            let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
-            self.world.all_gather_varcount_into(&mine[..], &mut part);
-        }
-        let mut sums: Vec<ExactSum> = vec![ExactSum::default(); n];
-        for r in 0..size {
-            let block = &all[displs[r] as usize..(displs[r] + lens[r]) as usize];
-            let mut k = 0;
-            for (i, p) in parts.iter().enumerate() {
-                if let Partial::Sum(_) = p {
-                    let len = block[k] as usize;
-                    sums[i].add(block[k + 1]);
-                    sums[i].merge(&block[k + 2..k + 2 + len]);
-                    k += 2 + len;
-                }
-            }
-            assert_eq!(k, block.len(), "combine: ranks disagree on the diagnostics");
-        }
-        parts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| match p {
-                Partial::Sum(_) => sums[i].value(),
-                Partial::Min(_) => min[i],
-                Partial::Max(_) => max[i],
-            })
-            .collect()
+        combine(&self.world, parts)
     }
+}
+
+/// [`Mpi::first_failed`] over `comm`.
+pub(crate) fn first_failed(comm: &SimpleCommunicator, ok: bool) -> Option<usize> {
+    let me = if ok { comm.size() } else { comm.rank() };
+    let mut min: Rank = 0;
+    comm.all_reduce_into(&me, &mut min, SystemOperation::min());
+    (min < comm.size()).then_some(min as usize)
+}
+
+/// [`Mpi::combine`] over `comm`.
+pub(crate) fn combine(comm: &SimpleCommunicator, parts: &[Partial]) -> Vec<f64> {
+    let n = parts.len();
+    // Extrema: one reduction each way (unused slots hold the neutral element).
+    let mins: Vec<f64> = parts
+        .iter()
+        .map(|p| {
+            if let Partial::Min(v) = p {
+                *v
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
+    let maxs: Vec<f64> = parts
+        .iter()
+        .map(|p| {
+            if let Partial::Max(v) = p {
+                *v
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect();
+    let mut min = vec![0.0; n];
+    let mut max = vec![0.0; n];
+    comm.all_reduce_into(&mins[..], &mut min[..], SystemOperation::min());
+    comm.all_reduce_into(&maxs[..], &mut max[..], SystemOperation::max());
+    // Sums: every rank's partials, `[len, special, partials...]` per sum share.
+    let mut mine = Vec::new();
+    for p in parts {
+        if let Partial::Sum(s) = p {
+            mine.push(s.partials().len() as f64);
+            mine.push(s.special());
+            mine.extend_from_slice(s.partials());
+        }
+    }
+    let size = comm.size() as usize;
+    let my_len = mine.len() as Rank;
+    let mut lens: Vec<Rank> = vec![0; size];
+    comm.all_gather_into(&my_len, &mut lens[..]);
+    let displs: Vec<Rank> = lens
+        .iter()
+        .scan(0, |acc, &l| {
+            let d = *acc;
+            *acc += l;
+            Some(d)
+        })
+        .collect();
+    let total: Rank = lens.iter().sum();
+    let mut all = vec![0.0; total as usize];
+    {
+        let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
+        comm.all_gather_varcount_into(&mine[..], &mut part);
+    }
+    let mut sums: Vec<ExactSum> = vec![ExactSum::default(); n];
+    for r in 0..size {
+        let block = &all[displs[r] as usize..(displs[r] + lens[r]) as usize];
+        let mut k = 0;
+        for (i, p) in parts.iter().enumerate() {
+            if let Partial::Sum(_) = p {
+                let len = block[k] as usize;
+                sums[i].add(block[k + 1]);
+                sums[i].merge(&block[k + 2..k + 2 + len]);
+                k += 2 + len;
+            }
+        }
+        assert_eq!(k, block.len(), "combine: ranks disagree on the diagnostics");
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match p {
+            Partial::Sum(_) => sums[i].value(),
+            Partial::Min(_) => min[i],
+            Partial::Max(_) => max[i],
+        })
+        .collect()
 }
 
 /// A Cartesian process grid `[py, px]` over the world (rank `r` at `(r / px, r % px)`),
@@ -288,12 +307,18 @@ impl HaloExchange for MpiHalo {
         mpi::request::scope(|sc| {
             // What my lo neighbour sent towards its hi side lands in my lo ghosts.
             let r_lo = nb[0].map(|n| {
-                comm.process_at_rank(n)
-                    .immediate_receive_into_with_tag(sc, &mut recv_lo[..], tag(axis, 1))
+                comm.process_at_rank(n).immediate_receive_into_with_tag(
+                    sc,
+                    &mut recv_lo[..],
+                    tag(axis, 1),
+                )
             });
             let r_hi = nb[1].map(|n| {
-                comm.process_at_rank(n)
-                    .immediate_receive_into_with_tag(sc, &mut recv_hi[..], tag(axis, 0))
+                comm.process_at_rank(n).immediate_receive_into_with_tag(
+                    sc,
+                    &mut recv_hi[..],
+                    tag(axis, 0),
+                )
             });
             let s_lo = nb[0].map(|n| {
                 comm.process_at_rank(n)

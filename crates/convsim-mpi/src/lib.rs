@@ -12,9 +12,13 @@
 
 #[cfg(feature = "mpi")]
 mod comm;
+#[cfg(feature = "mpi")]
+mod control;
 
 #[cfg(feature = "mpi")]
 pub use comm::{CartGrid, Mpi, MpiAllToAll, MpiHalo};
+#[cfg(feature = "mpi")]
+pub use control::Control;
 
 /// The process grid `[py, px]` a run on `ranks` processes uses by default for a `global =
 /// [ny, nx]` grid: of all factorisations `py px = ranks` whose tiles are not empty, the one

@@ -502,6 +502,28 @@ pub fn fill_ghosts(tile: &Tile, u: &mut Array2<f64>, halo: &mut dyn HaloExchange
     }
 }
 
+/// What a tile needs from the other ranks: its halo exchange (stencil schemes) or the
+/// all-to-all of the distributed FFT (spectral scheme), and the blocks of every rank.
+pub struct TileLinks {
+    /// Fills the ghost cells of the tile's exchanged sides.
+    pub halo: Box<dyn HaloExchange>,
+    /// The all-to-all over every rank of the run.
+    pub all_to_all: Box<dyn AllToAll>,
+    /// Owned block `(start, shape)` of every rank, in rank order.
+    pub blocks: Vec<([usize; 2], [usize; 2])>,
+    /// This rank.
+    pub rank: usize,
+}
+
+impl std::fmt::Debug for TileLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileLinks")
+            .field("rank", &self.rank)
+            .field("blocks", &self.blocks)
+            .finish_non_exhaustive()
+    }
+}
+
 mod fft;
 mod strips;
 

@@ -64,9 +64,7 @@ impl TrainScenario {
                 let _ = writeln!(s, "# {k} = {v}");
             }
         }
-        if let Some(toml::Value::Table(r)) = t
-            .get("data_scenario")
-            .and_then(|d| d.get("resources"))
+        if let Some(toml::Value::Table(r)) = t.get("data_scenario").and_then(|d| d.get("resources"))
         {
             s.push_str("\n# the data scenario's resources (not keys):\n");
             for (k, v) in r {
