@@ -68,7 +68,11 @@ fn run_mpi(
         .args(["-n", &ranks.to_string(), convsim(), "run", s(scenario)])
         .args(["-o", s(out), "-q"]);
     for v in sets {
-        mpirun.args(["--set", v]);
+        if v.starts_with("--") {
+            mpirun.arg(v);
+        } else {
+            mpirun.args(["--set", v]);
+        }
     }
     mpirun.output().expect("start mpirun")
 }
@@ -331,4 +335,73 @@ fn bad_input_on_many_ranks_is_one_error_line_and_exit_2_everywhere() {
     assert_eq!(codes, [2; 2]);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("parallel.ranks: [0, 2]"), "{lines:?}");
+}
+
+#[test]
+fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
+    let Some(mut c) = mpirun() else {
+        return;
+    };
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, DIFFUSION).unwrap();
+    let sets = [
+        "grid.nx=100",
+        "grid.ny=100",
+        "time.dt=2e-6",
+        "time.steps=20000",
+        "output.every=4000",
+        "output.checkpoint_every=1000",
+    ];
+    run_serial(&sc, &d.path().join("serial"), &sets);
+    let out = d.path().join("p");
+    c.args(["-n", "2", convsim(), "run", s(&sc), "-o", s(&out), "-q"]);
+    for v in sets {
+        c.args(["--set", v]);
+    }
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // SIGINT (forwarded to every rank by mpirun) once the first checkpoint exists: rank 0
+    // stops at a step boundary with a checkpoint, helped by the others.
+    let t0 = std::time::Instant::now();
+    while !out.join("checkpoint.h5").exists() && child.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed().as_secs() < 60, "no checkpoint after a minute");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let f = RunFile::open(out.join("run.h5")).unwrap();
+    let interrupted = !status.success();
+    eprintln!(
+        "mpirun after SIGINT: {status:?}, frames {:?}",
+        f.steps().unwrap()
+    );
+    if interrupted {
+        assert!(f.steps().unwrap().last() < Some(&20000), "{status:?}");
+    }
+    drop(f);
+    let o = run_mpi(
+        mpirun().unwrap(),
+        2,
+        &sc,
+        &out,
+        &[&sets[..], &["--resume"]].concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    if interrupted {
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("resumed from step"),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    assert_eq!(
+        compare(&d.path().join("serial/run.h5"), &out.join("run.h5")),
+        0.0
+    );
 }
