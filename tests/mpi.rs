@@ -234,6 +234,35 @@ fn diffusion_spectral_on_process_grids_is_within_1e13() {
     }
 }
 
+/// The coherent state in a harmonic trap (scenarios/quantum), on a smaller grid: real-time
+/// Strang steps through the distributed FFT.
+fn quantum() -> String {
+    let text =
+        std::fs::read_to_string(common::root().join("scenarios/quantum/coherent_state.toml"))
+            .unwrap();
+    text.replace("nx = 128", "nx = 48")
+        .replace("ny = 128", "ny = 40")
+        .replace("t_end = 6.28 ", "t_end = 1.0 ")
+        .replace(
+            r#"fields = ["density", "phase"]"#,
+            r#"fields = ["density", "re", "im"]"#,
+        )
+        .replace("every = 20", "every = 25\nplots = false")
+}
+
+#[test]
+fn quantum_split_step_on_process_grids_is_within_1e13() {
+    let text = quantum();
+    assert!(text.contains("nx = 48") && text.contains("plots = false") && text.contains("\"re\""));
+    let Some(d) = against_serial(&text, &["output.checkpoint_every=50"], &GRIDS) else {
+        return;
+    };
+    for (g, v) in GRIDS.iter().zip(&d) {
+        // Not bitwise: the FFT butterflies and the diagnostics' sums group differently.
+        assert!(*v > 0.0 && *v <= 1e-13, "{g:?}: {v:e}");
+    }
+}
+
 #[test]
 fn the_automatic_process_grid_runs_on_four_ranks() {
     let Some(mut c) = mpirun() else {
@@ -330,6 +359,20 @@ fn bad_input_on_many_ranks_is_one_error_line_and_exit_2_everywhere() {
     assert_eq!(codes, [2; 3]);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("time.bogus"), "{lines:?}");
+    // A quantum scenario with what a distributed run does not support (an absorber).
+    let text =
+        std::fs::read_to_string(common::root().join("scenarios/quantum/barrier_1d.toml")).unwrap();
+    let (lines, codes) = failing(2, &text, &["time.t_end=0.1"]).unwrap();
+    assert_eq!(codes, [2; 2]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("absorber is not supported"), "{lines:?}");
+    // A solver that does not run distributed yet.
+    let text =
+        std::fs::read_to_string(common::root().join("scenarios/seismic/homogeneous.toml")).unwrap();
+    let (lines, codes) = failing(2, &text, &[]).unwrap();
+    assert_eq!(codes, [2; 2]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("run.solver: \"seismic\""), "{lines:?}");
     // A parallel.ranks that is not a grid.
     let (lines, codes) = failing(2, DIFFUSION, &["parallel.ranks=[0, 2]"]).unwrap();
     assert_eq!(codes, [2; 2]);

@@ -22,7 +22,7 @@ use std::cell::RefCell;
 use convsim_core::tile::{Tile, TileLinks, split};
 use convsim_core::{Grid, Quantity, Simulation, StateArray};
 use convsim_mpi::{CartGrid, Control, Mpi, process_grid};
-use ndarray::{Array2, ArrayViewMut2, IxDyn, s};
+use ndarray::{Array2, ArrayD, ArrayViewD, ArrayViewMut2, IxDyn, Slice, s};
 
 use crate::config::Scenario;
 use crate::error::{Result, ScenarioError};
@@ -111,8 +111,8 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
                 s.file.display().to_string(),
                 "run.solver",
                 format!("{:?}", s.kind.name()),
-                "allowed on more than one MPI rank: diffusion (this solver runs on one process; \
-                 run it without mpirun)",
+                "allowed on more than one MPI rank: diffusion, quantum (this solver runs on one \
+                 process; run it without mpirun)",
             ))
         });
     let tile = agree(&ctl, tile)?;
@@ -206,42 +206,62 @@ impl DistSim {
         self.ctl.all(self.tile.is_finite())
     }
 
-    /// The whole grid's state on rank 0 (every state array is a field on the tile).
+    /// Samples per rank of a state array whose first two axes are the tile's (`rest`: the
+    /// product of the others, e.g. 2 for the real and imaginary parts of `psi`).
+    fn counts_of(&self, rest: usize) -> Vec<usize> {
+        self.counts.iter().map(|c| c * rest).collect()
+    }
+
+    /// The whole grid's state on rank 0 (every state array's first two axes are the tile's).
     fn state_all(&self) -> Vec<StateArray> {
         let local = self.tile.state();
+        let [ny, nx] = self.blocks[self.ctl.rank()].1;
         let mut out = Vec::new();
         for a in local {
-            let shape = self.blocks[self.ctl.rank()].1;
-            assert_eq!(
-                a.data.shape(),
-                &shape[..],
+            let shape = a.data.shape().to_vec();
+            assert!(
+                shape.len() >= 2 && shape[..2] == [ny, nx],
                 "distributed state: {} is not a field of the tile",
                 a.name
             );
+            let rest: usize = shape[2..].iter().product();
             let mine = a.data.as_standard_layout();
+            let counts = self.counts_of(rest);
             let mut all = if self.root {
-                vec![0.0; self.grid.ny * self.grid.nx]
+                vec![0.0; counts.iter().sum()]
             } else {
                 Vec::new()
             };
             let root = self.root;
             self.ctl.gather(
                 mine.as_slice().expect("standard layout"),
-                &self.counts,
+                &counts,
                 root.then_some(&mut all[..]),
             );
             if root {
-                let mut g = Array2::zeros(self.grid.shape());
+                let mut full = shape.clone();
+                full[0] = self.grid.ny;
+                full[1] = self.grid.nx;
+                let mut g = ArrayD::zeros(IxDyn(&full));
                 let mut k = 0;
-                for ([y0, x0], [ny, nx]) in &self.blocks {
-                    let src = ndarray::ArrayView2::from_shape((*ny, *nx), &all[k..k + ny * nx])
-                        .expect("block size");
-                    g.slice_mut(s![*y0..y0 + ny, *x0..x0 + nx]).assign(&src);
-                    k += ny * nx;
+                for ([y0, x0], [by, bx]) in &self.blocks {
+                    let mut bs = shape.clone();
+                    bs[0] = *by;
+                    bs[1] = *bx;
+                    let len = by * bx * rest;
+                    let src =
+                        ArrayViewD::from_shape(IxDyn(&bs), &all[k..k + len]).expect("block size");
+                    g.slice_each_axis_mut(|ax| match ax.axis.index() {
+                        0 => Slice::from(*y0..y0 + by),
+                        1 => Slice::from(*x0..x0 + bx),
+                        _ => Slice::from(..),
+                    })
+                    .assign(&src);
+                    k += len;
                 }
                 out.push(StateArray {
                     name: a.name,
-                    data: g.into_dyn(),
+                    data: g,
                 });
             }
         }
@@ -256,13 +276,16 @@ impl DistSim {
         state: Option<&[StateArray]>,
     ) -> std::result::Result<(), String> {
         let mut local = self.tile.state();
-        let shape = self.grid.shape();
+        let (gy, gx) = self.grid.shape();
         let mut err = None;
         if let Some(state) = state {
             for a in &local {
+                let mut want = a.data.shape().to_vec();
+                want[0] = gy;
+                want[1] = gx;
                 match state.iter().find(|g| g.name == a.name) {
-                    Some(g) if g.data.shape() == [shape.0, shape.1] => {}
-                    _ => err = Some(format!("the state has no {} of {shape:?}", a.name)),
+                    Some(g) if g.data.shape() == want.as_slice() => {}
+                    _ => err = Some(format!("the state has no {} of shape {want:?}", a.name)),
                 }
             }
         }
@@ -270,26 +293,26 @@ impl DistSim {
             return Err(err.unwrap_or_else(|| "another rank refused the state".into()));
         }
         for a in &mut local {
+            let rest: usize = a.data.shape()[2..].iter().product();
             let mut all = Vec::new();
             if let Some(state) = state {
                 let g = state
                     .iter()
                     .find(|g| g.name == a.name)
                     .expect("checked above");
-                for ([y0, x0], [ny, nx]) in &self.blocks {
-                    all.extend(
-                        g.data
-                            .slice(ndarray::s![*y0..y0 + ny, *x0..x0 + nx])
-                            .iter()
-                            .copied(),
-                    );
+                for ([y0, x0], [by, bx]) in &self.blocks {
+                    let block = g.data.slice_each_axis(|ax| match ax.axis.index() {
+                        0 => Slice::from(*y0..y0 + by),
+                        1 => Slice::from(*x0..x0 + bx),
+                        _ => Slice::from(..),
+                    });
+                    all.extend(block.iter().copied());
                 }
             }
             let mut mine = vec![0.0; a.data.len()];
             self.ctl
-                .scatter(state.map(|_| &all[..]), &self.counts, &mut mine);
-            a.data =
-                ndarray::ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
+                .scatter(state.map(|_| &all[..]), &self.counts_of(rest), &mut mine);
+            a.data = ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
         }
         let r = self.tile.restore(step, time, &local);
         if self.ctl.all(r.is_ok()) {
