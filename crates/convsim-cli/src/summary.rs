@@ -50,6 +50,13 @@ pub(crate) fn print(r: &RunReport, json: bool) -> Result<()> {
             "frames": r.frames,
             "seconds": r.seconds,
             "steps_per_second": rate,
+            "timing": {
+                "stepping": r.timing.stepping,
+                "frames": r.timing.frames,
+                "checkpoints": r.timing.checkpoints,
+                "checks": r.timing.checks,
+                "pictures": r.timing.pictures,
+            },
             "resumed_from": r.resumed_from,
             "converged": converged,
             "diagnostics": diags,
@@ -82,6 +89,15 @@ pub(crate) fn print(r: &RunReport, json: bool) -> Result<()> {
         ),
         None => {}
     }
+    let t = &r.timing;
+    outln!(
+        "  time: stepping {} s, frames {} s, checkpoints {} s, checks {} s, pictures {} s",
+        sig3(t.stepping),
+        sig3(t.frames),
+        sig3(t.checkpoints),
+        sig3(t.checks),
+        sig3(t.pictures)
+    );
     if !diag_text.is_empty() {
         outln!("  last frame: {}", diag_text.join(", "));
     }

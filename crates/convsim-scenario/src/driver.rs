@@ -98,6 +98,32 @@ pub struct RunReport {
     pub pictures: Vec<PathBuf>,
     /// Wall-clock seconds spent stepping and writing (pictures excluded).
     pub seconds: f64,
+    /// Where those seconds went.
+    pub timing: Timing,
+}
+
+/// Wall-clock seconds of a run by what the driver was doing; what the driver adds to the
+/// solver's stepping is everything but `stepping`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timing {
+    /// `Simulation::advance`: the solver's time steps.
+    pub stepping: f64,
+    /// Frames: field copies out of the solver, diagnostics, gathers and their HDF5 writes.
+    pub frames: f64,
+    /// Checkpoints (written and renamed atomically).
+    pub checkpoints: f64,
+    /// Finite-value checks between frames.
+    pub checks: f64,
+    /// Pictures drawn from the run file after the run (not part of `RunReport::seconds`).
+    pub pictures: f64,
+}
+
+/// Adds the wall-clock seconds `f` takes to `acc`.
+fn timed<T>(acc: &mut f64, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let r = f();
+    *acc += t.elapsed().as_secs_f64();
+    r
 }
 
 /// The default output folder of a scenario: `runs/<run name>`.
@@ -277,6 +303,7 @@ pub fn run_with(
                     already_complete: true,
                     pictures: Vec::new(),
                     seconds: 0.0,
+                    timing: Timing::default(),
                 });
             }
             true
@@ -376,6 +403,7 @@ pub fn run_with(
     };
 
     let start = Instant::now();
+    let mut timing = Timing::default();
     let grid = sim.grid();
     let mut bufs: Vec<Array2<f64>> = fields.iter().map(|_| Array2::zeros(grid.shape())).collect();
     let mut dvals = vec![0.0; diags.len()];
@@ -427,7 +455,9 @@ pub fn run_with(
         if !sim.is_finite() {
             return Err(non_finite(sim.as_ref(), 0));
         }
-        write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)?;
+        timed(&mut timing.frames, || {
+            write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)
+        })?;
         // The new run has validated and written its first frame: only now does the old run
         // (files convsim wrote) go, and the new file takes its name.
         let tmp_name = writer
@@ -484,23 +514,28 @@ pub fn run_with(
         // solver has them); the events fall on the same steps in a resumed run, which stays
         // bit-identical.
         let k0 = sim.step_count();
-        sim.advance(next_event(k0, every, s.output.checkpoint_every, check, total) - k0);
+        let n = next_event(k0, every, s.output.checkpoint_every, check, total) - k0;
+        timed(&mut timing.stepping, || sim.advance(n));
         let k = sim.step_count();
         // A converged solver (imaginary-time ground state) stops here with a last frame.
         let frame = is_frame_step(k, every, total) || sim.converged() == Some(true);
         let ck = s.output.checkpoint_every > 0
             && k.is_multiple_of(s.output.checkpoint_every)
             && k < total;
-        if (frame || ck || k.is_multiple_of(FINITE_CHECK_EVERY)) && !sim.is_finite() {
+        if (frame || ck || k.is_multiple_of(FINITE_CHECK_EVERY))
+            && !timed(&mut timing.checks, || sim.is_finite())
+        {
             return Err(non_finite(sim.as_ref(), last_written));
         }
         if frame {
-            write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)?;
+            timed(&mut timing.frames, || {
+                write_frame(sim.as_ref(), &mut writer, &mut bufs, &mut dvals)
+            })?;
             last_written = k;
         }
         if ck {
             // After the frame of the same step: a resume from here keeps that frame.
-            checkpoint(sim.as_ref())?;
+            timed(&mut timing.checkpoints, || checkpoint(sim.as_ref()))?;
             last_checkpoint = Some(k);
         }
         progress(Progress {
@@ -541,11 +576,13 @@ pub fn run_with(
     drop(bufs);
 
     let pics = if s.output.plots && stop() == 0 {
-        pictures::draw_run(
-            &run_path,
-            &mut out,
-            &pictures::PlotRequest::end_of_run(s.output.gif),
-        )?
+        timed(&mut timing.pictures, || {
+            pictures::draw_run(
+                &run_path,
+                &mut out,
+                &pictures::PlotRequest::end_of_run(s.output.gif),
+            )
+        })?
     } else {
         Vec::new()
     };
@@ -558,6 +595,7 @@ pub fn run_with(
         already_complete: false,
         pictures: pics,
         seconds,
+        timing,
     })
 }
 
