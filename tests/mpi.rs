@@ -306,7 +306,7 @@ fn failing(ranks: usize, text: &str, sets: &[&str]) -> Option<(Vec<String>, Vec<
         s(&d.path().join("o"))
     );
     for v in sets {
-        cmd.push_str(&format!(" --set '{v}'"));
+        cmd = format!("{cmd} --set '{v}'");
     }
     let script = format!(
         "{cmd}; c=$?; echo $c > {}/$OMPI_COMM_WORLD_RANK; exit $c",

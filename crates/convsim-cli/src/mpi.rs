@@ -13,7 +13,7 @@ use convsim_scenario::limits::MemoryLimit;
 
 use crate::{RunArgs, Silent, resume_command, run_scenario, signals};
 
-/// `true` when an MPI launcher started this process (Open MPI, MPICH/PMI, PMIx, Slurm).
+/// `true` when an MPI launcher started this process (Open MPI, MPICH, Slurm: `PMI_SIZE`, `PMIX_RANK`).
 pub(crate) fn launched() -> bool {
     ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
         .iter()

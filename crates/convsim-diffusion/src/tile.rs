@@ -25,14 +25,14 @@ type Result<T, E = DiffusionError> = std::result::Result<T, E>;
 
 enum TileOp {
     Stencil {
-        conv: TiledConv,
+        conv: Box<TiledConv>,
         /// Source plus the fixed-value correction, owned block.
         src: Option<Array2<f64>>,
         whole_step: bool,
     },
     Flux(Box<TileFlux>),
     Spectral {
-        fft: DistFft,
+        fft: Box<DistFft>,
         /// `exp(-dt q)` over this rank's spectrum, column-major like it.
         transfer: Vec<f64>,
         src: Option<Array2<f64>>,
@@ -98,6 +98,9 @@ impl DiffusionTile {
     /// # Errors
     /// As [`DiffusionSolver::new`], plus [`DiffusionError::Core`] for a tile narrower than
     /// the halo.
+    ///
+    /// # Panics
+    /// Never for validated parameters (the arrays it slices are in standard layout).
     pub fn new(
         params: &DiffusionParams,
         u0: ArrayView2<'_, f64>,
@@ -151,7 +154,11 @@ impl DiffusionTile {
                     .collect();
                 let src =
                     DiffusionSolver::spectral_source(params)?.map(|s| tile.restrict(s.view()));
-                TileOp::Spectral { fft, transfer, src }
+                TileOp::Spectral {
+                    fft: Box::new(fft),
+                    transfer,
+                    src,
+                }
             }
             (_, Diffusivity::Field { d, face_average }) => {
                 let faces = FaceDiffusivity::new(d.view(), *face_average, &g, &params.boundaries);
@@ -176,7 +183,7 @@ impl DiffusionTile {
                     (f, c) => f.or(c),
                 };
                 TileOp::Stencil {
-                    conv: TiledConv::new(&tile, &k)?,
+                    conv: Box::new(TiledConv::new(&tile, &k)?),
                     src: src.map(|s| tile.restrict(s.view())),
                     whole_step,
                 }
@@ -245,6 +252,9 @@ impl DiffusionTile {
 
     /// Advances one step (exchanging halos or transposing with the other ranks, which must
     /// step too). Allocates nothing.
+    ///
+    /// # Panics
+    /// Never: the arrays it slices are built in standard layout.
     pub fn step(&mut self) {
         let dt = self.dt;
         let g = self.tile.ghost as isize;
@@ -274,13 +284,13 @@ impl DiffusionTile {
                 std::mem::swap(u, next);
             }
             TileOp::Flux(f) => {
-                let f = &mut **f;
-                fill_ghosts(&self.tile, u, self.links.halo.as_mut());
-                let (fxs, fys) = (&f.faces_x, &f.faces_y);
                 fn row(a: &Array2<f64>, g: isize, i: isize, j: isize, n: usize) -> &[f64] {
                     let (r, c) = ((i + g) as usize, (j + g) as usize);
                     &a.as_slice().expect("standard layout")[r * a.ncols() + c..][..n]
                 }
+                let f = &mut **f;
+                fill_ghosts(&self.tile, u, self.links.halo.as_mut());
+                let (fxs, fys) = (&f.faces_x, &f.faces_y);
                 f.fwd_x
                     .apply_with(u.view(), &mut f.flux_x, |i, j, d, _, out| {
                         for ((o, &d), &w) in out.iter_mut().zip(d).zip(row(fxs, g, i, j, d.len())) {

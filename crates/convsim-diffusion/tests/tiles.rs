@@ -31,10 +31,10 @@ fn all_to_alls(p: usize) -> Vec<ChannelAllToAll> {
     let mut receivers: Vec<Vec<Option<Receiver<Vec<Complex64>>>>> =
         (0..p).map(|_| (0..p).map(|_| None).collect()).collect();
     for (src, row) in senders.iter_mut().enumerate() {
-        for dst in 0..p {
+        for from_src in &mut receivers {
             let (tx, rx) = channel();
             row.push(Some(tx));
-            receivers[dst][src] = Some(rx);
+            from_src[src] = Some(rx);
         }
     }
     senders
@@ -102,6 +102,9 @@ fn initial(ny: usize, nx: usize) -> Array2<f64> {
 
 /// Runs `params` on a `dims` grid of tiles for `steps` steps; returns the stitched field and
 /// the combined diagnostics.
+/// Per tile: the tile, its field, its diagnostic shares, its own diagnostics.
+type TileResult = (Tile, Array2<f64>, Vec<Partial>, [f64; 4]);
+
 fn run_tiled(
     params: &DiffusionParams,
     u0: &Array2<f64>,
@@ -118,7 +121,7 @@ fn run_tiled(
     let blocks: Vec<_> = tiles.iter().map(|t| (t.start, t.shape)).collect();
     let halos = channel_exchanges(&tiles, dims);
     let a2as = all_to_alls(p);
-    let results: Vec<(Tile, Array2<f64>, Vec<Partial>, [f64; 4])> = std::thread::scope(|sc| {
+    let results: Vec<TileResult> = std::thread::scope(|sc| {
         let handles: Vec<_> = halos
             .into_iter()
             .zip(a2as)

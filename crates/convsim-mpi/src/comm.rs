@@ -236,14 +236,15 @@ impl CartGrid {
     /// The halo exchange of this rank's `tile` (built from this grid's dims and coords).
     #[must_use]
     pub fn halo(&self, tile: &Tile) -> MpiHalo {
-        let mut neighbours = [[None; 2]; 2];
-        for axis in 0..2 {
-            for side in 0..2 {
-                if tile.sides[axis][side] == TileSide::Exchange {
-                    neighbours[axis][side] = self.neighbours[axis][side];
-                }
-            }
-        }
+        // Only the exchanged sides talk to their neighbour (a periodic axis held whole by
+        // the tile pads itself).
+        let neighbours: [[Option<Rank>; 2]; 2] = std::array::from_fn(|axis| {
+            std::array::from_fn(|side| {
+                (tile.sides[axis][side] == TileSide::Exchange)
+                    .then_some(self.neighbours[axis][side])
+                    .flatten()
+            })
+        });
         let buf = |axis| vec![0.0; strip_len(tile, axis)];
         MpiHalo {
             comm: self.comm.duplicate(),
@@ -296,8 +297,8 @@ impl HaloExchange for MpiHalo {
         overlap: &mut dyn FnMut(ArrayView2<'_, f64>),
     ) {
         let nb = self.neighbours[axis];
-        for side in 0..2 {
-            if nb[side].is_some() {
+        for (side, n) in nb.iter().enumerate() {
+            if n.is_some() {
                 pack(&self.tile, axis, side, a.view(), &mut self.send[axis][side]);
             }
         }
@@ -333,8 +334,8 @@ impl HaloExchange for MpiHalo {
                 r.wait();
             }
         });
-        for side in 0..2 {
-            if nb[side].is_some() {
+        for (side, n) in nb.iter().enumerate() {
+            if n.is_some() {
                 unpack(&self.tile, axis, side, &self.recv[axis][side], a);
             }
         }

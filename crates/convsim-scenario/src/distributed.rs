@@ -429,6 +429,10 @@ impl<'a> Root<'a> {
 
 /// The loop of a rank other than 0: runs rank 0's commands until it finishes the run.
 /// Returns `true` if the run succeeded (`false`: rank 0 reports the error).
+///
+/// # Panics
+/// On a command out of protocol (a bug: rank 0 sends a stepping command only after a build
+/// every rank agreed on).
 #[must_use]
 pub fn follow(mpi: &Mpi, s: &Scenario) -> bool {
     let mut sim: Option<DistSim> = None;

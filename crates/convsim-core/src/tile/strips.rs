@@ -69,14 +69,17 @@ pub fn unpack(tile: &Tile, axis: usize, side: usize, buf: &[f64], a: &mut Array2
     }
 }
 
+/// `[axis][side]`: one end of the channel to or from the neighbour on that side.
+type Ends<T> = [[Option<T>; 2]; 2];
+
 /// A halo exchange between tiles stepped by threads of one process, over channels: for tests
 /// of tiled solvers without MPI (it allocates a message per strip; MPI runs use convsim-mpi).
 #[derive(Debug)]
 pub struct ChannelExchange {
     tile: Tile,
     /// `[axis][side]`: to and from the neighbour on that side.
-    to: [[Option<Sender<Vec<f64>>>; 2]; 2],
-    from: [[Option<Receiver<Vec<f64>>>; 2]; 2],
+    to: Ends<Sender<Vec<f64>>>,
+    from: Ends<Receiver<Vec<f64>>>,
 }
 
 /// The exchanges of the tiles of a `dims` process grid (row-major: tile `py * dims[1] + px`),
@@ -84,10 +87,8 @@ pub struct ChannelExchange {
 #[must_use]
 pub fn channel_exchanges(tiles: &[Tile], dims: [usize; 2]) -> Vec<ChannelExchange> {
     let n = tiles.len();
-    let mut to: Vec<[[Option<Sender<Vec<f64>>>; 2]; 2]> =
-        (0..n).map(|_| Default::default()).collect();
-    let mut from: Vec<[[Option<Receiver<Vec<f64>>>; 2]; 2]> =
-        (0..n).map(|_| Default::default()).collect();
+    let mut to: Vec<Ends<Sender<Vec<f64>>>> = (0..n).map(|_| Default::default()).collect();
+    let mut from: Vec<Ends<Receiver<Vec<f64>>>> = (0..n).map(|_| Default::default()).collect();
     for r in 0..n {
         let c = [r / dims[1], r % dims[1]];
         for axis in 0..2 {
