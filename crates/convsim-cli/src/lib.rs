@@ -18,6 +18,8 @@ use convsim_scenario::{Scenario, ScenarioError};
 
 pub mod bench;
 mod files;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod output;
 mod progress;
 pub mod signals;
@@ -220,6 +222,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Another rank of a distributed run reported the error.
+        Err(e) if e.downcast_ref::<Silent>().is_some() => ExitCode::from(2),
         Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
             let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
             errln!("{e}");
@@ -274,6 +278,19 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// A failure another process reports (a rank other than 0 of a distributed run): exit
+/// code 2, nothing printed.
+#[derive(Debug)]
+struct Silent;
+
+impl std::fmt::Display for Silent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reported by rank 0")
+    }
+}
+
+impl std::error::Error for Silent {}
+
 /// The command that continues a run, for the message of an interrupted one.
 fn resume_command(scenario: &Path, sets: &[String], out_dir: &Path) -> String {
     let quote = |s: &str| {
@@ -299,10 +316,14 @@ fn resume_command(scenario: &Path, sets: &[String], out_dir: &Path) -> String {
 }
 
 fn run(a: &RunArgs) -> Result<()> {
+    #[cfg(feature = "mpi")]
+    if mpi::launched() {
+        return mpi::run(a);
+    }
     let limit = MemoryLimit::detect(a.common.max_memory);
     let s = Scenario::load_limited(&a.scenario, &a.common.set, &limit)?;
     let hint = |out_dir: &Path| resume_command(&a.scenario, &a.common.set, out_dir);
-    run_scenario(&s, &a.common, a.resume, &hint)
+    run_scenario(&s, &a.common, a.resume, &hint, &mut |s| s.solver.build(s))
 }
 
 fn rerun(a: &RerunArgs) -> Result<()> {
@@ -314,7 +335,7 @@ fn rerun(a: &RerunArgs) -> Result<()> {
             out_dir.display()
         )
     };
-    run_scenario(&s, &a.common, false, &hint)
+    run_scenario(&s, &a.common, false, &hint, &mut |s| s.solver.build(s))
 }
 
 /// The exit of an interrupted run: one line, exit code 128 + the signal.
@@ -327,12 +348,14 @@ fn interrupted(signal: i32, message: String) -> anyhow::Error {
 }
 
 /// Runs a resolved scenario with the progress display and the closing summary; SIGINT and
-/// SIGTERM stop it at a step boundary (`resume_hint` says how to continue).
+/// SIGTERM stop it at a step boundary (`resume_hint` says how to continue); `build` makes the
+/// solver (see `driver::run_with`).
 fn run_scenario(
     s: &Scenario,
     c: &RunCommon,
     resume: bool,
     resume_hint: &dyn Fn(&Path) -> String,
+    build: &mut dyn FnMut(&Scenario) -> convsim_scenario::Result<Box<dyn convsim_core::Simulation>>,
 ) -> Result<()> {
     if let Some(out) = &c.out {
         files::check_out_dir(out, c.parents)?;
@@ -353,7 +376,7 @@ fn run_scenario(
         Verbosity::Normal
     };
     let mut reporter = Reporter::new(&s.name, s.time.steps, verbosity);
-    let result = driver::run(s, &opts, &mut |p| reporter.update(p));
+    let result = driver::run_with(s, &opts, build, &mut |p| reporter.update(p));
     reporter.finish();
     let r = match result {
         Err(ScenarioError::Interrupted {

@@ -105,6 +105,24 @@ pub enum CoreError {
         /// What is allowed.
         allowed: &'static str,
     },
+    /// A tile of a domain decomposition too narrow for its halo (see [`crate::tile::Tile::check`]).
+    #[error(
+        "a tile of {tile} samples along {axis} (of {global}) is narrower than the halo needs: \
+         at least {need} samples per tile along a split axis (halo {ghost} wide); use fewer \
+         ranks along {axis}"
+    )]
+    TileTooSmall {
+        /// Axis name, `"y"` or `"x"`.
+        axis: &'static str,
+        /// Owned samples of the tile along the axis.
+        tile: usize,
+        /// Samples of the global grid along the axis.
+        global: usize,
+        /// Ghost cells on each side.
+        ghost: usize,
+        /// Samples needed.
+        need: usize,
+    },
     /// Channel counts that do not fit together.
     #[error("channel mismatch: {0}")]
     Channels(String),

@@ -52,6 +52,8 @@ pub mod sim;
 pub mod simd;
 pub mod spectral;
 pub mod stencil;
+pub mod sum;
+pub mod tile;
 
 pub use boundary::{Boundaries, Boundary, Sides, Source, pad, pad1, source_index, value_at};
 pub use channels::{ChannelConvPlan, ChannelConvPlanBuilder, ChannelRecipe};
@@ -63,7 +65,7 @@ pub use geometry::{
 };
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
-pub use sim::{Grid, Quantity, Simulation, StateArray};
+pub use sim::{Grid, Partial, Quantity, Simulation, StateArray};
 pub use simd::{Isa, Simd};
 pub use spectral::{AxisFactors, SpectralPlan, identity_transfer, wavenumbers};
 

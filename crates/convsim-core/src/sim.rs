@@ -102,6 +102,30 @@ pub struct Gather<'a> {
     pub quantity: Quantity,
 }
 
+/// One tile's share of a diagnostic in a distributed run, combined over every tile by the
+/// driver: sums exactly (so the combined value does not depend on how the grid is split),
+/// extrema as they are.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Partial {
+    /// A sum over the tile's samples.
+    Sum(crate::sum::ExactSum),
+    /// The smallest value on the tile (`+inf` if it has none).
+    Min(f64),
+    /// The largest value on the tile (`-inf` if it has none).
+    Max(f64),
+}
+
+impl Partial {
+    /// The value of this share alone (one tile holding the whole grid).
+    #[must_use]
+    pub fn value(&self) -> f64 {
+        match self {
+            Partial::Sum(s) => s.value(),
+            Partial::Min(v) | Partial::Max(v) => *v,
+        }
+    }
+}
+
 /// Calls `f(k)` with counts `k` that sum to `n` (one call on 64-bit targets): for step counts
 /// given as `u64` to APIs that take `usize`.
 pub fn in_usize_chunks(n: u64, mut f: impl FnMut(usize)) {
@@ -173,6 +197,17 @@ pub trait Simulation: Send {
     fn diagnostics(&self) -> Vec<Quantity>;
     /// Current values of the diagnostics, in the order of [`Simulation::diagnostics`].
     fn diagnostic_values(&self, out: &mut [f64]);
+    /// This tile's shares of the diagnostics' raw values, for a distributed run (see
+    /// [`Partial`]); `None` (the default) for a solver that does not run on tiles.
+    fn diagnostic_partials(&self) -> Option<Vec<Partial>> {
+        None
+    }
+    /// The diagnostics from the raw values combined over every tile (`reduced[i]` is share
+    /// `i` of [`Simulation::diagnostic_partials`] combined), in the order of
+    /// [`Simulation::diagnostics`]. Default: the raw values themselves.
+    fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {
+        out.copy_from_slice(reduced);
+    }
     /// `false` as soon as the state holds a NaN or an infinity.
     fn is_finite(&self) -> bool;
     /// Everything needed to resume exactly (bit for bit) from this point.

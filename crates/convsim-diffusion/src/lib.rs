@@ -63,10 +63,13 @@ pub mod error;
 pub mod params;
 pub mod solver;
 pub mod stability;
+pub mod tile;
 
+pub use convsim_core::tile::TileLinks;
 pub use error::DiffusionError;
 pub use params::{
     BoundaryCondition, BoundaryConditions, DiffusionParams, Diffusivity, FaceAverage, Scheme,
     StencilForm, StencilTaps,
 };
 pub use solver::{Diagnostics, DiffusionSolver, boundaries_of, padding_of};
+pub use tile::DiffusionTile;

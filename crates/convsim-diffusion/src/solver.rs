@@ -36,7 +36,12 @@ fn check_positive(name: &str, v: f64) -> Result<()> {
     }
 }
 
-fn check_array(name: &str, a: ArrayView2<'_, f64>, grid: &Grid, positive: bool) -> Result<()> {
+pub(crate) fn check_array(
+    name: &str,
+    a: ArrayView2<'_, f64>,
+    grid: &Grid,
+    positive: bool,
+) -> Result<()> {
     if a.dim() != grid.shape() {
         return Err(DiffusionError::Shape {
             name: name.into(),
@@ -101,7 +106,7 @@ fn scheme_name(s: Scheme) -> String {
 }
 
 /// Stencil radius of the scheme (ghost nodes it reaches beyond an edge).
-fn radius(p: &DiffusionParams) -> usize {
+pub(crate) fn radius(p: &DiffusionParams) -> usize {
     match p.scheme {
         Scheme::Explicit { order } => order / 2,
         Scheme::Isotropic9 => 1,
@@ -398,7 +403,7 @@ impl DiffusionParams {
 
 /// The operator kernel `K` (including `D`) of a constant-coefficient explicit scheme, so that
 /// `div(D grad u) ~ K (*) u` (correlation, centred anchor).
-fn stencil_kernel(p: &DiffusionParams) -> Result<Kernel2<f64>> {
+pub(crate) fn stencil_kernel(p: &DiffusionParams) -> Result<Kernel2<f64>> {
     let g = &p.grid;
     let (dy, dx) = (g.dy, g.dx);
     let k = match (p.scheme, &p.diffusivity) {
@@ -441,18 +446,23 @@ fn stencil_kernel(p: &DiffusionParams) -> Result<Kernel2<f64>> {
 /// `(i, j)` and `(i, j + 1)` (wrapping for periodic axes), `fy[i][j]` between `(i, j)` and
 /// `(i + 1, j)`. The last face of a non-periodic axis carries the node's own `D`; its flux is
 /// zero (zero-flux side) or only feeds a fixed node, so the value never matters there.
-struct FaceDiffusivity {
-    fx: Array2<f64>,
-    fy: Array2<f64>,
+pub(crate) struct FaceDiffusivity {
+    pub(crate) fx: Array2<f64>,
+    pub(crate) fy: Array2<f64>,
     /// `D / dx^2` and `D / dy^2` at the nodes (for the missing first faces in the stability
     /// bound).
     node_x: Array2<f64>,
     node_y: Array2<f64>,
-    periodic: [bool; 2],
+    pub(crate) periodic: [bool; 2],
 }
 
 impl FaceDiffusivity {
-    fn new(d: ArrayView2<'_, f64>, avg: FaceAverage, g: &Grid, b: &BoundaryConditions) -> Self {
+    pub(crate) fn new(
+        d: ArrayView2<'_, f64>,
+        avg: FaceAverage,
+        g: &Grid,
+        b: &BoundaryConditions,
+    ) -> Self {
         let (ny, nx) = g.shape();
         let mean = |a: f64, c: f64| match avg {
             FaceAverage::Harmonic => 2.0 * a * c / (a + c),
@@ -533,7 +543,7 @@ impl FaceDiffusivity {
 /// Fixed-value (Dirichlet) nodes: whole rows for top/bottom, whole columns for left/right.
 /// Where two fixed sides meet, the corner node takes the mean of the two values.
 #[derive(Clone, Copy, Debug)]
-struct FixedNodes {
+pub(crate) struct FixedNodes {
     ny: usize,
     top: Option<f64>,
     bottom: Option<f64>,
@@ -542,7 +552,7 @@ struct FixedNodes {
 }
 
 impl FixedNodes {
-    fn new(ny: usize, b: &BoundaryConditions) -> Self {
+    pub(crate) fn new(ny: usize, b: &BoundaryConditions) -> Self {
         FixedNodes {
             ny,
             top: b.top.fixed_value(),
@@ -552,13 +562,20 @@ impl FixedNodes {
         }
     }
 
-    fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.top.is_some() || self.bottom.is_some() || self.left.is_some() || self.right.is_some()
     }
 
     /// Overwrites the fixed nodes of row `i`.
     #[inline]
     fn apply(&self, i: usize, row: &mut [f64]) {
+        self.apply_piece(i, 0, row.len(), row);
+    }
+
+    /// Overwrites the fixed nodes of the piece of row `i` that starts at column `j0` of a grid
+    /// `nx` columns wide (a tile's part of the row).
+    #[inline]
+    pub(crate) fn apply_piece(&self, i: usize, j0: usize, nx: usize, piece: &mut [f64]) {
         let row_value = match (i == 0, i + 1 == self.ny) {
             (true, true) => match (self.top, self.bottom) {
                 (Some(a), Some(b)) => Some(0.5 * (a + b)),
@@ -568,21 +585,25 @@ impl FixedNodes {
             (false, true) => self.bottom,
             (false, false) => None,
         };
-        let n = row.len();
+        let (first, last) = (j0 == 0, j0 + piece.len() == nx);
+        let n = piece.len();
+        if n == 0 {
+            return;
+        }
         if let Some(g) = row_value {
-            row.fill(g);
-            if let Some(l) = self.left {
-                row[0] = 0.5 * (g + l);
+            piece.fill(g);
+            if let (Some(l), true) = (self.left, first) {
+                piece[0] = 0.5 * (g + l);
             }
-            if let Some(r) = self.right {
-                row[n - 1] = 0.5 * (g + r);
+            if let (Some(r), true) = (self.right, last) {
+                piece[n - 1] = 0.5 * (g + r);
             }
         } else {
-            if let Some(l) = self.left {
-                row[0] = l;
+            if let (Some(l), true) = (self.left, first) {
+                piece[0] = l;
             }
-            if let Some(r) = self.right {
-                row[n - 1] = r;
+            if let (Some(r), true) = (self.right, last) {
+                piece[n - 1] = r;
             }
         }
     }
@@ -594,7 +615,11 @@ impl FixedNodes {
 /// fixed sides (a corner) the two reflection orders give `u +- 2 (g_y - g_x)`; their mean, the
 /// plain double reflection, needs no correction. Only nodes within the stencil radius of an edge
 /// are touched.
-fn dirichlet_correction(k: &Kernel2<f64>, g: &Grid, b: &BoundaryConditions) -> Option<Array2<f64>> {
+pub(crate) fn dirichlet_correction(
+    k: &Kernel2<f64>,
+    g: &Grid,
+    b: &BoundaryConditions,
+) -> Option<Array2<f64>> {
     let (ny, nx) = g.shape();
     let fixed = FixedNodes::new(ny, b);
     if ![fixed.top, fixed.bottom, fixed.left, fixed.right]
@@ -647,6 +672,58 @@ fn dirichlet_correction(k: &Kernel2<f64>, g: &Grid, b: &BoundaryConditions) -> O
         }
     }
     Some(c)
+}
+
+/// The fused update of one row piece of a constant-coefficient explicit step:
+/// `out = u + dt (conv + src)`, or `out = conv + src` for a whole-step stencil.
+#[inline]
+pub(crate) fn fused_update(
+    whole_step: bool,
+    dt: f64,
+    conv: &[f64],
+    u: &[f64],
+    src: Option<&[f64]>,
+    out: &mut [f64],
+) {
+    match src {
+        Some(s) if whole_step => {
+            for ((o, &c), &f) in out.iter_mut().zip(conv).zip(s) {
+                *o = c + f;
+            }
+        }
+        None if whole_step => out.copy_from_slice(conv),
+        Some(s) => {
+            for (((o, &c), &v), &f) in out.iter_mut().zip(conv).zip(u).zip(s) {
+                *o = v + dt * (c + f);
+            }
+        }
+        None => {
+            for ((o, &c), &v) in out.iter_mut().zip(conv).zip(u) {
+                *o = v + dt * c;
+            }
+        }
+    }
+}
+
+/// The update of one row piece of the flux-form step: `out = u + dt (div_x + div_y)`, then
+/// `+ dt f` (two roundings, as written).
+#[inline]
+pub(crate) fn flux_update(
+    dt: f64,
+    div_x: &[f64],
+    div_y: &[f64],
+    u: &[f64],
+    src: Option<&[f64]>,
+    out: &mut [f64],
+) {
+    for (((o, &a), &b), &v) in out.iter_mut().zip(div_x).zip(div_y).zip(u) {
+        *o = v + dt * (a + b);
+    }
+    if let Some(s) = src {
+        for (o, &f) in out.iter_mut().zip(s) {
+            *o += dt * f;
+        }
+    }
 }
 
 /// Constant-coefficient explicit step: one fused pass `u_new = u + dt (K (*) u + s)`, or
@@ -854,8 +931,12 @@ impl DiffusionSolver {
         })
     }
 
-    fn spectral(p: &DiffusionParams) -> Result<SpectralStep> {
-        let g = &p.grid;
+    pub(crate) fn spectral_source(p: &DiffusionParams) -> Result<Option<Array2<f64>>> {
+        Ok(Self::spectral(p)?.src)
+    }
+
+    /// The decay rate `q(ky, kx)` of the heat kernel `exp(-dt q)` (spectral scheme).
+    pub(crate) fn spectral_rate(p: &DiffusionParams) -> Result<impl Fn(f64, f64) -> f64 + Copy> {
         let (dxx, dyy, dxy) = match &p.diffusivity {
             Diffusivity::Constant { d } => (*d, *d, 0.0),
             Diffusivity::Tensor { dxx, dyy, dxy } => (*dxx, *dyy, *dxy),
@@ -867,8 +948,13 @@ impl DiffusionSolver {
                 ));
             }
         };
+        Ok(move |ky: f64, kx: f64| dxx * kx * kx + dyy * ky * ky + 2.0 * dxy * kx * ky)
+    }
+
+    fn spectral(p: &DiffusionParams) -> Result<SpectralStep> {
+        let g = &p.grid;
         let dt = p.dt;
-        let q = move |ky: f64, kx: f64| dxx * kx * kx + dyy * ky * ky + 2.0 * dxy * kx * ky;
+        let q = Self::spectral_rate(p)?;
         let shape = [g.ny, g.nx];
         let spacing = [g.dy, g.dx];
         let plan = SpectralPlan::<f64>::new(shape, spacing, |ky, kx| {
@@ -915,28 +1001,8 @@ impl DiffusionSolver {
                 let whole_step = op.whole_step;
                 op.plan
                     .apply_with(self.u.view(), self.next.view_mut(), |i, conv, out| {
-                        let ur = &u[i * nx..(i + 1) * nx];
-                        match src {
-                            Some(s) if whole_step => {
-                                let sr = &s[i * nx..(i + 1) * nx];
-                                for ((o, &c), &f) in out.iter_mut().zip(conv).zip(sr) {
-                                    *o = c + f;
-                                }
-                            }
-                            None if whole_step => out.copy_from_slice(conv),
-                            Some(s) => {
-                                let sr = &s[i * nx..(i + 1) * nx];
-                                for (((o, &c), &v), &f) in out.iter_mut().zip(conv).zip(ur).zip(sr)
-                                {
-                                    *o = v + dt * (c + f);
-                                }
-                            }
-                            None => {
-                                for ((o, &c), &v) in out.iter_mut().zip(conv).zip(ur) {
-                                    *o = v + dt * c;
-                                }
-                            }
-                        }
+                        let r = i * nx..(i + 1) * nx;
+                        fused_update(whole_step, dt, conv, &u[r.clone()], src.map(|s| &s[r]), out);
                         if has_fixed {
                             fixed.apply(i, out);
                         }
@@ -969,15 +1035,8 @@ impl DiffusionSolver {
                 op.bwd_x
                     .apply_with(op.flux_x.view(), self.next.view_mut(), |i, dx, out| {
                         let r = i * nx..(i + 1) * nx;
-                        let (ur, dy) = (&u[r.clone()], &div_y[r.clone()]);
-                        for (((o, &a), &b), &v) in out.iter_mut().zip(dx).zip(dy).zip(ur) {
-                            *o = v + dt * (a + b);
-                        }
-                        if let Some(s) = src {
-                            for (o, &f) in out.iter_mut().zip(&s[r]) {
-                                *o += dt * f;
-                            }
-                        }
+                        let s = src.map(|s| &s[r.clone()]);
+                        flux_update(dt, dx, &div_y[r.clone()], &u[r], s, out);
                         fixed.apply(i, out);
                     });
                 std::mem::swap(&mut self.u, &mut self.next);
@@ -1024,31 +1083,49 @@ impl DiffusionSolver {
         self.time
     }
 
-    /// Mass, min, max and L2 norm of the current field. The mass is summed with Neumaier's
-    /// compensated sum, so conservation checks see the scheme, not the summation.
+    /// Mass, min, max and L2 norm of the current field. The sums are exact (rounded once,
+    /// [`convsim_core::sum::ExactSum`]): conservation checks see the scheme, not the
+    /// summation, and a distributed run gets the same bits from its tiles.
     #[must_use]
     pub fn measure(&self) -> Diagnostics {
-        let (mut sum, mut comp, mut sq) = (0.0_f64, 0.0_f64, 0.0_f64);
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for &v in &self.u {
-            let t = sum + v;
-            comp += if sum.abs() >= v.abs() {
-                (sum - t) + v
-            } else {
-                (v - t) + sum
-            };
-            sum = t;
-            sq += v * v;
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        let cell = self.params.grid.dx * self.params.grid.dy;
+        let raw: Vec<f64> = crate::tile::partials(self.u.iter())
+            .iter()
+            .map(convsim_core::Partial::value)
+            .collect();
+        let mut d = [0.0; 4];
+        diagnostics_from(&self.params.grid, &raw, &mut d);
         Diagnostics {
-            mass: (sum + comp) * cell,
-            min: lo,
-            max: hi,
-            l2: (sq * cell).sqrt(),
+            mass: d[0],
+            min: d[1],
+            max: d[2],
+            l2: d[3],
         }
+    }
+}
+
+/// The fields a diffusion solver writes.
+pub(crate) fn field_quantities() -> Vec<Quantity> {
+    vec![Quantity::new("u", "1", "diffused quantity u", false)]
+}
+
+/// The diagnostics a diffusion solver reports.
+pub(crate) fn diagnostic_quantities() -> Vec<Quantity> {
+    vec![
+        Quantity::new("mass", "m2", "total mass sum(u) dx dy", false),
+        Quantity::new("min", "1", "minimum of u", true),
+        Quantity::new("max", "1", "maximum of u", true),
+        Quantity::new("l2", "m", "L2 norm sqrt(sum(u^2) dx dy)", false),
+    ]
+}
+
+/// Mass, min, max, L2 from the combined shares `[sum u, min, max, sum u^2]`.
+pub(crate) fn diagnostics_from(g: &Grid, raw: &[f64], out: &mut [f64]) {
+    let cell = g.dx * g.dy;
+    for (o, v) in out
+        .iter_mut()
+        .zip([raw[0] * cell, raw[1], raw[2], (raw[3] * cell).sqrt()])
+    {
+        *o = v;
     }
 }
 
@@ -1082,7 +1159,7 @@ impl Simulation for DiffusionSolver {
     }
 
     fn fields(&self) -> Vec<Quantity> {
-        vec![Quantity::new("u", "1", "diffused quantity u", false)]
+        field_quantities()
     }
 
     fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
@@ -1099,12 +1176,15 @@ impl Simulation for DiffusionSolver {
     }
 
     fn diagnostics(&self) -> Vec<Quantity> {
-        vec![
-            Quantity::new("mass", "m2", "total mass sum(u) dx dy", false),
-            Quantity::new("min", "1", "minimum of u", true),
-            Quantity::new("max", "1", "maximum of u", true),
-            Quantity::new("l2", "m", "L2 norm sqrt(sum(u^2) dx dy)", false),
-        ]
+        diagnostic_quantities()
+    }
+
+    fn diagnostic_partials(&self) -> Option<Vec<convsim_core::Partial>> {
+        Some(crate::tile::partials(self.u.iter()))
+    }
+
+    fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {
+        diagnostics_from(&self.params.grid, reduced, out);
     }
 
     fn diagnostic_values(&self, out: &mut [f64]) {

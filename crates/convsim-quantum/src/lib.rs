@@ -47,6 +47,7 @@ pub mod potential;
 mod simulation;
 mod solver;
 pub mod state;
+pub mod tile;
 
 pub use error::{QuantumError, Result};
 pub use observe::Observables;

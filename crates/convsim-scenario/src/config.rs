@@ -63,6 +63,16 @@ struct RawScenario {
     initial: BTreeMap<String, toml::Value>,
     #[serde(default)]
     output: RawOutput,
+    #[serde(default)]
+    parallel: RawParallel,
+}
+
+/// `[parallel]`: how a distributed run (`mpirun -n N convsim run`, the `mpi` feature) splits
+/// the grid. Ignored by a run on one process.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParallel {
+    ranks: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -473,6 +483,9 @@ pub struct Scenario {
     pub solver: Box<dyn KindConfig>,
     /// The memory and disk the run needs ([`crate::limits`]), checked against the limit.
     pub footprint: Footprint,
+    /// `parallel.ranks`: the process grid `[ry, rx]` of a distributed run (rows of tiles,
+    /// columns of tiles), or `None` for the automatic one. Ignored on one process.
+    pub parallel: Option<[usize; 2]>,
 }
 
 fn type_word(expected: &str) -> String {
@@ -819,7 +832,7 @@ impl Scenario {
         };
         let solver_table = table.remove(kind.name());
         for k in table.keys() {
-            const COMMON: [&str; 7] = [
+            const COMMON: [&str; 8] = [
                 "run",
                 "constants",
                 "grid",
@@ -827,6 +840,7 @@ impl Scenario {
                 "boundary",
                 "initial",
                 "output",
+                "parallel",
             ];
             if !COMMON.contains(&k.as_str()) {
                 let what = if kinds::find(k).is_some() {
@@ -1197,6 +1211,23 @@ impl Scenario {
             initial.push((name.clone(), input));
         }
 
+        let parallel = match raw.parallel.ranks.as_deref() {
+            None => None,
+            Some(&[ry, rx]) if ry >= 1 && rx >= 1 && ry <= grid.ny && rx <= grid.nx => {
+                Some([ry, rx])
+            }
+            Some(r) => {
+                return Err(ctx.invalid(
+                    "parallel.ranks",
+                    format!("{r:?}"),
+                    format!(
+                        "allowed: [ry, rx], rows and columns of tiles, each at least 1 and at \
+                         most the grid's ny = {} and nx = {}",
+                        grid.ny, grid.nx
+                    ),
+                ));
+            }
+        };
         let solver = kind.resolve(&ctx, &initial, solver_table)?;
         let footprint = budget.check(&ctx.file, &solver.footprint())?;
         kinds::check_output_fields(&ctx, kind, solver.as_ref(), &output)?;
@@ -1215,6 +1246,7 @@ impl Scenario {
             output,
             solver,
             footprint,
+            parallel,
         })
     }
 
@@ -1259,6 +1291,12 @@ impl Scenario {
             .collect();
         t.insert("initial".into(), init.into());
         t.insert("output".into(), to(&self.output));
+        if let Some([ry, rx]) = self.parallel {
+            let mut p = toml::Table::new();
+            let r = |v: usize| toml::Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
+            p.insert("ranks".into(), toml::Value::Array(vec![r(ry), r(rx)]));
+            t.insert("parallel".into(), p.into());
+        }
         t.insert(self.kind.name().into(), self.solver.to_table().into());
         let mut d = self.solver.derived();
         d.insert("t_end".into(), self.time.t_end.into());

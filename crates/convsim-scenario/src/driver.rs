@@ -263,6 +263,20 @@ pub fn run(
     opts: &RunOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunReport> {
+    run_with(s, opts, &mut |s| s.solver.build(s), progress)
+}
+
+/// [`run`] with the solver built by `build` (called at most once, after the output folder
+/// checks): a distributed run passes a solver that presents the whole grid on rank 0.
+///
+/// # Errors
+/// As [`run`], and those of `build`.
+pub fn run_with(
+    s: &Scenario,
+    opts: &RunOptions,
+    build: &mut dyn FnMut(&Scenario) -> Result<Box<dyn Simulation>>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunReport> {
     let dir = &opts.out_dir;
     let mut out = OutputDir::open(dir)?;
     let run_path = out.join(RUN_FILE);
@@ -318,7 +332,7 @@ pub fn run(
     out.check_writable(CHECKPOINT_FILE)?;
     out.check_writable(convsim_io::XDMF_FILE)?;
 
-    let mut sim = s.solver.build(s)?;
+    let mut sim = build(s)?;
     // `validate` refused listed fields the solver cannot produce; the default list is narrowed.
     let (statics, fields): (Vec<_>, Vec<_>) = sim
         .fields()

@@ -21,6 +21,12 @@ pub enum ScenarioError {
         /// What would be accepted.
         allowed: String,
     },
+    /// The error of another rank of a distributed run, as that rank formatted it.
+    #[error("{message}")]
+    OtherRank {
+        /// The message.
+        message: String,
+    },
     /// The scenario file (or an input file) cannot be read or is not valid TOML.
     #[error("{file}: {reason}")]
     File {

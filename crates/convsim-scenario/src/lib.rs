@@ -18,6 +18,8 @@
 //! progress bar.
 
 pub mod config;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 pub mod driver;
 pub mod error;
 pub mod expr;

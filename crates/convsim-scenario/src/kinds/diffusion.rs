@@ -15,10 +15,11 @@
 //! ```
 
 use convsim_cnn::export::{StencilFile, StencilKind};
-use convsim_core::Simulation;
+use convsim_core::tile::{Tile, TileLinks};
+use convsim_core::{CoreError, Simulation};
 use convsim_diffusion::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver,
-    Diffusivity, FaceAverage, Scheme, StencilForm, StencilTaps,
+    DiffusionTile, Diffusivity, FaceAverage, Scheme, StencilForm, StencilTaps,
 };
 use serde::Deserialize;
 
@@ -629,5 +630,44 @@ impl KindConfig for Config {
         }
         .map_err(|e| ScenarioError::invalid(file, "diffusion", "(setup)", e.to_string()))?;
         Ok(Box::new(s))
+    }
+
+    fn build_tile(
+        &self,
+        scenario: &Scenario,
+        dims: [usize; 2],
+        coords: [usize; 2],
+        links: &mut dyn FnMut(&Tile) -> TileLinks,
+    ) -> Option<Result<Box<dyn Simulation>>> {
+        let g = &self.params.grid;
+        let tile = Tile::of_grid(
+            [g.ny, g.nx],
+            dims,
+            coords,
+            convsim_diffusion::tile::halo_width(&self.params),
+            convsim_diffusion::boundaries_of(&self.params.boundaries),
+        );
+        let links = links(&tile);
+        let u0 = scenario.initial_field("u").map_or_else(
+            || ndarray::Array2::zeros(scenario.grid.shape()),
+            |f| f.sample(&scenario.grid, 0.0),
+        );
+        let file = scenario.file.display().to_string();
+        let allow = self.stencil.as_ref().is_some_and(|s| s.allow_unstable);
+        Some(
+            DiffusionTile::new(&self.params, u0.view(), dims, coords, links, allow)
+                .map(|t| Box::new(t) as Box<dyn Simulation>)
+                .map_err(|e| match e {
+                    DiffusionError::Core(c @ CoreError::TileTooSmall { .. }) => {
+                        ScenarioError::invalid(
+                            file,
+                            "parallel.ranks",
+                            format!("[{}, {}]", dims[0], dims[1]),
+                            c.to_string(),
+                        )
+                    }
+                    e => ScenarioError::invalid(file, "diffusion", "(setup)", e.to_string()),
+                }),
+        )
     }
 }

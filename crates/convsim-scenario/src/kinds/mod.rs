@@ -16,6 +16,7 @@
 use std::fmt::Debug;
 
 use convsim_core::Simulation;
+use convsim_core::tile::{Tile, TileLinks};
 
 use crate::config::{Ctx, FieldInput, OutputConfig, Scenario, Side};
 use crate::error::Result;
@@ -103,6 +104,19 @@ pub trait KindConfig: Debug + Send + Sync {
     /// # Errors
     /// If the solver refuses its parameters (which resolution should already have caught).
     fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>>;
+    /// Builds the solver of tile `coords` of a `dims` process grid for a distributed run,
+    /// calling `links` exactly once, before anything that can fail (it is collective over the
+    /// ranks), with the tile; `None` if this kind does not run distributed. Default: `None`.
+    fn build_tile(
+        &self,
+        scenario: &Scenario,
+        dims: [usize; 2],
+        coords: [usize; 2],
+        links: &mut dyn FnMut(&Tile) -> TileLinks,
+    ) -> Option<Result<Box<dyn Simulation>>> {
+        let _ = (scenario, dims, coords, links);
+        None
+    }
 }
 
 /// Refuses a field listed in `output.fields` that this configuration cannot produce (a seismic

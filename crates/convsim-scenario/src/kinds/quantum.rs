@@ -25,7 +25,9 @@
 //! # drive = { shape = [{ kind = "linear", gradient_x = 1.0 }], profile = { kind = "sine", amplitude = 0.1, omega = 1.0 } }
 //! ```
 
+use convsim_core::tile::{Tile, TileLinks};
 use convsim_core::{Boundaries, Boundary, Complex64, Grid, Sides, Simulation};
+use convsim_quantum::tile::QuantumTile;
 use convsim_quantum::{
     Absorber, Drive, Evolution, FluxLine, Method, PotentialTerm, QuantumError, QuantumParams,
     QuantumSolver, Wavepacket,
@@ -452,5 +454,39 @@ impl KindConfig for Config {
         let psi0 = self.init.sample(&scenario.grid).map_err(err)?;
         let s = QuantumSolver::new(self.params.clone(), psi0).map_err(err)?;
         Ok(Box::new(s))
+    }
+
+    /// Every rank validates and builds the whole-grid solver (its normalised initial state
+    /// and potential), then keeps its tile: the slabs of the distributed FFT need no halo.
+    fn build_tile(
+        &self,
+        scenario: &Scenario,
+        dims: [usize; 2],
+        coords: [usize; 2],
+        links: &mut dyn FnMut(&Tile) -> TileLinks,
+    ) -> Option<Result<Box<dyn Simulation>>> {
+        let g = &scenario.grid;
+        let outer = Boundaries::uniform(Boundary::Periodic);
+        let tile = Tile::of_grid([g.ny, g.nx], dims, coords, 0, outer);
+        let links = links(&tile);
+        let file = scenario.file.display().to_string();
+        let setup = |e: QuantumError| {
+            ScenarioError::invalid(file.clone(), "quantum", "(setup)", e.to_string())
+        };
+        let built = (|| {
+            let psi0 = self.init.sample(&scenario.grid).map_err(setup)?;
+            let whole = QuantumSolver::new(self.params.clone(), psi0).map_err(setup)?;
+            QuantumTile::new(&whole, tile, links)
+                .map(|t| Box::new(t) as Box<dyn Simulation>)
+                .map_err(|e| {
+                    ScenarioError::invalid(
+                        file.clone(),
+                        "quantum",
+                        "(distributed run)",
+                        format!("{e}; run this scenario on one process"),
+                    )
+                })
+        })();
+        Some(built)
     }
 }

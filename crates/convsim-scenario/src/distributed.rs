@@ -1,0 +1,471 @@
+//! Distributed runs on MPI (the `mpi` feature): `mpirun -n N convsim run SCENARIO`.
+//!
+//! Every rank steps one tile of a 2D Cartesian process grid (`[parallel] ranks = [ry, rx]`,
+//! or [`convsim_mpi::process_grid`]); halos are exchanged with nonblocking messages inside the
+//! solver's step (`convsim_core::tile`). Rank 0 runs the ordinary [`crate::driver::run_with`]
+//! (output folder checks, run file, checkpoints, resume, interrupts, pictures) on a
+//! [`DistSim`]: a [`Simulation`] that presents the whole grid and, for every call that needs
+//! the other ranks (advance, a field, the diagnostics, the finiteness check, the state),
+//! broadcasts a command first. The other ranks [`follow`] those commands. The driver is thus
+//! the same code for one process and for many, and the run file has the same layout.
+//!
+//! Output is the documented fallback of the issue: fields are gathered to rank 0, which
+//! writes them (rank 0 holds one global frame buffer per written field; the solvers' state
+//! itself stays distributed). Diagnostics combine the tiles' exact sums, so they equal a
+//! single-process run bit for bit.
+//!
+//! Errors: every rank agrees on the lowest failing rank before acting on an error, that
+//! rank's message is printed once (by rank 0), and every rank exits with code 2.
+
+use std::cell::RefCell;
+
+use convsim_core::tile::{Tile, TileLinks, split};
+use convsim_core::{Grid, Quantity, Simulation, StateArray};
+use convsim_mpi::{CartGrid, Control, Mpi, process_grid};
+use ndarray::{Array2, ArrayD, ArrayViewD, ArrayViewMut2, IxDyn, Slice, s};
+
+use crate::config::Scenario;
+use crate::error::{Result, ScenarioError};
+
+const BUILD: u64 = 1;
+const ADVANCE: u64 = 2;
+const FIELD: u64 = 3;
+const DIAGNOSTICS: u64 = 4;
+const FINITE: u64 = 5;
+const STATE: u64 = 6;
+const RESTORE: u64 = 7;
+const DONE: u64 = 8;
+const ABORT: u64 = 9;
+
+/// The process grid of a run on `ranks` processes: `parallel.ranks` if the scenario gives
+/// it, else the automatic one.
+///
+/// # Errors
+/// [`ScenarioError::Invalid`] on `parallel.ranks` if its product is not `ranks`.
+pub fn process_grid_of(s: &Scenario, ranks: usize) -> Result<[usize; 2]> {
+    match s.parallel {
+        Some([ry, rx]) if ry * rx == ranks => Ok([ry, rx]),
+        Some([ry, rx]) => Err(ScenarioError::invalid(
+            s.file.display().to_string(),
+            "parallel.ranks",
+            format!("[{ry}, {rx}]"),
+            format!(
+                "allowed: a process grid of the {ranks} MPI ranks of this run (ry * rx = \
+                 {ranks}), or no [parallel] table for the automatic grid"
+            ),
+        )),
+        None => Ok(process_grid(ranks, [s.grid.ny, s.grid.nx])),
+    }
+}
+
+/// The lowest failing rank's error on every rank, or `Ok` when none failed (collective).
+fn agree<T>(ctl: &Control, r: Result<T>) -> Result<T> {
+    let failed = ctl.first_failed(r.is_ok());
+    match failed {
+        None => r,
+        Some(f) => {
+            let mine = r
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let message = ctl.broadcast_text(f, &mine);
+            Err(ScenarioError::OtherRank { message })
+        }
+    }
+}
+
+/// Builds this rank's tile solver (collective over every rank).
+fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
+    let ctl = Control::new(mpi);
+    let (size, rank) = (ctl.size(), ctl.rank());
+    let dims = agree(&ctl, process_grid_of(s, size))?;
+    let global = [s.grid.ny, s.grid.nx];
+    let periodic = |side: &crate::config::Side| side.name == "periodic";
+    let cart = CartGrid::new(
+        mpi,
+        dims,
+        [periodic(&s.boundary.top), periodic(&s.boundary.left)],
+    );
+    let coords = cart.coords();
+    let blocks: Vec<([usize; 2], [usize; 2])> = (0..size)
+        .map(|r| {
+            let (ry, rx) = (
+                split(global[0], dims[0], r / dims[1]),
+                split(global[1], dims[1], r % dims[1]),
+            );
+            ([ry.start, rx.start], [ry.len(), rx.len()])
+        })
+        .collect();
+    let mut links = |tile: &Tile| TileLinks {
+        halo: Box::new(cart.halo(tile)),
+        all_to_all: Box::new(cart.all_to_all()),
+        blocks: blocks.clone(),
+        rank,
+    };
+    let tile = s
+        .solver
+        .build_tile(s, dims, coords, &mut links)
+        .unwrap_or_else(|| {
+            Err(ScenarioError::invalid(
+                s.file.display().to_string(),
+                "run.solver",
+                format!("{:?}", s.kind.name()),
+                "allowed on more than one MPI rank: diffusion, quantum (this solver runs on one \
+                 process; run it without mpirun)",
+            ))
+        });
+    let tile = agree(&ctl, tile)?;
+    let counts = blocks.iter().map(|(_, [ny, nx])| ny * nx).collect();
+    let root = rank == 0;
+    let shape = (blocks[rank].1[0], blocks[rank].1[1]);
+    Ok(DistSim {
+        fields: tile.fields().into_iter().map(|q| q.name).collect(),
+        tile,
+        ctl,
+        grid: s.grid,
+        blocks,
+        counts,
+        root,
+        bufs: RefCell::new(Buffers {
+            tile: Array2::zeros(shape),
+            all: if root {
+                vec![0.0; global[0] * global[1]]
+            } else {
+                Vec::new()
+            },
+        }),
+    })
+}
+
+struct Buffers {
+    /// One field of this rank's tile.
+    tile: Array2<f64>,
+    /// Every tile's samples in rank order (rank 0 only).
+    all: Vec<f64>,
+}
+
+/// One rank's tile solver in a distributed run (see the [module docs](self)); on rank 0 it
+/// is the whole grid's [`Simulation`] for the driver.
+pub struct DistSim {
+    tile: Box<dyn Simulation>,
+    ctl: Control,
+    grid: Grid,
+    fields: Vec<String>,
+    /// Owned block `(start, shape)` of every rank.
+    blocks: Vec<([usize; 2], [usize; 2])>,
+    counts: Vec<usize>,
+    root: bool,
+    bufs: RefCell<Buffers>,
+}
+
+impl std::fmt::Debug for DistSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistSim")
+            .field("blocks", &self.blocks)
+            .finish_non_exhaustive()
+    }
+}
+
+fn command(c: u64, a: u64, b: u64) {
+    Control::command(&mut [c, a, b]);
+}
+
+impl DistSim {
+    /// Gathers the tiles' `name` field into `out` (rank 0).
+    fn field(&self, idx: usize, out: Option<ArrayViewMut2<'_, f64>>) {
+        let mut b = self.bufs.borrow_mut();
+        let Buffers { tile, all } = &mut *b;
+        self.tile.write_field(&self.fields[idx], tile.view_mut());
+        let mine = tile.as_slice().expect("standard layout");
+        self.ctl
+            .gather(mine, &self.counts, out.is_some().then_some(&mut all[..]));
+        if let Some(mut out) = out {
+            let mut k = 0;
+            for ([y0, x0], [ny, nx]) in &self.blocks {
+                let src = ndarray::ArrayView2::from_shape((*ny, *nx), &all[k..k + ny * nx])
+                    .expect("block size");
+                out.slice_mut(s![*y0..y0 + ny, *x0..x0 + nx]).assign(&src);
+                k += ny * nx;
+            }
+        }
+    }
+
+    fn diagnostics(&self, out: Option<&mut [f64]>) {
+        let parts = self
+            .tile
+            .diagnostic_partials()
+            .expect("a tile solver reports diagnostic shares");
+        let reduced = self.ctl.combine(&parts);
+        if let Some(out) = out {
+            self.tile.diagnostics_from(&reduced, out);
+        }
+    }
+
+    fn finite(&self) -> bool {
+        self.ctl.all(self.tile.is_finite())
+    }
+
+    /// Samples per rank of a state array whose first two axes are the tile's (`rest`: the
+    /// product of the others, e.g. 2 for the real and imaginary parts of `psi`).
+    fn counts_of(&self, rest: usize) -> Vec<usize> {
+        self.counts.iter().map(|c| c * rest).collect()
+    }
+
+    /// The whole grid's state on rank 0 (every state array's first two axes are the tile's).
+    fn state_all(&self) -> Vec<StateArray> {
+        let local = self.tile.state();
+        let [ny, nx] = self.blocks[self.ctl.rank()].1;
+        let mut out = Vec::new();
+        for a in local {
+            let shape = a.data.shape().to_vec();
+            assert!(
+                shape.len() >= 2 && shape[..2] == [ny, nx],
+                "distributed state: {} is not a field of the tile",
+                a.name
+            );
+            let rest: usize = shape[2..].iter().product();
+            let mine = a.data.as_standard_layout();
+            let counts = self.counts_of(rest);
+            let mut all = if self.root {
+                vec![0.0; counts.iter().sum()]
+            } else {
+                Vec::new()
+            };
+            let root = self.root;
+            self.ctl.gather(
+                mine.as_slice().expect("standard layout"),
+                &counts,
+                root.then_some(&mut all[..]),
+            );
+            if root {
+                let mut full = shape.clone();
+                full[0] = self.grid.ny;
+                full[1] = self.grid.nx;
+                let mut g = ArrayD::zeros(IxDyn(&full));
+                let mut k = 0;
+                for ([y0, x0], [by, bx]) in &self.blocks {
+                    let mut bs = shape.clone();
+                    bs[0] = *by;
+                    bs[1] = *bx;
+                    let len = by * bx * rest;
+                    let src =
+                        ArrayViewD::from_shape(IxDyn(&bs), &all[k..k + len]).expect("block size");
+                    g.slice_each_axis_mut(|ax| match ax.axis.index() {
+                        0 => Slice::from(*y0..y0 + by),
+                        1 => Slice::from(*x0..x0 + bx),
+                        _ => Slice::from(..),
+                    })
+                    .assign(&src);
+                    k += len;
+                }
+                out.push(StateArray {
+                    name: a.name,
+                    data: g,
+                });
+            }
+        }
+        out
+    }
+
+    /// Scatters the whole grid's state (rank 0: `Some`) and restores every tile.
+    fn restore_all(
+        &mut self,
+        step: u64,
+        time: f64,
+        state: Option<&[StateArray]>,
+    ) -> std::result::Result<(), String> {
+        let mut local = self.tile.state();
+        let (gy, gx) = self.grid.shape();
+        let mut err = None;
+        if let Some(state) = state {
+            for a in &local {
+                let mut want = a.data.shape().to_vec();
+                want[0] = gy;
+                want[1] = gx;
+                match state.iter().find(|g| g.name == a.name) {
+                    Some(g) if g.data.shape() == want.as_slice() => {}
+                    _ => err = Some(format!("the state has no {} of shape {want:?}", a.name)),
+                }
+            }
+        }
+        if !self.ctl.all(err.is_none()) {
+            return Err(err.unwrap_or_else(|| "another rank refused the state".into()));
+        }
+        for a in &mut local {
+            let rest: usize = a.data.shape()[2..].iter().product();
+            let mut all = Vec::new();
+            if let Some(state) = state {
+                let g = state
+                    .iter()
+                    .find(|g| g.name == a.name)
+                    .expect("checked above");
+                for ([y0, x0], [by, bx]) in &self.blocks {
+                    let block = g.data.slice_each_axis(|ax| match ax.axis.index() {
+                        0 => Slice::from(*y0..y0 + by),
+                        1 => Slice::from(*x0..x0 + bx),
+                        _ => Slice::from(..),
+                    });
+                    all.extend(block.iter().copied());
+                }
+            }
+            let mut mine = vec![0.0; a.data.len()];
+            self.ctl
+                .scatter(state.map(|_| &all[..]), &self.counts_of(rest), &mut mine);
+            a.data = ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
+        }
+        let r = self.tile.restore(step, time, &local);
+        if self.ctl.all(r.is_ok()) {
+            Ok(())
+        } else {
+            Err(r
+                .err()
+                .unwrap_or_else(|| "another rank refused the state".into()))
+        }
+    }
+}
+
+impl Simulation for DistSim {
+    fn kind(&self) -> &'static str {
+        self.tile.kind()
+    }
+    fn dt(&self) -> f64 {
+        self.tile.dt()
+    }
+    fn grid(&self) -> Grid {
+        self.grid
+    }
+    fn time_units(&self) -> &'static str {
+        self.tile.time_units()
+    }
+    fn length_units(&self) -> &'static str {
+        self.tile.length_units()
+    }
+    fn step_count(&self) -> u64 {
+        self.tile.step_count()
+    }
+    fn time(&self) -> f64 {
+        self.tile.time()
+    }
+    fn step(&mut self) {
+        self.advance(1);
+    }
+    fn advance(&mut self, n: u64) {
+        command(ADVANCE, n, 0);
+        self.tile.advance(n);
+    }
+    fn fields(&self) -> Vec<Quantity> {
+        self.tile.fields()
+    }
+    fn is_static(&self, name: &str) -> bool {
+        self.tile.is_static(name)
+    }
+    fn converged(&self) -> Option<bool> {
+        self.tile.converged()
+    }
+    fn write_field(&self, name: &str, out: ArrayViewMut2<'_, f64>) -> bool {
+        let Some(idx) = self.fields.iter().position(|f| f == name) else {
+            return false;
+        };
+        command(FIELD, idx as u64, 0);
+        self.field(idx, Some(out));
+        true
+    }
+    fn diagnostics(&self) -> Vec<Quantity> {
+        self.tile.diagnostics()
+    }
+    fn diagnostic_values(&self, out: &mut [f64]) {
+        command(DIAGNOSTICS, 0, 0);
+        DistSim::diagnostics(self, Some(out));
+    }
+    fn is_finite(&self) -> bool {
+        command(FINITE, 0, 0);
+        self.finite()
+    }
+    fn state(&self) -> Vec<StateArray> {
+        command(STATE, 0, 0);
+        self.state_all()
+    }
+    fn restore(
+        &mut self,
+        step: u64,
+        time: f64,
+        state: &[StateArray],
+    ) -> std::result::Result<(), String> {
+        command(RESTORE, step, time.to_bits());
+        self.restore_all(step, time, Some(state))
+    }
+}
+
+/// Rank 0's side of a distributed run: builds the [`DistSim`] when the driver asks for the
+/// solver, and tells the other ranks how the run ended.
+#[derive(Debug)]
+pub struct Root<'a> {
+    mpi: &'a Mpi,
+}
+
+impl<'a> Root<'a> {
+    /// Rank 0 of `mpi`.
+    #[must_use]
+    pub fn new(mpi: &'a Mpi) -> Self {
+        Root { mpi }
+    }
+
+    /// The solver for [`crate::driver::run_with`] (collective with the other ranks).
+    ///
+    /// # Errors
+    /// The lowest failing rank's error (a process grid that does not fit, a tile narrower
+    /// than the halo, a solver that does not run distributed).
+    pub fn build(&self, s: &Scenario) -> Result<Box<dyn Simulation>> {
+        command(BUILD, 0, 0);
+        Ok(Box::new(build(self.mpi, s)?))
+    }
+
+    /// Releases the other ranks: they exit with success if `ok`, with code 2 otherwise.
+    pub fn finish(&self, ok: bool) {
+        command(if ok { DONE } else { ABORT }, 0, 0);
+    }
+}
+
+/// The loop of a rank other than 0: runs rank 0's commands until it finishes the run.
+/// Returns `true` if the run succeeded (`false`: rank 0 reports the error).
+///
+/// # Panics
+/// On a command out of protocol (a bug: rank 0 sends a stepping command only after a build
+/// every rank agreed on).
+#[must_use]
+pub fn follow(mpi: &Mpi, s: &Scenario) -> bool {
+    let mut sim: Option<DistSim> = None;
+    loop {
+        let mut cmd = [0; 3];
+        Control::command(&mut cmd);
+        let [c, a, b] = cmd;
+        if c == BUILD {
+            // A failed build was agreed on: rank 0 reports it and ends the run.
+            sim = build(mpi, s).ok();
+            continue;
+        }
+        if c == DONE || c == ABORT {
+            return c == DONE;
+        }
+        // Rank 0 sends the other commands only after a build that succeeded on every rank.
+        let d = sim
+            .as_mut()
+            .expect("distributed run: a command before the build");
+        match c {
+            ADVANCE => d.tile.advance(a),
+            FIELD => d.field(usize::try_from(a).expect("field index"), None),
+            DIAGNOSTICS => d.diagnostics(None),
+            FINITE => {
+                let _ = d.finite();
+            }
+            STATE => {
+                let _ = d.state_all();
+            }
+            RESTORE => {
+                let _ = d.restore_all(a, f64::from_bits(b), None);
+            }
+            _ => unreachable!("distributed run: unknown command {c}"),
+        }
+    }
+}

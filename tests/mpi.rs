@@ -1,0 +1,450 @@
+//! Distributed runs (`mpirun -n N convsim run`, the `mpi` feature) against one process.
+//!
+//! Each test launches `mpirun` on the built binary and compares every frame of every field
+//! and every diagnostic of run.h5 with the single-process run of the same scenario: bit for
+//! bit for the stencil schemes (the tiles apply the same plans to the same samples, and the
+//! diagnostics are exact sums), within 1e-13 relative for the spectral scheme (the
+//! distributed FFT groups the butterflies differently). Skipped, with a message, when the
+//! binary was built without `--features mpi` or when `mpirun` is not on the PATH.
+//! `scripts/test` runs them in release mode with the feature (`scripts/bootstrap --mpi`
+//! installs Open MPI).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{s, tmp};
+use convsim_io::RunFile;
+
+/// `None` (and a message on stderr) when these tests cannot run here.
+fn mpirun() -> Option<Command> {
+    if !cfg!(feature = "mpi") {
+        eprintln!("skipped: convsim was built without the mpi feature (cargo test --features mpi)");
+        return None;
+    }
+    if Command::new("mpirun")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("skipped: mpirun is not on the PATH (scripts/bootstrap --mpi installs Open MPI)");
+        return None;
+    }
+    let mut c = Command::new("mpirun");
+    // Open MPI refuses root without these; more ranks than cores need --oversubscribe.
+    c.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .stdin(Stdio::null());
+    Some(c)
+}
+
+fn convsim() -> &'static str {
+    env!("CARGO_BIN_EXE_convsim")
+}
+
+fn run_serial(scenario: &Path, out: &Path, sets: &[&str]) {
+    let mut c = Command::new(convsim());
+    c.args(["run", s(scenario), "-o", s(out), "-q"]);
+    for v in sets {
+        c.args(["--set", v]);
+    }
+    let o = c.stdin(Stdio::null()).output().expect("start convsim");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn run_mpi(
+    mut mpirun: Command,
+    ranks: usize,
+    scenario: &Path,
+    out: &Path,
+    sets: &[&str],
+) -> Output {
+    mpirun
+        .args(["-n", &ranks.to_string(), convsim(), "run", s(scenario)])
+        .args(["-o", s(out), "-q"]);
+    for v in sets {
+        if v.starts_with("--") {
+            mpirun.arg(v);
+        } else {
+            mpirun.args(["--set", v]);
+        }
+    }
+    mpirun.output().expect("start mpirun")
+}
+
+/// Largest difference between the two run files relative to the largest magnitude, over
+/// every frame of every field and every diagnostic (0.0: identical bits).
+fn compare(a: &Path, b: &Path) -> f64 {
+    let (fa, fb) = (RunFile::open(a).unwrap(), RunFile::open(b).unwrap());
+    assert_eq!(fa.frames(), fb.frames());
+    assert_eq!(fa.steps().unwrap(), fb.steps().unwrap());
+    let ta: Vec<u64> = fa.times().unwrap().iter().map(|t| t.to_bits()).collect();
+    let tb: Vec<u64> = fb.times().unwrap().iter().map(|t| t.to_bits()).collect();
+    assert_eq!(ta, tb, "times");
+    let mut worst = 0.0_f64;
+    // Rounding is relative to the field's magnitude, also for diagnostics that are samples
+    // of it (a minimum near zero): each quantity is scaled by at least the fields' largest
+    // magnitude.
+    let mut floor = 0.0_f64;
+    let mut rel = |x: &[f64], y: &[f64], what: &str, floor: &mut f64| {
+        assert_eq!(x.len(), y.len(), "{what}");
+        let scale = x.iter().fold(*floor, |m, v| m.max(v.abs()));
+        *floor = floor.max(scale);
+        for (p, q) in x.iter().zip(y) {
+            if p.to_bits() != q.to_bits() {
+                let d = (p - q).abs() / scale.max(f64::MIN_POSITIVE);
+                worst = worst.max(if d.is_nan() {
+                    f64::INFINITY
+                } else {
+                    d.max(1e-300)
+                });
+            }
+        }
+    };
+    let fields = fa.fields().unwrap();
+    assert!(!fields.is_empty());
+    for f in &fields {
+        let name = &f.quantity.name;
+        let (x, y) = (fa.read_field(name).unwrap(), fb.read_field(name).unwrap());
+        assert_eq!(x.dim(), y.dim(), "{name}");
+        rel(
+            x.as_slice().unwrap(),
+            y.as_slice().unwrap(),
+            name,
+            &mut floor,
+        );
+    }
+    for d in fa.diagnostics().unwrap() {
+        let name = &d.quantity.name;
+        rel(
+            &fa.read_diagnostic(name).unwrap(),
+            &fb.read_diagnostic(name).unwrap(),
+            name,
+            &mut floor.clone(),
+        );
+    }
+    worst
+}
+
+/// A diffusion scenario on a 30 x 40 grid with a fixed, a zero-flux and two periodic sides
+/// (the explicit scheme of order 2 unless set).
+const DIFFUSION: &str = r#"
+[run]
+name = "tiles"
+solver = "diffusion"
+[grid]
+nx = 40
+ny = 30
+lx = 1.0
+ly = 0.75
+[time]
+dt = 1e-5
+steps = 60
+[boundary]
+left = "fixed:1.0"
+right = "zero_flux"
+top = "periodic"
+bottom = "periodic"
+[initial]
+u = "exp(-((x - 0.3)^2 + (y - 0.4)^2) / 0.01)"
+[output]
+every = 20
+plots = false
+[diffusion]
+diffusivity = 1.0
+"#;
+
+/// Runs `text` on one process and on each process grid; returns the worst relative
+/// difference of each.
+fn against_serial(text: &str, sets: &[&str], grids: &[[usize; 2]]) -> Option<Vec<f64>> {
+    mpirun()?;
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, text).unwrap();
+    let serial = d.path().join("serial");
+    run_serial(&sc, &serial, sets);
+    let mut out = Vec::new();
+    for &[ry, rx] in grids {
+        let dir = d.path().join(format!("p{ry}x{rx}"));
+        let grid = format!("parallel.ranks=[{ry}, {rx}]");
+        let mut all: Vec<&str> = sets.to_vec();
+        all.push(&grid);
+        let o = run_mpi(mpirun()?, ry * rx, &sc, &dir, &all);
+        assert!(
+            o.status.success(),
+            "{ry}x{rx}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out.push(compare(&serial.join("run.h5"), &dir.join("run.h5")));
+    }
+    Some(out)
+}
+
+const GRIDS: [[usize; 2]; 4] = [[1, 2], [2, 1], [3, 1], [2, 2]];
+
+#[test]
+fn diffusion_explicit_on_process_grids_equals_one_process_bitwise() {
+    let Some(d) = against_serial(DIFFUSION, &["diffusion.order=4"], &GRIDS) else {
+        return;
+    };
+    assert_eq!(d, [0.0; 4], "{GRIDS:?}");
+    // The 9-point scheme reaches the corners: the halo carries them.
+    let d = against_serial(
+        DIFFUSION,
+        &["diffusion.scheme=\"isotropic9\"", "grid.lx=0.9875"],
+        &[[2, 2]],
+    )
+    .unwrap();
+    assert_eq!(d, [0.0], "isotropic9");
+}
+
+#[test]
+fn diffusion_flux_form_on_process_grids_equals_one_process_bitwise() {
+    let Some(d) = against_serial(
+        DIFFUSION,
+        &["diffusion.diffusivity=\"1 + 0.5 * x + 0.3 * sin(6 * y)\""],
+        &[[2, 2], [1, 2]],
+    ) else {
+        return;
+    };
+    assert_eq!(d, [0.0; 2]);
+}
+
+#[test]
+fn diffusion_spectral_on_process_grids_is_within_1e13() {
+    let Some(d) = against_serial(
+        DIFFUSION,
+        &[
+            "diffusion.scheme=\"spectral\"",
+            "boundary.left=\"periodic\"",
+            "boundary.right=\"periodic\"",
+            "time.dt=1e-4",
+        ],
+        &GRIDS,
+    ) else {
+        return;
+    };
+    for (g, v) in GRIDS.iter().zip(&d) {
+        assert!(*v <= 1e-13, "{g:?}: {v:e}");
+    }
+}
+
+/// The coherent state in a harmonic trap (scenarios/quantum), on a smaller grid: real-time
+/// Strang steps through the distributed FFT.
+fn quantum() -> String {
+    let text =
+        std::fs::read_to_string(common::root().join("scenarios/quantum/coherent_state.toml"))
+            .unwrap();
+    text.replace("nx = 128", "nx = 48")
+        .replace("ny = 128", "ny = 40")
+        .replace("t_end = 6.28 ", "t_end = 1.0 ")
+        .replace(
+            r#"fields = ["density", "phase"]"#,
+            r#"fields = ["density", "re", "im"]"#,
+        )
+        .replace("every = 20", "every = 25\nplots = false")
+}
+
+#[test]
+fn quantum_split_step_on_process_grids_is_within_1e13() {
+    let text = quantum();
+    assert!(text.contains("nx = 48") && text.contains("plots = false") && text.contains("\"re\""));
+    let Some(d) = against_serial(&text, &["output.checkpoint_every=50"], &GRIDS) else {
+        return;
+    };
+    for (g, v) in GRIDS.iter().zip(&d) {
+        // Not bitwise: the FFT butterflies and the diagnostics' sums group differently.
+        assert!(*v > 0.0 && *v <= 1e-13, "{g:?}: {v:e}");
+    }
+}
+
+#[test]
+fn the_automatic_process_grid_runs_on_four_ranks() {
+    let Some(mut c) = mpirun() else {
+        return;
+    };
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, DIFFUSION).unwrap();
+    run_serial(&sc, &d.path().join("serial"), &[]);
+    c.args([
+        "-n",
+        "4",
+        convsim(),
+        "run",
+        s(&sc),
+        "-o",
+        s(&d.path().join("p")),
+    ]);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Rank 0 alone prints the summary.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.matches("run.h5: 60 steps").count(), 1, "{out}");
+    let got = compare(&d.path().join("serial/run.h5"), &d.path().join("p/run.h5"));
+    assert_eq!(got, 0.0);
+}
+
+/// Runs a failing distributed command through a wrapper that records each rank's exit code;
+/// returns convsim's stderr lines (without mpirun's own report) and the codes.
+fn failing(ranks: usize, text: &str, sets: &[&str]) -> Option<(Vec<String>, Vec<i32>)> {
+    let mut c = mpirun()?;
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, text).unwrap();
+    let codes = d.path().join("codes");
+    std::fs::create_dir(&codes).unwrap();
+    let mut cmd = format!(
+        "{} run {} -o {} -q",
+        convsim(),
+        s(&sc),
+        s(&d.path().join("o"))
+    );
+    for v in sets {
+        cmd = format!("{cmd} --set '{v}'");
+    }
+    let script = format!(
+        "{cmd}; c=$?; echo $c > {}/$OMPI_COMM_WORLD_RANK; exit $c",
+        s(&codes)
+    );
+    // Every rank runs to its end even after another exited with an error.
+    c.args(["--mca", "orte_abort_on_non_zero_status", "0"])
+        .args(["-n", &ranks.to_string(), "sh", "-c", &script]);
+    let t0 = std::time::Instant::now();
+    let o = c.output().unwrap();
+    assert!(
+        t0.elapsed().as_secs() < 60,
+        "a failing run took {:?}",
+        t0.elapsed()
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<String> = err
+        .lines()
+        .filter(|l| !l.starts_with('-') && !l.trim().is_empty())
+        .filter(|l| l.starts_with("error") || l.contains("panicked") || l.contains("convsim"))
+        .map(str::to_string)
+        .collect();
+    let mut got = Vec::new();
+    for r in 0..ranks {
+        let t = std::fs::read_to_string(codes.join(r.to_string())).unwrap();
+        got.push(t.trim().parse().unwrap());
+    }
+    Some((lines, got))
+}
+
+#[test]
+fn bad_input_on_many_ranks_is_one_error_line_and_exit_2_everywhere() {
+    // A process grid that does not multiply to the rank count.
+    let Some((lines, codes)) = failing(4, DIFFUSION, &["parallel.ranks=[3, 1]"]) else {
+        return;
+    };
+    assert_eq!(codes, [2; 4]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("parallel.ranks: [3, 1]"),
+        "{lines:?}"
+    );
+    // A tile narrower than the halo (5 columns over 3 ranks, halo 2): only some ranks fail.
+    let (lines, codes) = failing(3, DIFFUSION, &["grid.nx=5", "parallel.ranks=[1, 3]"]).unwrap();
+    assert_eq!(codes, [2; 3]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("narrower than the halo"), "{lines:?}");
+    // A scenario error.
+    let (lines, codes) = failing(3, DIFFUSION, &["time.bogus=1"]).unwrap();
+    assert_eq!(codes, [2; 3]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("time.bogus"), "{lines:?}");
+    // A quantum scenario with what a distributed run does not support (an absorber).
+    let text =
+        std::fs::read_to_string(common::root().join("scenarios/quantum/barrier_1d.toml")).unwrap();
+    let (lines, codes) = failing(2, &text, &["time.t_end=0.1"]).unwrap();
+    assert_eq!(codes, [2; 2]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("absorber is not supported"), "{lines:?}");
+    // A solver that does not run distributed yet.
+    let text =
+        std::fs::read_to_string(common::root().join("scenarios/seismic/homogeneous.toml")).unwrap();
+    let (lines, codes) = failing(2, &text, &[]).unwrap();
+    assert_eq!(codes, [2; 2]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("run.solver: \"seismic\""), "{lines:?}");
+    // A parallel.ranks that is not a grid.
+    let (lines, codes) = failing(2, DIFFUSION, &["parallel.ranks=[0, 2]"]).unwrap();
+    assert_eq!(codes, [2; 2]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("parallel.ranks: [0, 2]"), "{lines:?}");
+}
+
+#[test]
+fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
+    let Some(mut c) = mpirun() else {
+        return;
+    };
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, DIFFUSION).unwrap();
+    let sets = [
+        "grid.nx=100",
+        "grid.ny=100",
+        "time.dt=2e-6",
+        "time.steps=20000",
+        "output.every=4000",
+        "output.checkpoint_every=1000",
+    ];
+    run_serial(&sc, &d.path().join("serial"), &sets);
+    let out = d.path().join("p");
+    c.args(["-n", "2", convsim(), "run", s(&sc), "-o", s(&out), "-q"]);
+    for v in sets {
+        c.args(["--set", v]);
+    }
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // SIGINT (forwarded to every rank by mpirun) once the first checkpoint exists: rank 0
+    // stops at a step boundary with a checkpoint, helped by the others.
+    let t0 = std::time::Instant::now();
+    while !out.join("checkpoint.h5").exists() && child.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed().as_secs() < 60, "no checkpoint after a minute");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let f = RunFile::open(out.join("run.h5")).unwrap();
+    let interrupted = !status.success();
+    eprintln!(
+        "mpirun after SIGINT: {status:?}, frames {:?}",
+        f.steps().unwrap()
+    );
+    if interrupted {
+        assert!(f.steps().unwrap().last() < Some(&20000), "{status:?}");
+    }
+    drop(f);
+    let o = run_mpi(
+        mpirun().unwrap(),
+        2,
+        &sc,
+        &out,
+        &[&sets[..], &["--resume"]].concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    if interrupted {
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("resumed from step"),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    assert_eq!(
+        compare(&d.path().join("serial/run.h5"), &out.join("run.h5")),
+        0.0
+    );
+}
