@@ -12,7 +12,9 @@
 //! <field>.gif         an animation of each field (only with output.gif = true)
 //! ```
 //!
-//! Frames are written at step 0, every `output.every` steps, and at the last step. The state is
+//! Frames are written at step 0, every `output.every` steps, and at the last step, by a writer
+//! thread while the solver computes the next steps (`frames.rs`); the run waits for a frame's
+//! write only at the next frame, a checkpoint, an interrupt or the end. The state is
 //! checked for NaN/infinity at every frame and at least every [`FINITE_CHECK_EVERY`] steps; the
 //! run stops at the first non-finite state with [`ScenarioError::NonFinite`], keeping every frame
 //! written before. Shot gathers (`Simulation::gathers`) are written to `/receivers/<shot>/` at
