@@ -29,7 +29,8 @@ pub use control::Control;
 /// use convsim_mpi::process_grid;
 /// assert_eq!(process_grid(4, [100, 100]), [2, 2]);
 /// assert_eq!(process_grid(4, [1000, 10]), [4, 1]);
-/// assert_eq!(process_grid(3, [50, 60]), [3, 1]);
+/// assert_eq!(process_grid(3, [50, 60]), [1, 3]); // cuts 2 x 50 samples, not 2 x 60
+/// assert_eq!(process_grid(3, [60, 50]), [3, 1]);
 /// assert_eq!(process_grid(1, [5, 5]), [1, 1]);
 /// ```
 #[must_use]
