@@ -196,7 +196,7 @@ fn every_mistake_names_file_key_value_and_what_is_allowed() {
         ),
         (
             &["heat.d=1"],
-            "heat: (unknown key): unknown key; allowed keys: run, constants, grid, time, boundary, initial, output, diffusion",
+            "heat: (unknown key): unknown key; allowed keys: run, constants, grid, time, boundary, initial, output, parallel, diffusion",
         ),
     ];
     let mut bad = Vec::new();
