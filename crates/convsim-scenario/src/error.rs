@@ -177,12 +177,17 @@ impl ScenarioError {
 /// magnitudes (`1e308`, not 309 digits; `2.5e-7`; `0.01`).
 #[must_use]
 pub fn show_f64(x: f64) -> String {
-    let a = x.abs();
-    if a.is_finite() && (a >= 1e16 || (a > 0.0 && a < 1e-5)) {
+    if needs_exponent(x) {
         format!("{x:e}")
     } else {
         format!("{x}")
     }
+}
+
+/// Whether plain decimal notation would spell out more digits than the value has.
+fn needs_exponent(x: f64) -> bool {
+    let a = x.abs();
+    a.is_finite() && (a >= 1e16 || (a > 0.0 && a < 1e-5))
 }
 
 /// Renders a TOML value the way the user wrote it (strings quoted, tables inline).
@@ -204,7 +209,7 @@ pub fn show_value(v: &toml::Value) -> String {
             s.push('}');
         }
         // TOML's own form ("1.0") unless that would spell out hundreds of digits.
-        toml::Value::Float(x) if x.abs() >= 1e16 && x.is_finite() => s.push_str(&show_f64(*x)),
+        toml::Value::Float(x) if needs_exponent(*x) => s.push_str(&show_f64(*x)),
         other => {
             let _ = write!(s, "{other}");
         }

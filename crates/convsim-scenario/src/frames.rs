@@ -137,11 +137,8 @@ impl FrameWriter {
             self.background += secs;
             let path = w.path().to_path_buf();
             self.idle = Some(w);
-            if self.next.is_none() {
-                self.next = Some(frame);
-            } else {
-                self.spare = Some(frame);
-            }
+            // `next` always holds the free set while a frame is in flight.
+            self.spare = Some(frame);
             r.map_err(|e| ScenarioError::io(&path, e))?;
         }
         Ok(())
