@@ -42,6 +42,7 @@ mod direct;
 pub mod element;
 pub mod error;
 mod fft;
+pub mod fp;
 pub mod geometry;
 pub mod kernel;
 pub mod memory;

@@ -203,3 +203,56 @@ mod tests {
         assert!(large.iter().all(|&b| b == 1));
     }
 }
+
+/// The size of one core's L2 cache in bytes, as the operating system reports it (Linux:
+/// `/sys/devices/system/cpu/cpu0/cache`), or 1 MiB where it does not. Read once. Plans that
+/// block for cache (the seismic wavefront) size their working set from it.
+#[must_use]
+pub fn l2_cache_bytes() -> usize {
+    static L2: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *L2.get_or_init(|| read_l2().unwrap_or(1 << 20))
+}
+
+/// The unified level-2 cache of cpu0 from sysfs (`size` as `2048K`).
+fn read_l2() -> Option<usize> {
+    let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let read = |f: &str| std::fs::read_to_string(e.path().join(f)).ok();
+        if read("level")?.trim() == "2" && read("type")?.trim() != "Instruction" {
+            return parse_cache_size(read("size")?.trim());
+        }
+    }
+    None
+}
+
+/// `2048K`, `2M` or a plain byte count.
+fn parse_cache_size(s: &str) -> Option<usize> {
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: usize = num.parse().ok()?;
+    match unit {
+        "" => Some(n),
+        "K" | "KB" | "KiB" => n.checked_mul(1 << 10),
+        "M" | "MB" | "MiB" => n.checked_mul(1 << 20),
+        _ => None,
+    }
+    .filter(|&b| b > 0)
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn cache_sizes_parse_as_sysfs_writes_them() {
+        assert_eq!(parse_cache_size("2048K"), Some(2 << 20));
+        assert_eq!(parse_cache_size("1M"), Some(1 << 20));
+        assert_eq!(parse_cache_size("524288"), Some(524_288));
+        assert_eq!(parse_cache_size("0K"), None);
+        assert_eq!(parse_cache_size("12Q"), None);
+        assert_eq!(parse_cache_size(""), None);
+        assert!(l2_cache_bytes() >= 64 << 10, "an L2 of at least 64 KiB");
+    }
+}

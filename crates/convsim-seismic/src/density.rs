@@ -25,6 +25,7 @@
 //! `zeta` on the nodes stretch `D- q`, with the same `a`, `b`, damping and frequency shift as the
 //! constant-density CPML.
 
+use convsim_core::fp::Subnormals;
 use convsim_core::stencil::fd_weights;
 use convsim_core::{Element, Grid, RealElement};
 use ndarray::{Array2, ArrayView2};
@@ -91,6 +92,8 @@ fn pml<T: RealElement>(ax: &Axis, len: usize, cs: CpmlSetup, size: usize) -> Opt
 #[derive(Clone, Debug)]
 pub(crate) struct Density<T> {
     lay: Layout,
+    /// Subnormal numbers flushed to zero on the step's threads, or kept.
+    pub(crate) fp: Subnormals,
     r: usize,
     /// `[top, bottom, left, right]`.
     sides: [SideBoundary; 4],
@@ -235,6 +238,7 @@ impl<T: RealElement> Density<T> {
             ));
         }
         Ok(Density {
+            fp: Subnormals::default(),
             lay,
             r,
             sides: st.sides,
@@ -275,12 +279,12 @@ impl<T: RealElement> Density<T> {
     }
 
     fn step_r<const R: usize>(&mut self, cur: &[T], next: &mut [T]) {
-        let lay = self.lay;
+        let (lay, fp) = (self.lay, self.fp);
         let s = lay.stride;
         let cy: [T; R] = std::array::from_fn(|k| self.cy[k]);
         let cx: [T; R] = std::array::from_fn(|k| self.cx[k]);
         fluxes::<T, R>(
-            lay,
+            (lay, fp),
             &cy,
             &cx,
             &self.bx,
@@ -297,20 +301,23 @@ impl<T: RealElement> Density<T> {
                 .par_chunks_mut(s)
                 .zip(px.psi[rows].par_chunks_mut(s))
                 .enumerate()
-                .for_each(|(ri, (q, psi))| {
-                    let i = lay.cy0 + ri;
-                    let p = &cur[i * s..(i + 1) * s];
-                    for &(m0, m1) in strips {
-                        for m in m0..m1 {
-                            let mut d = <T as num_traits::Zero>::zero();
-                            for k in 0..R {
-                                d += cx[k] * (p[m + 1 + k] - p[m - k]);
+                .for_each_init(
+                    || fp.enter(),
+                    |_fp, (ri, (q, psi))| {
+                        let i = lay.cy0 + ri;
+                        let p = &cur[i * s..(i + 1) * s];
+                        for &(m0, m1) in strips {
+                            for m in m0..m1 {
+                                let mut d = <T as num_traits::Zero>::zero();
+                                for k in 0..R {
+                                    d += cx[k] * (p[m + 1 + k] - p[m - k]);
+                                }
+                                psi[m] = bh[m] * psi[m] + ah[m] * d;
+                                q[m] += bx[i * s + m] * psi[m];
                             }
-                            psi[m] = bh[m] * psi[m] + ah[m] * d;
-                            q[m] += bx[i * s + m] * psi[m];
                         }
-                    }
-                });
+                    },
+                );
         }
         if let Some(py) = &mut self.pml_y {
             for &(i0, i1) in &py.half_strips {
@@ -319,21 +326,33 @@ impl<T: RealElement> Density<T> {
                     .par_chunks_mut(s)
                     .zip(py.psi[i0 * s..i1 * s].par_chunks_mut(s))
                     .enumerate()
-                    .for_each(|(ri, (q, psi))| {
-                        let i = i0 + ri;
-                        for j in lay.cx0..lay.cx1 {
-                            let mut d = <T as num_traits::Zero>::zero();
-                            for k in 0..R {
-                                d += cy[k] * (cur[(i + 1 + k) * s + j] - cur[(i - k) * s + j]);
+                    .for_each_init(
+                        || fp.enter(),
+                        |_fp, (ri, (q, psi))| {
+                            let i = i0 + ri;
+                            for j in lay.cx0..lay.cx1 {
+                                let mut d = <T as num_traits::Zero>::zero();
+                                for k in 0..R {
+                                    d += cy[k] * (cur[(i + 1 + k) * s + j] - cur[(i - k) * s + j]);
+                                }
+                                psi[j] = bh[i] * psi[j] + ah[i] * d;
+                                q[j] += by[i * s + j] * psi[j];
                             }
-                            psi[j] = bh[i] * psi[j] + ah[i] * d;
-                            q[j] += by[i * s + j] * psi[j];
-                        }
-                    });
+                        },
+                    );
             }
         }
         mirror_fluxes(lay, self.r, self.sides, &mut self.qx, &mut self.qy);
-        update::<T, R>(lay, &cy, &cx, &self.kdt2, &self.qx, &self.qy, cur, next);
+        update::<T, R>(
+            (lay, fp),
+            &cy,
+            &cx,
+            &self.kdt2,
+            &self.qx,
+            &self.qy,
+            cur,
+            next,
+        );
         // CPML: stretch the divergence in the layers.
         let (qx, qy, kdt2) = (&self.qx, &self.qy, &self.kdt2);
         if let Some(px) = &mut self.pml_x {
@@ -343,20 +362,23 @@ impl<T: RealElement> Density<T> {
                 .par_chunks_mut(s)
                 .zip(px.zeta[rows].par_chunks_mut(s))
                 .enumerate()
-                .for_each(|(ri, (out, zeta))| {
-                    let i = lay.cy0 + ri;
-                    let q = &qx[i * s..(i + 1) * s];
-                    for &(j0, j1) in strips {
-                        for j in j0..j1 {
-                            let mut d = <T as num_traits::Zero>::zero();
-                            for k in 0..R {
-                                d += cx[k] * (q[j + k] - q[j - 1 - k]);
+                .for_each_init(
+                    || fp.enter(),
+                    |_fp, (ri, (out, zeta))| {
+                        let i = lay.cy0 + ri;
+                        let q = &qx[i * s..(i + 1) * s];
+                        for &(j0, j1) in strips {
+                            for j in j0..j1 {
+                                let mut d = <T as num_traits::Zero>::zero();
+                                for k in 0..R {
+                                    d += cx[k] * (q[j + k] - q[j - 1 - k]);
+                                }
+                                zeta[j] = bn[j] * zeta[j] + an[j] * d;
+                                out[j] += kdt2[i * s + j] * zeta[j];
                             }
-                            zeta[j] = bn[j] * zeta[j] + an[j] * d;
-                            out[j] += kdt2[i * s + j] * zeta[j];
                         }
-                    }
-                });
+                    },
+                );
         }
         if let Some(py) = &mut self.pml_y {
             for &(i0, i1) in &py.node_strips {
@@ -365,17 +387,20 @@ impl<T: RealElement> Density<T> {
                     .par_chunks_mut(s)
                     .zip(py.zeta[i0 * s..i1 * s].par_chunks_mut(s))
                     .enumerate()
-                    .for_each(|(ri, (out, zeta))| {
-                        let i = i0 + ri;
-                        for j in lay.cx0..lay.cx1 {
-                            let mut d = <T as num_traits::Zero>::zero();
-                            for k in 0..R {
-                                d += cy[k] * (qy[(i + k) * s + j] - qy[(i - 1 - k) * s + j]);
+                    .for_each_init(
+                        || fp.enter(),
+                        |_fp, (ri, (out, zeta))| {
+                            let i = i0 + ri;
+                            for j in lay.cx0..lay.cx1 {
+                                let mut d = <T as num_traits::Zero>::zero();
+                                for k in 0..R {
+                                    d += cy[k] * (qy[(i + k) * s + j] - qy[(i - 1 - k) * s + j]);
+                                }
+                                zeta[j] = bn[i] * zeta[j] + an[i] * d;
+                                out[j] += kdt2[i * s + j] * zeta[j];
                             }
-                            zeta[j] = bn[i] * zeta[j] + an[i] * d;
-                            out[j] += kdt2[i * s + j] * zeta[j];
-                        }
-                    });
+                        },
+                    );
             }
         }
     }
@@ -396,7 +421,16 @@ impl<T: RealElement> Density<T> {
             ($r:literal) => {{
                 let cy: [T; $r] = std::array::from_fn(|k| self.cy[k]);
                 let cx: [T; $r] = std::array::from_fn(|k| self.cx[k]);
-                fluxes::<T, $r>(lay, &cy, &cx, &self.bx, &self.by, prev, &mut qx, &mut qy);
+                fluxes::<T, $r>(
+                    (lay, self.fp),
+                    &cy,
+                    &cx,
+                    &self.bx,
+                    &self.by,
+                    prev,
+                    &mut qx,
+                    &mut qy,
+                );
             }};
         }
         match r {
@@ -432,7 +466,7 @@ impl<T: RealElement> Density<T> {
 /// half-rows `[cy0 - 1, cy1)`, columns `[cx0, cx1)`. Rows in parallel.
 #[allow(clippy::too_many_arguments)]
 fn fluxes<T: RealElement, const R: usize>(
-    lay: Layout,
+    (lay, fp): (Layout, Subnormals),
     cy: &[T; R],
     cx: &[T; R],
     bx: &[T],
@@ -448,38 +482,41 @@ fn fluxes<T: RealElement, const R: usize>(
         .zip(qy[rows].par_chunks_mut(s))
         .with_min_len(4)
         .enumerate()
-        .for_each(|(ri, (qxr, qyr))| {
-            let i = lay.cy0 - 1 + ri;
-            if i >= lay.cy0 {
-                // Half-columns j + 1/2, j in [cx0 - 1, cx1).
-                let j0 = lay.cx0 - 1;
-                let n = lay.cx1 - j0;
-                let row = &p[i * s..(i + 1) * s];
-                let b = &bx[i * s + j0..][..n];
-                let out = &mut qxr[j0..][..n];
-                let pp: [&[T]; R] = std::array::from_fn(|k| &row[j0 + 1 + k..][..n]);
-                let pm: [&[T]; R] = std::array::from_fn(|k| &row[j0 - k..][..n]);
+        .for_each_init(
+            || fp.enter(),
+            |_fp, (ri, (qxr, qyr))| {
+                let i = lay.cy0 - 1 + ri;
+                if i >= lay.cy0 {
+                    // Half-columns j + 1/2, j in [cx0 - 1, cx1).
+                    let j0 = lay.cx0 - 1;
+                    let n = lay.cx1 - j0;
+                    let row = &p[i * s..(i + 1) * s];
+                    let b = &bx[i * s + j0..][..n];
+                    let out = &mut qxr[j0..][..n];
+                    let pp: [&[T]; R] = std::array::from_fn(|k| &row[j0 + 1 + k..][..n]);
+                    let pm: [&[T]; R] = std::array::from_fn(|k| &row[j0 - k..][..n]);
+                    for j in 0..n {
+                        let mut d = <T as num_traits::Zero>::zero();
+                        for k in 0..R {
+                            d += cx[k] * (pp[k][j] - pm[k][j]);
+                        }
+                        out[j] = b[j] * d;
+                    }
+                }
+                let (j0, n) = (lay.cx0, lay.cx1 - lay.cx0);
+                let b = &by[i * s + j0..][..n];
+                let out = &mut qyr[j0..][..n];
+                let pp: [&[T]; R] = std::array::from_fn(|k| &p[(i + 1 + k) * s + j0..][..n]);
+                let pm: [&[T]; R] = std::array::from_fn(|k| &p[(i - k) * s + j0..][..n]);
                 for j in 0..n {
                     let mut d = <T as num_traits::Zero>::zero();
                     for k in 0..R {
-                        d += cx[k] * (pp[k][j] - pm[k][j]);
+                        d += cy[k] * (pp[k][j] - pm[k][j]);
                     }
                     out[j] = b[j] * d;
                 }
-            }
-            let (j0, n) = (lay.cx0, lay.cx1 - lay.cx0);
-            let b = &by[i * s + j0..][..n];
-            let out = &mut qyr[j0..][..n];
-            let pp: [&[T]; R] = std::array::from_fn(|k| &p[(i + 1 + k) * s + j0..][..n]);
-            let pm: [&[T]; R] = std::array::from_fn(|k| &p[(i - k) * s + j0..][..n]);
-            for j in 0..n {
-                let mut d = <T as num_traits::Zero>::zero();
-                for k in 0..R {
-                    d += cy[k] * (pp[k][j] - pm[k][j]);
-                }
-                out[j] = b[j] * d;
-            }
-        });
+            },
+        );
 }
 
 /// Fills the fluxes beyond the first outer half-point from the mirror boundaries (odd mirror for
@@ -533,7 +570,7 @@ fn mirror_fluxes<T: RealElement>(
 /// `next = 2 cur - next + kdt2 (D-x qx + D-y qy)` on the computational region, rows in parallel.
 #[allow(clippy::too_many_arguments)]
 fn update<T: RealElement, const R: usize>(
-    lay: Layout,
+    (lay, fp): (Layout, Subnormals),
     cy: &[T; R],
     cx: &[T; R],
     kdt2: &[T],
@@ -548,25 +585,28 @@ fn update<T: RealElement, const R: usize>(
         .par_chunks_mut(s)
         .with_min_len(4)
         .enumerate()
-        .for_each(|(ri, out)| {
-            let i = lay.cy0 + ri;
-            let (j0, n) = (lay.cx0, lay.cx1 - lay.cx0);
-            let base = i * s + j0;
-            let out = &mut out[j0..][..n];
-            let c = &cur[base..][..n];
-            let k2 = &kdt2[base..][..n];
-            let xp: [&[T]; R] = std::array::from_fn(|k| &qx[base + k..][..n]);
-            let xm: [&[T]; R] = std::array::from_fn(|k| &qx[base - 1 - k..][..n]);
-            let yp: [&[T]; R] = std::array::from_fn(|k| &qy[base + k * s..][..n]);
-            let ym: [&[T]; R] = std::array::from_fn(|k| &qy[base - (k + 1) * s..][..n]);
-            for j in 0..n {
-                let mut d = <T as num_traits::Zero>::zero();
-                for k in 0..R {
-                    d += cx[k] * (xp[k][j] - xm[k][j]) + cy[k] * (yp[k][j] - ym[k][j]);
+        .for_each_init(
+            || fp.enter(),
+            |_fp, (ri, out)| {
+                let i = lay.cy0 + ri;
+                let (j0, n) = (lay.cx0, lay.cx1 - lay.cx0);
+                let base = i * s + j0;
+                let out = &mut out[j0..][..n];
+                let c = &cur[base..][..n];
+                let k2 = &kdt2[base..][..n];
+                let xp: [&[T]; R] = std::array::from_fn(|k| &qx[base + k..][..n]);
+                let xm: [&[T]; R] = std::array::from_fn(|k| &qx[base - 1 - k..][..n]);
+                let yp: [&[T]; R] = std::array::from_fn(|k| &qy[base + k * s..][..n]);
+                let ym: [&[T]; R] = std::array::from_fn(|k| &qy[base - (k + 1) * s..][..n]);
+                for j in 0..n {
+                    let mut d = <T as num_traits::Zero>::zero();
+                    for k in 0..R {
+                        d += cx[k] * (xp[k][j] - xm[k][j]) + cy[k] * (yp[k][j] - ym[k][j]);
+                    }
+                    out[j] = two * c[j] - out[j] + k2[j] * d;
                 }
-                out[j] = two * c[j] - out[j] + k2[j] * d;
-            }
-        });
+            },
+        );
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub mod stability;
 mod sweep;
 pub mod wavelet;
 
+pub use convsim_core::fp::Subnormals;
 pub use error::{Result, SeismicError, SeismicWarning};
 pub use params::{
     Model, PointSource, Receivers, SeismicBoundaries, SeismicParams, SideBoundary, Wavelet,

@@ -49,14 +49,15 @@ pub(crate) struct Taps<T, const R: usize> {
     pub(crate) d1x: [T; R],
 }
 
-/// The rows one update reads and writes.
+/// The rows one update reads and writes: output row `i` (or rows `i` and `i + 1` for
+/// [`update2`]).
 pub(crate) struct Io<'a, T> {
-    /// Rows `i - R ..= i + R` of p^n, `stride` columns each.
+    /// Rows `i - R ..= i + R` of p^n (to `i + 1 + R` for two rows), `stride` columns each.
     pub(crate) win: &'a [T],
     pub(crate) stride: usize,
-    /// Row `i` of the other field (p^(n-1) in, p^(n+1) out).
+    /// The output rows of the other field (p^(n-1) in, p^(n+1) out).
     pub(crate) out: &'a mut [T],
-    /// Row `i` of `(v dt)^2`, or `None` for the uniform value `c2s`.
+    /// The output rows of `(v dt)^2`, or `None` for the uniform value `c2s`.
     pub(crate) c2: Option<&'a [T]>,
     pub(crate) c2s: T,
     /// Computational columns `[c0, c1)`.
@@ -380,36 +381,142 @@ unsafe fn interior<T: RealElement, V: Lanes<T>, const R: usize, const FIELD: boo
     }
 }
 
-/// The leapfrog update of one row with its CPML terms: `x` holds the row's x strips in column
-/// order (none without an x CPML), `y` the y CPML when the row is inside a y layer.
+/// [`interior`] on two consecutive rows at once (`a` above `b`): the `2 R + 2` rows they read
+/// are loaded once for both, so each output vector costs `R + 1` row loads instead of
+/// `2 R + 1`. The wavefront's rows come from L2 (one core's L1 cannot hold every stage's
+/// window), so this halves the L2 traffic that bounds the interior. Each output gets exactly
+/// the operations of [`interior`], in its order.
 ///
-/// # Panics
-/// If the row is not laid out as the sweep's layout promises (aligned rows and computational
-/// columns, room for a vector either side), or a strip's buffers are too short.
+/// # Safety
+/// As [`interior`], for both rows; `b`'s rows are `a`'s shifted down by one.
 #[inline(always)]
-fn update_body<T: RealElement, V: Lanes<T>, const R: usize>(
+unsafe fn interior2<T: RealElement, V: Lanes<T>, const R: usize, const FIELD: bool>(
     v: V,
     t: &Taps<T, R>,
-    io: &mut Io<'_, T>,
-    x: &mut [XStrip<'_, T>],
-    y: Option<YRow<'_, T>>,
+    (ra, rb): (&Rows<T, R>, &Rows<T, R>),
+    mut j: usize,
+    end: usize,
 ) {
-    let s = io.stride;
-    let (c0, c1) = (io.c0, io.c1);
     let n = V::N;
-    // The ranges every access below stays in: whole vectors from the one before c0 to the one
-    // after the last that covers c1, in rows of `s`.
+    let w0 = v.splat(t.w0);
+    let c2s = v.splat(ra.c2s);
+    // SAFETY: whole vectors from `j - N` to `end + N` inside the rows (caller).
+    unsafe {
+        let mut c3a = around(v, ra.ctr.add(j));
+        let mut c3b = around(v, rb.ctr.add(j));
+        while j < end {
+            let (ca, cb) = (c3a.1, c3b.1);
+            // Rows above a (a's up) and below b (b's down); b's up are a and a's up, a's down
+            // are b and b's down.
+            let ua: [V::V; R] = std::array::from_fn(|k| v.load_ptr(ra.up[k].add(j)));
+            let db: [V::V; R] = std::array::from_fn(|k| v.load_ptr(rb.dn[k].add(j)));
+            let (caj, cbj) = (ra.ctr.add(j), rb.ctr.add(j));
+            let mut aya = v.mul(w0, ca);
+            let mut axa = v.splat(T::zero());
+            let mut ayb = v.mul(w0, cb);
+            let mut axb = v.splat(T::zero());
+            for k in 0..R {
+                let kk = (k + 1) as isize;
+                let (wy, wx) = (v.splat(t.wy[k]), v.splat(t.wx[k]));
+                let dna = if k == 0 { cb } else { db[k - 1] };
+                let upb = if k == 0 { ca } else { ua[k - 1] };
+                let uya = v.add(ua[k], dna);
+                let uxa = v.add(at(v, caj, -kk, c3a), at(v, caj, kk, c3a));
+                aya = v.mul_add(wy, uya, aya);
+                axa = v.mul_add(wx, uxa, axa);
+                let uyb = v.add(upb, db[k]);
+                let uxb = v.add(at(v, cbj, -kk, c3b), at(v, cbj, kk, c3b));
+                ayb = v.mul_add(wy, uyb, ayb);
+                axb = v.mul_add(wx, uxb, axb);
+            }
+            for (r, c, acc) in [(ra, ca, v.add(aya, axa)), (rb, cb, v.add(ayb, axb))] {
+                let cc = if FIELD { v.load_ptr(r.c2.add(j)) } else { c2s };
+                let oj = r.out.add(j);
+                let lf = v.sub(v.add(c, c), v.load_ptr(oj));
+                v.store_ptr(oj, v.mul_add(cc, acc, lf));
+            }
+            j += n;
+            if V::SHIFTS {
+                c3a = (c3a.1, c3a.2, v.load_ptr(ra.ctr.add(j + n)));
+                c3b = (c3b.1, c3b.2, v.load_ptr(rb.ctr.add(j + n)));
+            } else {
+                c3a = around(v, ra.ctr.add(j));
+                c3b = around(v, rb.ctr.add(j));
+            }
+        }
+    }
+}
+
+/// Columns `[j0, j1)` of two consecutive rows outside every CPML term: the partial vectors at
+/// either end row by row ([`block`]), the whole vectors between by [`interior2`].
+///
+/// # Safety
+/// As [`segment`], for both rows.
+#[inline(always)]
+unsafe fn plain2<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    (ra, rb): (&Rows<T, R>, &Rows<T, R>),
+    (j0, j1): (usize, usize),
+) {
+    let n = V::N;
+    let (first, last) = (j0.next_multiple_of(n), j1 / n * n);
+    // SAFETY: as the caller's.
+    unsafe {
+        if first > last {
+            // One vector holds the whole segment.
+            for r in [ra, rb] {
+                segment::<T, V, R, false, false>(v, t, r, (j0, j1), None, None);
+            }
+            return;
+        }
+        if j0 < first {
+            for r in [ra, rb] {
+                block::<T, V, R, false, false>(v, t, r, j0 / n * n, (j0, j1), None, None);
+            }
+        }
+        if ra.c2.is_null() {
+            interior2::<T, V, R, false>(v, t, (ra, rb), first, last);
+        } else {
+            interior2::<T, V, R, true>(v, t, (ra, rb), first, last);
+        }
+        if last < j1 {
+            for r in [ra, rb] {
+                block::<T, V, R, false, false>(v, t, r, last, (j0, j1), None, None);
+            }
+        }
+    }
+}
+
+/// Checks that `io` holds `nrows` output rows laid out as the sweep's layout promises (aligned
+/// rows and computational columns, room for a vector either side) with the `2 R + nrows`
+/// rows of p^n they read, and that every strip's buffers cover the vectors around it.
+///
+/// # Panics
+/// If not.
+fn check<T: RealElement, const R: usize>(
+    n: usize,
+    io: &Io<'_, T>,
+    nrows: usize,
+    strips: &[&[XStrip<'_, T>]],
+) {
+    let (s, c0, c1) = (io.stride, io.c0, io.c1);
+    // The ranges every access stays in: whole vectors from the one before c0 to the one after
+    // the last that covers c1, in rows of `s`.
     let last = c1.div_ceil(n) * n + n;
     assert!(
         c0 >= n.max(R) && c0.is_multiple_of(n) && s.is_multiple_of(n) && last.max(c1 + R) <= s,
         "columns [{c0}, {c1}) with radius {R} and {n} lanes in rows of {s}"
     );
     assert!(
-        io.win.len() >= (2 * R + 1) * s && io.out.len() >= s,
+        io.win.len() >= (2 * R + nrows) * s && io.out.len() >= nrows * s,
         "row lengths"
     );
-    assert!(io.c2.is_none_or(|c| c.len() >= s), "(v dt)^2 row length");
-    for st in x.iter() {
+    assert!(
+        io.c2.is_none_or(|c| c.len() >= nrows * s),
+        "(v dt)^2 row length"
+    );
+    for st in strips.iter().flat_map(|x| x.iter()) {
         let (lo, hi) = (st.j0 / n * n - n, st.j1.div_ceil(n) * n + n);
         assert!(
             st.j0 >= c0
@@ -424,16 +531,34 @@ fn update_body<T: RealElement, V: Lanes<T>, const R: usize>(
             st.j1
         );
     }
-    if let Some(y) = &y {
-        assert!(
-            y.psi.len() >= (2 * R + 1) * s && y.zeta.len() >= s,
-            "y CPML rows"
-        );
-    }
+}
+
+/// The raw pointers of output row `q` of `io` (0 or 1), whose window starts at row `q` of
+/// `io.win`.
+///
+/// # Safety
+/// `io` passed [`check`] with more than `q` rows.
+unsafe fn rows_of<T: RealElement, const R: usize>(io: &mut Io<'_, T>, q: usize) -> Rows<T, R> {
+    let s = io.stride;
     let win = io.win.as_ptr();
-    // SAFETY: the offsets are multiples of `s` inside `win` (checked above).
-    let row = |r: usize| unsafe { win.add(r * s) };
-    let strips: [Option<XPtrs<T>>; 2] = std::array::from_fn(|q| {
+    // SAFETY: rows q ..= q + 2 R of `win`, row q of `out` and `c2` (checked by the caller).
+    unsafe {
+        let row = |r: usize| win.add((q + r) * s);
+        Rows {
+            ctr: row(R),
+            up: std::array::from_fn(|k| row(R - k - 1)),
+            dn: std::array::from_fn(|k| row(R + k + 1)),
+            c2: io.c2.map_or(std::ptr::null(), |c| c.as_ptr().add(q * s)),
+            c2s: io.c2s,
+            out: io.out.as_mut_ptr().add(q * s),
+            ypsi: None,
+        }
+    }
+}
+
+/// The raw pointers of a row's x strips (at most two: left and right).
+fn strip_ptrs<T>(x: &mut [XStrip<'_, T>]) -> [Option<XPtrs<T>>; 2] {
+    std::array::from_fn(|q| {
         x.get_mut(q).map(|st| XPtrs {
             j0: st.j0,
             j1: st.j1,
@@ -443,24 +568,87 @@ fn update_body<T: RealElement, V: Lanes<T>, const R: usize>(
             a: st.a.as_ptr(),
             b: st.b.as_ptr(),
         })
+    })
+}
+
+/// `psi_x` over the row's strips: before any column's update, which reads it `R` columns
+/// either side.
+///
+/// # Safety
+/// As [`update_body`].
+#[inline(always)]
+unsafe fn psi_x_row<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    rows: &Rows<T, R>,
+    strips: &[Option<XPtrs<T>>; 2],
+) {
+    for st in strips.iter().flatten() {
+        let mut j = st.j0 / V::N * V::N;
+        while j < st.j1 {
+            // SAFETY: inside the strip's checked ranges (caller).
+            unsafe { psi_x_cols::<T, V, R>(v, t, rows.ctr, st, j) };
+            j += V::N;
+        }
+    }
+}
+
+/// The columns of one x strip of a row, with the x CPML terms (and the y terms where `y`).
+///
+/// # Safety
+/// As [`update_body`].
+#[inline(always)]
+unsafe fn strip_segment<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    rows: &Rows<T, R>,
+    st: &XPtrs<T>,
+    y: Option<&YPtrs<T>>,
+) {
+    // SAFETY: as the caller's.
+    unsafe {
+        match y {
+            Some(_) => segment::<T, V, R, true, true>(v, t, rows, (st.j0, st.j1), Some(st), y),
+            None => segment::<T, V, R, true, false>(v, t, rows, (st.j0, st.j1), Some(st), None),
+        }
+    }
+}
+
+/// The leapfrog update of one row with its CPML terms: `x` holds the row's x strips in column
+/// order (none without an x CPML), `y` the y CPML when the row is inside a y layer.
+///
+/// # Panics
+/// If the row is not laid out as the sweep's layout promises (see [`check`]), or the y CPML
+/// rows are too short.
+#[inline(always)]
+fn update_body<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    io: &mut Io<'_, T>,
+    x: &mut [XStrip<'_, T>],
+    y: Option<YRow<'_, T>>,
+) {
+    let s = io.stride;
+    let (c0, c1) = (io.c0, io.c1);
+    check::<T, R>(V::N, io, 1, &[x]);
+    if let Some(y) = &y {
+        assert!(
+            y.psi.len() >= (2 * R + 1) * s && y.zeta.len() >= s,
+            "y CPML rows"
+        );
+    }
+    // SAFETY: `io` holds one row (checked).
+    let mut rows = unsafe { rows_of::<T, R>(io, 0) };
+    rows.ypsi = y.as_ref().map(|y| {
+        let p = y.psi.as_ptr();
+        // SAFETY: rows of `y.psi` (checked above).
+        let prow = |r: usize| unsafe { p.add(r * s) };
+        (
+            std::array::from_fn(|k| prow(R - k - 1)),
+            std::array::from_fn(|k| prow(R + k + 1)),
+        )
     });
-    let rows = Rows {
-        ctr: row(R),
-        up: std::array::from_fn(|k| row(R - k - 1)),
-        dn: std::array::from_fn(|k| row(R + k + 1)),
-        c2: io.c2.map_or(std::ptr::null(), <[T]>::as_ptr),
-        c2s: io.c2s,
-        out: io.out.as_mut_ptr(),
-        ypsi: y.as_ref().map(|y| {
-            let p = y.psi.as_ptr();
-            // SAFETY: rows of `y.psi` (checked above).
-            let prow = |r: usize| unsafe { p.add(r * s) };
-            (
-                std::array::from_fn(|k| prow(R - k - 1)),
-                std::array::from_fn(|k| prow(R + k + 1)),
-            )
-        }),
-    };
+    let strips = strip_ptrs(x);
     let yp = y.map(|y| YPtrs {
         zeta: y.zeta.as_mut_ptr(),
         a: y.a,
@@ -469,31 +657,64 @@ fn update_body<T: RealElement, V: Lanes<T>, const R: usize>(
     let yp = yp.as_ref();
     // SAFETY (the rest): every vector lies inside the ranges checked above.
     unsafe {
-        for st in strips.iter().flatten() {
-            let mut j = st.j0 / n * n;
-            while j < st.j1 {
-                psi_x_cols::<T, V, R>(v, t, rows.ctr, st, j);
-                j += n;
-            }
-        }
+        psi_x_row::<T, V, R>(v, t, &rows, &strips);
         // Segments in column order: the strips with their x terms, the columns between without.
         let mut j = c0;
         for st in strips.iter().flatten() {
             if st.j0 > j {
                 plain_or_y::<T, V, R>(v, t, &rows, (j, st.j0), yp);
             }
-            match yp {
-                Some(_) => {
-                    segment::<T, V, R, true, true>(v, t, &rows, (st.j0, st.j1), Some(st), yp);
-                }
-                None => {
-                    segment::<T, V, R, true, false>(v, t, &rows, (st.j0, st.j1), Some(st), None);
-                }
-            }
+            strip_segment::<T, V, R>(v, t, &rows, st, yp);
             j = st.j1;
         }
         if j < c1 {
             plain_or_y::<T, V, R>(v, t, &rows, (j, c1), yp);
+        }
+    }
+}
+
+/// The leapfrog update of two consecutive rows outside the y layers: `io` holds both (its
+/// window the `2 R + 2` rows they read), `xa` and `xb` their x strips. The columns between the
+/// strips run through [`interior2`]; every column gets the operations of [`update_body`].
+///
+/// # Panics
+/// As [`update_body`], or if the rows' strips differ in their columns.
+#[inline(always)]
+fn update2_body<T: RealElement, V: Lanes<T>, const R: usize>(
+    v: V,
+    t: &Taps<T, R>,
+    io: &mut Io<'_, T>,
+    xa: &mut [XStrip<'_, T>],
+    xb: &mut [XStrip<'_, T>],
+) {
+    let (c0, c1) = (io.c0, io.c1);
+    check::<T, R>(V::N, io, 2, &[xa, xb]);
+    assert!(
+        xa.len() == xb.len()
+            && xa
+                .iter()
+                .zip(xb.iter())
+                .all(|(a, b)| (a.j0, a.j1) == (b.j0, b.j1)),
+        "both rows have the same x strips"
+    );
+    // SAFETY: `io` holds two rows (checked).
+    let (ra, rb) = unsafe { (rows_of::<T, R>(io, 0), rows_of::<T, R>(io, 1)) };
+    let (sa, sb) = (strip_ptrs(xa), strip_ptrs(xb));
+    // SAFETY (the rest): every vector lies inside the ranges checked above.
+    unsafe {
+        psi_x_row::<T, V, R>(v, t, &ra, &sa);
+        psi_x_row::<T, V, R>(v, t, &rb, &sb);
+        let mut j = c0;
+        for (a, b) in sa.iter().flatten().zip(sb.iter().flatten()) {
+            if a.j0 > j {
+                plain2::<T, V, R>(v, t, (&ra, &rb), (j, a.j0));
+            }
+            strip_segment::<T, V, R>(v, t, &ra, a, None);
+            strip_segment::<T, V, R>(v, t, &rb, b, None);
+            j = a.j1;
+        }
+        if j < c1 {
+            plain2::<T, V, R>(v, t, (&ra, &rb), (j, c1));
         }
     }
 }
@@ -600,6 +821,17 @@ pub(crate) fn update<T: RealElement, const R: usize>(
     y: Option<YRow<'_, T>>,
 ) {
     dispatch!(isa, update_body, (t: &Taps<T, R>, io: &mut Io<'_, T>, x: &mut [XStrip<'_, T>], y: Option<YRow<'_, T>>));
+}
+
+/// [`update2_body`] on the instruction set `isa`.
+pub(crate) fn update2<T: RealElement, const R: usize>(
+    isa: Isa,
+    t: &Taps<T, R>,
+    io: &mut Io<'_, T>,
+    xa: &mut [XStrip<'_, T>],
+    xb: &mut [XStrip<'_, T>],
+) {
+    dispatch!(isa, update2_body, (t: &Taps<T, R>, io: &mut Io<'_, T>, xa: &mut [XStrip<'_, T>], xb: &mut [XStrip<'_, T>]));
 }
 
 /// [`psi_y_body`] on the instruction set `isa`.

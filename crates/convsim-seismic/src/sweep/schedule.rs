@@ -18,6 +18,7 @@
 //! would see if the stages ran one after the other over the whole grid, so the result is
 //! bitwise that of the plain stage-by-stage order, for any number of bands or threads.
 
+use convsim_core::fp::Subnormals;
 use rayon::prelude::*;
 
 /// How the trapezoids and seams run: in parallel (production) or one after the other in a
@@ -42,11 +43,17 @@ pub(crate) fn max_bands(rows: usize, offsets: &[usize]) -> usize {
 
 /// Runs `task(stage, row)` for every stage in `0..offsets.len()` and every row in `[y0, y1)`,
 /// in `bands` bands (at most [`max_bands`]). `offsets` must start at 0 and never decrease.
+/// Every band and seam runs with the floating-point setting `fp` on its thread.
 ///
 /// # Panics
 /// If `offsets` is empty, does not start at 0, decreases, or `bands` exceeds [`max_bands`].
-pub(crate) fn sweep<F>(y0: usize, y1: usize, offsets: &[usize], bands: usize, exec: Exec, task: &F)
-where
+pub(crate) fn sweep<F>(
+    (y0, y1): (usize, usize),
+    offsets: &[usize],
+    bands: usize,
+    (exec, fp): (Exec, Subnormals),
+    task: &F,
+) where
     F: Fn(usize, usize) + Sync,
 {
     assert!(
@@ -61,6 +68,7 @@ where
     let top = *offsets.last().expect("non-empty");
     let band = |q: usize| (y0 + ny * q / bands, y0 + ny * (q + 1) / bands);
     let trapezoid = |q: usize| {
+        let _fp = fp.enter();
         let (start, end) = band(q);
         let (first, last) = (q == 0, q + 1 == bands);
         for p in start..end + top {
@@ -78,6 +86,7 @@ where
         }
     };
     let seam = |q: usize| {
+        let _fp = fp.enter();
         let m = band(q).0;
         for (s, &off) in offsets.iter().enumerate() {
             for i in m - off..m + off {
@@ -124,9 +133,15 @@ mod tests {
             for bands in 1..=max_bands(y1 - y0, &offsets) {
                 for exec in [Exec::Forward, Exec::Reverse] {
                     let log = Mutex::new(Vec::new());
-                    sweep(y0, y1, &offsets, bands, exec, &|s, i| {
-                        log.lock().unwrap().push((s, i));
-                    });
+                    sweep(
+                        (y0, y1),
+                        &offsets,
+                        bands,
+                        (exec, Subnormals::Keep),
+                        &|s, i| {
+                            log.lock().unwrap().push((s, i));
+                        },
+                    );
                     let log = log.into_inner().unwrap();
                     let mut seen = log.clone();
                     seen.sort_unstable();

@@ -1,0 +1,1 @@
+/work/notes/tune.rs
