@@ -1,1 +1,0 @@
-/work/notes/tune.rs
