@@ -53,11 +53,11 @@ impl Subnormals {
             Subnormals::Flush => {
                 let prev = arch::get();
                 let want = prev | arch::FLUSH;
-                if want != prev {
+                if want == prev {
+                    FpGuard { prev: None }
+                } else {
                     arch::set(want);
                     FpGuard { prev: Some(prev) }
-                } else {
-                    FpGuard { prev: None }
                 }
             }
         }

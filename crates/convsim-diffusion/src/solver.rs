@@ -1088,7 +1088,7 @@ impl DiffusionSolver {
     /// summation, and a distributed run gets the same bits from its tiles.
     #[must_use]
     pub fn measure(&self) -> Diagnostics {
-        let raw: Vec<f64> = crate::tile::partials(self.u.iter())
+        let raw: Vec<f64> = crate::tile::partials(self.u.view())
             .iter()
             .map(convsim_core::Partial::value)
             .collect();
@@ -1180,7 +1180,7 @@ impl Simulation for DiffusionSolver {
     }
 
     fn diagnostic_partials(&self) -> Option<Vec<convsim_core::Partial>> {
-        Some(crate::tile::partials(self.u.iter()))
+        Some(crate::tile::partials(self.u.view()))
     }
 
     fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {

@@ -10,7 +10,8 @@ use convsim_core::tile::{DistFft, RegionPlan, Tile, TileLinks, TileSide, TiledCo
 use convsim_core::{
     Boundary, Complex64, Grid, Kernel2, Partial, Quantity, Simulation, StateArray, wavenumbers,
 };
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
 
 use crate::solver::{
     FaceDiffusivity, FixedNodes, boundaries_of, dirichlet_correction, flux_update, fused_update,
@@ -351,21 +352,46 @@ impl DiffusionTile {
 }
 
 /// Shares of mass, min, max and squared L2 norm of `u` (the diagnostics before the cell
-/// factor): see [`crate::solver::diagnostics_from`].
-pub(crate) fn partials<'a>(u: impl IntoIterator<Item = &'a f64>) -> Vec<Partial> {
-    let (mut sum, mut sq) = (ExactSum::default(), ExactSum::default());
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &v in u {
-        sum.add(v);
-        sq.add(v * v);
-        lo = lo.min(v);
-        hi = hi.max(v);
+/// factor): see [`crate::solver::diagnostics_from`]. Rows in parallel: the sums are exact, so
+/// the split does not change a bit.
+pub(crate) fn partials(u: ArrayView2<'_, f64>) -> Vec<Partial> {
+    struct Acc {
+        sum: ExactSum,
+        sq: ExactSum,
+        lo: f64,
+        hi: f64,
     }
+    let fresh = || Acc {
+        sum: ExactSum::default(),
+        sq: ExactSum::default(),
+        lo: f64::INFINITY,
+        hi: f64::NEG_INFINITY,
+    };
+    let acc = u
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .with_min_len(16)
+        .fold(fresh, |mut a, row| {
+            for &v in row {
+                a.sum.add(v);
+                a.sq.add(v * v);
+                a.lo = a.lo.min(v);
+                a.hi = a.hi.max(v);
+            }
+            a
+        })
+        .reduce(fresh, |mut a, b| {
+            a.sum.add_sum(&b.sum);
+            a.sq.add_sum(&b.sq);
+            a.lo = a.lo.min(b.lo);
+            a.hi = a.hi.max(b.hi);
+            a
+        });
     vec![
-        Partial::Sum(sum),
-        Partial::Min(lo),
-        Partial::Max(hi),
-        Partial::Sum(sq),
+        Partial::Sum(acc.sum),
+        Partial::Min(acc.lo),
+        Partial::Max(acc.hi),
+        Partial::Sum(acc.sq),
     ]
 }
 
@@ -405,17 +431,14 @@ impl Simulation for DiffusionTile {
         crate::solver::diagnostic_quantities()
     }
     fn diagnostic_partials(&self) -> Option<Vec<Partial>> {
-        Some(partials(self.u().iter()))
+        Some(partials(self.u()))
     }
     fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {
         crate::solver::diagnostics_from(&self.grid, reduced, out);
     }
     fn diagnostic_values(&self, out: &mut [f64]) {
         // This tile alone (a single-tile run).
-        let raw: Vec<f64> = partials(self.u().iter())
-            .iter()
-            .map(Partial::value)
-            .collect();
+        let raw: Vec<f64> = partials(self.u()).iter().map(Partial::value).collect();
         self.diagnostics_from(&raw, out);
     }
     fn is_finite(&self) -> bool {

@@ -168,7 +168,7 @@ fn run_tiled(
                 let mut s = ExactSum::default();
                 for r in &results {
                     if let Partial::Sum(x) = &r.2[k] {
-                        s.merge(x.partials());
+                        s.merge(&x.partials());
                     }
                 }
                 s.value()

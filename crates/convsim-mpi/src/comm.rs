@@ -127,9 +127,10 @@ pub(crate) fn combine(comm: &SimpleCommunicator, parts: &[Partial]) -> Vec<f64> 
     let mut mine = Vec::new();
     for p in parts {
         if let Partial::Sum(s) = p {
-            mine.push(s.partials().len() as f64);
+            let partials = s.partials();
+            mine.push(partials.len() as f64);
             mine.push(s.special());
-            mine.extend_from_slice(s.partials());
+            mine.extend_from_slice(&partials);
         }
     }
     let size = comm.size() as usize;
