@@ -56,18 +56,21 @@ pub struct Observables {
 /// Kinetic operator used for energies (one per solver, so the size difference is irrelevant).
 #[allow(clippy::large_enum_variant)]
 enum KineticOp {
+    /// The transfer `|k|^2 / 2m + i kx`: one application gives `<T> + i <p_x>` (both operators
+    /// are Hermitian, so each expectation is real and they separate into the real and the
+    /// imaginary part), one spectral application per frame fewer than applying them apart.
     Spectral(SpectralPlan<Complex64>),
-    Stencil(ConvPlan<Complex64>),
+    /// The stencil of the finite-difference method, and `p_x` apart.
+    Stencil(ConvPlan<Complex64>, SpectralPlan<Complex64>),
 }
 
 /// Plans and buffers for the observables, built at the first request.
 pub(crate) struct Observer {
     kinetic: KineticOp,
-    px: SpectralPlan<Complex64>,
     py: Option<SpectralPlan<Complex64>>,
     buf: Array2<Complex64>,
     rows: Vec<[f64; 6]>,
-    dots: Vec<f64>,
+    dots: Vec<Complex64>,
 }
 
 impl Observer {
@@ -93,13 +96,13 @@ impl Observer {
                         .boundaries(boundaries)
                         .method(ConvMethod::Direct)
                         .build()?,
+                    SpectralPlan::new(shape, spacing, |_, kx| Complex64::new(kx, 0.0))?,
                 )
             }
             _ => KineticOp::Spectral(SpectralPlan::new(shape, spacing, move |ky, kx| {
-                Complex64::new((ky * ky + kx * kx) / (2.0 * m), 0.0)
+                Complex64::new((ky * ky + kx * kx) / (2.0 * m), kx)
             })?),
         };
-        let px = SpectralPlan::new(shape, spacing, |_, kx| Complex64::new(kx, 0.0))?;
         let py = if g.ny > 1 {
             Some(SpectralPlan::new(shape, spacing, |ky, _| {
                 Complex64::new(ky, 0.0)
@@ -109,26 +112,24 @@ impl Observer {
         };
         Ok(Observer {
             kinetic,
-            px,
             py,
             buf: Array2::zeros((g.ny, g.nx)),
             rows: vec![[0.0; 6]; g.ny],
-            dots: vec![0.0; g.ny],
+            dots: vec![Complex64::new(0.0, 0.0); g.ny],
         })
     }
+}
 
-    /// `Re sum conj(psi) buf` with a deterministic row-wise reduction.
-    fn dot(&mut self, psi: &Array2<Complex64>) -> f64 {
-        self.buf
-            .axis_iter(Axis(0))
-            .into_par_iter()
-            .zip(psi.axis_iter(Axis(0)))
-            .zip(self.dots.par_iter_mut())
-            .for_each(|((b, p), d)| {
-                *d = b.iter().zip(p).map(|(b, p)| (p.conj() * b).re).sum();
-            });
-        self.dots.iter().sum()
-    }
+/// `sum conj(psi) buf` with a deterministic row-wise reduction (`dots`: one per row).
+fn dot(buf: &Array2<Complex64>, dots: &mut [Complex64], psi: &Array2<Complex64>) -> Complex64 {
+    buf.axis_iter(Axis(0))
+        .into_par_iter()
+        .zip(psi.axis_iter(Axis(0)))
+        .zip(dots.par_iter_mut())
+        .for_each(|((b, p), d)| {
+            *d = b.iter().zip(p).map(|(b, p)| p.conj() * b).sum();
+        });
+    dots.iter().sum()
 }
 
 impl QuantumSolver {
@@ -203,14 +204,26 @@ impl QuantumSolver {
         let potential = tot[3] * da;
         let interaction = 0.5 * gg * tot[4] * da;
 
-        match &mut obs.kinetic {
+        let (kinetic, px_mean) = match &mut obs.kinetic {
             KineticOp::Spectral(plan) => {
                 obs.buf.assign(&self.psi);
                 plan.apply_inplace(obs.buf.view_mut());
+                let d = dot(&obs.buf, &mut obs.dots, &self.psi);
+                (d.re * da, d.im * inv)
             }
-            KineticOp::Stencil(plan) => plan.apply(self.psi.view(), obs.buf.view_mut()),
-        }
-        let kinetic = obs.dot(&self.psi) * da;
+            KineticOp::Stencil(plan, px) => {
+                plan.apply(self.psi.view(), obs.buf.view_mut());
+                let kinetic = dot(&obs.buf, &mut obs.dots, &self.psi).re * da;
+                let px_mean = if full {
+                    obs.buf.assign(&self.psi);
+                    px.apply_inplace(obs.buf.view_mut());
+                    dot(&obs.buf, &mut obs.dots, &self.psi).re * inv
+                } else {
+                    0.0
+                };
+                (kinetic, px_mean)
+            }
+        };
         if !full {
             return Observables {
                 norm: n,
@@ -221,13 +234,10 @@ impl QuantumSolver {
                 ..Observables::default()
             };
         }
-        obs.buf.assign(&self.psi);
-        obs.px.apply_inplace(obs.buf.view_mut());
-        let px_mean = obs.dot(&self.psi) * inv;
         let py_mean = if let Some(py) = obs.py.as_mut() {
             obs.buf.assign(&self.psi);
             py.apply_inplace(obs.buf.view_mut());
-            obs.dot(&self.psi) * inv
+            dot(&obs.buf, &mut obs.dots, &self.psi).re * inv
         } else {
             0.0
         };
