@@ -6,14 +6,15 @@
 //! terms. [`ExactSum`] keeps the sum exactly and rounds once at the end, so the result is the
 //! correctly rounded exact sum, whatever the order or the grouping.
 //!
-//! The sum is held in fixed point (Neal's "small superaccumulator", arXiv:1505.05571): every
-//! finite double is an integer multiple of `2^-1074` below `2^1024`, so 67 signed 64-bit limbs
-//! of 32 bits each, `limb[k]` weighing `2^(32 k - 1074)`, hold any sum exactly. Adding a term
-//! adds its 53-bit significand, shifted to its exponent, into three limbs; the 31 spare bits of
-//! each limb absorb the carries of 2^30 additions before they are propagated. That is a few
-//! nanoseconds per term whatever the terms (the list of partials of Shewchuk's algorithm, used
-//! before, grew to dozens on a smooth field's squares and cost 150 ns per term: 0.6 s per
-//! diagnostic frame of a 2048^2 diffusion run).
+//! The sum is held in fixed point (Neal's superaccumulators, arXiv:1505.05571): every finite
+//! double is an integer multiple of `2^-1074` below `2^1024`, so 67 signed 64-bit limbs of 32
+//! bits each, `limb[k]` weighing `2^(32 k - 1074)`, hold any sum exactly; the 31 spare bits of
+//! each limb absorb the carries of 2^30 additions before they are propagated. In front of them,
+//! a term only adds its signed significand to an integer bin of its exponent, and every 1024
+//! terms the bins in use move into the limbs. That is about a nanosecond per term whatever the
+//! terms (the list of partials of Shewchuk's algorithm, used before, grew to dozens on a smooth
+//! field's squares and cost 150 ns per term: 0.6 s per diagnostic frame of a 2048^2 diffusion
+//! run).
 
 /// Limbs: `ceil((2098 + 1) / 32)` for the bits of the largest finite double, plus room for
 /// sums up to `2^(32 * 67 - 1074)` (past the largest double, which rounds to infinity).
@@ -38,24 +39,64 @@ const CARRY_EVERY: u32 = if cfg!(test) { 1 << 10 } else { 1 << 30 };
 /// assert_eq!(whole.value(), 1.001);
 /// assert_eq!(a.value(), whole.value());
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct ExactSum {
-    /// `sum = sum_k limbs[k] 2^(32 k - 1074)` (boxed: a sum is a value that is moved around,
-    /// e.g. in [`crate::Partial`]).
+    /// `sum = sum_k limbs[k] 2^(32 k - 1074) + sum_e bins[e] 2^(max(e, 1) - 1075)` (boxed: a
+    /// sum is a value that is moved around, e.g. in [`crate::Partial`]).
     limbs: Box<[i64; LIMBS]>,
-    /// Additions since the carries were last propagated.
+    /// Additions into `limbs` since the carries were last propagated.
     pending: u32,
+    /// The terms added since the bins were last moved into `limbs`, by biased exponent.
+    bins: Box<Bins>,
     /// Sum of the non-finite terms: it decides the result when it is not zero.
     special: f64,
 }
+
+/// Neal's "large superaccumulator" in front of the limbs: a term only adds its signed 53-bit
+/// significand to the bin of its exponent (one integer addition); every [`BIN_TERMS`] terms
+/// the bins in use are moved into the limbs. A bin takes `BIN_TERMS` significands below
+/// `2^53` without passing `2^63`.
+#[derive(Clone)]
+struct Bins {
+    v: [i64; 2048],
+    /// Which bins are non-zero (one bit each).
+    used: [u64; 32],
+    /// Terms since the last move.
+    n: u32,
+}
+
+/// Terms between two moves of the bins into the limbs.
+const BIN_TERMS: u32 = 1024;
 
 impl Default for ExactSum {
     fn default() -> Self {
         Self {
             limbs: Box::new([0; LIMBS]),
             pending: 0,
+            bins: Box::new(Bins {
+                v: [0; 2048],
+                used: [0; 32],
+                n: 0,
+            }),
             special: 0.0,
         }
+    }
+}
+
+impl PartialEq for ExactSum {
+    /// Equal exact sums (and equal non-finite parts), however they were accumulated.
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.settled(), other.settled());
+        a.limbs == b.limbs && self.special.to_bits() == other.special.to_bits()
+    }
+}
+
+impl std::fmt::Debug for ExactSum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExactSum")
+            .field("value", &self.value())
+            .field("special", &self.special)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,31 +104,82 @@ impl ExactSum {
     /// Adds `x` exactly. Allocates nothing.
     #[inline]
     pub fn add(&mut self, x: f64) {
-        if !x.is_finite() {
-            self.special += x;
+        self.add_mapped(std::slice::from_ref(&x), |v| v);
+    }
+
+    /// Adds every value of `xs` exactly (faster than one [`ExactSum::add`] each: the loop
+    /// keeps its counters in registers).
+    pub fn add_slice(&mut self, xs: &[f64]) {
+        self.add_mapped(xs, |v| v);
+    }
+
+    /// Adds the square of every value of `xs` (each square rounded to a double, then summed
+    /// exactly).
+    pub fn add_squares(&mut self, xs: &[f64]) {
+        self.add_mapped(xs, |v| v * v);
+    }
+
+    #[inline]
+    fn add_mapped(&mut self, xs: &[f64], f: impl Fn(f64) -> f64) {
+        let mut n = self.bins.n;
+        for &x in xs {
+            let x = f(x);
+            if !x.is_finite() {
+                self.special += x;
+                continue;
+            }
+            let bits = x.to_bits();
+            let e = ((bits >> 52) & 0x7ff) as usize;
+            // The significand with its hidden bit (none for subnormals), signed.
+            let m = ((bits & ((1 << 52) - 1)) | (u64::from(e != 0) << 52)) as i64;
+            let b = &mut *self.bins;
+            let slot = &mut b.v[e];
+            if *slot == 0 {
+                b.used[e / 64] |= 1 << (e % 64);
+            }
+            *slot += if bits >> 63 == 0 { m } else { -m };
+            n += 1;
+            if n == BIN_TERMS {
+                self.bins.n = n;
+                self.empty_bins();
+                n = 0;
+            }
+        }
+        self.bins.n = n;
+    }
+
+    /// Moves the bins into the limbs.
+    fn empty_bins(&mut self) {
+        for w in 0..32 {
+            let mut bits = self.bins.used[w];
+            while bits != 0 {
+                let e = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let v = std::mem::take(&mut self.bins.v[e]);
+                // The lowest bit of a normal double with biased exponent `e` weighs
+                // 2^(e - 1075), position e - 1 above 2^-1074; subnormals are at position 0.
+                self.add_fixed(v, e.saturating_sub(1));
+            }
+            self.bins.used[w] = 0;
+        }
+        self.bins.n = 0;
+    }
+
+    /// Adds `v * 2^(pos - 1074)` into the limbs (`|v| < 2^63`).
+    fn add_fixed(&mut self, v: i64, pos: usize) {
+        if v == 0 {
             return;
         }
-        let bits = x.to_bits();
-        let e = ((bits >> 52) & 0x7ff) as usize;
-        let mut m = bits & ((1 << 52) - 1);
-        // The lowest bit of a normal double with biased exponent `e` weighs 2^(e - 1075),
-        // position e - 1 above 2^-1074; subnormals are at position 0.
-        let pos = if e == 0 {
-            0
-        } else {
-            m |= 1 << 52;
-            e - 1
-        };
         let (k, sh) = (pos / 32, pos % 32);
-        let v = u128::from(m) << sh;
+        let w = u128::from(v.unsigned_abs()) << sh;
         // Each chunk is below 2^32, so `as i64` is exact.
         let c = [
-            (v & 0xffff_ffff) as i64,
-            ((v >> 32) & 0xffff_ffff) as i64,
-            (v >> 64) as i64,
+            (w & 0xffff_ffff) as i64,
+            ((w >> 32) & 0xffff_ffff) as i64,
+            (w >> 64) as i64,
         ];
         let l = &mut self.limbs[k..k + 3];
-        if x < 0.0 {
+        if v < 0 {
             for (a, b) in l.iter_mut().zip(c) {
                 *a -= b;
             }
@@ -102,11 +194,19 @@ impl ExactSum {
         }
     }
 
+    /// A copy with the bins moved into the limbs and the carries propagated.
+    fn settled(&self) -> ExactSum {
+        let mut n = self.clone();
+        n.empty_bins();
+        n.carry();
+        n
+    }
+
     /// Adds another exact sum.
     pub fn add_sum(&mut self, other: &ExactSum) {
+        self.empty_bins();
         self.carry();
-        let mut o = other.clone();
-        o.carry();
+        let o = other.settled();
         for (a, b) in self.limbs.iter_mut().zip(o.limbs.iter()) {
             *a += b;
         }
@@ -123,9 +223,17 @@ impl ExactSum {
 
     /// Adds every value of an iterator.
     pub fn extend(&mut self, values: impl IntoIterator<Item = f64>) {
+        let mut chunk = [0.0; 64];
+        let mut k = 0;
         for v in values {
-            self.add(v);
+            chunk[k] = v;
+            k += 1;
+            if k == chunk.len() {
+                self.add_slice(&chunk);
+                k = 0;
+            }
         }
+        self.add_slice(&chunk[..k]);
     }
 
     /// Forgets every term.
@@ -161,8 +269,7 @@ impl ExactSum {
     /// The sum's magnitude with every limb in `[0, 2^32)` (the last one possibly larger,
     /// past any double), and whether the sum is negative.
     fn magnitude(&self) -> (ExactSum, bool) {
-        let mut n = self.clone();
-        n.carry();
+        let mut n = self.settled();
         let negative = n.limbs[LIMBS - 1] < 0;
         if negative {
             // Negate every limb and propagate again: the top limb turns non-negative, the

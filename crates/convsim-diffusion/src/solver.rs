@@ -6,6 +6,7 @@ use convsim_core::{
     SpectralPlan, StateArray,
 };
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 use crate::stability::{explicit_limit, max_amplification, operator_limit};
 use crate::{
@@ -1171,7 +1172,11 @@ impl Simulation for DiffusionSolver {
             self.u.dim(),
             "write_field: output shape (actual, expected)"
         );
-        out.assign(&self.u);
+        // Rows in parallel: a frame of a large grid is a memory-bound copy.
+        out.axis_iter_mut(ndarray::Axis(0))
+            .into_par_iter()
+            .zip(self.u.axis_iter(ndarray::Axis(0)))
+            .for_each(|(mut o, u)| o.assign(&u));
         true
     }
 

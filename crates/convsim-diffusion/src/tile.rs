@@ -372,9 +372,16 @@ pub(crate) fn partials(u: ArrayView2<'_, f64>) -> Vec<Partial> {
         .into_par_iter()
         .with_min_len(16)
         .fold(fresh, |mut a, row| {
+            if let Some(r) = row.as_slice() {
+                a.sum.add_slice(r);
+                a.sq.add_squares(r);
+            } else {
+                for &v in row {
+                    a.sum.add(v);
+                    a.sq.add(v * v);
+                }
+            }
             for &v in row {
-                a.sum.add(v);
-                a.sq.add(v * v);
                 a.lo = a.lo.min(v);
                 a.hi = a.hi.max(v);
             }
