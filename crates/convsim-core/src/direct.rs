@@ -10,7 +10,10 @@
 //!   by storing each extended row split into `stride` phases, so strided taps read contiguously.
 //! - **Separable**: a column pass straight from the input rows (blocks of output rows, strips of
 //!   columns, so the rows a strip needs stay in cache) into extended rows whose `x` margins are
-//!   then filled from the boundary maps, followed by a row pass.
+//!   then filled from the boundary maps, followed by a row pass. Away from the top and bottom
+//!   borders the column pass feeds every input vector it loads to four output rows
+//!   ([`column_pass_quad`]): those loads, from L2, bounded the pass (sep31 f32, 4096^2, one
+//!   thread: 0.052 s -> 0.033 s).
 //!
 //! - **Two rows at once** (dense, AVX-512 only): [`direct_row_pair`] feeds every input vector it
 //!   loads to the accumulators of two output rows, halving the loads per multiply-add.
@@ -707,9 +710,35 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
                         }
                     }
                 }
+                // A block whose rows all read consecutive plain input rows (away from the top
+                // and bottom borders) loads each input vector once for 4 rows.
+                let first = s.vstart[0];
+                let consecutive = flat.is_some()
+                    && nb % 4 == 0
+                    && kh >= 3
+                    && (0..nb).all(|b| {
+                        counts[b] == kh
+                            && (0..kh).all(|ky| {
+                                s.vstart[b * kh + ky] == first + b + ky
+                                    && s.vcoef[b * kh + ky] == col[ky]
+                            })
+                    });
                 // Column pass, strip by strip, into the interior of each extended row.
                 for c0 in (0..w).step_by(SEP_STRIP) {
                     let c1 = (c0 + SEP_STRIP).min(w);
+                    if consecutive && c1 - c0 >= 16 {
+                        let flat = flat.expect("checked above");
+                        for q in (0..nb).step_by(4) {
+                            column_pass_quad::<T, FMA>(
+                                flat,
+                                (w, first + q, c0, c1),
+                                col,
+                                &cparts[q..q + 4],
+                                (&mut s.buf[q * rowlen..], rowlen, lo),
+                            );
+                        }
+                        continue;
+                    }
                     for b in 0..nb {
                         let dst = &mut s.buf[b * rowlen + lo + c0..b * rowlen + lo + c1];
                         if let Some(flat) = flat {
@@ -802,6 +831,74 @@ fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
             *v += cpart;
         }
         dst[j0..j0 + V].copy_from_slice(&a);
+    }
+}
+
+/// [`column_pass_flat`] for 4 consecutive output rows at once, output row `b` reading input
+/// rows `first + b + ky` with the plain coefficients `coef[ky]`: the input vectors every row
+/// reads are loaded once for the four (`kh + 3` loads for 4 rows instead of `4 kh`).
+/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, 16 at a time. Every output sees
+/// the operations of [`column_pass_flat`] in its order (zero, `madd` in `ky` order,
+/// `+ cpart`), so the two agree bitwise.
+#[inline(always)]
+fn column_pass_quad<T: Element, const FMA: bool>(
+    flat: &[T],
+    (w, first, c0, c1): (usize, usize, usize, usize),
+    coef: &[T],
+    cparts: &[T],
+    (buf, rowlen, lo): (&mut [T], usize, usize),
+) {
+    const L: usize = 16;
+    let kh = coef.len();
+    for j0 in block_starts(c0, c1, L) {
+        let ld = |r: usize| -> [T; L] {
+            let p = (first + r) * w + j0;
+            flat[p..p + L].try_into().unwrap()
+        };
+        let (mut a0, mut a1, mut a2, mut a3) = (
+            [T::zero(); L],
+            [T::zero(); L],
+            [T::zero(); L],
+            [T::zero(); L],
+        );
+        let fma = |a: &mut [T; L], x: &[T; L], c: T| {
+            for l in 0..L {
+                a[l] = madd::<T, FMA>(x[l], c, a[l]);
+            }
+        };
+        // Ramp in: rows 0..3 of the input reach the first rows only.
+        let x = ld(0);
+        fma(&mut a0, &x, coef[0]);
+        let x = ld(1);
+        fma(&mut a0, &x, coef[1]);
+        fma(&mut a1, &x, coef[0]);
+        let x = ld(2);
+        fma(&mut a0, &x, coef[2]);
+        fma(&mut a1, &x, coef[1]);
+        fma(&mut a2, &x, coef[0]);
+        for r in 3..kh {
+            let x = ld(r);
+            fma(&mut a0, &x, coef[r]);
+            fma(&mut a1, &x, coef[r - 1]);
+            fma(&mut a2, &x, coef[r - 2]);
+            fma(&mut a3, &x, coef[r - 3]);
+        }
+        // Ramp out: the last rows reach the last outputs only.
+        let x = ld(kh);
+        fma(&mut a1, &x, coef[kh - 1]);
+        fma(&mut a2, &x, coef[kh - 2]);
+        fma(&mut a3, &x, coef[kh - 3]);
+        let x = ld(kh + 1);
+        fma(&mut a2, &x, coef[kh - 1]);
+        fma(&mut a3, &x, coef[kh - 2]);
+        let x = ld(kh + 2);
+        fma(&mut a3, &x, coef[kh - 1]);
+        for (b, a) in [a0, a1, a2, a3].iter().enumerate() {
+            let at = b * rowlen + lo + j0;
+            for (d, &v) in buf[at..at + L].iter_mut().zip(a) {
+                *d = v + cparts[b];
+            }
+        }
     }
 }
 
@@ -1064,6 +1161,59 @@ mod tests {
             1e-13,
             Some("separable"),
         );
+    }
+
+    #[test]
+    fn separable_blocks_of_rows_equal_the_row_by_row_pass_bitwise() {
+        // A standard-layout input takes the column pass that feeds four output rows per load
+        // (`column_pass_quad`) wherever a block reads plain rows; a window of a wider array
+        // takes the row-by-row pass (`column_pass_rows`). Same operations in the same order: the same bits, for short and
+        // long kernels, widths below and above one strip, and every instruction set.
+        fn run<T: Element>(rng: &mut ChaCha8Rng, simd: crate::Simd) {
+            // Enough rows for blocks of 8 and of 4 rows per task (up to 4 tasks per thread).
+            for (shape, kl) in [
+                ((130, 700), 31),
+                ((96, 20), 5),
+                ((70, 1030), 3),
+                ((80, 17), 4),
+            ] {
+                let col: Vec<T> = (0..kl)
+                    .map(|_| T::from_f64(rng.random_range(-1.0..1.0)))
+                    .collect();
+                let row: Vec<T> = (0..kl)
+                    .map(|_| T::from_f64(rng.random_range(-1.0..1.0)))
+                    .collect();
+                let k: Kernel<T> = SeparableKernel::new(col, row).unwrap().into();
+                let mut plan = ConvPlan::builder([shape.0, shape.1], k)
+                    .boundaries(Boundaries::uniform(Boundary::Mirror))
+                    .method(Method::Direct)
+                    .simd(simd)
+                    .build()
+                    .unwrap();
+                assert_eq!(plan.recipe().variant, "separable");
+                // The same samples as a window of a wider array (rows not contiguous).
+                let wide = rand2::<T>(rng, (shape.0, shape.1 + 3));
+                let window = wide.slice(ndarray::s![.., 1..=shape.1]);
+                let x = window.to_owned();
+                let mut y = Array2::<T>::zeros(plan.output_shape());
+                let mut yt = Array2::<T>::zeros(plan.output_shape());
+                plan.apply(x.view(), y.view_mut());
+                plan.apply(window, yt.view_mut());
+                assert!(
+                    y.iter().zip(&yt).all(|(a, b)| a.to_c64() == b.to_c64()),
+                    "{shape:?} taps {kl} {simd:?}"
+                );
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(31);
+        for simd in [
+            crate::Simd::Best,
+            crate::Simd::Avx2Fma,
+            crate::Simd::Portable,
+        ] {
+            run::<f64>(&mut rng, simd);
+            run::<f32>(&mut rng, simd);
+        }
     }
 
     #[test]
