@@ -714,7 +714,7 @@ fn task_body<T: Element, F: Fn(usize, &[T], &mut [T]), const V: usize, const FMA
                 // and bottom borders) loads each input vector once for 4 rows.
                 let first = s.vstart[0];
                 let consecutive = flat.is_some()
-                    && nb % 4 == 0
+                    && nb.is_multiple_of(4)
                     && kh >= 3
                     && (0..nb).all(|b| {
                         counts[b] == kh
