@@ -557,34 +557,51 @@ impl<T: RealElement> Engine<T> {
             }
             return;
         }
-        let lay = self.lay;
-        let s = lay.stride;
+        let s = self.lay.stride;
         let i = rows.start;
         // SAFETY (all accesses below): as in `update_row`, for rows i and i + 1.
-        for q in rows {
-            self.fill_ghost_cols(unsafe { src.get_mut(q * s, s) });
-        }
-        let win = unsafe { src.get((i - R) * s, (2 * R + 2) * s) };
-        let out = unsafe { dst.get_mut(i * s, 2 * s) };
-        let (c2, c2s) = match &self.c2 {
-            C2::Uniform(v) => (None, *v),
-            C2::Field(f) => (Some(&f[i * s..(i + 2) * s]), T::zero()),
-        };
-        let mut io = Io {
-            win,
-            stride: s,
-            out,
-            c2,
-            c2s,
-            c0: lay.cx0,
-            c1: lay.cx1,
-        };
+        let mut io = unsafe { self.rows_io::<R>((src, dst), i, 2) };
         let (mut xa, na) = unsafe { self.x_strips(bufs, i) };
         let (mut xb, nb) = unsafe { self.x_strips(bufs, i + 1) };
         rows::update2::<T, R>(self.isa, taps, &mut io, &mut xa[..na], &mut xb[..nb]);
         let (oa, ob) = io.out.split_at_mut(s);
         self.finish_row(i, n, oa);
         self.finish_row(i + 1, n, ob);
+    }
+
+    /// The rows an update of output rows `i .. i + n` reads and writes, after filling the
+    /// ghost columns of those rows of p^(t-1) from their mirror sides.
+    ///
+    /// # Safety
+    /// The ghost columns of those rows of `src` and the rows of `dst` are the caller's alone;
+    /// rows `i - R .. i + n + R` of `src` are final and not written while the `Io` lives.
+    unsafe fn rows_io<const R: usize>(
+        &self,
+        (src, dst): (Shared<T>, Shared<T>),
+        i: usize,
+        n: usize,
+    ) -> Io<'_, T> {
+        let lay = self.lay;
+        let s = lay.stride;
+        for q in i..i + n {
+            // SAFETY: the caller's.
+            self.fill_ghost_cols(unsafe { src.get_mut(q * s, s) });
+        }
+        let (c2, c2s) = match &self.c2 {
+            C2::Uniform(v) => (None, *v),
+            C2::Field(f) => (Some(&f[i * s..(i + n) * s]), T::zero()),
+        };
+        Io {
+            // SAFETY: the caller's.
+            win: unsafe { src.get((i - R) * s, (2 * R + n) * s) },
+            stride: s,
+            // SAFETY: the caller's.
+            out: unsafe { dst.get_mut(i * s, n * s) },
+            c2,
+            c2s,
+            c0: lay.cx0,
+            c1: lay.cx1,
+        }
     }
 
     /// The x CPML strips of computational row `i` (and how many there are).
@@ -631,28 +648,12 @@ impl<T: RealElement> Engine<T> {
         i: usize,
         n: usize,
     ) {
-        let lay = self.lay;
-        let s = lay.stride;
+        let s = self.lay.stride;
         // SAFETY (all accesses below): the ghost columns of row i of p^(t-1), row i of the
         // destination field and the row's CPML memory variables are touched by this task
         // only; rows i - R ..= i + R of p^(t-1) and the psi_y rows i - R ..= i + R are final
         // and not written while it runs (see `dependencies`).
-        self.fill_ghost_cols(unsafe { src.get_mut(i * s, s) });
-        let win = unsafe { src.get((i - R) * s, (2 * R + 1) * s) };
-        let out = unsafe { dst.get_mut(i * s, s) };
-        let c2 = match &self.c2 {
-            C2::Uniform(v) => (None, *v),
-            C2::Field(f) => (Some(&f[i * s..(i + 1) * s]), T::zero()),
-        };
-        let mut io = Io {
-            win,
-            stride: s,
-            out,
-            c2: c2.0,
-            c2s: c2.1,
-            c0: lay.cx0,
-            c1: lay.cx1,
-        };
+        let mut io = unsafe { self.rows_io::<R>((src, dst), i, 1) };
         let (mut xs, nx) = unsafe { self.x_strips(bufs, i) };
         let y = self.pml_y.as_ref().and_then(|py| {
             let (zrow, prow) = py.locate(i, R)?;
