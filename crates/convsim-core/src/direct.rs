@@ -1167,8 +1167,9 @@ mod tests {
     fn separable_blocks_of_rows_equal_the_row_by_row_pass_bitwise() {
         // A standard-layout input takes the column pass that feeds four output rows per load
         // (`column_pass_quad`) wherever a block reads plain rows; a window of a wider array
-        // takes the row-by-row pass (`column_pass_rows`). Same operations in the same order: the same bits, for short and
-        // long kernels, widths below and above one strip, and every instruction set.
+        // takes the row-by-row pass (`column_pass_rows`). Same operations in the same order:
+        // the same bits, for short and long kernels, widths below and above one strip, and
+        // every instruction set.
         fn run<T: Element>(rng: &mut ChaCha8Rng, simd: crate::Simd) {
             // Enough rows for blocks of 8 and of 4 rows per task (up to 4 tasks per thread).
             for (shape, kl) in [

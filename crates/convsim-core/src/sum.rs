@@ -216,24 +216,14 @@ impl ExactSum {
 
     /// Adds the partials of another sum (or any list of values) exactly.
     pub fn merge(&mut self, partials: &[f64]) {
-        for &p in partials {
-            self.add(p);
-        }
+        self.add_slice(partials);
     }
 
     /// Adds every value of an iterator.
     pub fn extend(&mut self, values: impl IntoIterator<Item = f64>) {
-        let mut chunk = [0.0; 64];
-        let mut k = 0;
         for v in values {
-            chunk[k] = v;
-            k += 1;
-            if k == chunk.len() {
-                self.add_slice(&chunk);
-                k = 0;
-            }
+            self.add(v);
         }
-        self.add_slice(&chunk[..k]);
     }
 
     /// Forgets every term.
@@ -299,20 +289,21 @@ impl ExactSum {
         let Some(h) = n.limbs.iter().rposition(|&l| l != 0) else {
             return 0.0;
         };
-        // The top three limbs (96 bits; the top one may hold more after the negation's carry,
-        // which only happens when the sum is past any double) and whether anything below is
-        // non-zero.
-        let base = h.saturating_sub(2);
-        let mut mag: u128 = 0;
-        for k in (base..=h).rev() {
-            mag = (mag << 32) | u128::from(n.limbs[k] as u64 & 0xffff_ffff);
-        }
+        // Only the top limb can pass 2^32 (after the last carry), and only for sums past any
+        // double.
         if n.limbs[h] >= 1 << 32 {
             return if negative {
                 f64::NEG_INFINITY
             } else {
                 f64::INFINITY
             };
+        }
+        // The top three limbs (96 bits, each in [0, 2^32)) and whether anything below is
+        // non-zero.
+        let base = h.saturating_sub(2);
+        let mut mag: u128 = 0;
+        for k in (base..=h).rev() {
+            mag = (mag << 32) | u128::from(n.limbs[k] as u64);
         }
         let sticky = n.limbs[..base].iter().any(|&l| l != 0);
         let lo = 32 * base; // global position of mag's bit 0

@@ -376,10 +376,8 @@ pub(crate) fn partials(u: ArrayView2<'_, f64>) -> Vec<Partial> {
                 a.sum.add_slice(r);
                 a.sq.add_squares(r);
             } else {
-                for &v in row {
-                    a.sum.add(v);
-                    a.sq.add(v * v);
-                }
+                a.sum.extend(row.iter().copied());
+                a.sq.extend(row.iter().map(|v| v * v));
             }
             for &v in row {
                 a.lo = a.lo.min(v);

@@ -92,8 +92,6 @@ fn pml<T: RealElement>(ax: &Axis, len: usize, cs: CpmlSetup, size: usize) -> Opt
 #[derive(Clone, Debug)]
 pub(crate) struct Density<T> {
     lay: Layout,
-    /// Subnormal numbers flushed to zero on the step's threads, or kept.
-    pub(crate) fp: Subnormals,
     r: usize,
     /// `[top, bottom, left, right]`.
     sides: [SideBoundary; 4],
@@ -238,7 +236,6 @@ impl<T: RealElement> Density<T> {
             ));
         }
         Ok(Density {
-            fp: Subnormals::default(),
             lay,
             r,
             sides: st.sides,
@@ -258,11 +255,11 @@ impl<T: RealElement> Density<T> {
 
     /// One leapfrog step `next = 2 cur - next + rho v^2 dt^2 div(b grad cur)` over the
     /// computational region (CPML included). `cur` must have its ghost cells filled by the
-    /// boundaries. Allocates nothing.
-    pub(crate) fn step(&mut self, cur: &[T], next: &mut [T]) {
+    /// boundaries. `fp`: the subnormal setting of the step's threads. Allocates nothing.
+    pub(crate) fn step(&mut self, cur: &[T], next: &mut [T], fp: Subnormals) {
         macro_rules! go {
             ($r:literal) => {
-                self.step_r::<$r>(cur, next)
+                self.step_r::<$r>(cur, next, fp)
             };
         }
         match self.r {
@@ -278,8 +275,8 @@ impl<T: RealElement> Density<T> {
         }
     }
 
-    fn step_r<const R: usize>(&mut self, cur: &[T], next: &mut [T]) {
-        let (lay, fp) = (self.lay, self.fp);
+    fn step_r<const R: usize>(&mut self, cur: &[T], next: &mut [T], fp: Subnormals) {
+        let lay = self.lay;
         let s = lay.stride;
         let cy: [T; R] = std::array::from_fn(|k| self.cy[k]);
         let cx: [T; R] = std::array::from_fn(|k| self.cx[k]);
@@ -421,8 +418,9 @@ impl<T: RealElement> Density<T> {
             ($r:literal) => {{
                 let cy: [T; $r] = std::array::from_fn(|k| self.cy[k]);
                 let cx: [T; $r] = std::array::from_fn(|k| self.cx[k]);
+                // A diagnostic: IEEE arithmetic, as the constant-density energy.
                 fluxes::<T, $r>(
-                    (lay, self.fp),
+                    (lay, Subnormals::Keep),
                     &cy,
                     &cx,
                     &self.bx,

@@ -414,9 +414,6 @@ impl<T: RealElement> Seismic<T> {
     /// setting, so results stay bitwise independent of depth and thread count either way.
     pub fn set_subnormals(&mut self, fp: Subnormals) {
         self.eng.fp = fp;
-        if let Some(d) = &mut self.density {
-            d.fp = fp;
-        }
     }
 
     /// The subnormal setting of the stepping threads.
@@ -593,9 +590,10 @@ impl<T: RealElement> Seismic<T> {
         let n = self.step as usize;
         if let Some(d) = &mut self.density {
             // The sources and mirrors around the parallel update run on this thread.
-            let _fp = self.eng.fp.enter();
+            let fp = self.eng.fp;
+            let _fp = fp.enter();
             self.eng
-                .step_with(n, &mut self.traces, |cur, next| d.step(cur, next));
+                .step_with(n, &mut self.traces, |cur, next| d.step(cur, next, fp));
         } else {
             self.eng.sweep(1, n, &mut self.traces);
         }

@@ -233,7 +233,6 @@ impl Plan {
     /// The stages of `k` steps and their offsets in blocks of `block` rows: a dependency on
     /// the rows `d` away becomes one on the blocks `ceil(d / block)` away (the last row of a
     /// block needs rows up to `d` below it, which lie in that block).
-    #[allow(clippy::too_many_arguments)]
     fn new(
         k: usize,
         psi: bool,
