@@ -9,7 +9,19 @@ use crate::ffi;
 
 /// Writes a fixed-length UTF-8 string attribute on `obj` (replacing an existing one).
 pub(crate) fn set_str(path: &Path, obj: &Location, name: &str, value: &str) -> Result<()> {
-    ffi::write_str_attr(obj.id(), name, value).ctx(path, || {
+    set_str_sized(path, obj, name, value, 1)
+}
+
+/// [`set_str`] with room for values up to `min_size` bytes: a later value that fits is
+/// rewritten in place (nothing in the file moves or grows).
+pub(crate) fn set_str_sized(
+    path: &Path,
+    obj: &Location,
+    name: &str,
+    value: &str,
+    min_size: usize,
+) -> Result<()> {
+    ffi::write_str_attr(obj.id(), name, value, min_size).ctx(path, || {
         format!("writing attribute '{name}' of '{}'", obj.name())
     })
 }

@@ -104,24 +104,61 @@ pub(crate) fn attach_scale(did: hid_t, dsid: hid_t, idx: usize, label: &str) -> 
     })
 }
 
-/// Writes (replacing any previous value) a scalar fixed-length UTF-8 string attribute.
-pub(crate) fn write_str_attr(loc: hid_t, name: &str, value: &str) -> Result<(), String> {
+/// Writes (replacing any previous value) a scalar fixed-length UTF-8 string attribute, at
+/// least `min_size` bytes long (NUL-padded).
+///
+/// An existing fixed-length string attribute at least as long as `value` is rewritten in
+/// place: the object header neither moves nor grows, so the file allocates nothing (what
+/// keeps a run file readable after a kill, see `RunWriter::create_planned`).
+pub(crate) fn write_str_attr(
+    loc: hid_t,
+    name: &str,
+    value: &str,
+    min_size: usize,
+) -> Result<(), String> {
     let cname = cstring(name)?;
     // HDF5 refuses zero-sized string types; an empty value is stored as one NUL byte.
     let mut bytes = value.as_bytes().to_vec();
     if bytes.contains(&0) {
         return Err(format!("attribute {name}: value contains a NUL byte"));
     }
-    let size = bytes.len().max(1);
-    bytes.resize(size, 0);
     hdf5::sync::sync(|| {
         // SAFETY: `loc` is a valid object id held by the caller. Every id created here is
-        // closed on every path below; `bytes` holds exactly `size` bytes, the size of the
-        // string type written.
+        // closed on every path below; `bytes` is resized to exactly the size of the string
+        // type it is written with.
         unsafe {
+            let mut size = bytes.len().max(min_size).max(1);
             if H5Aexists(loc, cname.as_ptr()) > 0 {
+                let aid = H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT);
+                if aid < 0 {
+                    return Err(format!("cannot open attribute {name}"));
+                }
+                let ftype = H5Aget_type(aid);
+                let room = if H5Tget_class(ftype) == H5T_class_t::H5T_STRING
+                    && H5Tis_variable_str(ftype) == 0
+                {
+                    H5Tget_size(ftype)
+                } else {
+                    0
+                };
+                let rewritten = if room >= bytes.len().max(1) {
+                    bytes.resize(room, 0);
+                    Some(check(
+                        H5Awrite(aid, ftype, bytes.as_ptr().cast::<c_void>()),
+                        "H5Awrite",
+                    ))
+                } else {
+                    None
+                };
+                H5Tclose(ftype);
+                H5Aclose(aid);
+                if let Some(r) = rewritten {
+                    return r;
+                }
                 check(H5Adelete(loc, cname.as_ptr()), "H5Adelete")?;
             }
+            size = size.max(bytes.len());
+            bytes.resize(size, 0);
             let tid = H5Tcopy(*H5T_C_S1);
             if tid < 0 {
                 return Err("H5Tcopy failed".into());

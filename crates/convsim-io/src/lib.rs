@@ -100,5 +100,5 @@ pub use reader::{
     DatasetInfo, DiagnosticSummary, Receivers, RunFile, RunSummary, read_input_2d,
     read_input_2d_shaped,
 };
-pub use writer::{DEFLATE_LEVEL, Precision, RunWriter};
+pub use writer::{ATTRIBUTE_ROOM, DEFLATE_LEVEL, PLANNED_FRAMES_MAX, Precision, RunWriter};
 pub use xdmf::{XDMF_FILE, write_xdmf};

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 
 use convsim_core::sim::Gather;
 use convsim_core::{Grid, Quantity};
+use hdf5::plist::dataset_create::{AllocTime, FillTime};
 use hdf5::{Dataset, File, Group};
 
 use crate::lock::{Access, H5File};
 use ndarray::{Array1, Array2, ArrayView2, s};
 
-use crate::attrs::{get_num, get_str, set_num, set_str};
+use crate::attrs::{get_num, get_str, set_num, set_str, set_str_sized};
 use crate::error::{Ctx, IoError, Result};
 use crate::ffi;
 use crate::meta::RunMeta;
@@ -43,7 +44,8 @@ struct FieldSlot {
 ///
 /// Every [`RunWriter::append`] extends all datasets by one frame and flushes the file, so a
 /// process killed at any moment (even by SIGKILL) leaves a file holding every frame appended
-/// before.
+/// before; with a plan ([`RunWriter::create_planned`]) every dataset of that file also reads
+/// whole.
 ///
 /// ```
 /// use convsim_core::{Grid, Quantity};
@@ -77,6 +79,9 @@ pub struct RunWriter {
     fields: Vec<FieldSlot>,
     diagnostics: Vec<(String, Dataset)>,
     frames: usize,
+    /// Frames the run plans to write (0: unknown): the fields' chunks are allocated for
+    /// them when created, so appending never grows the file (see [`RunWriter::create_planned`]).
+    planned: usize,
     f32_buf: Array2<f32>,
     compress: bool,
     gathers: Vec<GatherSlot>,
@@ -123,6 +128,32 @@ impl RunWriter {
     /// not writable), [`IoError::Locked`] if another process has it open (it is left intact),
     /// [`IoError::Hdf5`] if it cannot be written.
     pub fn create(path: impl AsRef<Path>, meta: &RunMeta, grid: &Grid) -> Result<Self> {
+        Self::create_planned(path, meta, grid, 0)
+    }
+
+    /// [`RunWriter::create`] for a run that plans to write `frames` frames (0: unknown).
+    ///
+    /// Crash safety: HDF5 writes a new chunk's index entry before the superblock that records
+    /// the file's new end, so a process killed inside a flush that allocated space can leave
+    /// an index entry past the stored end of the file, and that dataset can no longer be read
+    /// whole ("addr overflow"). With a plan, no append allocates: the uncompressed fields'
+    /// chunks for every planned frame are allocated when each field is added (sparse on disk,
+    /// never filled), and `/scales/*` and `/diagnostics/*` hold one chunk of `frames` values,
+    /// allocated by the first append (both up to [`PLANNED_FRAMES_MAX`]). From the first append on,
+    /// the file's end stays where it is until [`RunWriter::close`] trims the fields to the
+    /// frames written. Until then the fields' first dimension may exceed `/scales/time`,
+    /// which counts the frames ([`crate::RunFile`] reads only those). Compressed fields
+    /// ([`RunWriter::compress_fields`]) cannot be allocated ahead (a compressed chunk's size
+    /// is known only once written) and keep growing frame by frame.
+    ///
+    /// # Errors
+    /// As [`RunWriter::create`].
+    pub fn create_planned(
+        path: impl AsRef<Path>,
+        meta: &RunMeta,
+        grid: &Grid,
+        frames: usize,
+    ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let p = path.as_path();
         let file = create_file(p)?;
@@ -135,7 +166,7 @@ impl RunWriter {
         let x = coord_scale(p, &scales, "x", &grid.xs(), &meta.length_units, "X")?;
         let time = scales
             .new_dataset::<f64>()
-            .chunk(1024)
+            .chunk(scale_chunk(frames))
             .shape(0..)
             .create("time")
             .ctx(p, || "creating /scales/time".into())?;
@@ -149,7 +180,7 @@ impl RunWriter {
         set_str(p, &time, "axis", "T")?;
         let step = scales
             .new_dataset::<i64>()
-            .chunk(1024)
+            .chunk(scale_chunk(frames))
             .shape(0..)
             .create("step")
             .ctx(p, || "creating /scales/step".into())?;
@@ -192,6 +223,7 @@ impl RunWriter {
             fields: Vec::new(),
             diagnostics: Vec::new(),
             frames: 0,
+            planned: frames,
             f32_buf: Array2::zeros((grid.ny, grid.nx)),
             compress: false,
             gathers: Vec::new(),
@@ -274,11 +306,12 @@ impl RunWriter {
             fields,
             diagnostics,
             frames,
+            planned: 0,
             f32_buf: Array2::zeros((grid.ny, grid.nx)),
             compress: false,
             gathers: Vec::new(),
         };
-        w.resize_all(frames)?;
+        w.truncate_scales(frames)?;
         w.flush()?;
         Ok(w)
     }
@@ -319,13 +352,17 @@ impl RunWriter {
         };
         // One frame per chunk: appending touches one chunk, reading a frame decodes one chunk.
         let builder = builder.chunk((1, ny.max(1), nx.max(1)));
-        let builder = if self.compress {
-            builder.shuffle().deflate(DEFLATE_LEVEL)
+        let (builder, reserved) = if self.compress {
+            (builder.shuffle().deflate(DEFLATE_LEVEL), 0)
         } else {
-            builder
+            // Every planned frame's chunk allocated now, never filled (see `create_planned`).
+            let b = builder
+                .alloc_time(Some(AllocTime::Early))
+                .fill_time(FillTime::Never);
+            (b, self.planned.min(PLANNED_FRAMES_MAX))
         };
         let ds = builder
-            .shape((0.., ny, nx))
+            .shape((reserved.., ny, nx))
             .create(q.name.as_str())
             .ctx(p, || format!("creating /fields/{}", q.name))?;
         write_quantity_attrs(p, &ds, q)?;
@@ -367,7 +404,7 @@ impl RunWriter {
         let ds = self
             .diags_group
             .new_dataset::<f64>()
-            .chunk(1024)
+            .chunk(scale_chunk(self.planned))
             .shape(0..)
             .create(q.name.as_str())
             .ctx(p, || format!("creating /diagnostics/{}", q.name))?;
@@ -446,9 +483,12 @@ impl RunWriter {
             let Some((name, view)) = fields.iter().find(|f| f.0 == slot.name) else {
                 continue;
             };
-            slot.ds
-                .resize((k + 1, ny, nx))
-                .ctx(p, || format!("extending /fields/{name}"))?;
+            // Frames beyond the plan (or every frame without one) extend the dataset.
+            if slot.ds.shape().first().is_none_or(|&n| n <= k) {
+                slot.ds
+                    .resize((k + 1, ny, nx))
+                    .ctx(p, || format!("extending /fields/{name}"))?;
+            }
             let res = match slot.precision {
                 Precision::F64 => slot
                     .ds
@@ -733,10 +773,14 @@ impl RunWriter {
 
     /// Sets (or replaces) a free string attribute on `/`, e.g. `status = "completed"`.
     ///
+    /// The attribute is stored with room for [`ATTRIBUTE_ROOM`] bytes, so a later value that
+    /// fits (`running`, `completed`, `interrupted`) is rewritten in place and the file does
+    /// not grow (see [`RunWriter::create_planned`]).
+    ///
     /// # Errors
     /// [`IoError::Invalid`] if the name or value holds a NUL byte.
     pub fn set_attribute(&mut self, name: &str, value: &str) -> Result<()> {
-        set_str(&self.path, &self.file, name, value)?;
+        set_str_sized(&self.path, &self.file, name, value, ATTRIBUTE_ROOM)?;
         self.flush()
     }
 
@@ -785,13 +829,44 @@ impl RunWriter {
         self.diagnostics.iter().map(|d| d.0.clone()).collect()
     }
 
-    fn resize_all(&mut self, frames: usize) -> Result<()> {
+    /// Grows every uncompressed field to hold `frames` frames, its chunks allocated now when
+    /// the field was created with a plan ([`RunWriter::create_planned`]): a resumed run calls
+    /// this with its plan so that its appends do not grow the file either. Fields already as
+    /// long are left alone.
+    ///
+    /// # Errors
+    /// [`IoError::Hdf5`].
+    pub fn reserve_frames(&mut self, frames: usize) -> Result<()> {
         let p = self.path.clone();
         let (ny, nx) = self.grid.shape();
+        self.planned = self.planned.max(frames);
+        let frames = frames.min(PLANNED_FRAMES_MAX);
         for f in &self.fields {
-            f.ds.resize((frames, ny, nx))
-                .ctx(&p, || format!("truncating /fields/{}", f.name))?;
+            if f.ds.shape().first().is_some_and(|&n| n < frames) {
+                f.ds.resize((frames, ny, nx))
+                    .ctx(&p, || format!("extending /fields/{}", f.name))?;
+            }
         }
+        self.flush()
+    }
+
+    /// Shrinks the fields to the frames written (they may hold planned frames not written).
+    fn trim_fields(&self) -> Result<()> {
+        let (ny, nx) = self.grid.shape();
+        for f in &self.fields {
+            if f.ds.shape().first().is_some_and(|&n| n > self.frames) {
+                f.ds.resize((self.frames, ny, nx))
+                    .ctx(&self.path, || format!("trimming /fields/{}", f.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Truncates the scales and diagnostics to `frames` (a resume drops the frames after its
+    /// checkpoint). The fields keep their length: their chunks stay allocated for the frames
+    /// rewritten next, and [`RunWriter::close`] trims them.
+    fn truncate_scales(&mut self, frames: usize) -> Result<()> {
+        let p = self.path.clone();
         for (name, ds) in &self.diagnostics {
             ds.resize(frames)
                 .ctx(&p, || format!("truncating /diagnostics/{name}"))?;
@@ -806,12 +881,41 @@ impl RunWriter {
         Ok(())
     }
 
-    /// Flushes and closes the file (dropping the writer does the same but ignores errors).
+    /// Trims the fields to the frames written, flushes and closes the file (dropping the
+    /// writer does the same but ignores errors).
     ///
     /// # Errors
     /// [`IoError::Hdf5`].
     pub fn close(self) -> Result<()> {
+        self.trim_fields()?;
         self.flush()
+    }
+}
+
+impl Drop for RunWriter {
+    fn drop(&mut self) {
+        // A run that stops early (an error, an interrupt) leaves no planned frame unwritten in
+        // its fields. Errors are ignored as in any drop; `close` reports them.
+        let _ = self.trim_fields();
+    }
+}
+
+/// Bytes reserved for a free string attribute set by [`RunWriter::set_attribute`].
+pub const ATTRIBUTE_ROOM: usize = 16;
+
+/// Most frames allocated ahead by a plan ([`RunWriter::create_planned`]): the chunk length of
+/// `/scales/*` and `/diagnostics/*` (512 KiB of f64) and the fields' reserved frames. A run
+/// planning more allocates again every `PLANNED_FRAMES_MAX` frames (1-D datasets) and at
+/// every frame beyond them (fields); the cap keeps the chunk index of a reserved field small.
+pub const PLANNED_FRAMES_MAX: usize = 1 << 16;
+
+/// Chunk length of the per-frame 1-D datasets of a run planning `frames` frames (1024
+/// without a plan).
+fn scale_chunk(frames: usize) -> usize {
+    if frames == 0 {
+        1024
+    } else {
+        frames.min(PLANNED_FRAMES_MAX)
     }
 }
 

@@ -356,6 +356,8 @@ pub fn run_with(
     let check = stop_check_every(s.grid.ny.saturating_mul(s.grid.nx));
     let stop = || opts.stop.map_or(0, |a| a.load(Ordering::Relaxed));
 
+    // Bounded by the footprint check (`limits`), which counts every frame on disk.
+    let planned_frames = usize::try_from(s.output.frames).unwrap_or(usize::MAX);
     let (writer, resumed_from) = if resuming {
         // Without a checkpoint (killed before the first one), the state at step 0 is the
         // scenario's initial state: the run continues from there.
@@ -381,14 +383,18 @@ pub fn run_with(
         };
         let mut w =
             RunWriter::resume(&run_path, from).map_err(|e| ScenarioError::io(&run_path, e))?;
-        w.set_attribute("status", "running")
+        w.reserve_frames(planned_frames)
+            .and_then(|()| w.set_attribute("status", "running"))
             .map_err(|e| ScenarioError::io(&run_path, e))?;
         (w, Some(from))
     } else {
         let tmp_name = format!("{RUN_FILE}.new-{}", std::process::id());
         let tmp = out.claim(&tmp_name)?;
-        let mut w = RunWriter::create(&tmp, &meta_of(s, sim.as_ref()), &sim.grid())
-            .map_err(|e| ScenarioError::io(&tmp, e))?;
+        // Planned: no frame after the first allocates space, so a kill at any moment leaves
+        // every dataset readable (see `RunWriter::create_planned`).
+        let mut w =
+            RunWriter::create_planned(&tmp, &meta_of(s, sim.as_ref()), &sim.grid(), planned_frames)
+                .map_err(|e| ScenarioError::io(&tmp, e))?;
         crate::provenance::add_numbers(&mut w).map_err(|e| ScenarioError::io(&tmp, e))?;
         w.compress_fields(s.output.compress);
         for q in &fields {
