@@ -448,3 +448,117 @@ fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
         0.0
     );
 }
+
+/// The process ids of the ranks of `mpirun` (its children), by rank.
+fn ranks_of(mpirun: u32) -> Vec<(usize, u32)> {
+    let o = Command::new("pgrep")
+        .args(["-P", &mpirun.to_string()])
+        .output()
+        .unwrap();
+    let mut ranks: Vec<(usize, u32)> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+        .filter_map(|pid| {
+            // Open MPI gives every rank its number in the environment.
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let rank = env
+                .split(|&b| b == 0)
+                .find_map(|v| v.strip_prefix(b"OMPI_COMM_WORLD_RANK="))?;
+            Some((std::str::from_utf8(rank).ok()?.parse().ok()?, pid))
+        })
+        .collect();
+    ranks.sort_unstable();
+    ranks
+}
+
+#[test]
+fn a_killed_rank_stops_every_rank_and_the_run_resumes_to_the_same_bits() {
+    if mpirun().is_none() {
+        return;
+    }
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, DIFFUSION).unwrap();
+    let sets = [
+        "grid.nx=160",
+        "grid.ny=160",
+        "time.dt=1e-6",
+        "time.steps=20000",
+        "output.every=2000",
+        "output.checkpoint_every=1000",
+        "parallel.ranks=[3, 1]",
+    ];
+    run_serial(&sc, &d.path().join("serial"), &sets[..6]);
+    // Rank 0 writes the run file; rank 2 only steps its tile.
+    for victim in [2, 0] {
+        let out = d.path().join(format!("kill{victim}"));
+        let mut c = mpirun().unwrap();
+        c.args(["-n", "3", convsim(), "run", s(&sc), "-o", s(&out), "-q"]);
+        for v in sets {
+            c.args(["--set", v]);
+        }
+        let mut child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while !out.join("checkpoint.h5").exists() && child.try_wait().unwrap().is_none() {
+            assert!(t0.elapsed().as_secs() < 60, "no checkpoint after a minute");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let ranks = ranks_of(child.id());
+        assert_eq!(ranks.len(), 3, "ranks of mpirun: {ranks:?}");
+        let pid = ranks[victim].1;
+        Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        // Every rank exits, in bounded time (Open MPI's runtime takes the job down when one
+        // rank dies, wherever the others are waiting).
+        let t0 = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                t0.elapsed().as_secs() < 60,
+                "mpirun still running a minute after rank {victim} was killed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(!status.success(), "killing rank {victim}: {status:?}");
+        for (r, p) in &ranks {
+            assert!(
+                !Path::new(&format!("/proc/{p}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{p}/stat"))
+                        .is_ok_and(|st| st.contains(") Z ")),
+                "rank {r} (pid {p}) still alive after rank {victim} was killed"
+            );
+        }
+        // The file holds every frame written before, each dataset readable whole.
+        let f = RunFile::open(out.join("run.h5")).unwrap();
+        let frames = f.frames();
+        assert!(frames >= 1 && f.steps().unwrap().last() < Some(&20000));
+        for q in f.fields().unwrap() {
+            assert_eq!(f.read_field(&q.quantity.name).unwrap().dim().0, frames);
+        }
+        for q in f.diagnostics().unwrap() {
+            assert_eq!(f.read_diagnostic(&q.quantity.name).unwrap().len(), frames);
+        }
+        drop(f);
+        let o = run_mpi(
+            mpirun().unwrap(),
+            3,
+            &sc,
+            &out,
+            &[&sets[..], &["--resume"]].concat(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            compare(&d.path().join("serial/run.h5"), &out.join("run.h5")),
+            0.0,
+            "resumed after rank {victim} was killed"
+        );
+    }
+}
