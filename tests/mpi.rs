@@ -527,6 +527,10 @@ fn a_killed_rank_stops_every_rank_and_the_run_resumes_to_the_same_bits() {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
+        eprintln!(
+            "rank {victim} killed: mpirun exited after {:.2} s ({status:?})",
+            t0.elapsed().as_secs_f64()
+        );
         assert!(!status.success(), "killing rank {victim}: {status:?}");
         for (r, p) in &ranks {
             assert!(
