@@ -5,78 +5,16 @@
 //! exact sums), and within `1e-13` relative for the spectral scheme (the distributed FFT
 //! groups the same sums differently: a few ulps per transform).
 
-use std::sync::mpsc::{Receiver, Sender, channel};
-
 use convsim_core::Partial;
 use convsim_core::sum::ExactSum;
-use convsim_core::tile::{AllToAll, Tile, channel_exchanges};
-use convsim_core::{Complex64, Grid, Simulation};
+use convsim_core::tile::{Tile, channel_all_to_alls, channel_exchanges};
+use convsim_core::{Grid, Simulation};
 use convsim_diffusion::tile::halo_width;
 use convsim_diffusion::{
     BoundaryCondition, BoundaryConditions, DiffusionParams, DiffusionSolver, DiffusionTile,
     Diffusivity, FaceAverage, Scheme, StencilForm, StencilTaps, TileLinks, boundaries_of,
 };
 use ndarray::{Array2, s};
-
-/// An all-to-all between threads.
-struct ChannelAllToAll {
-    rank: usize,
-    to: Vec<Sender<Vec<Complex64>>>,
-    from: Vec<Receiver<Vec<Complex64>>>,
-}
-
-fn all_to_alls(p: usize) -> Vec<ChannelAllToAll> {
-    // chans[s][d]: from s to d.
-    let mut senders: Vec<Vec<Option<Sender<Vec<Complex64>>>>> = (0..p).map(|_| vec![]).collect();
-    let mut receivers: Vec<Vec<Option<Receiver<Vec<Complex64>>>>> =
-        (0..p).map(|_| (0..p).map(|_| None).collect()).collect();
-    for (src, row) in senders.iter_mut().enumerate() {
-        for from_src in &mut receivers {
-            let (tx, rx) = channel();
-            row.push(Some(tx));
-            from_src[src] = Some(rx);
-        }
-    }
-    senders
-        .into_iter()
-        .zip(receivers)
-        .enumerate()
-        .map(|(rank, (to, from))| ChannelAllToAll {
-            rank,
-            to: to.into_iter().map(Option::unwrap).collect(),
-            from: from.into_iter().map(Option::unwrap).collect(),
-        })
-        .collect()
-}
-
-impl AllToAll for ChannelAllToAll {
-    fn size(&self) -> usize {
-        self.to.len()
-    }
-    fn rank(&self) -> usize {
-        self.rank
-    }
-    fn all_to_all(
-        &mut self,
-        send: &[Complex64],
-        sc: &[usize],
-        recv: &mut [Complex64],
-        rc: &[usize],
-    ) {
-        let mut k = 0;
-        for (d, &n) in sc.iter().enumerate() {
-            self.to[d].send(send[k..k + n].to_vec()).unwrap();
-            k += n;
-        }
-        let mut k = 0;
-        for (s, &n) in rc.iter().enumerate() {
-            let v = self.from[s].recv().unwrap();
-            assert_eq!(v.len(), n);
-            recv[k..k + n].copy_from_slice(&v);
-            k += n;
-        }
-    }
-}
 
 fn grid(ny: usize, nx: usize) -> Grid {
     Grid {
@@ -120,7 +58,7 @@ fn run_tiled(
         .collect();
     let blocks: Vec<_> = tiles.iter().map(|t| (t.start, t.shape)).collect();
     let halos = channel_exchanges(&tiles, dims);
-    let a2as = all_to_alls(p);
+    let a2as = channel_all_to_alls(p);
     let results: Vec<TileResult> = std::thread::scope(|sc| {
         let handles: Vec<_> = halos
             .into_iter()

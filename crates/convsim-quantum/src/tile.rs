@@ -19,6 +19,15 @@ use crate::QuantumSolver;
 use crate::params::{Evolution, Method, QuantumParams};
 use crate::state::cell_measure;
 
+/// The row hook multiplying row `y` of the row slab starting at `r0` by `f`'s row.
+fn times(f: &Array2<Complex64>, r0: usize) -> impl Fn(usize, &mut [Complex64]) + '_ {
+    move |y, row| {
+        for (z, h) in row.iter_mut().zip(f.row(y - r0)) {
+            *z *= h;
+        }
+    }
+}
+
 /// The transform and its links, used by `step` (`&mut self`) and the diagnostics (`&self`).
 struct Spectral {
     fft: DistFft,
@@ -32,8 +41,10 @@ pub struct QuantumTile {
     dt: f64,
     psi: Array2<Complex64>,
     v: Array2<f64>,
-    /// `exp(-i V dt / 2)` on the tile.
+    /// `exp(-i V dt / 2)` and `exp(-i V dt)` on this rank's row slab of the distributed
+    /// transform (the rows the split-step hooks see, not the tile).
     half: Array2<Complex64>,
+    full: Array2<Complex64>,
     /// Per sample of this rank's spectrum (column-major like it): the kinetic factor
     /// `exp(-i ky^2 dt / 2m) exp(-i kx^2 dt / 2m)`, `k^2 / 2m`, `kx` and `ky`.
     kinetic: Vec<Complex64>,
@@ -96,8 +107,11 @@ impl QuantumTile {
         let psi = whole.psi().slice(s![rows.clone(), cols.clone()]).to_owned();
         let v = whole.potential().slice(s![rows, cols]).to_owned();
         let dt = p.dt;
-        let half = v.mapv(|v| Complex64::from_polar(1.0, -0.5 * dt * v));
         let fft = DistFft::new([g.ny, g.nx], &links.blocks, links.rank);
+        let potential = whole.potential();
+        let slab = potential.slice(s![fft.slab_rows(), ..]);
+        let half = slab.mapv(|v| Complex64::from_polar(1.0, -0.5 * dt * v));
+        let full = slab.mapv(|v| Complex64::from_polar(1.0, -dt * v));
         let dy = if g.ny == 1 { 1.0 } else { g.dy };
         let (kys, kxs) = (wavenumbers(g.ny, dy), wavenumbers(g.nx, g.dx));
         let m = p.mass;
@@ -118,6 +132,7 @@ impl QuantumTile {
             psi,
             v,
             half,
+            full,
             kinetic,
             energy_k,
             kx,
@@ -175,20 +190,32 @@ impl Simulation for QuantumTile {
     }
     /// `V/2 K V/2`, the kinetic step over every rank. Allocates nothing.
     fn step(&mut self) {
-        let sp = self.spectral.get_mut();
-        self.psi.zip_mut_with(&self.half, |z, h| *z *= h);
-        sp.fft
-            .forward(self.psi.view(), |z| z, sp.links.all_to_all.as_mut());
-        for (z, k) in sp.fft.spectrum_mut().iter_mut().zip(&self.kinetic) {
-            *z *= k;
+        self.advance(1);
+    }
+    /// `n` Strang steps over every rank with the half potential steps between two kinetic
+    /// steps merged into one (`V/2 K V K ... V K V/2`), which is the single-process solver's
+    /// loop too: the field leaves its tile layout once per call (see
+    /// [`DistFft::apply_steps`]). Allocates nothing.
+    fn advance(&mut self, n: u64) {
+        let Ok(n) = usize::try_from(n) else {
+            return;
+        };
+        if n == 0 {
+            return;
         }
-        sp.fft.inverse(
+        let sp = self.spectral.get_mut();
+        let r0 = sp.fft.slab_rows().start;
+        let (half, full) = (&self.half, &self.full);
+        sp.fft.apply_steps(
             self.psi.view_mut(),
-            |o, z| *o = z,
+            n,
+            &self.kinetic,
+            times(half, r0),
+            times(full, r0),
+            times(half, r0),
             sp.links.all_to_all.as_mut(),
         );
-        self.psi.zip_mut_with(&self.half, |z, h| *z *= h);
-        self.steps += 1;
+        self.steps += n as u64;
         self.time = self.steps as f64 * self.dt;
     }
     fn fields(&self) -> Vec<Quantity> {

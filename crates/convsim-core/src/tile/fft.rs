@@ -13,12 +13,17 @@
 //! the same but the butterflies group them differently than a real-to-complex plan.
 
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 use num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 
 use super::split;
+
+/// Rows transformed together in the row pass of [`DistFft::apply_steps`]: 16 complex values
+/// are four cache lines, and 16 rows of 1024 samples (256 KiB) stay in L2.
+const ROW_GROUP: usize = 16;
 
 /// The collective a distributed FFT needs.
 pub trait AllToAll: Send {
@@ -56,6 +61,71 @@ impl AllToAll for SelfAllToAll {
         _recv_counts: &[usize],
     ) {
         recv.copy_from_slice(send);
+    }
+}
+
+/// An all-to-all between threads of one process, over channels: for tests of distributed
+/// transforms without MPI (it allocates a message per block; MPI runs use convsim-mpi).
+#[derive(Debug)]
+pub struct ChannelAllToAll {
+    rank: usize,
+    to: Vec<Sender<Vec<Complex64>>>,
+    from: Vec<Receiver<Vec<Complex64>>>,
+}
+
+/// The all-to-alls of `p` ranks, one per rank (give rank `r` the `r`-th).
+#[must_use]
+pub fn channel_all_to_alls(p: usize) -> Vec<ChannelAllToAll> {
+    // `from[d][s]` receives what `to[s][d]` sends.
+    let mut to: Vec<Vec<Sender<Vec<Complex64>>>> = (0..p).map(|_| Vec::with_capacity(p)).collect();
+    let mut from: Vec<Vec<Option<Receiver<Vec<Complex64>>>>> =
+        (0..p).map(|_| (0..p).map(|_| None).collect()).collect();
+    for (src, senders) in to.iter_mut().enumerate() {
+        for inbox in &mut from {
+            let (tx, rx) = channel();
+            senders.push(tx);
+            inbox[src] = Some(rx);
+        }
+    }
+    to.into_iter()
+        .zip(from)
+        .enumerate()
+        .map(|(rank, (to, from))| ChannelAllToAll {
+            rank,
+            to,
+            from: from.into_iter().flatten().collect(),
+        })
+        .collect()
+}
+
+impl AllToAll for ChannelAllToAll {
+    fn size(&self) -> usize {
+        self.to.len()
+    }
+    fn rank(&self) -> usize {
+        self.rank
+    }
+    /// # Panics
+    /// If a peer hung up or sent a block of another length than `recv_counts` says.
+    fn all_to_all(
+        &mut self,
+        send: &[Complex64],
+        send_counts: &[usize],
+        recv: &mut [Complex64],
+        recv_counts: &[usize],
+    ) {
+        let mut k = 0;
+        for (to, &n) in self.to.iter().zip(send_counts) {
+            to.send(send[k..k + n].to_vec()).expect("peer alive");
+            k += n;
+        }
+        let mut k = 0;
+        for (from, &n) in self.from.iter().zip(recv_counts) {
+            let v = from.recv().expect("peer alive");
+            assert_eq!(v.len(), n, "ChannelAllToAll: block length");
+            recv[k..k + n].copy_from_slice(&v);
+            k += n;
+        }
     }
 }
 
@@ -197,35 +267,11 @@ impl DistFft {
         value: impl Fn(T) -> Complex64,
         comm: &mut dyn AllToAll,
     ) {
+        self.tile_to_rows(u, value, comm);
         let me = self.rank;
-        let t = self.tiles[me].clone();
-        assert_eq!(u.dim(), (t[0].len(), t[1].len()), "DistFft::forward: shape");
-        // Tile -> row slabs.
-        let mut k = 0;
-        for d in 0..self.tiles.len() {
-            let b = intersect(&t, &self.row_slabs[d]);
-            for y in b[0].clone() {
-                for x in b[1].clone() {
-                    self.send[k] = value(u[[y - t[0].start, x - t[1].start]]);
-                    k += 1;
-                }
-            }
-        }
-        let [s0, r0, s1, r1] = &self.counts;
-        let (ns, nr) = (s0.iter().sum(), r0.iter().sum());
-        comm.all_to_all(&self.send[..ns], s0, &mut self.recv[..nr], r0);
         let nx = self.global[1];
         let rows = self.row_slabs[me].clone();
-        let mut k = 0;
-        for s in 0..self.tiles.len() {
-            let b = intersect(&self.tiles[s], &rows);
-            for y in b[0].clone() {
-                for x in b[1].clone() {
-                    self.rows[(y - rows[0].start) * nx + x] = self.recv[k];
-                    k += 1;
-                }
-            }
-        }
+        let [_, _, s1, r1] = &self.counts;
         for row in self.rows.chunks_exact_mut(nx.max(1)) {
             self.fft[0].process_with_scratch(row, &mut self.scratch);
         }
@@ -266,7 +312,7 @@ impl DistFft {
     /// If `out` does not have the shape of this rank's block.
     pub fn inverse<T>(
         &mut self,
-        mut out: ArrayViewMut2<'_, T>,
+        out: ArrayViewMut2<'_, T>,
         store: impl Fn(&mut T, Complex64),
         comm: &mut dyn AllToAll,
     ) {
@@ -276,7 +322,7 @@ impl DistFft {
         for col in self.cols.chunks_exact_mut(ny.max(1)) {
             self.fft[3].process_with_scratch(col, &mut self.scratch);
         }
-        let [s0, r0, s1, r1] = &self.counts;
+        let [_, _, s1, r1] = &self.counts;
         // Column slabs -> row slabs (the forward's second move, reversed).
         let cols = self.col_slabs[me].clone();
         let mut k = 0;
@@ -305,34 +351,232 @@ impl DistFft {
         for row in self.rows.chunks_exact_mut(nx.max(1)) {
             self.fft[2].process_with_scratch(row, &mut self.scratch);
         }
-        // Row slabs -> tiles.
+        self.rows_to_tile(out, |o, z| store(o, z * norm), comm);
+    }
+
+    /// Global rows of this rank's row slab: the rows the hooks of
+    /// [`DistFft::apply_steps`] see on this rank.
+    #[must_use]
+    pub fn slab_rows(&self) -> std::ops::Range<usize> {
+        self.row_slabs[self.rank][0].clone()
+    }
+
+    /// `n` applications of `K = IDFT H DFT` to the field whose tiles the ranks give as `u`,
+    /// with row hooks between them, in place (every rank calls it with the same `n`):
+    ///
+    /// ```text
+    /// u <- post(K(mid(K(... mid(K(pre(u))) ...))))      (K n times)
+    /// ```
+    ///
+    /// `transfer` is `H` on this rank's spectrum, laid out as [`DistFft::spectrum_mut`]
+    /// (column-major over [`DistFft::spectrum_cols`]). The hooks act on whole global rows:
+    /// `pre(y, row)` on row `y` (global index, all `nx` samples) before its first transform,
+    /// `mid` between two applications, `post` after the last; on this rank they see the rows
+    /// of [`DistFft::slab_rows`]. This is the split-step loop of [`crate::SpectralPlan::
+    /// apply_steps`] over ranks, and it moves much less data than `n` pairs of
+    /// [`DistFft::forward`] and [`DistFft::inverse`]: the field goes from tiles to row slabs
+    /// once and back once, and each application is two all-to-alls (rows to columns and
+    /// back) with the column transforms, the transfer and the inverse column transforms in one
+    /// pass, and the inverse row transform, `mid` and the next forward row transform in
+    /// another. The samples are moved in blocks laid out for the next pass, so every copy
+    /// reads or writes contiguous runs.
+    ///
+    /// # Panics
+    /// If `u` does not have the shape of this rank's tile, `transfer` the length of its
+    /// spectrum, or `n == 0`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_steps<Pre, Mid, Post>(
+        &mut self,
+        mut u: ArrayViewMut2<'_, Complex64>,
+        n: usize,
+        transfer: &[Complex64],
+        pre: Pre,
+        mid: Mid,
+        post: Post,
+        comm: &mut dyn AllToAll,
+    ) where
+        Pre: Fn(usize, &mut [Complex64]),
+        Mid: Fn(usize, &mut [Complex64]),
+        Post: Fn(usize, &mut [Complex64]),
+    {
+        assert!(n > 0, "DistFft::apply_steps: n must be at least 1");
+        assert_eq!(transfer.len(), self.cols.len(), "DistFft: transfer length");
+        let [ny, nx] = self.global;
+        let norm = 1.0 / (ny as f64 * nx as f64);
+        let me = self.rank;
+        let rows = self.row_slabs[me][0].clone();
+        let cols = self.col_slabs[me][1].clone();
+        let (my_rows, my_cols) = (rows.len(), cols.len());
+        let p = self.tiles.len();
+        // Block offsets in send/recv: rows -> cols sends my_rows x cols_d to d (laid out
+        // column by column, so the receiver appends runs to its columns); cols -> rows sends
+        // my_cols x rows_d to d (also column by column, read back row by row).
+        let offsets = |len: &dyn Fn(usize) -> usize| -> Vec<usize> {
+            let mut o = Vec::with_capacity(p + 1);
+            o.push(0);
+            for d in 0..p {
+                o.push(o[d] + len(d));
+            }
+            o
+        };
+        let row_blocks = offsets(&|d| my_rows * self.col_slabs[d][1].len());
+        let col_blocks = offsets(&|d| my_cols * self.row_slabs[d][0].len());
+        let [_, _, s1, r1] = self.counts.clone();
+        // my_rows x nx samples leave the row pass, my_cols x ny the column pass.
+        let (n_rc, n_cr) = (row_blocks[p], col_blocks[p]);
+        self.tile_to_rows(u.view(), |z| z, comm);
+        for k in 0..=n {
+            // Row pass, ROW_GROUP rows at a time: the blocks hold a group's samples of one
+            // column next to each other, so gathering and scattering a group reads and writes
+            // whole cache lines.
+            for r0 in (0..my_rows).step_by(ROW_GROUP) {
+                let g = ROW_GROUP.min(my_rows - r0);
+                let group = &mut self.rows[r0 * nx..(r0 + g) * nx];
+                if k > 0 {
+                    // recv holds cols_s x my_rows blocks from every rank s, column by column.
+                    let mut base = 0;
+                    for s in 0..p {
+                        let c = self.col_slabs[s][1].clone();
+                        for (j, x) in c.clone().enumerate() {
+                            let at = base + j * my_rows + r0;
+                            for (i, z) in self.recv[at..at + g].iter().enumerate() {
+                                group[i * nx + x] = z * norm;
+                            }
+                        }
+                        base += c.len() * my_rows;
+                    }
+                }
+                for (i, row) in group.chunks_exact_mut(nx.max(1)).enumerate() {
+                    let y = rows.start + r0 + i;
+                    if k > 0 {
+                        self.fft[2].process_with_scratch(row, &mut self.scratch);
+                        if k == n {
+                            post(y, row);
+                            continue;
+                        }
+                        mid(y, row);
+                    } else {
+                        pre(y, row);
+                    }
+                    self.fft[0].process_with_scratch(row, &mut self.scratch);
+                }
+                if k == n {
+                    continue;
+                }
+                for (slab, &base) in self.col_slabs.iter().zip(&row_blocks) {
+                    for (j, x) in slab[1].clone().enumerate() {
+                        let at = base + j * my_rows + r0;
+                        for (i, z) in self.send[at..at + g].iter_mut().enumerate() {
+                            *z = group[i * nx + x];
+                        }
+                    }
+                }
+            }
+            if k == n {
+                break;
+            }
+            comm.all_to_all(&self.send[..n_rc], &s1, &mut self.recv[..n_cr], &r1);
+            // Column pass: recv holds my_rows_s x my_cols blocks from every rank s, column
+            // by column; a column is whole once every rank's run is in place.
+            for c in 0..my_cols {
+                let col = &mut self.cols[c * ny..(c + 1) * ny];
+                let mut at = 0;
+                for s in 0..p {
+                    let rs = &self.row_slabs[s][0];
+                    let run = rs.len();
+                    let base = at + c * run;
+                    col[rs.clone()].copy_from_slice(&self.recv[base..base + run]);
+                    at += run * my_cols;
+                }
+                self.fft[1].process_with_scratch(col, &mut self.scratch);
+                for (z, h) in col.iter_mut().zip(&transfer[c * ny..(c + 1) * ny]) {
+                    *z *= h;
+                }
+                self.fft[3].process_with_scratch(col, &mut self.scratch);
+                for (slab, &block) in self.row_slabs.iter().zip(&col_blocks) {
+                    let rd = &slab[0];
+                    let run = rd.len();
+                    let base = block + c * run;
+                    self.send[base..base + run].copy_from_slice(&col[rd.clone()]);
+                }
+            }
+            comm.all_to_all(&self.send[..n_cr], &r1, &mut self.recv[..n_rc], &s1);
+        }
+        self.rows_to_tile(u.view_mut(), |o, z| *o = z, comm);
+    }
+
+    /// Tile -> row slabs (the first move of a forward transform): `self.rows` gets this
+    /// rank's row slab of the field whose tiles the ranks give as `u`.
+    fn tile_to_rows<T: Copy>(
+        &mut self,
+        u: ArrayView2<'_, T>,
+        value: impl Fn(T) -> Complex64,
+        comm: &mut dyn AllToAll,
+    ) {
+        let me = self.rank;
+        let t = self.tiles[me].clone();
+        assert_eq!(u.dim(), (t[0].len(), t[1].len()), "DistFft: tile shape");
         let mut k = 0;
         for d in 0..self.tiles.len() {
-            let b = intersect(&self.tiles[d], &rows);
+            let b = intersect(&t, &self.row_slabs[d]);
             for y in b[0].clone() {
+                let row = u.row(y - t[0].start);
                 for x in b[1].clone() {
-                    self.send[k] = self.rows[(y - rows[0].start) * nx + x];
+                    self.send[k] = value(row[x - t[1].start]);
                     k += 1;
                 }
             }
         }
+        let [s0, r0, _, _] = &self.counts;
+        let (ns, nr) = (s0.iter().sum(), r0.iter().sum());
+        comm.all_to_all(&self.send[..ns], s0, &mut self.recv[..nr], r0);
+        let nx = self.global[1];
+        let rows = self.row_slabs[me].clone();
+        let mut k = 0;
+        for s in 0..self.tiles.len() {
+            let b = intersect(&self.tiles[s], &rows);
+            for y in b[0].clone() {
+                let n = b[1].len();
+                let at = (y - rows[0].start) * nx + b[1].start;
+                self.rows[at..at + n].copy_from_slice(&self.recv[k..k + n]);
+                k += n;
+            }
+        }
+    }
+
+    /// Row slabs -> tiles (the last move of an inverse transform): every sample of this
+    /// rank's tile is written through `store(&mut out, z)` from the ranks' `self.rows`.
+    fn rows_to_tile<T>(
+        &mut self,
+        mut out: ArrayViewMut2<'_, T>,
+        store: impl Fn(&mut T, Complex64),
+        comm: &mut dyn AllToAll,
+    ) {
+        let me = self.rank;
+        let nx = self.global[1];
+        let rows = self.row_slabs[me].clone();
+        let mut k = 0;
+        for d in 0..self.tiles.len() {
+            let b = intersect(&self.tiles[d], &rows);
+            for y in b[0].clone() {
+                let n = b[1].len();
+                let at = (y - rows[0].start) * nx + b[1].start;
+                self.send[k..k + n].copy_from_slice(&self.rows[at..at + n]);
+                k += n;
+            }
+        }
+        let [s0, r0, _, _] = &self.counts;
         let (ns, nr) = (r0.iter().sum(), s0.iter().sum());
         comm.all_to_all(&self.send[..ns], r0, &mut self.recv[..nr], s0);
         let t = self.tiles[me].clone();
-        assert_eq!(
-            out.dim(),
-            (t[0].len(), t[1].len()),
-            "DistFft::inverse: shape"
-        );
+        assert_eq!(out.dim(), (t[0].len(), t[1].len()), "DistFft: tile shape");
         let mut k = 0;
         for s in 0..self.tiles.len() {
             let b = intersect(&t, &self.row_slabs[s]);
             for y in b[0].clone() {
+                let mut row = out.row_mut(y - t[0].start);
                 for x in b[1].clone() {
-                    store(
-                        &mut out[[y - t[0].start, x - t[1].start]],
-                        self.recv[k] * norm,
-                    );
+                    store(&mut row[x - t[1].start], self.recv[k]);
                     k += 1;
                 }
             }

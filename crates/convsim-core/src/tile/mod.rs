@@ -527,6 +527,6 @@ impl std::fmt::Debug for TileLinks {
 mod fft;
 mod strips;
 
-pub use fft::{AllToAll, DistFft, SelfAllToAll};
+pub use fft::{AllToAll, ChannelAllToAll, DistFft, SelfAllToAll, channel_all_to_alls};
 
 pub use strips::{ChannelExchange, channel_exchanges, pack, strip_len, unpack};
