@@ -688,6 +688,97 @@ impl<T: Element> SpectralPlan<T> {
         }
     }
 
+    /// Weighted sums of the power spectrum of complex `data`, one per spectrum column:
+    ///
+    /// ```text
+    /// out[j] = sum over i of weight(ky[i], kx[j]) * |DFT(data)[i, j]|^2     (unnormalised DFT)
+    /// ```
+    ///
+    /// With Parseval's theorem, `sum out[j][m] / (ny nx)` is `<data| W_m |data>` for the
+    /// Fourier multiplier `W_m`: the kinetic energy and the mean momenta of a wavefunction from
+    /// one forward transform, where applying each operator would take a forward and an inverse
+    /// transform. `data` is overwritten (it holds the row-transformed samples afterwards); the
+    /// transfer function is not used. Each column is summed in order of `ky`, so the result does
+    /// not depend on the thread count. Allocates nothing.
+    ///
+    /// ```
+    /// use convsim_core::{Complex64, SpectralPlan};
+    /// use ndarray::Array2;
+    /// let mut plan = SpectralPlan::<Complex64>::new([4, 8], [1.0, 0.5], |_, _| 1.0.into()).unwrap();
+    /// // A plane wave exp(i kx x) with kx = 2 pi / 4 (one period over the 8 samples at dx = 0.5).
+    /// let k = 2.0 * std::f64::consts::PI / 4.0;
+    /// let mut psi = Array2::from_shape_fn((4, 8), |(_, j)| Complex64::from_polar(1.0, k * 0.5 * j as f64));
+    /// let mut out = vec![[0.0; 4]; 8];
+    /// plan.power_by_column(psi.view_mut(), |_, kx| [1.0, kx, 0.0, 0.0], &mut out);
+    /// let sum = |m: usize| out.iter().map(|c| c[m]).sum::<f64>() / 32.0;
+    /// assert!((sum(0) - 32.0).abs() < 1e-12);      // sum |psi|^2 = 32 samples
+    /// assert!((sum(1) / sum(0) - k).abs() < 1e-12); // <p_x> = kx
+    /// ```
+    ///
+    /// # Panics
+    /// If `T` is real, `data` does not have the planned shape or its rows are not contiguous,
+    /// or `out` does not have one entry per column.
+    pub fn power_by_column<W>(
+        &mut self,
+        mut data: ArrayViewMut2<'_, T>,
+        weight: W,
+        out: &mut [[f64; 4]],
+    ) where
+        W: Fn(f64, f64) -> [f64; 4] + Sync,
+    {
+        use num_traits::ToPrimitive as _;
+        let [ny, nx] = self.shape;
+        assert!(T::IS_COMPLEX, "power_by_column: complex data only");
+        assert_eq!(data.dim(), (ny, nx), "power_by_column: data shape");
+        assert!(
+            nx == 1 || data.strides()[1] == 1,
+            "power_by_column: rows must be contiguous"
+        );
+        assert_eq!(out.len(), nx, "power_by_column: one entry per column");
+        let RowFft::Complex { fwd, .. } = &self.rows else {
+            unreachable!("complex data have complex row transforms")
+        };
+        let fwd = Arc::clone(fwd);
+        let fwd = &*fwd;
+        row_pass(
+            &mut data,
+            self.rows_per_task,
+            &mut self.row_scratch,
+            |_, row, s| fwd.process_with_scratch(row, s),
+        );
+        let cpt = self.cols_per_task;
+        let col_fwd = &*self.col_fwd;
+        let (ky, kx) = (&self.ky, &self.kx);
+        data.axis_chunks_iter_mut(Axis(1), cpt)
+            .into_par_iter()
+            .zip(self.col_scratch.par_iter_mut())
+            .zip(out.par_chunks_mut(cpt))
+            .enumerate()
+            .for_each(|(t, ((chunk, s), out))| {
+                let j0 = t * cpt;
+                let nc = chunk.ncols();
+                for b0 in (0..nc).step_by(BLOCK) {
+                    let w = BLOCK.min(nc - b0);
+                    let buf = &mut s.buf[..w * ny];
+                    gather_columns(&chunk.view(), b0, buf);
+                    if ny > 1 {
+                        col_fwd.process_with_scratch(buf, &mut s.fft);
+                    }
+                    for (c, col) in buf.chunks_exact(ny).enumerate() {
+                        let k_x = kx[j0 + b0 + c];
+                        let mut acc = [0.0; 4];
+                        for (z, &k_y) in col.iter().zip(ky) {
+                            let p = z.norm_sqr().to_f64().unwrap_or(f64::NAN);
+                            for (a, w) in acc.iter_mut().zip(weight(k_y, k_x)) {
+                                *a += w * p;
+                            }
+                        }
+                        out[b0 + c] = acc;
+                    }
+                }
+            });
+    }
+
     /// Column transforms, transfer function and inverse column transforms, in one pass over the
     /// columns of (row-transformed) complex data with contiguous rows.
     fn column_pass<E: Send + Sync + 'static>(&mut self, data: &mut ArrayViewMut2<'_, E>) {

@@ -243,3 +243,43 @@ fn fused_steps_do_not_depend_on_the_thread_count() {
         assert_eq!(run(threads), one, "{threads} threads");
     }
 }
+
+#[test]
+fn power_by_column_is_the_expectation_of_the_fourier_multiplier() {
+    // Parseval: sum_j out[j][m] / N = <psi| IDFT(w_m DFT psi)>, the expectation computed by
+    // applying the multiplier w_m (a real transfer) and taking the inner product. Both are
+    // sums of N terms after FFTs of the same data: 1e-12 relative to the sum of the terms'
+    // magnitudes (sum |w_m| |DFT psi|^2 / N, from the same method with |w_m|) as for the FFT
+    // path. Odd and even sides (the Nyquist column and row exist only for even ones), one
+    // row, one column.
+    let mut r = rng(23);
+    for (ny, nx) in [(16, 12), (9, 7), (1, 10), (8, 1)] {
+        let psi: Array2<Complex64> = random_array(&mut r, ny, nx);
+        let d = [0.3, 0.7];
+        let weights = |ky: f64, kx: f64| [1.0, (ky * ky + kx * kx) / 3.0, kx, ky - 0.5 * kx];
+        let mut plan = SpectralPlan::<Complex64>::new([ny, nx], d, |_, _| 1.0.into()).unwrap();
+        let mut out = vec![[f64::NAN; 4]; nx];
+        plan.power_by_column(psi.clone().view_mut(), weights, &mut out);
+        let mut abs = vec![[f64::NAN; 4]; nx];
+        plan.power_by_column(
+            psi.clone().view_mut(),
+            |ky, kx| weights(ky, kx).map(f64::abs),
+            &mut abs,
+        );
+        let n = (ny * nx) as f64;
+        for m in 0..4 {
+            let got: f64 = out.iter().map(|c| c[m]).sum::<f64>() / n;
+            let mut op =
+                SpectralPlan::<Complex64>::new([ny, nx], d, |ky, kx| weights(ky, kx)[m].into())
+                    .unwrap();
+            let mut w_psi = psi.clone();
+            op.apply_inplace(w_psi.view_mut());
+            let want: Complex64 = psi.iter().zip(&w_psi).map(|(p, q)| p.conj() * q).sum();
+            let scale = abs.iter().map(|c| c[m]).sum::<f64>() / n;
+            assert!(
+                (got - want.re).abs() <= 1e-12 * scale && want.im.abs() <= 1e-12 * scale,
+                "{ny}x{nx} weight {m}: {got} vs {want}"
+            );
+        }
+    }
+}

@@ -56,18 +56,22 @@ pub struct Observables {
 /// Kinetic operator used for energies (one per solver, so the size difference is irrelevant).
 #[allow(clippy::large_enum_variant)]
 enum KineticOp {
-    /// The transfer `|k|^2 / 2m + i kx`: one application gives `<T> + i <p_x>` (both operators
-    /// are Hermitian, so each expectation is real and they separate into the real and the
-    /// imaginary part), one spectral application per frame fewer than applying them apart.
-    Spectral(SpectralPlan<Complex64>),
-    /// The stencil of the finite-difference method, and `p_x` apart.
-    Stencil(ConvPlan<Complex64>, SpectralPlan<Complex64>),
+    /// `sum |k|^2 / 2m |psi_k|^2`, from the power spectrum (Parseval): the split-step
+    /// solver's own, exact kinetic operator.
+    Spectral,
+    /// The stencil of the finite-difference method.
+    Stencil(ConvPlan<Complex64>),
 }
 
 /// Plans and buffers for the observables, built at the first request.
 pub(crate) struct Observer {
     kinetic: KineticOp,
-    py: Option<SpectralPlan<Complex64>>,
+    /// The forward transform of the power spectrum, from which `<T>` (split-step), `<p_x>` and
+    /// `<p_y>` all come at once (its transfer is not used).
+    spectrum: SpectralPlan<Complex64>,
+    /// Per column of the spectrum: `sum |k|^2 / 2m |psi_k|^2`, `sum kx |psi_k|^2`,
+    /// `sum ky |psi_k|^2`.
+    power: Vec<[f64; 4]>,
     buf: Array2<Complex64>,
     rows: Vec<[f64; 6]>,
     dots: Vec<Complex64>,
@@ -96,27 +100,40 @@ impl Observer {
                         .boundaries(boundaries)
                         .method(ConvMethod::Direct)
                         .build()?,
-                    SpectralPlan::new(shape, spacing, |_, kx| Complex64::new(kx, 0.0))?,
                 )
             }
-            _ => KineticOp::Spectral(SpectralPlan::new(shape, spacing, move |ky, kx| {
-                Complex64::new((ky * ky + kx * kx) / (2.0 * m), kx)
-            })?),
-        };
-        let py = if g.ny > 1 {
-            Some(SpectralPlan::new(shape, spacing, |ky, _| {
-                Complex64::new(ky, 0.0)
-            })?)
-        } else {
-            None
+            _ => KineticOp::Spectral,
         };
         Ok(Observer {
             kinetic,
-            py,
+            spectrum: SpectralPlan::new(shape, spacing, |_, _| Complex64::new(1.0, 0.0))?,
+            power: vec![[0.0; 4]; g.nx],
             buf: Array2::zeros((g.ny, g.nx)),
             rows: vec![[0.0; 6]; g.ny],
             dots: vec![Complex64::new(0.0, 0.0); g.ny],
         })
+    }
+
+    /// `[sum |k|^2 / 2m |psi_k|^2, sum kx |psi_k|^2, sum ky |psi_k|^2] / (ny nx)`: by
+    /// Parseval, `<psi|T|psi>`, `<psi|p_x|psi>` and `<psi|p_y|psi>` per sample (ky is 0 in
+    /// 1D), from one forward transform. Columns are added in order: the result does not depend
+    /// on the thread count.
+    fn spectral_moments(&mut self, psi: &Array2<Complex64>, mass: f64) -> [f64; 3] {
+        self.buf.assign(psi);
+        let two_m = 2.0 * mass;
+        self.spectrum.power_by_column(
+            self.buf.view_mut(),
+            |ky, kx| [(ky * ky + kx * kx) / two_m, kx, ky, 0.0],
+            &mut self.power,
+        );
+        let mut t = [0.0; 3];
+        for c in &self.power {
+            for (a, v) in t.iter_mut().zip(c) {
+                *a += v;
+            }
+        }
+        let n = psi.len() as f64;
+        t.map(|v| v / n)
     }
 }
 
@@ -204,26 +221,25 @@ impl QuantumSolver {
         let potential = tot[3] * da;
         let interaction = 0.5 * gg * tot[4] * da;
 
-        let (kinetic, px_mean) = match &mut obs.kinetic {
-            KineticOp::Spectral(plan) => {
-                obs.buf.assign(&self.psi);
-                plan.apply_inplace(obs.buf.view_mut());
-                let d = dot(&obs.buf, &mut obs.dots, &self.psi);
-                (d.re * da, d.im * inv)
+        let ny = self.grid.ny;
+        let (kinetic, px_mean, py_mean) = match &mut obs.kinetic {
+            KineticOp::Spectral => {
+                let [t, px, py] = obs.spectral_moments(&self.psi, self.params.mass);
+                (t * da, px * inv, py * inv)
             }
-            KineticOp::Stencil(plan, px) => {
+            KineticOp::Stencil(plan) => {
                 plan.apply(self.psi.view(), obs.buf.view_mut());
                 let kinetic = dot(&obs.buf, &mut obs.dots, &self.psi).re * da;
-                let px_mean = if full {
-                    obs.buf.assign(&self.psi);
-                    px.apply_inplace(obs.buf.view_mut());
-                    dot(&obs.buf, &mut obs.dots, &self.psi).re * inv
+                let (px, py) = if full {
+                    let [_, px, py] = obs.spectral_moments(&self.psi, self.params.mass);
+                    (px * inv, py * inv)
                 } else {
-                    0.0
+                    (0.0, 0.0)
                 };
-                (kinetic, px_mean)
+                (kinetic, px, py)
             }
         };
+        let py_mean = if ny > 1 { py_mean } else { 0.0 };
         if !full {
             return Observables {
                 norm: n,
@@ -234,13 +250,6 @@ impl QuantumSolver {
                 ..Observables::default()
             };
         }
-        let py_mean = if let Some(py) = obs.py.as_mut() {
-            obs.buf.assign(&self.psi);
-            py.apply_inplace(obs.buf.view_mut());
-            dot(&obs.buf, &mut obs.dots, &self.psi).re * inv
-        } else {
-            0.0
-        };
         let (flux, transmitted) = self.flux.as_ref().map_or((0.0, 0.0), |f| {
             (f.measure(&self.psi), f.transmitted(&self.psi))
         });

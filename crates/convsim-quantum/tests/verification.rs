@@ -101,6 +101,44 @@ fn free_gaussian_spreads_as_the_analytic_width() {
 }
 
 #[test]
+fn momenta_and_kinetic_energy_of_a_2d_packet_are_analytic() {
+    // A Gaussian packet exp(i (kx x + ky y)) exp(-r^2 / 4 sigma^2) has <p> = (kx, ky) and
+    // <T> = (kx^2 + ky^2) / 2m + 2 / (8 m sigma^2) per unit norm (each axis adds 1/(8 m
+    // sigma^2)), for the split-step's spectral observables and for the finite-difference
+    // method's momenta. The packet is band-limited and far from the edges (as above), so the
+    // grid adds < 1e-10; the finite-difference kinetic energy has its stencil's O(h^8) error.
+    let (sigma, kx, ky, mass) = (1.2, 0.8, -1.3, 1.5);
+    for method in [
+        Method::Strang,
+        Method::FiniteDifference {
+            order: 8,
+            boundaries: convsim_core::Boundaries::uniform(convsim_core::Boundary::Periodic),
+        },
+    ] {
+        let mut p = params(grid2(128, 25.6), 0.01, method);
+        p.mass = mass;
+        let s = solver(p, packet(0.5, -0.7, sigma, kx, ky));
+        let o = s.observables();
+        assert!(
+            (o.px_mean - kx).abs() < 1e-10,
+            "{method:?}: <p_x> {}",
+            o.px_mean
+        );
+        assert!(
+            (o.py_mean - ky).abs() < 1e-10,
+            "{method:?}: <p_y> {}",
+            o.py_mean
+        );
+        let t = ((kx * kx + ky * ky) / (2.0 * mass) + 1.0 / (4.0 * mass * sigma * sigma)) * o.norm;
+        assert!(
+            (o.kinetic - t).abs() < 1e-6 * t,
+            "{method:?}: <T> {} vs {t}",
+            o.kinetic
+        );
+    }
+}
+
+#[test]
 fn coherent_state_follows_the_classical_orbit_small() {
     // Quick version of the 256^2 test below (96^2, a quarter period): Ehrenfest's theorem is
     // exact for a quadratic potential, and a coherent state keeps its width 1/sqrt 2.
