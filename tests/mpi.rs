@@ -566,3 +566,45 @@ fn a_killed_rank_stops_every_rank_and_the_run_resumes_to_the_same_bits() {
         );
     }
 }
+
+#[test]
+fn profile_splits_every_ranks_stepping_into_compute_and_waiting() {
+    let Some(c) = mpirun() else {
+        return;
+    };
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, quantum()).unwrap();
+    let o = run_mpi(
+        c,
+        3,
+        &sc,
+        &d.path().join("p"),
+        &["parallel.ranks=[3, 1]", "--profile", "--json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let stepping = summary["timing"]["stepping"].as_f64().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("\"profile\""))
+        .unwrap_or_else(|| panic!("no profile line on stderr: {err}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let p = &v["profile"];
+    assert_eq!(p["stepping"].as_f64(), Some(stepping));
+    let waits: Vec<f64> = p["waiting_per_rank"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_f64().unwrap())
+        .collect();
+    assert_eq!(waits.len(), 3, "{line}");
+    // Every rank of a distributed FFT waits in its all-to-alls (they copy its blocks), and no
+    // rank can wait longer than the stepping rank 0 timed around the same steps (plus the
+    // skew of starting them: a small margin).
+    assert!(
+        waits.iter().all(|&w| w > 0.0 && w < stepping + 0.05),
+        "{line}"
+    );
+}

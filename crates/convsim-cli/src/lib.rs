@@ -88,6 +88,12 @@ struct RunCommon {
     /// Print the closing summary as one JSON line.
     #[arg(long)]
     json: bool,
+    /// After the summary, how long each MPI rank waited for the others inside its steps
+    /// (halo receives still pending after its tile interior, all-to-alls): the rest of the
+    /// stepping is compute; the summary's `time` line has the output's share. On stderr as
+    /// one JSON line with --json. Distributed runs only (one process never waits).
+    #[arg(long)]
+    profile: bool,
     /// Refuse a run that needs more memory than this (e.g. 512M, 8G; default: the memory
     /// available on this machine).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -323,7 +329,7 @@ fn run(a: &RunArgs) -> Result<()> {
     let limit = MemoryLimit::detect(a.common.max_memory);
     let s = Scenario::load_limited(&a.scenario, &a.common.set, &limit)?;
     let hint = |out_dir: &Path| resume_command(&a.scenario, &a.common.set, out_dir);
-    run_scenario(&s, &a.common, a.resume, &hint, &mut |s| s.solver.build(s))
+    run_scenario(&s, &a.common, a.resume, &hint, &mut |s| s.solver.build(s)).map(drop)
 }
 
 fn rerun(a: &RerunArgs) -> Result<()> {
@@ -335,7 +341,7 @@ fn rerun(a: &RerunArgs) -> Result<()> {
             out_dir.display()
         )
     };
-    run_scenario(&s, &a.common, false, &hint, &mut |s| s.solver.build(s))
+    run_scenario(&s, &a.common, false, &hint, &mut |s| s.solver.build(s)).map(drop)
 }
 
 /// The exit of an interrupted run: one line, exit code 128 + the signal.
@@ -356,7 +362,7 @@ fn run_scenario(
     resume: bool,
     resume_hint: &dyn Fn(&Path) -> String,
     build: &mut dyn FnMut(&Scenario) -> convsim_scenario::Result<Box<dyn convsim_core::Simulation>>,
-) -> Result<()> {
+) -> Result<Option<driver::Timing>> {
     if let Some(out) = &c.out {
         files::check_out_dir(out, c.parents)?;
     }
@@ -414,7 +420,7 @@ fn run_scenario(
             r.time,
             r.frames
         );
-        return Ok(());
+        return Ok(None);
     }
     let sig = stop.load(std::sync::atomic::Ordering::Relaxed);
     if sig != 0 {
@@ -428,7 +434,8 @@ fn run_scenario(
             ),
         ));
     }
-    summary::print(&r, c.json)
+    summary::print(&r, c.json)?;
+    Ok(Some(r.timing))
 }
 
 fn validate(a: &ValidateArgs) -> Result<()> {

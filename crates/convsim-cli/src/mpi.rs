@@ -11,6 +11,10 @@ use convsim_scenario::Scenario;
 use convsim_scenario::distributed::{Root, follow};
 use convsim_scenario::limits::MemoryLimit;
 
+use convsim_scenario::driver::Timing;
+
+use crate::output::{errln, outln};
+use crate::progress::sig3;
 use crate::{RunArgs, Silent, resume_command, run_scenario, signals};
 
 /// `true` when an MPI launcher started this process (Open MPI, MPICH, Slurm: `PMI_SIZE`, `PMIX_RANK`).
@@ -45,22 +49,77 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
     };
     if mpi.size() == 1 {
         let hint = |out_dir: &Path| resume_command(&a.scenario, &a.common.set, out_dir);
-        return run_scenario(&s, &a.common, a.resume, &hint, &mut |s| s.solver.build(s));
+        return run_scenario(&s, &a.common, a.resume, &hint, &mut |s| s.solver.build(s)).map(drop);
     }
     if rank == 0 {
         let root = Root::new(&mpi);
         let hint = |out_dir: &Path| resume_command(&a.scenario, &a.common.set, out_dir);
         let r = run_scenario(&s, &a.common, a.resume, &hint, &mut |s| root.build(s));
         root.finish(r.is_ok());
-        r
+        let waits = waits(&ctl, a.common.profile);
+        if let (Ok(Some(t)), Some(w)) = (&r, waits) {
+            print_profile(t, &w, a.common.json);
+        }
+        r.map(drop)
     } else {
         // Signals go to rank 0's driver (mpirun forwards them to every rank): it stops the
         // run at a step boundary with a checkpoint, with the help of the others.
         let _ = signals::install();
-        if follow(&mpi, &s) {
-            Ok(())
-        } else {
-            Err(Silent.into())
-        }
+        let ok = follow(&mpi, &s);
+        waits(&ctl, a.common.profile);
+        if ok { Ok(()) } else { Err(Silent.into()) }
     }
+}
+
+/// With `--profile`, every rank's seconds of waiting for the others, on rank 0 (collective:
+/// every rank calls it, after the run).
+fn waits(ctl: &Control, profile: bool) -> Option<Vec<f64>> {
+    if !profile {
+        return None;
+    }
+    let counts = vec![1; ctl.size()];
+    let mine = [convsim_scenario::distributed::step_wait_seconds()];
+    if ctl.rank() == 0 {
+        let mut all = vec![0.0; ctl.size()];
+        ctl.gather(&mine, &counts, Some(&mut all));
+        Some(all)
+    } else {
+        ctl.gather(&mine, &counts, None);
+        None
+    }
+}
+
+/// The `--profile` line: per rank, compute (its stepping without the waits) and waiting.
+fn print_profile(t: &Timing, waits: &[f64], json: bool) {
+    let output = t.frames + t.checkpoints + t.checks;
+    if json {
+        let v = serde_json::json!({
+            "profile": {
+                "stepping": t.stepping,
+                "waiting_per_rank": waits,
+                "compute_per_rank": waits.iter().map(|w| t.stepping - w).collect::<Vec<_>>(),
+                "output": output,
+            }
+        });
+        errln!("{v}");
+        return;
+    }
+    let per_rank: Vec<String> = waits
+        .iter()
+        .enumerate()
+        .map(|(r, w)| {
+            format!(
+                "rank {r} {} s compute + {} s waiting",
+                sig3(t.stepping - w),
+                sig3(*w)
+            )
+        })
+        .collect();
+    outln!(
+        "  profile ({} ranks): stepping {} s = {}; output (frames gathered to rank 0 and written, checkpoints, checks) {} s",
+        waits.len(),
+        sig3(t.stepping),
+        per_rank.join(", "),
+        sig3(output)
+    );
 }

@@ -1,5 +1,8 @@
 //! The MPI side: environment, Cartesian grid, halo exchange, all-to-all, reductions.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use convsim_core::sum::ExactSum;
 use convsim_core::tile::{AllToAll, HaloExchange, Tile, TileSide, pack, strip_len, unpack};
 use convsim_core::{Complex64, Partial};
@@ -331,9 +334,11 @@ impl HaloExchange for MpiHalo {
                     .immediate_send_with_tag(sc, &send_hi[..], tag(axis, 1))
             });
             overlap(a.view());
-            for r in [r_lo, r_hi, s_lo, s_hi].into_iter().flatten() {
-                r.wait();
-            }
+            waited(|| {
+                for r in [r_lo, r_hi, s_lo, s_hi].into_iter().flatten() {
+                    r.wait();
+                }
+            });
         });
         for (side, n) in nb.iter().enumerate() {
             if n.is_some() {
@@ -403,6 +408,27 @@ impl AllToAll for MpiAllToAll {
         let [sc, sd, rc, rd] = &self.counts;
         let s = Partition::new(as_doubles(send), &sc[..], &sd[..]);
         let mut r = PartitionMut::new(as_doubles_mut(recv), &rc[..], &rd[..]);
-        self.comm.all_to_all_varcount_into(&s, &mut r);
+        waited(|| self.comm.all_to_all_varcount_into(&s, &mut r));
     }
+}
+
+/// Nanoseconds this process has spent waiting for other ranks inside a step: the halo
+/// messages not yet arrived once the tile interior is done, and the all-to-alls.
+static WAITED_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `f`, counting its wall time as waiting for other ranks.
+fn waited<R>(f: impl FnOnce() -> R) -> R {
+    let t = Instant::now();
+    let r = f();
+    let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    WAITED_NS.fetch_add(ns, Ordering::Relaxed);
+    r
+}
+
+/// Seconds this process has spent waiting for other ranks inside its steps so far: halo
+/// receives still pending after the tile interior was computed, and all-to-alls (whose time
+/// includes copying this rank's blocks). What `convsim run --profile` reports per rank.
+#[must_use]
+pub fn comm_wait_seconds() -> f64 {
+    WAITED_NS.load(Ordering::Relaxed) as f64 * 1e-9
 }

@@ -16,7 +16,7 @@ mod comm;
 mod control;
 
 #[cfg(feature = "mpi")]
-pub use comm::{CartGrid, Mpi, MpiAllToAll, MpiHalo};
+pub use comm::{CartGrid, Mpi, MpiAllToAll, MpiHalo, comm_wait_seconds};
 #[cfg(feature = "mpi")]
 pub use control::Control;
 

@@ -18,6 +18,7 @@
 //! rank's message is printed once (by rank 0), and every rank exits with code 2.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use convsim_core::tile::{Tile, TileLinks, split};
 use convsim_core::{Grid, Quantity, Simulation, StateArray};
@@ -36,6 +37,25 @@ const STATE: u64 = 6;
 const RESTORE: u64 = 7;
 const DONE: u64 = 8;
 const ABORT: u64 = 9;
+
+/// Nanoseconds this rank has waited for the others inside `advance` (halo receives pending
+/// after the tile interior, all-to-alls), as counted by [`convsim_mpi::comm_wait_seconds`].
+static STEP_WAIT_NS: AtomicU64 = AtomicU64::new(0);
+
+/// `tile.advance(n)`, adding the time it waited for other ranks to [`step_wait_seconds`].
+fn advance_timed(tile: &mut dyn Simulation, n: u64) {
+    let before = convsim_mpi::comm_wait_seconds();
+    tile.advance(n);
+    let waited = (convsim_mpi::comm_wait_seconds() - before).max(0.0);
+    STEP_WAIT_NS.fetch_add((waited * 1e9) as u64, Ordering::Relaxed);
+}
+
+/// Seconds this rank has waited for the others inside its time steps so far (not in frames,
+/// diagnostics or checkpoints): what `convsim run --profile` reports per rank.
+#[must_use]
+pub fn step_wait_seconds() -> f64 {
+    STEP_WAIT_NS.load(Ordering::Relaxed) as f64 * 1e-9
+}
 
 /// The process grid of a run on `ranks` processes: `parallel.ranks` if the scenario gives
 /// it, else the automatic one.
@@ -352,7 +372,7 @@ impl Simulation for DistSim {
     }
     fn advance(&mut self, n: u64) {
         command(ADVANCE, n, 0);
-        self.tile.advance(n);
+        advance_timed(self.tile.as_mut(), n);
     }
     fn fields(&self) -> Vec<Quantity> {
         self.tile.fields()
@@ -453,7 +473,7 @@ pub fn follow(mpi: &Mpi, s: &Scenario) -> bool {
             .as_mut()
             .expect("distributed run: a command before the build");
         match c {
-            ADVANCE => d.tile.advance(a),
+            ADVANCE => advance_timed(d.tile.as_mut(), a),
             FIELD => d.field(usize::try_from(a).expect("field index"), None),
             DIAGNOSTICS => d.diagnostics(None),
             FINITE => {
