@@ -16,7 +16,9 @@
 //! /scales/x     (nx,)   f64 dimension scale "x", units = length unit, axis = "X"
 //! /fields/<name>        (t, ny, nx) f64 (or f32), dims (time, y, x), chunks of one frame,
 //!                       uncompressed (or shuffle + deflate: RunWriter::compress_fields),
-//!                       unlimited t; attrs units, long_name, convsim_signed
+//!                       unlimited t; attrs units, long_name, convsim_signed. While a run
+//!                       writes (and in a killed run's file) t is the planned frame count:
+//!                       /scales/time counts the frames written (RunWriter::create_planned)
 //! /fields/{time,y,x}    hard links to the scales (see below)
 //! /diagnostics/<name>   (t,) f64, dims (time); attrs units, long_name
 //! /diagnostics/{time,step} hard links to the scales
