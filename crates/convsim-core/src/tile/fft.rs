@@ -21,9 +21,10 @@ use rustfft::{Fft, FftPlanner};
 
 use super::split;
 
-/// Rows transformed together in the row pass of [`DistFft::apply_steps`]: 16 complex values
-/// are four cache lines, and 16 rows of 1024 samples (256 KiB) stay in L2.
-const ROW_GROUP: usize = 16;
+/// Rows (columns) whose samples [`DistFft::apply_steps`] writes to a column-major (row-major)
+/// block together: 16 complex values are four whole cache lines, and 16 lines of 1024
+/// samples (256 KiB) stay in L2.
+const GROUP: usize = 16;
 
 /// The collective a distributed FFT needs.
 pub trait AllToAll: Send {
@@ -408,9 +409,9 @@ impl DistFft {
         let cols = self.col_slabs[me][1].clone();
         let (my_rows, my_cols) = (rows.len(), cols.len());
         let p = self.tiles.len();
-        // Block offsets in send/recv: rows -> cols sends my_rows x cols_d to d (laid out
-        // column by column, so the receiver appends runs to its columns); cols -> rows sends
-        // my_cols x rows_d to d (also column by column, read back row by row).
+        // Block offsets in send/recv: rows -> cols sends my_rows x cols_d to d, column by
+        // column (the receiver appends runs to its columns); cols -> rows sends rows_d x
+        // my_cols to d, row by row (the receiver reads runs of its rows).
         let offsets = |len: &dyn Fn(usize) -> usize| -> Vec<usize> {
             let mut o = Vec::with_capacity(p + 1);
             o.push(0);
@@ -426,29 +427,27 @@ impl DistFft {
         let (n_rc, n_cr) = (row_blocks[p], col_blocks[p]);
         self.tile_to_rows(u.view(), |z| z, comm);
         for k in 0..=n {
-            // Row pass, ROW_GROUP rows at a time: the blocks hold a group's samples of one
-            // column next to each other, so gathering and scattering a group reads and writes
-            // whole cache lines.
-            for r0 in (0..my_rows).step_by(ROW_GROUP) {
-                let g = ROW_GROUP.min(my_rows - r0);
+            // Row pass. Its input blocks (from the column pass) are row-major, so a row is
+            // gathered by contiguous runs; its output blocks are column-major (the column pass
+            // appends runs), written GROUP rows at a time: each column's GROUP samples of a
+            // group are next to each other, whole cache lines.
+            for r0 in (0..my_rows).step_by(GROUP) {
+                let g = GROUP.min(my_rows - r0);
                 let group = &mut self.rows[r0 * nx..(r0 + g) * nx];
-                if k > 0 {
-                    // recv holds cols_s x my_rows blocks from every rank s, column by column.
-                    let mut base = 0;
-                    for s in 0..p {
-                        let c = self.col_slabs[s][1].clone();
-                        for (j, x) in c.clone().enumerate() {
-                            let at = base + j * my_rows + r0;
-                            for (i, z) in self.recv[at..at + g].iter().enumerate() {
-                                group[i * nx + x] = z * norm;
-                            }
-                        }
-                        base += c.len() * my_rows;
-                    }
-                }
                 for (i, row) in group.chunks_exact_mut(nx.max(1)).enumerate() {
-                    let y = rows.start + r0 + i;
+                    let r = r0 + i;
+                    let y = rows.start + r;
                     if k > 0 {
+                        // recv holds my_rows x cols_s blocks from every rank s, row-major.
+                        let mut base = 0;
+                        for slab in &self.col_slabs {
+                            let c = slab[1].clone();
+                            let at = base + r * c.len();
+                            for (o, z) in row[c.clone()].iter_mut().zip(&self.recv[at..]) {
+                                *o = z * norm;
+                            }
+                            base += c.len() * my_rows;
+                        }
                         self.fft[2].process_with_scratch(row, &mut self.scratch);
                         if k == n {
                             post(y, row);
@@ -476,28 +475,36 @@ impl DistFft {
                 break;
             }
             comm.all_to_all(&self.send[..n_rc], &s1, &mut self.recv[..n_cr], &r1);
-            // Column pass: recv holds my_rows_s x my_cols blocks from every rank s, column
-            // by column; a column is whole once every rank's run is in place.
-            for c in 0..my_cols {
-                let col = &mut self.cols[c * ny..(c + 1) * ny];
-                let mut at = 0;
-                for s in 0..p {
-                    let rs = &self.row_slabs[s][0];
-                    let run = rs.len();
-                    let base = at + c * run;
-                    col[rs.clone()].copy_from_slice(&self.recv[base..base + run]);
-                    at += run * my_cols;
+            // Column pass, GROUP columns at a time. Its input blocks (my_rows_s x my_cols
+            // from every rank s, column by column) give each column by contiguous runs; its
+            // output blocks are row-major (rows_d x my_cols), written GROUP columns at a time
+            // while those columns are in cache.
+            for c0 in (0..my_cols).step_by(GROUP) {
+                let g = GROUP.min(my_cols - c0);
+                for c in c0..c0 + g {
+                    let col = &mut self.cols[c * ny..(c + 1) * ny];
+                    let mut at = 0;
+                    for slab in &self.row_slabs {
+                        let rs = &slab[0];
+                        let run = rs.len();
+                        let base = at + c * run;
+                        col[rs.clone()].copy_from_slice(&self.recv[base..base + run]);
+                        at += run * my_cols;
+                    }
+                    self.fft[1].process_with_scratch(col, &mut self.scratch);
+                    for (z, h) in col.iter_mut().zip(&transfer[c * ny..(c + 1) * ny]) {
+                        *z *= h;
+                    }
+                    self.fft[3].process_with_scratch(col, &mut self.scratch);
                 }
-                self.fft[1].process_with_scratch(col, &mut self.scratch);
-                for (z, h) in col.iter_mut().zip(&transfer[c * ny..(c + 1) * ny]) {
-                    *z *= h;
-                }
-                self.fft[3].process_with_scratch(col, &mut self.scratch);
+                let cols = &self.cols[c0 * ny..(c0 + g) * ny];
                 for (slab, &block) in self.row_slabs.iter().zip(&col_blocks) {
-                    let rd = &slab[0];
-                    let run = rd.len();
-                    let base = block + c * run;
-                    self.send[base..base + run].copy_from_slice(&col[rd.clone()]);
+                    for (i, y) in slab[0].clone().enumerate() {
+                        let at = block + i * my_cols + c0;
+                        for (j, o) in self.send[at..at + g].iter_mut().enumerate() {
+                            *o = cols[j * ny + y];
+                        }
+                    }
                 }
             }
             comm.all_to_all(&self.send[..n_cr], &r1, &mut self.recv[..n_rc], &s1);
