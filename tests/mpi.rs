@@ -380,9 +380,44 @@ fn bad_input_on_many_ranks_is_one_error_line_and_exit_2_everywhere() {
     assert!(lines[0].contains("parallel.ranks: [0, 2]"), "{lines:?}");
 }
 
+/// Starts `mpirun -n ranks convsim run` in the background and returns once the run has
+/// written its first checkpoint (or has ended).
+fn until_checkpoint(
+    mut c: Command,
+    ranks: usize,
+    sc: &Path,
+    out: &Path,
+    sets: &[&str],
+) -> std::process::Child {
+    c.args([
+        "-n",
+        &ranks.to_string(),
+        convsim(),
+        "run",
+        s(sc),
+        "-o",
+        s(out),
+        "-q",
+    ]);
+    for v in sets {
+        c.args(["--set", v]);
+    }
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !out.join("checkpoint.h5").exists() && child.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed().as_secs() < 60, "no checkpoint after a minute");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
 fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
-    let Some(mut c) = mpirun() else {
+    let Some(c) = mpirun() else {
         return;
     };
     let d = tmp();
@@ -398,22 +433,9 @@ fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
     ];
     run_serial(&sc, &d.path().join("serial"), &sets);
     let out = d.path().join("p");
-    c.args(["-n", "2", convsim(), "run", s(&sc), "-o", s(&out), "-q"]);
-    for v in sets {
-        c.args(["--set", v]);
-    }
-    let mut child = c
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // A signal once the first checkpoint exists: rank 0 stops at a step boundary with a
     // checkpoint, helped by the others.
-    let t0 = std::time::Instant::now();
-    while !out.join("checkpoint.h5").exists() && child.try_wait().unwrap().is_none() {
-        assert!(t0.elapsed().as_secs() < 60, "no checkpoint after a minute");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child = until_checkpoint(c, 2, &sc, &out, &sets);
     // SIGTERM to the ranks themselves (the children of mpirun): Open MPI's mpirun answers a
     // SIGINT of its own by killing the ranks after a short grace, before they can stop cleanly.
     let _ = Command::new("pkill")
@@ -492,21 +514,7 @@ fn a_killed_rank_stops_every_rank_and_the_run_resumes_to_the_same_bits() {
     // Rank 0 writes the run file; rank 2 only steps its tile.
     for victim in [2, 0] {
         let out = d.path().join(format!("kill{victim}"));
-        let mut c = mpirun().unwrap();
-        c.args(["-n", "3", convsim(), "run", s(&sc), "-o", s(&out), "-q"]);
-        for v in sets {
-            c.args(["--set", v]);
-        }
-        let mut child = c
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t0 = std::time::Instant::now();
-        while !out.join("checkpoint.h5").exists() && child.try_wait().unwrap().is_none() {
-            assert!(t0.elapsed().as_secs() < 60, "no checkpoint after a minute");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let mut child = until_checkpoint(mpirun().unwrap(), 3, &sc, &out, &sets);
         let ranks = ranks_of(child.id());
         assert_eq!(ranks.len(), 3, "ranks of mpirun: {ranks:?}");
         let pid = ranks[victim].1;
