@@ -61,6 +61,7 @@
 
 pub mod error;
 pub mod params;
+mod simulation;
 pub mod solver;
 pub mod stability;
 pub mod tile;

@@ -1,76 +1,21 @@
-//! The diffusion solver: validation, operator construction (once), and the time step.
+//! The diffusion solver: operator construction (once) and the time step. The parameters are
+//! checked in [`crate::params`]; the [`Simulation`](convsim_core::Simulation) impl is in
+//! `simulation.rs`.
 
 use convsim_core::stencil::{central_weights, laplacian, laplacian_9pt};
 use convsim_core::{
-    Boundaries, Boundary, Complex64, ConvPlan, Grid, Kernel2, Method, Quantity, Sides, Simulation,
-    SpectralPlan, StateArray,
+    Boundaries, Boundary, Complex64, ConvPlan, Grid, Kernel2, Method, Sides, SpectralPlan,
 };
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use rayon::prelude::*;
+use ndarray::{Array2, ArrayView2};
 
-use crate::stability::{explicit_limit, max_amplification, operator_limit};
+use crate::params::{check_array, invalid, scheme_name};
+use crate::simulation::diagnostics_from;
 use crate::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, Diffusivity,
-    FaceAverage, Scheme, StencilForm, StencilTaps,
+    FaceAverage, Scheme, StencilForm,
 };
 
 type Result<T, E = DiffusionError> = std::result::Result<T, E>;
-
-/// Relative slack on the stability comparison, so that a `dt` written as exactly the limit
-/// (e.g. `h^2 / (4 D)`) is not refused because the limit was computed a few ulps lower. At the
-/// limit the worst mode has amplification exactly `-1`: bounded, not growing.
-const LIMIT_SLACK: f64 = 1e-12;
-
-fn invalid(name: &str, value: impl std::fmt::Display, allowed: &str) -> DiffusionError {
-    DiffusionError::InvalidParameter {
-        name: name.into(),
-        value: value.to_string(),
-        allowed: allowed.into(),
-    }
-}
-
-fn check_positive(name: &str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(invalid(name, v, "a finite number > 0"))
-    }
-}
-
-pub(crate) fn check_array(
-    name: &str,
-    a: ArrayView2<'_, f64>,
-    grid: &Grid,
-    positive: bool,
-) -> Result<()> {
-    if a.dim() != grid.shape() {
-        return Err(DiffusionError::Shape {
-            name: name.into(),
-            expected: grid.shape(),
-            actual: a.dim(),
-        });
-    }
-    for ((i, j), &v) in a.indexed_iter() {
-        let ok = if positive {
-            v.is_finite() && v > 0.0
-        } else {
-            v.is_finite()
-        };
-        if !ok {
-            return Err(DiffusionError::BadValue {
-                name: name.into(),
-                index: (i, j),
-                value: v,
-                allowed: if positive {
-                    "finite values > 0"
-                } else {
-                    "finite values"
-                },
-            });
-        }
-    }
-    Ok(())
-}
 
 /// The core padding mode that implements a boundary condition (module docs of the crate).
 #[must_use]
@@ -94,311 +39,6 @@ pub fn boundaries_of(b: &BoundaryConditions) -> Boundaries {
             lo: padding_of(b.left),
             hi: padding_of(b.right),
         },
-    }
-}
-
-fn scheme_name(s: Scheme) -> String {
-    match s {
-        Scheme::Explicit { order } => format!("explicit order {order}"),
-        Scheme::Isotropic9 => "explicit 9-point isotropic".into(),
-        Scheme::Spectral => "spectral".into(),
-        Scheme::Stencil => "stencil".into(),
-    }
-}
-
-/// Stencil radius of the scheme (ghost nodes it reaches beyond an edge).
-pub(crate) fn radius(p: &DiffusionParams) -> usize {
-    match p.scheme {
-        Scheme::Explicit { order } => order / 2,
-        Scheme::Isotropic9 => 1,
-        Scheme::Spectral => 0,
-        Scheme::Stencil => p.stencil.as_ref().map_or(0, |st| {
-            let (kh, kw) = st.taps.dim();
-            let [ay, ax] = st.anchor;
-            ay.max(ax)
-                .max(kh.saturating_sub(ay + 1))
-                .max(kw.saturating_sub(ax + 1))
-        }),
-    }
-}
-
-/// The taps of the stencil scheme, checked: present, finite, anchor inside, not larger than
-/// the grid.
-fn checked_stencil(p: &DiffusionParams) -> Result<&StencilTaps> {
-    let st = p.stencil.as_ref().ok_or_else(|| {
-        invalid(
-            "stencil",
-            "(missing)",
-            "taps, anchor and form for the stencil scheme",
-        )
-    })?;
-    let (kh, kw) = st.taps.dim();
-    if kh == 0 || kw == 0 {
-        return Err(invalid(
-            "stencil.taps",
-            format!("shape ({kh}, {kw})"),
-            "at least one tap",
-        ));
-    }
-    if st.anchor[0] >= kh || st.anchor[1] >= kw {
-        return Err(invalid(
-            "stencil.anchor",
-            format!("{:?}", st.anchor),
-            &format!("an index inside the {kh}x{kw} taps"),
-        ));
-    }
-    if let Some(((i, j), v)) = st.taps.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(DiffusionError::BadValue {
-            name: "stencil.taps".into(),
-            index: (i, j),
-            value: *v,
-            allowed: "finite values",
-        });
-    }
-    let g = &p.grid;
-    if kh > g.ny || kw > g.nx {
-        return Err(invalid(
-            "stencil.taps",
-            format!("shape ({kh}, {kw})"),
-            &format!("at most the grid (ny, nx) = ({}, {})", g.ny, g.nx),
-        ));
-    }
-    Ok(st)
-}
-
-impl DiffusionParams {
-    /// Checks every parameter (ranges, array shapes and values, scheme/diffusivity/boundary
-    /// combinations) and the explicit stability limit, without building anything large.
-    ///
-    /// # Errors
-    /// The first problem found, as a [`DiffusionError`] naming parameter, value and what is
-    /// allowed; [`DiffusionError::Unstable`] with the limit if `dt` is too large.
-    pub fn validate(&self) -> Result<()> {
-        self.check_stable().map(|_| ())
-    }
-
-    /// The largest stable `dt` (s) of an explicit scheme (`None` for the spectral scheme, which
-    /// is stable for any `dt`), after validating all parameters except `dt` against it.
-    ///
-    /// # Errors
-    /// As [`DiffusionParams::validate`], except that a too-large `dt` is not an error here.
-    pub fn stability_limit(&self) -> Result<Option<f64>> {
-        let g = &self.grid;
-        if g.ny == 0 {
-            return Err(invalid("grid.ny", g.ny, "at least 1 node"));
-        }
-        if g.nx == 0 {
-            return Err(invalid("grid.nx", g.nx, "at least 1 node"));
-        }
-        check_positive("grid.dy", g.dy)?;
-        check_positive("grid.dx", g.dx)?;
-        if !g.y0.is_finite() {
-            return Err(invalid("grid.y0", g.y0, "a finite coordinate"));
-        }
-        if !g.x0.is_finite() {
-            return Err(invalid("grid.x0", g.x0, "a finite coordinate"));
-        }
-        check_positive("dt", self.dt)?;
-        if let Scheme::Explicit { order } = self.scheme
-            && ![2, 4, 6, 8].contains(&order)
-        {
-            return Err(invalid("scheme.order", order, "2, 4, 6 or 8"));
-        }
-        match &self.diffusivity {
-            Diffusivity::Constant { d } => check_positive("diffusivity.d", *d)?,
-            Diffusivity::Tensor { dxx, dyy, dxy } => {
-                check_positive("diffusivity.dxx", *dxx)?;
-                check_positive("diffusivity.dyy", *dyy)?;
-                if !(dxy.is_finite() && dxy * dxy < dxx * dyy) {
-                    return Err(invalid(
-                        "diffusivity.dxy",
-                        dxy,
-                        &format!(
-                            "|dxy| < sqrt(dxx dyy) = {} (a positive definite tensor)",
-                            (dxx * dyy).sqrt()
-                        ),
-                    ));
-                }
-                if *dxy != 0.0
-                    && let Some((side, _)) = self
-                        .boundaries
-                        .sides()
-                        .into_iter()
-                        .find(|(_, bc)| *bc == BoundaryCondition::ZeroFlux)
-                {
-                    // With dxy != 0 no flux means D_xx u_x + D_xy u_y = 0 (the conormal
-                    // derivative), not the u_x = 0 a symmetric padding imposes.
-                    return Err(invalid(
-                        &format!("boundaries.{side}"),
-                        "zero_flux",
-                        "periodic or fixed with a tensor diffusivity whose dxy != 0 \
-                         (zero flux along the conormal is not supported)",
-                    ));
-                }
-                if self.scheme == Scheme::Isotropic9 {
-                    return Err(invalid(
-                        "scheme",
-                        "isotropic9",
-                        "explicit or spectral with a tensor diffusivity (isotropic9 needs a constant isotropic D)",
-                    ));
-                }
-            }
-            Diffusivity::Field { d, .. } => {
-                check_array("diffusivity.d", d.view(), g, true)?;
-                if self.scheme != (Scheme::Explicit { order: 2 }) {
-                    return Err(invalid(
-                        "scheme",
-                        scheme_name(self.scheme),
-                        "explicit order 2 with a spatially varying diffusivity (flux form)",
-                    ));
-                }
-            }
-        }
-        if let Some(f) = &self.source {
-            check_array("source", f.view(), g, false)?;
-        }
-        let b = &self.boundaries;
-        for (axis, lo, hi) in [
-            ("top/bottom", b.top, b.bottom),
-            ("left/right", b.left, b.right),
-        ] {
-            if (lo == BoundaryCondition::Periodic) != (hi == BoundaryCondition::Periodic) {
-                return Err(invalid(
-                    &format!("boundaries.{axis}"),
-                    format!("{}/{}", lo.name(), hi.name()),
-                    "periodic on both sides of an axis or on neither",
-                ));
-            }
-        }
-        for (side, bc) in b.sides() {
-            if let BoundaryCondition::Fixed { value } = bc
-                && !value.is_finite()
-            {
-                return Err(invalid(
-                    &format!("boundaries.{side}.value"),
-                    value,
-                    "a finite value",
-                ));
-            }
-        }
-        // A fixed side's ghost nodes must come from one reflection (see the crate docs).
-        let r = radius(self);
-        for (axis, n, lo, hi) in [("ny", g.ny, b.top, b.bottom), ("nx", g.nx, b.left, b.right)] {
-            let fixed = lo.fixed_value().is_some() || hi.fixed_value().is_some();
-            if fixed && n < r + 2 {
-                return Err(invalid(
-                    &format!("grid.{axis}"),
-                    n,
-                    &format!(
-                        "at least {} nodes with a fixed-value side and the {} scheme",
-                        r + 2,
-                        scheme_name(self.scheme)
-                    ),
-                ));
-            }
-        }
-        if self.scheme == Scheme::Isotropic9 && (g.dx - g.dy).abs() > 1e-12 * g.dx {
-            return Err(invalid(
-                "grid.dy",
-                g.dy,
-                &format!("equal to grid.dx = {} for the isotropic9 scheme", g.dx),
-            ));
-        }
-        if self.scheme == Scheme::Spectral {
-            if let Some((side, bc)) = b
-                .sides()
-                .into_iter()
-                .find(|(_, bc)| *bc != BoundaryCondition::Periodic)
-            {
-                return Err(invalid(
-                    &format!("boundaries.{side}"),
-                    bc.name(),
-                    "periodic (the spectral scheme needs periodic boundaries on all sides)",
-                ));
-            }
-            return Ok(None);
-        }
-        let active = [g.ny > 1, g.nx > 1];
-        if self.scheme == Scheme::Stencil {
-            let st = checked_stencil(self)?;
-            return Ok(match st.form {
-                // A whole step has no dt limit of its own: see `stencil_amplification`.
-                StencilForm::Step => None,
-                StencilForm::Operator => Some(operator_limit(
-                    st.taps.view(),
-                    st.anchor,
-                    [g.ny, g.nx],
-                    self.periodic_axes(),
-                )),
-            });
-        }
-        let limit = if let Diffusivity::Field { d, face_average } = &self.diffusivity {
-            FaceDiffusivity::new(d.view(), *face_average, g, b).explicit_limit(active)
-        } else {
-            let k = stencil_kernel(self)?;
-            explicit_limit(k.taps().view(), k.anchor(), active)
-        };
-        Ok(Some(limit))
-    }
-
-    /// `[y, x]`: is the axis periodic.
-    fn periodic_axes(&self) -> [bool; 2] {
-        [
-            self.boundaries.top == BoundaryCondition::Periodic,
-            self.boundaries.left == BoundaryCondition::Periodic,
-        ]
-    }
-
-    /// For a step stencil ([`Scheme::Stencil`] with [`StencilForm::Step`]): the amplification
-    /// factor `max |K_hat|` over the grid's wavenumbers and the `(theta_y, theta_x)` (rad per
-    /// node) where it is reached (see [`crate::stability::max_amplification`]); `None` for
-    /// every other scheme or form, or if the stencil is missing.
-    #[must_use]
-    pub fn stencil_amplification(&self) -> Option<(f64, [f64; 2])> {
-        match (&self.scheme, &self.stencil) {
-            (Scheme::Stencil, Some(st)) if st.form == StencilForm::Step => {
-                let g = &self.grid;
-                Some(max_amplification(
-                    st.taps.view(),
-                    st.anchor,
-                    [g.ny, g.nx],
-                    self.periodic_axes(),
-                ))
-            }
-            _ => None,
-        }
-    }
-
-    /// Validation and the stability checks of [`DiffusionSolver::new`]: `dt` against the
-    /// explicit limit, and a step stencil's amplification against `1 + 1e-12`; a stencil with
-    /// `allow_unstable` skips both.
-    ///
-    /// # Errors
-    /// As [`DiffusionParams::validate`], plus [`DiffusionError::UnstableStep`].
-    pub fn check_stable(&self) -> Result<Option<f64>> {
-        let limit = self.stability_limit()?;
-        if self.scheme == Scheme::Stencil && self.stencil.as_ref().is_some_and(|s| s.allow_unstable)
-        {
-            return Ok(limit);
-        }
-        if let Some((amplification, theta)) = self.stencil_amplification()
-            && amplification > 1.0 + LIMIT_SLACK
-        {
-            return Err(DiffusionError::UnstableStep {
-                amplification,
-                theta,
-            });
-        }
-        if let Some(limit) = limit
-            && self.dt > limit * (1.0 + LIMIT_SLACK)
-        {
-            return Err(DiffusionError::Unstable {
-                dt: self.dt,
-                limit,
-                scheme: scheme_name(self.scheme),
-            });
-        }
-        Ok(limit)
     }
 }
 
@@ -508,7 +148,7 @@ impl FaceDiffusivity {
     /// Gershgorin bound: every eigenvalue of the flux-form operator lies in `[-2 m, 0]` with `m`
     /// the largest sum of a node's face coefficients, so `dt <= 1 / m` is stable (exact for
     /// constant `D`: `1 / (2 D (1/dx^2 + 1/dy^2))`).
-    fn explicit_limit(&self, active: [bool; 2]) -> f64 {
+    pub(crate) fn explicit_limit(&self, active: [bool; 2]) -> f64 {
         let (ny, nx) = self.fx.dim();
         let mut m: f64 = 0.0;
         for i in 0..ny {
@@ -801,14 +441,14 @@ pub struct Diagnostics {
 /// ```
 #[derive(Debug)]
 pub struct DiffusionSolver {
-    params: DiffusionParams,
-    u: Array2<f64>,
+    pub(crate) params: DiffusionParams,
+    pub(crate) u: Array2<f64>,
     next: Array2<f64>,
     op: Operator,
     fixed: FixedNodes,
     limit: Option<f64>,
-    steps: u64,
-    time: f64,
+    pub(crate) steps: u64,
+    pub(crate) time: f64,
 }
 
 impl DiffusionSolver {
@@ -1101,133 +741,5 @@ impl DiffusionSolver {
             max: d[2],
             l2: d[3],
         }
-    }
-}
-
-/// The fields a diffusion solver writes.
-pub(crate) fn field_quantities() -> Vec<Quantity> {
-    vec![Quantity::new("u", "1", "diffused quantity u", false)]
-}
-
-/// The diagnostics a diffusion solver reports.
-pub(crate) fn diagnostic_quantities() -> Vec<Quantity> {
-    vec![
-        Quantity::new("mass", "m2", "total mass sum(u) dx dy", false),
-        Quantity::new("min", "1", "minimum of u", true),
-        Quantity::new("max", "1", "maximum of u", true),
-        Quantity::new("l2", "m", "L2 norm sqrt(sum(u^2) dx dy)", false),
-    ]
-}
-
-/// Mass, min, max, L2 from the combined shares `[sum u, min, max, sum u^2]`.
-pub(crate) fn diagnostics_from(g: &Grid, raw: &[f64], out: &mut [f64]) {
-    let cell = g.dx * g.dy;
-    for (o, v) in out
-        .iter_mut()
-        .zip([raw[0] * cell, raw[1], raw[2], (raw[3] * cell).sqrt()])
-    {
-        *o = v;
-    }
-}
-
-impl Simulation for DiffusionSolver {
-    fn kind(&self) -> &'static str {
-        "diffusion"
-    }
-
-    fn grid(&self) -> Grid {
-        self.params.grid
-    }
-
-    fn dt(&self) -> f64 {
-        self.params.dt
-    }
-
-    fn time_units(&self) -> &'static str {
-        "s"
-    }
-
-    fn step_count(&self) -> u64 {
-        self.steps
-    }
-
-    fn time(&self) -> f64 {
-        self.time
-    }
-
-    fn step(&mut self) {
-        DiffusionSolver::step(self);
-    }
-
-    fn fields(&self) -> Vec<Quantity> {
-        field_quantities()
-    }
-
-    fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
-        if name != "u" {
-            return false;
-        }
-        assert_eq!(
-            out.dim(),
-            self.u.dim(),
-            "write_field: output shape (actual, expected)"
-        );
-        // Rows in parallel: a frame of a large grid is a memory-bound copy.
-        out.axis_iter_mut(ndarray::Axis(0))
-            .into_par_iter()
-            .zip(self.u.axis_iter(ndarray::Axis(0)))
-            .for_each(|(mut o, u)| o.assign(&u));
-        true
-    }
-
-    fn diagnostics(&self) -> Vec<Quantity> {
-        diagnostic_quantities()
-    }
-
-    fn diagnostic_partials(&self) -> Option<Vec<convsim_core::Partial>> {
-        Some(crate::tile::partials(self.u.view()))
-    }
-
-    fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {
-        diagnostics_from(&self.params.grid, reduced, out);
-    }
-
-    fn diagnostic_values(&self, out: &mut [f64]) {
-        let d = self.measure();
-        for (o, v) in out.iter_mut().zip([d.mass, d.min, d.max, d.l2]) {
-            *o = v;
-        }
-    }
-
-    fn is_finite(&self) -> bool {
-        self.u.iter().all(|v| v.is_finite())
-    }
-
-    fn state(&self) -> Vec<StateArray> {
-        vec![StateArray {
-            name: "u".into(),
-            data: self.u.clone().into_dyn(),
-        }]
-    }
-
-    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String> {
-        let a = state
-            .iter()
-            .find(|s| s.name == "u")
-            .ok_or_else(|| "diffusion checkpoint: state array `u` is missing".to_string())?;
-        let (ny, nx) = self.u.dim();
-        if a.data.shape() != [ny, nx] {
-            return Err(format!(
-                "diffusion checkpoint: state array `u` has shape {:?}, expected [{ny}, {nx}]",
-                a.data.shape()
-            ));
-        }
-        // Same shape (checked above) and both in logical order: copy without allocating.
-        for (d, s) in self.u.iter_mut().zip(a.data.iter()) {
-            *d = *s;
-        }
-        self.steps = step;
-        self.time = time;
-        Ok(())
     }
 }

@@ -13,9 +13,10 @@ use convsim_core::{
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
+use crate::params::radius;
 use crate::solver::{
     FaceDiffusivity, FixedNodes, boundaries_of, dirichlet_correction, flux_update, fused_update,
-    radius, stencil_kernel,
+    stencil_kernel,
 };
 use crate::{
     BoundaryCondition, DiffusionError, DiffusionParams, DiffusionSolver, Diffusivity, Scheme,
@@ -116,7 +117,7 @@ impl DiffusionTile {
             params.check_stable()?;
         }
         let g = params.grid;
-        crate::solver::check_array("u0", u0, &g, false)?;
+        crate::params::check_array("u0", u0, &g, false)?;
         let global = [g.ny, g.nx];
         let ghost = halo_width(params);
         let tile = Tile::of_grid(
@@ -352,7 +353,7 @@ impl DiffusionTile {
 }
 
 /// Shares of mass, min, max and squared L2 norm of `u` (the diagnostics before the cell
-/// factor): see [`crate::solver::diagnostics_from`]. Rows in parallel: the sums are exact, so
+/// factor): see [`crate::simulation::diagnostics_from`]. Rows in parallel: the sums are exact, so
 /// the split does not change a bit.
 pub(crate) fn partials(u: ArrayView2<'_, f64>) -> Vec<Partial> {
     struct Acc {
@@ -423,7 +424,7 @@ impl Simulation for DiffusionTile {
         DiffusionTile::step(self);
     }
     fn fields(&self) -> Vec<Quantity> {
-        crate::solver::field_quantities()
+        crate::simulation::field_quantities()
     }
     fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
         if name != "u" {
@@ -433,13 +434,13 @@ impl Simulation for DiffusionTile {
         true
     }
     fn diagnostics(&self) -> Vec<Quantity> {
-        crate::solver::diagnostic_quantities()
+        crate::simulation::diagnostic_quantities()
     }
     fn diagnostic_partials(&self) -> Option<Vec<Partial>> {
         Some(partials(self.u()))
     }
     fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {
-        crate::solver::diagnostics_from(&self.grid, reduced, out);
+        crate::simulation::diagnostics_from(&self.grid, reduced, out);
     }
     fn diagnostic_values(&self, out: &mut [f64]) {
         // This tile alone (a single-tile run).

@@ -41,11 +41,14 @@
 //! ```
 
 pub mod error;
+mod finite_diff;
 pub mod observe;
 pub mod params;
 pub mod potential;
 mod simulation;
 mod solver;
+mod split_step;
+mod stability;
 pub mod state;
 pub mod tile;
 

@@ -1,0 +1,559 @@
+//! The kernels behind [`Direct`](super::Direct): dense rows in register blocks (single and
+//! paired), border outputs, the task body, and the separable column passes.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::Element;
+use crate::boundary::Source;
+use crate::simd::madd;
+
+use super::{
+    Cfg, SEP_BLOCK, SEP_STRIP, Scratch, Taps, fill_margins, fill_row, interior_cols, row_source,
+};
+
+/// Starts of the `v`-wide register blocks over `[a, b)` (`b - a >= v`): the last block ends at
+/// `b`, overlapping its predecessor instead of leaving a scalar tail (a latency-bound FMA chain
+/// per output, which took a third of the time at width 2048). Recomputed outputs get the same
+/// operations in the same order, so they are bitwise unchanged.
+pub(super) fn block_starts(a: usize, b: usize, v: usize) -> impl Iterator<Item = usize> {
+    (a..b - v).step_by(v).chain(std::iter::once(b - v))
+}
+
+/// Dense row straight from the input rows (standard layout, column stride 1), without building
+/// extended rows: the interior columns read `flat` directly, the few border columns go through
+/// the column maps one sample at a time. Every output sees the same operations in the same order
+/// as through the ring (`0`, then `madd` tap by tap), so the two paths agree bitwise. Returns
+/// `false`, computing nothing, if a row the taps read is not a plain input row (a `Constant` or
+/// `Negated` row source): the ring handles those.
+#[inline(always)]
+pub(super) fn direct_row<T: Element, const V: usize, const FMA: bool>(
+    cfg: &Cfg<T>,
+    taps: &[(usize, usize, T)],
+    flat: &[T],
+    top: usize,
+    s: &mut Scratch<T>,
+) -> bool {
+    let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
+    let lo = rx.lo;
+    let (ox_a, ox_b) = interior_cols(cfg);
+    if ox_b < ox_a + V {
+        return false; // hardly any interior: not worth a second path
+    }
+    for (t, &(ky, off, wt)) in taps.iter().enumerate() {
+        let pr = top + ky * ry.dilation;
+        match cfg.by.source(pr as isize - ry.lo as isize, cfg.h) {
+            Source::Index(i) => s.bases[t] = i * w + off,
+            _ => return false,
+        }
+        s.weights[t] = wt;
+    }
+    // The next output row's newest input row, fetched during this one (see `prefetch_l2`).
+    let ahead = plain_row(cfg, top + ry.stride + (ry.k - 1) * ry.dilation);
+    let n = taps.len();
+    let (bases, weights) = (&s.bases[..n], &s.weights[..n]);
+    let acc = &mut s.acc[..rx.out];
+    border_outputs::<T, FMA>(cfg, flat, taps, bases, acc, 0..ox_a);
+    for ox0 in block_starts(ox_a, ox_b, V) {
+        prefetch_block(flat, ahead, w, ox0, V);
+        let mut a = [T::zero(); V];
+        for (&b, &wt) in bases.iter().zip(weights) {
+            let p = b + ox0 - lo;
+            let xs: &[T; V] = flat[p..p + V].try_into().unwrap();
+            for l in 0..V {
+                a[l] = madd::<T, FMA>(xs[l], wt, a[l]);
+            }
+        }
+        acc[ox0..ox0 + V].copy_from_slice(&a);
+    }
+    border_outputs::<T, FMA>(cfg, flat, taps, bases, acc, ox_b..rx.out);
+    true
+}
+
+/// Start (`i * w`) in the flat input of padded row `pr`, if it lies inside the data (rows in the
+/// padding are read from cached rows, and a `Halo` side has none to map).
+#[inline(always)]
+pub(super) fn plain_row<T>(cfg: &Cfg<T>, pr: usize) -> Option<usize> {
+    let i = pr.checked_sub(cfg.ry.lo)?;
+    (i < cfg.h).then_some(i * cfg.w)
+}
+
+/// Prefetches columns `[ox0, ox0 + v)` of the input row starting at `row` (cut at the row's
+/// end): about one register block's worth of a later pass's input.
+#[inline(always)]
+pub(super) fn prefetch_block<T>(flat: &[T], row: Option<usize>, w: usize, ox0: usize, v: usize) {
+    if let Some(start) = row {
+        let c0 = ox0.min(w);
+        crate::simd::prefetch_l2(&flat[start + c0..start + (c0 + v).min(w)]);
+    }
+}
+
+/// Output rows `top` and `top + 1` (row stride and dilation 1) like two calls of
+/// [`direct_row`], into `s.acc` and `s.acc2`, walking the [`Pair`]s: each input vector loaded
+/// feeds both rows' accumulators, halving the loads per multiply-add of a load-bound kernel.
+/// Each output still sees `0`, then its non-zero taps in the order of `taps`, so the result is
+/// bitwise that of [`direct_row`]. Returns `false`, computing nothing, if a row it reads is not
+/// a plain input row, or the interior is narrower than a block.
+#[inline(always)]
+pub(super) fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
+    cfg: &Cfg<T>,
+    taps: &[(usize, usize, T)],
+    flat: &[T],
+    top: usize,
+    s: &mut Scratch<T>,
+) -> bool {
+    let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
+    let lo = rx.lo;
+    let (ox_a, ox_b) = interior_cols(cfg);
+    if ox_b < ox_a + V {
+        return false;
+    }
+    for d in 0..=ry.k {
+        match cfg.by.source((top + d) as isize - ry.lo as isize, cfg.h) {
+            Source::Index(i) => s.rowbase[d] = i * w,
+            _ => return false,
+        }
+    }
+    for (t, &(ky, off, _)) in taps.iter().enumerate() {
+        s.bases[t] = s.rowbase[ky] + off;
+        s.bases2[t] = s.rowbase[ky + 1] + off;
+    }
+    let pairs = &cfg.pairs;
+    for (b, p) in s.pbases.iter_mut().zip(pairs) {
+        *b = s.rowbase[p.d] + p.off;
+    }
+    // The two input rows the next pair reads and this one does not (see `prefetch_l2`).
+    let ahead = [
+        plain_row(cfg, top + ry.k + 1),
+        plain_row(cfg, top + ry.k + 2),
+    ];
+    let n = taps.len();
+    let (bases, bases2) = (&s.bases[..n], &s.bases2[..n]);
+    let (acc0, acc1) = (&mut s.acc[..rx.out], &mut s.acc2[..rx.out]);
+    border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, 0..ox_a);
+    border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, 0..ox_a);
+    for ox0 in block_starts(ox_a, ox_b, V) {
+        for row in ahead {
+            prefetch_block(flat, row, w, ox0, V);
+        }
+        let mut a0 = [T::zero(); V];
+        let mut a1 = [T::zero(); V];
+        for (&b, p) in s.pbases.iter().zip(pairs) {
+            let at = b + ox0 - lo;
+            let xs: &[T; V] = flat[at..at + V].try_into().unwrap();
+            let [w0, w1] = p.w;
+            match p.uses {
+                3 => {
+                    for l in 0..V {
+                        a0[l] = madd::<T, FMA>(xs[l], w0, a0[l]);
+                        a1[l] = madd::<T, FMA>(xs[l], w1, a1[l]);
+                    }
+                }
+                1 => {
+                    for l in 0..V {
+                        a0[l] = madd::<T, FMA>(xs[l], w0, a0[l]);
+                    }
+                }
+                _ => {
+                    for l in 0..V {
+                        a1[l] = madd::<T, FMA>(xs[l], w1, a1[l]);
+                    }
+                }
+            }
+        }
+        acc0[ox0..ox0 + V].copy_from_slice(&a0);
+        acc1[ox0..ox0 + V].copy_from_slice(&a1);
+    }
+    border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, ox_b..rx.out);
+    border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, ox_b..rx.out);
+    true
+}
+
+/// The output columns `acc[k]` for `k` in `cols` of [`direct_row`], whose taps reach into the
+/// `x` padding: each sample goes through the column map. Taps run in the outer loop so the
+/// outputs are independent FMA chains (one chain per output would be latency-bound); each output
+/// still sees its taps in order. `bases[t] = i * w + off` is the input row start plus the offset.
+#[inline(always)]
+pub(super) fn border_outputs<T: Element, const FMA: bool>(
+    cfg: &Cfg<T>,
+    flat: &[T],
+    taps: &[(usize, usize, T)],
+    bases: &[usize],
+    acc: &mut [T],
+    cols: std::ops::Range<usize>,
+) {
+    let acc = &mut acc[cols.clone()];
+    acc.fill(T::zero());
+    for (&b, &(_, off, wt)) in bases.iter().zip(taps) {
+        let row0 = b - off;
+        for (a, ox) in acc.iter_mut().zip(cols.clone()) {
+            let x = match cfg.col_src[off + ox] {
+                Source::Index(j) => flat[row0 + j],
+                Source::Negated(j) => -flat[row0 + j],
+                Source::Constant(v) => T::from_f64(v),
+            };
+            *a = madd::<T, FMA>(x, wt, *a);
+        }
+    }
+}
+
+/// `acc[ox] = sum_t weights[t] * buf[bases[t] + ox]` for `ox < wv`, in register blocks of `V`.
+#[inline(always)]
+pub(super) fn taps_row<T: Element, const V: usize, const FMA: bool>(
+    buf: &[T],
+    bases: &[usize],
+    weights: &[T],
+    acc: &mut [T],
+) {
+    let wv = acc.len();
+    for ox0 in (0..wv).step_by(V) {
+        let mut a = [T::zero(); V];
+        for (&b, &wt) in bases.iter().zip(weights) {
+            let xs: &[T; V] = buf[b + ox0..b + ox0 + V].try_into().unwrap();
+            for l in 0..V {
+                a[l] = madd::<T, FMA>(xs[l], wt, a[l]);
+            }
+        }
+        acc[ox0..ox0 + V].copy_from_slice(&a);
+    }
+}
+
+/// Hands the finished row to the epilogue (through a staging row if the output row is strided).
+#[inline(always)]
+pub(super) fn emit<T: Element, F: Fn(usize, &[T], &mut [T])>(
+    epi: &F,
+    oy: usize,
+    conv: &[T],
+    mut out_row: ndarray::ArrayViewMut1<'_, T>,
+    staging: &mut [T],
+) {
+    if let Some(dst) = out_row.as_slice_mut() {
+        epi(oy, conv, dst);
+    } else {
+        for (t, o) in staging.iter_mut().zip(out_row.iter()) {
+            *t = *o;
+        }
+        epi(oy, conv, staging);
+        for (o, t) in out_row.iter_mut().zip(staging.iter()) {
+            *o = *t;
+        }
+    }
+}
+
+#[inline(always)]
+pub(super) fn task_body<
+    T: Element,
+    F: Fn(usize, &[T], &mut [T]),
+    const V: usize,
+    const FMA: bool,
+>(
+    cfg: &Cfg<T>,
+    input: &ArrayView2<'_, T>,
+    oy0: usize,
+    mut chunk: ArrayViewMut2<'_, T>,
+    s: &mut Scratch<T>,
+    epi: &F,
+) {
+    let (ry, rx) = (cfg.ry, cfg.rx);
+    let wo = rx.out;
+    match &cfg.taps {
+        Taps::Dense(taps) => {
+            let keff = ry.k_eff;
+            let rowlen = cfg.rowlen;
+            let mut next = 0;
+            let flat = input.as_slice().filter(|_| cfg.sx == 1);
+            let nrows = chunk.nrows();
+            let mut r = 0;
+            while r < nrows {
+                let oy = oy0 + r;
+                let top = oy * ry.stride;
+                if let Some(flat) = flat {
+                    if r + 1 < nrows
+                        && !cfg.pairs.is_empty()
+                        && direct_row_pair::<T, V, FMA>(cfg, taps, flat, top, s)
+                    {
+                        // The ring holds stale rows now: refill it if a later row needs it.
+                        next = 0;
+                        emit(epi, oy, &s.acc[..wo], chunk.row_mut(r), &mut s.strided);
+                        emit(
+                            epi,
+                            oy + 1,
+                            &s.acc2[..wo],
+                            chunk.row_mut(r + 1),
+                            &mut s.strided,
+                        );
+                        r += 2;
+                        continue;
+                    }
+                    if direct_row::<T, V, FMA>(cfg, taps, flat, top, s) {
+                        next = 0;
+                        emit(epi, oy, &s.acc[..wo], chunk.row_mut(r), &mut s.strided);
+                        r += 1;
+                        continue;
+                    }
+                }
+                // Each extended row is built once per task, into slot `row % k_eff`.
+                for pr in next.max(top)..top + keff {
+                    let slot = pr % keff;
+                    fill_row(
+                        cfg,
+                        input,
+                        pr,
+                        &mut s.buf[slot * rowlen..(slot + 1) * rowlen],
+                    );
+                }
+                next = top + keff;
+                for (t, &(ky, off, wt)) in taps.iter().enumerate() {
+                    s.bases[t] = ((top + ky * ry.dilation) % keff) * rowlen + off;
+                    s.weights[t] = wt;
+                }
+                let n = taps.len();
+                taps_row::<T, V, FMA>(&s.buf, &s.bases[..n], &s.weights[..n], &mut s.acc);
+                emit(epi, oy, &s.acc[..wo], chunk.row_mut(r), &mut s.strided);
+                r += 1;
+            }
+        }
+        Taps::Separable { col, row } => {
+            let nrows = chunk.nrows();
+            let rowlen = cfg.rowlen;
+            let (lo, w) = (rx.lo, cfg.w);
+            let wpad = cfg.col_src.len();
+            let flat = input.as_slice();
+            let kh = col.len();
+            for b0 in (0..nrows).step_by(SEP_BLOCK) {
+                let nb = SEP_BLOCK.min(nrows - b0);
+                // The rows each output row of the block reads, resolved once.
+                let mut counts = [0usize; SEP_BLOCK];
+                let mut cparts = [T::zero(); SEP_BLOCK];
+                for b in 0..nb {
+                    let oy = oy0 + b0 + b;
+                    for (ky, &cw) in col.iter().enumerate() {
+                        let (i, c) = match row_source(cfg, oy, ky) {
+                            Source::Index(i) => (i, cw),
+                            Source::Negated(i) => (i, -cw),
+                            Source::Constant(v) => {
+                                cparts[b] += cw * T::from_f64(v);
+                                continue;
+                            }
+                        };
+                        if c != T::zero() {
+                            s.vstart[b * kh + counts[b]] = i;
+                            s.vcoef[b * kh + counts[b]] = c;
+                            counts[b] += 1;
+                        }
+                    }
+                }
+                // A block whose rows all read consecutive plain input rows (away from the top
+                // and bottom borders) loads each input vector once for 4 rows.
+                let first = s.vstart[0];
+                let consecutive = flat.is_some()
+                    && nb.is_multiple_of(4)
+                    && kh >= 3
+                    && (0..nb).all(|b| {
+                        counts[b] == kh
+                            && (0..kh).all(|ky| {
+                                s.vstart[b * kh + ky] == first + b + ky
+                                    && s.vcoef[b * kh + ky] == col[ky]
+                            })
+                    });
+                // Column pass, strip by strip, into the interior of each extended row.
+                for c0 in (0..w).step_by(SEP_STRIP) {
+                    let c1 = (c0 + SEP_STRIP).min(w);
+                    if consecutive && c1 - c0 >= 16 {
+                        let flat = flat.expect("checked above");
+                        for q in (0..nb).step_by(4) {
+                            column_pass_quad::<T, FMA>(
+                                flat,
+                                (w, first + q, c0, c1),
+                                col,
+                                &cparts[q..q + 4],
+                                (&mut s.buf[q * rowlen..], rowlen, lo),
+                            );
+                        }
+                        continue;
+                    }
+                    for b in 0..nb {
+                        let dst = &mut s.buf[b * rowlen + lo + c0..b * rowlen + lo + c1];
+                        if let Some(flat) = flat {
+                            let rows = b * kh..b * kh + counts[b];
+                            column_pass_flat::<T, V, FMA>(
+                                flat,
+                                w,
+                                &s.vstart[rows.clone()],
+                                &s.vcoef[rows],
+                                cparts[b],
+                                c0,
+                                dst,
+                            );
+                        } else {
+                            let rows = b * kh..b * kh + counts[b];
+                            column_pass_rows::<T, FMA>(
+                                input,
+                                &s.vstart[rows.clone()],
+                                &s.vcoef[rows],
+                                cparts[b],
+                                c0,
+                                dst,
+                            );
+                        }
+                    }
+                }
+                for (b, out_row) in chunk
+                    .slice_mut(ndarray::s![b0..b0 + nb, ..])
+                    .outer_iter_mut()
+                    .enumerate()
+                {
+                    let oy = oy0 + b0 + b;
+                    let ext = &mut s.buf[b * rowlen..(b + 1) * rowlen];
+                    fill_margins(cfg, col, oy, ext, lo, w, wpad);
+                    for (t, &(off, wt)) in row.iter().enumerate() {
+                        s.bases[t] = b * rowlen + off;
+                        s.weights[t] = wt;
+                    }
+                    let n = row.len();
+                    taps_row::<T, V, FMA>(&s.buf, &s.bases[..n], &s.weights[..n], &mut s.acc);
+                    emit(epi, oy, &s.acc[..wo], out_row, &mut s.strided);
+                }
+            }
+        }
+    }
+}
+
+/// Column pass over a standard-layout input of width `w`: `dst[j] = (sum_t coef[t] *
+/// flat[rows[t] * w + c0 + j]) + cpart`, in register blocks of `V` columns. The accumulators
+/// start at zero and `cpart` comes last: with a run-time starting value LLVM kept the block's
+/// accumulators on the stack (a load and a store per FMA, 15-20% slower on sep31-f32).
+#[inline(always)]
+pub(super) fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
+    flat: &[T],
+    w: usize,
+    rows: &[usize],
+    coef: &[T],
+    cpart: T,
+    c0: usize,
+    dst: &mut [T],
+) {
+    let n = dst.len();
+    if n < V {
+        for (j, d) in dst.iter_mut().enumerate() {
+            let mut a = T::zero();
+            for (&i, &c) in rows.iter().zip(coef) {
+                a = madd::<T, FMA>(flat[i * w + c0 + j], c, a);
+            }
+            *d = a + cpart;
+        }
+        return;
+    }
+    for j0 in block_starts(0, n, V) {
+        let mut a = [T::zero(); V];
+        for (&i, &c) in rows.iter().zip(coef) {
+            let p = i * w + c0 + j0;
+            let xs: &[T; V] = flat[p..p + V].try_into().unwrap();
+            for l in 0..V {
+                a[l] = madd::<T, FMA>(xs[l], c, a[l]);
+            }
+        }
+        for v in &mut a {
+            *v += cpart;
+        }
+        dst[j0..j0 + V].copy_from_slice(&a);
+    }
+}
+
+/// [`column_pass_flat`] for 4 consecutive output rows at once, output row `b` reading input
+/// rows `first + b + ky` with the plain coefficients `coef[ky]`: the input vectors every row
+/// reads are loaded once for the four (`kh + 3` loads for 4 rows instead of `4 kh`).
+/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, 16 at a time. Every output sees
+/// the operations of [`column_pass_flat`] in its order (zero, `madd` in `ky` order,
+/// `+ cpart`), so the two agree bitwise.
+#[inline(always)]
+pub(super) fn column_pass_quad<T: Element, const FMA: bool>(
+    flat: &[T],
+    (w, first, c0, c1): (usize, usize, usize, usize),
+    coef: &[T],
+    cparts: &[T],
+    (buf, rowlen, lo): (&mut [T], usize, usize),
+) {
+    const L: usize = 16;
+    let kh = coef.len();
+    for j0 in block_starts(c0, c1, L) {
+        let ld = |r: usize| -> [T; L] {
+            let p = (first + r) * w + j0;
+            flat[p..p + L].try_into().unwrap()
+        };
+        let (mut a0, mut a1, mut a2, mut a3) = (
+            [T::zero(); L],
+            [T::zero(); L],
+            [T::zero(); L],
+            [T::zero(); L],
+        );
+        let fma = |a: &mut [T; L], x: &[T; L], c: T| {
+            for l in 0..L {
+                a[l] = madd::<T, FMA>(x[l], c, a[l]);
+            }
+        };
+        // Ramp in: rows 0..3 of the input reach the first rows only.
+        let x = ld(0);
+        fma(&mut a0, &x, coef[0]);
+        let x = ld(1);
+        fma(&mut a0, &x, coef[1]);
+        fma(&mut a1, &x, coef[0]);
+        let x = ld(2);
+        fma(&mut a0, &x, coef[2]);
+        fma(&mut a1, &x, coef[1]);
+        fma(&mut a2, &x, coef[0]);
+        for r in 3..kh {
+            let x = ld(r);
+            fma(&mut a0, &x, coef[r]);
+            fma(&mut a1, &x, coef[r - 1]);
+            fma(&mut a2, &x, coef[r - 2]);
+            fma(&mut a3, &x, coef[r - 3]);
+        }
+        // Ramp out: the last rows reach the last outputs only.
+        let x = ld(kh);
+        fma(&mut a1, &x, coef[kh - 1]);
+        fma(&mut a2, &x, coef[kh - 2]);
+        fma(&mut a3, &x, coef[kh - 3]);
+        let x = ld(kh + 1);
+        fma(&mut a2, &x, coef[kh - 1]);
+        fma(&mut a3, &x, coef[kh - 2]);
+        let x = ld(kh + 2);
+        fma(&mut a3, &x, coef[kh - 1]);
+        for (b, a) in [a0, a1, a2, a3].iter().enumerate() {
+            let at = b * rowlen + lo + j0;
+            for (d, &v) in buf[at..at + L].iter_mut().zip(a) {
+                *d = v + cparts[b];
+            }
+        }
+    }
+}
+
+/// Column pass for inputs that are not in standard layout (a window of a larger array, a
+/// transposed view): tap by tap over whole rows, so every `dst[j]` sees exactly the operations
+/// of [`column_pass_flat`] in the same order (a halo tile equals the whole domain bitwise).
+#[inline(always)]
+pub(super) fn column_pass_rows<T: Element, const FMA: bool>(
+    input: &ArrayView2<'_, T>,
+    rows: &[usize],
+    coef: &[T],
+    cpart: T,
+    c0: usize,
+    dst: &mut [T],
+) {
+    dst.fill(T::zero());
+    let n = dst.len();
+    for (&i, &c) in rows.iter().zip(coef) {
+        let src = input.slice(ndarray::s![i, c0..c0 + n]);
+        if let Some(sl) = src.as_slice() {
+            for (d, &x) in dst.iter_mut().zip(sl) {
+                *d = madd::<T, FMA>(x, c, *d);
+            }
+        } else {
+            for (d, &x) in dst.iter_mut().zip(src.iter()) {
+                *d = madd::<T, FMA>(x, c, *d);
+            }
+        }
+    }
+    for d in dst {
+        *d += cpart;
+    }
+}
