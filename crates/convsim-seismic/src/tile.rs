@@ -442,33 +442,34 @@ impl<T: RealElement> SeismicTile<T> {
         m
     }
 
-    /// The state arrays: name and data (flat: they are this tile's alone).
+    /// The state arrays: name and data (flat: they are this tile's alone). Every tile lists
+    /// the same names (a tile without a layer has empty CPML arrays), as the collective
+    /// checkpoint needs.
     fn arrays(&self) -> Vec<(&'static str, &[T])> {
         let e = &self.eng;
-        let mut v: Vec<(&'static str, &[T])> = vec![("p", &e.cur), ("p_prev", &e.prev)];
-        if let Some(p) = &e.pml_y {
-            v.push(("psi_y", &p.psi));
-            v.push(("zeta_y", &p.zeta));
-        }
-        if let Some(p) = &e.pml_x {
-            v.push(("psi_x", &p.psi));
-            v.push(("zeta_x", &p.zeta));
-        }
-        v
+        let (py, px) = (e.pml_y.as_ref(), e.pml_x.as_ref());
+        vec![
+            ("p", &e.cur),
+            ("p_prev", &e.prev),
+            ("psi_y", py.map_or(&[][..], |p| &p.psi)),
+            ("zeta_y", py.map_or(&[][..], |p| &p.zeta)),
+            ("psi_x", px.map_or(&[][..], |p| &p.psi)),
+            ("zeta_x", px.map_or(&[][..], |p| &p.zeta)),
+        ]
     }
 
     fn arrays_mut(&mut self) -> Vec<&mut [T]> {
         let e = &mut self.eng;
-        let mut v: Vec<&mut [T]> = vec![&mut e.cur, &mut e.prev];
-        if let Some(p) = &mut e.pml_y {
-            v.push(&mut p.psi);
-            v.push(&mut p.zeta);
-        }
-        if let Some(p) = &mut e.pml_x {
-            v.push(&mut p.psi);
-            v.push(&mut p.zeta);
-        }
-        v
+        let (py, px) = (e.pml_y.as_mut(), e.pml_x.as_mut());
+        let (psi_y, zeta_y): (&mut [T], &mut [T]) = match py {
+            Some(p) => (&mut p.psi, &mut p.zeta),
+            None => (&mut [], &mut []),
+        };
+        let (psi_x, zeta_x): (&mut [T], &mut [T]) = match px {
+            Some(p) => (&mut p.psi, &mut p.zeta),
+            None => (&mut [], &mut []),
+        };
+        vec![&mut e.cur, &mut e.prev, psi_y, zeta_y, psi_x, zeta_x]
     }
 }
 
