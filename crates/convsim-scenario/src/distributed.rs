@@ -14,6 +14,12 @@
 //! itself stays distributed). Diagnostics combine the tiles' exact sums, so they equal a
 //! single-process run bit for bit.
 //!
+//! Gathers (seismic receivers): after every advance the tiles' shares of the new samples
+//! ([`Simulation::gather_share`]) are summed on rank 0, exactly, and completed there by its
+//! tile. Checkpoints: state arrays that are fields of the tile are gathered into whole-grid
+//! arrays; any other array (a seismic tile's padded fields and CPML memory) is a rank's own
+//! and is stored as one row per rank, which resumes with the same rank count.
+//!
 //! Errors: every rank agrees on the lowest failing rank before acting on an error, that
 //! rank's message is printed once (by rank 0), and every rank exits with code 2.
 

@@ -6,8 +6,8 @@
 //! - A tile owns a block of the physical grid plus the absorbing layers beyond its outer
 //!   sides (the layers lie outside the grid, so they go whole to the edge tiles). Its
 //!   [`Engine`] is cut out of the whole grid's: the same weights, `(v dt)^2`, CPML and sponge
-//!   profiles and source coefficients, on a padded layout whose columns keep their position
-//!   within the aligned vectors. Each step runs the one-process row kernels on the tile
+//!   profiles and source coefficients, on a padded layout of its own (the row kernels compute
+//!   every column with the same operations whatever its vector lane). Each step runs the one-process row kernels on the tile
 //!   (a sweep of depth one), so every sample gets the same operations in the same order.
 //! - Before each step the ghost cells of `p^n` (the stencil radius deep) are filled by the
 //!   halo exchange of `convsim_core::tile` (nonblocking messages, phase x then y) on the
@@ -170,8 +170,11 @@ impl<T: RealElement> SeismicTile<T> {
         let (a, r, gs) = (lay.cx0, e.r, lay.stride);
         let gy = lay.cy0 + tile.start[0]..lay.cy0 + tile.start[0] + tile.shape[0];
         let gx = lay.cx0 + tile.start[1]..lay.cx0 + tile.start[1] + tile.shape[1];
-        // Whole aligned blocks to the left, so every column keeps its vector lane.
-        let (row0, col0) = (gy.start - r, (gx.start / a - 1) * a);
+        // The row kernels want the computational columns to start on an aligned vector, with
+        // one vector of ghost columns before: the tile's first column goes to column `a`.
+        // (They compute every column with the same operations whatever its lane, so the
+        // shift changes no bit; `tests/mpi.rs` checks it.)
+        let (row0, col0) = (gy.start - r, gx.start - a);
         let rows = gy.len() + 2 * r;
         let (cx0, cx1) = (gx.start - col0, gx.end - col0);
         let stride = cx1.next_multiple_of(a) + a;
@@ -182,13 +185,26 @@ impl<T: RealElement> SeismicTile<T> {
             cx0,
             cx1,
         };
+        // Local column `j` is column `col0 + j` of the whole grid's rows (zero beyond them:
+        // the right tile's padding may reach past the whole grid's stride).
+        let cut_row = |src: &[T], dst: &mut [T]| {
+            let n = stride.min(src.len().saturating_sub(col0));
+            dst[..n].copy_from_slice(&src[col0..col0 + n]);
+        };
         let cut = |src: &[T]| {
             let mut d = AlignedVec::zeros(rows * stride);
             for li in 0..rows {
                 let gi = li + row0;
-                d[li * stride..(li + 1) * stride]
-                    .copy_from_slice(&src[gi * gs + col0..gi * gs + col0 + stride]);
+                cut_row(
+                    &src[gi * gs..(gi + 1) * gs],
+                    &mut d[li * stride..(li + 1) * stride],
+                );
             }
+            d
+        };
+        let cut_cols = |src: &[T]| {
+            let mut d = vec![T::zero(); stride];
+            cut_row(src, &mut d);
             d
         };
         let c2 = match &e.c2 {
@@ -198,7 +214,7 @@ impl<T: RealElement> SeismicTile<T> {
         let sponge = e.sponge.as_ref().map(|(sy, sx)| {
             (
                 sy[row0..row0 + rows].to_vec(),
-                sx[col0..col0 + stride].to_vec(),
+                cut_cols(sx),
             )
         });
         let pml_y = e.pml_y.as_ref().and_then(|py| {
@@ -237,8 +253,8 @@ impl<T: RealElement> SeismicTile<T> {
                 .collect();
             let w: usize = spans.iter().map(|(s0, s1)| s1 - s0).sum();
             let (mut pa, mut pb) = (AlignedVec::zeros(stride), AlignedVec::zeros(stride));
-            pa.copy_from_slice(&px.a[col0..col0 + stride]);
-            pb.copy_from_slice(&px.b[col0..col0 + stride]);
+            pa.copy_from_slice(&cut_cols(&px.a));
+            pb.copy_from_slice(&cut_cols(&px.b));
             Some(PmlX {
                 a: pa,
                 b: pb,
