@@ -326,7 +326,11 @@ impl DistSim {
     /// Every rank's length `n` (rank 0; empty elsewhere).
     fn lengths(&self, n: usize) -> Vec<usize> {
         let size = self.ctl.size();
-        let mut all = if self.root { vec![0.0; size] } else { Vec::new() };
+        let mut all = if self.root {
+            vec![0.0; size]
+        } else {
+            Vec::new()
+        };
         let root = self.root;
         self.ctl
             .gather(&[n as f64], &vec![1; size], root.then_some(&mut all[..]));
@@ -428,10 +432,14 @@ impl DistSim {
                     }
                 }
                 let mut mine = vec![0.0; a.data.len()];
-                let counts = if state.is_some() { lens.clone() } else { Vec::new() };
-                self.ctl.scatter(state.map(|_| &all[..]), &counts, &mut mine);
-                a.data =
-                    ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
+                let counts = if state.is_some() {
+                    lens.clone()
+                } else {
+                    Vec::new()
+                };
+                self.ctl
+                    .scatter(state.map(|_| &all[..]), &counts, &mut mine);
+                a.data = ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
                 continue;
             }
             let rest: usize = a.data.shape()[2..].iter().product();

@@ -231,9 +231,12 @@ impl ReceiverRows {
     /// The taps of receiver `k` in the order [`ReceiverRows::sample`] adds them: `(padded
     /// row, padded column, weight, lane)`.
     pub(crate) fn taps(&self, k: usize) -> impl Iterator<Item = (usize, usize, f64, usize)> + '_ {
-        self.receivers[k].runs.iter().flat_map(move |&(i, j, w0, n)| {
-            (0..n).map(move |c| (i, j + c, self.weights[w0 + c], c))
-        })
+        self.receivers[k]
+            .runs
+            .iter()
+            .flat_map(move |&(i, j, w0, n)| {
+                (0..n).map(move |c| (i, j + c, self.weights[w0 + c], c))
+            })
     }
 
     /// Receivers anchored at row `i`.

@@ -43,10 +43,19 @@ use crate::{Result, Seismic, SeismicError, SeismicParams, SideBoundary};
 
 /// Computational rows (or columns) of tile `p` of `parts` along an axis of `n` physical
 /// samples with layers `lo`, `hi` outside it, counted from the first layer sample.
-fn comp_range(n: usize, (lo, hi): (usize, usize), parts: usize, p: usize) -> std::ops::Range<usize> {
+fn comp_range(
+    n: usize,
+    (lo, hi): (usize, usize),
+    parts: usize,
+    p: usize,
+) -> std::ops::Range<usize> {
     let r = split(n, parts, p);
     let start = if p == 0 { 0 } else { lo + r.start };
-    let end = if p + 1 == parts { lo + n + hi } else { lo + r.end };
+    let end = if p + 1 == parts {
+        lo + n + hi
+    } else {
+        lo + r.end
+    };
     start..end
 }
 
@@ -211,12 +220,10 @@ impl<T: RealElement> SeismicTile<T> {
             C2::Uniform(v) => C2::Uniform(*v),
             C2::Field(f) => C2::Field(cut(f)),
         };
-        let sponge = e.sponge.as_ref().map(|(sy, sx)| {
-            (
-                sy[row0..row0 + rows].to_vec(),
-                cut_cols(sx),
-            )
-        });
+        let sponge = e
+            .sponge
+            .as_ref()
+            .map(|(sy, sx)| (sy[row0..row0 + rows].to_vec(), cut_cols(sx)));
         let pml_y = e.pml_y.as_ref().and_then(|py| {
             let strips: Vec<(usize, usize)> = py
                 .strips
@@ -623,7 +630,8 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
     }
     fn gather_share(&self, from: usize) -> Option<(usize, Vec<f64>)> {
         let to = self.recorded();
-        let mut v = Vec::with_capacity(to.saturating_sub(from) * (self.traces.nrows() + self.taps.nrows()));
+        let mut v =
+            Vec::with_capacity(to.saturating_sub(from) * (self.traces.nrows() + self.taps.nrows()));
         for s in from..to {
             v.extend(self.traces.column(s).iter());
             v.extend(self.taps.column(s).iter());
