@@ -504,7 +504,7 @@ fn interrupted_resumes(text: &str, sets: &[&str], total: u64) {
     let d = tmp();
     let sc = d.path().join("s.toml");
     std::fs::write(&sc, text).unwrap();
-    run_serial(&sc, &d.path().join("serial"), &sets);
+    run_serial(&sc, &d.path().join("serial"), sets);
     let out = d.path().join("p");
     c.args(["-n", "2", convsim(), "run", s(&sc), "-o", s(&out), "-q"]);
     for v in sets {

@@ -641,8 +641,8 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
     fn gathers_from_shares(&mut self, from: usize, to: usize, summed: &[f64]) {
         let (nrec, ntaps) = (self.traces.nrows(), self.taps.nrows());
         for (s, chunk) in (from..to).zip(summed.chunks_exact(nrec + ntaps)) {
-            for k in 0..nrec {
-                self.gathered[[k, s]] = chunk[k];
+            for (k, &v) in chunk[..nrec].iter().enumerate() {
+                self.gathered[[k, s]] = v;
             }
             for (k, first, lanes) in &self.split {
                 let mut acc = LaneSum::default();

@@ -636,28 +636,31 @@ impl KindConfig for Config {
         let p0 = scenario
             .initial_field("p")
             .map(|f| f.sample(&scenario.grid, 0.0));
-        fn tile<T: convsim_core::RealElement>(
-            params: &SeismicParams,
-            p0: Option<&ndarray::Array2<f64>>,
-            dims: [usize; 2],
-            coords: [usize; 2],
-            links: TileLinks,
-        ) -> std::result::Result<Box<dyn Simulation>, SeismicError> {
-            let mut whole = Seismic::<T>::new(params)?;
-            if let Some(p0) = p0 {
-                whole.set_initial(p0.view());
-            }
-            Ok(Box::new(SeismicTile::new(&whole, dims, coords, links)?))
-        }
         Some(
             if self.f64_precision {
-                tile::<f64>(&self.params, p0.as_ref(), dims, coords, links)
+                seismic_tile::<f64>(&self.params, p0.as_ref(), dims, coords, links)
             } else {
-                tile::<f32>(&self.params, p0.as_ref(), dims, coords, links)
+                seismic_tile::<f32>(&self.params, p0.as_ref(), dims, coords, links)
             }
             .map_err(err),
         )
     }
+}
+
+/// The solver of one tile: the whole grid's solver with the initial pressure, cut to the tile
+/// (see `convsim_seismic::SeismicTile`).
+fn seismic_tile<T: convsim_core::RealElement>(
+    params: &SeismicParams,
+    p0: Option<&ndarray::Array2<f64>>,
+    dims: [usize; 2],
+    coords: [usize; 2],
+    links: TileLinks,
+) -> std::result::Result<Box<dyn Simulation>, SeismicError> {
+    let mut whole = Seismic::<T>::new(params)?;
+    if let Some(p0) = p0 {
+        whole.set_initial(p0.view());
+    }
+    Ok(Box::new(SeismicTile::new(&whole, dims, coords, links)?))
 }
 
 /// The `density` key: a number (constant density), a formula, `{ file, dataset }`,
