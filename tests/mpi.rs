@@ -128,6 +128,24 @@ fn compare(a: &Path, b: &Path) -> f64 {
             &mut floor.clone(),
         );
     }
+    // Shot gathers (seismic): coordinates, every sample and the count recorded.
+    let shots = fa.receivers().unwrap();
+    assert_eq!(shots, fb.receivers().unwrap(), "shots");
+    for shot in &shots {
+        let (x, y) = (
+            fa.read_receivers(shot).unwrap(),
+            fb.read_receivers(shot).unwrap(),
+        );
+        assert_eq!(x.recorded, y.recorded, "{shot}: samples recorded");
+        assert_eq!(x.coords, y.coords, "{shot}: receiver coordinates");
+        assert_eq!(x.traces.dim(), y.traces.dim(), "{shot}");
+        rel(
+            x.traces.as_slice().unwrap(),
+            y.traces.as_slice().unwrap(),
+            shot,
+            &mut 0.0,
+        );
+    }
     worst
 }
 
@@ -187,6 +205,39 @@ fn against_serial(text: &str, sets: &[&str], grids: &[[usize; 2]]) -> Option<Vec
 
 const GRIDS: [[usize; 2]; 4] = [[1, 2], [2, 1], [3, 1], [2, 2]];
 
+/// A seismic scenario on a 31 x 37 grid (10 m): a free surface on top, CPML on the other
+/// sides, a velocity gradient (a `(v dt)^2` field), order 8 (halo 4). The source sits on
+/// row 15, column 18: the corner of the 2 x 2 tiles and on the edges of the 1 x 2 and 2 x 1
+/// ones, so its Hicks taps fall in every tile; the receiver line runs diagonally across
+/// every tile edge of the four grids, at off-grid points whose taps straddle them.
+const SEISMIC: &str = r#"
+[run]
+name = "tiles"
+solver = "seismic"
+[grid]
+nx = 37
+ny = 31
+lx = 360.0
+ly = 300.0
+[time]
+dt = 1e-3
+t_end = 0.12
+[boundary]
+top = "free_surface"
+bottom = "cpml"
+left = "cpml"
+right = "cpml"
+[output]
+every = 30
+plots = false
+[seismic]
+order = 8
+velocity = "1800.0 + 2.0 * y"
+sources = [{ y = 150.0, x = 180.0, ricker = 15.0 }]
+receivers = { start = [42.0, 3.0], end = [293.0, 351.0], count = 27 }
+cpml = { width = 6 }
+"#;
+
 #[test]
 fn diffusion_explicit_on_process_grids_equals_one_process_bitwise() {
     let Some(d) = against_serial(DIFFUSION, &["diffusion.order=4"], &GRIDS) else {
@@ -201,6 +252,32 @@ fn diffusion_explicit_on_process_grids_equals_one_process_bitwise() {
     )
     .unwrap();
     assert_eq!(d, [0.0], "isotropic9");
+}
+
+#[test]
+fn seismic_on_process_grids_equals_one_process_bitwise() {
+    // Fields, energy, largest |p| and the receiver gather, in single and double precision.
+    let Some(d) = against_serial(SEISMIC, &[], &GRIDS) else {
+        return;
+    };
+    assert_eq!(d, [0.0; 4], "{GRIDS:?}");
+    let d = against_serial(SEISMIC, &["seismic.precision=\"f64\""], &[[2, 2]]).unwrap();
+    assert_eq!(d, [0.0], "f64 on 2 x 2");
+    // A sponge and rigid walls instead (the sponge damps both time levels every step), and
+    // an initial pressure patch besides the wavelet.
+    let d = against_serial(
+        SEISMIC,
+        &[
+            "initial.p=\"exp(-((x - 200.0)^2 + (y - 100.0)^2) / 400.0)\"",
+            "boundary.left=\"sponge\"",
+            "boundary.right=\"rigid\"",
+            "boundary.bottom=\"sponge\"",
+            "seismic.sponge={ width = 8, strength = 0.3 }",
+        ],
+        &[[2, 2], [1, 2]],
+    )
+    .unwrap();
+    assert_eq!(d, [0.0; 2], "sponge and rigid");
 }
 
 #[test]
@@ -366,13 +443,22 @@ fn bad_input_on_many_ranks_is_one_error_line_and_exit_2_everywhere() {
     assert_eq!(codes, [2; 2]);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("absorber is not supported"), "{lines:?}");
-    // A solver that does not run distributed yet.
-    let text =
-        std::fs::read_to_string(common::root().join("scenarios/seismic/homogeneous.toml")).unwrap();
-    let (lines, codes) = failing(2, &text, &[]).unwrap();
+    // Seismic settings that run on one process only: variable density, several shots.
+    let (lines, codes) = failing(2, SEISMIC, &["seismic.density=\"1000.0 + y\""]).unwrap();
     assert_eq!(codes, [2; 2]);
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].contains("run.solver: \"seismic\""), "{lines:?}");
+    assert!(lines[0].contains("seismic.density"), "{lines:?}");
+    let shots = "seismic.shots=[{ y = 150.0, x = 100.0, ricker = 15.0 }, \
+                 { y = 150.0, x = 250.0, ricker = 15.0 }]";
+    let (lines, codes) = failing(2, SEISMIC, &[shots, "seismic.sources=[]"]).unwrap();
+    assert_eq!(codes, [2; 2]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("seismic.shots"), "{lines:?}");
+    // A seismic tile narrower than the halo (order 8: 5 rows; 31 rows over 7 ranks).
+    let (lines, codes) = failing(7, SEISMIC, &["parallel.ranks=[7, 1]"]).unwrap();
+    assert_eq!(codes, [2; 7]);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("parallel.ranks"), "{lines:?}");
     // A parallel.ranks that is not a grid.
     let (lines, codes) = failing(2, DIFFUSION, &["parallel.ranks=[0, 2]"]).unwrap();
     assert_eq!(codes, [2; 2]);
@@ -417,12 +503,6 @@ fn until_checkpoint(
 
 #[test]
 fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
-    let Some(c) = mpirun() else {
-        return;
-    };
-    let d = tmp();
-    let sc = d.path().join("s.toml");
-    std::fs::write(&sc, DIFFUSION).unwrap();
     let sets = [
         "grid.nx=160",
         "grid.ny=160",
@@ -431,11 +511,39 @@ fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
         "output.every=4000",
         "output.checkpoint_every=1000",
     ];
-    run_serial(&sc, &d.path().join("serial"), &sets);
+    interrupted_resumes(DIFFUSION, &sets, 20000);
+}
+
+#[test]
+fn an_interrupted_distributed_seismic_run_resumes_to_the_same_bits() {
+    // Checkpoints hold each tile's padded arrays and CPML memory (same rank count).
+    let sets = [
+        "grid.nx=301",
+        "grid.ny=301",
+        "grid.lx=3000.0",
+        "grid.ly=3000.0",
+        "seismic.velocity=2000.0",
+        "time.t_end=4.0",
+        "output.every=1000",
+        "output.checkpoint_every=250",
+    ];
+    interrupted_resumes(SEISMIC, &sets, 4000);
+}
+
+/// Stops a run on 2 ranks after its first checkpoint, resumes it, and compares the result
+/// with one process.
+fn interrupted_resumes(text: &str, sets: &[&str], total: u64) {
+    let Some(c) = mpirun() else {
+        return;
+    };
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, text).unwrap();
+    run_serial(&sc, &d.path().join("serial"), sets);
     let out = d.path().join("p");
     // A signal once the first checkpoint exists: rank 0 stops at a step boundary with a
     // checkpoint, helped by the others.
-    let mut child = until_checkpoint(c, 2, &sc, &out, &sets);
+    let mut child = until_checkpoint(c, 2, &sc, &out, sets);
     // SIGTERM to the ranks themselves (the children of mpirun): Open MPI's mpirun answers a
     // SIGINT of its own by killing the ranks after a short grace, before they can stop cleanly.
     let _ = Command::new("pkill")
@@ -448,7 +556,7 @@ fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
         f.steps().unwrap()
     );
     assert!(
-        f.steps().unwrap().last() < Some(&20000) && !status.success(),
+        f.steps().unwrap().last() < Some(&total) && !status.success(),
         "the run stops early, with a non-zero exit: {status:?}"
     );
     drop(f);
@@ -457,7 +565,7 @@ fn an_interrupted_distributed_run_resumes_to_the_same_bits() {
         2,
         &sc,
         &out,
-        &[&sets[..], &["--resume"]].concat(),
+        &[sets, &["--resume"]].concat(),
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(

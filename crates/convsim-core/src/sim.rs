@@ -193,6 +193,21 @@ pub trait Simulation: Send {
     fn gathers(&self) -> Vec<Gather<'_>> {
         Vec::new()
     }
+    /// This tile's share of its gathers' samples from sample `from` on, for a distributed
+    /// run: `(to, share)`, the samples recorded so far and a vector of the same length on
+    /// every tile. Every element is non-zero on at most one tile, so their elementwise sum
+    /// over the tiles is exact (adding zeros rounds nothing) and goes to
+    /// [`Simulation::gathers_from_shares`] of rank 0's tile. `None` (the default): no gathers.
+    fn gather_share(&self, from: usize) -> Option<(usize, Vec<f64>)> {
+        let _ = from;
+        None
+    }
+    /// Completes samples `from..to` of the gathers that [`Simulation::gathers`] returns from
+    /// `summed`, the elementwise sum over every tile of [`Simulation::gather_share`].
+    /// Default: nothing.
+    fn gathers_from_shares(&mut self, from: usize, to: usize, summed: &[f64]) {
+        let _ = (from, to, summed);
+    }
     /// Diagnostics this solver reports (scalars per output time).
     fn diagnostics(&self) -> Vec<Quantity>;
     /// Current values of the diagnostics, in the order of [`Simulation::diagnostics`].

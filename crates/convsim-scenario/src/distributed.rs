@@ -14,6 +14,12 @@
 //! itself stays distributed). Diagnostics combine the tiles' exact sums, so they equal a
 //! single-process run bit for bit.
 //!
+//! Gathers (seismic receivers): after every advance the tiles' shares of the new samples
+//! ([`Simulation::gather_share`]) are summed on rank 0, exactly, and completed there by its
+//! tile. Checkpoints: state arrays that are fields of the tile are gathered into whole-grid
+//! arrays; any other array (a seismic tile's padded fields and CPML memory) is a rank's own
+//! and is stored as one row per rank, which resumes with the same rank count.
+//!
 //! Errors: every rank agrees on the lowest failing rank before acting on an error, that
 //! rank's message is printed once (by rank 0), and every rank exits with code 2.
 
@@ -131,15 +137,15 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
                 s.file.display().to_string(),
                 "run.solver",
                 format!("{:?}", s.kind.name()),
-                "allowed on more than one MPI rank: diffusion, quantum (this solver runs on one \
-                 process; run it without mpirun)",
+                "allowed on more than one MPI rank: diffusion, seismic, quantum (this solver runs \
+                 on one process; run it without mpirun)",
             ))
         });
     let tile = agree(&ctl, tile)?;
     let counts = blocks.iter().map(|(_, [ny, nx])| ny * nx).collect();
     let root = rank == 0;
     let shape = (blocks[rank].1[0], blocks[rank].1[1]);
-    Ok(DistSim {
+    let mut d = DistSim {
         fields: tile.fields().into_iter().map(|q| q.name).collect(),
         tile,
         ctl,
@@ -147,6 +153,7 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
         blocks,
         counts,
         root,
+        synced: 0,
         bufs: RefCell::new(Buffers {
             tile: Array2::zeros(shape),
             all: if root {
@@ -155,7 +162,9 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
                 Vec::new()
             },
         }),
-    })
+    };
+    d.sync_gathers();
+    Ok(d)
 }
 
 struct Buffers {
@@ -176,6 +185,8 @@ pub struct DistSim {
     blocks: Vec<([usize; 2], [usize; 2])>,
     counts: Vec<usize>,
     root: bool,
+    /// Gather samples rank 0's tile holds combined.
+    synced: usize,
     bufs: RefCell<Buffers>,
 }
 
@@ -187,11 +198,56 @@ impl std::fmt::Debug for DistSim {
     }
 }
 
+/// Whether a state array of this shape is a field of a tile of `block` (split over the
+/// ranks like the grid) rather than a rank's own array.
+fn is_tiled(shape: &[usize], block: [usize; 2]) -> bool {
+    shape.len() >= 2 && shape[..2] == block
+}
+
 fn command(c: u64, a: u64, b: u64) {
     Control::command(&mut [c, a, b]);
 }
 
 impl DistSim {
+    /// Advances every tile and brings rank 0's gathers up to date (collective).
+    fn advance_tiles(&mut self, n: u64) {
+        advance_timed(self.tile.as_mut(), n);
+        self.sync_gathers();
+    }
+
+    /// Combines the gather samples recorded since the last call on rank 0's tile
+    /// (collective): the tiles' shares are summed elementwise, which is exact since each
+    /// element is non-zero on one tile at most ([`Simulation::gather_share`]).
+    fn sync_gathers(&mut self) {
+        let Some((to, share)) = self.tile.gather_share(self.synced) else {
+            return;
+        };
+        // Every tile has taken the same steps: all return here together.
+        if to == self.synced {
+            return;
+        }
+        let size = self.ctl.size();
+        let counts = vec![share.len(); size];
+        let mut all = if self.root {
+            vec![0.0; share.len() * size]
+        } else {
+            Vec::new()
+        };
+        let root = self.root;
+        self.ctl
+            .gather(&share, &counts, root.then_some(&mut all[..]));
+        if root {
+            let mut sum = all[..share.len()].to_vec();
+            for part in all.chunks_exact(share.len().max(1)).skip(1) {
+                for (s, v) in sum.iter_mut().zip(part) {
+                    *s += *v;
+                }
+            }
+            self.tile.gathers_from_shares(self.synced, to, &sum);
+        }
+        self.synced = to;
+    }
+
     /// Gathers the tiles' `name` field into `out` (rank 0).
     fn field(&self, idx: usize, out: Option<ArrayViewMut2<'_, f64>>) {
         let mut b = self.bufs.borrow_mut();
@@ -239,11 +295,10 @@ impl DistSim {
         let mut out = Vec::new();
         for a in local {
             let shape = a.data.shape().to_vec();
-            assert!(
-                shape.len() >= 2 && shape[..2] == [ny, nx],
-                "distributed state: {} is not a field of the tile",
-                a.name
-            );
+            if !is_tiled(&shape, [ny, nx]) {
+                out.extend(self.per_rank_state(&a));
+                continue;
+            }
             let rest: usize = shape[2..].iter().product();
             let mine = a.data.as_standard_layout();
             let counts = self.counts_of(rest);
@@ -288,6 +343,48 @@ impl DistSim {
         out
     }
 
+    /// Every rank's length `n` (rank 0; empty elsewhere).
+    fn lengths(&self, n: usize) -> Vec<usize> {
+        let size = self.ctl.size();
+        let mut all = if self.root {
+            vec![0.0; size]
+        } else {
+            Vec::new()
+        };
+        let root = self.root;
+        self.ctl
+            .gather(&[n as f64], &vec![1; size], root.then_some(&mut all[..]));
+        all.iter().map(|&v| v as usize).collect()
+    }
+
+    /// A state array of this rank's own (not a field of the tile, e.g. a seismic tile's
+    /// padded arrays and CPML memory): every rank's copy, flattened, as row `rank` of an
+    /// array `(ranks, longest)` on rank 0 (zero padded). Restored with the same rank count.
+    fn per_rank_state(&self, a: &StateArray) -> Option<StateArray> {
+        let mine = a.data.as_standard_layout();
+        let mine = mine.as_slice().expect("standard layout");
+        let lens = self.lengths(mine.len());
+        let root = self.root;
+        let mut all = vec![0.0; lens.iter().sum()];
+        self.ctl.gather(mine, &lens, root.then_some(&mut all[..]));
+        if !root {
+            return None;
+        }
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        let mut g = Array2::zeros((lens.len(), longest));
+        let mut k = 0;
+        for (r, &n) in lens.iter().enumerate() {
+            g.row_mut(r)
+                .slice_mut(s![..n])
+                .assign(&ndarray::ArrayView1::from(&all[k..k + n]));
+            k += n;
+        }
+        Some(StateArray {
+            name: a.name.clone(),
+            data: g.into_dyn(),
+        })
+    }
+
     /// Scatters the whole grid's state (rank 0: `Some`) and restores every tile.
     fn restore_all(
         &mut self,
@@ -297,9 +394,33 @@ impl DistSim {
     ) -> std::result::Result<(), String> {
         let mut local = self.tile.state();
         let (gy, gx) = self.grid.shape();
+        let block = self.blocks[self.ctl.rank()].1;
         let mut err = None;
+        // Every rank's length of each per-rank array (rank 0).
+        let lens: Vec<Option<Vec<usize>>> = local
+            .iter()
+            .map(|a| (!is_tiled(a.data.shape(), block)).then(|| self.lengths(a.data.len())))
+            .collect();
         if let Some(state) = state {
-            for a in &local {
+            for (a, lens) in local.iter().zip(&lens) {
+                if let Some(lens) = lens {
+                    let longest = lens.iter().copied().max().unwrap_or(0);
+                    match state.iter().find(|g| g.name == a.name) {
+                        Some(g)
+                            if g.data.ndim() == 2
+                                && g.data.shape()[0] == lens.len()
+                                && g.data.shape()[1] >= longest => {}
+                        _ => {
+                            err = Some(format!(
+                                "the state has no {} of {} rows (one per rank: resume with the \
+                                 same number of ranks)",
+                                a.name,
+                                lens.len()
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 let mut want = a.data.shape().to_vec();
                 want[0] = gy;
                 want[1] = gx;
@@ -312,7 +433,35 @@ impl DistSim {
         if !self.ctl.all(err.is_none()) {
             return Err(err.unwrap_or_else(|| "another rank refused the state".into()));
         }
-        for a in &mut local {
+        for (a, lens) in local.iter_mut().zip(&lens) {
+            if let Some(lens) = lens {
+                let mut all = Vec::new();
+                if let Some(state) = state {
+                    let g = state
+                        .iter()
+                        .find(|g| g.name == a.name)
+                        .expect("checked above");
+                    for (r, &n) in lens.iter().enumerate() {
+                        all.extend(
+                            g.data
+                                .index_axis(ndarray::Axis(0), r)
+                                .iter()
+                                .take(n)
+                                .copied(),
+                        );
+                    }
+                }
+                let mut mine = vec![0.0; a.data.len()];
+                let counts = if state.is_some() {
+                    lens.clone()
+                } else {
+                    Vec::new()
+                };
+                self.ctl
+                    .scatter(state.map(|_| &all[..]), &counts, &mut mine);
+                a.data = ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
+                continue;
+            }
             let rest: usize = a.data.shape()[2..].iter().product();
             let mut all = Vec::new();
             if let Some(state) = state {
@@ -336,6 +485,9 @@ impl DistSim {
         }
         let r = self.tile.restore(step, time, &local);
         if self.ctl.all(r.is_ok()) {
+            // The gathers are rebuilt from the restored shares.
+            self.synced = 0;
+            self.sync_gathers();
             Ok(())
         } else {
             Err(r
@@ -372,7 +524,11 @@ impl Simulation for DistSim {
     }
     fn advance(&mut self, n: u64) {
         command(ADVANCE, n, 0);
-        advance_timed(self.tile.as_mut(), n);
+        self.advance_tiles(n);
+    }
+    fn gathers(&self) -> Vec<convsim_core::sim::Gather<'_>> {
+        // Rank 0's tile holds the gathers combined over every tile (`sync_gathers`).
+        self.tile.gathers()
     }
     fn fields(&self) -> Vec<Quantity> {
         self.tile.fields()
@@ -473,7 +629,7 @@ pub fn follow(mpi: &Mpi, s: &Scenario) -> bool {
             .as_mut()
             .expect("distributed run: a command before the build");
         match c {
-            ADVANCE => advance_timed(d.tile.as_mut(), a),
+            ADVANCE => d.advance_tiles(a),
             FIELD => d.field(usize::try_from(a).expect("field index"), None),
             DIAGNOSTICS => d.diagnostics(None),
             FINITE => {

@@ -13,6 +13,8 @@
 //!   zero per side).
 //! - [`Seismic`]: the solver (`f32` or `f64`), implementing [`convsim_core::Simulation`]; shot
 //!   gathers via [`Seismic::receivers`].
+//! - [`SeismicTile`]: the same solver on one tile of a distributed run (constant density),
+//!   bitwise equal to [`Seismic`]; [`tile_of`] its tile.
 //! - [`stability::dt_max`]: the exact leapfrog limit; [`analytic`]: the 2D Green's function
 //!   oracle; [`hicks`]: off-grid weights; [`model::marmousi_like`]: the synthetic model.
 //!
@@ -39,6 +41,7 @@ mod solver;
 mod sparse;
 pub mod stability;
 mod sweep;
+mod tile;
 pub mod wavelet;
 
 pub use convsim_core::fp::Subnormals;
@@ -48,3 +51,4 @@ pub use params::{
 };
 pub use shots::MultiShot;
 pub use solver::Seismic;
+pub use tile::{SeismicTile, tile_of};

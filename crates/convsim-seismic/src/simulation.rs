@@ -7,6 +7,64 @@ use ndarray::{ArrayD, ArrayViewMut2, IxDyn};
 
 use crate::Seismic;
 
+/// The fields a seismic solver writes (`density` with a density model).
+pub(crate) fn field_quantities(density: bool) -> Vec<Quantity> {
+    let mut v = vec![
+        Quantity::new("pressure", "Pa", "acoustic pressure", true),
+        Quantity::new("velocity", "m/s", "P-wave velocity model", false),
+    ];
+    if density {
+        v.push(Quantity::new(
+            "density",
+            "kg/m^3",
+            "mass density model",
+            false,
+        ));
+    }
+    v
+}
+
+/// The diagnostics of a seismic solver (the energy of the variable-density form or not).
+pub(crate) fn diagnostic_quantities(variable_density: bool) -> Vec<Quantity> {
+    vec![
+        if variable_density {
+            Quantity::new(
+                "energy",
+                "Pa^2 m^3/kg",
+                "discrete wave energy (1/2) sum [p_t^2 / (rho v^2) + |grad p|^2 / rho] dA (a pressure norm, not joules; conserved without absorbing layers)",
+                false,
+            )
+        } else {
+            Quantity::new(
+                "energy",
+                "Pa^2",
+                "discrete wave energy (1/2) sum [p_t^2 / v^2 + |grad p|^2] dA (a pressure norm, not joules; conserved without absorbing layers)",
+                false,
+            )
+        },
+        Quantity::new("max_abs_pressure", "Pa", "largest |p| on the grid", false),
+    ]
+}
+
+/// A shot gather of the solver built from `params` (its sources, its dt).
+pub(crate) fn gather_of<'a>(
+    params: &crate::SeismicParams,
+    name: &str,
+    coords: ndarray::ArrayView2<'a, f64>,
+    traces: ndarray::ArrayView2<'a, f64>,
+    recorded: usize,
+) -> Gather<'a> {
+    Gather {
+        name: name.into(),
+        coords,
+        traces,
+        recorded,
+        dt: params.dt,
+        sources: params.sources.iter().map(|s| [s.y, s.x]).collect(),
+        quantity: Quantity::new("pressure", "Pa", "acoustic pressure at the receivers", true),
+    }
+}
+
 impl<T: RealElement> Simulation for Seismic<T> {
     fn kind(&self) -> &'static str {
         "seismic"
@@ -33,19 +91,7 @@ impl<T: RealElement> Simulation for Seismic<T> {
         convsim_core::sim::in_usize_chunks(n, |k| Seismic::advance(self, k));
     }
     fn fields(&self) -> Vec<Quantity> {
-        let mut v = vec![
-            Quantity::new("pressure", "Pa", "acoustic pressure", true),
-            Quantity::new("velocity", "m/s", "P-wave velocity model", false),
-        ];
-        if self.density.is_some() || self.density_const.is_some() {
-            v.push(Quantity::new(
-                "density",
-                "kg/m^3",
-                "mass density model",
-                false,
-            ));
-        }
-        v
+        field_quantities(self.density.is_some() || self.density_const.is_some())
     }
     fn is_static(&self, name: &str) -> bool {
         matches!(name, "velocity" | "density")
@@ -81,24 +127,7 @@ impl<T: RealElement> Simulation for Seismic<T> {
         vec![self.gather("shot0")]
     }
     fn diagnostics(&self) -> Vec<Quantity> {
-        vec![
-            if self.density.is_some() {
-                Quantity::new(
-                    "energy",
-                    "Pa^2 m^3/kg",
-                    "discrete wave energy (1/2) sum [p_t^2 / (rho v^2) + |grad p|^2 / rho] dA (a pressure norm, not joules; conserved without absorbing layers)",
-                    false,
-                )
-            } else {
-                Quantity::new(
-                    "energy",
-                    "Pa^2",
-                    "discrete wave energy (1/2) sum [p_t^2 / v^2 + |grad p|^2] dA (a pressure norm, not joules; conserved without absorbing layers)",
-                    false,
-                )
-            },
-            Quantity::new("max_abs_pressure", "Pa", "largest |p| on the grid", false),
-        ]
+        diagnostic_quantities(self.density.is_some())
     }
     fn diagnostic_values(&self, out: &mut [f64]) {
         out[0] = self.energy();

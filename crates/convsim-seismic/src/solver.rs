@@ -22,7 +22,8 @@ use convsim_core::fp::Subnormals;
 use convsim_core::memory::{ALIGN_BYTES, AlignedVec};
 use convsim_core::sim::Gather;
 use convsim_core::stencil::central_weights;
-use convsim_core::{Element, Isa, Quantity, RealElement, Simd};
+use convsim_core::sum::ExactSum;
+use convsim_core::{Element, Isa, RealElement, Simd};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use crate::absorb::{Axis, CpmlSetup};
@@ -518,15 +519,13 @@ impl<T: RealElement> Seismic<T> {
     /// driver; see [`Seismic::receivers`]).
     #[must_use]
     pub fn gather(&self, name: &str) -> Gather<'_> {
-        Gather {
-            name: name.into(),
-            coords: self.rec_coords.view(),
-            traces: self.traces.view(),
-            recorded: self.samples_recorded(),
-            dt: self.params.dt,
-            sources: self.params.sources.iter().map(|s| [s.y, s.x]).collect(),
-            quantity: Quantity::new("pressure", "Pa", "acoustic pressure at the receivers", true),
-        }
+        crate::simulation::gather_of(
+            &self.params,
+            name,
+            self.rec_coords.view(),
+            self.traces.view(),
+            self.samples_recorded(),
+        )
     }
 
     /// Number of time steps the receivers record (`round(duration / dt)`).
@@ -627,6 +626,9 @@ impl<T: RealElement> Seismic<T> {
     /// round-off) with rigid, free-surface or zero boundaries below the stability limit, and
     /// which an absorbing layer only removes.
     ///
+    /// The sum is exact (correctly rounded whatever the order, [`ExactSum`]), so a distributed
+    /// run, which adds its tiles' shares, gives the same bits.
+    ///
     /// With variable density it is the density form
     /// `(1/2) int p_t^2 / (rho v^2) + (1/rho) |grad p|^2` of the staggered operator (Pa^2 m^3/kg).
     #[must_use]
@@ -637,28 +639,8 @@ impl<T: RealElement> Seismic<T> {
             return d.energy(&e.cur, &e.prev, g.dy, g.dx);
         }
         let lay = e.lay;
-        let s = lay.stride;
-        let f = |v: T| v.to_c64().re;
-        let w0 = f(e.w.w0y) + f(e.w.w0x);
-        let mut sum = 0.0;
-        for i in lay.cy0..lay.cy1 {
-            for j in lay.cx0..lay.cx1 {
-                let idx = i * s + j;
-                let c2 = match &e.c2 {
-                    C2::Uniform(v) => f(*v),
-                    C2::Field(c) => f(c[idx]),
-                };
-                let dp = f(e.cur[idx]) - f(e.prev[idx]);
-                let mut lap = w0 * f(e.prev[idx]);
-                for k in 0..e.r {
-                    let d = (k + 1) * s;
-                    lap += f(e.w.wy[k]) * (f(e.prev[idx - d]) + f(e.prev[idx + d]))
-                        + f(e.w.wx[k]) * (f(e.prev[idx - k - 1]) + f(e.prev[idx + k + 1]));
-                }
-                sum += dp * dp / c2 - f(e.cur[idx]) * lap;
-            }
-        }
-        0.5 * sum * g.dy * g.dx
+        let sum = energy_sum(e, lay.cy0..lay.cy1, lay.cx0..lay.cx1);
+        0.5 * sum.value() * g.dy * g.dx
     }
 
     /// Largest `|p|` on the physical grid, Pa.
@@ -714,6 +696,38 @@ impl<T: RealElement> Seismic<T> {
         }
         v
     }
+}
+
+/// The sum of the constant-density energy terms `dp^2 / c2 - p^n (L p^(n-1))` over padded
+/// rows `rows` and columns `cols` (one process: the computational region; a tile: its owned
+/// part of it, with the ghost cells of `prev` filled).
+pub(crate) fn energy_sum<T: RealElement>(
+    e: &Engine<T>,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) -> ExactSum {
+    let s = e.lay.stride;
+    let f = |v: T| v.to_c64().re;
+    let w0 = f(e.w.w0y) + f(e.w.w0x);
+    let mut sum = ExactSum::default();
+    for i in rows {
+        for j in cols.clone() {
+            let idx = i * s + j;
+            let c2 = match &e.c2 {
+                C2::Uniform(v) => f(*v),
+                C2::Field(c) => f(c[idx]),
+            };
+            let dp = f(e.cur[idx]) - f(e.prev[idx]);
+            let mut lap = w0 * f(e.prev[idx]);
+            for k in 0..e.r {
+                let d = (k + 1) * s;
+                lap += f(e.w.wy[k]) * (f(e.prev[idx - d]) + f(e.prev[idx + d]))
+                    + f(e.w.wx[k]) * (f(e.prev[idx - k - 1]) + f(e.prev[idx + k + 1]));
+            }
+            sum.add(dp * dp / c2 - f(e.cur[idx]) * lap);
+        }
+    }
+    sum
 }
 
 /// Where points go on the padded grid.

@@ -63,6 +63,42 @@ impl SourceRows {
     }
 }
 
+impl SourceRows {
+    /// The entries of padded rows `rows` and columns `cols` (a tile's owned block), moved to
+    /// a layout of `new_rows` rows whose row `i` and column `j` are `rows.start - row0 + i`
+    /// and `col0 + j` of this one: `row0`, `col0` are the tile's offsets. Entries keep their
+    /// order, so every sample receives its contributions in source order as before.
+    pub(crate) fn cut(
+        &self,
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+        (row0, col0): (usize, usize),
+        new_rows: usize,
+    ) -> Self {
+        let mut ptr = vec![0];
+        let mut entries = Vec::new();
+        for li in 0..new_rows {
+            let i = li + row0;
+            if rows.contains(&i)
+                && let Some(r) = self.ptr.get(i..=i + 1)
+            {
+                entries.extend(
+                    self.entries[r[0]..r[1]]
+                        .iter()
+                        .filter(|e| cols.contains(&e.0))
+                        .map(|&(j, c, k)| (j - col0, c, k)),
+                );
+            }
+            ptr.push(entries.len());
+        }
+        SourceRows {
+            ptr,
+            entries,
+            samples: self.samples.clone(),
+        }
+    }
+}
+
 /// One receiver's spread as runs of contiguous columns.
 #[derive(Clone, Debug)]
 struct Receiver {
@@ -85,6 +121,32 @@ pub(crate) struct ReceiverRows {
 
 /// Lanes of the recording sums (a fixed count, so the sum order never depends on the ISA).
 const LANES: usize = 8;
+
+/// One tap's term of a receiver sample: weight times the field value.
+#[inline]
+pub(crate) fn tap_product<T: RealElement>(w: f64, f: T) -> f64 {
+    w * f.to_c64().re
+}
+
+/// The sum of a receiver sample: tap `c` of a run goes to lane `c % LANES`, the lanes are
+/// added last. Shared by the one-process recording and the tiles of a distributed run, whose
+/// split receivers are summed on rank 0 from their taps' products in the same order.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LaneSum([f64; LANES]);
+
+impl LaneSum {
+    /// Adds the product of tap `c` of its run.
+    #[inline]
+    pub(crate) fn add(&mut self, c: usize, product: f64) {
+        self.0[c % LANES] += product;
+    }
+
+    /// The sample.
+    #[inline]
+    pub(crate) fn value(&self) -> f64 {
+        self.0.iter().sum()
+    }
+}
 
 impl ReceiverRows {
     /// Arranges the receivers' spreads on a padded grid of `rows` rows of `stride` columns.
@@ -155,15 +217,26 @@ impl ReceiverRows {
         row0: usize,
         stride: usize,
     ) -> f64 {
-        let mut acc = [0.0f64; LANES];
+        let mut acc = LaneSum::default();
         for &(i, j, w0, n) in &self.receivers[k].runs {
             let f = &rows[(i - row0) * stride + j..][..n];
             let w = &self.weights[w0..][..n];
             for (c, (&fv, &wv)) in f.iter().zip(w).enumerate() {
-                acc[c % LANES] += wv * fv.to_c64().re;
+                acc.add(c, tap_product(wv, fv));
             }
         }
-        acc.iter().sum()
+        acc.value()
+    }
+
+    /// The taps of receiver `k` in the order [`ReceiverRows::sample`] adds them: `(padded
+    /// row, padded column, weight, lane)`.
+    pub(crate) fn taps(&self, k: usize) -> impl Iterator<Item = (usize, usize, f64, usize)> + '_ {
+        self.receivers[k]
+            .runs
+            .iter()
+            .flat_map(move |&(i, j, w0, n)| {
+                (0..n).map(move |c| (i, j + c, self.weights[w0 + c], c))
+            })
     }
 
     /// Receivers anchored at row `i`.

@@ -25,9 +25,10 @@
 //! pressure `[initial] p = ...` replaces or adds to the sources.
 
 use convsim_core::Simulation;
+use convsim_core::tile::{Tile, TileLinks};
 use convsim_seismic::{
     Model, MultiShot, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError,
-    SeismicParams, SideBoundary, Wavelet,
+    SeismicParams, SeismicTile, SideBoundary, Wavelet, tile_of,
 };
 use serde::Deserialize;
 
@@ -592,6 +593,74 @@ impl KindConfig for Config {
             Ok(Box::new(s))
         }
     }
+
+    fn build_tile(
+        &self,
+        scenario: &Scenario,
+        dims: [usize; 2],
+        coords: [usize; 2],
+        links: &mut dyn FnMut(&Tile) -> TileLinks,
+    ) -> Option<Result<Box<dyn Simulation>>> {
+        let links = links(&tile_of(&self.params, dims, coords));
+        let file = scenario.file.display().to_string();
+        if self.shots.len() > 1 {
+            return Some(Err(ScenarioError::invalid(
+                file,
+                "seismic.shots",
+                format!("{} shots", self.shots.len()),
+                "on more than one MPI rank: one shot (`sources`); run a multi-shot survey on one \
+                 process",
+            )));
+        }
+        if let Some(m) = &self.params.density
+            && !matches!(m, Model::Constant { .. })
+        {
+            return Some(Err(ScenarioError::invalid(
+                file,
+                "seismic.density",
+                "a variable density model",
+                "on more than one MPI rank: no density or a constant one (variable density runs \
+                 on one process)",
+            )));
+        }
+        let err = |e: SeismicError| match e {
+            SeismicError::InvalidParameter {
+                name,
+                value,
+                allowed,
+            } if name == "parallel.ranks" => {
+                ScenarioError::invalid(file.clone(), "parallel.ranks", value, allowed)
+            }
+            e => ScenarioError::invalid(file.clone(), "seismic", "(setup)", e.to_string()),
+        };
+        let p0 = scenario
+            .initial_field("p")
+            .map(|f| f.sample(&scenario.grid, 0.0));
+        Some(
+            if self.f64_precision {
+                seismic_tile::<f64>(&self.params, p0.as_ref(), dims, coords, links)
+            } else {
+                seismic_tile::<f32>(&self.params, p0.as_ref(), dims, coords, links)
+            }
+            .map_err(err),
+        )
+    }
+}
+
+/// The solver of one tile: the whole grid's solver with the initial pressure, cut to the tile
+/// (see `convsim_seismic::SeismicTile`).
+fn seismic_tile<T: convsim_core::RealElement>(
+    params: &SeismicParams,
+    p0: Option<&ndarray::Array2<f64>>,
+    dims: [usize; 2],
+    coords: [usize; 2],
+    links: TileLinks,
+) -> std::result::Result<Box<dyn Simulation>, SeismicError> {
+    let mut whole = Seismic::<T>::new(params)?;
+    if let Some(p0) = p0 {
+        whole.set_initial(p0.view());
+    }
+    Ok(Box::new(SeismicTile::new(&whole, dims, coords, links)?))
 }
 
 /// The `density` key: a number (constant density), a formula, `{ file, dataset }`,

@@ -1,0 +1,737 @@
+//! The constant-density solver on one tile of a domain decomposition ([`SeismicTile`]).
+//!
+//! Every rank of a distributed run steps its own tile; fields, diagnostics and receiver
+//! gathers equal the single-process [`Seismic`] bit for bit:
+//!
+//! - A tile owns a block of the physical grid plus the absorbing layers beyond its outer
+//!   sides (the layers lie outside the grid, so they go whole to the edge tiles). Its
+//!   [`Engine`] is cut out of the whole grid's: the same weights, `(v dt)^2`, CPML and sponge
+//!   profiles and source coefficients, on a padded layout of its own (the row kernels compute
+//!   every column with the same operations whatever its vector lane). Each step runs the one-process row kernels on the tile
+//!   (a sweep of depth one), so every sample gets the same operations in the same order.
+//! - Before each step the ghost cells of `p^n` (the stencil radius deep) are filled by the
+//!   halo exchange of `convsim_core::tile` (nonblocking messages, phase x then y) on the
+//!   inner sides, and by the one-process mirror rules on the outer sides. The CPML memory
+//!   variables only read along their own axis, inside the layer that one tile holds: they
+//!   need no exchange. The exchange does not yet overlap the step (the sweep is not split
+//!   into interior and strips); the temporally blocked sweep ([`Seismic::advance`]) stays a
+//!   one-process path.
+//! - Sources: each tile injects the taps of the spread (Hicks weights folded by the mirrors)
+//!   that fall in its block, per tap, in source order, as the whole grid does.
+//! - Receivers: a receiver whose taps all lie in one tile is recorded there with the
+//!   one-process sum ([`LaneSum`]); a receiver whose taps straddle tiles is recorded as the
+//!   products of its taps, and rank 0 adds them in the one-process order (see
+//!   [`convsim_core::Simulation::gather_share`]).
+//! - Diagnostics: the energy is an exact sum (`convsim_core::sum::ExactSum`, as on one process), so the tiles'
+//!   shares combine to the same bits; the largest `|p|` is a maximum.
+//!
+//! Variable density (the staggered flux form) and multi-shot surveys run on one process
+//! only.
+
+use convsim_core::memory::AlignedVec;
+use convsim_core::sim::Gather;
+use convsim_core::tile::{HaloExchange, Tile, TileLinks, TileSide, split};
+use convsim_core::{
+    Boundary, Element, Grid, Partial, Quantity, RealElement, Simulation, StateArray,
+};
+use ndarray::{Array2, ArrayViewMut2};
+
+use crate::solver::energy_sum;
+use crate::sparse::{LaneSum, ReceiverRows, tap_product};
+use crate::sweep::{C2, Engine, Layout, PmlX, PmlY, Sides};
+use crate::{Result, Seismic, SeismicError, SeismicParams, SideBoundary};
+
+/// Computational rows (or columns) of tile `p` of `parts` along an axis of `n` physical
+/// samples with layers `lo`, `hi` outside it, counted from the first layer sample.
+fn comp_range(
+    n: usize,
+    (lo, hi): (usize, usize),
+    parts: usize,
+    p: usize,
+) -> std::ops::Range<usize> {
+    let r = split(n, parts, p);
+    let start = if p == 0 { 0 } else { lo + r.start };
+    let end = if p + 1 == parts {
+        lo + n + hi
+    } else {
+        lo + r.end
+    };
+    start..end
+}
+
+/// The tile `coords` of a `dims` process grid over the computational region of `params`
+/// (the grid and its absorbing layers), with ghost cells the stencil radius deep: the tile
+/// whose halo exchange a [`SeismicTile`] uses. Outer sides are [`TileSide::Physical`] (the
+/// solver applies its own boundary rules there).
+#[must_use]
+pub fn tile_of(params: &SeismicParams, dims: [usize; 2], coords: [usize; 2]) -> Tile {
+    let b = params.boundaries;
+    let g = params.grid;
+    let layers = [
+        (b.top.width(), b.bottom.width()),
+        (b.left.width(), b.right.width()),
+    ];
+    let n = [g.ny, g.nx];
+    let mut start = [0; 2];
+    let mut shape = [0; 2];
+    let mut sides = [[TileSide::Exchange; 2]; 2];
+    for a in 0..2 {
+        let r = comp_range(n[a], layers[a], dims[a], coords[a]);
+        start[a] = r.start;
+        shape[a] = r.len();
+        if coords[a] == 0 {
+            sides[a][0] = TileSide::Physical(Boundary::Zero);
+        }
+        if coords[a] + 1 == dims[a] {
+            sides[a][1] = TileSide::Physical(Boundary::Zero);
+        }
+    }
+    Tile {
+        global: [
+            layers[0].0 + n[0] + layers[0].1,
+            layers[1].0 + n[1] + layers[1].1,
+        ],
+        start,
+        shape,
+        ghost: params.space_order / 2,
+        sides,
+    }
+}
+
+/// A receiver all of whose taps lie in this tile: `(receiver, [(local index, weight, lane)])`.
+type Whole = (usize, Vec<(usize, f64, usize)>);
+
+/// The constant-density solver on one tile (see the [module docs](self)).
+pub struct SeismicTile<T> {
+    params: SeismicParams,
+    eng: Engine<T>,
+    tile: Tile,
+    links: TileLinks,
+    /// The ghosted tile the halo exchange packs from and unpacks into (strips only).
+    stage: Array2<f64>,
+    /// Local index of the first owned physical sample, and the owned physical block.
+    origin: (usize, usize),
+    block: (usize, usize),
+    grid: Grid,
+    velocity: Array2<f64>,
+    density_const: Option<f64>,
+    nt: usize,
+    step: u64,
+    /// No receivers in the engine: the tile records them itself after each step.
+    no_traces: Array2<f64>,
+    whole: Vec<Whole>,
+    /// Taps of split receivers in this tile: `(local index, weight, global tap number)`.
+    split_taps: Vec<(usize, f64, usize)>,
+    /// Every split receiver (all tiles): `(receiver, first tap number, lanes of its taps)`.
+    split: Vec<(usize, usize, Vec<usize>)>,
+    /// This tile's samples of its whole receivers (zero elsewhere), `(receiver, sample)`.
+    traces: Array2<f64>,
+    /// This tile's tap products of split receivers (zero elsewhere), `(tap, sample)`.
+    taps: Array2<f64>,
+    rec_coords: Array2<f64>,
+    /// The combined gathers (rank 0) and how many samples they hold.
+    gathered: Array2<f64>,
+    gathered_upto: usize,
+}
+
+impl<T> std::fmt::Debug for SeismicTile<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeismicTile")
+            .field("tile", &self.tile)
+            .field("step", &self.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: RealElement> SeismicTile<T> {
+    /// The tile `coords` of a `dims` process grid cut out of `whole` (a solver of the whole
+    /// grid at step 0, with its initial state), exchanging halos through `links` (built for
+    /// [`tile_of`] of the same parameters).
+    ///
+    /// # Errors
+    /// [`SeismicError::InvalidParameter`] for variable density (`density`) and for a tile
+    /// narrower than the stencil radius plus one along a split axis (`parallel.ranks`).
+    pub fn new(
+        whole: &Seismic<T>,
+        dims: [usize; 2],
+        coords: [usize; 2],
+        links: TileLinks,
+    ) -> Result<Self> {
+        let p = whole.params.clone();
+        if whole.density.is_some() {
+            return Err(SeismicError::invalid(
+                "density",
+                "a variable density model",
+                "on more than one MPI rank: no density or a constant one (variable density \
+                 runs on one process)",
+            ));
+        }
+        let tile = tile_of(&p, dims, coords);
+        tile.check().map_err(|e| {
+            SeismicError::invalid(
+                "parallel.ranks",
+                format!("[{}, {}]", dims[0], dims[1]),
+                format!("{e} (fewer ranks along that axis, or a larger grid)"),
+            )
+        })?;
+        let e = &whole.eng;
+        let lay = e.lay;
+        let (a, r, gs) = (lay.cx0, e.r, lay.stride);
+        let gy = lay.cy0 + tile.start[0]..lay.cy0 + tile.start[0] + tile.shape[0];
+        let gx = lay.cx0 + tile.start[1]..lay.cx0 + tile.start[1] + tile.shape[1];
+        // The row kernels want the computational columns to start on an aligned vector, with
+        // one vector of ghost columns before: the tile's first column goes to column `a`.
+        // (They compute every column with the same operations whatever its lane, so the
+        // shift changes no bit; `tests/mpi.rs` checks it.)
+        let (row0, col0) = (gy.start - r, gx.start - a);
+        let rows = gy.len() + 2 * r;
+        let (cx0, cx1) = (gx.start - col0, gx.end - col0);
+        let stride = cx1.next_multiple_of(a) + a;
+        let tl = Layout {
+            stride,
+            cy0: r,
+            cy1: r + gy.len(),
+            cx0,
+            cx1,
+        };
+        // Local column `j` is column `col0 + j` of the whole grid's rows (zero beyond them:
+        // the right tile's padding may reach past the whole grid's stride).
+        let cut_row = |src: &[T], dst: &mut [T]| {
+            let n = stride.min(src.len().saturating_sub(col0));
+            dst[..n].copy_from_slice(&src[col0..col0 + n]);
+        };
+        let cut = |src: &[T]| {
+            let mut d = AlignedVec::zeros(rows * stride);
+            for li in 0..rows {
+                let gi = li + row0;
+                cut_row(
+                    &src[gi * gs..(gi + 1) * gs],
+                    &mut d[li * stride..(li + 1) * stride],
+                );
+            }
+            d
+        };
+        let cut_cols = |src: &[T]| {
+            let mut d = vec![T::zero(); stride];
+            cut_row(src, &mut d);
+            d
+        };
+        let c2 = match &e.c2 {
+            C2::Uniform(v) => C2::Uniform(*v),
+            C2::Field(f) => C2::Field(cut(f)),
+        };
+        let sponge = e
+            .sponge
+            .as_ref()
+            .map(|(sy, sx)| (sy[row0..row0 + rows].to_vec(), cut_cols(sx)));
+        let pml_y = e.pml_y.as_ref().and_then(|py| {
+            let strips: Vec<(usize, usize)> = py
+                .strips
+                .iter()
+                .filter(|(i0, _)| gy.contains(i0))
+                .map(|&(i0, i1)| (i0 - row0, i1 - row0))
+                .collect();
+            if strips.is_empty() {
+                return None;
+            }
+            let zrows: usize = strips.iter().map(|(i0, i1)| i1 - i0).sum();
+            Some(PmlY {
+                a: py.a[row0..row0 + rows].to_vec(),
+                b: py.b[row0..row0 + rows].to_vec(),
+                psi: AlignedVec::zeros((zrows + 2 * r * strips.len()) * stride),
+                zeta: AlignedVec::zeros(zrows * stride),
+                strips,
+            })
+        });
+        let pml_x = e.pml_x.as_ref().and_then(|px| {
+            let strips: Vec<(usize, usize)> = px
+                .strips
+                .iter()
+                .filter(|(j0, _)| gx.contains(j0))
+                .map(|&(j0, j1)| (j0 - col0, j1 - col0))
+                .collect();
+            if strips.is_empty() {
+                return None;
+            }
+            // As the whole grid's (`solver::pml_x`), with its block size `a`.
+            let spans: Vec<(usize, usize)> = strips
+                .iter()
+                .map(|&(j0, j1)| (j0 / a * a - a, j1.next_multiple_of(a) + a))
+                .collect();
+            let w: usize = spans.iter().map(|(s0, s1)| s1 - s0).sum();
+            let (mut pa, mut pb) = (AlignedVec::zeros(stride), AlignedVec::zeros(stride));
+            pa.copy_from_slice(&cut_cols(&px.a));
+            pb.copy_from_slice(&cut_cols(&px.b));
+            Some(PmlX {
+                a: pa,
+                b: pb,
+                psi: AlignedVec::zeros(gy.len() * w),
+                zeta: AlignedVec::zeros(gy.len() * w),
+                strips,
+                spans,
+            })
+        });
+        // Inner sides read their ghost cells from the exchange: no mirror, no zero row.
+        let inner = SideBoundary::Zero;
+        let last = |ax: usize| coords[ax] + 1 == dims[ax];
+        let sides = Sides {
+            top: if coords[0] == 0 { e.sides.top } else { inner },
+            bottom: if last(0) { e.sides.bottom } else { inner },
+            left: if coords[1] == 0 { e.sides.left } else { inner },
+            right: if last(1) { e.sides.right } else { inner },
+        };
+        let eng = Engine {
+            lay: tl,
+            rows,
+            r,
+            w: e.w.clone(),
+            c2,
+            sides,
+            pml_x,
+            pml_y,
+            sponge,
+            sources: e.sources.cut(gy.clone(), gx.clone(), (row0, col0), rows),
+            receivers: ReceiverRows::default(),
+            isa: e.isa,
+            cur: cut(&e.cur),
+            prev: cut(&e.prev),
+            depth: Some(1),
+            exec: e.exec,
+            fp: e.fp,
+            block: e.block,
+        };
+
+        // Receivers: whole in one tile, or split over several (every tile knows which).
+        let g = p.grid;
+        let ranges = |ax: usize, n: usize, lw: (usize, usize), base: usize| {
+            (0..dims[ax])
+                .map(|q| {
+                    let c = comp_range(n, lw, dims[ax], q);
+                    base + c.start..base + c.end
+                })
+                .collect::<Vec<_>>()
+        };
+        let b = p.boundaries;
+        let ry = ranges(0, g.ny, (b.top.width(), b.bottom.width()), lay.cy0);
+        let rx = ranges(1, g.nx, (b.left.width(), b.right.width()), lay.cx0);
+        let owner = |i: usize, j: usize| {
+            (
+                ry.iter().position(|q| q.contains(&i)),
+                rx.iter().position(|q| q.contains(&j)),
+            )
+        };
+        let local = |i: usize, j: usize| (i - row0) * stride + (j - col0);
+        let me = (Some(coords[0]), Some(coords[1]));
+        let nrec = e.receivers.len();
+        let (mut whole_recs, mut split_taps, mut split_recs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ntaps = 0;
+        for k in 0..nrec {
+            let taps: Vec<(usize, usize, f64, usize)> = e.receivers.taps(k).collect();
+            let Some(&(i0, j0, _, _)) = taps.first() else {
+                continue;
+            };
+            let first = owner(i0, j0);
+            if taps.iter().all(|&(i, j, _, _)| owner(i, j) == first) {
+                if first == me {
+                    whole_recs.push((
+                        k,
+                        taps.iter()
+                            .map(|&(i, j, w, c)| (local(i, j), w, c))
+                            .collect(),
+                    ));
+                }
+                continue;
+            }
+            for (t, &(i, j, w, _)) in taps.iter().enumerate() {
+                if owner(i, j) == me {
+                    split_taps.push((local(i, j), w, ntaps + t));
+                }
+            }
+            split_recs.push((k, ntaps, taps.iter().map(|t| t.3).collect()));
+            ntaps += taps.len();
+        }
+
+        let (py, px) = (
+            split(g.ny, dims[0], coords[0]),
+            split(g.nx, dims[1], coords[1]),
+        );
+        let (oy, ox) = (lay.cy0 + b.top.width(), lay.cx0 + b.left.width());
+        let grid = Grid {
+            ny: py.len(),
+            nx: px.len(),
+            y0: g.y0 + py.start as f64 * g.dy,
+            x0: g.x0 + px.start as f64 * g.dx,
+            ..g
+        };
+        let nt = whole.nt();
+        let velocity = whole
+            .velocity
+            .slice(ndarray::s![py.clone(), px.clone()])
+            .to_owned();
+        let (gty, gtx) = tile.ghosted_shape();
+        let mut t = SeismicTile {
+            origin: (oy + py.start - row0, ox + px.start - col0),
+            block: (py.len(), px.len()),
+            grid,
+            velocity,
+            density_const: whole.density_const,
+            nt,
+            step: 0,
+            no_traces: Array2::zeros((0, nt + 1)),
+            whole: whole_recs,
+            split_taps,
+            split: split_recs,
+            traces: Array2::zeros((nrec, nt + 1)),
+            taps: Array2::zeros((ntaps, nt + 1)),
+            rec_coords: whole.rec_coords.clone(),
+            gathered: Array2::zeros((nrec, nt + 1)),
+            gathered_upto: 0,
+            stage: Array2::zeros((gty, gtx)),
+            params: p,
+            eng,
+            tile,
+            links,
+        };
+        t.record(0);
+        Ok(t)
+    }
+
+    /// Records receiver sample `s` from `p^n` (see the [module docs](self)).
+    fn record(&mut self, s: usize) {
+        if s > self.nt {
+            return;
+        }
+        let cur = &self.eng.cur;
+        for (k, taps) in &self.whole {
+            let mut acc = LaneSum::default();
+            for &(idx, w, c) in taps {
+                acc.add(c, tap_product(w, cur[idx]));
+            }
+            self.traces[[*k, s]] = acc.value();
+        }
+        for &(idx, w, t) in &self.split_taps {
+            self.taps[[t, s]] = tap_product(w, cur[idx]);
+        }
+    }
+
+    /// Fills the ghost cells of `p^n` (`prev = false`) or `p^(n-1)` on the inner sides.
+    fn exchange(&mut self, prev: bool) {
+        let buf = if prev {
+            &mut self.eng.prev
+        } else {
+            &mut self.eng.cur
+        };
+        exchange(
+            &self.tile,
+            self.eng.lay,
+            buf,
+            &mut self.stage,
+            self.links.halo.as_mut(),
+        );
+    }
+
+    /// Advances one step (the other tiles must step too). Allocates nothing.
+    pub fn step(&mut self) {
+        self.exchange(false);
+        self.eng.sweep(1, self.step as usize, &mut self.no_traces);
+        self.step += 1;
+        self.record(self.step as usize);
+    }
+
+    /// Advances `steps` steps, then fills the ghost cells of `p^(n-1)` (which the energy
+    /// reads).
+    pub fn advance(&mut self, steps: u64) {
+        for _ in 0..steps {
+            self.step();
+        }
+        self.exchange(true);
+    }
+
+    /// Trace samples recorded so far.
+    fn recorded(&self) -> usize {
+        (self.step as usize).min(self.nt) + 1
+    }
+
+    /// Largest `|p|` on the owned block.
+    fn max_abs(&self) -> f64 {
+        let s = self.eng.lay.stride;
+        let (oy, ox) = self.origin;
+        let mut m = 0.0f64;
+        for i in 0..self.block.0 {
+            for v in &self.eng.cur[(oy + i) * s + ox..][..self.block.1] {
+                m = m.max(v.to_c64().re.abs());
+            }
+        }
+        m
+    }
+
+    /// The state arrays: name and data (flat: they are this tile's alone). Every tile lists
+    /// the same names (a tile without a layer has empty CPML arrays), as the collective
+    /// checkpoint needs.
+    fn arrays(&self) -> Vec<(&'static str, &[T])> {
+        let e = &self.eng;
+        let (py, px) = (e.pml_y.as_ref(), e.pml_x.as_ref());
+        vec![
+            ("p", &e.cur),
+            ("p_prev", &e.prev),
+            ("psi_y", py.map_or(&[][..], |p| &p.psi)),
+            ("zeta_y", py.map_or(&[][..], |p| &p.zeta)),
+            ("psi_x", px.map_or(&[][..], |p| &p.psi)),
+            ("zeta_x", px.map_or(&[][..], |p| &p.zeta)),
+        ]
+    }
+
+    fn arrays_mut(&mut self) -> Vec<&mut [T]> {
+        let e = &mut self.eng;
+        let (py, px) = (e.pml_y.as_mut(), e.pml_x.as_mut());
+        let (psi_y, zeta_y): (&mut [T], &mut [T]) = match py {
+            Some(p) => (&mut p.psi, &mut p.zeta),
+            None => (&mut [], &mut []),
+        };
+        let (psi_x, zeta_x): (&mut [T], &mut [T]) = match px {
+            Some(p) => (&mut p.psi, &mut p.zeta),
+            None => (&mut [], &mut []),
+        };
+        vec![&mut e.cur, &mut e.prev, psi_y, zeta_y, psi_x, zeta_x]
+    }
+}
+
+/// Copies `buf`'s owned strips into the ghosted `stage`, exchanges them (phase x, then y) and
+/// copies the received ghost cells of the inner sides back. `stage` row `i` is local row `i`;
+/// its column `j` is local column `j + cx0 - ghost`.
+fn exchange<T: RealElement>(
+    tile: &Tile,
+    lay: Layout,
+    buf: &mut [T],
+    stage: &mut Array2<f64>,
+    halo: &mut dyn HaloExchange,
+) {
+    let g = tile.ghost;
+    let [ty, tx] = tile.shape;
+    let s = lay.stride;
+    let off = lay.cx0 - g;
+    let inner = |ax: usize, side: usize| tile.sides[ax][side] == TileSide::Exchange;
+    if !(inner(0, 0) || inner(0, 1) || inner(1, 0) || inner(1, 1)) {
+        return;
+    }
+    let to_f = |v: T| v.to_c64().re;
+    {
+        let st = stage.as_slice_mut().expect("standard layout");
+        let w = tx + 2 * g;
+        for i in g..g + ty {
+            let near = i < 2 * g || i >= ty;
+            let src = &buf[i * s + off..][..w];
+            let dst = &mut st[i * w..(i + 1) * w];
+            if near {
+                for j in g..g + tx {
+                    dst[j] = to_f(src[j]);
+                }
+            } else {
+                for j in (g..2 * g).chain(tx..tx + g) {
+                    dst[j] = to_f(src[j]);
+                }
+            }
+        }
+    }
+    let from_f = |v: f64| <T as Element>::from_f64(v);
+    halo.exchange(1, stage, &mut |_| {});
+    for (side, cols) in [(0, 0..g), (1, tx + g..tx + 2 * g)] {
+        if !inner(1, side) {
+            continue;
+        }
+        for i in g..g + ty {
+            for j in cols.clone() {
+                buf[i * s + off + j] = from_f(stage[[i, j]]);
+            }
+        }
+    }
+    halo.exchange(0, stage, &mut |_| {});
+    for (side, rows) in [(0, 0..g), (1, ty + g..ty + 2 * g)] {
+        if !inner(0, side) {
+            continue;
+        }
+        for i in rows {
+            for j in 0..tx + 2 * g {
+                buf[i * s + off + j] = from_f(stage[[i, j]]);
+            }
+        }
+    }
+}
+
+impl<T: RealElement> Simulation for SeismicTile<T> {
+    fn kind(&self) -> &'static str {
+        "seismic"
+    }
+    fn grid(&self) -> Grid {
+        self.grid
+    }
+    fn dt(&self) -> f64 {
+        self.params.dt
+    }
+    fn time_units(&self) -> &'static str {
+        "s"
+    }
+    fn step_count(&self) -> u64 {
+        self.step
+    }
+    fn time(&self) -> f64 {
+        self.step as f64 * self.params.dt
+    }
+    fn step(&mut self) {
+        SeismicTile::advance(self, 1);
+    }
+    fn advance(&mut self, n: u64) {
+        SeismicTile::advance(self, n);
+    }
+    fn fields(&self) -> Vec<Quantity> {
+        crate::simulation::field_quantities(self.density_const.is_some())
+    }
+    fn is_static(&self, name: &str) -> bool {
+        matches!(name, "velocity" | "density")
+    }
+    fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
+        match name {
+            "pressure" => {
+                let s = self.eng.lay.stride;
+                let (oy, ox) = self.origin;
+                for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+                    let src = &self.eng.cur[(oy + i) * s + ox..][..self.block.1];
+                    for (o, v) in row.iter_mut().zip(src) {
+                        *o = v.to_c64().re;
+                    }
+                }
+                true
+            }
+            "velocity" => {
+                out.assign(&self.velocity);
+                true
+            }
+            "density" => match self.density_const {
+                Some(v) => {
+                    out.fill(v);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+    fn gathers(&self) -> Vec<Gather<'_>> {
+        if self.rec_coords.nrows() == 0 {
+            return Vec::new();
+        }
+        vec![crate::simulation::gather_of(
+            &self.params,
+            "shot0",
+            self.rec_coords.view(),
+            self.gathered.view(),
+            self.gathered_upto,
+        )]
+    }
+    fn gather_share(&self, from: usize) -> Option<(usize, Vec<f64>)> {
+        let to = self.recorded();
+        let mut v =
+            Vec::with_capacity(to.saturating_sub(from) * (self.traces.nrows() + self.taps.nrows()));
+        for s in from..to {
+            v.extend(self.traces.column(s).iter());
+            v.extend(self.taps.column(s).iter());
+        }
+        Some((to, v))
+    }
+    fn gathers_from_shares(&mut self, from: usize, to: usize, summed: &[f64]) {
+        let (nrec, ntaps) = (self.traces.nrows(), self.taps.nrows());
+        for (s, chunk) in (from..to).zip(summed.chunks_exact(nrec + ntaps)) {
+            for (k, &v) in chunk[..nrec].iter().enumerate() {
+                self.gathered[[k, s]] = v;
+            }
+            for (k, first, lanes) in &self.split {
+                let mut acc = LaneSum::default();
+                for (t, &c) in lanes.iter().enumerate() {
+                    acc.add(c, chunk[nrec + first + t]);
+                }
+                self.gathered[[*k, s]] = acc.value();
+            }
+        }
+        self.gathered_upto = to;
+    }
+    fn diagnostics(&self) -> Vec<Quantity> {
+        crate::simulation::diagnostic_quantities(false)
+    }
+    fn diagnostic_partials(&self) -> Option<Vec<Partial>> {
+        let lay = self.eng.lay;
+        Some(vec![
+            Partial::Sum(energy_sum(&self.eng, lay.cy0..lay.cy1, lay.cx0..lay.cx1)),
+            Partial::Max(self.max_abs()),
+        ])
+    }
+    fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {
+        let g = self.params.grid;
+        out[0] = 0.5 * reduced[0] * g.dy * g.dx;
+        out[1] = reduced[1];
+    }
+    fn diagnostic_values(&self, out: &mut [f64]) {
+        // This tile alone (a single-tile run).
+        let raw: Vec<f64> = self
+            .diagnostic_partials()
+            .unwrap_or_default()
+            .iter()
+            .map(Partial::value)
+            .collect();
+        self.diagnostics_from(&raw, out);
+    }
+    fn is_finite(&self) -> bool {
+        self.eng.cur.iter().all(|v| v.to_c64().re.is_finite())
+    }
+    fn state(&self) -> Vec<StateArray> {
+        let flat = |name: &str, v: Vec<f64>| StateArray {
+            name: name.into(),
+            data: ndarray::Array1::from(v).into_dyn(),
+        };
+        let mut v: Vec<StateArray> = self
+            .arrays()
+            .into_iter()
+            .map(|(name, a)| flat(name, a.iter().map(|x| x.to_c64().re).collect()))
+            .collect();
+        v.push(flat("traces", self.traces.iter().copied().collect()));
+        v.push(flat("taps", self.taps.iter().copied().collect()));
+        v
+    }
+    fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> Result<(), String> {
+        let find = |name: &str, len: usize| -> Result<&ndarray::ArrayD<f64>, String> {
+            let a = state
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| format!("checkpoint has no array `{name}`"))?;
+            if a.data.len() != len {
+                return Err(format!(
+                    "array `{name}` of this tile has {} values, expected {len}",
+                    a.data.len()
+                ));
+            }
+            Ok(&a.data)
+        };
+        let mut loaded = Vec::new();
+        for (name, a) in self.arrays() {
+            loaded.push(
+                find(name, a.len())?
+                    .iter()
+                    .map(|&x| <T as Element>::from_f64(x))
+                    .collect::<Vec<T>>(),
+            );
+        }
+        let traces = find("traces", self.traces.len())?.clone();
+        let taps = find("taps", self.taps.len())?.clone();
+        for (dst, src) in self.arrays_mut().into_iter().zip(loaded) {
+            dst.copy_from_slice(&src);
+        }
+        for (d, s) in self.traces.iter_mut().zip(traces.iter()) {
+            *d = *s;
+        }
+        for (d, s) in self.taps.iter_mut().zip(taps.iter()) {
+            *d = *s;
+        }
+        self.step = step;
+        self.gathered_upto = 0;
+        Ok(())
+    }
+}
