@@ -145,6 +145,16 @@ fn area(b: &Block) -> usize {
     b[0].len() * b[1].len()
 }
 
+/// `[0, c0, c0 + c1, ...]`: where consecutive blocks of lengths `counts` start.
+fn prefix_sums(counts: &[usize]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(counts.iter().scan(0, |acc, &c| {
+            *acc += c;
+            Some(*acc)
+        }))
+        .collect()
+}
+
 /// A distributed 2D FFT plan (see the [module docs](self)). Planned once; the transforms
 /// allocate nothing.
 pub struct DistFft {
@@ -162,6 +172,9 @@ pub struct DistFft {
     send: Vec<Complex64>,
     recv: Vec<Complex64>,
     counts: [Vec<usize>; 4],
+    /// Prefix sums of `counts[2]` and `counts[3]` (`p + 1` each): where each rank's block
+    /// starts in the buffers of the rows <-> columns moves of [`DistFft::apply_steps`].
+    displs: [Vec<usize>; 2],
     fft: [Arc<dyn Fft<f64>>; 4],
     scratch: Vec<Complex64>,
 }
@@ -239,6 +252,7 @@ impl DistFft {
             col_slabs,
             send: vec![Complex64::default(); buf],
             recv: vec![Complex64::default(); buf],
+            displs: [prefix_sums(&counts[2]), prefix_sums(&counts[3])],
             counts,
             fft,
             scratch: vec![Complex64::default(); scratch],
@@ -408,24 +422,15 @@ impl DistFft {
         let rows = self.row_slabs[me][0].clone();
         let cols = self.col_slabs[me][1].clone();
         let (my_rows, my_cols) = (rows.len(), cols.len());
+        self.tile_to_rows(u.view(), |z| z, comm);
+        // Blocks in send/recv: rows -> cols sends my_rows x cols_d to d, column by column
+        // (the receiver appends runs to its columns); cols -> rows sends rows_d x my_cols to
+        // d, row by row (the receiver reads runs of its rows).
+        let [_, _, s1, r1] = &self.counts;
+        let [row_blocks, col_blocks] = &self.displs;
         let p = self.tiles.len();
-        // Block offsets in send/recv: rows -> cols sends my_rows x cols_d to d, column by
-        // column (the receiver appends runs to its columns); cols -> rows sends rows_d x
-        // my_cols to d, row by row (the receiver reads runs of its rows).
-        let offsets = |len: &dyn Fn(usize) -> usize| -> Vec<usize> {
-            let mut o = Vec::with_capacity(p + 1);
-            o.push(0);
-            for d in 0..p {
-                o.push(o[d] + len(d));
-            }
-            o
-        };
-        let row_blocks = offsets(&|d| my_rows * self.col_slabs[d][1].len());
-        let col_blocks = offsets(&|d| my_cols * self.row_slabs[d][0].len());
-        let [_, _, s1, r1] = self.counts.clone();
         // my_rows x nx samples leave the row pass, my_cols x ny the column pass.
         let (n_rc, n_cr) = (row_blocks[p], col_blocks[p]);
-        self.tile_to_rows(u.view(), |z| z, comm);
         for k in 0..=n {
             // Row pass. Its input blocks (from the column pass) are row-major, so a row is
             // gathered by contiguous runs; its output blocks are column-major (the column pass
@@ -462,7 +467,7 @@ impl DistFft {
                 if k == n {
                     continue;
                 }
-                for (slab, &base) in self.col_slabs.iter().zip(&row_blocks) {
+                for (slab, &base) in self.col_slabs.iter().zip(row_blocks) {
                     for (j, x) in slab[1].clone().enumerate() {
                         let at = base + j * my_rows + r0;
                         for (i, z) in self.send[at..at + g].iter_mut().enumerate() {
@@ -474,7 +479,7 @@ impl DistFft {
             if k == n {
                 break;
             }
-            comm.all_to_all(&self.send[..n_rc], &s1, &mut self.recv[..n_cr], &r1);
+            comm.all_to_all(&self.send[..n_rc], s1, &mut self.recv[..n_cr], r1);
             // Column pass, GROUP columns at a time. Its input blocks (my_rows_s x my_cols
             // from every rank s, column by column) give each column by contiguous runs; its
             // output blocks are row-major (rows_d x my_cols), written GROUP columns at a time
@@ -498,7 +503,7 @@ impl DistFft {
                     self.fft[3].process_with_scratch(col, &mut self.scratch);
                 }
                 let cols = &self.cols[c0 * ny..(c0 + g) * ny];
-                for (slab, &block) in self.row_slabs.iter().zip(&col_blocks) {
+                for (slab, &block) in self.row_slabs.iter().zip(col_blocks) {
                     for (i, y) in slab[0].clone().enumerate() {
                         let at = block + i * my_cols + c0;
                         for (j, o) in self.send[at..at + g].iter_mut().enumerate() {
@@ -507,7 +512,7 @@ impl DistFft {
                     }
                 }
             }
-            comm.all_to_all(&self.send[..n_cr], &r1, &mut self.recv[..n_rc], &s1);
+            comm.all_to_all(&self.send[..n_cr], r1, &mut self.recv[..n_rc], s1);
         }
         self.rows_to_tile(u.view_mut(), |o, z| *o = z, comm);
     }
