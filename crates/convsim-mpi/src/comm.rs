@@ -206,9 +206,26 @@ impl CartGrid {
     /// If `dims[0] * dims[1]` is not the world size (checked before by the caller).
     #[must_use]
     pub fn new(mpi: &Mpi, dims: [usize; 2], periodic: [bool; 2]) -> CartGrid {
-        assert_eq!(dims[0] * dims[1], mpi.size(), "CartGrid: dims vs ranks");
-        let comm = mpi
-            .world
+        CartGrid::over(&mpi.world, dims, periodic)
+    }
+
+    /// Creates the grid over the ranks of `ctl` (collective over them): a shot group's
+    /// domain decomposition in a multi-shot run.
+    ///
+    /// # Panics
+    /// If `dims[0] * dims[1]` is not `ctl`'s size (checked before by the caller).
+    #[must_use]
+    pub fn on(ctl: &crate::Control, dims: [usize; 2], periodic: [bool; 2]) -> CartGrid {
+        CartGrid::over(ctl.communicator(), dims, periodic)
+    }
+
+    fn over(base: &SimpleCommunicator, dims: [usize; 2], periodic: [bool; 2]) -> CartGrid {
+        assert_eq!(
+            dims[0] * dims[1],
+            base.size() as usize,
+            "CartGrid: dims vs ranks"
+        );
+        let comm = base
             .create_cartesian_communicator(&[dims[0] as i32, dims[1] as i32], &periodic, false)
             .expect("every rank is in the grid");
         let c = comm.rank_to_coordinates(comm.rank());

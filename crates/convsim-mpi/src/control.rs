@@ -35,6 +35,23 @@ impl Control {
         }
     }
 
+    /// The ranks of this control with the same `color` (collective): a shot group of a
+    /// multi-shot run. Ranks keep their order.
+    #[must_use]
+    pub fn split(&self, color: usize) -> Control {
+        let color = mpi::topology::Color::with_value(i32::try_from(color).expect("small color"));
+        Control {
+            comm: self
+                .comm
+                .split_by_color(color)
+                .expect("every rank has a color"),
+        }
+    }
+
+    pub(crate) fn communicator(&self) -> &SimpleCommunicator {
+        &self.comm
+    }
+
     /// This rank.
     #[must_use]
     pub fn rank(&self) -> usize {

@@ -101,15 +101,58 @@ fn agree<T>(ctl: &Control, r: Result<T>) -> Result<T> {
     }
 }
 
-/// Builds this rank's tile solver (collective over every rank).
+/// The number of shot groups of a run of `shots` independent shots on `ranks` processes:
+/// the largest divisor of `ranks` that is at most `shots`, so that every group has the same
+/// process grid (and as many groups as shots can use).
+///
+/// ```
+/// use convsim_scenario::distributed::shot_groups;
+/// assert_eq!(shot_groups(4, 4), 4);
+/// assert_eq!(shot_groups(4, 3), 2);
+/// assert_eq!(shot_groups(3, 2), 1);
+/// assert_eq!(shot_groups(6, 4), 3);
+/// assert_eq!(shot_groups(4, 1), 1);
+/// ```
+#[must_use]
+pub fn shot_groups(ranks: usize, shots: usize) -> usize {
+    (1..=ranks.min(shots).max(1))
+        .rev()
+        .find(|g| ranks.is_multiple_of(*g))
+        .unwrap_or(1)
+}
+
+/// The shot groups and the process grid of each: with `parallel.ranks = [ry, rx]`, as many
+/// groups as that grid fits in the ranks; else [`shot_groups`] and the automatic grid.
+fn layout_of(s: &Scenario, ranks: usize, shots: usize) -> Result<(usize, [usize; 2])> {
+    if let Some([ry, rx]) = s.parallel {
+        let per = ry * rx;
+        if per > 0 && ranks.is_multiple_of(per) && ranks / per <= shots {
+            return Ok((ranks / per, [ry, rx]));
+        }
+    }
+    let groups = if s.parallel.is_some() {
+        1
+    } else {
+        shot_groups(ranks, shots)
+    };
+    Ok((groups, process_grid_of(s, ranks / groups)?))
+}
+
+/// Builds this rank's tile solvers (collective over every rank).
 fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
-    let ctl = Control::new(mpi);
+    let world = Control::new(mpi);
+    let shots = s.solver.shot_count();
+    let (groups, dims) = agree(&world, layout_of(s, world.size(), shots))?;
+    let per = world.size() / groups;
+    let group = world.rank() / per;
+    // Ranks `group * per ..` step the shots `group, group + groups, ..` together: group 0
+    // holds world rank 0 and shot 0, whose wavefield and diagnostics the run writes.
+    let ctl = world.split(group);
     let (size, rank) = (ctl.size(), ctl.rank());
-    let dims = agree(&ctl, process_grid_of(s, size))?;
     let global = [s.grid.ny, s.grid.nx];
     let periodic = |side: &crate::config::Side| side.name == "periodic";
-    let cart = CartGrid::new(
-        mpi,
+    let cart = CartGrid::on(
+        &ctl,
         dims,
         [periodic(&s.boundary.top), periodic(&s.boundary.left)],
     );
@@ -129,25 +172,44 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
         blocks: blocks.clone(),
         rank,
     };
-    let tile = s
-        .solver
-        .build_tile(s, dims, coords, &mut links)
-        .unwrap_or_else(|| {
-            Err(ScenarioError::invalid(
-                s.file.display().to_string(),
-                "run.solver",
-                format!("{:?}", s.kind.name()),
-                "allowed on more than one MPI rank: diffusion, seismic, quantum (this solver runs \
-                 on one process; run it without mpirun)",
-            ))
-        });
-    let tile = agree(&ctl, tile)?;
+    // Every shot of the group is built (links are collective over the group) before the
+    // first error is acted on.
+    let mut built = Vec::new();
+    let mut first_err = None;
+    for shot in (group..shots.max(1)).step_by(groups) {
+        let tile = s
+            .solver
+            .build_shot_tile(s, shot, dims, coords, &mut links)
+            .unwrap_or_else(|| {
+                Err(ScenarioError::invalid(
+                    s.file.display().to_string(),
+                    "run.solver",
+                    format!("{:?}", s.kind.name()),
+                    "allowed on more than one MPI rank: diffusion, seismic, quantum (this solver \
+                     runs on one process; run it without mpirun)",
+                ))
+            });
+        match tile {
+            Ok(t) => built.push((shot, t)),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    agree(&world, first_err.map_or(Ok(()), Err))?;
+    let tile = built.remove(0).1;
     let counts = blocks.iter().map(|(_, [ny, nx])| ny * nx).collect();
     let root = rank == 0;
     let shape = (blocks[rank].1[0], blocks[rank].1[1]);
     let mut d = DistSim {
         fields: tile.fields().into_iter().map(|q| q.name).collect(),
         tile,
+        others: built,
+        world,
+        group,
+        groups,
+        shots,
+        remote: Vec::new(),
         ctl,
         grid: s.grid,
         blocks,
@@ -156,15 +218,24 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
         synced: 0,
         bufs: RefCell::new(Buffers {
             tile: Array2::zeros(shape),
-            all: if root {
+            all: if root && group == 0 {
                 vec![0.0; global[0] * global[1]]
             } else {
                 Vec::new()
             },
         }),
     };
+    d.remote_sources();
     d.sync_gathers();
     Ok(d)
+}
+
+/// The gather of a shot another shot group steps, on world rank 0.
+struct Remote {
+    shot: usize,
+    sources: Vec<[f64; 2]>,
+    /// `(receiver, time sample)`, filled up to `DistSim::synced`.
+    traces: Array2<f64>,
 }
 
 struct Buffers {
@@ -177,7 +248,20 @@ struct Buffers {
 /// One rank's tile solver in a distributed run (see the [module docs](self)); on rank 0 it
 /// is the whole grid's [`Simulation`] for the driver.
 pub struct DistSim {
+    /// The group's first shot (shot 0 in group 0).
     tile: Box<dyn Simulation>,
+    /// The group's other shots `(shot, solver)`, stepped after `tile`.
+    others: Vec<(usize, Box<dyn Simulation>)>,
+    /// Every rank of the run.
+    world: Control,
+    /// This rank's shot group and the number of groups (see [`shot_groups`]).
+    group: usize,
+    groups: usize,
+    /// Shots of the run.
+    shots: usize,
+    /// The gathers of the other groups' shots (world rank 0).
+    remote: Vec<Remote>,
+    /// The ranks of this rank's shot group (every rank unless the run has several shots).
     ctl: Control,
     grid: Grid,
     fields: Vec<String>,
@@ -212,20 +296,155 @@ impl DistSim {
     /// Advances every tile and brings rank 0's gathers up to date (collective).
     fn advance_tiles(&mut self, n: u64) {
         advance_timed(self.tile.as_mut(), n);
+        // One shot after the other: MPI is called by one thread at a time.
+        for (_, t) in &mut self.others {
+            advance_timed(t.as_mut(), n);
+        }
         self.sync_gathers();
+    }
+
+    /// Receivers of a gather (0: the run records none).
+    fn receivers(&self) -> usize {
+        self.tile.gathers().first().map_or(0, |g| g.coords.nrows())
+    }
+
+    /// The world rank of shot group `g`'s first rank and that group's shots.
+    fn group_shots(&self, g: usize) -> impl Iterator<Item = usize> {
+        (g..self.shots).step_by(self.groups)
+    }
+
+    /// Sends every shot's sources to world rank 0, which sets up the gathers of the other
+    /// groups' shots (collective over every rank).
+    fn remote_sources(&mut self) {
+        if self.groups == 1 || self.receivers() == 0 {
+            return;
+        }
+        let mine: Vec<f64> = if self.ctl.rank() == 0 && self.group != 0 {
+            self.tiles()
+                .flat_map(|(_, t)| {
+                    let g = t.gathers();
+                    let s = g.first().map(|g| g.sources.clone()).unwrap_or_default();
+                    assert_eq!(s.len(), 1, "a shot has one source");
+                    s[0]
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let root = self.world.rank() == 0;
+        let counts = self.remote_counts(2);
+        let mut all = vec![0.0; counts.iter().sum()];
+        self.world
+            .gather(&mine, &counts, root.then_some(&mut all[..]));
+        if root {
+            let cols = self.tile.gathers()[0].traces.ncols();
+            let nrec = self.receivers();
+            let shots: Vec<usize> = (1..self.groups)
+                .flat_map(|g| self.group_shots(g).collect::<Vec<_>>())
+                .collect();
+            self.remote = shots
+                .into_iter()
+                .zip(all.chunks_exact(2))
+                .map(|(shot, yx)| Remote {
+                    shot,
+                    sources: vec![[yx[0], yx[1]]],
+                    traces: Array2::zeros((nrec, cols)),
+                })
+                .collect();
+        }
+    }
+
+    /// Samples per world rank of a message of `each` samples per shot from every group's
+    /// first rank but group 0's.
+    fn remote_counts(&self, each: usize) -> Vec<usize> {
+        let per = self.world.size() / self.groups;
+        (0..self.world.size())
+            .map(|r| {
+                let g = r / per;
+                if r % per == 0 && g != 0 {
+                    self.group_shots(g).count() * each
+                } else {
+                    0
+                }
+            })
+            .collect()
+    }
+
+    /// `(shot, solver)` of every shot of this rank's group.
+    fn tiles(&self) -> impl Iterator<Item = (usize, &dyn Simulation)> {
+        std::iter::once((self.group, self.tile.as_ref()))
+            .chain(self.others.iter().map(|(k, t)| (*k, t.as_ref())))
     }
 
     /// Combines the gather samples recorded since the last call on rank 0's tile
     /// (collective): the tiles' shares are summed elementwise, which is exact since each
     /// element is non-zero on one tile at most ([`Simulation::gather_share`]).
     fn sync_gathers(&mut self) {
-        let Some((to, share)) = self.tile.gather_share(self.synced) else {
+        let Some((to, _)) = self.tile.gather_share(self.synced) else {
             return;
         };
         // Every tile has taken the same steps: all return here together.
         if to == self.synced {
             return;
         }
+        let from = self.synced;
+        for j in 0..=self.others.len() {
+            self.sync_shot(j, to);
+        }
+        self.forward_gathers(from, to);
+        self.synced = to;
+    }
+
+    /// Sends the samples `from..to` of the other groups' gathers, complete on each group's
+    /// first rank, to world rank 0 (collective over every rank).
+    fn forward_gathers(&mut self, from: usize, to: usize) {
+        let nrec = self.receivers();
+        if self.groups == 1 || nrec == 0 {
+            return;
+        }
+        let mine: Vec<f64> = if self.ctl.rank() == 0 && self.group != 0 {
+            self.tiles()
+                .flat_map(|(_, t)| {
+                    let g = t.gathers();
+                    let tr = g[0].traces;
+                    tr.slice(s![.., from..to])
+                        .iter()
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let root = self.world.rank() == 0;
+        let counts = self.remote_counts(nrec * (to - from));
+        let mut all = vec![0.0; counts.iter().sum()];
+        self.world
+            .gather(&mine, &counts, root.then_some(&mut all[..]));
+        if root {
+            for (r, part) in self
+                .remote
+                .iter_mut()
+                .zip(all.chunks_exact((nrec * (to - from)).max(1)))
+            {
+                let src = ndarray::ArrayView2::from_shape((nrec, to - from), part)
+                    .expect("samples of one shot");
+                r.traces.slice_mut(s![.., from..to]).assign(&src);
+            }
+        }
+    }
+
+    /// [`DistSim::sync_gathers`] for the group's shot `j` (0: `tile`), up to sample `to`
+    /// (collective over the group); completed on the group's first rank.
+    fn sync_shot(&mut self, j: usize, to: usize) {
+        let tile = if j == 0 {
+            self.tile.as_mut()
+        } else {
+            self.others[j - 1].1.as_mut()
+        };
+        let Some((_, share)) = tile.gather_share(self.synced) else {
+            return;
+        };
         let size = self.ctl.size();
         let counts = vec![share.len(); size];
         let mut all = if self.root {
@@ -233,7 +452,7 @@ impl DistSim {
         } else {
             Vec::new()
         };
-        let root = self.root;
+        let root = self.ctl.rank() == 0;
         self.ctl
             .gather(&share, &counts, root.then_some(&mut all[..]));
         if root {
@@ -243,13 +462,16 @@ impl DistSim {
                     *s += *v;
                 }
             }
-            self.tile.gathers_from_shares(self.synced, to, &sum);
+            tile.gathers_from_shares(self.synced, to, &sum);
         }
-        self.synced = to;
     }
 
     /// Gathers the tiles' `name` field into `out` (rank 0).
     fn field(&self, idx: usize, out: Option<ArrayViewMut2<'_, f64>>) {
+        // Shot 0's wavefield, as on one process (`MultiShot`): group 0's.
+        if self.group != 0 {
+            return;
+        }
         let mut b = self.bufs.borrow_mut();
         let Buffers { tile, all } = &mut *b;
         self.tile.write_field(&self.fields[idx], tile.view_mut());
@@ -268,6 +490,10 @@ impl DistSim {
     }
 
     fn diagnostics(&self, out: Option<&mut [f64]>) {
+        // Shot 0's, as on one process (`MultiShot`): group 0's.
+        if self.group != 0 {
+            return;
+        }
         let parts = self
             .tile
             .diagnostic_partials()
@@ -279,7 +505,7 @@ impl DistSim {
     }
 
     fn finite(&self) -> bool {
-        self.ctl.all(self.tile.is_finite())
+        self.world.all(self.tiles().all(|(_, t)| t.is_finite()))
     }
 
     /// Samples per rank of a state array whose first two axes are the tile's (`rest`: the
@@ -527,8 +753,33 @@ impl Simulation for DistSim {
         self.advance_tiles(n);
     }
     fn gathers(&self) -> Vec<convsim_core::sim::Gather<'_>> {
-        // Rank 0's tile holds the gathers combined over every tile (`sync_gathers`).
-        self.tile.gathers()
+        // Rank 0's tiles hold the gathers of group 0's shots combined over every tile
+        // (`sync_gathers`), `remote` those of the other groups; named `shot<k>` and in shot
+        // order, as on one process.
+        let mut out: Vec<(usize, convsim_core::sim::Gather<'_>)> = Vec::new();
+        for (k, t) in self.tiles() {
+            for mut g in t.gathers() {
+                g.name = format!("shot{k}");
+                out.push((k, g));
+            }
+        }
+        if let Some((_, first)) = out.first() {
+            let (coords, dt, quantity) = (first.coords, first.dt, first.quantity.clone());
+            for r in &self.remote {
+                let g = convsim_core::sim::Gather {
+                    name: format!("shot{}", r.shot),
+                    coords,
+                    traces: r.traces.view(),
+                    recorded: self.synced,
+                    dt,
+                    sources: r.sources.clone(),
+                    quantity: quantity.clone(),
+                };
+                out.push((r.shot, g));
+            }
+        }
+        out.sort_by_key(|(k, _)| *k);
+        out.into_iter().map(|(_, g)| g).collect()
     }
     fn fields(&self) -> Vec<Quantity> {
         self.tile.fields()
@@ -559,6 +810,11 @@ impl Simulation for DistSim {
         self.finite()
     }
     fn state(&self) -> Vec<StateArray> {
+        // A multi-shot run does not resume on several ranks (`restore`): its checkpoints
+        // hold no state.
+        if self.shots > 1 {
+            return Vec::new();
+        }
         command(STATE, 0, 0);
         self.state_all()
     }
@@ -568,6 +824,14 @@ impl Simulation for DistSim {
         time: f64,
         state: &[StateArray],
     ) -> std::result::Result<(), String> {
+        if self.shots > 1 {
+            // Refused on rank 0 alone, before any command: the others wait for `finish`.
+            return Err(format!(
+                "a multi-shot seismic run ({} shots) does not resume on more than one MPI rank; \
+                 run it again without --resume (or on one process)",
+                self.shots
+            ));
+        }
         command(RESTORE, step, time.to_bits());
         self.restore_all(step, time, Some(state))
     }

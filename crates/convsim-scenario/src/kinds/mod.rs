@@ -117,6 +117,24 @@ pub trait KindConfig: Debug + Send + Sync {
         let _ = (scenario, dims, coords, links);
         None
     }
+    /// Number of independent shots (seismic `shots`); 1 for every other configuration.
+    fn shot_count(&self) -> usize {
+        1
+    }
+    /// [`KindConfig::build_tile`] for shot `shot` alone (`0..shot_count()`): a distributed
+    /// multi-shot run builds one tile solver per shot of its shot group. Its gather is named
+    /// `shot0`; the caller renames it. Default: `build_tile`.
+    fn build_shot_tile(
+        &self,
+        scenario: &Scenario,
+        shot: usize,
+        dims: [usize; 2],
+        coords: [usize; 2],
+        links: &mut dyn FnMut(&Tile) -> TileLinks,
+    ) -> Option<Result<Box<dyn Simulation>>> {
+        debug_assert_eq!(shot, 0, "one shot");
+        self.build_tile(scenario, dims, coords, links)
+    }
 }
 
 /// Refuses a field listed in `output.fields` that this configuration cannot produce (a seismic

@@ -601,17 +601,23 @@ impl KindConfig for Config {
         coords: [usize; 2],
         links: &mut dyn FnMut(&Tile) -> TileLinks,
     ) -> Option<Result<Box<dyn Simulation>>> {
+        self.build_shot_tile(scenario, 0, dims, coords, links)
+    }
+
+    fn shot_count(&self) -> usize {
+        self.shots.len()
+    }
+
+    fn build_shot_tile(
+        &self,
+        scenario: &Scenario,
+        shot: usize,
+        dims: [usize; 2],
+        coords: [usize; 2],
+        links: &mut dyn FnMut(&Tile) -> TileLinks,
+    ) -> Option<Result<Box<dyn Simulation>>> {
         let links = links(&tile_of(&self.params, dims, coords));
         let file = scenario.file.display().to_string();
-        if self.shots.len() > 1 {
-            return Some(Err(ScenarioError::invalid(
-                file,
-                "seismic.shots",
-                format!("{} shots", self.shots.len()),
-                "on more than one MPI rank: one shot (`sources`); run a multi-shot survey on one \
-                 process",
-            )));
-        }
         if let Some(m) = &self.params.density
             && !matches!(m, Model::Constant { .. })
         {
@@ -636,11 +642,16 @@ impl KindConfig for Config {
         let p0 = scenario
             .initial_field("p")
             .map(|f| f.sample(&scenario.grid, 0.0));
+        // Shot `shot`'s sources; everything else is shared by the shots.
+        let params = SeismicParams {
+            sources: self.shots[shot].clone(),
+            ..self.params.clone()
+        };
         Some(
             if self.f64_precision {
-                seismic_tile::<f64>(&self.params, p0.as_ref(), dims, coords, links)
+                seismic_tile::<f64>(&params, p0.as_ref(), dims, coords, links)
             } else {
-                seismic_tile::<f32>(&self.params, p0.as_ref(), dims, coords, links)
+                seismic_tile::<f32>(&params, p0.as_ref(), dims, coords, links)
             }
             .map_err(err),
         )
