@@ -249,9 +249,16 @@ fn wide_rows<T: Random>(seed: u64, tol: f64) {
     let mut r = rng(seed);
     let col: Vec<T> = (0..5).map(|_| T::random(&mut r)).collect();
     let row: Vec<T> = (0..7).map(|_| T::random(&mut r)).collect();
-    let kernels: [Kernel<T>; 3] = [
+    // Zero taps scattered so that the two-row path's pairs alternate between feeding the
+    // upper row, the lower row and both (several runs of each kind, in tap order).
+    let mut holes: Array2<T> = random_array(&mut r, 4, 6);
+    for (i, j) in [(0, 1), (0, 4), (1, 2), (2, 2), (3, 0), (3, 5)] {
+        holes[[i, j]] = T::from_f64(0.0);
+    }
+    let kernels: [Kernel<T>; 4] = [
         Kernel2::new(random_array(&mut r, 3, 5)).unwrap().into(),
         Kernel2::new(random_array(&mut r, 4, 6)).unwrap().into(),
+        Kernel2::new(holes).unwrap().into(),
         SeparableKernel::new(col, row).unwrap().into(),
     ];
     for kernel in kernels {
