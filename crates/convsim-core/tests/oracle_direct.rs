@@ -2,9 +2,9 @@
 //! boundary mode (also mixed per side), both orientations, odd and even kernels, non-default
 //! anchors, every padding, stride and dilation, awkward sizes and all four element types.
 
-mod common;
-
-use common::{MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale};
+use convsim_core::testing::{
+    MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale,
+};
 use convsim_core::{
     AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
     Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, Sides, Simd, reference,
@@ -56,7 +56,7 @@ fn check<T: Random>(
     // Fill the output with garbage first: apply must overwrite every sample.
     let mut out = Array2::from_elem(plan.output_shape(), T::from_f64(1e3));
     plan.apply(input.view(), out.view_mut());
-    // Relative to the larger of the output and the sum of |terms| (see `common::term_scale`):
+    // Relative to the larger of the output and the sum of |terms| (see `convsim_core::testing::term_scale`):
     // the direct path may sum in another order or with FMA, and cancelling outputs would make
     // `max|b|` alone an unfair scale.
     let scale = expect

@@ -3,7 +3,7 @@
 //! even and oversized kernels, non-default anchors, every padding, stride and dilation, awkward
 //! sizes and all four element types.
 //!
-//! Tolerance, with `rel = max|a - b| / max|b|` (see `common::rel_err`): an FFT convolution's
+//! Tolerance, with `rel = max|a - b| / max|b|` (see `convsim_core::testing::rel_err`): an FFT convolution's
 //! rounding error is spread evenly over all samples, of size ~ eps x log2(N) x (the largest
 //! magnitudes in the transform), so it is bounded relative to the largest output, not to each
 //! sample; near-cancelling samples would make an element-wise relative error meaningless.
@@ -11,9 +11,7 @@
 //! for the scale ratio between input and output; for f32 (eps 1.2e-7) the same reasoning gives
 //! 1e-5.
 
-mod common;
-
-use common::{MODES, Random, random_array, rel_err, rng, sides4};
+use convsim_core::testing::{MODES, Random, random_array, rel_err, rng, sides4};
 use convsim_core::{
     AxisGeometry, Boundaries, Complex32, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
     Orientation, Padding, SeparableKernel, reference,

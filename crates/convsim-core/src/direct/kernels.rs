@@ -8,7 +8,8 @@ use crate::boundary::Source;
 use crate::simd::madd;
 
 use super::{
-    Cfg, Pair, SEP_BLOCK, SEP_STRIP, Scratch, Taps, fill_margins, fill_row, interior_cols, row_source,
+    Cfg, Pair, SEP_BLOCK, SEP_STRIP, Scratch, Taps, fill_margins, fill_row, interior_cols,
+    row_source,
 };
 
 /// Starts of the `v`-wide register blocks over `[a, b)` (`b - a >= v`): the last block ends at
