@@ -15,7 +15,7 @@ use ndarray::{Array2, ArrayBase, Data, Dimension};
 use rand::{RngExt, SeedableRng};
 pub use rand_chacha::ChaCha8Rng;
 
-use crate::{Boundaries, Boundary, Complex, Element, Sides};
+use crate::{AxisGeometry, Boundaries, Boundary, Complex, Element, Geometry, Padding, Sides};
 
 /// Every boundary mode, with a non-trivial constant.
 pub const MODES: [Boundary; 7] = [
@@ -155,4 +155,31 @@ where
         .zip(b)
         .map(|(x, y)| (x.to_c64() - y.to_c64()).norm())
         .fold(0.0, f64::max)
+}
+
+/// The output geometry a property test draws: per axis a padding index (`0..4`: full, same,
+/// valid, explicit), with explicit sides `lo`/`hi` on `y` and mirrored (`hi`/`lo`) on `x`, a
+/// stride and a dilation (`[y, x]`).
+#[must_use]
+pub fn drawn_geometry(
+    pad: [usize; 2],
+    lo: usize,
+    hi: usize,
+    stride: [usize; 2],
+    dilation: [usize; 2],
+) -> Geometry {
+    let padding = |i: usize, lo, hi| match i {
+        0 => Padding::Full,
+        1 => Padding::Same,
+        2 => Padding::Valid,
+        _ => Padding::Explicit { lo, hi },
+    };
+    Geometry {
+        y: AxisGeometry::new(padding(pad[0], lo, hi))
+            .stride(stride[0])
+            .dilation(dilation[0]),
+        x: AxisGeometry::new(padding(pad[1], hi, lo))
+            .stride(stride[1])
+            .dilation(dilation[1]),
+    }
 }

@@ -10,10 +10,10 @@
 //! Inner products are `<a, b> = sum conj(a) b`; tolerances are relative to the largest value
 //! (outputs) or to the sum of |terms| (inner products), see `convsim_core::testing::rel_err` for why.
 
-use convsim_core::testing::{MODES, Random, random_nd, rel_err, rng, sides4};
+use convsim_core::testing::{MODES, Random, drawn_geometry, random_nd, rel_err, rng, sides4};
 use convsim_core::{
-    AxisGeometry, Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, CoreError, Element,
-    Geometry, Kernel, Kernel2, Orientation, Padding, reference,
+    Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, CoreError, Element, Geometry,
+    Kernel, Kernel2, Orientation, Padding, reference,
 };
 use ndarray::{Array1, Array2, Array4, s};
 use proptest::prelude::*;
@@ -334,15 +334,6 @@ fn channel_errors_are_typed() {
     );
 }
 
-fn padding(i: usize, lo: usize, hi: usize) -> Padding {
-    match i {
-        0 => Padding::Full,
-        1 => Padding::Same,
-        2 => Padding::Valid,
-        _ => Padding::Explicit { lo, hi },
-    }
-}
-
 proptest! {
     // Seeded and bounded: the same 120 cases every run, no persistence files.
     #![proptest_config(Config {
@@ -368,10 +359,7 @@ proptest! {
             anchor: use_anchor.then_some([ay % kh, ax % kw]),
             b: sides4(sides.map(|i| MODES[i])),
             o: if conv { Orientation::Convolve } else { Orientation::Correlate },
-            g: Geometry {
-                y: AxisGeometry::new(padding(py, lo, hi)).stride(sy).dilation(dy),
-                x: AxisGeometry::new(padding(px, hi, lo)).stride(sx).dilation(dx),
-            },
+            g: drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]),
             portable,
         };
         if let Some(e) = check::<f64>(&c, seed) {

@@ -3,7 +3,7 @@
 //! anchors, every padding, stride and dilation, awkward sizes and all four element types.
 
 use convsim_core::testing::{
-    MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale,
+    MODES, Random, drawn_geometry, max_diff, random_array, rel_err, rng, sides4, term_scale,
 };
 use convsim_core::{
     AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
@@ -456,16 +456,6 @@ fn user_errors_are_typed_and_name_the_parameter() {
     );
 }
 
-/// Padding choices for the property test (one index draws one of these).
-fn padding(i: usize, lo: usize, hi: usize) -> Padding {
-    match i {
-        0 => Padding::Full,
-        1 => Padding::Same,
-        2 => Padding::Valid,
-        _ => Padding::Explicit { lo, hi },
-    }
-}
-
 proptest! {
     // Seeded and bounded: the same 300 cases on every run (about a second in the test profile),
     // and no failure-persistence files written into the source tree.
@@ -495,10 +485,7 @@ proptest! {
             Kernel2::with_anchor(random_array(&mut r, kh, kw), [ay % kh, ax % kw]).unwrap().into();
         let b = sides4(sides.map(|i| MODES[i]));
         let o = if conv { Orientation::Convolve } else { Orientation::Correlate };
-        let g = Geometry {
-            y: AxisGeometry::new(padding(py, lo, hi)).stride(sy).dilation(dy),
-            x: AxisGeometry::new(padding(px, hi, lo)).stride(sx).dilation(dx),
-        };
+        let g = drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]);
         match check(&input, &kernel, &b, o, &g, Method::Direct) {
             Ok(e) => prop_assert!(e <= TOL_F64, "rel err {:e}", e),
             Err(CoreError::EmptyOutput { .. }) => {}

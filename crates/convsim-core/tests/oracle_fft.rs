@@ -11,7 +11,7 @@
 //! for the scale ratio between input and output; for f32 (eps 1.2e-7) the same reasoning gives
 //! 1e-5.
 
-use convsim_core::testing::{MODES, Random, random_array, rel_err, rng, sides4};
+use convsim_core::testing::{MODES, Random, drawn_geometry, random_array, rel_err, rng, sides4};
 use convsim_core::{
     AxisGeometry, Boundaries, Complex32, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
     Orientation, Padding, SeparableKernel, reference,
@@ -267,15 +267,6 @@ fn fft_mixed_sides_and_separable() {
     }
 }
 
-fn padding(i: usize, lo: usize, hi: usize) -> Padding {
-    match i {
-        0 => Padding::Full,
-        1 => Padding::Same,
-        2 => Padding::Valid,
-        _ => Padding::Explicit { lo, hi },
-    }
-}
-
 proptest! {
     // Seeded and bounded: the same 200 cases every run, no persistence files.
     #![proptest_config(Config {
@@ -304,10 +295,7 @@ proptest! {
             Kernel2::with_anchor(random_array(&mut r, kh, kw), [ay % kh, ax % kw]).unwrap().into();
         let b = sides4(sides.map(|i| MODES[i]));
         let o = if conv { Orientation::Convolve } else { Orientation::Correlate };
-        let g = Geometry {
-            y: AxisGeometry::new(padding(py, lo, hi)).stride(sy).dilation(dy),
-            x: AxisGeometry::new(padding(px, hi, lo)).stride(sx).dilation(dx),
-        };
+        let g = drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]);
         if let Some(e) = check(&input, &kernel, &b, o, &g, Method::Fft) {
             prop_assert!(e <= TOL_F64, "rel err {:e}", e);
         }
