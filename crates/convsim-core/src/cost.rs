@@ -42,6 +42,14 @@ pub(crate) struct Calibration {
 
 static CALIBRATION: OnceLock<Calibration> = OnceLock::new();
 
+/// `Method::Auto` takes a transform method (FFT or overlap-save) only if its estimate is below
+/// this fraction of the direct method's. Near a tie the models cannot tell: the probes are short
+/// and this machine's timings move by tens of percent between processes, and the block model
+/// was measured 2x optimistic for 9 x 9 kernels (`convsim bench --methods`). With a plain
+/// minimum, dense9 and sep31 took overlap-save in about one process of three, at 2-3x the time
+/// of direct (the "slow mode" of earlier benchmark notes). Direct also rounds less.
+pub(crate) const TRANSFORM_MARGIN: f64 = 0.7;
+
 fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
     (0..reps)
@@ -53,7 +61,7 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Best of three applications of a `method` plan for `kernel` (Mirror boundaries) to `x`.
+/// Best of five applications of a `method` plan for `kernel` (Mirror boundaries) to `x`.
 fn time_apply(
     kernel: impl Into<Kernel<f64>>,
     method: Method,
@@ -65,7 +73,7 @@ fn time_apply(
         .method(method)
         .build()
         .expect("calibration plan");
-    best_of(3, || plan.apply(x.view(), out.view_mut()))
+    best_of(5, || plan.apply(x.view(), out.view_mut()))
 }
 
 /// The calibration, measured on first use.

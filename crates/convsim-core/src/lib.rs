@@ -34,6 +34,8 @@
 //! ```
 //!
 //! [`reference::conv2d`] computes the same by the definition (the oracle of the tests; slow).
+//! The tests' seeded random arrays and error norms are `convsim_core::testing` (feature
+//! `testing`, a dev-dependency feature of the crates whose tests use it).
 
 pub mod boundary;
 pub mod channels;
@@ -54,6 +56,8 @@ pub mod simd;
 pub mod spectral;
 pub mod stencil;
 pub mod sum;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tile;
 
 pub use boundary::{Boundaries, Boundary, Sides, Source, pad, pad1, source_index, value_at};

@@ -368,13 +368,17 @@ impl<T: Element> ConvPlan<T> {
                     variant: format!("blocks {}x{}", oshape[0], oshape[1]),
                     seconds: o,
                 });
-                // The cheapest estimate; ties go to the simpler method (listed first).
-                estimates
-                    .iter()
-                    .fold(&estimates[0], |best, e| {
-                        if e.seconds < best.seconds { e } else { best }
-                    })
-                    .method
+                // The cheaper transform method, and it only if clearly cheaper than direct.
+                let transform = if o < f {
+                    Method::OverlapAdd
+                } else {
+                    Method::Fft
+                };
+                if o.min(f) < cost::TRANSFORM_MARGIN * d {
+                    transform
+                } else {
+                    Method::Direct
+                }
             }
         };
         let mut blocks = None;

@@ -16,9 +16,7 @@
 //!   several taps onto one sample, so `A^T` is a convolution plus a border correction. The last
 //!   test measures that the identity then fails, so nobody relies on it.
 
-mod common;
-
-use common::{MODES, Random, random_array, rng};
+use convsim_core::testing::{MODES, Random, random_array, rng};
 use convsim_core::{
     Boundaries, Boundary, Complex64, ConvPlan, Element, Geometry, Kernel, Kernel2, Method,
     Orientation, Padding,

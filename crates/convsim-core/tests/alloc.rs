@@ -16,14 +16,12 @@
 //! registers with crossbeam-epoch (one 2304-byte allocation per thread, once in the thread's
 //! life); the pools here are warmed up so that this does not land in a measured `apply`.
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Random, random_array, rng};
+use convsim_core::testing::{Random, random_array, rng};
 use convsim_core::{
     AxisFactors, Boundaries, Boundary, ChannelConvPlan, Complex64, ConvPlan, Geometry, Kernel,
     Kernel2, Method, Padding, SeparableKernel, Sides, SpectralPlan,

@@ -8,9 +8,7 @@
 //! errors add up over `2 n` transforms without growing: `1e-13` relative to the largest
 //! magnitude leaves a factor ~10 over the `n = 5` steps (`4e-15` measured).
 
-mod common;
-
-use common::{random_array, rng};
+use convsim_core::testing::{random_array, rng};
 use convsim_core::tile::{DistFft, channel_all_to_alls, split};
 use convsim_core::{Complex64, SpectralPlan, wavenumbers};
 use ndarray::{Array2, s};

@@ -2,9 +2,7 @@
 //! boundaries (with the periodic shift), fails near the border under `Zero` padding (measured),
 //! and under a stride holds only for shifts that are multiples of the stride.
 
-mod common;
-
-use common::{random_array, rng};
+use convsim_core::testing::{random_array, rng};
 use convsim_core::{
     Boundaries, Boundary, ConvPlan, Geometry, Kernel, Kernel2, Method, Orientation,
 };

@@ -6,9 +6,7 @@
 //! same FMA choice, same separable factorisation); any wrong offset, side or crop shows up as a
 //! differing bit.
 
-mod common;
-
-use common::{Random, random_array, rng};
+use convsim_core::testing::{Random, random_array, rng};
 use convsim_core::{
     AxisGeometry, Boundaries, Boundary, ConvPlan, CoreError, Geometry, Kernel, Kernel2, Method,
     Orientation, Padding, SeparableKernel, Sides, output_len,

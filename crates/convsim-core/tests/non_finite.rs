@@ -11,9 +11,7 @@
 //! `sum |w| |x|` over its window, not to `max |reference|`, so outputs that cancel have a large
 //! error relative to themselves.
 
-mod common;
-
-use common::{random_array, rng};
+use convsim_core::testing::{random_array, rng};
 use convsim_core::{
     Boundaries, Boundary, ConvPlan, CoreError, Geometry, Kernel, Kernel2, Method, Orientation,
     SeparableKernel, reference,

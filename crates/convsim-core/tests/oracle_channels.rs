@@ -8,19 +8,16 @@
 //!   `<A(w) x, y> = <w, grad_w(x, y)>`, and `grad_b[co] = sum_{n, oy, ox} y[n, co, ..]`.
 //!
 //! Inner products are `<a, b> = sum conj(a) b`; tolerances are relative to the largest value
-//! (outputs) or to the sum of |terms| (inner products), see `common::rel_err` for why.
+//! (outputs) or to the sum of |terms| (inner products), see `convsim_core::testing::rel_err` for why.
 
-mod common;
-
-use common::{MODES, Random, rel_err, rng, sides4};
+use convsim_core::testing::{MODES, Random, drawn_geometry, random_nd, rel_err, rng, sides4};
 use convsim_core::{
-    AxisGeometry, Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, CoreError, Element,
-    Geometry, Kernel, Kernel2, Orientation, Padding, reference,
+    Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, CoreError, Element, Geometry,
+    Kernel, Kernel2, Orientation, Padding, reference,
 };
 use ndarray::{Array1, Array2, Array4, s};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
-use rand_chacha::ChaCha8Rng;
 
 /// Per output: sums of `C_in/groups x kh x kw` products, possibly reordered and fused (FMA):
 /// rounding only, well below 1e-13 of the output scale in f64 for these sizes; 1e-12 keeps a
@@ -42,10 +39,6 @@ struct Case {
     o: Orientation,
     g: Geometry,
     portable: bool,
-}
-
-fn random4<T: Random>(r: &mut ChaCha8Rng, d: (usize, usize, usize, usize)) -> Array4<T> {
-    Array4::from_shape_simple_fn(d, || T::random(r))
 }
 
 fn dot<T: Element>(
@@ -108,8 +101,8 @@ fn check<T: Random>(c: &Case, seed: u64) -> Option<f64> {
     let mut r = rng(seed);
     let c_in = c.groups * c.cin_g;
     let c_out = c.groups * c.cout_g;
-    let x: Array4<T> = random4(&mut r, (c.n, c_in, c.hw[0], c.hw[1]));
-    let w: Array4<T> = random4(&mut r, (c_out, c.cin_g, c.k[0], c.k[1]));
+    let x: Array4<T> = random_nd(&mut r, (c.n, c_in, c.hw[0], c.hw[1]));
+    let w: Array4<T> = random_nd(&mut r, (c_out, c.cin_g, c.k[0], c.k[1]));
     let bias: Array1<T> = Array1::from_shape_simple_fn(c_out, || T::random(&mut r));
     let mut builder = ChannelConvPlan::<T>::builder([c.n, c_in, c.hw[0], c.hw[1]], c_out, c.k)
         .groups(c.groups)
@@ -136,7 +129,7 @@ fn check<T: Random>(c: &Case, seed: u64) -> Option<f64> {
     assert_eq!(plan.output_shape(), expect.dim(), "{c:?}");
     let mut y_out = Array4::from_elem(plan.output_shape(), T::from_f64(1e3));
     plan.forward(x.view(), w.view(), Some(bias.view()), y_out.view_mut());
-    let mut worst = rel_err4(&y_out, &expect);
+    let mut worst = rel_err(&y_out, &expect);
 
     // backward_input: <A x, y> = <x, A^H y> with A the linear part of forward: without bias,
     // and minus the response to a zero input (a non-zero `Constant` boundary is affine in x).
@@ -145,7 +138,7 @@ fn check<T: Random>(c: &Case, seed: u64) -> Option<f64> {
     let mut a0 = Array4::zeros(plan.output_shape());
     plan.forward(Array4::zeros(x.dim()).view(), w.view(), None, a0.view_mut());
     let ax_lin = &ax - &a0;
-    let y: Array4<T> = random4(&mut r, plan.output_shape());
+    let y: Array4<T> = random_nd(&mut r, plan.output_shape());
     let mut aty = Array4::from_elem(plan.input_shape(), T::from_f64(1e3));
     plan.backward_input(y.view(), w.view(), aty.view_mut());
     let (l, s1) = dot(ax_lin.iter().copied(), y.iter().copied());
@@ -170,12 +163,6 @@ fn check<T: Random>(c: &Case, seed: u64) -> Option<f64> {
         worst = worst.max((gb[co] - sum).to_c64().norm() / scale.max(f64::MIN_POSITIVE));
     }
     Some(worst)
-}
-
-fn rel_err4<T: Element>(a: &Array4<T>, b: &Array4<T>) -> f64 {
-    let a2 = a.to_shape((a.len(), 1)).unwrap().to_owned();
-    let b2 = b.to_shape((b.len(), 1)).unwrap().to_owned();
-    rel_err(&a2, &b2)
 }
 
 fn base() -> Case {
@@ -347,15 +334,6 @@ fn channel_errors_are_typed() {
     );
 }
 
-fn padding(i: usize, lo: usize, hi: usize) -> Padding {
-    match i {
-        0 => Padding::Full,
-        1 => Padding::Same,
-        2 => Padding::Valid,
-        _ => Padding::Explicit { lo, hi },
-    }
-}
-
 proptest! {
     // Seeded and bounded: the same 120 cases every run, no persistence files.
     #![proptest_config(Config {
@@ -381,10 +359,7 @@ proptest! {
             anchor: use_anchor.then_some([ay % kh, ax % kw]),
             b: sides4(sides.map(|i| MODES[i])),
             o: if conv { Orientation::Convolve } else { Orientation::Correlate },
-            g: Geometry {
-                y: AxisGeometry::new(padding(py, lo, hi)).stride(sy).dilation(dy),
-                x: AxisGeometry::new(padding(px, hi, lo)).stride(sx).dilation(dx),
-            },
+            g: drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]),
             portable,
         };
         if let Some(e) = check::<f64>(&c, seed) {

@@ -2,9 +2,9 @@
 //! boundary mode (also mixed per side), both orientations, odd and even kernels, non-default
 //! anchors, every padding, stride and dilation, awkward sizes and all four element types.
 
-mod common;
-
-use common::{MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale};
+use convsim_core::testing::{
+    MODES, Random, drawn_geometry, max_diff, random_array, rel_err, rng, sides4, term_scale,
+};
 use convsim_core::{
     AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
     Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, Sides, Simd, reference,
@@ -56,7 +56,7 @@ fn check<T: Random>(
     // Fill the output with garbage first: apply must overwrite every sample.
     let mut out = Array2::from_elem(plan.output_shape(), T::from_f64(1e3));
     plan.apply(input.view(), out.view_mut());
-    // Relative to the larger of the output and the sum of |terms| (see `common::term_scale`):
+    // Relative to the larger of the output and the sum of |terms| (see `convsim_core::testing::term_scale`):
     // the direct path may sum in another order or with FMA, and cancelling outputs would make
     // `max|b|` alone an unfair scale.
     let scale = expect
@@ -249,9 +249,16 @@ fn wide_rows<T: Random>(seed: u64, tol: f64) {
     let mut r = rng(seed);
     let col: Vec<T> = (0..5).map(|_| T::random(&mut r)).collect();
     let row: Vec<T> = (0..7).map(|_| T::random(&mut r)).collect();
-    let kernels: [Kernel<T>; 3] = [
+    // Zero taps scattered so that the two-row path's pairs alternate between feeding the
+    // upper row, the lower row and both (several runs of each kind, in tap order).
+    let mut holes: Array2<T> = random_array(&mut r, 4, 6);
+    for (i, j) in [(0, 1), (0, 4), (1, 2), (2, 2), (3, 0), (3, 5)] {
+        holes[[i, j]] = T::from_f64(0.0);
+    }
+    let kernels: [Kernel<T>; 4] = [
         Kernel2::new(random_array(&mut r, 3, 5)).unwrap().into(),
         Kernel2::new(random_array(&mut r, 4, 6)).unwrap().into(),
+        Kernel2::new(holes).unwrap().into(),
         SeparableKernel::new(col, row).unwrap().into(),
     ];
     for kernel in kernels {
@@ -449,16 +456,6 @@ fn user_errors_are_typed_and_name_the_parameter() {
     );
 }
 
-/// Padding choices for the property test (one index draws one of these).
-fn padding(i: usize, lo: usize, hi: usize) -> Padding {
-    match i {
-        0 => Padding::Full,
-        1 => Padding::Same,
-        2 => Padding::Valid,
-        _ => Padding::Explicit { lo, hi },
-    }
-}
-
 proptest! {
     // Seeded and bounded: the same 300 cases on every run (about a second in the test profile),
     // and no failure-persistence files written into the source tree.
@@ -488,10 +485,7 @@ proptest! {
             Kernel2::with_anchor(random_array(&mut r, kh, kw), [ay % kh, ax % kw]).unwrap().into();
         let b = sides4(sides.map(|i| MODES[i]));
         let o = if conv { Orientation::Convolve } else { Orientation::Correlate };
-        let g = Geometry {
-            y: AxisGeometry::new(padding(py, lo, hi)).stride(sy).dilation(dy),
-            x: AxisGeometry::new(padding(px, hi, lo)).stride(sx).dilation(dx),
-        };
+        let g = drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]);
         match check(&input, &kernel, &b, o, &g, Method::Direct) {
             Ok(e) => prop_assert!(e <= TOL_F64, "rel err {:e}", e),
             Err(CoreError::EmptyOutput { .. }) => {}

@@ -3,7 +3,7 @@
 //! even and oversized kernels, non-default anchors, every padding, stride and dilation, awkward
 //! sizes and all four element types.
 //!
-//! Tolerance, with `rel = max|a - b| / max|b|` (see `common::rel_err`): an FFT convolution's
+//! Tolerance, with `rel = max|a - b| / max|b|` (see `convsim_core::testing::rel_err`): an FFT convolution's
 //! rounding error is spread evenly over all samples, of size ~ eps x log2(N) x (the largest
 //! magnitudes in the transform), so it is bounded relative to the largest output, not to each
 //! sample; near-cancelling samples would make an element-wise relative error meaningless.
@@ -11,9 +11,7 @@
 //! for the scale ratio between input and output; for f32 (eps 1.2e-7) the same reasoning gives
 //! 1e-5.
 
-mod common;
-
-use common::{MODES, Random, random_array, rel_err, rng, sides4};
+use convsim_core::testing::{MODES, Random, drawn_geometry, random_array, rel_err, rng, sides4};
 use convsim_core::{
     AxisGeometry, Boundaries, Complex32, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
     Orientation, Padding, SeparableKernel, reference,
@@ -269,15 +267,6 @@ fn fft_mixed_sides_and_separable() {
     }
 }
 
-fn padding(i: usize, lo: usize, hi: usize) -> Padding {
-    match i {
-        0 => Padding::Full,
-        1 => Padding::Same,
-        2 => Padding::Valid,
-        _ => Padding::Explicit { lo, hi },
-    }
-}
-
 proptest! {
     // Seeded and bounded: the same 200 cases every run, no persistence files.
     #![proptest_config(Config {
@@ -306,10 +295,7 @@ proptest! {
             Kernel2::with_anchor(random_array(&mut r, kh, kw), [ay % kh, ax % kw]).unwrap().into();
         let b = sides4(sides.map(|i| MODES[i]));
         let o = if conv { Orientation::Convolve } else { Orientation::Correlate };
-        let g = Geometry {
-            y: AxisGeometry::new(padding(py, lo, hi)).stride(sy).dilation(dy),
-            x: AxisGeometry::new(padding(px, hi, lo)).stride(sx).dilation(dx),
-        };
+        let g = drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]);
         if let Some(e) = check(&input, &kernel, &b, o, &g, Method::Fft) {
             prop_assert!(e <= TOL_F64, "rel err {:e}", e);
         }

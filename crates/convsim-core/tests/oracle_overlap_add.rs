@@ -4,16 +4,14 @@
 //! divide into blocks, tiny images, and all four element types. Block lengths are forced small
 //! (`block_fft_len`) so that small images still split into many blocks.
 //!
-//! Tolerance, with `rel = max|a - b| / max|b|` (`common::rel_err`): as for the whole-image FFT
+//! Tolerance, with `rel = max|a - b| / max|b|` (`convsim_core::testing::rel_err`): as for the whole-image FFT
 //! (see `oracle_fft.rs`), the rounding error of an FFT convolution is ~ eps x log2(N) x
 //! ||k||_1 x ||x||_inf, spread over all samples; with blocks N is smaller, so the bound is the
 //! same or tighter: 1e-12 in f64 (eps 2.2e-16, log2 N < 12, ||k||_1 ||x||_inf / max|out| below
 //! ~100 for these random data) and 1e-5 in f32 (eps 1.2e-7: 1.2e-7 x 12 x ~7 for the larger
 //! kernels, ~1e-5).
 
-mod common;
-
-use common::{MODES, Random, random_array, rel_err, rng, sides4};
+use convsim_core::testing::{MODES, Random, random_array, rel_err, rng, sides4};
 use convsim_core::{
     AxisGeometry, Boundaries, Complex32, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
     Orientation, Padding, reference,

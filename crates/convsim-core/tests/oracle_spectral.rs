@@ -10,9 +10,7 @@
 //! `k = 2 pi fftfreq(n, d)`). Tolerance as for the FFT path (`rel = max|a-b| / max|b|`): FFT
 //! rounding ~ eps log2(N) relative to the largest values, so 1e-12 in f64 and 1e-5 in f32.
 
-mod common;
-
-use common::{Random, random_array, rel_err, rng};
+use convsim_core::testing::{Random, random_array, rel_err, rng};
 use convsim_core::{
     Boundaries, Boundary, Complex32, Complex64, Element, Geometry, Kernel, Kernel2, Orientation,
     SpectralPlan, reference, wavenumbers,

@@ -3,9 +3,7 @@
 //! scipy.ndimage.correlate/convolve (odd, even and oversized kernels, every mode) and OpenCV's
 //! filter2D (`BORDER_REFLECT_101`, `BORDER_CONSTANT`).
 
-mod common;
-
-use common::{parse_mode, rel_err};
+use convsim_core::testing::{parse_mode, rel_err};
 use convsim_core::{
     Boundaries, ConvPlan, Geometry, Kernel, Kernel2, Method, Orientation, pad, pad1, reference,
 };

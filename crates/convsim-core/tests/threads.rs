@@ -3,9 +3,7 @@
 //! give bit-identical outputs. Also the FFT path, `SpectralPlan` and `ChannelConvPlan` (forward
 //! and both backward passes).
 
-mod common;
-
-use common::{Random, random_array, rng};
+use convsim_core::testing::{Random, random_array, rng};
 use convsim_core::{
     Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, ConvPlan, Geometry, Kernel,
     Kernel2, Method, Orientation, SeparableKernel, SpectralPlan,

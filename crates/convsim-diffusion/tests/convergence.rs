@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use convsim_core::testing::max_diff;
 use convsim_diffusion::{BoundaryCondition, Diffusivity, Scheme};
 use ndarray::Array2;
 
@@ -34,7 +35,7 @@ fn heat_kernel_error(scheme: Scheme, order: usize, n: usize) -> (f64, f64) {
     );
     let n0 = (t / (0.1 * h * h)).ceil() as usize;
     let u = richardson(&p, &u0, t, n0, order / 2 + 1);
-    (max_err(&u, &exact), h)
+    (max_diff(&u, &exact), h)
 }
 
 fn check_order(scheme: Scheme, order: usize, ns: [usize; 2]) {
@@ -92,7 +93,7 @@ fn fixed_plate_error(order: usize, n: usize) -> (f64, f64) {
     );
     let n0 = (t / (0.1 * h * h)).ceil() as usize;
     let u = richardson(&p, &u0, t, n0, order / 2 + 1);
-    (max_err(&u, &exact), h)
+    (max_diff(&u, &exact), h)
 }
 
 /// Error with zero-flux sides (cell-centred: faces at `-h/2` and `(n - 1/2) h`, `L = n h`)
@@ -115,7 +116,7 @@ fn zero_flux_error(order: usize, n: usize) -> (f64, f64) {
     );
     let n0 = (t / (0.1 * h * h)).ceil() as usize;
     let u = richardson(&p, &u0, t, n0, order / 2 + 1);
-    (max_err(&u, &exact), h)
+    (max_diff(&u, &exact), h)
 }
 
 #[test]
@@ -171,7 +172,7 @@ fn anisotropic_error(scheme: Scheme, n: usize, levels: usize) -> (f64, f64, Arra
         let n0 = (t / (0.1 * h * h)).ceil() as usize;
         richardson(&p, &u0, t, n0, levels)
     };
-    (max_err(&u, &exact), h, u)
+    (max_diff(&u, &exact), h, u)
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use convsim_core::Simulation;
+use convsim_core::testing::max_diff;
 use convsim_diffusion::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver,
     Diffusivity, FaceAverage, Scheme,
@@ -137,7 +138,7 @@ fn spectral_step_matches_the_periodic_gaussian() {
     let u = run(p, gauss(1.0), 5);
     let var1 = 1.0 + 2.0 * d * 1.5;
     let exact = gauss(var1) / var1;
-    let e = max_err(&u, &exact);
+    let e = max_diff(&u, &exact);
     // Initial sigma = 4 dy = 5 dx: the spectrum at Nyquist is ~exp(-(pi sigma / h)^2 / 2)
     // < 1e-30, so the heat-kernel step is exact up to rounding.
     assert!(e < 1e-10, "spectral error {e:e}");
@@ -166,7 +167,7 @@ fn spectral_source_is_integrated_exactly() {
     let lam = d * k * k;
     let a = a0 * (-lam * t).exp() + (1.0 - (-lam * t).exp()) / lam;
     let exact = Array2::from_shape_fn((n, n), |(_, j)| a * (k * j as f64 * h).sin() + c * t);
-    let e = max_err(&u, &exact);
+    let e = max_diff(&u, &exact);
     assert!(e < 1e-12, "spectral source error {e:e}");
 }
 

@@ -37,6 +37,9 @@ impl Control {
 
     /// The ranks of this control with the same `color` (collective): a shot group of a
     /// multi-shot run. Ranks keep their order.
+    ///
+    /// # Panics
+    /// If `color` exceeds `i32::MAX` (colors are group indices, at most the rank count).
     #[must_use]
     pub fn split(&self, color: usize) -> Control {
         let color = mpi::topology::Color::with_value(i32::try_from(color).expect("small color"));

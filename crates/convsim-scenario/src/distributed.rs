@@ -20,6 +20,11 @@
 //! arrays; any other array (a seismic tile's padded fields and CPML memory) is a rank's own
 //! and is stored as one row per rank, which resumes with the same rank count.
 //!
+//! Multi-shot seismic surveys run shots x domains: the world is split into shot groups of
+//! equal process grids ([`shot_groups`]), each stepping its shots one after another; the
+//! groups' first ranks send their shots' samples to world rank 0, which writes every gather.
+//! Checkpoints of such a run hold no state, and `--resume` is refused with one error line.
+//!
 //! Errors: every rank agrees on the lowest failing rank before acting on an error, that
 //! rank's message is printed once (by rank 0), and every rank exits with code 2.
 

@@ -27,6 +27,7 @@
 
 use convsim_core::fp::Subnormals;
 use convsim_core::stencil::fd_weights;
+use convsim_core::sum::ExactSum;
 use convsim_core::{Element, Grid, RealElement};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
@@ -256,10 +257,20 @@ impl<T: RealElement> Density<T> {
     /// One leapfrog step `next = 2 cur - next + rho v^2 dt^2 div(b grad cur)` over the
     /// computational region (CPML included). `cur` must have its ghost cells filled by the
     /// boundaries. `fp`: the subnormal setting of the step's threads. Allocates nothing.
-    pub(crate) fn step(&mut self, cur: &[T], next: &mut [T], fp: Subnormals) {
+    ///
+    /// `halo(qx, qy)` runs once the fluxes are complete (CPML and mirrors included) and before
+    /// the divergence reads them: a tile fills their ghost cells there (the one process passes a
+    /// no-op).
+    pub(crate) fn step(
+        &mut self,
+        cur: &[T],
+        next: &mut [T],
+        fp: Subnormals,
+        halo: &mut dyn FnMut(&mut [T], &mut [T]),
+    ) {
         macro_rules! go {
             ($r:literal) => {
-                self.step_r::<$r>(cur, next, fp)
+                self.step_r::<$r>(cur, next, fp, halo)
             };
         }
         match self.r {
@@ -275,7 +286,13 @@ impl<T: RealElement> Density<T> {
         }
     }
 
-    fn step_r<const R: usize>(&mut self, cur: &[T], next: &mut [T], fp: Subnormals) {
+    fn step_r<const R: usize>(
+        &mut self,
+        cur: &[T],
+        next: &mut [T],
+        fp: Subnormals,
+        halo: &mut dyn FnMut(&mut [T], &mut [T]),
+    ) {
         let lay = self.lay;
         let s = lay.stride;
         let cy: [T; R] = std::array::from_fn(|k| self.cy[k]);
@@ -340,6 +357,7 @@ impl<T: RealElement> Density<T> {
             }
         }
         mirror_fluxes(lay, self.r, self.sides, &mut self.qx, &mut self.qy);
+        halo(&mut self.qx, &mut self.qy);
         update::<T, R>(
             (lay, fp),
             &cy,
@@ -409,11 +427,18 @@ impl<T: RealElement> Density<T> {
     /// Allocates two scratch fields (a diagnostic, not part of the step).
     pub(crate) fn energy(&self, cur: &[T], prev: &[T], hy: f64, hx: f64) -> f64 {
         let lay = self.lay;
-        let s = lay.stride;
-        let r = self.r;
-        let f = |v: T| v.to_c64().re;
         let mut qx = vec![<T as num_traits::Zero>::zero(); self.qx.len()];
         let mut qy = qx.clone();
+        self.energy_fluxes(prev, &mut qx, &mut qy);
+        let sum = self.energy_sum(cur, prev, (&qx, &qy), lay.cy0..lay.cy1, lay.cx0..lay.cx1);
+        0.5 * sum.value() * hy * hx
+    }
+
+    /// The fluxes `b D+ p^{n-1}` the energy reads (mirrors included), into `qx`, `qy` (arrays
+    /// of the padded size).
+    pub(crate) fn energy_fluxes(&self, prev: &[T], qx: &mut [T], qy: &mut [T]) {
+        let lay = self.lay;
+        let r = self.r;
         macro_rules! go {
             ($r:literal) => {{
                 let cy: [T; $r] = std::array::from_fn(|k| self.cy[k]);
@@ -426,8 +451,8 @@ impl<T: RealElement> Density<T> {
                     &self.bx,
                     &self.by,
                     prev,
-                    &mut qx,
-                    &mut qy,
+                    qx,
+                    qy,
                 );
             }};
         }
@@ -442,21 +467,131 @@ impl<T: RealElement> Density<T> {
             8 => go!(8),
             r => unreachable!("stencil radius {r} outside 1..=8"),
         }
-        mirror_fluxes(lay, r, self.sides, &mut qx, &mut qy);
-        let mut e = 0.0;
-        for i in lay.cy0..lay.cy1 {
-            for j in lay.cx0..lay.cx1 {
+        mirror_fluxes(lay, r, self.sides, qx, qy);
+    }
+
+    /// The energy terms over padded rows `rows` and columns `cols`, from the fluxes of
+    /// [`Density::energy_fluxes`] (with their ghost cells filled). The sum is exact
+    /// ([`ExactSum`]), so the shares of tiles combine to the one-process bits.
+    pub(crate) fn energy_sum(
+        &self,
+        cur: &[T],
+        prev: &[T],
+        (qx, qy): (&[T], &[T]),
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+    ) -> ExactSum {
+        let s = self.lay.stride;
+        let f = |v: T| v.to_c64().re;
+        let mut e = ExactSum::default();
+        for i in rows {
+            for j in cols.clone() {
                 let idx = i * s + j;
                 let mut div = 0.0;
-                for k in 0..r {
+                for k in 0..self.r {
                     div += f(self.cy[k]) * (f(qy[idx + k * s]) - f(qy[idx - (k + 1) * s]))
                         + f(self.cx[k]) * (f(qx[idx + k]) - f(qx[idx - 1 - k]));
                 }
                 let dp = f(cur[idx]) - f(prev[idx]);
-                e += dp * dp / f(self.kdt2[idx]) - f(cur[idx]) * div;
+                e.add(dp * dp / f(self.kdt2[idx]) - f(cur[idx]) * div);
             }
         }
-        0.5 * e * hy * hx
+        e
+    }
+
+    /// The operator on a tile: every array cut by `field` (a padded array of the whole grid to
+    /// the tile's), the per-row profiles from row `row0` on (`rows` of them), the per-column
+    /// ones cut by `cols`, the CPML layers whose first node lies in the tile's padded rows
+    /// `gy` (columns `gx`, first column `col0`), and the tile's boundary `sides`
+    /// (`[top, bottom, left, right]`, zero on the inner sides).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cut(
+        &self,
+        lay: Layout,
+        sides: [SideBoundary; 4],
+        (row0, rows, gy): (usize, usize, std::ops::Range<usize>),
+        (col0, gx): (usize, std::ops::Range<usize>),
+        field: &dyn Fn(&[T]) -> Vec<T>,
+        cols: &dyn Fn(&[T]) -> Vec<T>,
+        rho: Array2<f64>,
+    ) -> Self {
+        // Strips of the layers whose first node (`lo` after the strip's start) is in `keep`,
+        // shifted by `o` to the tile.
+        let strips = |v: &[(usize, usize)], keep: &std::ops::Range<usize>, o: usize, lo: usize| {
+            v.iter()
+                .filter(|(a, _)| keep.contains(&(a + lo)))
+                .map(|&(a, b)| (a - o, b - o))
+                .collect::<Vec<_>>()
+        };
+        let pml_y = self.pml_y.as_ref().and_then(|p| {
+            let node_strips = strips(&p.node_strips, &gy, row0, 0);
+            (!node_strips.is_empty()).then(|| Pml {
+                an: p.an[row0..row0 + rows].to_vec(),
+                bn: p.bn[row0..row0 + rows].to_vec(),
+                ah: p.ah[row0..row0 + rows].to_vec(),
+                bh: p.bh[row0..row0 + rows].to_vec(),
+                half_strips: strips(&p.half_strips, &gy, row0, 1),
+                node_strips,
+                psi: field(&p.psi),
+                zeta: field(&p.zeta),
+            })
+        });
+        let pml_x = self.pml_x.as_ref().and_then(|p| {
+            let node_strips = strips(&p.node_strips, &gx, col0, 0);
+            (!node_strips.is_empty()).then(|| Pml {
+                an: cols(&p.an),
+                bn: cols(&p.bn),
+                ah: cols(&p.ah),
+                bh: cols(&p.bh),
+                half_strips: strips(&p.half_strips, &gx, col0, 1),
+                node_strips,
+                psi: field(&p.psi),
+                zeta: field(&p.zeta),
+            })
+        });
+        Density {
+            lay,
+            r: self.r,
+            sides,
+            cy: self.cy.clone(),
+            cx: self.cx.clone(),
+            kdt2: field(&self.kdt2),
+            bx: field(&self.bx),
+            by: field(&self.by),
+            qx: field(&self.qx),
+            qy: field(&self.qy),
+            pml_x,
+            pml_y,
+            rho,
+            dt_limit: self.dt_limit,
+        }
+    }
+
+    /// The CPML memory variables as a tile lists them for its checkpoint: always four arrays,
+    /// empty without that layer (every tile lists the same names).
+    pub(crate) fn tile_arrays(&self) -> [(&'static str, &[T]); 4] {
+        let (py, px) = (self.pml_y.as_ref(), self.pml_x.as_ref());
+        [
+            ("rho_psi_y", py.map_or(&[][..], |p| &p.psi)),
+            ("rho_zeta_y", py.map_or(&[][..], |p| &p.zeta)),
+            ("rho_psi_x", px.map_or(&[][..], |p| &p.psi)),
+            ("rho_zeta_x", px.map_or(&[][..], |p| &p.zeta)),
+        ]
+    }
+
+    /// The same arrays as [`Density::tile_arrays`], in the same order, for restoring.
+    pub(crate) fn tile_arrays_mut(&mut self) -> [&mut [T]; 4] {
+        let (psi_y, zeta_y) = psi_zeta(self.pml_y.as_mut());
+        let (psi_x, zeta_x) = psi_zeta(self.pml_x.as_mut());
+        [psi_y, zeta_y, psi_x, zeta_x]
+    }
+}
+
+/// The memory variables of a layer, empty without one.
+fn psi_zeta<T>(p: Option<&mut Pml<T>>) -> (&mut [T], &mut [T]) {
+    match p {
+        Some(p) => (&mut p.psi, &mut p.zeta),
+        None => (&mut [], &mut []),
     }
 }
 

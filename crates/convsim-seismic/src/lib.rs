@@ -13,7 +13,7 @@
 //!   zero per side).
 //! - [`Seismic`]: the solver (`f32` or `f64`), implementing [`convsim_core::Simulation`]; shot
 //!   gathers via [`Seismic::receivers`].
-//! - [`SeismicTile`]: the same solver on one tile of a distributed run (constant density),
+//! - [`SeismicTile`]: the same solver on one tile of a distributed run (constant or variable density),
 //!   bitwise equal to [`Seismic`]; [`tile_of`] its tile.
 //! - [`stability::dt_max`]: the exact leapfrog limit; [`analytic`]: the 2D Green's function
 //!   oracle; [`hicks`]: off-grid weights; [`model::marmousi_like`]: the synthetic model.

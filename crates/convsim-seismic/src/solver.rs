@@ -591,8 +591,9 @@ impl<T: RealElement> Seismic<T> {
             // The sources and mirrors around the parallel update run on this thread.
             let fp = self.eng.fp;
             let _fp = fp.enter();
-            self.eng
-                .step_with(n, &mut self.traces, |cur, next| d.step(cur, next, fp));
+            self.eng.step_with(n, &mut self.traces, |cur, next| {
+                d.step(cur, next, fp, &mut |_, _| {});
+            });
         } else {
             self.eng.sweep(1, n, &mut self.traces);
         }

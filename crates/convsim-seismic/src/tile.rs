@@ -1,4 +1,4 @@
-//! The constant-density solver on one tile of a domain decomposition ([`SeismicTile`]).
+//! The seismic solver on one tile of a domain decomposition ([`SeismicTile`]).
 //!
 //! Every rank of a distributed run steps its own tile; fields, diagnostics and receiver
 //! gathers equal the single-process [`Seismic`] bit for bit:
@@ -25,8 +25,18 @@
 //! - Diagnostics: the energy is an exact sum (`convsim_core::sum::ExactSum`, as on one process), so the tiles'
 //!   shares combine to the same bits; the largest `|p|` is a maximum.
 //!
-//! Variable density (the staggered flux form) and multi-shot surveys run on one process
-//! only.
+//! - Variable density (the staggered flux form, [`crate::density`]): the tile cuts the
+//!   operator (`rho v^2 dt^2`, half-point buoyancies, the flux-form CPML profiles and memory
+//!   variables) as it cuts the engine, and steps with the one-process flux, CPML and divergence
+//!   passes. After the `p^n` exchange above, the flux pass computes `qx`, `qy` on the tile's
+//!   half-points; the divergence then reads `r` fluxes either side of a node, `r - 1` of them
+//!   beyond the tile's own half-points, so both flux arrays get their ghost cells from a halo
+//!   exchange of their own between the two passes (the neighbour's values, CPML stretch
+//!   included, are the whole grid's). The energy reads the fluxes of `p^(n-1)`: they are
+//!   computed and exchanged at the end of every [`SeismicTile::advance`] and checkpointed
+//!   with the state, so the diagnostics need no message.
+//!
+//! Multi-shot surveys run on one process only.
 
 use convsim_core::memory::AlignedVec;
 use convsim_core::sim::Gather;
@@ -36,6 +46,7 @@ use convsim_core::{
 };
 use ndarray::{Array2, ArrayViewMut2};
 
+use crate::density::Density;
 use crate::solver::energy_sum;
 use crate::sparse::{LaneSum, ReceiverRows, tap_product};
 use crate::sweep::{C2, Engine, Layout, PmlX, PmlY, Sides};
@@ -101,7 +112,7 @@ pub fn tile_of(params: &SeismicParams, dims: [usize; 2], coords: [usize; 2]) -> 
 /// A receiver all of whose taps lie in this tile: `(receiver, [(local index, weight, lane)])`.
 type Whole = (usize, Vec<(usize, f64, usize)>);
 
-/// The constant-density solver on one tile (see the [module docs](self)).
+/// The seismic solver on one tile (see the [module docs](self)).
 pub struct SeismicTile<T> {
     params: SeismicParams,
     eng: Engine<T>,
@@ -115,6 +126,10 @@ pub struct SeismicTile<T> {
     grid: Grid,
     velocity: Array2<f64>,
     density_const: Option<f64>,
+    /// The variable-density operator of this tile, `None` for constant density.
+    density: Option<Box<Density<T>>>,
+    /// Variable density: the fluxes of `p^(n-1)` the energy reads, ghost cells exchanged.
+    energy_q: (Vec<T>, Vec<T>),
     nt: usize,
     step: u64,
     /// No receivers in the engine: the tile records them itself after each step.
@@ -149,8 +164,8 @@ impl<T: RealElement> SeismicTile<T> {
     /// [`tile_of`] of the same parameters).
     ///
     /// # Errors
-    /// [`SeismicError::InvalidParameter`] for variable density (`density`) and for a tile
-    /// narrower than the stencil radius plus one along a split axis (`parallel.ranks`).
+    /// [`SeismicError::InvalidParameter`] for a tile narrower than the stencil radius plus one
+    /// along a split axis (`parallel.ranks`).
     pub fn new(
         whole: &Seismic<T>,
         dims: [usize; 2],
@@ -158,14 +173,6 @@ impl<T: RealElement> SeismicTile<T> {
         links: TileLinks,
     ) -> Result<Self> {
         let p = whole.params.clone();
-        if whole.density.is_some() {
-            return Err(SeismicError::invalid(
-                "density",
-                "a variable density model",
-                "on more than one MPI rank: no density or a constant one (variable density \
-                 runs on one process)",
-            ));
-        }
         let tile = tile_of(&p, dims, coords);
         tile.check().map_err(|e| {
             SeismicError::invalid(
@@ -280,6 +287,32 @@ impl<T: RealElement> SeismicTile<T> {
             left: if coords[1] == 0 { e.sides.left } else { inner },
             right: if last(1) { e.sides.right } else { inner },
         };
+        let (py, px) = (
+            split(p.grid.ny, dims[0], coords[0]),
+            split(p.grid.nx, dims[1], coords[1]),
+        );
+        // Variable density: the flux-form operator cut as the engine is, and the energy's
+        // fluxes of the initial state cut from the whole grid's (they need no exchange then).
+        let field = |a: &[T]| cut(a).to_vec();
+        let density = whole.density.as_ref().map(|d| {
+            Box::new(d.cut(
+                tl,
+                [sides.top, sides.bottom, sides.left, sides.right],
+                (row0, rows, gy.clone()),
+                (col0, gx.clone()),
+                &field,
+                &cut_cols,
+                d.rho.slice(ndarray::s![py.clone(), px.clone()]).to_owned(),
+            ))
+        });
+        let energy_q = match &whole.density {
+            Some(d) => {
+                let mut q = (vec![T::zero(); e.cur.len()], vec![T::zero(); e.cur.len()]);
+                d.energy_fluxes(&e.prev, &mut q.0, &mut q.1);
+                (field(&q.0), field(&q.1))
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         let eng = Engine {
             lay: tl,
             rows,
@@ -351,10 +384,6 @@ impl<T: RealElement> SeismicTile<T> {
             ntaps += taps.len();
         }
 
-        let (py, px) = (
-            split(g.ny, dims[0], coords[0]),
-            split(g.nx, dims[1], coords[1]),
-        );
         let (oy, ox) = (lay.cy0 + b.top.width(), lay.cx0 + b.left.width());
         let grid = Grid {
             ny: py.len(),
@@ -375,6 +404,8 @@ impl<T: RealElement> SeismicTile<T> {
             grid,
             velocity,
             density_const: whole.density_const,
+            density,
+            energy_q,
             nt,
             step: 0,
             no_traces: Array2::zeros((0, nt + 1)),
@@ -433,7 +464,23 @@ impl<T: RealElement> SeismicTile<T> {
     /// Advances one step (the other tiles must step too). Allocates nothing.
     pub fn step(&mut self) {
         self.exchange(false);
-        self.eng.sweep(1, self.step as usize, &mut self.no_traces);
+        let n = self.step as usize;
+        if let Some(d) = &mut self.density {
+            // As `Seismic::step`, with the fluxes' ghost cells exchanged between the flux
+            // and divergence passes (the divergence reads `r` fluxes either side).
+            let fp = self.eng.fp;
+            let _fp = fp.enter();
+            let (tile, lay, stage) = (&self.tile, self.eng.lay, &mut self.stage);
+            let halo = self.links.halo.as_mut();
+            self.eng.step_with(n, &mut self.no_traces, |cur, next| {
+                d.step(cur, next, fp, &mut |qx, qy| {
+                    exchange(tile, lay, qx, stage, halo);
+                    exchange(tile, lay, qy, stage, halo);
+                });
+            });
+        } else {
+            self.eng.sweep(1, n, &mut self.no_traces);
+        }
         self.step += 1;
         self.record(self.step as usize);
     }
@@ -445,6 +492,18 @@ impl<T: RealElement> SeismicTile<T> {
             self.step();
         }
         self.exchange(true);
+        self.energy_fluxes();
+    }
+
+    /// Variable density: the fluxes of `p^(n-1)` the energy reads, with their ghost cells.
+    fn energy_fluxes(&mut self) {
+        if let Some(d) = &self.density {
+            let (qx, qy) = &mut self.energy_q;
+            d.energy_fluxes(&self.eng.prev, qx, qy);
+            let halo = self.links.halo.as_mut();
+            exchange(&self.tile, self.eng.lay, qx, &mut self.stage, halo);
+            exchange(&self.tile, self.eng.lay, qy, &mut self.stage, halo);
+        }
     }
 
     /// Trace samples recorded so far.
@@ -471,14 +530,21 @@ impl<T: RealElement> SeismicTile<T> {
     fn arrays(&self) -> Vec<(&'static str, &[T])> {
         let e = &self.eng;
         let (py, px) = (e.pml_y.as_ref(), e.pml_x.as_ref());
-        vec![
-            ("p", &e.cur),
-            ("p_prev", &e.prev),
+        let mut v = vec![
+            ("p", &e.cur[..]),
+            ("p_prev", &e.prev[..]),
             ("psi_y", py.map_or(&[][..], |p| &p.psi)),
             ("zeta_y", py.map_or(&[][..], |p| &p.zeta)),
             ("psi_x", px.map_or(&[][..], |p| &p.psi)),
             ("zeta_x", px.map_or(&[][..], |p| &p.zeta)),
-        ]
+        ];
+        if let Some(d) = &self.density {
+            // The energy's fluxes too: restoring them needs no exchange.
+            v.extend(d.tile_arrays());
+            v.push(("rho_energy_qx", &self.energy_q.0));
+            v.push(("rho_energy_qy", &self.energy_q.1));
+        }
+        v
     }
 
     fn arrays_mut(&mut self) -> Vec<&mut [T]> {
@@ -492,7 +558,13 @@ impl<T: RealElement> SeismicTile<T> {
             Some(p) => (&mut p.psi, &mut p.zeta),
             None => (&mut [], &mut []),
         };
-        vec![&mut e.cur, &mut e.prev, psi_y, zeta_y, psi_x, zeta_x]
+        let mut v: Vec<&mut [T]> = vec![&mut e.cur, &mut e.prev, psi_y, zeta_y, psi_x, zeta_x];
+        if let Some(d) = &mut self.density {
+            v.extend(d.tile_arrays_mut());
+            v.push(&mut self.energy_q.0);
+            v.push(&mut self.energy_q.1);
+        }
+        v
     }
 }
 
@@ -584,7 +656,7 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
         SeismicTile::advance(self, n);
     }
     fn fields(&self) -> Vec<Quantity> {
-        crate::simulation::field_quantities(self.density_const.is_some())
+        crate::simulation::field_quantities(self.density_const.is_some() || self.density.is_some())
     }
     fn is_static(&self, name: &str) -> bool {
         matches!(name, "velocity" | "density")
@@ -606,12 +678,16 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
                 out.assign(&self.velocity);
                 true
             }
-            "density" => match self.density_const {
-                Some(v) => {
+            "density" => match (&self.density, self.density_const) {
+                (Some(d), _) => {
+                    out.assign(&d.rho);
+                    true
+                }
+                (None, Some(v)) => {
                     out.fill(v);
                     true
                 }
-                None => false,
+                (None, None) => false,
             },
             _ => false,
         }
@@ -655,14 +731,20 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
         self.gathered_upto = to;
     }
     fn diagnostics(&self) -> Vec<Quantity> {
-        crate::simulation::diagnostic_quantities(false)
+        crate::simulation::diagnostic_quantities(self.density.is_some())
     }
     fn diagnostic_partials(&self) -> Option<Vec<Partial>> {
-        let lay = self.eng.lay;
-        Some(vec![
-            Partial::Sum(energy_sum(&self.eng, lay.cy0..lay.cy1, lay.cx0..lay.cx1)),
-            Partial::Max(self.max_abs()),
-        ])
+        let e = &self.eng;
+        let lay = e.lay;
+        let (rows, cols) = (lay.cy0..lay.cy1, lay.cx0..lay.cx1);
+        let energy = match &self.density {
+            Some(d) => {
+                let q = (&self.energy_q.0[..], &self.energy_q.1[..]);
+                d.energy_sum(&e.cur, &e.prev, q, rows, cols)
+            }
+            None => energy_sum(e, rows, cols),
+        };
+        Some(vec![Partial::Sum(energy), Partial::Max(self.max_abs())])
     }
     fn diagnostics_from(&self, reduced: &[f64], out: &mut [f64]) {
         let g = self.params.grid;

@@ -1,6 +1,8 @@
 //! Tiles of a domain decomposition, stepped by threads exchanging halos over channels (no
 //! MPI), against the whole-grid solver: pressure, energy, largest |p| and the receiver
-//! gather must be the same bits (`tests/mpi.rs` at the workspace root runs the same over MPI).
+//! gather must be the same bits (`tests/mpi.rs` at the workspace root runs the same over MPI),
+//! with constant and with variable density, straight through and resumed from the tiles'
+//! checkpoint state.
 
 use convsim_core::Partial;
 use convsim_core::Simulation;
@@ -55,14 +57,32 @@ fn params(sponge: bool) -> SeismicParams {
     p
 }
 
-/// Steps the tiles of `dims` in threads and checks them against the whole grid.
-fn check<T: convsim_core::RealElement>(p: &SeismicParams, dims: [usize; 2]) {
-    let mut whole = Seismic::<T>::new(p).unwrap();
+/// As [`params`] with variable density: layers with a jump (1200 to 2600 kg/m^3) across the
+/// middle of the 3 x 1 tiles' second row of tiles, times a lateral ramp (so the buoyancy varies
+/// along both axes, also inside the CPML).
+fn density_params(sponge: bool) -> SeismicParams {
+    let mut p = params(sponge);
+    let g = p.grid;
+    p.density = Some(Model::Array {
+        values: Array2::from_shape_fn((g.ny, g.nx), |(i, j)| {
+            let layer = if i < 17 { 1200.0 } else { 2600.0 };
+            layer * (1.0 + 0.01 * j as f64)
+        }),
+    });
+    p
+}
+
+/// The tiles of `dims` cut out of `whole` (at step 0), linked by channels.
+fn tiles<T: convsim_core::RealElement>(
+    p: &SeismicParams,
+    whole: &Seismic<T>,
+    dims: [usize; 2],
+) -> Vec<SeismicTile<T>> {
     let n = dims[0] * dims[1];
     let tiles: Vec<_> = (0..n)
         .map(|r| tile_of(p, dims, [r / dims[1], r % dims[1]]))
         .collect();
-    let mut sims: Vec<SeismicTile<T>> = channel_exchanges(&tiles, dims)
+    channel_exchanges(&tiles, dims)
         .into_iter()
         .enumerate()
         .map(|(r, x)| {
@@ -72,18 +92,37 @@ fn check<T: convsim_core::RealElement>(p: &SeismicParams, dims: [usize; 2]) {
                 blocks: Vec::new(),
                 rank: r,
             };
-            SeismicTile::new(&whole, dims, [r / dims[1], r % dims[1]], links).unwrap()
+            SeismicTile::new(whole, dims, [r / dims[1], r % dims[1]], links).unwrap()
         })
-        .collect();
+        .collect()
+}
+
+/// Advances every tile by `k` steps, each in its own thread.
+fn advance<T: convsim_core::RealElement>(sims: &mut [SeismicTile<T>], k: u64) {
+    std::thread::scope(|sc| {
+        for t in sims {
+            sc.spawn(move || Simulation::advance(t, k));
+        }
+    });
+}
+
+/// Steps the tiles of `dims` in threads and checks them against the whole grid; with
+/// `resume`, the second half runs on fresh tiles restored from the first tiles' state.
+fn check<T: convsim_core::RealElement>(p: &SeismicParams, dims: [usize; 2], resume: bool) {
+    let mut whole = Seismic::<T>::new(p).unwrap();
+    let mut sims = tiles(p, &whole, dims);
     let steps = p.nt() as u64;
     // Two advances, as the driver does between events.
-    for k in [steps / 2, steps - steps / 2] {
-        std::thread::scope(|sc| {
-            for t in &mut sims {
-                sc.spawn(move || Simulation::advance(t, k));
-            }
-        });
+    let half = steps / 2;
+    advance(&mut sims, half);
+    if resume {
+        let mut fresh = tiles(p, &whole, dims);
+        for (f, t) in fresh.iter_mut().zip(&sims) {
+            f.restore(half, t.time(), &t.state()).unwrap();
+        }
+        sims = fresh;
     }
+    advance(&mut sims, steps - half);
     Simulation::advance(&mut whole, steps);
 
     // Pressure, block by block.
@@ -104,6 +143,18 @@ fn check<T: convsim_core::RealElement>(p: &SeismicParams, dims: [usize; 2]) {
     let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&got), bits(&want), "pressure on {dims:?}");
     assert!(want.iter().any(|v| v.abs() > 1e-3), "the wave is there");
+    if let Some(rho) = whole.density() {
+        for t in &sims {
+            let tg = t.grid();
+            let mut d = Array2::zeros((tg.ny, tg.nx));
+            assert!(t.write_field("density", d.view_mut()));
+            let (y0, x0) = (
+                ((tg.y0 - g.y0) / g.dy).round() as usize,
+                ((tg.x0 - g.x0) / g.dx).round() as usize,
+            );
+            assert_eq!(d, rho.slice(s![y0..y0 + tg.ny, x0..x0 + tg.nx]));
+        }
+    }
 
     // Diagnostics: the tiles' shares combined as a distributed run does.
     let mut energy = ExactSum::default();
@@ -149,32 +200,28 @@ fn check<T: convsim_core::RealElement>(p: &SeismicParams, dims: [usize; 2]) {
 #[test]
 fn tiles_equal_the_whole_grid_bitwise() {
     for dims in [[1, 2], [2, 1], [3, 1], [2, 2], [2, 3]] {
-        check::<f32>(&params(false), dims);
+        check::<f32>(&params(false), dims, false);
     }
-    check::<f64>(&params(false), [2, 2]);
-    check::<f32>(&params(true), [2, 2]);
-    check::<f32>(&params(true), [1, 3]);
+    check::<f64>(&params(false), [2, 2], true);
+    check::<f32>(&params(true), [2, 2], false);
+    check::<f32>(&params(true), [1, 3], true);
 }
 
 #[test]
-fn variable_density_and_narrow_tiles_are_refused() {
-    let mut p = params(false);
-    p.density = Some(Model::Gradient {
-        value0: 1000.0,
-        gradient: 1.0,
-    });
-    let whole = Seismic::<f32>::new(&p).unwrap();
-    let tiles = [tile_of(&p, [1, 2], [0, 0]), tile_of(&p, [1, 2], [0, 1])];
-    let x = channel_exchanges(&tiles, [1, 2]).remove(0);
-    let links = TileLinks {
-        halo: Box::new(x),
-        all_to_all: Box::new(SelfAllToAll),
-        blocks: Vec::new(),
-        rank: 0,
-    };
-    let e = SeismicTile::new(&whole, [1, 2], [0, 0], links).unwrap_err();
-    assert!(e.to_string().contains("density"), "{e}");
+fn variable_density_tiles_equal_the_whole_grid_bitwise() {
+    let whole = Seismic::<f32>::new(&density_params(false)).unwrap();
+    assert!(whole.density().is_some(), "the variable-density path");
+    for dims in [[1, 2], [2, 1], [3, 1], [2, 2], [2, 3]] {
+        check::<f32>(&density_params(false), dims, false);
+    }
+    check::<f64>(&density_params(false), [2, 2], true);
+    check::<f32>(&density_params(false), [3, 1], true);
+    check::<f32>(&density_params(true), [2, 2], false);
+    check::<f32>(&density_params(true), [1, 3], true);
+}
 
+#[test]
+fn narrow_tiles_are_refused() {
     // Order 8 needs 5 rows per tile: the top tile of 7 (no layer under a free surface) has 4.
     let p = params(false);
     let whole = Seismic::<f32>::new(&p).unwrap();

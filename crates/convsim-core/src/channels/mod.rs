@@ -70,8 +70,6 @@ use crate::{Boundaries, CoreError, Element, Geometry, Orientation, Result, resol
 
 mod kernels;
 mod packing;
-#[cfg(test)]
-mod tests;
 
 use kernels::{run_backward_input, run_backward_weights, run_forward};
 use packing::{Geo, Scratch, Stage};

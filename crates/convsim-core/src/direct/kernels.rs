@@ -8,7 +8,8 @@ use crate::boundary::Source;
 use crate::simd::madd;
 
 use super::{
-    Cfg, SEP_BLOCK, SEP_STRIP, Scratch, Taps, fill_margins, fill_row, interior_cols, row_source,
+    Cfg, Pair, SEP_BLOCK, SEP_STRIP, Scratch, Taps, fill_margins, fill_row, interior_cols,
+    row_source,
 };
 
 /// Starts of the `v`-wide register blocks over `[a, b)` (`b - a >= v`): the last block ends at
@@ -137,27 +138,13 @@ pub(super) fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
         }
         let mut a0 = [T::zero(); V];
         let mut a1 = [T::zero(); V];
-        for (&b, p) in s.pbases.iter().zip(pairs) {
-            let at = b + ox0 - lo;
-            let xs: &[T; V] = flat[at..at + V].try_into().unwrap();
-            let [w0, w1] = p.w;
-            match p.uses {
-                3 => {
-                    for l in 0..V {
-                        a0[l] = madd::<T, FMA>(xs[l], w0, a0[l]);
-                        a1[l] = madd::<T, FMA>(xs[l], w1, a1[l]);
-                    }
-                }
-                1 => {
-                    for l in 0..V {
-                        a0[l] = madd::<T, FMA>(xs[l], w0, a0[l]);
-                    }
-                }
-                _ => {
-                    for l in 0..V {
-                        a1[l] = madd::<T, FMA>(xs[l], w1, a1[l]);
-                    }
-                }
+        for &(r0, r1, uses) in &cfg.pair_runs {
+            let (bs, ps) = (&s.pbases[r0..r1], &pairs[r0..r1]);
+            let at = ox0 - lo;
+            match uses {
+                3 => pair_run::<T, V, FMA, true, true>(flat, bs, ps, at, &mut a0, &mut a1),
+                1 => pair_run::<T, V, FMA, true, false>(flat, bs, ps, at, &mut a0, &mut a1),
+                _ => pair_run::<T, V, FMA, false, true>(flat, bs, ps, at, &mut a0, &mut a1),
             }
         }
         acc0[ox0..ox0 + V].copy_from_slice(&a0);
@@ -166,6 +153,32 @@ pub(super) fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
     border_outputs::<T, FMA>(cfg, flat, taps, bases, acc0, ox_b..rx.out);
     border_outputs::<T, FMA>(cfg, flat, taps, bases2, acc1, ox_b..rx.out);
     true
+}
+
+/// One run of [`Pair`]s of [`direct_row_pair`] that feed the upper row (`UP`), the lower row
+/// (`DOWN`) or both: a loop without a branch per pair, whose weights load straight into the
+/// multiply-adds (a broadcast from memory, not a shuffle on the port the multiply-adds need;
+/// dense9 f32 with AVX-512, one thread: 0.0111 s -> 0.0097 s).
+#[inline(always)]
+fn pair_run<T: Element, const V: usize, const FMA: bool, const UP: bool, const DOWN: bool>(
+    flat: &[T],
+    bases: &[usize],
+    pairs: &[Pair<T>],
+    at: usize,
+    a0: &mut [T; V],
+    a1: &mut [T; V],
+) {
+    for (&b, p) in bases.iter().zip(pairs) {
+        let xs: &[T; V] = flat[b + at..b + at + V].try_into().unwrap();
+        for l in 0..V {
+            if UP {
+                a0[l] = madd::<T, FMA>(xs[l], p.w[0], a0[l]);
+            }
+            if DOWN {
+                a1[l] = madd::<T, FMA>(xs[l], p.w[1], a1[l]);
+            }
+        }
+    }
 }
 
 /// The output columns `acc[k]` for `k` in `cols` of [`direct_row`], whose taps reach into the

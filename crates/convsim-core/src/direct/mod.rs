@@ -60,7 +60,7 @@ enum Taps<T> {
 /// weight of tap row `d` for the upper row and of tap row `d - 1` for the lower one; `uses` bit
 /// 0 / bit 1 says which of the two is a non-zero tap.
 #[derive(Clone, Copy, Debug)]
-struct Pair<T> {
+pub(super) struct Pair<T> {
     d: usize,
     off: usize,
     w: [T; 2],
@@ -86,6 +86,8 @@ struct Cfg<T> {
     /// Dense taps for two rows at once; empty unless AVX-512 (its 32 registers hold both rows'
     /// accumulators), row stride 1 and dilation 1.
     pairs: Vec<Pair<T>>,
+    /// `pairs[r0..r1]` share `uses` for each `(r0, r1, uses)`, in order.
+    pair_runs: Vec<(usize, usize, u8)>,
     rows_per_task: usize,
 }
 
@@ -197,6 +199,13 @@ impl<T: Element> Direct<T> {
             }
         }
         let two = !pairs.is_empty();
+        let mut pair_runs: Vec<(usize, usize, u8)> = Vec::new();
+        for (i, p) in pairs.iter().enumerate() {
+            match pair_runs.last_mut() {
+                Some(run) if run.2 == p.uses => run.1 = i + 1,
+                _ => pair_runs.push((i, i + 1, p.uses)),
+            }
+        }
         let col_src = (0..wpad)
             .map(|c| boundaries.x.source(c as isize - rx.lo as isize, w))
             .collect();
@@ -231,6 +240,7 @@ impl<T: Element> Direct<T> {
                 rowlen,
                 taps: taps_kind,
                 pairs,
+                pair_runs,
                 rows_per_task,
             },
             scratch: vec![scratch; tasks],

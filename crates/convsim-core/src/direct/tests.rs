@@ -1,40 +1,15 @@
-//! Unit tests of the direct path against the reference.
+//! Unit tests of the direct path's internals (the separable passes, the epilogue); the
+//! oracle sweeps over every mode, geometry and type are in `tests/oracle_direct.rs`.
 
+use crate::testing::{ChaCha8Rng, MODES, Random, random_array, rng};
 use crate::{
-    AxisGeometry, Boundaries, Boundary, ConvPlan, Element, Geometry, Kernel, Kernel2, Method,
-    Orientation, Padding, SeparableKernel, Sides, reference,
+    Boundaries, Boundary, ConvPlan, Geometry, Kernel, Kernel2, Method, Orientation,
+    SeparableKernel, Sides, reference,
 };
 use ndarray::Array2;
-use num_complex::Complex64;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::RngExt;
 
-const MODES: [Boundary; 7] = [
-    Boundary::Zero,
-    Boundary::Constant(-0.75),
-    Boundary::Replicate,
-    Boundary::Mirror,
-    Boundary::Symmetric,
-    Boundary::Periodic,
-    Boundary::Antisymmetric,
-];
-
-fn rand2<T: Element>(rng: &mut ChaCha8Rng, shape: (usize, usize)) -> Array2<T> {
-    Array2::from_shape_fn(shape, |_| {
-        let re: f64 = rng.random_range(-1.0..1.0);
-        let im: f64 = if T::IS_COMPLEX {
-            rng.random_range(-1.0..1.0)
-        } else {
-            0.0
-        };
-        T::from_complex(num_complex::Complex::new(
-            <T::Real as Element>::from_f64(re),
-            <T::Real as Element>::from_f64(im),
-        ))
-    })
-}
-
-fn check<T: Element>(
+fn check<T: Random>(
     x: &Array2<T>,
     k: &Kernel<T>,
     b: Boundaries,
@@ -81,75 +56,9 @@ fn check<T: Element>(
     }
 }
 
-fn sweep<T: Element>(tol: f64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let shapes = [(1, 1), (1, 7), (2, 2), (5, 3), (7, 11), (13, 2)];
-    let kernels = [(1, 1), (3, 3), (2, 4), (5, 1), (4, 6)];
-    let geoms = [
-        Geometry::same(),
-        Geometry::uniform(Padding::Full),
-        Geometry::uniform(Padding::Valid),
-        Geometry::same().with_stride(2, 3),
-        Geometry::same().with_dilation(2, 3),
-        Geometry {
-            y: AxisGeometry::new(Padding::Explicit { lo: 9, hi: 1 }),
-            x: AxisGeometry::new(Padding::Explicit { lo: 2, hi: 12 }).stride(2),
-        },
-    ];
-    for &shape in &shapes {
-        for &ks in &kernels {
-            let k: Kernel<T> = Kernel2::new(rand2(&mut rng, ks)).unwrap().into();
-            for &m in &MODES {
-                for g in geoms {
-                    for o in [Orientation::Correlate, Orientation::Convolve] {
-                        check(
-                            &rand2::<T>(&mut rng, shape),
-                            &k,
-                            Boundaries::uniform(m),
-                            o,
-                            g,
-                            tol,
-                            None,
-                        );
-                    }
-                }
-            }
-        }
-    }
-    // Mixed sides.
-    let b = Boundaries {
-        y: Sides {
-            lo: Boundary::Constant(2.0),
-            hi: Boundary::Antisymmetric,
-        },
-        x: Sides {
-            lo: Boundary::Antisymmetric,
-            hi: Boundary::Constant(-1.0),
-        },
-    };
-    let k: Kernel<T> = Kernel2::new(rand2(&mut rng, (3, 5))).unwrap().into();
-    check(
-        &rand2::<T>(&mut rng, (9, 8)),
-        &k,
-        b,
-        Orientation::Correlate,
-        Geometry::same(),
-        tol,
-        None,
-    );
-}
-
-#[test]
-fn dense_direct_matches_reference_everywhere() {
-    // Sums of at most 24 products of O(1) values (FMA or not): a few ulps.
-    sweep::<f64>(1e-13);
-    sweep::<f32>(1e-5);
-    sweep::<Complex64>(1e-13);
-}
-
 #[test]
 fn separable_matches_reference_every_mode() {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut rng = rng(5);
     let mixed = Boundaries {
         y: Sides {
             lo: Boundary::Constant(2.0),
@@ -172,7 +81,7 @@ fn separable_matches_reference_every_mode() {
                 Geometry::same().with_stride(3, 1).with_dilation(2, 2),
             ] {
                 for o in [Orientation::Correlate, Orientation::Convolve] {
-                    let x = rand2::<f64>(&mut rng, shape);
+                    let x = random_array::<f64>(&mut rng, shape.0, shape.1);
                     check(&x, &k, b, o, g, 1e-13, Some("separable"));
                 }
             }
@@ -183,7 +92,7 @@ fn separable_matches_reference_every_mode() {
         .map(|i| (-(f64::from(i) - 4.0).powi(2) / 4.0).exp())
         .collect();
     let dense = Kernel2::new(Array2::from_shape_fn((9, 9), |(i, j)| g[i] * g[j])).unwrap();
-    let x = rand2::<f64>(&mut rng, (30, 40));
+    let x = random_array::<f64>(&mut rng, 30, 40);
     check(
         &x,
         &dense.into(),
@@ -202,7 +111,7 @@ fn separable_blocks_of_rows_equal_the_row_by_row_pass_bitwise() {
     // takes the row-by-row pass (`column_pass_rows`). Same operations in the same order:
     // the same bits, for short and long kernels, widths below and above one strip, and
     // every instruction set.
-    fn run<T: Element>(rng: &mut ChaCha8Rng, simd: crate::Simd) {
+    fn run<T: Random>(rng: &mut ChaCha8Rng, simd: crate::Simd) {
         // Enough rows for blocks of 8 and of 4 rows per task (up to 4 tasks per thread).
         for (shape, kl) in [
             ((130, 700), 31),
@@ -225,7 +134,7 @@ fn separable_blocks_of_rows_equal_the_row_by_row_pass_bitwise() {
                 .unwrap();
             assert_eq!(plan.recipe().variant, "separable");
             // The same samples as a window of a wider array (rows not contiguous).
-            let wide = rand2::<T>(rng, (shape.0, shape.1 + 3));
+            let wide = random_array::<T>(rng, shape.0, shape.1 + 3);
             let window = wide.slice(ndarray::s![.., 1..=shape.1]);
             let x = window.to_owned();
             let mut y = Array2::<T>::zeros(plan.output_shape());
@@ -238,7 +147,7 @@ fn separable_blocks_of_rows_equal_the_row_by_row_pass_bitwise() {
             );
         }
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let mut rng = rng(31);
     for simd in [
         crate::Simd::Best,
         crate::Simd::Avx2Fma,
@@ -261,8 +170,8 @@ fn epilogue_sees_each_row_once_with_old_output() {
         .boundaries(Boundaries::uniform(Boundary::Periodic))
         .build()
         .unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let u = rand2::<f64>(&mut rng, (37, 29));
+    let mut rng = rng(1);
+    let u = random_array::<f64>(&mut rng, 37, 29);
     let mut out = u.clone();
     plan.apply_with(u.view(), out.view_mut(), |_, conv, o| {
         for (o, c) in o.iter_mut().zip(conv) {

@@ -2,42 +2,22 @@
 
 use super::passes::outer_hook;
 use super::*;
+use crate::testing::{Random, max_diff, random_array, rng};
 use ndarray::Array2;
 use num_complex::Complex32;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-fn random<T: Element>(shape: (usize, usize), seed: u64) -> Array2<T> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Array2::from_shape_fn(shape, |_| {
-        let re: f64 = rng.random_range(-1.0..1.0);
-        let im: f64 = rng.random_range(-1.0..1.0);
-        if T::IS_COMPLEX {
-            T::from_f64(re) + T::from_f64(im) * imag_unit::<T>()
-        } else {
-            T::from_f64(re)
-        }
-    })
+/// A seeded random `shape` array.
+fn random<T: Random>(shape: (usize, usize), seed: u64) -> Array2<T> {
+    random_array(&mut rng(seed), shape.0, shape.1)
 }
 
-fn imag_unit<T: Element>() -> T {
-    T::from_complex(Complex::new(T::Real::zero(), T::Real::one()))
-}
-
-fn max_err<T: Element>(a: &Array2<T>, b: &Array2<T>) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x.to_c64() - y.to_c64()).norm())
-        .fold(0.0, f64::max)
-}
-
-fn identity_case<T: Element>(shape: (usize, usize), tol: f64) {
+fn identity_case<T: Random>(shape: (usize, usize), tol: f64) {
     let u = random::<T>(shape, 7);
     let mut plan =
         SpectralPlan::<T>::new([shape.0, shape.1], [0.3, 0.7], identity_transfer).unwrap();
     let mut out = Array2::<T>::zeros(shape);
     plan.apply(u.view(), out.view_mut());
-    let e = max_err(&u, &out);
+    let e = max_diff(&u, &out);
     assert!(e < tol, "{} {shape:?}: identity error {e}", T::NAME);
 }
 
@@ -52,7 +32,7 @@ fn identity_all_types_and_awkward_sizes() {
     }
 }
 
-fn shift_case<T: Element>(shape: (usize, usize), sy: usize, sx: usize) {
+fn shift_case<T: Random>(shape: (usize, usize), sy: usize, sx: usize) {
     let (ny, nx) = shape;
     let (dy, dx) = (0.25, 0.5);
     let u = random::<T>(shape, 11);
@@ -66,7 +46,7 @@ fn shift_case<T: Element>(shape: (usize, usize), sy: usize, sx: usize) {
         Array2::from_shape_fn(shape, |(i, j)| u[[(i + ny - sy) % ny, (j + nx - sx) % nx]]);
     // A whole-sample shift is exact in exact arithmetic; rounding of exp(-ika) and the
     // transforms stays below 1e-13 for O(1) data on these sizes.
-    let e = max_err(&expected, &v);
+    let e = max_diff(&expected, &v);
     assert!(e < 1e-13, "{} {shape:?}: shift error {e}", T::NAME);
 }
 
@@ -116,7 +96,7 @@ fn product_plan<T: Element>(shape: (usize, usize), separable: bool) -> SpectralP
 
 /// A separable plan equals the plan of the product table, for every element type (real
 /// data fall back to the table), awkward sizes, 1D, and through `apply_steps` with hooks.
-fn separable_case<T: Element>(shape: (usize, usize), tol: f64) {
+fn separable_case<T: Random>(shape: (usize, usize), tol: f64) {
     let mut sep = product_plan::<T>(shape, true);
     let mut full = product_plan::<T>(shape, false);
     assert_eq!(sep.is_separable(), T::IS_COMPLEX);
@@ -127,7 +107,7 @@ fn separable_case<T: Element>(shape: (usize, usize), tol: f64) {
     let (mut a, mut b) = (u.clone(), u);
     sep.apply_steps(a.view_mut(), 3, hook, hook, no_hook);
     full.apply_steps(b.view_mut(), 3, hook, hook, no_hook);
-    let e = max_err(&a, &b);
+    let e = max_diff(&a, &b);
     assert!(e < tol, "{} {shape:?}: separable vs table {e}", T::NAME);
 }
 
@@ -151,13 +131,13 @@ fn separable_transfer_matches_the_table() {
     let u = random::<Complex64>((4, 6), 2);
     let mut v = u.clone();
     plan.apply_inplace(v.view_mut());
-    assert!(max_err(&u, &v) < 1e-14);
+    assert!(max_diff(&u, &v) < 1e-14);
 }
 
 /// The line-by-line path equals `apply_steps` with the outer-product hooks: complex128 and
 /// complex64 (vector bodies and scalar tails: odd lengths), 1D, a transposed view and a
 /// table transfer (both through the fallback), and real data.
-fn axis_case<T: Element>(shape: (usize, usize), separable: bool, transposed: bool, tol: f64) {
+fn axis_case<T: Random>(shape: (usize, usize), separable: bool, transposed: bool, tol: f64) {
     let mut plan = product_plan::<T>(shape, separable);
     let line = |n: usize, a: f64, b: f64| -> Vec<T> {
         let c = random::<T>((1, n), (a * 100.0) as u64);
@@ -196,7 +176,7 @@ fn axis_case<T: Element>(shape: (usize, usize), separable: bool, transposed: boo
         outer_hook(&fy[1], &fx[1]),
         outer_hook(&fy[2], &fx[2]),
     );
-    let e = max_err(&a, &b);
+    let e = max_diff(&a, &b);
     assert!(e < tol, "{} {shape:?} separable {separable}: {e}", T::NAME);
 }
 
@@ -247,7 +227,7 @@ fn heat_kernel_spreads_a_periodic_gaussian_exactly() {
     plan.apply_inplace(u.view_mut());
     // The initial Gaussian (sigma = 4 dy, 5 dx) is band-limited to ~exp(-(pi sigma/d)^2/2)
     // < 1e-30 at Nyquist, so the discrete heat step is exact to rounding.
-    let e = max_err(&u, &exact);
+    let e = max_diff(&u, &exact);
     assert!(e < 1e-12, "heat kernel error {e}");
     // Mass is conserved to rounding.
     assert!((u.sum() - u0.sum()).abs() < 1e-10 * u0.sum());

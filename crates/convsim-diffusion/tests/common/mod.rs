@@ -113,14 +113,6 @@ pub fn aniso_gauss(
     (det0 / det).sqrt() * s
 }
 
-/// Largest absolute difference.
-pub fn max_err(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-}
-
 /// Observed order from errors at spacings `h1 > h2`.
 pub fn observed_order(e1: f64, e2: f64, h1: f64, h2: f64) -> f64 {
     (e1 / e2).ln() / (h1 / h2).ln()

@@ -618,17 +618,6 @@ impl KindConfig for Config {
     ) -> Option<Result<Box<dyn Simulation>>> {
         let links = links(&tile_of(&self.params, dims, coords));
         let file = scenario.file.display().to_string();
-        if let Some(m) = &self.params.density
-            && !matches!(m, Model::Constant { .. })
-        {
-            return Some(Err(ScenarioError::invalid(
-                file,
-                "seismic.density",
-                "a variable density model",
-                "on more than one MPI rank: no density or a constant one (variable density runs \
-                 on one process)",
-            )));
-        }
         let err = |e: SeismicError| match e {
             SeismicError::InvalidParameter {
                 name,

@@ -1,13 +1,21 @@
-//! Helpers shared by the integration tests: seeded random data, the relative error used by every
-//! tolerance, the list of boundary modes.
+//! Seeded test data and error norms shared by convsim's tests (feature `testing`; always on in
+//! this crate's own unit tests).
+//!
+//! Every random value comes from a seeded [`ChaCha8Rng`] (reproducible across platforms), and
+//! every tolerance in the tests is relative to [`rel_err`]'s scale: the largest reference value,
+//! not element by element (see its docs for why).
 
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code, unreachable_pub)]
+// Test support: an assertion failing here is a failing test, not a user error.
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "test support: panics are failed checks"
+)]
 
-use convsim_core::{Boundaries, Boundary, Complex, Element, Sides};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayBase, Data, Dimension};
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+pub use rand_chacha::ChaCha8Rng;
+
+use crate::{AxisGeometry, Boundaries, Boundary, Complex, Element, Geometry, Padding, Sides};
 
 /// Every boundary mode, with a non-trivial constant.
 pub const MODES: [Boundary; 7] = [
@@ -56,7 +64,16 @@ impl Random for Complex<f32> {
 /// A `(h, w)` array of seeded random values.
 #[must_use]
 pub fn random_array<T: Random>(r: &mut ChaCha8Rng, h: usize, w: usize) -> Array2<T> {
-    Array2::from_shape_simple_fn((h, w), || T::random(r))
+    random_nd(r, (h, w))
+}
+
+/// An array of any shape (e.g. `(n, c, h, w)` for the channel plans) of seeded random values.
+#[must_use]
+pub fn random_nd<T: Random, Sh: ndarray::ShapeBuilder>(
+    r: &mut ChaCha8Rng,
+    shape: Sh,
+) -> ndarray::Array<T, Sh::Dim> {
+    ndarray::Array::from_shape_simple_fn(shape, || T::random(r))
 }
 
 /// Relative error `max|a - b| / max|b|`.
@@ -69,8 +86,14 @@ pub fn random_array<T: Random>(r: &mut ChaCha8Rng, h: usize, w: usize) -> Array2
 /// # Panics
 /// If the shapes differ.
 #[must_use]
-pub fn rel_err<T: Element>(a: &Array2<T>, b: &Array2<T>) -> f64 {
-    assert_eq!(a.dim(), b.dim(), "rel_err: shapes differ");
+pub fn rel_err<T, S1, S2, D>(a: &ArrayBase<S1, D>, b: &ArrayBase<S2, D>) -> f64
+where
+    T: Element,
+    S1: Data<Elem = T>,
+    S2: Data<Elem = T>,
+    D: Dimension,
+{
+    assert_eq!(a.shape(), b.shape(), "rel_err: shapes differ");
     let num = a
         .iter()
         .zip(b)
@@ -106,7 +129,7 @@ pub fn parse_mode(name: &str) -> Boundary {
 /// to. It matters when the output cancels (e.g. a 1x1 image under `Antisymmetric` padding,
 /// where every output is `x` times a signed sum of the taps).
 #[must_use]
-pub fn term_scale<T: Element>(x: &Array2<T>, k: &convsim_core::Kernel<T>) -> f64 {
+pub fn term_scale<T: Element>(x: &Array2<T>, k: &crate::Kernel<T>) -> f64 {
     let xmax = x
         .iter()
         .map(|v| v.to_c64().norm())
@@ -120,10 +143,43 @@ pub fn term_scale<T: Element>(x: &Array2<T>, k: &convsim_core::Kernel<T>) -> f64
 /// # Panics
 /// If the shapes differ.
 #[must_use]
-pub fn max_diff<T: Element>(a: &Array2<T>, b: &Array2<T>) -> f64 {
-    assert_eq!(a.dim(), b.dim(), "max_diff: shapes differ");
+pub fn max_diff<T, S1, S2, D>(a: &ArrayBase<S1, D>, b: &ArrayBase<S2, D>) -> f64
+where
+    T: Element,
+    S1: Data<Elem = T>,
+    S2: Data<Elem = T>,
+    D: Dimension,
+{
+    assert_eq!(a.shape(), b.shape(), "max_diff: shapes differ");
     a.iter()
         .zip(b)
         .map(|(x, y)| (x.to_c64() - y.to_c64()).norm())
         .fold(0.0, f64::max)
+}
+
+/// The output geometry a property test draws: per axis a padding index (`0..4`: full, same,
+/// valid, explicit), with explicit sides `lo`/`hi` on `y` and mirrored (`hi`/`lo`) on `x`, a
+/// stride and a dilation (`[y, x]`).
+#[must_use]
+pub fn drawn_geometry(
+    pad: [usize; 2],
+    lo: usize,
+    hi: usize,
+    stride: [usize; 2],
+    dilation: [usize; 2],
+) -> Geometry {
+    let padding = |i: usize, lo, hi| match i {
+        0 => Padding::Full,
+        1 => Padding::Same,
+        2 => Padding::Valid,
+        _ => Padding::Explicit { lo, hi },
+    };
+    Geometry {
+        y: AxisGeometry::new(padding(pad[0], lo, hi))
+            .stride(stride[0])
+            .dilation(dilation[0]),
+        x: AxisGeometry::new(padding(pad[1], hi, lo))
+            .stride(stride[1])
+            .dilation(dilation[1]),
+    }
 }
