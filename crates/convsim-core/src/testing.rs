@@ -93,12 +93,7 @@ where
     S2: Data<Elem = T>,
     D: Dimension,
 {
-    assert_eq!(a.shape(), b.shape(), "rel_err: shapes differ");
-    let num = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x.to_c64() - y.to_c64()).norm())
-        .fold(0.0, f64::max);
+    let num = max_diff(a, b);
     let den = b.iter().map(|y| y.to_c64().norm()).fold(0.0, f64::max);
     if den == 0.0 { num } else { num / den }
 }
