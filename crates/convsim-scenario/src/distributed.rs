@@ -184,7 +184,7 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
     for shot in (group..shots.max(1)).step_by(groups) {
         let tile = s
             .solver
-            .build_shot_tile(s, shot, dims, coords, &mut links)
+            .build_tile(s, shot, dims, coords, &mut links)
             .unwrap_or_else(|| {
                 Err(ScenarioError::invalid(
                     s.file.display().to_string(),
@@ -407,20 +407,13 @@ impl DistSim {
         if self.groups == 1 || nrec == 0 {
             return;
         }
-        let mine: Vec<f64> = if self.ctl.rank() == 0 && self.group != 0 {
-            self.tiles()
-                .flat_map(|(_, t)| {
-                    let g = t.gathers();
-                    let tr = g[0].traces;
-                    tr.slice(s![.., from..to])
-                        .iter()
-                        .copied()
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut mine: Vec<f64> = Vec::new();
+        if self.ctl.rank() == 0 && self.group != 0 {
+            for (_, t) in self.tiles() {
+                let g = t.gathers();
+                mine.extend(g[0].traces.slice(s![.., from..to]).iter().copied());
+            }
+        }
         let root = self.world.rank() == 0;
         let counts = self.remote_counts(nrec * (to - from));
         let mut all = vec![0.0; counts.iter().sum()];

@@ -104,27 +104,12 @@ pub trait KindConfig: Debug + Send + Sync {
     /// # Errors
     /// If the solver refuses its parameters (which resolution should already have caught).
     fn build(&self, scenario: &Scenario) -> Result<Box<dyn Simulation>>;
-    /// Builds the solver of tile `coords` of a `dims` process grid for a distributed run,
-    /// calling `links` exactly once, before anything that can fail (it is collective over the
-    /// ranks), with the tile; `None` if this kind does not run distributed. Default: `None`.
+    /// Builds the solver of shot `shot` (`0..shot_count()`) on tile `coords` of a `dims`
+    /// process grid for a distributed run, calling `links` exactly once, before anything that
+    /// can fail (it is collective over the ranks), with the tile; `None` if this kind does not
+    /// run distributed. A multi-shot run builds one per shot of its shot group; the gather is
+    /// named `shot0` and the caller renames it. Default: `None`.
     fn build_tile(
-        &self,
-        scenario: &Scenario,
-        dims: [usize; 2],
-        coords: [usize; 2],
-        links: &mut dyn FnMut(&Tile) -> TileLinks,
-    ) -> Option<Result<Box<dyn Simulation>>> {
-        let _ = (scenario, dims, coords, links);
-        None
-    }
-    /// Number of independent shots (seismic `shots`); 1 for every other configuration.
-    fn shot_count(&self) -> usize {
-        1
-    }
-    /// [`KindConfig::build_tile`] for shot `shot` alone (`0..shot_count()`): a distributed
-    /// multi-shot run builds one tile solver per shot of its shot group. Its gather is named
-    /// `shot0`; the caller renames it. Default: `build_tile`.
-    fn build_shot_tile(
         &self,
         scenario: &Scenario,
         shot: usize,
@@ -132,8 +117,12 @@ pub trait KindConfig: Debug + Send + Sync {
         coords: [usize; 2],
         links: &mut dyn FnMut(&Tile) -> TileLinks,
     ) -> Option<Result<Box<dyn Simulation>>> {
-        debug_assert_eq!(shot, 0, "one shot");
-        self.build_tile(scenario, dims, coords, links)
+        let _ = (scenario, shot, dims, coords, links);
+        None
+    }
+    /// Number of independent shots (seismic `shots`); 1 for every other configuration.
+    fn shot_count(&self) -> usize {
+        1
     }
 }
 

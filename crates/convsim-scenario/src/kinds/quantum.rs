@@ -461,10 +461,12 @@ impl KindConfig for Config {
     fn build_tile(
         &self,
         scenario: &Scenario,
+        shot: usize,
         dims: [usize; 2],
         coords: [usize; 2],
         links: &mut dyn FnMut(&Tile) -> TileLinks,
     ) -> Option<Result<Box<dyn Simulation>>> {
+        debug_assert_eq!(shot, 0, "one shot");
         let g = &scenario.grid;
         let outer = Boundaries::uniform(Boundary::Periodic);
         let tile = Tile::of_grid([g.ny, g.nx], dims, coords, 0, outer);

@@ -594,21 +594,11 @@ impl KindConfig for Config {
         }
     }
 
-    fn build_tile(
-        &self,
-        scenario: &Scenario,
-        dims: [usize; 2],
-        coords: [usize; 2],
-        links: &mut dyn FnMut(&Tile) -> TileLinks,
-    ) -> Option<Result<Box<dyn Simulation>>> {
-        self.build_shot_tile(scenario, 0, dims, coords, links)
-    }
-
     fn shot_count(&self) -> usize {
         self.shots.len()
     }
 
-    fn build_shot_tile(
+    fn build_tile(
         &self,
         scenario: &Scenario,
         shot: usize,
