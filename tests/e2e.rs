@@ -601,19 +601,61 @@ fn a_blow_up_stops_at_the_first_non_finite_state_and_keeps_the_frames() {
     assert!(e.contains("initial.u: \"sqrt(x)\": NaN at (x, y) = (-0.5, -0.5); allowed: a formula finite on the whole grid"), "{e}");
 }
 
-/// `convsim bench --bandwidth` measures the copy bound of the low-order stencils and prints it
-/// as one JSON line that `shared/bench/compare`-style tooling can read.
+/// `convsim bench --bandwidth` measures the memory roof at every array size the workloads
+/// stream, one JSON line each, and `--peak` the compute roof.
 #[test]
-fn bench_bandwidth_prints_the_copy_bound() {
+fn bench_prints_the_two_roofs() {
     let out = ok(&["bench", "--bandwidth", "--json", "--threads", "1"]);
-    let line: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
-    assert_eq!(line["workload"], "copy-4096-f64");
-    assert_eq!(line["threads"], 1);
-    let (secs, gbs) = (
-        line["seconds"].as_f64().unwrap(),
-        line["gb_per_s"].as_f64().unwrap(),
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "copy-1024-f64",
+            "copy-2048-f32",
+            "copy-2048-f64",
+            "copy-4096-f32",
+            "copy-4096-f64"
+        ]
     );
-    assert!(secs > 0.0);
-    // The rate is what the seconds imply: 2 x 128 MiB moved.
-    assert!((gbs * secs * 1e9 / (2.0 * 134_217_728.0) - 1.0).abs() < 1e-9);
+    for (line, mib) in lines.iter().zip([8.0, 16.0, 32.0, 64.0, 128.0]) {
+        assert_eq!(line["threads"], 1);
+        let (secs, gbs) = (
+            line["seconds"].as_f64().unwrap(),
+            line["gb_per_s"].as_f64().unwrap(),
+        );
+        assert!(secs > 0.0);
+        // The rate is what the seconds imply: the array read once and written once.
+        assert!(
+            (gbs * secs * 1e9 / (2.0 * mib * 1_048_576.0) - 1.0).abs() < 1e-9,
+            "{line}"
+        );
+    }
+    let out = ok(&["bench", "--peak", "--json", "--threads", "1"]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    let bits: f64 = line["workload"].as_str().unwrap()["fma-peak-".len()..]
+        .parse()
+        .unwrap();
+    assert!(bits == 256.0 || bits == 512.0, "{line}");
+    let (secs, fma, f32s, f64s) = (
+        line["seconds"].as_f64().unwrap(),
+        line["fma_per_s"].as_f64().unwrap(),
+        line["gflops_f32"].as_f64().unwrap(),
+        line["gflops_f64"].as_f64().unwrap(),
+    );
+    // The rate is the count over the time; 12 chains per thread; 2 flops per lane each.
+    let count = line["fma"].as_f64().unwrap();
+    assert!(count >= 12.0 * 1_048_576.0 && count % 12.0 == 0.0, "{line}");
+    assert!((fma * secs / count - 1.0).abs() < 1e-9, "{line}");
+    assert!(
+        (f32s * 1e9 / (fma * bits / 32.0 * 2.0) - 1.0).abs() < 1e-9,
+        "{line}"
+    );
+    assert!((f64s * 2.0 / f32s - 1.0).abs() < 1e-12, "{line}");
 }

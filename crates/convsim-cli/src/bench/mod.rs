@@ -11,10 +11,15 @@ mod cnn;
 mod conv;
 mod diffusion;
 mod quantum;
+mod roof;
 mod seismic;
 
 /// Arguments of `convsim bench`.
 #[derive(Debug, clap::Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches: --json and three mutually exclusive modes"
+)]
 pub struct BenchArgs {
     /// Print one JSON line per workload (machine-readable; docs/benchmarks.md).
     #[arg(long)]
@@ -29,10 +34,14 @@ pub struct BenchArgs {
     /// with auto, printing auto's choice, its cost estimates and its time over the best.
     #[arg(long)]
     pub methods: bool,
-    /// Measure the memory-bandwidth bound instead: a parallel copy of a 4096 x 4096 f64 array
-    /// (128 MiB read, 128 MiB written, huge pages), the bound of the low-order stencils.
+    /// Measure the memory roof instead: a parallel copy (huge pages) of an array of each size
+    /// the workloads stream, from 1024 x 1024 f64 (8 MiB) to 4096 x 4096 f64 (128 MiB).
     #[arg(long, conflicts_with = "methods")]
     pub bandwidth: bool,
+    /// Measure the compute roof instead: independent vector multiply-adds on every thread at
+    /// once (512-bit with AVX-512F, else 256-bit), in instructions and GFLOP/s.
+    #[arg(long, conflicts_with_all = ["methods", "bandwidth"])]
+    pub peak: bool,
     /// Run only workloads whose id starts with one of these prefixes.
     pub prefixes: Vec<String>,
 }
@@ -74,17 +83,39 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return run_methods(args, &pool, threads, reps, &wanted);
     }
     if args.bandwidth {
-        let seconds = pool.install(|| median_seconds(reps, copy_4096()));
-        let gbs = 2.0 * COPY_BYTES as f64 / seconds / 1e9;
+        for (id, bytes) in roof::COPIES {
+            let seconds = pool.install(|| median_seconds(reps, roof::copy(bytes)));
+            #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52 bytes")]
+            let gbs = 2.0 * bytes as f64 / seconds / 1e9;
+            if args.json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"workload": id, "tool": "convsim", "seconds": seconds, "threads": threads, "gb_per_s": gbs})
+                );
+            } else {
+                outln!(
+                    "{id:28} {seconds:10.4} s  ({threads} threads; {gbs:.1} GB/s counting read and write)"
+                );
+            }
+        }
+        return Ok(());
+    }
+    if args.peak {
+        let p = pool
+            .install(roof::peak)
+            .context("no vector multiply-add on this CPU (x86-64 with AVX2 + FMA or AVX-512F)")?;
+        let (f32s, f64s) = (p.flops(4) / 1e9, p.flops(8) / 1e9);
+        let id = format!("fma-peak-{}", p.bits);
         if args.json {
             outln!(
                 "{}",
-                serde_json::json!({"workload": "copy-4096-f64", "tool": "convsim", "seconds": seconds, "threads": threads, "gb_per_s": gbs})
+                serde_json::json!({"workload": id, "tool": "convsim", "seconds": p.seconds, "threads": threads, "fma": p.fma, "fma_per_s": p.fma_per_s, "gflops_f32": f32s, "gflops_f64": f64s})
             );
         } else {
             outln!(
-                "{:28} {seconds:10.4} s  ({threads} threads; {gbs:.1} GB/s counting read and write)",
-                "copy-4096-f64"
+                "{id:28} {:10.4} s  ({threads} threads; {:.3e} multiply-adds/s: {f32s:.0} GFLOP/s f32, {f64s:.0} f64)",
+                p.seconds,
+                p.fma_per_s
             );
         }
         return Ok(());
@@ -116,25 +147,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Bytes of the array `--bandwidth` copies.
-const COPY_BYTES: usize = 4096 * 4096 * 8;
-
-/// The timed copy of `--bandwidth`: `copy_from_slice` over 512 KiB chunks shared by the pool.
-/// That was the fastest copy here (0.0084-0.0088 s on two threads; one contiguous share per
-/// thread, where glibc streams the stores, took 0.0108-0.0118 s), so it is the stricter bound.
-fn copy_4096() -> Box<dyn FnMut()> {
-    use rayon::prelude::*;
-    let src = convsim_core::memory::zeros::<f64>((4096, 4096));
-    let mut dst = convsim_core::memory::zeros::<f64>((4096, 4096));
-    Box::new(move || {
-        let s = src.as_slice().expect("standard layout");
-        let d = dst.as_slice_mut().expect("standard layout");
-        d.par_chunks_mut(1 << 16)
-            .zip(s.par_chunks(1 << 16))
-            .for_each(|(d, s)| d.copy_from_slice(s));
-    })
 }
 
 /// Median of `reps` timed runs after one warm-up.
