@@ -35,7 +35,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use convsim_core::tile::{Tile, TileLinks, split};
-use convsim_core::{Grid, Quantity, Simulation, StateArray};
+use convsim_core::{Grid, Quantity, RestoreError, Simulation, StateArray};
 use convsim_mpi::{CartGrid, Control, Mpi, process_grid};
 use ndarray::{Array2, ArrayViewMut2, s};
 
@@ -448,14 +448,13 @@ impl Simulation for DistSim {
         step: u64,
         time: f64,
         state: &[StateArray],
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), RestoreError> {
         if self.shots > 1 {
             // Refused on rank 0 alone, before any command: the others wait for `finish`.
-            return Err(format!(
-                "a multi-shot seismic run ({} shots) does not resume on more than one MPI rank; \
-                 run it again without --resume (or on one process)",
-                self.shots
-            ));
+            return Err(RestoreError::ShotsOnRanks {
+                solver: self.kind(),
+                shots: self.shots,
+            });
         }
         command(RESTORE, step, time.to_bits());
         self.restore_all(step, time, Some(state))

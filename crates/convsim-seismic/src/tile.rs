@@ -46,7 +46,7 @@ mod build;
 use convsim_core::sim::Gather;
 use convsim_core::tile::{HaloExchange, Tile, TileLinks, TileSide, split};
 use convsim_core::{
-    Boundary, Element, Grid, Partial, Quantity, RealElement, Simulation, StateArray,
+    Boundary, Element, Grid, Partial, Quantity, RealElement, RestoreError, Simulation, StateArray,
 };
 use ndarray::{Array2, ArrayViewMut2};
 
@@ -514,17 +514,23 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
         v.push(flat("taps", self.taps.iter().copied().collect()));
         v
     }
-    fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> Result<(), String> {
-        let find = |name: &str, len: usize| -> Result<&ndarray::ArrayD<f64>, String> {
+    fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
+        let solver = self.kind();
+        let find = |name: &str, len: usize| -> Result<&ndarray::ArrayD<f64>, RestoreError> {
             let a = state
                 .iter()
                 .find(|s| s.name == name)
-                .ok_or_else(|| format!("checkpoint has no array `{name}`"))?;
+                .ok_or_else(|| RestoreError::Missing {
+                    solver,
+                    name: name.into(),
+                })?;
             if a.data.len() != len {
-                return Err(format!(
-                    "array `{name}` of this tile has {} values, expected {len}",
-                    a.data.len()
-                ));
+                return Err(RestoreError::Length {
+                    solver,
+                    name: name.into(),
+                    expected: len,
+                    found: a.data.len(),
+                });
             }
             Ok(&a.data)
         };

@@ -1,7 +1,7 @@
 //! Checkpoints of a distributed run: the tiles' state arrays gathered into whole-grid arrays
 //! (or one row per rank for a rank's own arrays) on rank 0, and scattered back on restore.
 
-use convsim_core::StateArray;
+use convsim_core::{RestoreError, StateArray};
 use ndarray::{Array2, ArrayD, ArrayViewD, IxDyn, Slice, s};
 
 use super::DistSim;
@@ -122,7 +122,8 @@ impl DistSim {
         step: u64,
         time: f64,
         state: Option<&[StateArray]>,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), RestoreError> {
+        let solver = self.tile.kind();
         let mut local = self.tile.state();
         let (gy, gx) = self.grid.shape();
         let block = self.blocks[self.ctl.rank()].1;
@@ -141,13 +142,19 @@ impl DistSim {
                             if g.data.ndim() == 2
                                 && g.data.shape()[0] == lens.len()
                                 && g.data.shape()[1] >= longest => {}
-                        _ => {
-                            err = Some(format!(
-                                "the state has no {} of {} rows (one per rank: resume with the \
-                                 same number of ranks)",
-                                a.name,
-                                lens.len()
-                            ));
+                        Some(g) => {
+                            err = Some(RestoreError::Ranks {
+                                solver,
+                                name: a.name.clone(),
+                                ranks: lens.len(),
+                                found: g.data.shape().to_vec(),
+                            });
+                        }
+                        None => {
+                            err = Some(RestoreError::Missing {
+                                solver,
+                                name: a.name.clone(),
+                            });
                         }
                     }
                     continue;
@@ -157,12 +164,25 @@ impl DistSim {
                 want[1] = gx;
                 match state.iter().find(|g| g.name == a.name) {
                     Some(g) if g.data.shape() == want.as_slice() => {}
-                    _ => err = Some(format!("the state has no {} of shape {want:?}", a.name)),
+                    Some(g) => {
+                        err = Some(RestoreError::Shape {
+                            solver,
+                            name: a.name.clone(),
+                            expected: want,
+                            found: g.data.shape().to_vec(),
+                        });
+                    }
+                    None => {
+                        err = Some(RestoreError::Missing {
+                            solver,
+                            name: a.name.clone(),
+                        });
+                    }
                 }
             }
         }
         if !self.ctl.all(err.is_none()) {
-            return Err(err.unwrap_or_else(|| "another rank refused the state".into()));
+            return Err(err.unwrap_or(RestoreError::OtherRank));
         }
         for (a, lens) in local.iter_mut().zip(&lens) {
             if let Some(lens) = lens {
@@ -221,9 +241,7 @@ impl DistSim {
             self.sync_gathers();
             Ok(())
         } else {
-            Err(r
-                .err()
-                .unwrap_or_else(|| "another rank refused the state".into()))
+            Err(r.err().unwrap_or(RestoreError::OtherRank))
         }
     }
 }
