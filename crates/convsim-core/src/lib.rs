@@ -70,7 +70,7 @@ pub use geometry::{
 };
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
-pub use sim::{Grid, Partial, Quantity, Simulation, StateArray};
+pub use sim::{Grid, Partial, Quantity, RestoreError, Simulation, StateArray};
 pub use simd::{Isa, Simd};
 pub use spectral::{AxisFactors, SpectralPlan, identity_transfer, wavenumbers};
 

@@ -230,6 +230,89 @@ pub trait Simulation: Send {
     /// Restores a state saved by [`Simulation::state`] at `step` and `time`.
     ///
     /// # Errors
-    /// A message naming the array that is missing or has the wrong shape.
-    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String>;
+    /// A [`RestoreError`] naming the array that is missing or does not fit this solver.
+    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError>;
+}
+
+/// Why [`Simulation::restore`] refused a checkpoint's state. Every variant names the state
+/// array and what this solver expected, so the message says how the checkpoint does not fit
+/// the run it is resumed into.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// A state array this solver needs is not in the checkpoint.
+    #[error("{solver} checkpoint has no state array `{name}`")]
+    Missing {
+        /// The solver's kind ([`Simulation::kind`]).
+        solver: &'static str,
+        /// The array's name.
+        name: String,
+    },
+    /// A state array has another shape than this solver's.
+    #[error("{solver} checkpoint: state array `{name}` has shape {found:?}, expected {expected:?}")]
+    Shape {
+        /// The solver's kind ([`Simulation::kind`]).
+        solver: &'static str,
+        /// The array's name.
+        name: String,
+        /// The shape this solver needs.
+        expected: Vec<usize>,
+        /// The shape in the checkpoint.
+        found: Vec<usize>,
+    },
+    /// A flattened state array of a tile holds another number of values than this tile's.
+    #[error(
+        "{solver} checkpoint: state array `{name}` of this tile has {found} values, expected \
+         {expected}"
+    )]
+    Length {
+        /// The solver's kind ([`Simulation::kind`]).
+        solver: &'static str,
+        /// The array's name.
+        name: String,
+        /// The number of values this tile needs.
+        expected: usize,
+        /// The number of values in the checkpoint.
+        found: usize,
+    },
+    /// A rank's own state array of a distributed run (stored as one row per rank) does not
+    /// have a row for each of this run's ranks, or its rows are too short.
+    #[error(
+        "{solver} checkpoint: state array `{name}` has shape {found:?}, not one row per rank of \
+         {ranks} ranks (resume with the same number of ranks)"
+    )]
+    Ranks {
+        /// The solver's kind ([`Simulation::kind`]).
+        solver: &'static str,
+        /// The array's name.
+        name: String,
+        /// The number of ranks of this run.
+        ranks: usize,
+        /// The shape in the checkpoint.
+        found: Vec<usize>,
+    },
+    /// A multi-shot survey run on several MPI ranks, which does not resume (its checkpoints
+    /// hold no state).
+    #[error(
+        "a multi-shot {solver} run ({shots} shots) does not resume on more than one MPI rank; \
+         run it again without --resume (or on one process)"
+    )]
+    ShotsOnRanks {
+        /// The solver's kind ([`Simulation::kind`]).
+        solver: &'static str,
+        /// The number of shots.
+        shots: usize,
+    },
+    /// One shot of a multi-shot survey refused its part of the state.
+    #[error("shot {shot}: {error}")]
+    Shot {
+        /// The shot's index.
+        shot: usize,
+        /// Why that shot refused it.
+        error: Box<RestoreError>,
+    },
+    /// Another MPI rank of a distributed run refused its part of the state (this rank's part
+    /// fitted; the refusing rank's error is the one reported).
+    #[error("another rank refused the state")]
+    OtherRank,
 }

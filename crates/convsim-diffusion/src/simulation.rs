@@ -1,7 +1,7 @@
 //! [`DiffusionSolver`] as a [`Simulation`] for the run driver: fields, diagnostics and
 //! checkpoint state.
 
-use convsim_core::{Grid, Quantity, Simulation, StateArray};
+use convsim_core::{Grid, Quantity, RestoreError, Simulation, StateArray};
 use ndarray::ArrayViewMut2;
 use rayon::prelude::*;
 
@@ -113,17 +113,22 @@ impl Simulation for DiffusionSolver {
         }]
     }
 
-    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String> {
+    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let a = state
             .iter()
             .find(|s| s.name == "u")
-            .ok_or_else(|| "diffusion checkpoint: state array `u` is missing".to_string())?;
+            .ok_or_else(|| RestoreError::Missing {
+                solver: self.kind(),
+                name: "u".into(),
+            })?;
         let (ny, nx) = self.u.dim();
         if a.data.shape() != [ny, nx] {
-            return Err(format!(
-                "diffusion checkpoint: state array `u` has shape {:?}, expected [{ny}, {nx}]",
-                a.data.shape()
-            ));
+            return Err(RestoreError::Shape {
+                solver: self.kind(),
+                name: "u".into(),
+                expected: vec![ny, nx],
+                found: a.data.shape().to_vec(),
+            });
         }
         // Same shape (checked above) and both in logical order: copy without allocating.
         for (d, s) in self.u.iter_mut().zip(a.data.iter()) {

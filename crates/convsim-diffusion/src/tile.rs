@@ -8,7 +8,8 @@
 use convsim_core::sum::ExactSum;
 use convsim_core::tile::{DistFft, RegionPlan, Tile, TileLinks, TileSide, TiledConv, fill_ghosts};
 use convsim_core::{
-    Boundary, Complex64, Grid, Kernel2, Partial, Quantity, Simulation, StateArray, wavenumbers,
+    Boundary, Complex64, Grid, Kernel2, Partial, Quantity, RestoreError, Simulation, StateArray,
+    wavenumbers,
 };
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
@@ -456,17 +457,23 @@ impl Simulation for DiffusionTile {
             data: self.u().to_owned().into_dyn(),
         }]
     }
-    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String> {
+    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let a = state
             .iter()
             .find(|s| s.name == "u")
-            .ok_or_else(|| "diffusion checkpoint: state array `u` is missing".to_string())?;
+            .ok_or_else(|| RestoreError::Missing {
+                solver: self.kind(),
+                name: "u".into(),
+            })?;
+        // This tile's owned block (a distributed run cuts the whole grid's `u`).
         let [ny, nx] = self.tile.shape;
         if a.data.shape() != [ny, nx] {
-            return Err(format!(
-                "diffusion checkpoint: state array `u` has shape {:?}, this tile is [{ny}, {nx}]",
-                a.data.shape()
-            ));
+            return Err(RestoreError::Shape {
+                solver: self.kind(),
+                name: "u".into(),
+                expected: vec![ny, nx],
+                found: a.data.shape().to_vec(),
+            });
         }
         let mut owned = self.tile.owned_mut(self.u.view_mut());
         for (d, s) in owned.iter_mut().zip(a.data.iter()) {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use convsim_core::Simulation;
 use convsim_core::testing::max_diff;
+use convsim_core::{RestoreError, Simulation, StateArray};
 use convsim_diffusion::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver,
     Diffusivity, FaceAverage, Scheme,
@@ -395,7 +395,34 @@ fn checkpoint_restores_bit_for_bit() {
             .collect::<Vec<_>>(),
         ["mass", "min", "max", "l2"]
     );
-    assert!(b.restore(0, 0.0, &[]).unwrap_err().contains("`u`"));
+    // A checkpoint that does not fit is refused, naming the array and both shapes.
+    let e = b.restore(0, 0.0, &[]).unwrap_err();
+    assert_eq!(
+        e,
+        RestoreError::Missing {
+            solver: "diffusion",
+            name: "u".into()
+        }
+    );
+    assert_eq!(e.to_string(), "diffusion checkpoint has no state array `u`");
+    let wrong = StateArray {
+        name: "u".into(),
+        data: ndarray::ArrayD::zeros(ndarray::IxDyn(&[2, 3])),
+    };
+    let e = b.restore(0, 0.0, &[wrong]).unwrap_err();
+    assert_eq!(
+        e,
+        RestoreError::Shape {
+            solver: "diffusion",
+            name: "u".into(),
+            expected: b.u().shape().to_vec(),
+            found: vec![2, 3]
+        }
+    );
+    assert!(
+        e.to_string().contains("has shape [2, 3], expected ["),
+        "{e}"
+    );
 }
 
 #[test]

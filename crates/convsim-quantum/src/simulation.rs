@@ -1,6 +1,6 @@
 //! The [`Simulation`] interface of the run driver.
 
-use convsim_core::{Complex64, Grid, Quantity, Simulation, StateArray};
+use convsim_core::{Complex64, Grid, Quantity, RestoreError, Simulation, StateArray};
 use ndarray::{Array3, ArrayViewMut2, IxDyn};
 
 use crate::QuantumSolver;
@@ -230,20 +230,26 @@ impl Simulation for QuantumSolver {
         out
     }
 
-    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String> {
+    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let (ny, nx) = self.psi.dim();
+        let solver = self.kind();
         let find = |name: &str, shape: &[usize]| {
             let a = state
                 .iter()
                 .find(|a| a.name == name)
-                .ok_or_else(|| format!("state array {name:?} is missing"))?;
+                .ok_or_else(|| RestoreError::Missing {
+                    solver,
+                    name: name.into(),
+                })?;
             if a.data.shape() == shape {
                 Ok(a)
             } else {
-                Err(format!(
-                    "state array {name:?} has shape {:?}, expected {shape:?}",
-                    a.data.shape()
-                ))
+                Err(RestoreError::Shape {
+                    solver,
+                    name: name.into(),
+                    expected: shape.to_vec(),
+                    found: a.data.shape().to_vec(),
+                })
             }
         };
         let psi = find("psi", &[ny, nx, 2])?;

@@ -12,7 +12,9 @@ use std::cell::RefCell;
 
 use convsim_core::sum::ExactSum;
 use convsim_core::tile::{DistFft, Tile, TileLinks};
-use convsim_core::{Complex64, Grid, Partial, Quantity, Simulation, StateArray, wavenumbers};
+use convsim_core::{
+    Complex64, Grid, Partial, Quantity, RestoreError, Simulation, StateArray, wavenumbers,
+};
 use ndarray::{Array2, Array3, ArrayViewMut2, IxDyn, s};
 
 use crate::QuantumSolver;
@@ -327,18 +329,22 @@ impl Simulation for QuantumTile {
             data: psi.into_dyn(),
         }]
     }
-    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), String> {
+    fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let (ny, nx) = self.psi.dim();
         let a = state
             .iter()
             .find(|a| a.name == "psi")
-            .ok_or("state array \"psi\" is missing")?;
+            .ok_or_else(|| RestoreError::Missing {
+                solver: self.kind(),
+                name: "psi".into(),
+            })?;
         if a.data.shape() != [ny, nx, 2] {
-            return Err(format!(
-                "state array \"psi\" has shape {:?}, expected {:?}",
-                a.data.shape(),
-                [ny, nx, 2]
-            ));
+            return Err(RestoreError::Shape {
+                solver: self.kind(),
+                name: "psi".into(),
+                expected: vec![ny, nx, 2],
+                found: a.data.shape().to_vec(),
+            });
         }
         for ((i, j), z) in self.psi.indexed_iter_mut() {
             *z = Complex64::new(a.data[IxDyn(&[i, j, 0])], a.data[IxDyn(&[i, j, 1])]);

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{grid1, grid2, harmonic, packet, params, solver};
-use convsim_core::{Boundaries, Boundary, Complex64, Simulation};
+use convsim_core::{Boundaries, Boundary, Complex64, RestoreError, Simulation};
 use convsim_quantum::{
     Absorber, Evolution, FluxLine, Method, PotentialTerm, QuantumError, QuantumSolver,
 };
@@ -281,7 +281,17 @@ fn checkpoint_restores_bit_for_bit() {
     assert!(!a.write_field("nope", out.view_mut()));
     // A truncated state is refused with a message naming the array.
     let err = b.restore(0, 0.0, &saved[..1]).unwrap_err();
-    assert_eq!(err, "state array \"flux\" is missing");
+    assert_eq!(
+        err,
+        RestoreError::Missing {
+            solver: "quantum",
+            name: "flux".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "quantum checkpoint has no state array `flux`"
+    );
 }
 
 #[test]

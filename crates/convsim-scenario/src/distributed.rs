@@ -28,13 +28,16 @@
 //! Errors: every rank agrees on the lowest failing rank before acting on an error, that
 //! rank's message is printed once (by rank 0), and every rank exits with code 2.
 
+mod gathers;
+mod state;
+
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use convsim_core::tile::{Tile, TileLinks, split};
-use convsim_core::{Grid, Quantity, Simulation, StateArray};
+use convsim_core::{Grid, Quantity, RestoreError, Simulation, StateArray};
 use convsim_mpi::{CartGrid, Control, Mpi, process_grid};
-use ndarray::{Array2, ArrayD, ArrayViewD, ArrayViewMut2, IxDyn, Slice, s};
+use ndarray::{Array2, ArrayViewMut2, s};
 
 use crate::config::Scenario;
 use crate::error::{Result, ScenarioError};
@@ -287,12 +290,6 @@ impl std::fmt::Debug for DistSim {
     }
 }
 
-/// Whether a state array of this shape is a field of a tile of `block` (split over the
-/// ranks like the grid) rather than a rank's own array.
-fn is_tiled(shape: &[usize], block: [usize; 2]) -> bool {
-    shape.len() >= 2 && shape[..2] == block
-}
-
 fn command(c: u64, a: u64, b: u64) {
     Control::command(&mut [c, a, b]);
 }
@@ -306,162 +303,6 @@ impl DistSim {
             advance_timed(t.as_mut(), n);
         }
         self.sync_gathers();
-    }
-
-    /// Receivers of a gather (0: the run records none).
-    fn receivers(&self) -> usize {
-        self.tile.gathers().first().map_or(0, |g| g.coords.nrows())
-    }
-
-    /// The world rank of shot group `g`'s first rank and that group's shots.
-    fn group_shots(&self, g: usize) -> impl Iterator<Item = usize> {
-        (g..self.shots).step_by(self.groups)
-    }
-
-    /// Sends every shot's sources to world rank 0, which sets up the gathers of the other
-    /// groups' shots (collective over every rank).
-    fn remote_sources(&mut self) {
-        if self.groups == 1 || self.receivers() == 0 {
-            return;
-        }
-        let mine: Vec<f64> = if self.ctl.rank() == 0 && self.group != 0 {
-            self.tiles()
-                .flat_map(|(_, t)| {
-                    let g = t.gathers();
-                    let s = g.first().map(|g| g.sources.clone()).unwrap_or_default();
-                    assert_eq!(s.len(), 1, "a shot has one source");
-                    s[0]
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let root = self.world.rank() == 0;
-        let counts = self.remote_counts(2);
-        let mut all = vec![0.0; counts.iter().sum()];
-        self.world
-            .gather(&mine, &counts, root.then_some(&mut all[..]));
-        if root {
-            let cols = self.tile.gathers()[0].traces.ncols();
-            let nrec = self.receivers();
-            let shots: Vec<usize> = (1..self.groups)
-                .flat_map(|g| self.group_shots(g).collect::<Vec<_>>())
-                .collect();
-            self.remote = shots
-                .into_iter()
-                .zip(all.chunks_exact(2))
-                .map(|(shot, yx)| Remote {
-                    shot,
-                    sources: vec![[yx[0], yx[1]]],
-                    traces: Array2::zeros((nrec, cols)),
-                })
-                .collect();
-        }
-    }
-
-    /// Samples per world rank of a message of `each` samples per shot from every group's
-    /// first rank but group 0's.
-    fn remote_counts(&self, each: usize) -> Vec<usize> {
-        let per = self.world.size() / self.groups;
-        (0..self.world.size())
-            .map(|r| {
-                let g = r / per;
-                if r % per == 0 && g != 0 {
-                    self.group_shots(g).count() * each
-                } else {
-                    0
-                }
-            })
-            .collect()
-    }
-
-    /// `(shot, solver)` of every shot of this rank's group.
-    fn tiles(&self) -> impl Iterator<Item = (usize, &dyn Simulation)> {
-        std::iter::once((self.group, self.tile.as_ref()))
-            .chain(self.others.iter().map(|(k, t)| (*k, t.as_ref())))
-    }
-
-    /// Combines the gather samples recorded since the last call on rank 0's tile
-    /// (collective): the tiles' shares are summed elementwise, which is exact since each
-    /// element is non-zero on one tile at most ([`Simulation::gather_share`]).
-    fn sync_gathers(&mut self) {
-        let Some((to, _)) = self.tile.gather_share(self.synced) else {
-            return;
-        };
-        // Every tile has taken the same steps: all return here together.
-        if to == self.synced {
-            return;
-        }
-        let from = self.synced;
-        for j in 0..=self.others.len() {
-            self.sync_shot(j, to);
-        }
-        self.forward_gathers(from, to);
-        self.synced = to;
-    }
-
-    /// Sends the samples `from..to` of the other groups' gathers, complete on each group's
-    /// first rank, to world rank 0 (collective over every rank).
-    fn forward_gathers(&mut self, from: usize, to: usize) {
-        let nrec = self.receivers();
-        if self.groups == 1 || nrec == 0 {
-            return;
-        }
-        let mut mine: Vec<f64> = Vec::new();
-        if self.ctl.rank() == 0 && self.group != 0 {
-            for (_, t) in self.tiles() {
-                let g = t.gathers();
-                mine.extend(g[0].traces.slice(s![.., from..to]).iter().copied());
-            }
-        }
-        let root = self.world.rank() == 0;
-        let counts = self.remote_counts(nrec * (to - from));
-        let mut all = vec![0.0; counts.iter().sum()];
-        self.world
-            .gather(&mine, &counts, root.then_some(&mut all[..]));
-        if root {
-            for (r, part) in self
-                .remote
-                .iter_mut()
-                .zip(all.chunks_exact((nrec * (to - from)).max(1)))
-            {
-                let src = ndarray::ArrayView2::from_shape((nrec, to - from), part)
-                    .expect("samples of one shot");
-                r.traces.slice_mut(s![.., from..to]).assign(&src);
-            }
-        }
-    }
-
-    /// [`DistSim::sync_gathers`] for the group's shot `j` (0: `tile`), up to sample `to`
-    /// (collective over the group); completed on the group's first rank.
-    fn sync_shot(&mut self, j: usize, to: usize) {
-        let tile = if j == 0 {
-            self.tile.as_mut()
-        } else {
-            self.others[j - 1].1.as_mut()
-        };
-        let Some((_, share)) = tile.gather_share(self.synced) else {
-            return;
-        };
-        let size = self.ctl.size();
-        let counts = vec![share.len(); size];
-        let mut all = if self.root {
-            vec![0.0; share.len() * size]
-        } else {
-            Vec::new()
-        };
-        let root = self.ctl.rank() == 0;
-        self.ctl
-            .gather(&share, &counts, root.then_some(&mut all[..]));
-        if root {
-            let mut sum = all[..share.len()].to_vec();
-            for part in all.chunks_exact(share.len().max(1)).skip(1) {
-                for (s, v) in sum.iter_mut().zip(part) {
-                    *s += *v;
-                }
-            }
-            tile.gathers_from_shares(self.synced, to, &sum);
-        }
     }
 
     /// Gathers the tiles' `name` field into `out` (rank 0).
@@ -504,220 +345,6 @@ impl DistSim {
 
     fn finite(&self) -> bool {
         self.world.all(self.tiles().all(|(_, t)| t.is_finite()))
-    }
-
-    /// Samples per rank of a state array whose first two axes are the tile's (`rest`: the
-    /// product of the others, e.g. 2 for the real and imaginary parts of `psi`).
-    fn counts_of(&self, rest: usize) -> Vec<usize> {
-        self.counts.iter().map(|c| c * rest).collect()
-    }
-
-    /// The whole grid's state on rank 0 (every state array's first two axes are the tile's).
-    fn state_all(&self) -> Vec<StateArray> {
-        let local = self.tile.state();
-        let [ny, nx] = self.blocks[self.ctl.rank()].1;
-        let mut out = Vec::new();
-        for a in local {
-            let shape = a.data.shape().to_vec();
-            if !is_tiled(&shape, [ny, nx]) {
-                out.extend(self.per_rank_state(&a));
-                continue;
-            }
-            let rest: usize = shape[2..].iter().product();
-            let mine = a.data.as_standard_layout();
-            let counts = self.counts_of(rest);
-            let mut all = if self.root {
-                vec![0.0; counts.iter().sum()]
-            } else {
-                Vec::new()
-            };
-            let root = self.root;
-            self.ctl.gather(
-                mine.as_slice().expect("standard layout"),
-                &counts,
-                root.then_some(&mut all[..]),
-            );
-            if root {
-                let mut full = shape.clone();
-                full[0] = self.grid.ny;
-                full[1] = self.grid.nx;
-                let mut g = ArrayD::zeros(IxDyn(&full));
-                let mut k = 0;
-                for ([y0, x0], [by, bx]) in &self.blocks {
-                    let mut bs = shape.clone();
-                    bs[0] = *by;
-                    bs[1] = *bx;
-                    let len = by * bx * rest;
-                    let src =
-                        ArrayViewD::from_shape(IxDyn(&bs), &all[k..k + len]).expect("block size");
-                    g.slice_each_axis_mut(|ax| match ax.axis.index() {
-                        0 => Slice::from(*y0..y0 + by),
-                        1 => Slice::from(*x0..x0 + bx),
-                        _ => Slice::from(..),
-                    })
-                    .assign(&src);
-                    k += len;
-                }
-                out.push(StateArray {
-                    name: a.name,
-                    data: g,
-                });
-            }
-        }
-        out
-    }
-
-    /// Every rank's length `n` (rank 0; empty elsewhere).
-    fn lengths(&self, n: usize) -> Vec<usize> {
-        let size = self.ctl.size();
-        let mut all = if self.root {
-            vec![0.0; size]
-        } else {
-            Vec::new()
-        };
-        let root = self.root;
-        self.ctl
-            .gather(&[n as f64], &vec![1; size], root.then_some(&mut all[..]));
-        all.iter().map(|&v| v as usize).collect()
-    }
-
-    /// A state array of this rank's own (not a field of the tile, e.g. a seismic tile's
-    /// padded arrays and CPML memory): every rank's copy, flattened, as row `rank` of an
-    /// array `(ranks, longest)` on rank 0 (zero padded). Restored with the same rank count.
-    fn per_rank_state(&self, a: &StateArray) -> Option<StateArray> {
-        let mine = a.data.as_standard_layout();
-        let mine = mine.as_slice().expect("standard layout");
-        let lens = self.lengths(mine.len());
-        let root = self.root;
-        let mut all = vec![0.0; lens.iter().sum()];
-        self.ctl.gather(mine, &lens, root.then_some(&mut all[..]));
-        if !root {
-            return None;
-        }
-        let longest = lens.iter().copied().max().unwrap_or(0);
-        let mut g = Array2::zeros((lens.len(), longest));
-        let mut k = 0;
-        for (r, &n) in lens.iter().enumerate() {
-            g.row_mut(r)
-                .slice_mut(s![..n])
-                .assign(&ndarray::ArrayView1::from(&all[k..k + n]));
-            k += n;
-        }
-        Some(StateArray {
-            name: a.name.clone(),
-            data: g.into_dyn(),
-        })
-    }
-
-    /// Scatters the whole grid's state (rank 0: `Some`) and restores every tile.
-    fn restore_all(
-        &mut self,
-        step: u64,
-        time: f64,
-        state: Option<&[StateArray]>,
-    ) -> std::result::Result<(), String> {
-        let mut local = self.tile.state();
-        let (gy, gx) = self.grid.shape();
-        let block = self.blocks[self.ctl.rank()].1;
-        let mut err = None;
-        // Every rank's length of each per-rank array (rank 0).
-        let lens: Vec<Option<Vec<usize>>> = local
-            .iter()
-            .map(|a| (!is_tiled(a.data.shape(), block)).then(|| self.lengths(a.data.len())))
-            .collect();
-        if let Some(state) = state {
-            for (a, lens) in local.iter().zip(&lens) {
-                if let Some(lens) = lens {
-                    let longest = lens.iter().copied().max().unwrap_or(0);
-                    match state.iter().find(|g| g.name == a.name) {
-                        Some(g)
-                            if g.data.ndim() == 2
-                                && g.data.shape()[0] == lens.len()
-                                && g.data.shape()[1] >= longest => {}
-                        _ => {
-                            err = Some(format!(
-                                "the state has no {} of {} rows (one per rank: resume with the \
-                                 same number of ranks)",
-                                a.name,
-                                lens.len()
-                            ));
-                        }
-                    }
-                    continue;
-                }
-                let mut want = a.data.shape().to_vec();
-                want[0] = gy;
-                want[1] = gx;
-                match state.iter().find(|g| g.name == a.name) {
-                    Some(g) if g.data.shape() == want.as_slice() => {}
-                    _ => err = Some(format!("the state has no {} of shape {want:?}", a.name)),
-                }
-            }
-        }
-        if !self.ctl.all(err.is_none()) {
-            return Err(err.unwrap_or_else(|| "another rank refused the state".into()));
-        }
-        for (a, lens) in local.iter_mut().zip(&lens) {
-            if let Some(lens) = lens {
-                let mut all = Vec::new();
-                if let Some(state) = state {
-                    let g = state
-                        .iter()
-                        .find(|g| g.name == a.name)
-                        .expect("checked above");
-                    for (r, &n) in lens.iter().enumerate() {
-                        all.extend(
-                            g.data
-                                .index_axis(ndarray::Axis(0), r)
-                                .iter()
-                                .take(n)
-                                .copied(),
-                        );
-                    }
-                }
-                let mut mine = vec![0.0; a.data.len()];
-                let counts = if state.is_some() {
-                    lens.clone()
-                } else {
-                    Vec::new()
-                };
-                self.ctl
-                    .scatter(state.map(|_| &all[..]), &counts, &mut mine);
-                a.data = ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
-                continue;
-            }
-            let rest: usize = a.data.shape()[2..].iter().product();
-            let mut all = Vec::new();
-            if let Some(state) = state {
-                let g = state
-                    .iter()
-                    .find(|g| g.name == a.name)
-                    .expect("checked above");
-                for ([y0, x0], [by, bx]) in &self.blocks {
-                    let block = g.data.slice_each_axis(|ax| match ax.axis.index() {
-                        0 => Slice::from(*y0..y0 + by),
-                        1 => Slice::from(*x0..x0 + bx),
-                        _ => Slice::from(..),
-                    });
-                    all.extend(block.iter().copied());
-                }
-            }
-            let mut mine = vec![0.0; a.data.len()];
-            self.ctl
-                .scatter(state.map(|_| &all[..]), &self.counts_of(rest), &mut mine);
-            a.data = ArrayD::from_shape_vec(IxDyn(a.data.shape()), mine).expect("tile shape");
-        }
-        let r = self.tile.restore(step, time, &local);
-        if self.ctl.all(r.is_ok()) {
-            // The gathers are rebuilt from the restored shares.
-            self.synced = 0;
-            self.sync_gathers();
-            Ok(())
-        } else {
-            Err(r
-                .err()
-                .unwrap_or_else(|| "another rank refused the state".into()))
-        }
     }
 }
 
@@ -821,14 +448,13 @@ impl Simulation for DistSim {
         step: u64,
         time: f64,
         state: &[StateArray],
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), RestoreError> {
         if self.shots > 1 {
             // Refused on rank 0 alone, before any command: the others wait for `finish`.
-            return Err(format!(
-                "a multi-shot seismic run ({} shots) does not resume on more than one MPI rank; \
-                 run it again without --resume (or on one process)",
-                self.shots
-            ));
+            return Err(RestoreError::ShotsOnRanks {
+                solver: self.kind(),
+                shots: self.shots,
+            });
         }
         command(RESTORE, step, time.to_bits());
         self.restore_all(step, time, Some(state))

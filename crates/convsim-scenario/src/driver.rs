@@ -376,7 +376,7 @@ pub fn run_with(
                 )));
             }
             sim.restore(ck.step, ck.time, &ck.state)
-                .map_err(resume_err)?;
+                .map_err(|e| resume_err(e.to_string()))?;
             ck.step
         } else {
             0

@@ -32,7 +32,7 @@
 //! ```
 
 use convsim_core::sim::Gather;
-use convsim_core::{Grid, Quantity, RealElement, Simulation, StateArray};
+use convsim_core::{Grid, Quantity, RealElement, RestoreError, Simulation, StateArray};
 use ndarray::ArrayViewMut2;
 use rayon::prelude::*;
 
@@ -219,7 +219,7 @@ impl<T: RealElement> Simulation for MultiShot<T> {
         step: u64,
         time: f64,
         state: &[StateArray],
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), RestoreError> {
         for (k, s) in self.shots.iter_mut().enumerate() {
             let prefix = format!("shot{k}{STATE_SEP}");
             let mine: Vec<StateArray> = state
@@ -232,7 +232,10 @@ impl<T: RealElement> Simulation for MultiShot<T> {
                 })
                 .collect();
             s.restore(step, time, &mine)
-                .map_err(|e| format!("shot {k}: {e}"))?;
+                .map_err(|e| RestoreError::Shot {
+                    shot: k,
+                    error: Box::new(e),
+                })?;
         }
         Ok(())
     }
@@ -350,7 +353,16 @@ mod tests {
             assert_eq!(x.traces, y.traces);
         }
         let e = b.restore(25, 0.025, &saved[..2]).unwrap_err();
-        assert!(e.starts_with("shot 0: checkpoint has no array"), "{e}");
+        assert!(
+            matches!(&e, RestoreError::Shot { shot: 0, error }
+                if matches!(**error, RestoreError::Missing { .. })),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("shot 0: seismic checkpoint has no state array"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! checkpoint state.
 
 use convsim_core::sim::Gather;
-use convsim_core::{Element, Grid, Quantity, RealElement, Simulation, StateArray};
+use convsim_core::{Element, Grid, Quantity, RealElement, RestoreError, Simulation, StateArray};
 use ndarray::{ArrayD, ArrayViewMut2, IxDyn};
 
 use crate::Seismic;
@@ -160,17 +160,25 @@ impl<T: RealElement> Simulation for Seismic<T> {
         step: u64,
         _time: f64,
         state: &[StateArray],
-    ) -> std::result::Result<(), String> {
-        let find = |name: &str, want: &[usize]| -> std::result::Result<&ArrayD<f64>, String> {
+    ) -> std::result::Result<(), RestoreError> {
+        let solver = self.kind();
+        let find = |name: &str,
+                    want: &[usize]|
+         -> std::result::Result<&ArrayD<f64>, RestoreError> {
             let a = state
                 .iter()
                 .find(|s| s.name == name)
-                .ok_or_else(|| format!("checkpoint has no array `{name}`"))?;
+                .ok_or_else(|| RestoreError::Missing {
+                    solver,
+                    name: name.into(),
+                })?;
             if a.data.shape() != want {
-                return Err(format!(
-                    "array `{name}` has shape {:?}, expected {want:?}",
-                    a.data.shape()
-                ));
+                return Err(RestoreError::Shape {
+                    solver,
+                    name: name.into(),
+                    expected: want.to_vec(),
+                    found: a.data.shape().to_vec(),
+                });
             }
             Ok(&a.data)
         };
@@ -187,7 +195,10 @@ impl<T: RealElement> Simulation for Seismic<T> {
         for (dst, src) in self.state_arrays_mut().into_iter().zip(loaded) {
             dst.copy_from_slice(&src);
         }
-        self.traces = traces.into_dimensionality().map_err(|e| e.to_string())?;
+        // Two axes (checked by `find`): the conversion cannot fail.
+        self.traces = traces
+            .into_dimensionality()
+            .expect("traces of the checked shape");
         self.step = step;
         Ok(())
     }
