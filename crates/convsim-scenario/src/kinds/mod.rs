@@ -263,3 +263,70 @@ pub(crate) fn check_output_fields(
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Ctx, FieldInput, KindConfig, Kinds, KindsError, Result, SolverKind};
+
+    /// A kind that only has a name: registration looks at nothing else.
+    #[derive(Debug)]
+    struct Named(&'static str);
+
+    impl SolverKind for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn boundary(&self, _: &str) -> Option<(&'static str, bool)> {
+            None
+        }
+        fn boundary_names(&self) -> &'static str {
+            ""
+        }
+        fn initial_fields(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn output_fields(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn resolve(
+            &self,
+            ctx: &Ctx<'_>,
+            _: &[(String, FieldInput)],
+            _: Option<toml::Value>,
+        ) -> Result<Box<dyn KindConfig>> {
+            Err(ctx.invalid(self.0, "(any)", "a kind of the registry tests only"))
+        }
+    }
+
+    static GRID: Named = Named("grid");
+    static EMPTY: Named = Named("");
+    static DIFFUSION: Named = Named("diffusion");
+    static WAVES: Named = Named("waves");
+
+    #[test]
+    fn refuses_reserved_and_duplicate_names_and_stays_unchanged() {
+        let mut k = Kinds::builtin();
+        for bad in [&GRID, &EMPTY] {
+            assert!(
+                matches!(k.register(bad), Err(KindsError::Reserved { .. })),
+                "{:?}",
+                bad.0
+            );
+        }
+        let e = k.register(&DIFFUSION).unwrap_err();
+        assert_eq!(
+            e,
+            KindsError::Duplicate {
+                name: "diffusion".into(),
+                registered: "diffusion, seismic, quantum".into(),
+            }
+        );
+        assert_eq!(k.names(), "diffusion, seismic, quantum");
+        // The built-in diffusion is still the one found (the impostor knows no boundary).
+        assert!(k.find("diffusion").unwrap().boundary("periodic").is_some());
+        let k = k.with(&WAVES).unwrap();
+        assert_eq!(k.names(), "diffusion, seismic, quantum, waves");
+        assert_eq!(k.find("waves").unwrap().name(), "waves");
+        assert!(Kinds::builtin().find("waves").is_none());
+    }
+}
