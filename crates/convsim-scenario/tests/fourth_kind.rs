@@ -383,7 +383,7 @@ fn courant_one_is_an_exact_shift() {
 /// most 3 eps times the sum of their magnitudes, and the sum of those magnitudes over the grid
 /// is sum|u| (the taps are non-negative and sum to 1). Summing the N values costs (N - 1) eps
 /// sum|u| more, once for each of the two sums compared. So after n steps
-/// |sum u_n - sum u_0| <= (3 n + 2 N) eps sum|u_0|.
+/// `|sum u_n - sum u_0| <= (3 n + 2 N) eps sum|u_0|`.
 #[test]
 fn mass_is_conserved_in_2d() {
     // Courant number 2.4 * 2^-7 / 2^-5 + 0.7 * 2^-7 / 2^-5 = 0.6 + 0.175, flowing towards -y.
@@ -408,7 +408,7 @@ fn mass_is_conserved_in_2d() {
     assert!((&u - &u0).iter().map(|v| v.abs()).fold(0.0, f64::max) > 0.1);
 }
 
-/// (c) Through the real pipeline: scenario text -> driver::run into a temp folder -> the run
+/// (c) Through the real pipeline: scenario text -> `driver::run` into a temp folder -> the run
 /// file read back with convsim-io holds the frames, and every frame is frame 0 rolled by the
 /// steps taken (bitwise, as in (a)).
 #[test]

@@ -67,7 +67,7 @@ pub(super) fn resolve_kind(
             format!("{solver_name:?}"),
             format!(
                 "unknown solver{}; allowed: {}",
-                crate::messages::did_you_mean(&solver_name, kinds.iter().map(|k| k.name())),
+                crate::messages::did_you_mean(&solver_name, kinds.iter().map(SolverKind::name)),
                 kinds.names()
             ),
         ));

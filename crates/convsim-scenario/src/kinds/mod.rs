@@ -146,7 +146,10 @@ impl Kinds {
     /// The names of all kinds, comma separated (for messages).
     #[must_use]
     pub fn names(&self) -> String {
-        self.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+        self.iter()
+            .map(SolverKind::name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
