@@ -2,14 +2,28 @@
 //! `run.solver`, and the top-level tables allowed beside it.
 
 use crate::error::{Result, ScenarioError, show_value};
-use crate::kinds::{self, SolverKind};
+use crate::kinds::{Kinds, SolverKind};
 
-/// The kind named by `run.solver` and its table, taken out of `table`. Refuses a training
-/// scenario, a missing or unknown kind, and unknown top-level tables.
+/// The sections every run scenario may have beside its solver's table; no kind may take one of
+/// these names ([`Kinds::with`] refuses it).
+pub(crate) const COMMON_TABLES: [&str; 8] = [
+    "run",
+    "constants",
+    "grid",
+    "time",
+    "boundary",
+    "initial",
+    "output",
+    "parallel",
+];
+
+/// The kind named by `run.solver` (looked up in `kinds`) and its table, taken out of `table`.
+/// Refuses a training scenario, a missing or unknown kind, and unknown top-level tables.
 pub(super) fn resolve_kind(
     table: &mut toml::Table,
     file: String,
     overridden: &[String],
+    kinds: &Kinds,
 ) -> Result<(&'static dyn SolverKind, Option<toml::Value>)> {
     // The solver kind first: its table is taken out before the common sections are checked.
     if table.get("run").and_then(|r| r.get("solver")).is_none()
@@ -29,7 +43,7 @@ pub(super) fn resolve_kind(
                 file,
                 "run.solver",
                 show_value(other),
-                format!("allowed: {}", kinds::names()),
+                format!("allowed: {}", kinds.names()),
             ));
         }
         None => {
@@ -37,11 +51,11 @@ pub(super) fn resolve_kind(
                 file,
                 "run.solver",
                 "(missing)",
-                format!("this key is required; allowed: {}", kinds::names()),
+                format!("this key is required; allowed: {}", kinds.names()),
             ));
         }
     };
-    let Some(kind) = kinds::find(&solver_name) else {
+    let Some(kind) = kinds.find(&solver_name) else {
         let f = if overridden.iter().any(|k| k == "run.solver") {
             format!("{file} (--set run.solver)")
         } else {
@@ -53,37 +67,29 @@ pub(super) fn resolve_kind(
             format!("{solver_name:?}"),
             format!(
                 "unknown solver{}; allowed: {}",
-                crate::messages::did_you_mean(&solver_name, kinds::KINDS.iter().map(|k| k.name())),
-                kinds::names()
+                crate::messages::did_you_mean(&solver_name, kinds.iter().map(SolverKind::name)),
+                kinds.names()
             ),
         ));
     };
     let solver_table = table.remove(kind.name());
     for k in table.keys() {
-        const COMMON: [&str; 8] = [
-            "run",
-            "constants",
-            "grid",
-            "time",
-            "boundary",
-            "initial",
-            "output",
-            "parallel",
-        ];
-        if !COMMON.contains(&k.as_str()) {
-            let what = if kinds::find(k).is_some() {
+        if !COMMON_TABLES.contains(&k.as_str()) {
+            let what = if kinds.find(k).is_some() {
                 format!(
                     "a [{k}] table, but run.solver is {:?}; allowed tables: {}, {}",
                     kind.name(),
-                    COMMON.join(", "),
+                    COMMON_TABLES.join(", "),
                     kind.name()
                 )
             } else {
-                let hint =
-                    crate::messages::did_you_mean(k, COMMON.iter().copied().chain([kind.name()]));
+                let hint = crate::messages::did_you_mean(
+                    k,
+                    COMMON_TABLES.iter().copied().chain([kind.name()]),
+                );
                 format!(
                     "unknown key{hint}; allowed keys: {}, {}",
-                    COMMON.join(", "),
+                    COMMON_TABLES.join(", "),
                     kind.name()
                 )
             };

@@ -44,7 +44,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Result, ScenarioError, show_value};
 use crate::expr::{Expr, Vars};
 use crate::inputs;
-use crate::kinds::{self, KindConfig, SolverKind};
+use crate::kinds::{self, KindConfig, Kinds, SolverKind};
 use crate::limits::{self, Budget, Footprint, MemoryLimit, SolverFootprint};
 
 mod grid;
@@ -55,6 +55,7 @@ mod time;
 
 use grid::{resolve_boundary, resolve_constants, resolve_grid};
 use initial::{resolve_initial, resolve_parallel};
+pub(crate) use kind::COMMON_TABLES;
 use kind::resolve_kind;
 pub use parse::apply_override;
 use parse::deserialize;
@@ -503,7 +504,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Reads and resolves a scenario file with `--set` overrides.
+    /// Reads and resolves a scenario file with `--set` overrides, with the built-in kinds.
     ///
     /// # Errors
     /// Any problem with the file, the overrides or the values, as one [`ScenarioError`].
@@ -520,14 +521,29 @@ impl Scenario {
         overrides: &[String],
         limit: &MemoryLimit,
     ) -> Result<Scenario> {
+        Scenario::load_with(path, overrides, limit, &Kinds::builtin())
+    }
+
+    /// [`Scenario::load_limited`] with the solver kinds of `kinds` (the built-ins plus your own,
+    /// see [`Kinds::with`]); pass `&MemoryLimit::detect(None)` for this machine's limit.
+    ///
+    /// # Errors
+    /// As [`Scenario::load`]; an unknown `run.solver` lists the names in `kinds`.
+    pub fn load_with(
+        path: &Path,
+        overrides: &[String],
+        limit: &MemoryLimit,
+        kinds: &Kinds,
+    ) -> Result<Scenario> {
         let text = inputs::read_text(path).map_err(|reason| ScenarioError::File {
             file: path.display().to_string(),
             reason: format!("cannot read the scenario file: {reason}"),
         })?;
-        Scenario::from_str_limited(&text, path, overrides, limit)
+        Scenario::from_str_with(&text, path, overrides, limit, kinds)
     }
 
-    /// Resolves scenario `text` as if read from `path` (used for messages and relative inputs).
+    /// Resolves scenario `text` as if read from `path` (used for messages and relative inputs),
+    /// with the built-in kinds.
     ///
     /// # Errors
     /// As [`Scenario::load`].
@@ -546,6 +562,22 @@ impl Scenario {
         overrides: &[String],
         limit: &MemoryLimit,
     ) -> Result<Scenario> {
+        Scenario::from_str_with(text, path, overrides, limit, &Kinds::builtin())
+    }
+
+    /// [`Scenario::from_str_limited`] with the solver kinds of `kinds` (the built-ins plus your
+    /// own, see [`Kinds::with`]); pass `&MemoryLimit::detect(None)` for this machine's limit.
+    /// The result runs through [`crate::driver::run`] like any other scenario.
+    ///
+    /// # Errors
+    /// As [`Scenario::load`]; an unknown `run.solver` lists the names in `kinds`.
+    pub fn from_str_with(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+        limit: &MemoryLimit,
+        kinds: &Kinds,
+    ) -> Result<Scenario> {
         let file = path.display().to_string();
         let Parsed {
             mut table,
@@ -554,7 +586,7 @@ impl Scenario {
             base,
         } = parse_with_overrides(text, path, overrides)?;
 
-        let (kind, solver_table) = resolve_kind(&mut table, file.clone(), &overridden)?;
+        let (kind, solver_table) = resolve_kind(&mut table, file.clone(), &overridden, kinds)?;
 
         let empty_consts: Vec<(String, f64)> = Vec::new();
         let dummy_time = TimeConfig {

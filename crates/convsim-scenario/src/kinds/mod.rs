@@ -1,14 +1,24 @@
-//! The solver-kind registry: one module per kind, one line in [`KINDS`].
+//! The solver-kind registry: a [`Kinds`] value that `run.solver` is looked up in.
 //!
 //! A kind turns its scenario table (`[diffusion]`, `[seismic]`, ...) into a typed, validated
 //! [`KindConfig`] at resolution time, and that config builds the solver (`Box<dyn Simulation>`)
 //! for the driver. Everything else (grid, time, boundaries, initial fields, outputs, formulas,
 //! input datasets, `--set`, the run file, plots, checkpoints) is shared and comes for free.
 //!
-//! Adding a kind (see `docs/guide.md`):
-//! 1. write `src/kinds/<name>.rs` with a unit struct implementing [`SolverKind`] and a config
-//!    type implementing [`KindConfig`] (copy `diffusion.rs`);
-//! 2. add `mod <name>;` below and `&<name>::Kind` to [`KINDS`].
+//! [`Kinds::builtin`] holds the kinds of this crate (diffusion, seismic, quantum); it is what
+//! [`Scenario::load`] and the CLI use. A kind written anywhere else (your own crate, a test
+//! file) is added with [`Kinds::with`] and used through the `*_with` constructors
+//! ([`Scenario::from_str_with`], [`Scenario::load_with`],
+//! [`crate::train::TrainScenario::load_with`]); the resolved [`Scenario`] then runs through
+//! [`crate::driver::run`] like any other. Every message that lists the allowed solvers lists
+//! the registry in use.
+//!
+//! Adding a kind (see "Adding a solver kind" in `docs/guide.md`, and
+//! `tests/fourth_kind.rs` for a complete one in one file):
+//! 1. a unit struct implementing [`SolverKind`] and a config type implementing [`KindConfig`]
+//!    whose `build` returns a [`convsim_core::Simulation`] (copy `diffusion.rs`);
+//! 2. register it: `Kinds::builtin().with(&MyKind)?` in your code, or, for a kind that ships
+//!    with this crate, `mod <name>;` below and `&<name>::Kind` in the built-in list.
 //!
 //! A kind also states the memory its solver holds ([`KindConfig::footprint`], formulas in
 //! [`footprint`]) so a run that cannot fit is refused before anything is allocated.
@@ -18,7 +28,7 @@ use std::fmt::Debug;
 use convsim_core::Simulation;
 use convsim_core::tile::{Tile, TileLinks};
 
-use crate::config::{Ctx, FieldInput, OutputConfig, Scenario, Side};
+use crate::config::{COMMON_TABLES, Ctx, FieldInput, OutputConfig, Scenario, Side};
 use crate::error::Result;
 use crate::limits::SolverFootprint;
 
@@ -27,23 +37,120 @@ pub mod footprint;
 pub mod quantum;
 pub mod seismic;
 
-/// Every solver kind the scenario files can name, in the order error messages list them.
-pub static KINDS: &[&dyn SolverKind] = &[&diffusion::Kind, &seismic::Kind, &quantum::Kind];
+/// The kinds this crate ships, in the order error messages list them: the one registry line.
+static BUILTIN: &[&dyn SolverKind] = &[&diffusion::Kind, &seismic::Kind, &quantum::Kind];
 
-/// Looks a kind up by its name (`run.solver`).
-#[must_use]
-pub fn find(name: &str) -> Option<&'static dyn SolverKind> {
-    KINDS.iter().copied().find(|k| k.name() == name)
+/// Why [`Kinds::with`] refused a kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KindsError {
+    /// A kind of this name is already registered.
+    #[error("solver kind {name:?} is already registered; allowed: a name not among {registered}")]
+    Duplicate {
+        /// The name.
+        name: String,
+        /// The names registered so far, comma separated.
+        registered: String,
+    },
+    /// The name cannot name a solver table: it is empty or one of the common sections.
+    #[error(
+        "solver kind {name:?} cannot be registered: its table would clash; allowed: a non-empty name other than {reserved}"
+    )]
+    Reserved {
+        /// The name.
+        name: String,
+        /// The reserved names, comma separated.
+        reserved: String,
+    },
 }
 
-/// The names of all kinds, comma separated (for messages).
-#[must_use]
-pub fn names() -> String {
-    KINDS
-        .iter()
-        .map(|k| k.name())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A registry of solver kinds: what `run.solver` may name.
+///
+/// Cheap to clone (a list of `&'static` references). Kinds are `&'static` so a resolved
+/// [`Scenario`] can keep its kind without a lifetime: a unit struct's `&MyKind` is one.
+///
+/// ```
+/// use convsim_scenario::kinds::Kinds;
+/// let k = Kinds::builtin();
+/// assert_eq!(k.names(), "diffusion, seismic, quantum");
+/// assert!(k.find("seismic").is_some());
+/// // A name already taken is refused, not shadowed.
+/// let seismic = k.find("seismic").unwrap();
+/// assert!(k.with(seismic).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Kinds {
+    kinds: Vec<&'static dyn SolverKind>,
+}
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Kinds::builtin()
+    }
+}
+
+impl Kinds {
+    /// The kinds of this crate: diffusion, seismic, quantum (what the CLI knows).
+    #[must_use]
+    pub fn builtin() -> Kinds {
+        Kinds {
+            kinds: BUILTIN.to_vec(),
+        }
+    }
+
+    /// This registry with `kind` added after the others (messages list it last).
+    ///
+    /// # Errors
+    /// [`KindsError::Duplicate`] if a kind of the same name is registered;
+    /// [`KindsError::Reserved`] if the name is empty or a common section (`run`, `grid`, ...).
+    pub fn with(mut self, kind: &'static dyn SolverKind) -> std::result::Result<Kinds, KindsError> {
+        self.register(kind)?;
+        Ok(self)
+    }
+
+    /// Adds `kind` in place; as [`Kinds::with`].
+    ///
+    /// # Errors
+    /// As [`Kinds::with`]; the registry is unchanged on error.
+    pub fn register(
+        &mut self,
+        kind: &'static dyn SolverKind,
+    ) -> std::result::Result<(), KindsError> {
+        let name = kind.name();
+        if name.is_empty() || COMMON_TABLES.contains(&name) {
+            return Err(KindsError::Reserved {
+                name: name.into(),
+                reserved: COMMON_TABLES.join(", "),
+            });
+        }
+        if self.find(name).is_some() {
+            return Err(KindsError::Duplicate {
+                name: name.into(),
+                registered: self.names(),
+            });
+        }
+        self.kinds.push(kind);
+        Ok(())
+    }
+
+    /// Looks a kind up by its name (`run.solver`).
+    #[must_use]
+    pub fn find(&self, name: &str) -> Option<&'static dyn SolverKind> {
+        self.kinds.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// The registered kinds, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static dyn SolverKind> + '_ {
+        self.kinds.iter().copied()
+    }
+
+    /// The names of all kinds, comma separated (for messages).
+    #[must_use]
+    pub fn names(&self) -> String {
+        self.iter()
+            .map(SolverKind::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// One solver kind: its name, the vocabulary it accepts, and how it resolves its table.
@@ -158,4 +265,71 @@ pub(crate) fn check_output_fields(
             produced.join(", ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Ctx, FieldInput, KindConfig, Kinds, KindsError, Result, SolverKind};
+
+    /// A kind that only has a name: registration looks at nothing else.
+    #[derive(Debug)]
+    struct Named(&'static str);
+
+    impl SolverKind for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn boundary(&self, _: &str) -> Option<(&'static str, bool)> {
+            None
+        }
+        fn boundary_names(&self) -> &'static str {
+            ""
+        }
+        fn initial_fields(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn output_fields(&self) -> &'static [&'static str] {
+            &[]
+        }
+        fn resolve(
+            &self,
+            ctx: &Ctx<'_>,
+            _: &[(String, FieldInput)],
+            _: Option<toml::Value>,
+        ) -> Result<Box<dyn KindConfig>> {
+            Err(ctx.invalid(self.0, "(any)", "a kind of the registry tests only"))
+        }
+    }
+
+    static GRID: Named = Named("grid");
+    static EMPTY: Named = Named("");
+    static DIFFUSION: Named = Named("diffusion");
+    static WAVES: Named = Named("waves");
+
+    #[test]
+    fn refuses_reserved_and_duplicate_names_and_stays_unchanged() {
+        let mut k = Kinds::builtin();
+        for bad in [&GRID, &EMPTY] {
+            assert!(
+                matches!(k.register(bad), Err(KindsError::Reserved { .. })),
+                "{:?}",
+                bad.0
+            );
+        }
+        let e = k.register(&DIFFUSION).unwrap_err();
+        assert_eq!(
+            e,
+            KindsError::Duplicate {
+                name: "diffusion".into(),
+                registered: "diffusion, seismic, quantum".into(),
+            }
+        );
+        assert_eq!(k.names(), "diffusion, seismic, quantum");
+        // The built-in diffusion is still the one found (the impostor knows no boundary).
+        assert!(k.find("diffusion").unwrap().boundary("periodic").is_some());
+        let k = k.with(&WAVES).unwrap();
+        assert_eq!(k.names(), "diffusion, seismic, quantum, waves");
+        assert_eq!(k.find("waves").unwrap().name(), "waves");
+        assert!(Kinds::builtin().find("waves").is_none());
+    }
 }

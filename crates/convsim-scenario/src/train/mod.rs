@@ -69,6 +69,7 @@ pub use show::is_training_file;
 
 use crate::config::{Ctx, Scenario, Side, Sides4, TimeConfig};
 use crate::error::{Result, ScenarioError};
+use crate::kinds::Kinds;
 use resolve::{resolve_data, resolve_model, resolve_train};
 
 #[derive(Debug, Deserialize)]
@@ -365,6 +366,9 @@ pub struct TrainScenario {
     pub train: TrainSpec,
     /// `[compare] rollout_steps`.
     pub rollout_steps: usize,
+    /// The solver kinds the data scenario was resolved with (and is resolved again with for
+    /// the comparison): [`Kinds::builtin`] unless given to [`TrainScenario::load_with`].
+    pub kinds: Kinds,
 }
 
 /// Run-file facts resolution checks the model against.
@@ -428,12 +432,38 @@ impl TrainScenario {
         Self::from_str(&text, path, overrides)
     }
 
+    /// [`TrainScenario::load`] with the solver kinds of `kinds` for its data scenario (the
+    /// built-ins plus your own, see [`Kinds::with`]).
+    ///
+    /// # Errors
+    /// As [`TrainScenario::load`].
+    pub fn load_with(path: &Path, overrides: &[String], kinds: &Kinds) -> Result<TrainScenario> {
+        let text = crate::inputs::read_text(path).map_err(|reason| ScenarioError::File {
+            file: path.display().to_string(),
+            reason: format!("cannot read the training scenario file: {reason}"),
+        })?;
+        Self::from_str_with(&text, path, overrides, kinds)
+    }
+
     /// Resolves `text` as if read from `path`.
     ///
     /// # Errors
     /// As [`TrainScenario::load`].
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, path: &Path, overrides: &[String]) -> Result<TrainScenario> {
+        Self::from_str_with(text, path, overrides, &Kinds::builtin())
+    }
+
+    /// [`TrainScenario::from_str`] with the solver kinds of `kinds` for its data scenario.
+    ///
+    /// # Errors
+    /// As [`TrainScenario::load`].
+    pub fn from_str_with(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+        kinds: &Kinds,
+    ) -> Result<TrainScenario> {
         let file = path.display().to_string();
         let crate::config::Parsed {
             table,
@@ -468,7 +498,7 @@ impl TrainScenario {
 
         let name = crate::outputs::run_name(&ctx, raw.run.name.as_deref(), path, "train")?;
 
-        let (data, shape) = resolve_data(&ctx, raw.data)?;
+        let (data, shape) = resolve_data(&ctx, raw.data, kinds)?;
         let model = resolve_model(&ctx, raw.model, &data, &shape)?;
         let train = resolve_train(&ctx, raw.train, &model)?;
         Ok(TrainScenario {
@@ -481,6 +511,7 @@ impl TrainScenario {
             model,
             train,
             rollout_steps: raw.compare.rollout_steps,
+            kinds: kinds.clone(),
         })
     }
 }

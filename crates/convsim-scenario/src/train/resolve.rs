@@ -5,13 +5,19 @@ use convsim_core::Boundary;
 
 use crate::config::{Ctx, Scenario};
 use crate::error::{Result, ScenarioError};
+use crate::kinds::Kinds;
+use crate::limits::MemoryLimit;
 
 use super::{
     DataShape, DataSource, DataSpec, Method, ModelSpec, MomentMode, Precision, RawData, RawModel,
     RawTrain, TrainSpec, parse_activation,
 };
 
-pub(super) fn resolve_data(ctx: &Ctx<'_>, d: RawData) -> Result<(DataSpec, DataShape)> {
+pub(super) fn resolve_data(
+    ctx: &Ctx<'_>,
+    d: RawData,
+    kinds: &Kinds,
+) -> Result<(DataSpec, DataShape)> {
     let (source, shape) = match (&d.scenario, &d.run) {
         (Some(_), Some(r)) => {
             return Err(ctx.invalid(
@@ -39,7 +45,7 @@ pub(super) fn resolve_data(ctx: &Ctx<'_>, d: RawData) -> Result<(DataSpec, DataS
                     ),
                 ));
             }
-            let sc = Scenario::load(&p, &d.set)?;
+            let sc = Scenario::load_with(&p, &d.set, &MemoryLimit::detect(None), kinds)?;
             let shape = DataShape {
                 fields: sc.output.fields.clone(),
                 frames: sc.output.frames as usize,

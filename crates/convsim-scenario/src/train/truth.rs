@@ -7,12 +7,14 @@ use ndarray::{Array2, s};
 
 use super::{DataSource, TrainScenario};
 use crate::config::Scenario;
+use crate::limits::MemoryLimit;
 
 /// The data scenario, resolved again for the rollout and the true stencil.
 pub(super) fn data_scenario(ts: &TrainScenario, run: &Path) -> Option<Scenario> {
+    let limit = MemoryLimit::detect(None);
     if let DataSource::Scenario { scenario } = &ts.data.source {
         // Resolve again: `Scenario` is not `Clone`, and resolution is cheap.
-        return Scenario::load(&scenario.file, &scenario.overrides).ok();
+        return Scenario::load_with(&scenario.file, &scenario.overrides, &limit, &ts.kinds).ok();
     }
     let f = convsim_io::RunFile::open(run).ok()?;
     let attrs = f.attributes().ok()?;
@@ -20,7 +22,7 @@ pub(super) fn data_scenario(ts: &TrainScenario, run: &Path) -> Option<Scenario> 
     let file = attrs
         .get("scenario_file")
         .map_or_else(|| run.with_file_name("scenario.toml"), PathBuf::from);
-    Scenario::from_str(text, &file, &[]).ok()
+    Scenario::from_str_with(text, &file, &[], &limit, &ts.kinds).ok()
 }
 
 /// One solver step of an explicit order-2 diffusion run with constant isotropic D, no source.
