@@ -193,8 +193,9 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
                     s.file.display().to_string(),
                     "run.solver",
                     format!("{:?}", s.kind.name()),
-                    "allowed on more than one MPI rank: diffusion, seismic, quantum (this solver \
-                     runs on one process; run it without mpirun)",
+                    "allowed on more than one MPI rank: a solver that builds tiles (of the \
+                     built-ins: diffusion, seismic, quantum); this one runs on one process, so \
+                     run it without mpirun",
                 ))
             });
         match tile {
