@@ -17,7 +17,8 @@
 use std::path::Path;
 
 use convsim_core::{
-    Boundaries, Boundary, ConvPlan, Grid, Kernel2, Method, Quantity, Simulation, StateArray,
+    Boundaries, Boundary, ConvPlan, Grid, Kernel2, Method, Quantity, RestoreError, Simulation,
+    StateArray,
 };
 use convsim_scenario::config::{Ctx, FieldInput, Scenario};
 use convsim_scenario::driver::{self, RunOptions};
@@ -276,17 +277,21 @@ impl Simulation for Upwind {
             data: self.u.clone().into_dyn(),
         }]
     }
-    fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> Result<(), String> {
+    fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let a = state
             .iter()
             .find(|s| s.name == "u")
-            .ok_or("advection checkpoint: state array `u` is missing")?;
+            .ok_or_else(|| RestoreError::Missing {
+                solver: "advection",
+                name: "u".into(),
+            })?;
         if a.data.shape() != self.u.shape() {
-            return Err(format!(
-                "advection checkpoint: state array `u` has shape {:?}, expected {:?}",
-                a.data.shape(),
-                self.u.shape()
-            ));
+            return Err(RestoreError::Shape {
+                solver: "advection",
+                name: "u".into(),
+                expected: self.u.shape().to_vec(),
+                found: a.data.shape().to_vec(),
+            });
         }
         self.u
             .iter_mut()
