@@ -80,6 +80,50 @@ pub struct StateArray {
     pub data: ArrayD<f64>,
 }
 
+impl StateArray {
+    /// The array `name` of a checkpoint's `state`, for [`Simulation::restore`] of `solver`.
+    ///
+    /// # Errors
+    /// [`RestoreError::Missing`] if the checkpoint has no such array.
+    pub fn find<'a>(
+        state: &'a [StateArray],
+        solver: &'static str,
+        name: &str,
+    ) -> Result<&'a ArrayD<f64>, RestoreError> {
+        state
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| &a.data)
+            .ok_or_else(|| RestoreError::Missing {
+                solver,
+                name: name.into(),
+            })
+    }
+
+    /// [`StateArray::find`], refusing an array whose shape is not `shape`.
+    ///
+    /// # Errors
+    /// [`RestoreError::Missing`], or [`RestoreError::Shape`] naming both shapes.
+    pub fn find_shaped<'a>(
+        state: &'a [StateArray],
+        solver: &'static str,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<&'a ArrayD<f64>, RestoreError> {
+        let a = Self::find(state, solver, name)?;
+        if a.shape() == shape {
+            Ok(a)
+        } else {
+            Err(RestoreError::Shape {
+                solver,
+                name: name.into(),
+                expected: shape.to_vec(),
+                found: a.shape().to_vec(),
+            })
+        }
+    }
+}
+
 /// One shot gather as a solver exposes it to the driver: plain borrowed data, no copies.
 ///
 /// Sample `k` of every trace is at `t = k dt`; the first `recorded` samples hold data, the

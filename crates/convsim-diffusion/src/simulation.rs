@@ -114,24 +114,10 @@ impl Simulation for DiffusionSolver {
     }
 
     fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
-        let a = state
-            .iter()
-            .find(|s| s.name == "u")
-            .ok_or_else(|| RestoreError::Missing {
-                solver: self.kind(),
-                name: "u".into(),
-            })?;
         let (ny, nx) = self.u.dim();
-        if a.data.shape() != [ny, nx] {
-            return Err(RestoreError::Shape {
-                solver: self.kind(),
-                name: "u".into(),
-                expected: vec![ny, nx],
-                found: a.data.shape().to_vec(),
-            });
-        }
+        let a = StateArray::find_shaped(state, self.kind(), "u", &[ny, nx])?;
         // Same shape (checked above) and both in logical order: copy without allocating.
-        for (d, s) in self.u.iter_mut().zip(a.data.iter()) {
+        for (d, s) in self.u.iter_mut().zip(a.iter()) {
             *d = *s;
         }
         self.steps = step;

@@ -458,25 +458,11 @@ impl Simulation for DiffusionTile {
         }]
     }
     fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
-        let a = state
-            .iter()
-            .find(|s| s.name == "u")
-            .ok_or_else(|| RestoreError::Missing {
-                solver: self.kind(),
-                name: "u".into(),
-            })?;
         // This tile's owned block (a distributed run cuts the whole grid's `u`).
         let [ny, nx] = self.tile.shape;
-        if a.data.shape() != [ny, nx] {
-            return Err(RestoreError::Shape {
-                solver: self.kind(),
-                name: "u".into(),
-                expected: vec![ny, nx],
-                found: a.data.shape().to_vec(),
-            });
-        }
+        let a = StateArray::find_shaped(state, self.kind(), "u", &[ny, nx])?;
         let mut owned = self.tile.owned_mut(self.u.view_mut());
-        for (d, s) in owned.iter_mut().zip(a.data.iter()) {
+        for (d, s) in owned.iter_mut().zip(a.iter()) {
             *d = *s;
         }
         self.steps = step;

@@ -233,25 +233,8 @@ impl Simulation for QuantumSolver {
     fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let (ny, nx) = self.psi.dim();
         let solver = self.kind();
-        let find = |name: &str, shape: &[usize]| {
-            let a = state
-                .iter()
-                .find(|a| a.name == name)
-                .ok_or_else(|| RestoreError::Missing {
-                    solver,
-                    name: name.into(),
-                })?;
-            if a.data.shape() == shape {
-                Ok(a)
-            } else {
-                Err(RestoreError::Shape {
-                    solver,
-                    name: name.into(),
-                    expected: shape.to_vec(),
-                    found: a.data.shape().to_vec(),
-                })
-            }
-        };
+        let find =
+            |name: &str, shape: &[usize]| StateArray::find_shaped(state, solver, name, shape);
         let psi = find("psi", &[ny, nx, 2])?;
         let flux = if self.flux.is_some() {
             Some(find("flux", &[3])?)
@@ -264,16 +247,16 @@ impl Simulation for QuantumSolver {
             None
         };
         for ((i, j), z) in self.psi.indexed_iter_mut() {
-            *z = Complex64::new(psi.data[[i, j, 0]], psi.data[[i, j, 1]]);
+            *z = Complex64::new(psi[[i, j, 0]], psi[[i, j, 1]]);
         }
         if let (Some(f), Some(a)) = (self.flux.as_mut(), flux) {
-            f.p0 = a.data[[0]];
-            f.absorbed = a.data[[1]];
-            f.rate = a.data[[2]];
+            f.p0 = a[[0]];
+            f.absorbed = a[[1]];
+            f.rate = a[[2]];
         }
         if let (Some(r), Some(a)) = (self.relax.as_mut(), relax) {
-            r.energy = a.data[[0]];
-            r.change = a.data[[1]];
+            r.energy = a[[0]];
+            r.change = a[[1]];
         }
         self.steps = step;
         self.time = time;

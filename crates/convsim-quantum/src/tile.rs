@@ -331,23 +331,9 @@ impl Simulation for QuantumTile {
     }
     fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let (ny, nx) = self.psi.dim();
-        let a = state
-            .iter()
-            .find(|a| a.name == "psi")
-            .ok_or_else(|| RestoreError::Missing {
-                solver: self.kind(),
-                name: "psi".into(),
-            })?;
-        if a.data.shape() != [ny, nx, 2] {
-            return Err(RestoreError::Shape {
-                solver: self.kind(),
-                name: "psi".into(),
-                expected: vec![ny, nx, 2],
-                found: a.data.shape().to_vec(),
-            });
-        }
+        let a = StateArray::find_shaped(state, self.kind(), "psi", &[ny, nx, 2])?;
         for ((i, j), z) in self.psi.indexed_iter_mut() {
-            *z = Complex64::new(a.data[IxDyn(&[i, j, 0])], a.data[IxDyn(&[i, j, 1])]);
+            *z = Complex64::new(a[IxDyn(&[i, j, 0])], a[IxDyn(&[i, j, 1])]);
         }
         self.steps = step;
         self.time = time;

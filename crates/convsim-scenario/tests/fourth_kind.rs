@@ -278,25 +278,8 @@ impl Simulation for Upwind {
         }]
     }
     fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
-        let a = state
-            .iter()
-            .find(|s| s.name == "u")
-            .ok_or_else(|| RestoreError::Missing {
-                solver: "advection",
-                name: "u".into(),
-            })?;
-        if a.data.shape() != self.u.shape() {
-            return Err(RestoreError::Shape {
-                solver: "advection",
-                name: "u".into(),
-                expected: self.u.shape().to_vec(),
-                found: a.data.shape().to_vec(),
-            });
-        }
-        self.u
-            .iter_mut()
-            .zip(a.data.iter())
-            .for_each(|(d, s)| *d = *s);
+        let a = StateArray::find_shaped(state, "advection", "u", self.u.shape())?;
+        self.u.iter_mut().zip(a.iter()).for_each(|(d, s)| *d = *s);
         self.steps = step;
         Ok(())
     }

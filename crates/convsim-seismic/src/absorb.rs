@@ -19,6 +19,7 @@
 use convsim_core::{Element, RealElement};
 
 use crate::SideBoundary;
+use crate::sweep::Layout;
 
 /// CPML `(a, b)` at `depth` cells into the layer of `side` (`(0, 1)` outside a layer or for a
 /// side that is not a CPML).
@@ -66,6 +67,30 @@ pub(crate) struct Axis {
     pub(crate) hi: SideBoundary,
     /// Grid spacing along the axis, m.
     pub(crate) h: f64,
+}
+
+impl Axis {
+    /// The y and x axes of a padded layout whose sides are `[top, bottom, left, right]`, with
+    /// spacings `dy` and `dx` (m): the frame both operators build their layers on.
+    pub(crate) fn pair(lay: &Layout, sides: [SideBoundary; 4], dy: f64, dx: f64) -> [Axis; 2] {
+        let [top, bottom, left, right] = sides;
+        [
+            Axis {
+                c0: lay.cy0,
+                c1: lay.cy1,
+                lo: top,
+                hi: bottom,
+                h: dy,
+            },
+            Axis {
+                c0: lay.cx0,
+                c1: lay.cx1,
+                lo: left,
+                hi: right,
+                h: dx,
+            },
+        ]
+    }
 }
 
 /// What the CPML profile depends on besides the axis.

@@ -207,26 +207,12 @@ impl<T: RealElement> Density<T> {
         }
         let dt_limit = 2.0 / lambda.sqrt();
         let v_max = st.velocity.iter().copied().fold(0.0, f64::max);
-        let [top, bottom, left, right] = st.sides;
         let cs = CpmlSetup {
             v_max,
             dt: st.dt,
             f_src: st.f_src,
         };
-        let y_axis = Axis {
-            c0: lay.cy0,
-            c1: lay.cy1,
-            lo: top,
-            hi: bottom,
-            h: g.dy,
-        };
-        let x_axis = Axis {
-            c0: lay.cx0,
-            c1: lay.cx1,
-            lo: left,
-            hi: right,
-            h: g.dx,
-        };
+        let [y_axis, x_axis] = Axis::pair(&lay, st.sides, g.dy, g.dx);
         let pml_y = pml::<T>(&y_axis, st.rows, cs, size);
         let pml_x = pml::<T>(&x_axis, s, cs, size);
         if !(dt_limit.is_finite() && dt_limit > 0.0) {

@@ -162,26 +162,7 @@ impl<T: RealElement> Simulation for Seismic<T> {
         state: &[StateArray],
     ) -> std::result::Result<(), RestoreError> {
         let solver = self.kind();
-        let find = |name: &str,
-                    want: &[usize]|
-         -> std::result::Result<&ArrayD<f64>, RestoreError> {
-            let a = state
-                .iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| RestoreError::Missing {
-                    solver,
-                    name: name.into(),
-                })?;
-            if a.data.shape() != want {
-                return Err(RestoreError::Shape {
-                    solver,
-                    name: name.into(),
-                    expected: want.to_vec(),
-                    found: a.data.shape().to_vec(),
-                });
-            }
-            Ok(&a.data)
-        };
+        let find = |name: &str, want: &[usize]| StateArray::find_shaped(state, solver, name, want);
         let mut loaded = Vec::new();
         for (name, _, shape) in self.state_arrays() {
             loaded.push(

@@ -517,22 +517,16 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
     fn restore(&mut self, step: u64, _time: f64, state: &[StateArray]) -> Result<(), RestoreError> {
         let solver = self.kind();
         let find = |name: &str, len: usize| -> Result<&ndarray::ArrayD<f64>, RestoreError> {
-            let a = state
-                .iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| RestoreError::Missing {
-                    solver,
-                    name: name.into(),
-                })?;
-            if a.data.len() != len {
+            let a = StateArray::find(state, solver, name)?;
+            if a.len() != len {
                 return Err(RestoreError::Length {
                     solver,
                     name: name.into(),
                     expected: len,
-                    found: a.data.len(),
+                    found: a.len(),
                 });
             }
-            Ok(&a.data)
+            Ok(a)
         };
         let mut loaded = Vec::new();
         for (name, a) in self.arrays() {

@@ -135,49 +135,28 @@ impl DistSim {
             .collect();
         if let Some(state) = state {
             for (a, lens) in local.iter().zip(&lens) {
-                if let Some(lens) = lens {
+                let checked = if let Some(lens) = lens {
                     let longest = lens.iter().copied().max().unwrap_or(0);
-                    match state.iter().find(|g| g.name == a.name) {
-                        Some(g)
-                            if g.data.ndim() == 2
-                                && g.data.shape()[0] == lens.len()
-                                && g.data.shape()[1] >= longest => {}
-                        Some(g) => {
-                            err = Some(RestoreError::Ranks {
+                    StateArray::find(state, solver, &a.name).and_then(|g| {
+                        if g.ndim() == 2 && g.shape()[0] == lens.len() && g.shape()[1] >= longest {
+                            Ok(())
+                        } else {
+                            Err(RestoreError::Ranks {
                                 solver,
                                 name: a.name.clone(),
                                 ranks: lens.len(),
-                                found: g.data.shape().to_vec(),
-                            });
+                                found: g.shape().to_vec(),
+                            })
                         }
-                        None => {
-                            err = Some(RestoreError::Missing {
-                                solver,
-                                name: a.name.clone(),
-                            });
-                        }
-                    }
-                    continue;
-                }
-                let mut want = a.data.shape().to_vec();
-                want[0] = gy;
-                want[1] = gx;
-                match state.iter().find(|g| g.name == a.name) {
-                    Some(g) if g.data.shape() == want.as_slice() => {}
-                    Some(g) => {
-                        err = Some(RestoreError::Shape {
-                            solver,
-                            name: a.name.clone(),
-                            expected: want,
-                            found: g.data.shape().to_vec(),
-                        });
-                    }
-                    None => {
-                        err = Some(RestoreError::Missing {
-                            solver,
-                            name: a.name.clone(),
-                        });
-                    }
+                    })
+                } else {
+                    let mut want = a.data.shape().to_vec();
+                    want[0] = gy;
+                    want[1] = gx;
+                    StateArray::find_shaped(state, solver, &a.name, &want).map(|_| ())
+                };
+                if let Err(e) = checked {
+                    err = Some(e);
                 }
             }
         }
@@ -188,18 +167,9 @@ impl DistSim {
             if let Some(lens) = lens {
                 let mut all = Vec::new();
                 if let Some(state) = state {
-                    let g = state
-                        .iter()
-                        .find(|g| g.name == a.name)
-                        .expect("checked above");
+                    let g = StateArray::find(state, solver, &a.name).expect("checked above");
                     for (r, &n) in lens.iter().enumerate() {
-                        all.extend(
-                            g.data
-                                .index_axis(ndarray::Axis(0), r)
-                                .iter()
-                                .take(n)
-                                .copied(),
-                        );
+                        all.extend(g.index_axis(ndarray::Axis(0), r).iter().take(n).copied());
                     }
                 }
                 let mut mine = vec![0.0; a.data.len()];
@@ -216,12 +186,9 @@ impl DistSim {
             let rest: usize = a.data.shape()[2..].iter().product();
             let mut all = Vec::new();
             if let Some(state) = state {
-                let g = state
-                    .iter()
-                    .find(|g| g.name == a.name)
-                    .expect("checked above");
+                let g = StateArray::find(state, solver, &a.name).expect("checked above");
                 for ([y0, x0], [by, bx]) in &self.blocks {
-                    let block = g.data.slice_each_axis(|ax| match ax.axis.index() {
+                    let block = g.slice_each_axis(|ax| match ax.axis.index() {
                         0 => Slice::from(*y0..y0 + by),
                         1 => Slice::from(*x0..x0 + bx),
                         _ => Slice::from(..),

@@ -157,20 +157,7 @@ impl<T: RealElement> Seismic<T> {
             dt: p.dt,
             f_src,
         };
-        let y_axis = Axis {
-            c0: lay.cy0,
-            c1: lay.cy1,
-            lo: top,
-            hi: bottom,
-            h: g.dy,
-        };
-        let x_axis = Axis {
-            c0: lay.cx0,
-            c1: lay.cx1,
-            lo: left,
-            hi: right,
-            h: g.dx,
-        };
+        let [y_axis, x_axis] = Axis::pair(&lay, sides, g.dy, g.dx);
         let sponge = sides
             .iter()
             .any(|s| matches!(s, SideBoundary::Sponge { .. }))
