@@ -371,16 +371,20 @@ pub(super) fn task_body<
                 // Column pass, strip by strip, into the interior of each extended row.
                 for c0 in (0..w).step_by(SEP_STRIP) {
                     let c1 = (c0 + SEP_STRIP).min(w);
-                    if consecutive && c1 - c0 >= 16 {
+                    if consecutive && c1 - c0 >= V / 4 {
                         let flat = flat.expect("checked above");
                         for q in (0..nb).step_by(4) {
-                            column_pass_quad::<T, FMA>(
-                                flat,
-                                (w, first + q, c0, c1),
-                                col,
-                                &cparts[q..q + 4],
-                                (&mut s.buf[q * rowlen..], rowlen, lo),
-                            );
+                            let rows = (w, first + q, c0, c1);
+                            let out = (&mut s.buf[q * rowlen..], rowlen, lo);
+                            let cp = &cparts[q..q + 4];
+                            // Two vector registers per output row (`V` is eight): eight
+                            // independent multiply-add chains, enough to cover the FMA latency.
+                            match V {
+                                128 => column_pass_quad::<T, FMA, 32>(flat, rows, col, cp, out),
+                                64 => column_pass_quad::<T, FMA, 16>(flat, rows, col, cp, out),
+                                32 => column_pass_quad::<T, FMA, 8>(flat, rows, col, cp, out),
+                                _ => column_pass_quad::<T, FMA, 4>(flat, rows, col, cp, out),
+                            }
                         }
                         continue;
                     }
@@ -475,18 +479,22 @@ pub(super) fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
 /// [`column_pass_flat`] for 4 consecutive output rows at once, output row `b` reading input
 /// rows `first + b + ky` with the plain coefficients `coef[ky]`: the input vectors every row
 /// reads are loaded once for the four (`kh + 3` loads for 4 rows instead of `4 kh`).
-/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, 16 at a time. Every output sees
-/// the operations of [`column_pass_flat`] in its order (zero, `madd` in `ky` order,
-/// `+ cpart`), so the two agree bitwise.
+/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, `L` at a time (`c1 - c0 >= L`).
+/// Every output sees the operations of [`column_pass_flat`] in its order (zero, `madd` in `ky`
+/// order, `+ cpart`), so the two agree bitwise.
+///
+/// `L` is two vector registers (32 f32 or 16 f64 with AVX-512): the four rows' accumulators are
+/// then eight independent chains. With one register per row (L = 16 for f32, as before) the
+/// four chains of 4-cycle multiply-adds ran the pass at one multiply-add per cycle, half of
+/// what the two FMA units can do.
 #[inline(always)]
-pub(super) fn column_pass_quad<T: Element, const FMA: bool>(
+pub(super) fn column_pass_quad<T: Element, const FMA: bool, const L: usize>(
     flat: &[T],
     (w, first, c0, c1): (usize, usize, usize, usize),
     coef: &[T],
     cparts: &[T],
     (buf, rowlen, lo): (&mut [T], usize, usize),
 ) {
-    const L: usize = 16;
     let kh = coef.len();
     for j0 in block_starts(c0, c1, L) {
         let ld = |r: usize| -> [T; L] {
