@@ -336,7 +336,7 @@ impl<T: Float> ConvCore<T> {
                 .groups(cfg.groups)
                 .boundaries(cfg.boundaries)
                 .geometry(cfg.geometry())
-                .portable(cfg.simd == Simd::Portable)
+                .simd(cfg.simd)
                 .build()?;
             Ok(ConvState {
                 plan,
