@@ -70,7 +70,10 @@ unsafe fn tanh_slice_avx2(x: &[f32], y: &mut [f32]) {
 }
 
 // Inlined into the AVX2+FMA wrapper so the loop is compiled (and vectorised) for it.
-#[allow(clippy::inline_always)]
+#[allow(
+    clippy::inline_always,
+    reason = "inlined into the AVX2+FMA wrapper so the loop is compiled for it"
+)]
 #[inline(always)]
 fn tanh_slice_body<const FMA: bool>(x: &[f32], y: &mut [f32]) {
     for (o, &v) in y.iter_mut().zip(x) {
@@ -80,7 +83,10 @@ fn tanh_slice_body<const FMA: bool>(x: &[f32], y: &mut [f32]) {
 
 /// `a * b + c`, fused only where the caller is compiled with FMA (a software `fmaf` call would
 /// be slower than the separate operations).
-#[allow(clippy::inline_always)]
+#[allow(
+    clippy::inline_always,
+    reason = "inlined so the fused form compiles to one FMA instruction inside the AVX2+FMA loop"
+)]
 #[inline(always)]
 fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
@@ -94,9 +100,15 @@ pub fn tanh_f32(x: f32) -> f32 {
     tanh_rational::<false>(x)
 }
 
-#[allow(clippy::inline_always)]
+#[allow(
+    clippy::inline_always,
+    reason = "inlined into the AVX2+FMA wrapper so the rational form is vectorised for it"
+)]
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // the published coefficients, as written
+#[allow(
+    clippy::excessive_precision,
+    reason = "the published coefficients, as written"
+)]
 fn tanh_rational<const FMA: bool>(x: f32) -> f32 {
     // Beyond |x| = 7.905 the rational form rounds to +-1 in f32; clamping keeps it there.
     let x = x.clamp(-7.905_311, 7.905_311);

@@ -57,7 +57,10 @@
 
 // The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
 // for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
-#![allow(clippy::inline_always)]
+#![allow(
+    clippy::inline_always,
+    reason = "inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled for AVX2+FMA"
+)]
 
 use std::fmt;
 

@@ -107,7 +107,10 @@ pub(super) unsafe fn mul_line_c64_avx2(
         _mm256_permute_pd, _mm256_set_pd, _mm256_storeu_pd,
     };
     // Inlined into this AVX2+FMA function so that its intrinsics compile for it.
-    #[allow(clippy::inline_always)]
+    #[allow(
+        clippy::inline_always,
+        reason = "inlined into the AVX2+FMA function so that its intrinsics compile for it"
+    )]
     #[inline(always)]
     fn cmul(a: __m256d, b: __m256d) -> __m256d {
         // SAFETY: called only inside the AVX2+FMA function below.
