@@ -1,7 +1,7 @@
 //! Helpers shared by the end-to-end tests: run the built `convsim` binary and check its outcome.
 
 // Each test binary uses a subset of these helpers.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a subset of these helpers")]
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

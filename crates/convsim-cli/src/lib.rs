@@ -64,7 +64,10 @@ enum Command {
 
 /// Options shared by `run` and `rerun` (command-line flags, hence the bools).
 #[derive(Debug, Args)]
-#[allow(clippy::struct_excessive_bools)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is one independent command-line flag"
+)]
 struct RunCommon {
     /// Output folder (default: runs/<run name>/); its parent must exist (or --parents).
     #[arg(short = 'o', long = "out")]

@@ -1,5 +1,6 @@
 //! Element-wise activations: `ReLU`, `tanh`, `GELU`.
 
+use convsim_core::{Isa, Simd};
 use ndarray::{Array4, ArrayView4, Zip};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -50,17 +51,35 @@ struct State<T> {
 #[derive(Debug)]
 pub struct Activation<T> {
     kind: ActivationKind,
+    /// Instruction set of the element-wise loops, chosen once ([`Activation::simd`]).
+    isa: Isa,
     cache: ShapeCache<State<T>>,
 }
 
 impl<T: Float> Activation<T> {
-    /// A new activation layer.
+    /// A new activation layer, on the best instruction set of the machine.
     #[must_use]
     pub fn new(kind: ActivationKind) -> Self {
         Activation {
             kind,
+            isa: Isa::detect_up_to(Simd::Best).at_most_avx2(),
             cache: ShapeCache::default(),
         }
+    }
+
+    /// The widest instruction set the element-wise loops may use (default [`Simd::Best`]; only
+    /// `f32` `tanh` has a vector path). `Simd::Portable` does not fuse multiply-adds, so its
+    /// `tanh` differs from the AVX2+FMA one by rounding (a few ulp).
+    #[must_use]
+    pub fn simd(mut self, s: Simd) -> Self {
+        self.isa = Isa::detect_up_to(s).at_most_avx2();
+        self
+    }
+
+    /// The instruction set chosen.
+    #[must_use]
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// The function.
@@ -100,7 +119,7 @@ impl<T: Float> Layer<T> for Activation<T> {
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout");
         let ys = st.y.as_slice_mut().expect("own buffer is contiguous");
-        let kind = self.kind;
+        let (kind, isa) = (self.kind, self.isa);
         ys.par_chunks_mut(CHUNK)
             .zip(xs.par_chunks(CHUNK))
             .for_each(|(yc, xc)| match kind {
@@ -109,7 +128,8 @@ impl<T: Float> Layer<T> for Activation<T> {
                         *o = if v > T::zero() { v } else { T::zero() };
                     }
                 }
-                ActivationKind::Tanh => T::tanh_slice(xc, yc),
+                // SAFETY: `isa` came from `Isa::detect_up_to` (`new`, `simd`).
+                ActivationKind::Tanh => unsafe { T::tanh_slice(isa, xc, yc) },
                 ActivationKind::Gelu => {
                     for (o, &v) in yc.iter_mut().zip(xc) {
                         let v = v.to_f64_lossless();

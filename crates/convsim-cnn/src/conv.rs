@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use convsim_core::{
-    AxisGeometry, Boundaries, Boundary, ChannelConvPlan, Geometry, Padding, output_len,
+    AxisGeometry, Boundaries, Boundary, ChannelConvPlan, Geometry, Padding, Simd, output_len,
 };
 
 use crate::layer::{ShapeCache, shape4, zeros4};
@@ -59,6 +59,10 @@ pub struct Conv2dConfig {
     /// Output extent (default `Same`).
     #[serde(default)]
     pub padding: Padding,
+    /// The widest instruction set the plan's inner loops may use (default [`Simd::Best`]; not
+    /// part of scenario files: it changes results only by rounding).
+    #[serde(skip)]
+    pub simd: Simd,
 }
 
 fn one2() -> [usize; 2] {
@@ -86,6 +90,7 @@ impl Conv2dConfig {
             bias: true,
             boundaries: Boundaries::default(),
             padding: Padding::Same,
+            simd: Simd::Best,
         }
     }
     /// A `kh x kw` kernel.
@@ -134,6 +139,14 @@ impl Conv2dConfig {
     #[must_use]
     pub fn padding(mut self, p: Padding) -> Self {
         self.padding = p;
+        self
+    }
+    /// The widest instruction set of the plan's inner loops (default [`Simd::Best`]), chosen
+    /// once when the plan for an input shape is built. `Simd::Portable` does not fuse
+    /// multiply-adds, so it agrees with the vector path to rounding.
+    #[must_use]
+    pub fn simd(mut self, s: Simd) -> Self {
+        self.simd = s;
         self
     }
 
@@ -323,6 +336,7 @@ impl<T: Float> ConvCore<T> {
                 .groups(cfg.groups)
                 .boundaries(cfg.boundaries)
                 .geometry(cfg.geometry())
+                .simd(cfg.simd)
                 .build()?;
             Ok(ConvState {
                 plan,

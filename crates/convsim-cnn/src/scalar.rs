@@ -1,7 +1,7 @@
 //! The element types of the CNN crate (`f32`, `f64`) and the few special functions the
 //! activations need.
 
-use convsim_core::RealElement;
+use convsim_core::{Isa, RealElement};
 
 /// A real element type layers compute in: `f32` or `f64`.
 ///
@@ -9,8 +9,13 @@ use convsim_core::RealElement;
 /// `f32` can use a fast rational `tanh` (the network benchmark spends much of its time there)
 /// while `f64` keeps the libm functions (gradient checks need full accuracy).
 pub trait Float: RealElement {
-    /// `y[i] = tanh(x[i])`.
-    fn tanh_slice(x: &[Self], y: &mut [Self]);
+    /// `y[i] = tanh(x[i])`, with the inner loop compiled for `isa` (the caller's choice, made
+    /// once when it was built: [`crate::Activation::simd`]).
+    ///
+    /// # Safety
+    /// `isa` must come from [`Isa::detect_up_to`] (or be [`Isa::Portable`]): the `f32` loop
+    /// runs AVX2+FMA instructions for any other value, which the CPU may not have.
+    unsafe fn tanh_slice(isa: Isa, x: &[Self], y: &mut [Self]);
     /// Widens to `f64`.
     fn to_f64_lossless(self) -> f64;
     /// Converts from `f64` (rounding for `f32`); unambiguous shorthand for
@@ -23,7 +28,8 @@ pub trait Float: RealElement {
 }
 
 impl Float for f64 {
-    fn tanh_slice(x: &[f64], y: &mut [f64]) {
+    /// libm's `tanh` whatever `isa` (full accuracy for gradient checks; nothing to vectorise).
+    unsafe fn tanh_slice(_isa: Isa, x: &[f64], y: &mut [f64]) {
         for (o, &v) in y.iter_mut().zip(x) {
             *o = v.tanh();
         }
@@ -35,17 +41,18 @@ impl Float for f64 {
 }
 
 impl Float for f32 {
-    fn tanh_slice(x: &[f32], y: &mut [f32]) {
+    unsafe fn tanh_slice(isa: Isa, x: &[f32], y: &mut [f32]) {
+        // The loop has no AVX-512 variant; a machine with AVX-512F also has AVX2+FMA
+        // (`Isa::detect_up_to` only returns `Avx512` on top of `Avx2Fma`).
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                unsafe { tanh_slice_avx2(x, y) };
-                return;
-            }
+        if matches!(isa, Isa::Avx2Fma | Isa::Avx512) {
+            // SAFETY: the caller guarantees `isa` came from `Isa::detect_up_to`, which returns
+            // these only after detecting AVX2 and FMA on the running CPU.
+            unsafe { tanh_slice_avx2(x, y) };
+            return;
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = isa;
         tanh_slice_body::<false>(x, y);
     }
     #[inline]
@@ -55,7 +62,7 @@ impl Float for f32 {
 }
 
 /// The loop of [`Float::tanh_slice`] for `f32` compiled for AVX2+FMA (8 lanes, fused
-/// multiply-adds), chosen at run time.
+/// multiply-adds), chosen once by the caller ([`Isa`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tanh_slice_avx2(x: &[f32], y: &mut [f32]) {
@@ -63,7 +70,10 @@ unsafe fn tanh_slice_avx2(x: &[f32], y: &mut [f32]) {
 }
 
 // Inlined into the AVX2+FMA wrapper so the loop is compiled (and vectorised) for it.
-#[allow(clippy::inline_always)]
+#[allow(
+    clippy::inline_always,
+    reason = "inlined into the AVX2+FMA wrapper so the loop is compiled for it"
+)]
 #[inline(always)]
 fn tanh_slice_body<const FMA: bool>(x: &[f32], y: &mut [f32]) {
     for (o, &v) in y.iter_mut().zip(x) {
@@ -73,7 +83,10 @@ fn tanh_slice_body<const FMA: bool>(x: &[f32], y: &mut [f32]) {
 
 /// `a * b + c`, fused only where the caller is compiled with FMA (a software `fmaf` call would
 /// be slower than the separate operations).
-#[allow(clippy::inline_always)]
+#[allow(
+    clippy::inline_always,
+    reason = "inlined so the fused form compiles to one FMA instruction inside the AVX2+FMA loop"
+)]
 #[inline(always)]
 fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
@@ -87,9 +100,15 @@ pub fn tanh_f32(x: f32) -> f32 {
     tanh_rational::<false>(x)
 }
 
-#[allow(clippy::inline_always)]
+#[allow(
+    clippy::inline_always,
+    reason = "inlined into the AVX2+FMA wrapper so the rational form is vectorised for it"
+)]
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // the published coefficients, as written
+#[allow(
+    clippy::excessive_precision,
+    reason = "the published coefficients, as written"
+)]
 fn tanh_rational<const FMA: bool>(x: f32) -> f32 {
     // Beyond |x| = 7.905 the rational form rounds to +-1 in f32; clamping keeps it there.
     let x = x.clamp(-7.905_311, 7.905_311);
@@ -137,6 +156,7 @@ pub fn erf(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use convsim_core::Simd;
 
     #[test]
     fn erf_reference_values() {
@@ -165,12 +185,19 @@ mod tests {
             worst = worst.max((f64::from(tanh_f32(x)) - e).abs());
         }
         assert!(worst < 4e-7, "max error {worst}");
-        // The dispatched slice version (AVX2+FMA where available) agrees to the same accuracy.
+        // The slice version on every instruction set the machine has agrees to the same
+        // accuracy.
         let xs: Vec<f32> = (-20_000..=20_000).map(|i| i as f32 * 5e-4).collect();
         let mut ys = vec![0.0_f32; xs.len()];
-        f32::tanh_slice(&xs, &mut ys);
-        for (x, y) in xs.iter().zip(&ys) {
-            assert!((f64::from(*y) - f64::from(*x).tanh()).abs() < 4e-7);
+        for simd in [Simd::Portable, Simd::Best] {
+            // SAFETY: the `Isa` comes from `Isa::detect_up_to`.
+            unsafe { f32::tanh_slice(Isa::detect_up_to(simd), &xs, &mut ys) };
+            for (x, y) in xs.iter().zip(&ys) {
+                assert!(
+                    (f64::from(*y) - f64::from(*x).tanh()).abs() < 4e-7,
+                    "{simd:?}"
+                );
+            }
         }
         assert_eq!(tanh_f32(100.0), 1.0);
         assert_eq!(tanh_f32(-100.0), -1.0);

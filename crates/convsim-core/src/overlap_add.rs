@@ -20,7 +20,10 @@
 
 // The block body and its helpers must be inlined into the `#[target_feature]` wrapper of
 // `OverlapAdd::block` to be compiled for AVX2; `#[inline(always)]` is how that is guaranteed.
-#![allow(clippy::inline_always)]
+#![allow(
+    clippy::inline_always,
+    reason = "the block body must be inlined into its `#[target_feature]` wrapper to be compiled for AVX2"
+)]
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};

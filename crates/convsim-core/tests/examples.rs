@@ -2,23 +2,38 @@
 //! an example fails `cargo test` (the examples assert the same claims when run on their own).
 
 // Each example file is included as a module; its `main` is unused here.
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the example's `main` is unused when it is included as a module"
+)]
 #[path = "../examples/sliding_dot_product.rs"]
 mod sliding_dot_product;
 
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the example's `main` is unused when it is included as a module"
+)]
 #[path = "../examples/flip.rs"]
 mod flip;
 
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the example's `main` is unused when it is included as a module"
+)]
 #[path = "../examples/output_shape.rs"]
 mod output_shape;
 
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the example's `main` is unused when it is included as a module"
+)]
 #[path = "../examples/padding_artefacts.rs"]
 mod padding_artefacts;
 
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the example's `main` is unused when it is included as a module"
+)]
 #[path = "../examples/aliasing.rs"]
 mod aliasing;
 

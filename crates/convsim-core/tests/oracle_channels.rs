@@ -12,8 +12,8 @@
 
 use convsim_core::testing::{MODES, Random, drawn_geometry, random_nd, rel_err, rng, sides4};
 use convsim_core::{
-    Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, CoreError, Element, Geometry,
-    Kernel, Kernel2, Orientation, Padding, reference,
+    Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, CoreError, Element, Geometry, Isa,
+    Kernel, Kernel2, Orientation, Padding, Simd, reference,
 };
 use ndarray::{Array1, Array2, Array4, s};
 use proptest::prelude::*;
@@ -109,7 +109,11 @@ fn check<T: Random>(c: &Case, seed: u64) -> Option<f64> {
         .boundaries(c.b)
         .orientation(c.o)
         .geometry(c.g)
-        .portable(c.portable);
+        .simd(if c.portable {
+            Simd::Portable
+        } else {
+            Simd::Best
+        });
     if let Some(a) = c.anchor {
         builder = builder.anchor(a);
     }
@@ -217,6 +221,30 @@ fn every_mode_orientation_and_geometry_f64() {
                 }
             }
         }
+    }
+}
+
+/// `simd` caps the instruction set the recipe records; the deprecated `portable(bool)` is the
+/// same switch.
+#[test]
+fn simd_switch_sets_the_instruction_set() {
+    let isa = |f: &dyn Fn(
+        convsim_core::ChannelConvPlanBuilder<f32>,
+    ) -> convsim_core::ChannelConvPlanBuilder<f32>| {
+        f(ChannelConvPlan::<f32>::builder([1, 2, 6, 6], 3, [3, 3]))
+            .build()
+            .unwrap()
+            .recipe()
+            .isa
+            .clone()
+    };
+    assert_eq!(isa(&|b| b.simd(Simd::Portable)), "portable");
+    assert_eq!(isa(&|b| b), Isa::detect().name());
+    assert_eq!(isa(&|b| b.simd(Simd::Avx2Fma)), Isa::detect().name());
+    #[expect(deprecated, reason = "the alias must keep working")]
+    {
+        assert_eq!(isa(&|b| b.portable(true)), "portable");
+        assert_eq!(isa(&|b| b.portable(false)), Isa::detect().name());
     }
 }
 

@@ -91,13 +91,14 @@ pub(crate) fn attach_scale(did: hid_t, dsid: hid_t, idx: usize, label: &str) -> 
     let label = cstring(label)?;
     let idx = c_uint::try_from(idx).map_err(|_| format!("dimension index {idx} too large"))?;
     hdf5::sync::sync(|| {
-        // SAFETY: both ids are valid open datasets held by the caller; `idx` is below the rank
-        // of `did` (checked by HDF5, which returns an error otherwise); `label` lives for the call.
         check(
+            // SAFETY: both ids are valid open datasets held by the caller; `idx` is below the
+            // rank of `did` (checked by HDF5, which returns an error otherwise).
             unsafe { H5DSattach_scale(did, dsid, idx) },
             "H5DSattach_scale",
         )?;
         check(
+            // SAFETY: as above; `label` is a NUL-terminated `CString` that outlives the call.
             unsafe { H5DSset_label(did, idx, label.as_ptr()) },
             "H5DSset_label",
         )

@@ -184,7 +184,10 @@ fn label_at(units: &[f64], t: &Ticks, u: f64) -> String {
 /// (plotters' own estimate is too narrow for this font, so right-aligned text would run into
 /// the axis).
 fn text_width(s: &str, size: u32) -> i32 {
-    #[allow(clippy::approx_constant)]
+    #[allow(
+        clippy::approx_constant,
+        reason = "0.318 is the font's advance width, not 1/pi"
+    )]
     let em: f64 = s
         .chars()
         .map(|c| match c {

@@ -54,7 +54,10 @@ pub struct Observables {
 }
 
 /// Kinetic operator used for energies (one per solver, so the size difference is irrelevant).
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one kinetic operator per solver, so the size difference is irrelevant"
+)]
 enum KineticOp {
     /// `sum |k|^2 / 2m |psi_k|^2`, from the power spectrum (Parseval): the split-step
     /// solver's own, exact kinetic operator.

@@ -18,7 +18,10 @@ use crate::state::{cell_measure, norm};
 
 // Boxing the split-step engine too would add an indirection on the hot path for no gain: there
 // is exactly one engine per solver.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one engine per solver; boxing would add an indirection on the hot path"
+)]
 enum Engine {
     Split(SplitStep),
     Fd(Box<FiniteDiff>),

@@ -87,7 +87,7 @@ fn plot_err(e: convsim_plot::PlotError) -> ScenarioError {
         | convsim_plot::PlotError::Draw { path, message } => {
             (path.display().to_string(), message.clone())
         }
-        #[allow(unreachable_patterns)]
+        #[allow(unreachable_patterns, reason = "`PlotError` is non-exhaustive")]
         _ => (String::new(), e.to_string()),
     };
     ScenarioError::Plot { file, reason }

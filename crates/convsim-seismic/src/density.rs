@@ -490,7 +490,10 @@ impl<T: RealElement> Density<T> {
     /// ones cut by `cols`, the CPML layers whose first node lies in the tile's padded rows
     /// `gy` (columns `gx`, first column `col0`), and the tile's boundary `sides`
     /// (`[top, bottom, left, right]`, zero on the inner sides).
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the tile's rows, columns, offset and sides are separate inputs of the cut"
+    )]
     pub(crate) fn cut(
         &self,
         lay: Layout,
@@ -583,7 +586,10 @@ fn psi_zeta<T>(p: Option<&mut Pml<T>>) -> (&mut [T], &mut [T]) {
 
 /// `qx = bx D+x p` on rows `[cy0, cy1)`, half-columns `[cx0 - 1, cx1)`; `qy = by D+y p` on
 /// half-rows `[cy0 - 1, cy1)`, columns `[cx0, cx1)`. Rows in parallel.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "fields and row/column ranges of the kernel, passed unbundled to the parallel loop"
+)]
 fn fluxes<T: RealElement, const R: usize>(
     (lay, fp): (Layout, Subnormals),
     cy: &[T; R],
@@ -687,7 +693,10 @@ fn mirror_fluxes<T: RealElement>(
 }
 
 /// `next = 2 cur - next + kdt2 (D-x qx + D-y qy)` on the computational region, rows in parallel.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "fields and row/column ranges of the kernel, passed unbundled to the parallel loop"
+)]
 fn update<T: RealElement, const R: usize>(
     (lay, fp): (Layout, Subnormals),
     cy: &[T; R],

@@ -1,5 +1,9 @@
 //! Shared test helpers: seeded data and the finite-difference gradient check.
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a subset of these helpers, which are `pub` for that"
+)]
 
 use convsim_cnn::{Float, Layer, params_to_vec, set_params};
 use ndarray::Array4;

@@ -281,7 +281,6 @@ pub(super) fn backward_input_sample<T: Element, const V: usize, const FMA: bool>
 /// Accumulates `lanes[c][k] += conj(x[offs[k] + ox]) * g[c][ox]` over a row, for `C` output
 /// channels and `KW` taps, in `VW` lanes held in registers.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(super) fn wgrad_block<T: Element, const C: usize, const KW: usize, const FMA: bool>(
     x: &[T],
     offs: &[usize],

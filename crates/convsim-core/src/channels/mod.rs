@@ -57,7 +57,10 @@
 
 // The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
 // for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
-#![allow(clippy::inline_always)]
+#![allow(
+    clippy::inline_always,
+    reason = "inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled for AVX2+FMA"
+)]
 
 use std::fmt;
 
@@ -65,7 +68,7 @@ use ndarray::{ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut4, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::simd::Isa;
+use crate::simd::{Isa, Simd};
 use crate::{Boundaries, CoreError, Element, Geometry, Orientation, Result, resolve_axis};
 
 mod kernels;
@@ -92,7 +95,7 @@ pub struct ChannelConvPlanBuilder<T> {
     boundaries: Boundaries,
     orientation: Orientation,
     geometry: Geometry,
-    portable: bool,
+    simd: Simd,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -128,11 +131,20 @@ impl<T: Element> ChannelConvPlanBuilder<T> {
         self.anchor = Some(a);
         self
     }
-    /// Forces the portable inner loops even where AVX2+FMA is available (for comparisons).
+    /// The widest instruction set the inner loops may use (default [`Simd::Best`]), as
+    /// [`crate::ConvPlanBuilder::simd`]; the loops have no AVX-512 variant, so `Best` runs
+    /// AVX2+FMA where present. `Simd::Portable` does not fuse multiply-adds and agrees with the
+    /// vector path to rounding.
     #[must_use]
-    pub fn portable(mut self, yes: bool) -> Self {
-        self.portable = yes;
+    pub fn simd(mut self, s: Simd) -> Self {
+        self.simd = s;
         self
+    }
+    /// Forces the portable inner loops (`true`) or allows the best (`false`).
+    #[deprecated(note = "use `simd(Simd::Portable)` / `simd(Simd::Best)`, as every plan builder")]
+    #[must_use]
+    pub fn portable(self, yes: bool) -> Self {
+        self.simd(if yes { Simd::Portable } else { Simd::Best })
     }
     /// Builds the plan and allocates all scratch.
     ///
@@ -236,7 +248,7 @@ impl<T: Element> ChannelConvPlan<T> {
             boundaries: Boundaries::default(),
             orientation: Orientation::default(),
             geometry: Geometry::default(),
-            portable: false,
+            simd: Simd::Best,
             _t: std::marker::PhantomData,
         }
     }
@@ -285,11 +297,7 @@ impl<T: Element> ChannelConvPlan<T> {
         };
         let ry = resolve_axis(h, kh, canon[0], &b.geometry.y, "y")?;
         let rx = resolve_axis(w, kw, canon[1], &b.geometry.x, "x")?;
-        let isa = if b.portable {
-            Isa::Portable
-        } else {
-            Isa::detect()
-        };
+        let isa = Isa::detect_up_to(b.simd).at_most_avx2();
         let v = if std::mem::size_of::<T>() == 4 { 16 } else { 8 };
         let (hpad, wpad) = (ry.lo + h + ry.hi, rx.lo + w + rx.hi);
         let fwd = Stage::new(

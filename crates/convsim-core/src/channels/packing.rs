@@ -33,7 +33,6 @@ pub(super) struct Stage {
 }
 
 impl Stage {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         rows: usize,
         cols: usize,

@@ -24,7 +24,10 @@
 
 // The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
 // for AVX2+FMA or AVX-512; `#[inline(always)]` is how that is guaranteed.
-#![allow(clippy::inline_always)]
+#![allow(
+    clippy::inline_always,
+    reason = "inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled for AVX2+FMA or AVX-512"
+)]
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;

@@ -15,7 +15,10 @@
 //! result on AVX2 and on AVX-512, and differs from [`Scalar`] by rounding only.
 
 // The methods must be inlined into the `#[target_feature]` wrappers of their kernels.
-#![allow(clippy::inline_always)]
+#![allow(
+    clippy::inline_always,
+    reason = "the methods must be inlined into the `#[target_feature]` wrappers of their kernels"
+)]
 
 /// `N` lanes of `T` on one instruction set (see the [module docs](self)).
 pub trait Lanes<T: Copy>: Copy + Send + Sync {
@@ -218,48 +221,57 @@ mod x86 {
     macro_rules! vector {
         ($tok:ty, $t:ty, $v:ty, $n:literal, $set1:ident, $load:ident, $store:ident, $add:ident,
          $sub:ident, $mul:ident, $fma:ident, $($extra:tt)*) => {
-            // SAFETY (every block below): a token exists only once the CPU was found to support
-            // its instruction set, so the intrinsics may run; loads and stores stay inside the
-            // slice (its length is checked first), or inside the range the caller vouches for.
             impl Lanes<$t> for $tok {
                 type V = $v;
                 const N: usize = $n;
                 #[inline(always)]
                 fn splat(self, v: $t) -> $v {
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; a broadcast touches no memory.
                     unsafe { $set1(v) }
                 }
                 #[inline(always)]
                 fn load(self, s: &[$t]) -> $v {
                     let s = &s[..$n];
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; `s` holds exactly `N` elements (sliced just above, which
+                    // panics if shorter), all the unaligned load reads.
                     unsafe { $load(s.as_ptr()) }
                 }
                 #[inline(always)]
                 fn store(self, s: &mut [$t], v: $v) {
                     let s = &mut s[..$n];
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; `s` is an exclusive slice of exactly `N` elements (sliced
+                    // just above), all the unaligned store writes.
                     unsafe { $store(s.as_mut_ptr(), v) }
                 }
                 #[inline(always)]
                 unsafe fn load_ptr(self, p: *const $t) -> $v {
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; the caller vouches that `p .. p + N` is readable.
                     unsafe { $load(p) }
                 }
                 #[inline(always)]
                 unsafe fn store_ptr(self, p: *mut $t, v: $v) {
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; the caller vouches that `p .. p + N` is writable and
+                    // not accessed by anyone else meanwhile.
                     unsafe { $store(p, v) }
                 }
                 #[inline(always)]
                 fn add(self, a: $v, b: $v) -> $v {
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; register arithmetic, no memory access.
                     unsafe { $add(a, b) }
                 }
                 #[inline(always)]
                 fn sub(self, a: $v, b: $v) -> $v {
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; register arithmetic, no memory access.
                     unsafe { $sub(a, b) }
                 }
                 #[inline(always)]
                 fn mul(self, a: $v, b: $v) -> $v {
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set; register arithmetic, no memory access.
                     unsafe { $mul(a, b) }
                 }
                 #[inline(always)]
                 fn mul_add(self, a: $v, b: $v, c: $v) -> $v {
+                    // SAFETY: the token exists only after the CPU was found to support its instruction set (AVX2 tokens require FMA too); register arithmetic.
                     unsafe { $fma(a, b, c) }
                 }
                 $($extra)*
@@ -281,10 +293,15 @@ mod x86 {
                 const N: usize = 32 / std::mem::size_of::<$t>();
                 let lanes: [$lane; N] =
                     std::array::from_fn(|l| if (lo..hi).contains(&l) { -1 } else { 0 });
+                // SAFETY: AVX2 is present (the token exists); `lanes` is a local array of
+                // exactly 32 bytes, all the unaligned load reads.
                 unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) }
             }
             #[inline(always)]
             unsafe fn store_masked(self, p: *mut $t, m: __m256i, v: $v) {
+                // SAFETY: AVX2 is present (the token exists); the caller vouches that the
+                // masked lanes at `p` are writable and exclusive, and a masked store touches
+                // only those (no fault on the others).
                 unsafe { $maskstore(p, m, v) }
             }
         };
@@ -332,6 +349,9 @@ mod x86 {
             }
             #[inline(always)]
             unsafe fn store_masked(self, p: *mut $t, m: $mask, v: $v) {
+                // SAFETY: AVX-512F is present (the token exists); the caller vouches that the
+                // masked lanes at `p` are writable and exclusive, and a masked store touches
+                // only those (no fault on the others).
                 unsafe { $maskstore(p, m, v) }
             }
         };

@@ -1,15 +1,41 @@
-//! Instruction-set dispatch shared by the fast paths.
+//! Instruction-set dispatch shared by the fast paths: the one convention every crate follows.
 //!
-//! Inner loops are written once as `#[inline(always)]` generic bodies with a `const FMA: bool`
-//! parameter. Each entry point has a thin wrapper compiled with
-//! `#[target_feature(enable = "avx2,fma")]` that calls the body with `FMA = true` (so the body is
-//! inlined and compiled for AVX2), and the portable path calls it with `FMA = false`. The direct
-//! method of `ConvPlan` has a third wrapper, `avx512f`, with twice the register block. The plan
-//! chooses at build time with `is_x86_feature_detected!` and records the choice in its recipe.
+//! 1. **The user's limit is a [`Simd`]**, given through the same switch everywhere: `simd(Simd)`
+//!    on builders and configs ([`crate::ConvPlanBuilder::simd`],
+//!    [`crate::ChannelConvPlanBuilder::simd`], `convsim_cnn::Conv2dConfig::simd`,
+//!    `convsim_cnn::Activation::simd`), `set_simd(Simd)` on objects built from parameters with no
+//!    builder ([`crate::SpectralPlan::set_simd`], `convsim_seismic::Seismic::set_simd`). The
+//!    default is [`Simd::Best`]; [`Simd::Portable`] is for comparisons and tests.
+//! 2. **The choice is made once.** The plan, layer or solver turns the limit into an [`Isa`]
+//!    with [`Isa::detect_up_to`] (plus [`Isa::at_most_avx2`] where its loops have no AVX-512
+//!    variant) when it is built, stores it (and records it in its recipe where it has one), and
+//!    passes it down; inner loops never test the CPU. The only exception is a free function
+//!    with no plan to hold the choice ([`crate::spectral::mul_line_scaled`]), which detects per
+//!    call (one cached atomic load).
+//! 3. **A kernel is written once**, as an `#[inline(always)]` body generic over `const FMA: bool`
+//!    (scalar code the compiler vectorises) or over a [`Lanes`] token (explicit vectors). Each
+//!    instruction set gets a thin wrapper compiled with `#[target_feature(enable = ...)]` that
+//!    calls the body, so the body is inlined and compiled for that set; the portable path calls
+//!    the body with `FMA = false` or the [`Scalar`] token. The entry point matches on the stored
+//!    `Isa` to pick the wrapper. Element types are picked by monomorphisation (traits, or
+//!    `TypeId` tests that fold to constants), never at run time.
+//! 4. **Safety.** Calling a wrapper is sound only with an `Isa` from [`Isa::detect_up_to`] (or
+//!    [`Isa::Portable`]), or with a [`Lanes`] token, which exists only once its set was
+//!    detected. A function that takes an `Isa` across a public API is therefore `unsafe`
+//!    (`convsim_cnn::Float::tanh_slice`); plans keep theirs private.
+//! 5. **Results.** AVX2 and AVX-512 run each output's operations in the same order, so they agree
+//!    bitwise. The portable path does not fuse multiply-adds (one more rounding per `a * b + c`),
+//!    so it agrees with the vector paths to rounding. Every crate tests the portable path
+//!    against the vector one, bitwise where the operations are equal and otherwise to a
+//!    tolerance justified from that rounding: `direct` (all three sets), the channels oracle,
+//!    the spectral products, the seismic sweep, and the CNN layers' forward and gradients.
 
 // The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
 // for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.
-#![allow(clippy::inline_always)]
+#![allow(
+    clippy::inline_always,
+    reason = "inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled for AVX2+FMA"
+)]
 
 mod lanes;
 
@@ -33,13 +59,9 @@ pub enum Simd {
 }
 
 /// The instruction set a plan's inner loops run on: chosen once when the plan is built
-/// ([`Isa::detect_up_to`]) and recorded in it, so the inner loops never test the CPU.
-///
-/// A kernel is written once as an `#[inline(always)]` generic body with a `const FMA: bool`
-/// parameter; each instruction set gets a thin wrapper compiled with `#[target_feature]` that
-/// calls the body (so the body is inlined and compiled for that set), and the portable path
-/// calls the body with `FMA = false`. Calling a wrapper is safe only with an `Isa` obtained
-/// from [`Isa::detect_up_to`] (or [`Isa::Portable`]).
+/// ([`Isa::detect_up_to`]) and recorded in it, so the inner loops never test the CPU (see the
+/// [module docs](crate::simd) for the whole convention). Calling a `#[target_feature]` wrapper
+/// is sound only with an `Isa` obtained from [`Isa::detect_up_to`] (or [`Isa::Portable`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     /// Whatever the compile target allows (SSE2 on x86-64).

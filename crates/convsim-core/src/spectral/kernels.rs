@@ -1,5 +1,13 @@
 //! The pointwise products of a line with the transfer function: portable, and AVX2+FMA for
 //! `Complex64` and `Complex32`.
+//!
+//! The instruction set follows the crate's convention ([`crate::simd`]): the plan chooses an
+//! [`Isa`] once ([`super::SpectralPlan::set_simd`]) and passes it in. The `TypeId` tests below
+//! choose the *element type* of a generic `R`, not the instruction set: after monomorphisation
+//! each is a comparison of two constants, folded away, so `mul_line::<f64>` compiles to exactly
+//! the `Complex64` kernel call (no run-time test, nothing lost to inlining). Replacing them with
+//! a method of `RealElement` would compile to the same code but put these AVX2 kernels into the
+//! public element trait, which every other module would then carry; they stay local here.
 
 use std::any::TypeId;
 
@@ -15,10 +23,11 @@ use super::{cast_mut, cast_ref};
 pub(super) fn mul_line<R: RealElement>(isa: Isa, v: &mut [Complex<R>], f: &[Complex<R>]) {
     assert_eq!(v.len(), f.len(), "mul_line: lengths (v, f)");
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma {
+    if isa != Isa::Portable {
         if TypeId::of::<R>() == TypeId::of::<f64>() {
-            // SAFETY: AVX2 and FMA were detected at run time (`Isa::Avx2Fma`); the lengths are
-            // equal (asserted above).
+            // SAFETY: the plan's `isa` came from `Isa::detect_up_to`, which returns a set other
+            // than `Portable` only after detecting AVX2 and FMA; the lengths are equal (asserted
+            // above); `R` is `f64`, so the casts are to the same type.
             unsafe { mul_line_c64_avx2(cast_mut(v), cast_ref(f), None) };
             return;
         }
@@ -41,11 +50,17 @@ pub(super) fn mul_line_scaled_r<R: RealElement>(
     f: &[Complex<R>],
     s: Complex<R>,
 ) {
-    if isa == Isa::Avx2Fma && TypeId::of::<R>() == TypeId::of::<f64>() {
+    assert_eq!(v.len(), f.len(), "mul_line_scaled: lengths (v, f)");
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable && TypeId::of::<R>() == TypeId::of::<f64>() {
         let s = Complex::new(s.re.to_c64().re, s.im.to_c64().re);
-        mul_line_scaled(cast_mut(v), cast_ref(f), Some(s));
+        // SAFETY: the plan's `isa` came from `Isa::detect_up_to`, which returns a set other
+        // than `Portable` only after detecting AVX2 and FMA; the lengths are equal (asserted
+        // above); `R` is `f64` (tested above), so the casts are to the same type.
+        unsafe { mul_line_c64_avx2(cast_mut(v), cast_ref(f), Some(s)) };
         return;
     }
+    let _ = isa;
     for (a, &b) in v.iter_mut().zip(f) {
         *a = *a * (b * s);
     }
@@ -55,13 +70,17 @@ pub(super) fn mul_line_scaled_r<R: RealElement>(
 /// complex128 values with a transfer function (and a scalar: one factor of an outer product),
 /// in place.
 ///
+/// A free function for callers without a plan, so it tests the CPU on each call (one cached
+/// atomic load in `is_x86_feature_detected!`); plans pass the [`Isa`] they chose once instead.
+///
 /// # Panics
 /// If the lengths differ.
 pub fn mul_line_scaled(v: &mut [Complex<f64>], f: &[Complex<f64>], s: Option<Complex<f64>>) {
     assert_eq!(v.len(), f.len(), "mul_line_scaled: lengths (v, f)");
     #[cfg(target_arch = "x86_64")]
     if Isa::detect() == Isa::Avx2Fma {
-        // SAFETY: AVX2 and FMA were detected at run time; the lengths are equal.
+        // SAFETY: `Isa::detect` returned `Avx2Fma`, so the CPU has AVX2 and FMA; the lengths
+        // are equal (asserted above).
         unsafe { mul_line_c64_avx2(v, f, s) };
         return;
     }
@@ -88,7 +107,10 @@ pub(super) unsafe fn mul_line_c64_avx2(
         _mm256_permute_pd, _mm256_set_pd, _mm256_storeu_pd,
     };
     // Inlined into this AVX2+FMA function so that its intrinsics compile for it.
-    #[allow(clippy::inline_always)]
+    #[allow(
+        clippy::inline_always,
+        reason = "inlined into the AVX2+FMA function so that its intrinsics compile for it"
+    )]
     #[inline(always)]
     fn cmul(a: __m256d, b: __m256d) -> __m256d {
         // SAFETY: called only inside the AVX2+FMA function below.

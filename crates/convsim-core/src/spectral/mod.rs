@@ -51,7 +51,7 @@ use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 
-use crate::simd::Isa;
+use crate::simd::{Isa, Simd};
 use crate::{CoreError, Element, Result};
 
 mod kernels;
@@ -167,7 +167,7 @@ pub struct SpectralPlan<T: Element> {
     cols_per_task: usize,
     row_scratch: Vec<RowScratch<T::Real>>,
     col_scratch: Vec<ColScratch<T::Real>>,
-    /// Instruction set of the pointwise complex products (detected at plan time).
+    /// Instruction set of the pointwise complex products, chosen once ([`Self::set_simd`]).
     isa: Isa,
 }
 
@@ -281,8 +281,21 @@ impl<T: Element> SpectralPlan<T> {
                 };
                 col_tasks
             ],
-            isa: Isa::detect(),
+            isa: Isa::detect_up_to(Simd::Best).at_most_avx2(),
         })
+    }
+
+    /// Caps the instruction set of the pointwise complex products (default [`Simd::Best`]; they
+    /// have no AVX-512 variant, and the FFTs are rustfft's own choice). `Simd::Portable` does
+    /// not fuse multiply-adds, so results agree with the vector path to rounding.
+    pub fn set_simd(&mut self, simd: Simd) {
+        self.isa = Isa::detect_up_to(simd).at_most_avx2();
+    }
+
+    /// The instruction set of the pointwise complex products.
+    #[must_use]
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// Re-evaluates the transfer function (e.g. for a new time step) without re-planning.

@@ -54,10 +54,10 @@ pub(super) fn gather_columns<E: 'static, R: RealElement>(
         "column block in the chunk"
     );
     let (p, rs) = (chunk.as_ptr(), chunk.strides()[0]);
-    // SAFETY: row `i` of the chunk starts `i * rs` elements after its first element and holds
-    // `nc >= b0 + w` contiguous elements of type `E`, the same layout as `Complex<R>` (checked
-    // by `cast_ref`'s caller contract: the plan's element type).
     let row = |i: usize| -> &[Complex<R>] {
+        // SAFETY: row `i < ny` of the chunk starts `i * rs` elements after its first element
+        // and holds `nc >= b0 + w` contiguous elements of type `E` (asserted above), which
+        // `cast_ref` checks is `Complex<R>` itself (the plan's element type).
         unsafe {
             cast_ref::<E, Complex<R>>(std::slice::from_raw_parts(
                 p.offset(i as isize * rs).add(b0),
@@ -97,9 +97,9 @@ pub(super) fn scatter_columns<E: 'static, R: RealElement>(
         "column block in the chunk"
     );
     let (p, rs) = (chunk.as_mut_ptr(), chunk.strides()[0]);
-    // SAFETY: as in `gather_columns`; distinct rows are disjoint, and each is written only
-    // while no other reference to it exists (the chunk is borrowed mutably).
     let row = |i: usize| -> &mut [Complex<R>] {
+        // SAFETY: as in `gather_columns`; distinct rows are disjoint, and each is written only
+        // while no other reference to it exists (the chunk is borrowed mutably).
         unsafe {
             cast_mut::<E, Complex<R>>(std::slice::from_raw_parts_mut(
                 p.offset(i as isize * rs).add(b0),

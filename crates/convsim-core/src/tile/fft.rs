@@ -399,7 +399,10 @@ impl DistFft {
     /// # Panics
     /// If `u` does not have the shape of this rank's tile, `transfer` the length of its
     /// spectrum, or `n == 0`.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "mirrors `SpectralPlan::apply_steps` plus the rank's communicator and tile"
+    )]
     pub fn apply_steps<Pre, Mid, Post>(
         &mut self,
         mut u: ArrayViewMut2<'_, Complex64>,

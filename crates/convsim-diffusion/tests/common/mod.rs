@@ -1,5 +1,9 @@
 //! Shared helpers of the verification tests: grids, analytic solutions, Richardson extrapolation.
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a subset of these helpers, which are `pub` for that"
+)]
 
 use convsim_core::Grid;
 use convsim_diffusion::{
@@ -89,7 +93,6 @@ pub fn periodic_gauss(x: f64, c: f64, var: f64, l: f64) -> f64 {
 /// The anisotropic Gaussian with covariance `[[syy, sxy], [sxy, sxx]]` (in `(y, x)`) centred at
 /// `(cy, cx)`, scaled by `sqrt(det0 / det)` (mass of the initial unit-peak Gaussian of
 /// determinant `det0` kept), summed over periodic images of periods `(ly, lx)`.
-#[allow(clippy::too_many_arguments)]
 pub fn aniso_gauss(
     y: f64,
     x: f64,

@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a subset of these helpers, which are `pub` for that"
+)]
 
 use convsim_core::Grid;
 use convsim_quantum::{Evolution, Method, PotentialTerm, QuantumParams, QuantumSolver, Wavepacket};

@@ -95,7 +95,10 @@ struct RawParallel {
 struct RawRun {
     name: Option<String>,
     // Read from the raw table before (it selects the kind); declared so the schema lists it.
-    #[allow(dead_code)]
+    #[allow(
+        dead_code,
+        reason = "read from the raw table before (it selects the kind); declared so the schema lists it"
+    )]
     solver: String,
     #[serde(default)]
     description: String,
@@ -547,7 +550,10 @@ impl Scenario {
     ///
     /// # Errors
     /// As [`Scenario::load`].
-    #[allow(clippy::should_implement_trait)]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "it needs the path and overrides, which `FromStr` cannot take"
+    )]
     pub fn from_str(text: &str, path: &Path, overrides: &[String]) -> Result<Scenario> {
         Scenario::from_str_limited(text, path, overrides, &MemoryLimit::detect(None))
     }

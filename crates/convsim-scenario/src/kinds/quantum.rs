@@ -69,7 +69,10 @@ struct Raw {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawField {
-    #[allow(dead_code)] // Checked before deserializing; kept so `deny_unknown_fields` accepts it.
+    #[allow(
+        dead_code,
+        reason = "checked before deserializing; kept so `deny_unknown_fields` accepts it"
+    )]
     kind: String,
     value: toml::Value,
     #[serde(default = "one")]

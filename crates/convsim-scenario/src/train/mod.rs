@@ -449,7 +449,10 @@ impl TrainScenario {
     ///
     /// # Errors
     /// As [`TrainScenario::load`].
-    #[allow(clippy::should_implement_trait)]
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "it needs the path and overrides, which `FromStr` cannot take"
+    )]
     pub fn from_str(text: &str, path: &Path, overrides: &[String]) -> Result<TrainScenario> {
         Self::from_str_with(text, path, overrides, &Kinds::builtin())
     }

@@ -322,7 +322,6 @@ fn mse_on<T: Float>(
     Ok(total)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn fit_and_rollout<T: Float>(
     ts: &TrainScenario,
     source: &RunPairs,

@@ -27,7 +27,10 @@
 
 // The bodies must be inlined into their `#[target_feature]` wrappers to be compiled for the
 // wrapper's instruction set; `#[inline(always)]` guarantees it.
-#![allow(clippy::inline_always)]
+#![allow(
+    clippy::inline_always,
+    reason = "the bodies must be inlined into their `#[target_feature]` wrappers to be compiled for the wrapper's instruction set"
+)]
 
 mod vector;
 
@@ -294,7 +297,8 @@ fn update_body<T: RealElement, V: Lanes<T>, const R: usize>(
         b: y.b,
     });
     let yp = yp.as_ref();
-    // SAFETY (the rest): every vector lies inside the ranges checked above.
+    // SAFETY: every vector access of these calls lies inside the rows, strips and columns
+    // that `check` verified above (the calls read and write nothing else).
     unsafe {
         psi_x_row::<T, V, R>(v, t, &rows, &strips);
         // Segments in column order: the strips with their x terms, the columns between without.
@@ -340,7 +344,8 @@ fn update2_body<T: RealElement, V: Lanes<T>, const R: usize>(
     // SAFETY: `io` holds two rows (checked).
     let (ra, rb) = unsafe { (rows_of::<T, R>(io, 0), rows_of::<T, R>(io, 1)) };
     let (sa, sb) = (strip_ptrs(xa), strip_ptrs(xb));
-    // SAFETY (the rest): every vector lies inside the ranges checked above.
+    // SAFETY: every vector access of these calls lies inside the rows, strips and columns
+    // that `check` verified above (the calls read and write nothing else).
     unsafe {
         psi_x_row::<T, V, R>(v, t, &ra, &sa);
         psi_x_row::<T, V, R>(v, t, &rb, &sb);

@@ -50,7 +50,10 @@ impl<T> Shared<T> {
 
     /// # Safety
     /// Nobody else reads or writes `[at, at + n)` while the slice lives.
-    #[allow(clippy::mut_from_ref)]
+    #[allow(
+        clippy::mut_from_ref,
+        reason = "`Shared` is a raw handle to a buffer the tasks share; exclusivity of the range is this unsafe fn's contract"
+    )]
     unsafe fn get_mut<'a>(self, at: usize, n: usize) -> &'a mut [T] {
         assert!(at + n <= self.len, "window inside the buffer");
         // SAFETY: in bounds (checked); exclusive (caller).
@@ -217,10 +220,10 @@ impl<T: RealElement> Engine<T> {
         let (s, r) = (lay.stride, self.r);
         let (c0, n) = (lay.cx0, lay.cx1 - lay.cx0);
         let copy = |dst: usize, src: usize, sign: f64| {
+            let sg = <T as Element>::from_f64(sign);
             // SAFETY: ghost rows of this field are read only by this step's stages at the rows
             // next to the edge, which the schedule runs after this task; the source rows are
             // final (the previous step passed them `r` rows ago).
-            let sg = <T as Element>::from_f64(sign);
             let (src_row, dst_row) =
                 unsafe { (f.get(src * s + c0, n), f.get_mut(dst * s + c0, n)) };
             for (d, &v) in dst_row.iter_mut().zip(src_row) {
@@ -299,9 +302,13 @@ impl<T: RealElement> Engine<T> {
         }
         let s = self.lay.stride;
         let i = rows.start;
-        // SAFETY (all accesses below): as in `update_row`, for rows i and i + 1.
+        // SAFETY: as in `update_row`, for rows i and i + 1: their ghost columns of p^(t-1) and
+        // their rows of the destination are this task's; rows i - R ..= i + 1 + R of p^(t-1)
+        // are final while it runs (see `dependencies`).
         let mut io = unsafe { self.rows_io::<R>((src, dst), i, 2) };
+        // SAFETY: the x CPML memory variables of row i are touched by this task only.
         let (mut xa, na) = unsafe { self.x_strips(bufs, i) };
+        // SAFETY: the x CPML memory variables of row i + 1 are touched by this task only.
         let (mut xb, nb) = unsafe { self.x_strips(bufs, i + 1) };
         rows::update2::<T, R>(self.isa, taps, &mut io, &mut xa[..na], &mut xb[..nb]);
         let (oa, ob) = io.out.split_at_mut(s);
@@ -389,20 +396,23 @@ impl<T: RealElement> Engine<T> {
         n: usize,
     ) {
         let s = self.lay.stride;
-        // SAFETY (all accesses below): the ghost columns of row i of p^(t-1), row i of the
-        // destination field and the row's CPML memory variables are touched by this task
-        // only; rows i - R ..= i + R of p^(t-1) and the psi_y rows i - R ..= i + R are final
-        // and not written while it runs (see `dependencies`).
+        // SAFETY: the ghost columns of row i of p^(t-1) and row i of the destination field are
+        // touched by this task only; rows i - R ..= i + R of p^(t-1) are final and not written
+        // while it runs (see `dependencies`).
         let mut io = unsafe { self.rows_io::<R>((src, dst), i, 1) };
+        // SAFETY: the x CPML memory variables of row i are touched by this task only.
         let (mut xs, nx) = unsafe { self.x_strips(bufs, i) };
         let y = self.pml_y.as_ref().and_then(|py| {
             let (zrow, prow) = py.locate(i, R)?;
             Some(YRow {
+                // SAFETY: the psi_y rows i - R ..= i + R are final and not written while this
+                // task runs (see `dependencies`).
                 psi: unsafe {
                     bufs.psi_y
                         .expect("psi_y")
                         .get((prow - R) * s, (2 * R + 1) * s)
                 },
+                // SAFETY: the zeta_y row of row i is this task's alone.
                 zeta: unsafe { bufs.zeta_y.expect("zeta_y").get_mut(zrow * s, s) },
                 a: py.a[i],
                 b: py.b[i],
@@ -464,18 +474,20 @@ impl<T: RealElement> Engine<T> {
         if let Some((gy, gx)) = &self.sponge {
             // SAFETY: every reader of row i of p^(t-1) in this step has run (the plan puts Post
             // R rows behind Update and Psi) and the next step reads it after this task.
-            damp_row(gy[i], gx, self.lay, unsafe { src.get_mut(i * s, s) });
+            let row = unsafe { src.get_mut(i * s, s) };
+            damp_row(gy[i], gx, self.lay, row);
         }
         let anchored = self.receivers.anchored(i);
         if sample < bufs.samples && !anchored.is_empty() {
             let (up, down) = (self.receivers.reach_up, self.receivers.reach_down);
-            // SAFETY: the rows of the spreads anchored here (`up` above to `down` below) of p^t
-            // are final and not overwritten before this task (see `dependencies`); each
-            // receiver's trace sample is this task's alone.
             let (lo, hi) = (i.saturating_sub(up), (i + down + 1).min(self.rows));
+            // SAFETY: the rows of the spreads anchored here (`up` above to `down` below) of p^t
+            // are final and not overwritten before this task (see `dependencies`).
             let window = unsafe { dst.get(lo * s, (hi - lo) * s) };
             for &k in anchored {
                 let v = self.receivers.sample(k, window, lo, s);
+                // SAFETY: receiver k is anchored at row i only, so its trace sample is this
+                // task's alone.
                 unsafe { bufs.traces.get_mut(k * bufs.samples + sample, 1)[0] = v };
             }
         }

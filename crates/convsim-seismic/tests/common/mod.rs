@@ -1,5 +1,9 @@
 //! Shared helpers of the seismic verification tests.
-#![allow(dead_code, unreachable_pub)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a subset of these helpers, which are `pub` for that"
+)]
 
 use convsim_core::{Element, RealElement};
 use convsim_seismic::{
