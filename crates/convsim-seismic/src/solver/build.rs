@@ -1,4 +1,4 @@
-//! Building a [`Seismic`]: checking the parameters and the model, placing sources and
+//! Building a [`Seismic`]: checking the parameters ([`SeismicParams::validate`]) and the model, placing sources and
 //! receivers (Hicks weights folded by the mirror boundaries) and allocating the absorbing
 //! layers and every buffer the stepping uses.
 
@@ -12,7 +12,6 @@ use ndarray::Array2;
 
 use crate::absorb::{Axis, CpmlSetup};
 use crate::density::{Density, Setup};
-use crate::params::check_side;
 use crate::sparse::{ReceiverRows, SourceRows, Spread};
 use crate::sweep::schedule::Exec;
 use crate::sweep::{C2, Engine, Layout, PmlX, PmlY, Sides, Weights};
@@ -27,44 +26,8 @@ impl<T: RealElement> Seismic<T> {
     pub(super) fn build(params: &SeismicParams, check_dt: bool) -> Result<Self> {
         let p = params;
         let g = p.grid;
-        stability::check_order(p.space_order)?;
+        p.validate()?;
         let r = p.space_order / 2;
-        for (name, v) in [("grid.dy", g.dy), ("grid.dx", g.dx)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(SeismicError::invalid(
-                    name,
-                    v,
-                    "grid spacing must be positive and finite (m)",
-                ));
-            }
-        }
-        for (name, n) in [("grid.ny", g.ny), ("grid.nx", g.nx)] {
-            if n < r + 1 {
-                return Err(SeismicError::invalid(
-                    name,
-                    n,
-                    format!(
-                        "need at least {} samples for space order {}",
-                        r + 1,
-                        p.space_order
-                    ),
-                ));
-            }
-        }
-        if !(p.dt.is_finite() && p.dt > 0.0) {
-            return Err(SeismicError::invalid(
-                "dt",
-                p.dt,
-                "time step must be positive and finite (s)",
-            ));
-        }
-        if !(p.duration.is_finite() && p.duration >= 0.0) {
-            return Err(SeismicError::invalid(
-                "duration",
-                p.duration,
-                "must be finite and >= 0 (s)",
-            ));
-        }
         let velocity = model::evaluate(&p.velocity, &g, "velocity", None)?;
         // Constant density cancels out of rho v^2 div((1/rho) grad p): keep the fast path (it is
         // still checked). Any other density model takes the staggered variable-density path.
@@ -93,10 +56,6 @@ impl<T: RealElement> Seismic<T> {
             });
         }
         let sides = p.boundaries.sides();
-        let names = ["top", "bottom", "left", "right"];
-        for (side, name) in sides.iter().zip(names) {
-            check_side(side, name)?;
-        }
         let [top, bottom, left, right] = sides;
         let (wt, wb, wl, wr) = (top.width(), bottom.width(), left.width(), right.width());
         // Rows start on 64-byte boundaries (the buffers are aligned and the stride is a whole
