@@ -1,6 +1,6 @@
-//! Building a [`Seismic`]: checking the parameters ([`SeismicParams::validate`]) and the model, placing sources and
-//! receivers (Hicks weights folded by the mirror boundaries) and allocating the absorbing
-//! layers and every buffer the stepping uses.
+//! Building a [`Seismic`]: checking the parameters ([`SeismicParams::validate`]) and the
+//! model, placing sources and receivers (Hicks weights folded by the mirror boundaries) and
+//! allocating the absorbing layers and every buffer the stepping uses.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use convsim_core::stencil::central_weights;
 use convsim_core::{Element, Isa, RealElement, Simd};
 use ndarray::Array2;
 
-use crate::absorb::{Axis, CpmlSetup};
+use crate::absorb::{Axis, Cpml, CpmlSetup};
 use crate::density::{Density, Setup};
 use crate::sparse::{ReceiverRows, SourceRows, Spread};
 use crate::sweep::schedule::Exec;
@@ -142,7 +142,7 @@ impl<T: RealElement> Seismic<T> {
                         order: p.space_order,
                         velocity: velocity.view(),
                         sides,
-                        f_src,
+                        cs,
                     },
                     rho,
                 )?;
@@ -361,11 +361,7 @@ fn pml_y<T: RealElement>(
     r: usize,
     cs: CpmlSetup,
 ) -> Option<PmlY<T>> {
-    if !ax.has_cpml() {
-        return None;
-    }
-    let (a, b) = ax.cpml_profile(rows, 0.0, cs);
-    let strips = ax.cpml_strips();
+    let Cpml { a, b, strips } = ax.cpml(rows, false, cs)?;
     let zrows: usize = strips.iter().map(|(i0, i1)| i1 - i0).sum();
     let prows = zrows + 2 * r * strips.len();
     Some(PmlY {
@@ -379,14 +375,14 @@ fn pml_y<T: RealElement>(
 
 /// The x CPML state: profiles per padded column, memory variables of each row's strips.
 fn pml_x<T: RealElement>(ax: &Axis, lay: &Layout, cs: CpmlSetup) -> Option<PmlX<T>> {
-    if !ax.has_cpml() {
-        return None;
-    }
-    let (a0, b0) = ax.cpml_profile::<T>(lay.stride, 0.0, cs);
+    let Cpml {
+        a: a0,
+        b: b0,
+        strips,
+    } = ax.cpml::<T>(lay.stride, false, cs)?;
     let (mut a, mut b) = (AlignedVec::zeros(lay.stride), AlignedVec::zeros(lay.stride));
     a.copy_from_slice(&a0);
     b.copy_from_slice(&b0);
-    let strips = ax.cpml_strips();
     // Whole aligned blocks around each strip, one more either side (the kernels' neighbours).
     let blk = lay.cx0;
     let spans: Vec<(usize, usize)> = strips
