@@ -68,6 +68,17 @@ fn attr_id(id: hid_t, action: &'static str, name: &str, call: &'static str) -> R
     }
 }
 
+/// Opens attribute `name` (`cname`) of object `loc`; the caller closes the id.
+///
+/// # Safety
+/// `loc` must be a valid object id, inside [`hdf5::sync::sync`].
+unsafe fn open_attr(loc: hid_t, cname: &CString, name: &str) -> Result<hid_t> {
+    // SAFETY: `loc` is valid (the caller's contract), `cname` is NUL-terminated and lives for
+    // the call.
+    let aid = unsafe { H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT) };
+    attr_id(aid, "open", name, "H5Aopen")
+}
+
 /// The error of a failed `H5Aread` of attribute `name`.
 fn read_failed(name: &str, code: herr_t) -> FfiError {
     FfiError::Attribute {
@@ -155,12 +166,7 @@ pub(crate) fn write_str_attr(loc: hid_t, name: &str, value: &str, min_size: usiz
         unsafe {
             let mut size = bytes.len().max(min_size).max(1);
             if H5Aexists(loc, cname.as_ptr()) > 0 {
-                let aid = attr_id(
-                    H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT),
-                    "open",
-                    name,
-                    "H5Aopen",
-                )?;
+                let aid = open_attr(loc, &cname, name)?;
                 let ftype = H5Aget_type(aid);
                 let room = if H5Tget_class(ftype) == H5T_class_t::H5T_STRING
                     && H5Tis_variable_str(ftype) == 0
@@ -234,12 +240,7 @@ pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>> {
             if H5Aexists(loc, cname.as_ptr()) <= 0 {
                 return Ok(None);
             }
-            let aid = attr_id(
-                H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT),
-                "open",
-                name,
-                "H5Aopen",
-            )?;
+            let aid = open_attr(loc, &cname, name)?;
             let ftype = H5Aget_type(aid);
             let out = if H5Tget_class(ftype) == H5T_class_t::H5T_STRING {
                 let mtype = H5Tcopy(*H5T_C_S1);

@@ -273,26 +273,26 @@ impl<T: RealElement> Density<T> {
         );
         // CPML: stretch the gradients in the layers (recomputing D+ p there only).
         if let Some(px) = &mut self.pml_x {
-            cpml_x::<T, R, 1>(
-                (lay, fp),
-                &cx,
-                &px.half,
-                &self.bx,
-                cur,
-                &mut self.qx,
-                &mut px.psi,
-            );
+            Pass {
+                lay,
+                fp,
+                c: &cx,
+                layer: &px.half,
+                w: &self.bx,
+                src: cur,
+            }
+            .along_x::<1>(&mut self.qx, &mut px.psi);
         }
         if let Some(py) = &mut self.pml_y {
-            cpml_y::<T, R, 1>(
-                (lay, fp),
-                &cy,
-                &py.half,
-                &self.by,
-                cur,
-                &mut self.qy,
-                &mut py.psi,
-            );
+            Pass {
+                lay,
+                fp,
+                c: &cy,
+                layer: &py.half,
+                w: &self.by,
+                src: cur,
+            }
+            .along_y::<1>(&mut self.qy, &mut py.psi);
         }
         mirror_fluxes(lay, self.r, self.sides, &mut self.qx, &mut self.qy);
         halo(&mut self.qx, &mut self.qy);
@@ -308,26 +308,26 @@ impl<T: RealElement> Density<T> {
         );
         // CPML: stretch the divergence in the layers.
         if let Some(px) = &mut self.pml_x {
-            cpml_x::<T, R, 0>(
-                (lay, fp),
-                &cx,
-                &px.node,
-                &self.kdt2,
-                &self.qx,
-                next,
-                &mut px.zeta,
-            );
+            Pass {
+                lay,
+                fp,
+                c: &cx,
+                layer: &px.node,
+                w: &self.kdt2,
+                src: &self.qx,
+            }
+            .along_x::<0>(next, &mut px.zeta);
         }
         if let Some(py) = &mut self.pml_y {
-            cpml_y::<T, R, 0>(
-                (lay, fp),
-                &cy,
-                &py.node,
-                &self.kdt2,
-                &self.qy,
-                next,
-                &mut py.zeta,
-            );
+            Pass {
+                lay,
+                fp,
+                c: &cy,
+                layer: &py.node,
+                w: &self.kdt2,
+                src: &self.qy,
+            }
+            .along_y::<0>(next, &mut py.zeta);
         }
     }
 
@@ -503,75 +503,87 @@ fn psi_zeta<T>(p: Option<&mut Pml<T>>) -> (&mut [T], &mut [T]) {
     }
 }
 
-/// One CPML pass along x in the layer columns of rows `[cy0, cy1)`: the staggered difference
-/// `d = sum_k c_k (src[m + O + k] - src[m + O - 1 - k])` (`O = 1`: `D+` from the nodes to the
-/// half-point `m + 1/2`; `O = 0`: `D-` from the half-points to the node `m`), the memory update
-/// `mem <- b mem + a d`, then `out += w mem`. Rows in parallel.
-fn cpml_x<T: RealElement, const R: usize, const O: usize>(
-    (lay, fp): (Layout, Subnormals),
-    c: &[T; R],
-    layer: &Cpml<T>,
-    w: &[T],
-    src: &[T],
-    out: &mut [T],
-    mem: &mut [T],
-) {
-    let s = lay.stride;
-    let rows = lay.cy0 * s..lay.cy1 * s;
-    out[rows.clone()]
-        .par_chunks_mut(s)
-        .zip(mem[rows].par_chunks_mut(s))
-        .enumerate()
-        .for_each_init(
-            || fp.enter(),
-            |_fp, (ri, (out, mem))| {
-                let i = lay.cy0 + ri;
-                let p = &src[i * s..(i + 1) * s];
-                for &(m0, m1) in &layer.strips {
-                    for m in m0..m1 {
-                        let mut d = <T as num_traits::Zero>::zero();
-                        for k in 0..R {
-                            d += c[k] * (p[m + O + k] - p[m + O - 1 - k]);
-                        }
-                        mem[m] = layer.b[m] * mem[m] + layer.a[m] * d;
-                        out[m] += w[i * s + m] * mem[m];
-                    }
-                }
-            },
-        );
+/// One CPML pass of the flux form: in the layers of `layer`, the staggered difference
+/// `d = sum_k c_k (src[m + O + k] - src[m + O - 1 - k])` along the axis (`O = 1`: `D+` from the
+/// nodes to the half-point `m + 1/2`; `O = 0`: `D-` from the half-points to the node `m`), the
+/// memory update `mem <- b mem + a d`, then `out += w mem`. Rows in parallel.
+struct Pass<'a, T, const R: usize> {
+    lay: Layout,
+    fp: Subnormals,
+    c: &'a [T; R],
+    layer: &'a Cpml<T>,
+    w: &'a [T],
+    src: &'a [T],
 }
 
-/// [`cpml_x`] along y: the layer rows, columns `[cx0, cx1)`.
-fn cpml_y<T: RealElement, const R: usize, const O: usize>(
-    (lay, fp): (Layout, Subnormals),
-    c: &[T; R],
-    layer: &Cpml<T>,
-    w: &[T],
-    src: &[T],
-    out: &mut [T],
-    mem: &mut [T],
-) {
-    let s = lay.stride;
-    for &(i0, i1) in &layer.strips {
-        out[i0 * s..i1 * s]
+impl<T: RealElement, const R: usize> Pass<'_, T, R> {
+    /// Along x: the layer columns of rows `[cy0, cy1)`.
+    fn along_x<const O: usize>(&self, out: &mut [T], mem: &mut [T]) {
+        let (lay, c, layer, w, src) = (self.lay, self.c, self.layer, self.w, self.src);
+        let s = lay.stride;
+        let rows = lay.cy0 * s..lay.cy1 * s;
+        out[rows.clone()]
             .par_chunks_mut(s)
-            .zip(mem[i0 * s..i1 * s].par_chunks_mut(s))
+            .zip(mem[rows].par_chunks_mut(s))
             .enumerate()
             .for_each_init(
-                || fp.enter(),
+                || self.fp.enter(),
                 |_fp, (ri, (out, mem))| {
-                    let i = i0 + ri;
-                    for j in lay.cx0..lay.cx1 {
-                        let mut d = <T as num_traits::Zero>::zero();
-                        for k in 0..R {
-                            d += c[k] * (src[(i + O + k) * s + j] - src[(i + O - 1 - k) * s + j]);
+                    let i = lay.cy0 + ri;
+                    let p = &src[i * s..(i + 1) * s];
+                    for &(m0, m1) in &layer.strips {
+                        for m in m0..m1 {
+                            let d = |k: usize| p[m + O + k] - p[m + O - 1 - k];
+                            let coef = (layer.a[m], layer.b[m], w[i * s + m]);
+                            stretch(c, d, coef, &mut mem[m], &mut out[m]);
                         }
-                        mem[j] = layer.b[i] * mem[j] + layer.a[i] * d;
-                        out[j] += w[i * s + j] * mem[j];
                     }
                 },
             );
     }
+
+    /// Along y: the layer rows, columns `[cx0, cx1)`.
+    fn along_y<const O: usize>(&self, out: &mut [T], mem: &mut [T]) {
+        let (lay, c, layer) = (self.lay, self.c, self.layer);
+        let (w, src) = (self.w, self.src);
+        let s = lay.stride;
+        for &(i0, i1) in &layer.strips {
+            out[i0 * s..i1 * s]
+                .par_chunks_mut(s)
+                .zip(mem[i0 * s..i1 * s].par_chunks_mut(s))
+                .enumerate()
+                .for_each_init(
+                    || self.fp.enter(),
+                    |_fp, (ri, (out, mem))| {
+                        let i = i0 + ri;
+                        for j in lay.cx0..lay.cx1 {
+                            let d =
+                                |k: usize| src[(i + O + k) * s + j] - src[(i + O - 1 - k) * s + j];
+                            let coef = (layer.a[i], layer.b[i], w[i * s + j]);
+                            stretch(c, d, coef, &mut mem[j], &mut out[j]);
+                        }
+                    },
+                );
+        }
+    }
+}
+
+/// One point of a CPML pass: `d = sum_k c_k diff(k)`, `mem <- b mem + a d`, `out += w mem`
+/// with `(a, b, w)` = `coef`.
+#[inline]
+fn stretch<T: RealElement, const R: usize>(
+    c: &[T; R],
+    diff: impl Fn(usize) -> T,
+    (a, b, w): (T, T, T),
+    mem: &mut T,
+    out: &mut T,
+) {
+    let mut d = <T as num_traits::Zero>::zero();
+    for (k, &ck) in c.iter().enumerate() {
+        d += ck * diff(k);
+    }
+    *mem = b * *mem + a * d;
+    *out += w * *mem;
 }
 
 /// `qx = bx D+x p` on rows `[cy0, cy1)`, half-columns `[cx0 - 1, cx1)`; `qy = by D+y p` on
