@@ -97,6 +97,16 @@ pub enum IoError {
         /// What failed the check.
         what: String,
     },
+    /// A low-level HDF5 call (a dimension scale, a fixed-length string attribute) failed.
+    #[error("{path}: {context}: {source}", path = .path.display())]
+    Ffi {
+        /// The file.
+        path: PathBuf,
+        /// What we were doing (names the dataset or attribute).
+        context: String,
+        /// The call that failed.
+        source: FfiError,
+    },
     /// A file-system operation failed (create, rename, remove).
     #[error("{path}: {context}: {source}", path = .path.display())]
     Fs {
@@ -106,6 +116,50 @@ pub enum IoError {
         context: String,
         /// The OS error.
         source: std::io::Error,
+    },
+}
+
+/// What failed in one of convsim's own calls into the HDF5 C library (those the `hdf5` crate
+/// does not wrap); [`IoError::Ffi`] adds the file and what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum FfiError {
+    /// A name or text passed to the C library contains a NUL byte.
+    #[error("name or text {text:?} contains a NUL byte")]
+    Nul {
+        /// The text.
+        text: String,
+    },
+    /// The value of a string attribute contains a NUL byte.
+    #[error("attribute {name}: value contains a NUL byte")]
+    NulValue {
+        /// The attribute.
+        name: String,
+    },
+    /// A dimension index does not fit the C library's type.
+    #[error("dimension index {index} too large")]
+    Index {
+        /// The index.
+        index: usize,
+    },
+    /// A library call returned a negative status.
+    #[error("HDF5 call {call} failed (status {code})")]
+    Call {
+        /// The C function.
+        call: &'static str,
+        /// Its return value.
+        code: i64,
+    },
+    /// An attribute could not be opened, created or read.
+    #[error("cannot {action} attribute {name} ({call} returned {code})")]
+    Attribute {
+        /// `open`, `create` or `read`.
+        action: &'static str,
+        /// The attribute.
+        name: String,
+        /// The C function.
+        call: &'static str,
+        /// Its return value.
+        code: i64,
     },
 }
 
@@ -135,11 +189,12 @@ impl<T> Ctx<T> for hdf5::Result<T> {
     }
 }
 
-impl<T> Ctx<T> for std::result::Result<T, String> {
+impl<T> Ctx<T> for std::result::Result<T, FfiError> {
     fn ctx(self, path: &std::path::Path, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|m| IoError::Invalid {
+        self.map_err(|source| IoError::Ffi {
             path: path.to_path_buf(),
-            message: format!("{}: {m}", context()),
+            context: context(),
+            source,
         })
     }
 }

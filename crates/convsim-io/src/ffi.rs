@@ -14,6 +14,7 @@
 use std::ffi::CString;
 use std::os::raw::{c_char, c_uint, c_void};
 
+use crate::error::FfiError;
 use hdf5_sys::h5::herr_t;
 use hdf5_sys::h5a::{
     H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Aget_type, H5Aopen, H5Aread, H5Awrite,
@@ -35,15 +36,56 @@ unsafe extern "C" {
     fn H5DSset_label(did: hid_t, idx: c_uint, label: *const c_char) -> herr_t;
 }
 
-fn cstring(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("name or text {s:?} contains a NUL byte"))
+type Result<T, E = FfiError> = std::result::Result<T, E>;
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| FfiError::Nul { text: s.into() })
 }
 
-fn check(code: herr_t, what: &str) -> Result<(), String> {
+/// `Ok` for a non-negative status of the C function `call`.
+fn check(code: herr_t, call: &'static str) -> Result<()> {
     if code < 0 {
-        Err(format!("HDF5 call {what} failed"))
+        Err(FfiError::Call {
+            call,
+            code: code.into(),
+        })
     } else {
         Ok(())
+    }
+}
+
+/// `Ok(id)` for a valid id returned by `call` (opening, creating or reading attribute `name`).
+fn attr_id(id: hid_t, action: &'static str, name: &str, call: &'static str) -> Result<hid_t> {
+    if id < 0 {
+        Err(FfiError::Attribute {
+            action,
+            name: name.into(),
+            call,
+            code: id,
+        })
+    } else {
+        Ok(id)
+    }
+}
+
+/// Opens attribute `name` (`cname`) of object `loc`; the caller closes the id.
+///
+/// # Safety
+/// `loc` must be a valid object id, inside [`hdf5::sync::sync`].
+unsafe fn open_attr(loc: hid_t, cname: &CString, name: &str) -> Result<hid_t> {
+    // SAFETY: `loc` is valid (the caller's contract), `cname` is NUL-terminated and lives for
+    // the call.
+    let aid = unsafe { H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT) };
+    attr_id(aid, "open", name, "H5Aopen")
+}
+
+/// The error of a failed `H5Aread` of attribute `name`.
+fn read_failed(name: &str, code: herr_t) -> FfiError {
+    FfiError::Attribute {
+        action: "read",
+        name: name.into(),
+        call: "H5Aread",
+        code: code.into(),
     }
 }
 
@@ -74,7 +116,7 @@ pub(crate) fn close_on_exec(file: hid_t) {
 }
 
 /// Makes dataset `dsid` a dimension scale named `dimname` (the netCDF dimension name).
-pub(crate) fn set_scale(dsid: hid_t, dimname: &str) -> Result<(), String> {
+pub(crate) fn set_scale(dsid: hid_t, dimname: &str) -> Result<()> {
     let name = cstring(dimname)?;
     hdf5::sync::sync(|| {
         // SAFETY: `dsid` is a valid open dataset id (held by the caller's `Dataset`), `name`
@@ -87,9 +129,9 @@ pub(crate) fn set_scale(dsid: hid_t, dimname: &str) -> Result<(), String> {
 }
 
 /// Attaches scale `dsid` to dimension `idx` of dataset `did` and labels that dimension.
-pub(crate) fn attach_scale(did: hid_t, dsid: hid_t, idx: usize, label: &str) -> Result<(), String> {
+pub(crate) fn attach_scale(did: hid_t, dsid: hid_t, idx: usize, label: &str) -> Result<()> {
     let label = cstring(label)?;
-    let idx = c_uint::try_from(idx).map_err(|_| format!("dimension index {idx} too large"))?;
+    let idx = c_uint::try_from(idx).map_err(|_| FfiError::Index { index: idx })?;
     hdf5::sync::sync(|| {
         check(
             // SAFETY: both ids are valid open datasets held by the caller; `idx` is below the
@@ -111,17 +153,12 @@ pub(crate) fn attach_scale(did: hid_t, dsid: hid_t, idx: usize, label: &str) -> 
 /// An existing fixed-length string attribute at least as long as `value` is rewritten in
 /// place: the object header neither moves nor grows, so the file allocates nothing (what
 /// keeps a run file readable after a kill, see `RunWriter::create_planned`).
-pub(crate) fn write_str_attr(
-    loc: hid_t,
-    name: &str,
-    value: &str,
-    min_size: usize,
-) -> Result<(), String> {
+pub(crate) fn write_str_attr(loc: hid_t, name: &str, value: &str, min_size: usize) -> Result<()> {
     let cname = cstring(name)?;
     // HDF5 refuses zero-sized string types; an empty value is stored as one NUL byte.
     let mut bytes = value.as_bytes().to_vec();
     if bytes.contains(&0) {
-        return Err(format!("attribute {name}: value contains a NUL byte"));
+        return Err(FfiError::NulValue { name: name.into() });
     }
     hdf5::sync::sync(|| {
         // SAFETY: `loc` is a valid object id held by the caller. Every id created here is
@@ -130,10 +167,7 @@ pub(crate) fn write_str_attr(
         unsafe {
             let mut size = bytes.len().max(min_size).max(1);
             if H5Aexists(loc, cname.as_ptr()) > 0 {
-                let aid = H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT);
-                if aid < 0 {
-                    return Err(format!("cannot open attribute {name}"));
-                }
+                let aid = open_attr(loc, &cname, name)?;
                 let ftype = H5Aget_type(aid);
                 let room = if H5Tget_class(ftype) == H5T_class_t::H5T_STRING
                     && H5Tis_variable_str(ftype) == 0
@@ -162,7 +196,10 @@ pub(crate) fn write_str_attr(
             bytes.resize(size, 0);
             let tid = H5Tcopy(*H5T_C_S1);
             if tid < 0 {
-                return Err("H5Tcopy failed".into());
+                return Err(FfiError::Call {
+                    call: "H5Tcopy",
+                    code: tid,
+                });
             }
             let mut result = check(H5Tset_size(tid, size), "H5Tset_size")
                 .and_then(|()| check(H5Tset_cset(tid, H5T_cset_t::H5T_CSET_UTF8), "H5Tset_cset"))
@@ -175,16 +212,14 @@ pub(crate) fn write_str_attr(
             if result.is_ok() {
                 let sid = H5Screate(H5S_class_t::H5S_SCALAR);
                 let aid = H5Acreate2(loc, cname.as_ptr(), tid, sid, H5P_DEFAULT, H5P_DEFAULT);
-                result = if aid < 0 {
-                    Err(format!("cannot create attribute {name}"))
-                } else {
+                result = attr_id(aid, "create", name, "H5Acreate2").and_then(|aid| {
                     let r = check(
                         H5Awrite(aid, tid, bytes.as_ptr().cast::<c_void>()),
                         "H5Awrite",
                     );
                     H5Aclose(aid);
                     r
-                };
+                });
                 H5Sclose(sid);
             }
             H5Tclose(tid);
@@ -195,7 +230,7 @@ pub(crate) fn write_str_attr(
 
 /// Reads a scalar string attribute (fixed-length or variable-length); `Ok(None)` if absent or
 /// not a string.
-pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>, String> {
+pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>> {
     let cname = cstring(name)?;
     hdf5::sync::sync(|| {
         // SAFETY: `loc` is a valid object id held by the caller. Every id opened here is closed
@@ -206,10 +241,7 @@ pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>, St
             if H5Aexists(loc, cname.as_ptr()) <= 0 {
                 return Ok(None);
             }
-            let aid = H5Aopen(loc, cname.as_ptr(), H5P_DEFAULT);
-            if aid < 0 {
-                return Err(format!("cannot open attribute {name}"));
-            }
+            let aid = open_attr(loc, &cname, name)?;
             let ftype = H5Aget_type(aid);
             let out = if H5Tget_class(ftype) == H5T_class_t::H5T_STRING {
                 let mtype = H5Tcopy(*H5T_C_S1);
@@ -218,8 +250,9 @@ pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>, St
                 let r = if H5Tis_variable_str(ftype) > 0 {
                     H5Tset_size(mtype, hdf5_sys::h5t::H5T_VARIABLE);
                     let mut ptr: *mut c_char = std::ptr::null_mut();
-                    if H5Aread(aid, mtype, (&raw mut ptr).cast::<c_void>()) < 0 {
-                        Err(format!("cannot read attribute {name}"))
+                    let code = H5Aread(aid, mtype, (&raw mut ptr).cast::<c_void>());
+                    if code < 0 {
+                        Err(read_failed(name, code))
                     } else if ptr.is_null() {
                         Ok(Some(String::new()))
                     } else {
@@ -232,8 +265,9 @@ pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>, St
                     H5Tset_size(mtype, size);
                     H5Tset_strpad(mtype, H5T_str_t::H5T_STR_NULLPAD);
                     let mut buf = vec![0_u8; size];
-                    if H5Aread(aid, mtype, buf.as_mut_ptr().cast::<c_void>()) < 0 {
-                        Err(format!("cannot read attribute {name}"))
+                    let code = H5Aread(aid, mtype, buf.as_mut_ptr().cast::<c_void>());
+                    if code < 0 {
+                        Err(read_failed(name, code))
                     } else {
                         let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
                         buf.truncate(end);

@@ -76,7 +76,8 @@
 //! - Checkpoints: [`write_checkpoint`] (atomic: temp file + rename; Fletcher-32 and a stored
 //!   checksum), [`read_checkpoint`] (verifies both: [`IoError::Corrupt`]).
 //! - Recognising convsim's files: [`file_kind`].
-//! - Errors: [`IoError`], whose messages name the file, the dataset and what is wrong.
+//! - Errors: [`IoError`], whose messages name the file, the dataset and what is wrong
+//!   ([`FfiError`]: the raw HDF5 call that failed, with its status).
 //!
 //! Complex fields are written by the caller as two real fields (e.g. `psi_re`, `psi_im`).
 
@@ -96,7 +97,7 @@ pub use arrays::{
     write_arrays,
 };
 pub use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
-pub use error::{IoError, Result};
+pub use error::{FfiError, IoError, Result};
 pub use meta::{RunMeta, now_rfc3339, rfc3339_from_unix};
 pub use reader::{
     DatasetInfo, DiagnosticSummary, Receivers, RunFile, RunSummary, read_input_2d,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use convsim_core::{Grid, Quantity, StateArray};
 use convsim_io::{
-    IoError, Precision, RunFile, RunMeta, RunWriter, read_checkpoint, read_input_2d,
+    FfiError, IoError, Precision, RunFile, RunMeta, RunWriter, read_checkpoint, read_input_2d,
     write_checkpoint,
 };
 use ndarray::{Array2, ArrayD, array};
@@ -192,6 +192,33 @@ fn layout_chunks_filters_and_cf_attributes() {
             .unwrap()
             .contains(&"DIMENSION_LIST".to_string())
     );
+}
+
+#[test]
+fn a_nul_byte_in_an_attribute_is_a_typed_error_naming_file_and_attribute() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.h5");
+    let mut w = RunWriter::create(&path, &meta(), &GRID).unwrap();
+    let e = w.set_attribute("note", "a\0b").unwrap_err();
+    assert!(
+        matches!(&e, IoError::Ffi { source: FfiError::NulValue { name }, .. } if name == "note"),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    for part in [
+        "run.h5",
+        "writing attribute 'note'",
+        "value contains a NUL byte",
+    ] {
+        assert!(msg.contains(part), "{msg}");
+    }
+    let e = w.set_attribute("no\0te", "x").unwrap_err();
+    assert!(
+        matches!(&e, IoError::Ffi { source: FfiError::Nul { text }, .. } if text == "no\0te"),
+        "{e:?}"
+    );
+    // The file stays usable.
+    w.set_attribute("note", "fine").unwrap();
 }
 
 #[test]

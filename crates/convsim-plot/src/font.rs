@@ -5,14 +5,16 @@ use std::sync::OnceLock;
 
 use plotters::style::{FontStyle, register_font};
 
+use crate::error::DrawError;
+
 static DEJAVU_SANS: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+static REGISTERED: OnceLock<Result<(), DrawError>> = OnceLock::new();
 
 /// Font family name used by every picture.
 pub(crate) const FAMILY: &str = "sans-serif";
 
 /// Registers the bundled font for every style plotters may ask for (idempotent).
-pub(crate) fn ensure_font() -> Result<(), String> {
+pub(crate) fn ensure_font() -> Result<(), DrawError> {
     REGISTERED
         .get_or_init(|| {
             for style in [
@@ -21,8 +23,7 @@ pub(crate) fn ensure_font() -> Result<(), String> {
                 FontStyle::Italic,
                 FontStyle::Oblique,
             ] {
-                register_font(FAMILY, style, DEJAVU_SANS)
-                    .map_err(|_| "bundled font DejaVuSans.ttf is invalid".to_string())?;
+                register_font(FAMILY, style, DEJAVU_SANS).map_err(|_| DrawError::Font)?;
             }
             Ok(())
         })

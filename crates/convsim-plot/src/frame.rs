@@ -11,6 +11,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::error::DrawError;
 use crate::font::FAMILY;
 use crate::heatmap::{Axes, YDirection};
 use crate::ticks::{self, Span, Ticks};
@@ -208,14 +209,14 @@ pub(crate) fn draw_left_labels<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     axis_x: i32,
     labels: impl IntoIterator<Item = (String, i32)>,
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let ts = TextStyle::from((FAMILY, 15).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
     for (l, y) in labels {
         let x = axis_x - 10 - text_width(&l, 15);
         root.draw(&Text::new(l, (x, y), ts.clone()))
-            .map_err(|e| e.to_string())?;
+            .map_err(DrawError::backend)?;
     }
     Ok(())
 }
@@ -226,8 +227,8 @@ pub(crate) fn draw_title<DB: DrawingBackend>(
     title: &str,
     width: u32,
     extra: Option<String>,
-) -> Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+) -> Result<(), DrawError> {
+    let e = DrawError::backend::<DrawingAreaErrorKind<DB::ErrorType>>;
     let mut y = MARGIN as i32;
     let lines = title.lines().map(str::to_string).chain(extra);
     for (k, line) in lines.enumerate() {
@@ -247,7 +248,7 @@ fn blit<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     (x, y, w, h): (i32, i32, usize, usize),
     rgb: &dyn Fn(usize, usize) -> [u8; 3],
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let mut buf = vec![0_u8; w * h * 3];
     for r in 0..h {
         for c in 0..w {
@@ -256,8 +257,8 @@ fn blit<DB: DrawingBackend>(
         }
     }
     let img = BitMapElement::<(i32, i32)>::with_owned_buffer((x, y), (w as u32, h as u32), buf)
-        .ok_or("bitmap size mismatch")?;
-    root.draw(&img).map_err(|x| x.to_string())
+        .ok_or(DrawError::Bitmap)?;
+    root.draw(&img).map_err(DrawError::backend)
 }
 
 /// Draws `pic` on `root` (of the layout's size).
@@ -265,13 +266,13 @@ pub(crate) fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     lay: &Layout,
     pic: &Picture<'_>,
-) -> Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+) -> Result<(), DrawError> {
+    let e = DrawError::backend::<DrawingAreaErrorKind<DB::ErrorType>>;
     let (ny, nx) = pic.dims;
     let axes = pic.axes;
     let ((xs, x_inc), (ys, y_inc)) = extent(&axes.x)
         .zip(extent(&axes.y))
-        .ok_or("axis coordinates are not finite")?;
+        .ok_or(DrawError::Axes)?;
     root.fill(&WHITE).map_err(e)?;
     let stretch = lay
         .stretch
@@ -346,7 +347,7 @@ pub(crate) fn draw<DB: DrawingBackend>(
 
     // Colour bar beside the plot, as tall as it.
     let bar = &pic.bar;
-    let bs = Span::new(bar.lo, bar.hi).ok_or("colour range is not finite")?;
+    let bs = Span::new(bar.lo, bar.hi).ok_or(DrawError::ColourRange)?;
     let bt = ticks::linear(bs, (ph / 45).clamp(2, 8) as usize);
     let bu: Vec<f64> = bt.values.iter().map(|&v| bs.unit(v)).collect();
     let bar_area = root.clone().shrink(

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::colormap::{ColorRange, Colormap, MASK_RGB, finite_min_max, resolve_auto};
-use crate::error::{Result, draw_err, invalid};
+use crate::error::{DrawError, Result, draw_err, invalid};
 use crate::font::ensure_font;
 use crate::frame::{self, Bar, Layout, Picture};
 
@@ -225,7 +225,8 @@ pub(crate) fn render(path: &Path, style: &HeatmapStyle, pic: &Picture<'_>) -> Re
 }
 
 fn finish<DB: DrawingBackend>(path: &Path, root: &DrawingArea<DB, Shift>) -> Result<()> {
-    root.present().map_err(|e| draw_err(path)(e.to_string()))
+    root.present()
+        .map_err(|e| draw_err(path)(DrawError::backend(e)))
 }
 
 /// Draws `field` (shape `(ny, nx)`, axis order `(y, x)`) as a PNG heatmap with a title, axes
@@ -371,7 +372,7 @@ pub fn gif_titled<'a>(
     let axes = axes.finite_or_indices();
     let lay = layout_for(style, &axes, &first.0);
     let backend = BitMapBackend::gif(path, (lay.width, lay.height), delay_ms)
-        .map_err(|e| draw_err(path)(e.to_string()))?;
+        .map_err(|e| draw_err(path)(DrawError::backend(e)))?;
     let root = backend.into_drawing_area();
     let cmap = style.colormap;
     let bar_colour = |t: f64| cmap.rgb(t);

@@ -24,7 +24,7 @@
 //! [`line_plot_png`] (diagnostics, optional log y), [`gather_png`] (shot gathers, clipped at a
 //! percentile), [`complex_png`] (phase as hue, amplitude as brightness), styles
 //! [`HeatmapStyle`] (with [`HeatmapStyle::for_quantity`]), [`LineStyle`], [`GatherStyle`],
-//! and [`PlotError`].
+//! and [`PlotError`] ([`DrawError`]: what failed while drawing).
 //!
 //! ```
 //! use convsim_plot::{heatmap_png, Axes, HeatmapStyle, Colormap};
@@ -49,7 +49,7 @@ mod ticks;
 
 pub use colormap::{ColorRange, Colormap, MASK_RGB, NAN_RGB};
 pub use complex::{complex_png, complex_rgb};
-pub use error::{PlotError, Result};
+pub use error::{DrawError, PlotError, Result};
 pub use gather::{GatherStyle, gather_png};
 pub use heatmap::{
     Aspect, Axes, HeatmapStyle, YDirection, gif, gif_titled, heatmap_masked_png, heatmap_png,

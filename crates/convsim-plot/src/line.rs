@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::colormap::finite_min_max as mm;
-use crate::error::{Result, draw_err, invalid};
+use crate::error::{DrawError, Result, draw_err, invalid};
 use crate::font::{FAMILY, ensure_font};
 use crate::frame::{UnitAxis, draw_left_labels, draw_title};
 use crate::ticks::{self, Span, Ticks, format_num};
@@ -179,7 +179,7 @@ pub fn line_plot_png(
 
     ensure_font().map_err(draw_err(path))?;
     let root = BitMapBackend::new(path, (style.width, style.height)).into_drawing_area();
-    let e = |x: DrawingAreaErrorKind<_>| draw_err(path)(x.to_string());
+    let e = |x: DrawingAreaErrorKind<_>| draw_err(path)(DrawError::backend(x));
     root.fill(&WHITE).map_err(e)?;
     draw_title(&root, &style.title, style.width, note.clone()).map_err(draw_err(path))?;
     let top = 10 + 30 + if note.is_some() { 20 } else { 0 } + 4;
@@ -289,8 +289,8 @@ fn draw_legend<DB: DrawingBackend>(
     series: &[(&str, &[f64], &[f64])],
     style: &LineStyle,
     strip: u32,
-) -> std::result::Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+) -> std::result::Result<(), DrawError> {
+    let e = DrawError::backend::<DrawingAreaErrorKind<DB::ErrorType>>;
     let y0 = (style.height - 6 - strip) as i32;
     let (mut x, mut y) = (20_i32, y0);
     for (k, (name, _, _)) in series.iter().enumerate() {

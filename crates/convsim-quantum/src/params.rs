@@ -17,6 +17,8 @@ use convsim_core::{Boundaries, Boundary, Grid};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{QuantumError, Result, finite, invalid, positive};
+
 fn one() -> f64 {
     1.0
 }
@@ -82,6 +84,67 @@ pub struct QuantumParams {
     /// Optional line through which the probability flux is measured and accumulated.
     #[serde(default)]
     pub flux_line: Option<FluxLine>,
+}
+
+impl QuantumParams {
+    /// Checks the parameters that need no sampling: grid, `dt`, `mass`, `g`, the
+    /// imaginary-time tolerance and what imaginary time cannot combine with, and the drive's
+    /// time profile. [`QuantumSolver::new`](crate::QuantumSolver::new) calls it first; the
+    /// potentials, the absorber and the flux line are checked as they are sampled.
+    ///
+    /// # Errors
+    /// The first problem found: [`QuantumError::InvalidValue`] naming the parameter, or
+    /// [`QuantumError::Unsupported`] for imaginary time with Yoshida4, a drive or an absorber.
+    pub fn validate(&self) -> Result<()> {
+        check_grid(&self.grid)?;
+        positive("dt", self.dt)?;
+        positive("mass", self.mass)?;
+        finite("g", self.g)?;
+        if let Evolution::Imaginary { tolerance } = self.evolution {
+            positive("evolution.tolerance", tolerance)?;
+            let why = |what: &str, why: &str| QuantumError::Unsupported {
+                what: format!("imaginary-time evolution with {what}"),
+                why: why.into(),
+            };
+            if self.method == Method::Yoshida4 {
+                return Err(why(
+                    "method yoshida4",
+                    "its negative sub-step makes the kinetic factor exp(+k^2 |w| dt / 2m) grow \
+                     without bound; use strang (or finite_difference)",
+                ));
+            }
+            if self.drive.is_some() {
+                return Err(why("a drive", "a ground state needs a static potential"));
+            }
+            if self.absorber.is_some() {
+                return Err(why(
+                    "an absorber",
+                    "a ground state needs a Hermitian Hamiltonian",
+                ));
+            }
+        }
+        if let Some(d) = &self.drive {
+            d.profile.validate("drive.profile")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks the grid.
+fn check_grid(g: &Grid) -> Result<()> {
+    if g.nx < 2 {
+        return Err(invalid("grid.nx", g.nx, "at least 2 samples"));
+    }
+    if g.ny == 0 {
+        return Err(invalid("grid.ny", g.ny, "at least 1 (1 = a 1D problem)"));
+    }
+    positive("grid.dx", g.dx)?;
+    finite("grid.x0", g.x0)?;
+    if g.ny > 1 {
+        positive("grid.dy", g.dy)?;
+        finite("grid.y0", g.y0)?;
+    }
+    Ok(())
 }
 
 /// Time integrator.

@@ -1,4 +1,5 @@
-//! The solver: construction, validation, dispatch to the split-step
+//! The solver: construction (the parameters are checked by
+//! [`QuantumParams::validate`](crate::QuantumParams::validate)), dispatch to the split-step
 //! ([`crate::split_step`]) or finite-difference ([`crate::finite_diff`]) engine,
 //! imaginary-time relaxation.
 
@@ -8,7 +9,7 @@ use convsim_core::{AxisFactors, Boundary, Complex64, Grid, Sides, Source};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::error::{QuantumError, Result, finite, invalid, positive};
+use crate::error::{QuantumError, Result};
 use crate::finite_diff::{FiniteDiff, build_fd, fd_step};
 use crate::observe::{Flux, Observer};
 use crate::params::{Evolution, Method, QuantumParams, TimeProfile};
@@ -105,25 +106,8 @@ impl std::fmt::Debug for QuantumSolver {
     }
 }
 
-/// Checks the grid.
-fn check_grid(g: &Grid) -> Result<()> {
-    if g.nx < 2 {
-        return Err(invalid("grid.nx", g.nx, "at least 2 samples"));
-    }
-    if g.ny == 0 {
-        return Err(invalid("grid.ny", g.ny, "at least 1 (1 = a 1D problem)"));
-    }
-    positive("grid.dx", g.dx)?;
-    finite("grid.x0", g.x0)?;
-    if g.ny > 1 {
-        positive("grid.dy", g.dy)?;
-        finite("grid.y0", g.y0)?;
-    }
-    Ok(())
-}
-
 impl QuantumSolver {
-    /// Validates `params` and `psi0`, samples the potentials, normalises `psi0` to 1 and builds
+    /// Validates `params` ([`QuantumParams::validate`]) and `psi0`, samples the potentials, normalises `psi0` to 1 and builds
     /// every plan and buffer.
     ///
     /// # Errors
@@ -131,11 +115,8 @@ impl QuantumSolver {
     /// with NaN, or zero; an unstable `dt` on the finite-difference path; an unsupported
     /// combination (imaginary time with Yoshida4, a drive or an absorber).
     pub fn new(params: QuantumParams, psi0: Array2<Complex64>) -> Result<Self> {
+        params.validate()?;
         let grid = params.grid;
-        check_grid(&grid)?;
-        positive("dt", params.dt)?;
-        positive("mass", params.mass)?;
-        finite("g", params.g)?;
         let (ny, nx) = grid.shape();
         let one_d = ny == 1;
         if psi0.dim() != (ny, nx) {
@@ -154,40 +135,15 @@ impl QuantumSolver {
         }
         let imaginary = match params.evolution {
             Evolution::Real => None,
-            Evolution::Imaginary { tolerance } => Some(positive("evolution.tolerance", tolerance)?),
+            Evolution::Imaginary { tolerance } => Some(tolerance),
         };
-        if imaginary.is_some() {
-            let why = |what: &str, why: &str| QuantumError::Unsupported {
-                what: format!("imaginary-time evolution with {what}"),
-                why: why.into(),
-            };
-            if params.method == Method::Yoshida4 {
-                return Err(why(
-                    "method yoshida4",
-                    "its negative sub-step makes the kinetic factor exp(+k^2 |w| dt / 2m) grow \
-                     without bound; use strang (or finite_difference)",
-                ));
-            }
-            if params.drive.is_some() {
-                return Err(why("a drive", "a ground state needs a static potential"));
-            }
-            if params.absorber.is_some() {
-                return Err(why(
-                    "an absorber",
-                    "a ground state needs a Hermitian Hamiltonian",
-                ));
-            }
-        }
         let v = sample("potential", &params.potential, &grid, params.mass)?;
         let drive = match &params.drive {
             None => None,
-            Some(d) => {
-                d.profile.validate("drive.profile")?;
-                Some((
-                    sample("drive.shape", &d.shape, &grid, params.mass)?,
-                    d.profile.clone(),
-                ))
-            }
+            Some(d) => Some((
+                sample("drive.shape", &d.shape, &grid, params.mass)?,
+                d.profile.clone(),
+            )),
         };
         let cap = params
             .absorber

@@ -83,9 +83,11 @@ const GIF_MAX_FRAMES: usize = 100;
 
 fn plot_err(e: convsim_plot::PlotError) -> ScenarioError {
     let (file, reason) = match &e {
-        convsim_plot::PlotError::Invalid { path, message }
-        | convsim_plot::PlotError::Draw { path, message } => {
+        convsim_plot::PlotError::Invalid { path, message } => {
             (path.display().to_string(), message.clone())
+        }
+        convsim_plot::PlotError::Draw { path, source } => {
+            (path.display().to_string(), source.to_string())
         }
         #[allow(unreachable_patterns, reason = "`PlotError` is non-exhaustive")]
         _ => (String::new(), e.to_string()),

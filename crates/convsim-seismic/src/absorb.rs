@@ -104,6 +104,15 @@ pub(crate) struct CpmlSetup {
     pub(crate) f_src: Option<f64>,
 }
 
+/// The CPML of one axis on one kind of point (nodes or half-points): `(a, b)` per padded
+/// position, `(0, 1)` outside the layers, and the index ranges `[start, end)` the layers cover.
+#[derive(Clone, Debug)]
+pub(crate) struct Cpml<T> {
+    pub(crate) a: Vec<T>,
+    pub(crate) b: Vec<T>,
+    pub(crate) strips: Vec<(usize, usize)>,
+}
+
 pub(crate) fn is_cpml(b: SideBoundary) -> bool {
     matches!(b, SideBoundary::Cpml { .. })
 }
@@ -121,9 +130,32 @@ impl Axis {
         (self.c0 as f64 + wl - x, x - (self.c1 as f64 - wh - 1.0))
     }
 
+    /// The CPML of the `len` padded nodes (`half = false`) or of the half-points `m + 1/2`
+    /// (index `m`, `half = true`), `None` without a CPML side: the one builder of the
+    /// constant-density sweep (nodes) and the flux form (both).
+    pub(crate) fn cpml<T: RealElement>(
+        &self,
+        len: usize,
+        half: bool,
+        cs: CpmlSetup,
+    ) -> Option<Cpml<T>> {
+        if !self.has_cpml() {
+            return None;
+        }
+        let (a, b) = self.cpml_profile(len, if half { 0.5 } else { 0.0 }, cs);
+        let mut strips = self.cpml_strips();
+        if half {
+            // The half-points `m + 1/2` of a layer of nodes `[n0, n1)`: `m` in `[n0 - 1, n1)`.
+            for s in &mut strips {
+                s.0 -= 1;
+            }
+        }
+        Some(Cpml { a, b, strips })
+    }
+
     /// The CPML `(a, b)` at padded positions `i + offset` for `i` in `0..len` (`offset` 0 for
     /// nodes, 0.5 for half-points), `(0, 1)` outside the layers.
-    pub(crate) fn cpml_profile<T: RealElement>(
+    fn cpml_profile<T: RealElement>(
         &self,
         len: usize,
         offset: f64,
@@ -147,7 +179,7 @@ impl Axis {
     }
 
     /// Node ranges `[start, end)` of the CPML layers (low side first).
-    pub(crate) fn cpml_strips(&self) -> Vec<(usize, usize)> {
+    fn cpml_strips(&self) -> Vec<(usize, usize)> {
         let mut v = Vec::new();
         if is_cpml(self.lo) {
             v.push((self.c0, self.c0 + self.lo.width()));
@@ -202,6 +234,28 @@ mod tests {
         assert!((4..8).all(|i| a[i] < a[i + 1] && a[i + 1] < 0.0), "{a:?}");
         assert!((27..33).all(|i| a[i + 1] < a[i] && a[i] < 0.0), "{a:?}");
         assert_eq!(ax.cpml_strips(), vec![(4, 9), (27, 34)]);
+        // Half-points m + 1/2: the layers also cover the one just outside the first node (low
+        // side, depth 5.5) and the one between the high layer's first node and the interior
+        // (depth 0.5); the nodes' profile is the same as above.
+        let half = ax.cpml::<f64>(38, true, cs).unwrap();
+        assert_eq!(half.strips, vec![(3, 9), (26, 34)]);
+        assert!(
+            half.a[3] < 0.0 && half.a[8] < 0.0 && half.a[26] < 0.0,
+            "{:?}",
+            half.a
+        );
+        assert_eq!((half.a[9], half.a[25]), (0.0, 0.0));
+        let node = ax.cpml::<f64>(38, false, cs).unwrap();
+        assert_eq!(
+            (node.a, node.b, node.strips),
+            (a, b, vec![(4, 9), (27, 34)])
+        );
+        let none = Axis {
+            lo: SideBoundary::Rigid,
+            hi: SideBoundary::sponge(5),
+            ..ax
+        };
+        assert!(none.cpml::<f64>(38, false, cs).is_none());
         // Sponge: 1 outside, decreasing into the layer.
         let sp = Axis {
             lo: SideBoundary::sponge(5),

@@ -32,7 +32,7 @@ use convsim_core::{Element, Grid, RealElement};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use crate::absorb::{Axis, CpmlSetup};
+use crate::absorb::{Axis, Cpml, CpmlSetup};
 use crate::sweep::Layout;
 use crate::{Result, SeismicError, SideBoundary};
 
@@ -53,14 +53,10 @@ pub fn staggered_weights(order: usize) -> Vec<f64> {
 /// CPML state of one axis in the flux form.
 #[derive(Clone, Debug)]
 struct Pml<T> {
-    /// `a`, `b` at the nodes and at the half-points `m + 1/2` (index `m`) along the axis.
-    an: Vec<T>,
-    bn: Vec<T>,
-    ah: Vec<T>,
-    bh: Vec<T>,
-    /// Index ranges of the layers: nodes and half-points.
-    node_strips: Vec<(usize, usize)>,
-    half_strips: Vec<(usize, usize)>,
+    /// The profile at the nodes (`zeta`, `D- q`) and at the half-points `m + 1/2` (index `m`;
+    /// `psi`, `D+ p`).
+    node: Cpml<T>,
+    half: Cpml<T>,
     /// `psi` on the half-points, `zeta` on the nodes (padded layout).
     psi: Vec<T>,
     zeta: Vec<T>,
@@ -69,21 +65,9 @@ struct Pml<T> {
 /// The flux-form CPML of one axis (`len` padded positions, `size` samples per array), `None`
 /// without a CPML side.
 fn pml<T: RealElement>(ax: &Axis, len: usize, cs: CpmlSetup, size: usize) -> Option<Pml<T>> {
-    if !ax.has_cpml() {
-        return None;
-    }
-    let (an, bn) = ax.cpml_profile(len, 0.0, cs);
-    let (ah, bh) = ax.cpml_profile(len, 0.5, cs);
-    let node_strips = ax.cpml_strips();
-    // The half-points `m + 1/2` of a layer of nodes `[a, b)`: `m` in `[a - 1, b)`.
-    let half_strips = node_strips.iter().map(|&(a, b)| (a - 1, b)).collect();
     Some(Pml {
-        an,
-        bn,
-        ah,
-        bh,
-        node_strips,
-        half_strips,
+        node: ax.cpml(len, false, cs)?,
+        half: ax.cpml(len, true, cs)?,
         psi: vec![T::zero(); size],
         zeta: vec![T::zero(); size],
     })
@@ -127,7 +111,8 @@ pub(crate) struct Setup<'a> {
     pub(crate) order: usize,
     pub(crate) velocity: ArrayView2<'a, f64>,
     pub(crate) sides: [SideBoundary; 4],
-    pub(crate) f_src: Option<f64>,
+    /// The CPML setup of the solver (the same profiles as the constant-density sweep).
+    pub(crate) cs: CpmlSetup,
 }
 
 impl<T> Density<T> {
@@ -206,15 +191,9 @@ impl<T: RealElement> Density<T> {
             }
         }
         let dt_limit = 2.0 / lambda.sqrt();
-        let v_max = st.velocity.iter().copied().fold(0.0, f64::max);
-        let cs = CpmlSetup {
-            v_max,
-            dt: st.dt,
-            f_src: st.f_src,
-        };
         let [y_axis, x_axis] = Axis::pair(&lay, st.sides, g.dy, g.dx);
-        let pml_y = pml::<T>(&y_axis, st.rows, cs, size);
-        let pml_x = pml::<T>(&x_axis, s, cs, size);
+        let pml_y = pml::<T>(&y_axis, st.rows, st.cs, size);
+        let pml_x = pml::<T>(&x_axis, s, st.cs, size);
         if !(dt_limit.is_finite() && dt_limit > 0.0) {
             return Err(SeismicError::invalid(
                 "density",
@@ -280,7 +259,6 @@ impl<T: RealElement> Density<T> {
         halo: &mut dyn FnMut(&mut [T], &mut [T]),
     ) {
         let lay = self.lay;
-        let s = lay.stride;
         let cy: [T; R] = std::array::from_fn(|k| self.cy[k]);
         let cx: [T; R] = std::array::from_fn(|k| self.cx[k]);
         fluxes::<T, R>(
@@ -295,52 +273,26 @@ impl<T: RealElement> Density<T> {
         );
         // CPML: stretch the gradients in the layers (recomputing D+ p there only).
         if let Some(px) = &mut self.pml_x {
-            let (ah, bh, strips, bx) = (&px.ah, &px.bh, &px.half_strips, &self.bx);
-            let rows = lay.cy0 * s..lay.cy1 * s;
-            self.qx[rows.clone()]
-                .par_chunks_mut(s)
-                .zip(px.psi[rows].par_chunks_mut(s))
-                .enumerate()
-                .for_each_init(
-                    || fp.enter(),
-                    |_fp, (ri, (q, psi))| {
-                        let i = lay.cy0 + ri;
-                        let p = &cur[i * s..(i + 1) * s];
-                        for &(m0, m1) in strips {
-                            for m in m0..m1 {
-                                let mut d = <T as num_traits::Zero>::zero();
-                                for k in 0..R {
-                                    d += cx[k] * (p[m + 1 + k] - p[m - k]);
-                                }
-                                psi[m] = bh[m] * psi[m] + ah[m] * d;
-                                q[m] += bx[i * s + m] * psi[m];
-                            }
-                        }
-                    },
-                );
+            Pass {
+                lay,
+                fp,
+                c: &cx,
+                layer: &px.half,
+                w: &self.bx,
+                src: cur,
+            }
+            .along_x::<1>(&mut self.qx, &mut px.psi);
         }
         if let Some(py) = &mut self.pml_y {
-            for &(i0, i1) in &py.half_strips {
-                let (ah, bh, by) = (&py.ah, &py.bh, &self.by);
-                self.qy[i0 * s..i1 * s]
-                    .par_chunks_mut(s)
-                    .zip(py.psi[i0 * s..i1 * s].par_chunks_mut(s))
-                    .enumerate()
-                    .for_each_init(
-                        || fp.enter(),
-                        |_fp, (ri, (q, psi))| {
-                            let i = i0 + ri;
-                            for j in lay.cx0..lay.cx1 {
-                                let mut d = <T as num_traits::Zero>::zero();
-                                for k in 0..R {
-                                    d += cy[k] * (cur[(i + 1 + k) * s + j] - cur[(i - k) * s + j]);
-                                }
-                                psi[j] = bh[i] * psi[j] + ah[i] * d;
-                                q[j] += by[i * s + j] * psi[j];
-                            }
-                        },
-                    );
+            Pass {
+                lay,
+                fp,
+                c: &cy,
+                layer: &py.half,
+                w: &self.by,
+                src: cur,
             }
+            .along_y::<1>(&mut self.qy, &mut py.psi);
         }
         mirror_fluxes(lay, self.r, self.sides, &mut self.qx, &mut self.qy);
         halo(&mut self.qx, &mut self.qy);
@@ -355,54 +307,27 @@ impl<T: RealElement> Density<T> {
             next,
         );
         // CPML: stretch the divergence in the layers.
-        let (qx, qy, kdt2) = (&self.qx, &self.qy, &self.kdt2);
         if let Some(px) = &mut self.pml_x {
-            let (an, bn, strips) = (&px.an, &px.bn, &px.node_strips);
-            let rows = lay.cy0 * s..lay.cy1 * s;
-            next[rows.clone()]
-                .par_chunks_mut(s)
-                .zip(px.zeta[rows].par_chunks_mut(s))
-                .enumerate()
-                .for_each_init(
-                    || fp.enter(),
-                    |_fp, (ri, (out, zeta))| {
-                        let i = lay.cy0 + ri;
-                        let q = &qx[i * s..(i + 1) * s];
-                        for &(j0, j1) in strips {
-                            for j in j0..j1 {
-                                let mut d = <T as num_traits::Zero>::zero();
-                                for k in 0..R {
-                                    d += cx[k] * (q[j + k] - q[j - 1 - k]);
-                                }
-                                zeta[j] = bn[j] * zeta[j] + an[j] * d;
-                                out[j] += kdt2[i * s + j] * zeta[j];
-                            }
-                        }
-                    },
-                );
+            Pass {
+                lay,
+                fp,
+                c: &cx,
+                layer: &px.node,
+                w: &self.kdt2,
+                src: &self.qx,
+            }
+            .along_x::<0>(next, &mut px.zeta);
         }
         if let Some(py) = &mut self.pml_y {
-            for &(i0, i1) in &py.node_strips {
-                let (an, bn) = (&py.an, &py.bn);
-                next[i0 * s..i1 * s]
-                    .par_chunks_mut(s)
-                    .zip(py.zeta[i0 * s..i1 * s].par_chunks_mut(s))
-                    .enumerate()
-                    .for_each_init(
-                        || fp.enter(),
-                        |_fp, (ri, (out, zeta))| {
-                            let i = i0 + ri;
-                            for j in lay.cx0..lay.cx1 {
-                                let mut d = <T as num_traits::Zero>::zero();
-                                for k in 0..R {
-                                    d += cy[k] * (qy[(i + k) * s + j] - qy[(i - 1 - k) * s + j]);
-                                }
-                                zeta[j] = bn[i] * zeta[j] + an[i] * d;
-                                out[j] += kdt2[i * s + j] * zeta[j];
-                            }
-                        },
-                    );
+            Pass {
+                lay,
+                fp,
+                c: &cy,
+                layer: &py.node,
+                w: &self.kdt2,
+                src: &self.qy,
             }
+            .along_y::<0>(next, &mut py.zeta);
         }
     }
 
@@ -512,32 +437,29 @@ impl<T: RealElement> Density<T> {
                 .map(|&(a, b)| (a - o, b - o))
                 .collect::<Vec<_>>()
         };
-        let pml_y = self.pml_y.as_ref().and_then(|p| {
-            let node_strips = strips(&p.node_strips, &gy, row0, 0);
-            (!node_strips.is_empty()).then(|| Pml {
-                an: p.an[row0..row0 + rows].to_vec(),
-                bn: p.bn[row0..row0 + rows].to_vec(),
-                ah: p.ah[row0..row0 + rows].to_vec(),
-                bh: p.bh[row0..row0 + rows].to_vec(),
-                half_strips: strips(&p.half_strips, &gy, row0, 1),
-                node_strips,
-                psi: field(&p.psi),
-                zeta: field(&p.zeta),
-            })
-        });
-        let pml_x = self.pml_x.as_ref().and_then(|p| {
-            let node_strips = strips(&p.node_strips, &gx, col0, 0);
-            (!node_strips.is_empty()).then(|| Pml {
-                an: cols(&p.an),
-                bn: cols(&p.bn),
-                ah: cols(&p.ah),
-                bh: cols(&p.bh),
-                half_strips: strips(&p.half_strips, &gx, col0, 1),
-                node_strips,
-                psi: field(&p.psi),
-                zeta: field(&p.zeta),
-            })
-        });
+        let cut =
+            |p: &Pml<T>, keep: &std::ops::Range<usize>, o: usize, prof: &dyn Fn(&[T]) -> Vec<T>| {
+                let node = strips(&p.node.strips, keep, o, 0);
+                (!node.is_empty()).then(|| Pml {
+                    node: Cpml {
+                        a: prof(&p.node.a),
+                        b: prof(&p.node.b),
+                        strips: node,
+                    },
+                    half: Cpml {
+                        a: prof(&p.half.a),
+                        b: prof(&p.half.b),
+                        strips: strips(&p.half.strips, keep, o, 1),
+                    },
+                    psi: field(&p.psi),
+                    zeta: field(&p.zeta),
+                })
+            };
+        let pml_y = self
+            .pml_y
+            .as_ref()
+            .and_then(|p| cut(p, &gy, row0, &|v: &[T]| v[row0..row0 + rows].to_vec()));
+        let pml_x = self.pml_x.as_ref().and_then(|p| cut(p, &gx, col0, cols));
         Density {
             lay,
             r: self.r,
@@ -582,6 +504,89 @@ fn psi_zeta<T>(p: Option<&mut Pml<T>>) -> (&mut [T], &mut [T]) {
         Some(p) => (&mut p.psi, &mut p.zeta),
         None => (&mut [], &mut []),
     }
+}
+
+/// One CPML pass of the flux form: in the layers of `layer`, the staggered difference
+/// `d = sum_k c_k (src[m + O + k] - src[m + O - 1 - k])` along the axis (`O = 1`: `D+` from the
+/// nodes to the half-point `m + 1/2`; `O = 0`: `D-` from the half-points to the node `m`), the
+/// memory update `mem <- b mem + a d`, then `out += w mem`. Rows in parallel.
+struct Pass<'a, T, const R: usize> {
+    lay: Layout,
+    fp: Subnormals,
+    c: &'a [T; R],
+    layer: &'a Cpml<T>,
+    w: &'a [T],
+    src: &'a [T],
+}
+
+impl<T: RealElement, const R: usize> Pass<'_, T, R> {
+    /// Along x: the layer columns of rows `[cy0, cy1)`.
+    fn along_x<const O: usize>(&self, out: &mut [T], mem: &mut [T]) {
+        let (lay, c, layer, w, src) = (self.lay, self.c, self.layer, self.w, self.src);
+        let s = lay.stride;
+        let rows = lay.cy0 * s..lay.cy1 * s;
+        out[rows.clone()]
+            .par_chunks_mut(s)
+            .zip(mem[rows].par_chunks_mut(s))
+            .enumerate()
+            .for_each_init(
+                || self.fp.enter(),
+                |_fp, (ri, (out, mem))| {
+                    let i = lay.cy0 + ri;
+                    let p = &src[i * s..(i + 1) * s];
+                    for &(m0, m1) in &layer.strips {
+                        for m in m0..m1 {
+                            let d = |k: usize| p[m + O + k] - p[m + O - 1 - k];
+                            let coef = (layer.a[m], layer.b[m], w[i * s + m]);
+                            stretch(c, d, coef, &mut mem[m], &mut out[m]);
+                        }
+                    }
+                },
+            );
+    }
+
+    /// Along y: the layer rows, columns `[cx0, cx1)`.
+    fn along_y<const O: usize>(&self, out: &mut [T], mem: &mut [T]) {
+        let (lay, c, layer) = (self.lay, self.c, self.layer);
+        let (w, src) = (self.w, self.src);
+        let s = lay.stride;
+        for &(i0, i1) in &layer.strips {
+            out[i0 * s..i1 * s]
+                .par_chunks_mut(s)
+                .zip(mem[i0 * s..i1 * s].par_chunks_mut(s))
+                .enumerate()
+                .for_each_init(
+                    || self.fp.enter(),
+                    |_fp, (ri, (out, mem))| {
+                        let i = i0 + ri;
+                        for j in lay.cx0..lay.cx1 {
+                            let d =
+                                |k: usize| src[(i + O + k) * s + j] - src[(i + O - 1 - k) * s + j];
+                            let coef = (layer.a[i], layer.b[i], w[i * s + j]);
+                            stretch(c, d, coef, &mut mem[j], &mut out[j]);
+                        }
+                    },
+                );
+        }
+    }
+}
+
+/// One point of a CPML pass: `d = sum_k c_k diff(k)`, `mem <- b mem + a d`, `out += w mem`
+/// with `(a, b, w)` = `coef`.
+#[inline]
+fn stretch<T: RealElement, const R: usize>(
+    c: &[T; R],
+    diff: impl Fn(usize) -> T,
+    (a, b, w): (T, T, T),
+    mem: &mut T,
+    out: &mut T,
+) {
+    let mut d = <T as num_traits::Zero>::zero();
+    for (k, &ck) in c.iter().enumerate() {
+        d += ck * diff(k);
+    }
+    *mem = b * *mem + a * d;
+    *out += w * *mem;
 }
 
 /// `qx = bx D+x p` on rows `[cy0, cy1)`, half-columns `[cx0 - 1, cx1)`; `qy = by D+y p` on

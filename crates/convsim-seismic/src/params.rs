@@ -18,7 +18,7 @@ use convsim_core::Grid;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, SeismicError};
+use crate::{Result, SeismicError, stability};
 
 /// Everything that defines a seismic run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -374,8 +374,66 @@ fn default_sponge_strength() -> f64 {
     0.3
 }
 
+impl SeismicParams {
+    /// Checks the parameters that need no model evaluation: space order, grid, `dt`,
+    /// `duration` and the numbers of every side's absorbing layer. [`Seismic::new`] calls it
+    /// first; the models, the stability limit, sources and receivers are checked as the
+    /// solver is built.
+    ///
+    /// # Errors
+    /// The first problem found, as [`SeismicError::InvalidParameter`] naming the parameter.
+    ///
+    /// [`Seismic::new`]: crate::Seismic::new
+    pub fn validate(&self) -> Result<()> {
+        let g = self.grid;
+        stability::check_order(self.space_order)?;
+        let r = self.space_order / 2;
+        for (name, v) in [("grid.dy", g.dy), ("grid.dx", g.dx)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(SeismicError::invalid(
+                    name,
+                    v,
+                    "grid spacing must be positive and finite (m)",
+                ));
+            }
+        }
+        for (name, n) in [("grid.ny", g.ny), ("grid.nx", g.nx)] {
+            if n < r + 1 {
+                return Err(SeismicError::invalid(
+                    name,
+                    n,
+                    format!(
+                        "need at least {} samples for space order {}",
+                        r + 1,
+                        self.space_order
+                    ),
+                ));
+            }
+        }
+        if !(self.dt.is_finite() && self.dt > 0.0) {
+            return Err(SeismicError::invalid(
+                "dt",
+                self.dt,
+                "time step must be positive and finite (s)",
+            ));
+        }
+        if !(self.duration.is_finite() && self.duration >= 0.0) {
+            return Err(SeismicError::invalid(
+                "duration",
+                self.duration,
+                "must be finite and >= 0 (s)",
+            ));
+        }
+        let names = ["top", "bottom", "left", "right"];
+        for (side, name) in self.boundaries.sides().iter().zip(names) {
+            check_side(side, name)?;
+        }
+        Ok(())
+    }
+}
+
 /// Checks the numbers of one side's absorbing layer (`name`: top, bottom, left, right).
-pub(crate) fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
+fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
     match *side {
         SideBoundary::Cpml {
             width,

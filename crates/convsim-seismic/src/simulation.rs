@@ -3,7 +3,7 @@
 
 use convsim_core::sim::Gather;
 use convsim_core::{Element, Grid, Quantity, RealElement, RestoreError, Simulation, StateArray};
-use ndarray::{ArrayD, ArrayViewMut2, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayViewMut2, IxDyn};
 
 use crate::Seismic;
 
@@ -44,6 +44,25 @@ pub(crate) fn diagnostic_quantities(variable_density: bool) -> Vec<Quantity> {
         },
         Quantity::new("max_abs_pressure", "Pa", "largest |p| on the grid", false),
     ]
+}
+
+/// Writes the model field `name` into `out`: `velocity`, or `density` from the
+/// variable-density operator (`rho`) or the constant model; `false` for any other name and for
+/// `density` without a density model. Shared by [`Seismic`] and its tiles.
+pub(crate) fn write_model_field(
+    name: &str,
+    velocity: &Array2<f64>,
+    rho: Option<&Array2<f64>>,
+    density_const: Option<f64>,
+    mut out: ArrayViewMut2<'_, f64>,
+) -> bool {
+    match (name, rho, density_const) {
+        ("velocity", ..) => out.assign(velocity),
+        ("density", Some(r), _) => out.assign(r),
+        ("density", None, Some(v)) => out.fill(v),
+        _ => return false,
+    }
+    true
 }
 
 /// A shot gather of the solver built from `params` (its sources, its dt).
@@ -96,28 +115,19 @@ impl<T: RealElement> Simulation for Seismic<T> {
     fn is_static(&self, name: &str) -> bool {
         matches!(name, "velocity" | "density")
     }
-    fn write_field(&self, name: &str, mut out: ArrayViewMut2<'_, f64>) -> bool {
+    fn write_field(&self, name: &str, out: ArrayViewMut2<'_, f64>) -> bool {
         match name {
             "pressure" => {
                 self.pressure_into(out);
                 true
             }
-            "velocity" => {
-                out.assign(&self.velocity);
-                true
-            }
-            "density" => match (&self.density, self.density_const) {
-                (Some(d), _) => {
-                    out.assign(&d.rho);
-                    true
-                }
-                (None, Some(v)) => {
-                    out.fill(v);
-                    true
-                }
-                (None, None) => false,
-            },
-            _ => false,
+            _ => write_model_field(
+                name,
+                &self.velocity,
+                self.density.as_ref().map(|d| &d.rho),
+                self.density_const,
+                out,
+            ),
         }
     }
     fn gathers(&self) -> Vec<Gather<'_>> {

@@ -410,22 +410,13 @@ impl<T: RealElement> Simulation for SeismicTile<T> {
                 }
                 true
             }
-            "velocity" => {
-                out.assign(&self.velocity);
-                true
-            }
-            "density" => match (&self.density, self.density_const) {
-                (Some(d), _) => {
-                    out.assign(&d.rho);
-                    true
-                }
-                (None, Some(v)) => {
-                    out.fill(v);
-                    true
-                }
-                (None, None) => false,
-            },
-            _ => false,
+            _ => crate::simulation::write_model_field(
+                name,
+                &self.velocity,
+                self.density.as_ref().map(|d| &d.rho),
+                self.density_const,
+                out,
+            ),
         }
     }
     fn gathers(&self) -> Vec<Gather<'_>> {

@@ -1,6 +1,6 @@
-//! Building a [`Seismic`]: checking the parameters and the model, placing sources and
-//! receivers (Hicks weights folded by the mirror boundaries) and allocating the absorbing
-//! layers and every buffer the stepping uses.
+//! Building a [`Seismic`]: checking the parameters ([`SeismicParams::validate`]) and the
+//! model, placing sources and receivers (Hicks weights folded by the mirror boundaries) and
+//! allocating the absorbing layers and every buffer the stepping uses.
 
 use std::collections::BTreeMap;
 
@@ -10,9 +10,8 @@ use convsim_core::stencil::central_weights;
 use convsim_core::{Element, Isa, RealElement, Simd};
 use ndarray::Array2;
 
-use crate::absorb::{Axis, CpmlSetup};
+use crate::absorb::{Axis, Cpml, CpmlSetup};
 use crate::density::{Density, Setup};
-use crate::params::check_side;
 use crate::sparse::{ReceiverRows, SourceRows, Spread};
 use crate::sweep::schedule::Exec;
 use crate::sweep::{C2, Engine, Layout, PmlX, PmlY, Sides, Weights};
@@ -27,44 +26,8 @@ impl<T: RealElement> Seismic<T> {
     pub(super) fn build(params: &SeismicParams, check_dt: bool) -> Result<Self> {
         let p = params;
         let g = p.grid;
-        stability::check_order(p.space_order)?;
+        p.validate()?;
         let r = p.space_order / 2;
-        for (name, v) in [("grid.dy", g.dy), ("grid.dx", g.dx)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(SeismicError::invalid(
-                    name,
-                    v,
-                    "grid spacing must be positive and finite (m)",
-                ));
-            }
-        }
-        for (name, n) in [("grid.ny", g.ny), ("grid.nx", g.nx)] {
-            if n < r + 1 {
-                return Err(SeismicError::invalid(
-                    name,
-                    n,
-                    format!(
-                        "need at least {} samples for space order {}",
-                        r + 1,
-                        p.space_order
-                    ),
-                ));
-            }
-        }
-        if !(p.dt.is_finite() && p.dt > 0.0) {
-            return Err(SeismicError::invalid(
-                "dt",
-                p.dt,
-                "time step must be positive and finite (s)",
-            ));
-        }
-        if !(p.duration.is_finite() && p.duration >= 0.0) {
-            return Err(SeismicError::invalid(
-                "duration",
-                p.duration,
-                "must be finite and >= 0 (s)",
-            ));
-        }
         let velocity = model::evaluate(&p.velocity, &g, "velocity", None)?;
         // Constant density cancels out of rho v^2 div((1/rho) grad p): keep the fast path (it is
         // still checked). Any other density model takes the staggered variable-density path.
@@ -93,10 +56,6 @@ impl<T: RealElement> Seismic<T> {
             });
         }
         let sides = p.boundaries.sides();
-        let names = ["top", "bottom", "left", "right"];
-        for (side, name) in sides.iter().zip(names) {
-            check_side(side, name)?;
-        }
         let [top, bottom, left, right] = sides;
         let (wt, wb, wl, wr) = (top.width(), bottom.width(), left.width(), right.width());
         // Rows start on 64-byte boundaries (the buffers are aligned and the stride is a whole
@@ -183,7 +142,7 @@ impl<T: RealElement> Seismic<T> {
                         order: p.space_order,
                         velocity: velocity.view(),
                         sides,
-                        f_src,
+                        cs,
                     },
                     rho,
                 )?;
@@ -402,11 +361,7 @@ fn pml_y<T: RealElement>(
     r: usize,
     cs: CpmlSetup,
 ) -> Option<PmlY<T>> {
-    if !ax.has_cpml() {
-        return None;
-    }
-    let (a, b) = ax.cpml_profile(rows, 0.0, cs);
-    let strips = ax.cpml_strips();
+    let Cpml { a, b, strips } = ax.cpml(rows, false, cs)?;
     let zrows: usize = strips.iter().map(|(i0, i1)| i1 - i0).sum();
     let prows = zrows + 2 * r * strips.len();
     Some(PmlY {
@@ -420,14 +375,14 @@ fn pml_y<T: RealElement>(
 
 /// The x CPML state: profiles per padded column, memory variables of each row's strips.
 fn pml_x<T: RealElement>(ax: &Axis, lay: &Layout, cs: CpmlSetup) -> Option<PmlX<T>> {
-    if !ax.has_cpml() {
-        return None;
-    }
-    let (a0, b0) = ax.cpml_profile::<T>(lay.stride, 0.0, cs);
+    let Cpml {
+        a: a0,
+        b: b0,
+        strips,
+    } = ax.cpml::<T>(lay.stride, false, cs)?;
     let (mut a, mut b) = (AlignedVec::zeros(lay.stride), AlignedVec::zeros(lay.stride));
     a.copy_from_slice(&a0);
     b.copy_from_slice(&b0);
-    let strips = ax.cpml_strips();
     // Whole aligned blocks around each strip, one more either side (the kernels' neighbours).
     let blk = lay.cx0;
     let spans: Vec<(usize, usize)> = strips
