@@ -2,7 +2,6 @@
 //! checked in [`crate::params`]; the [`Simulation`](convsim_core::Simulation) impl is in
 //! `simulation.rs`.
 
-use convsim_core::simd::{stream_copy, stream_fill, worth_streaming};
 use convsim_core::stencil::{central_weights, laplacian, laplacian_9pt};
 use convsim_core::{
     Boundaries, Boundary, Complex64, ConvPlan, Grid, Kernel2, Method, Sides, SpectralPlan,
@@ -320,25 +319,13 @@ pub(crate) fn dirichlet_correction(
 /// `out = u + dt (conv + src)`, or `out = conv + src` for a whole-step stencil.
 #[inline]
 pub(crate) fn fused_update(
-    (whole_step, stream): (bool, bool),
+    whole_step: bool,
     dt: f64,
     conv: &[f64],
     u: &[f64],
     src: Option<&[f64]>,
     out: &mut [f64],
 ) {
-    let n = out.len();
-    let (conv, u) = (&conv[..n], &u[..n]);
-    if stream {
-        // A field past the caches: streaming stores skip reading each output line first.
-        match src.map(|s| &s[..n]) {
-            Some(s) if whole_step => stream_fill(out, |k| conv[k] + s[k]),
-            None if whole_step => stream_copy(conv, out),
-            Some(s) => stream_fill(out, |k| u[k] + dt * (conv[k] + s[k])),
-            None => stream_fill(out, |k| u[k] + dt * conv[k]),
-        }
-        return;
-    }
     match src {
         Some(s) if whole_step => {
             for ((o, &c), &f) in out.iter_mut().zip(conv).zip(s) {
@@ -389,8 +376,6 @@ struct StencilStep {
     /// correction, in `[u]`), if any is non-zero.
     src: Option<Array2<f64>>,
     whole_step: bool,
-    /// Write `u_new` with streaming stores ([`worth_streaming`]: a field past the caches).
-    stream: bool,
 }
 
 /// Flux-form explicit step for a spatially varying `D` (four face-difference passes).
@@ -559,7 +544,6 @@ impl DiffusionSolver {
                     plan,
                     src,
                     whole_step,
-                    stream: worth_streaming::<f64>(ny * nx),
                 }))
             }
         };
@@ -655,11 +639,11 @@ impl DiffusionSolver {
                     .as_ref()
                     .map(|s| s.as_slice().expect("standard layout"));
                 let has_fixed = fixed.any();
-                let form = (op.whole_step, op.stream);
+                let whole_step = op.whole_step;
                 op.plan
                     .apply_with(self.u.view(), self.next.view_mut(), |i, conv, out| {
                         let r = i * nx..(i + 1) * nx;
-                        fused_update(form, dt, conv, &u[r.clone()], src.map(|s| &s[r]), out);
+                        fused_update(whole_step, dt, conv, &u[r.clone()], src.map(|s| &s[r]), out);
                         if has_fixed {
                             fixed.apply(i, out);
                         }
@@ -756,46 +740,6 @@ impl DiffusionSolver {
             min: d[1],
             max: d[2],
             l2: d[3],
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fused_update;
-
-    /// The streaming form of the fused update (fields past the caches) writes the same bits as
-    /// the plain one, for every form, every alignment of the output row and row lengths around
-    /// the 16-byte chunks of the streaming stores.
-    #[test]
-    fn streaming_and_plain_updates_write_the_same_bits() {
-        let val = |k: usize, salt: f64| ((k as f64 + salt) * 0.618_033_988_749_895).fract() - 0.5;
-        let conv: Vec<f64> = (0..80).map(|k| val(k, 1.0)).collect();
-        let u: Vec<f64> = (0..80).map(|k| val(k, 2.0)).collect();
-        let s: Vec<f64> = (0..80).map(|k| val(k, 3.0)).collect();
-        for whole_step in [false, true] {
-            for src in [None, Some(&s[..])] {
-                for start in 0..2 {
-                    for len in [0, 1, 2, 3, 17, 64] {
-                        let mut plain = vec![9.0; 80];
-                        let mut streamed = vec![9.0; 80];
-                        let r = start..start + len;
-                        let sr = src.map(|s| &s[..len]);
-                        fused_update(
-                            (whole_step, false),
-                            0.1,
-                            &conv,
-                            &u,
-                            sr,
-                            &mut plain[r.clone()],
-                        );
-                        fused_update((whole_step, true), 0.1, &conv, &u, sr, &mut streamed[r]);
-                        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(bits(&plain), bits(&streamed), "{whole_step} {start} {len}");
-                        assert!(len == 0 || plain[start] != 9.0, "the row was written");
-                    }
-                }
-            }
         }
     }
 }

@@ -279,10 +279,7 @@ impl DiffusionTile {
                         let k = i as usize * s.ncols() + j as usize;
                         &s.as_slice().expect("standard layout")[k..k + c.len()]
                     });
-                    // Plain stores: a tile writes row pieces (interior, then the strips next
-                    // to its halo), and streaming a piece that ends inside a cache line costs
-                    // more than it saves.
-                    fused_update((whole_step, false), dt, c, ur, sr, out);
+                    fused_update(whole_step, dt, c, ur, sr, out);
                     if has_fixed {
                         fixed.apply_piece(i0 + i as usize, j0 + j as usize, gnx, out);
                     }

@@ -166,19 +166,17 @@ pub(crate) fn prefetch_l2<T>(run: &[T]) {
 /// cache line before overwriting it (a third of the memory traffic of a low-order stencil).
 const STREAM_BYTES: usize = 24 << 20;
 
-/// Whether an output of `outputs` elements of `T` is worth writing with streaming stores
-/// ([`stream_copy`], [`stream_fill`]): at least 24 MiB, more than the caches keep.
-#[must_use]
-pub fn worth_streaming<T>(outputs: usize) -> bool {
+/// Whether an output of `outputs` elements of `T` is written with streaming stores.
+pub(crate) fn worth_streaming<T>(outputs: usize) -> bool {
     outputs.saturating_mul(std::mem::size_of::<T>()) >= STREAM_BYTES
 }
 
-/// `dst.copy_from_slice(src)` with non-temporal stores where possible (see [`stream_fill`]).
+/// `dst.copy_from_slice(src)` with non-temporal stores where possible.
 ///
 /// # Panics
 /// If the lengths differ.
 #[inline]
-pub fn stream_copy<T: Copy>(src: &[T], dst: &mut [T]) {
+pub(crate) fn stream_copy<T: Copy>(src: &[T], dst: &mut [T]) {
     assert_eq!(src.len(), dst.len(), "stream_copy: lengths (src, dst)");
     #[cfg(target_arch = "x86_64")]
     {
@@ -212,93 +210,10 @@ pub fn stream_copy<T: Copy>(src: &[T], dst: &mut [T]) {
     dst.copy_from_slice(src);
 }
 
-/// `dst[k] = f(k)` for every `k`, with non-temporal (streaming) stores where possible: for a
-/// row epilogue of [`crate::ConvPlan::apply_with`] writing an output too large for the caches
-/// ([`worth_streaming`]), e.g. a fused time step `u_new = u + dt (K * u)`. A plain store first
-/// reads each output cache line from memory, a third of the traffic of a low-order stencil;
-/// a streaming store does not. `f` must not read `dst`.
-///
-/// ```
-/// let conv = [1.0, 2.0, 3.0];
-/// let u = [10.0, 20.0, 30.0];
-/// let mut out = [0.0; 3];
-/// convsim_core::simd::stream_fill(&mut out, |k| u[k] + 0.5 * conv[k]);
-/// assert_eq!(out, [10.5, 21.0, 31.5]);
-/// ```
-#[inline]
-pub fn stream_fill<T: Copy>(dst: &mut [T], f: impl Fn(usize) -> T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{__m128i, _mm_sfence, _mm_stream_si128};
-        let size = std::mem::size_of::<T>();
-        if size > 0 && 16_usize.is_multiple_of(size) {
-            let per = 16 / size;
-            let head = dst.as_ptr().align_offset(16).min(dst.len());
-            if (dst.as_ptr() as usize + head * size).is_multiple_of(16) {
-                for (k, d) in dst[..head].iter_mut().enumerate() {
-                    *d = f(k);
-                }
-                let body = (dst.len() - head) / per;
-                let d = dst[head..].as_mut_ptr().cast::<__m128i>();
-                for c in 0..body {
-                    let mut chunk = std::mem::MaybeUninit::<__m128i>::uninit();
-                    let p = chunk.as_mut_ptr().cast::<T>();
-                    let k0 = head + c * per;
-                    for l in 0..per {
-                        // SAFETY: `l < per = 16 / size_of::<T>()`, so the write stays inside
-                        // the 16 bytes of `chunk`; it is aligned for `T`: `chunk` is 16-byte
-                        // aligned and `l * size_of::<T>()` is a multiple of `T`'s alignment
-                        // (a size is a multiple of the alignment).
-                        unsafe { p.add(l).write(f(k0 + l)) };
-                    }
-                    // SAFETY: every byte of `chunk` was written above (`per` values of `T`,
-                    // 16 bytes); `d.add(c)` is 16-byte aligned (checked above) and inside
-                    // `dst` (`c < body` whole chunks after `head`). SSE2 is part of x86-64.
-                    unsafe { _mm_stream_si128(d.add(c), chunk.assume_init()) };
-                }
-                let done = head + body * per;
-                for (k, d) in dst.iter_mut().enumerate().skip(done) {
-                    *d = f(k);
-                }
-                // SAFETY: SSE2 is part of x86-64; orders the streaming stores before any later
-                // store of this thread (and so before rayon's join signals).
-                unsafe { _mm_sfence() };
-                return;
-            }
-        }
-    }
-    for (k, d) in dst.iter_mut().enumerate() {
-        *d = f(k);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use num_complex::Complex64;
-
-    /// Every alignment of the destination and every length: the streaming body, the scalar
-    /// head and tail.
-    #[test]
-    fn stream_fill_equals_a_plain_loop() {
-        fn check<T: Copy + PartialEq + std::fmt::Debug>(make: impl Fn(usize) -> T) {
-            for start in 0..4 {
-                for len in 0..40 {
-                    let mut dst: Vec<T> = (0..50).map(|i| make(1000 + i)).collect();
-                    let mut want = dst.clone();
-                    for k in 0..len {
-                        want[start + k] = make(3 * k + 1);
-                    }
-                    stream_fill(&mut dst[start..start + len], |k| make(3 * k + 1));
-                    assert_eq!(dst, want, "start {start} len {len}");
-                }
-            }
-        }
-        check(|i| i as f32 * 0.5);
-        check(|i| i as f64 * 0.25);
-        check(|i| Complex64::new(i as f64, -(i as f64)));
-        check(|i| [i as u8; 3]);
-    }
 
     /// Every alignment of the destination and every tail length: the streaming body, the scalar
     /// head and tail, and the fallback for elements that do not divide 16 bytes.
