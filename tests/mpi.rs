@@ -509,11 +509,23 @@ fn bad_input_on_many_ranks_is_one_error_line_and_exit_2_everywhere() {
 /// Starts `mpirun -n ranks convsim run` in the background and returns once the run has
 /// written its first checkpoint (or has ended).
 fn until_checkpoint(
+    c: Command,
+    ranks: usize,
+    sc: &Path,
+    out: &Path,
+    sets: &[&str],
+) -> std::process::Child {
+    until_checkpoint_to(c, ranks, sc, out, sets, Stdio::null())
+}
+
+/// [`until_checkpoint`] with the ranks' standard error going to `stderr`.
+fn until_checkpoint_to(
     mut c: Command,
     ranks: usize,
     sc: &Path,
     out: &Path,
     sets: &[&str],
+    stderr: Stdio,
 ) -> std::process::Child {
     c.args([
         "-n",
@@ -528,11 +540,7 @@ fn until_checkpoint(
     for v in sets {
         c.args(["--set", v]);
     }
-    let mut child = c
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = c.stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
     let t0 = std::time::Instant::now();
     while !out.join("checkpoint.h5").exists() && child.try_wait().unwrap().is_none() {
         assert!(t0.elapsed().as_secs() < 60, "no checkpoint after a minute");
@@ -568,6 +576,41 @@ fn an_interrupted_distributed_seismic_run_resumes_to_the_same_bits() {
         "output.checkpoint_every=250",
     ];
     interrupted_resumes(SEISMIC, &sets, 4000);
+}
+
+#[test]
+fn an_interrupted_multi_shot_run_on_ranks_does_not_offer_resume() {
+    // Its checkpoints hold no solver state (`--resume` refuses them): the one line printed on
+    // a signal must say so instead of offering `--resume`.
+    let Some(c) = mpirun() else {
+        return;
+    };
+    let d = tmp();
+    let sc = d.path().join("s.toml");
+    std::fs::write(&sc, SEISMIC).unwrap();
+    let out = d.path().join("p");
+    let mut sets = vec![
+        "time.t_end=60.0",
+        "output.every=20000",
+        "output.checkpoint_every=100",
+    ];
+    sets.extend(FOUR_SHOTS);
+    let child = until_checkpoint_to(c, 2, &sc, &out, &sets, Stdio::piped());
+    let _ = Command::new("pkill")
+        .args(["-TERM", "-P", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "stopped early: {err}");
+    assert_eq!(
+        err.matches("stopped by SIGTERM").count(),
+        1,
+        "one line: {err}"
+    );
+    assert!(
+        err.contains("cannot be resumed") && !err.contains("--resume"),
+        "{err}"
+    );
 }
 
 /// Stops a run on 2 ranks after its first checkpoint, resumes it, and compares the result

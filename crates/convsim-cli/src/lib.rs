@@ -394,13 +394,24 @@ fn run_scenario(
             time,
             frames,
             run_file,
+            resumable,
         }) => {
+            let kept = if resumable {
+                format!(
+                    "and a checkpoint of this step kept; continue with: {}",
+                    resume_hint(&out_dir)
+                )
+            } else {
+                "kept; its checkpoints hold no solver state (a multi-shot survey on several \
+                 MPI ranks), so it cannot be resumed: run it again (on one rank it can be \
+                 resumed)"
+                    .to_string()
+            };
             return Err(interrupted(
                 signal,
                 format!(
-                    "{run_file}: stopped by {} at step {step}, t = {time:.6e}: {frames} frame(s) and a checkpoint of this step kept; continue with: {}",
+                    "{run_file}: stopped by {} at step {step}, t = {time:.6e}: {frames} frame(s) {kept}",
                     signals::name(signal),
-                    resume_hint(&out_dir)
                 ),
             ));
         }

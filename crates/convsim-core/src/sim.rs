@@ -271,6 +271,13 @@ pub trait Simulation: Send {
     fn is_finite(&self) -> bool;
     /// Everything needed to resume exactly (bit for bit) from this point.
     fn state(&self) -> Vec<StateArray>;
+    /// Whether [`Simulation::state`] holds what [`Simulation::restore`] needs, so that an
+    /// interrupted run can be resumed from its checkpoints (default `true`). A run that keeps
+    /// no state in its checkpoints (a multi-shot survey on several MPI ranks) says `false`,
+    /// and the driver then does not tell the user to resume it.
+    fn resumable(&self) -> bool {
+        true
+    }
     /// Restores a state saved by [`Simulation::state`] at `step` and `time`.
     ///
     /// # Errors

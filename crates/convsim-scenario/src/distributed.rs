@@ -435,6 +435,9 @@ impl Simulation for DistSim {
         command(FINITE, 0, 0);
         self.finite()
     }
+    fn resumable(&self) -> bool {
+        self.shots <= 1
+    }
     fn state(&self) -> Vec<StateArray> {
         // A multi-shot run does not resume on several ranks (`restore`): its checkpoints
         // hold no state.

@@ -633,6 +633,7 @@ fn interrupt(
         time: sim.time(),
         frames: writer.frames(),
         run_file: path.display().to_string(),
+        resumable: sim.resumable(),
     }
 }
 

@@ -102,8 +102,13 @@ pub enum ScenarioError {
     /// The run was stopped by a signal (SIGINT, SIGTERM) at a step boundary: the file holds
     /// every frame so far, `status = "interrupted"`, and a checkpoint of that step.
     #[error(
-        "{run_file}: interrupted by signal {signal} at step {step}, t = {time}: {frames} frame(s) and a checkpoint of this step are kept; continue the run with --resume",
-        time = show_f64(*.time)
+        "{run_file}: interrupted by signal {signal} at step {step}, t = {time}: {frames} frame(s) {kept}",
+        time = show_f64(*.time),
+        kept = if *.resumable {
+            "and a checkpoint of this step are kept; continue the run with --resume"
+        } else {
+            "are kept; its checkpoints hold no solver state (a multi-shot survey on several MPI ranks), so it cannot be resumed: run it again (on one rank it can be resumed)"
+        }
     )]
     Interrupted {
         /// The signal number.
@@ -116,6 +121,8 @@ pub enum ScenarioError {
         frames: usize,
         /// The run file.
         run_file: String,
+        /// Whether `--resume` can continue it ([`convsim_core::Simulation::resumable`]).
+        resumable: bool,
     },
     /// The run was stopped by a signal before its first frame replaced anything.
     #[error(
