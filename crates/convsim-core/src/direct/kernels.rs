@@ -484,9 +484,10 @@ pub(super) fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
 /// order, `+ cpart`), so the two agree bitwise.
 ///
 /// `L` is two vector registers (32 f32 or 16 f64 with AVX-512): the four rows' accumulators are
-/// then eight independent chains. With one register per row (L = 16 for f32, as before) the
-/// four chains of 4-cycle multiply-adds ran the pass at one multiply-add per cycle, half of
-/// what the two FMA units can do.
+/// then eight independent chains. With one register per row (L = 16 for f32) there are four
+/// chains of 4-cycle multiply-adds, at most one multiply-add per cycle where the two FMA units
+/// take two; on sep31 f32 the change measured within noise (docs/benchmarks.md, "Roofline"):
+/// the row pass, not this one, bounds it.
 #[inline(always)]
 pub(super) fn column_pass_quad<T: Element, const FMA: bool, const L: usize>(
     flat: &[T],
