@@ -507,19 +507,8 @@ fn bad_input_on_many_ranks_is_one_error_line_and_exit_2_everywhere() {
 }
 
 /// Starts `mpirun -n ranks convsim run` in the background and returns once the run has
-/// written its first checkpoint (or has ended).
+/// written its first checkpoint (or has ended); the ranks' standard error goes to `stderr`.
 fn until_checkpoint(
-    c: Command,
-    ranks: usize,
-    sc: &Path,
-    out: &Path,
-    sets: &[&str],
-) -> std::process::Child {
-    until_checkpoint_to(c, ranks, sc, out, sets, Stdio::null())
-}
-
-/// [`until_checkpoint`] with the ranks' standard error going to `stderr`.
-fn until_checkpoint_to(
     mut c: Command,
     ranks: usize,
     sc: &Path,
@@ -595,7 +584,7 @@ fn an_interrupted_multi_shot_run_on_ranks_does_not_offer_resume() {
         "output.checkpoint_every=100",
     ];
     sets.extend(FOUR_SHOTS);
-    let child = until_checkpoint_to(c, 2, &sc, &out, &sets, Stdio::piped());
+    let child = until_checkpoint(c, 2, &sc, &out, &sets, Stdio::piped());
     let _ = Command::new("pkill")
         .args(["-TERM", "-P", &child.id().to_string()])
         .status();
@@ -626,7 +615,7 @@ fn interrupted_resumes(text: &str, sets: &[&str], total: u64) {
     let out = d.path().join("p");
     // A signal once the first checkpoint exists: rank 0 stops at a step boundary with a
     // checkpoint, helped by the others.
-    let mut child = until_checkpoint(c, 2, &sc, &out, sets);
+    let mut child = until_checkpoint(c, 2, &sc, &out, sets, Stdio::null());
     // SIGTERM to the ranks themselves (the children of mpirun): Open MPI's mpirun answers a
     // SIGINT of its own by killing the ranks after a short grace, before they can stop cleanly.
     let _ = Command::new("pkill")
@@ -705,7 +694,7 @@ fn a_killed_rank_stops_every_rank_and_the_run_resumes_to_the_same_bits() {
     // Rank 0 writes the run file; rank 2 only steps its tile.
     for victim in [2, 0] {
         let out = d.path().join(format!("kill{victim}"));
-        let mut child = until_checkpoint(mpirun().unwrap(), 3, &sc, &out, &sets);
+        let mut child = until_checkpoint(mpirun().unwrap(), 3, &sc, &out, &sets, Stdio::null());
         let ranks = ranks_of(child.id());
         assert_eq!(ranks.len(), 3, "ranks of mpirun: {ranks:?}");
         let pid = ranks[victim].1;

@@ -402,10 +402,7 @@ fn run_scenario(
                     resume_hint(&out_dir)
                 )
             } else {
-                "kept; its checkpoints hold no solver state (a multi-shot survey on several \
-                 MPI ranks), so it cannot be resumed: run it again (on one rank it can be \
-                 resumed)"
-                    .to_string()
+                format!("kept; {}", convsim_scenario::error::NOT_RESUMABLE)
             };
             return Err(interrupted(
                 signal,

@@ -6,6 +6,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// Why an interrupted run whose [`convsim_core::Simulation::resumable`] is `false` cannot be
+/// continued (the one wording, for the error and the CLI's line).
+pub const NOT_RESUMABLE: &str = "its checkpoints hold no solver state (a multi-shot survey on \
+     several MPI ranks), so it cannot be resumed: run it again (on one rank it can be resumed)";
+
 /// Everything that can go wrong between a scenario file and a finished run.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -105,9 +110,9 @@ pub enum ScenarioError {
         "{run_file}: interrupted by signal {signal} at step {step}, t = {time}: {frames} frame(s) {kept}",
         time = show_f64(*.time),
         kept = if *.resumable {
-            "and a checkpoint of this step are kept; continue the run with --resume"
+            "and a checkpoint of this step are kept; continue the run with --resume".to_string()
         } else {
-            "are kept; its checkpoints hold no solver state (a multi-shot survey on several MPI ranks), so it cannot be resumed: run it again (on one rank it can be resumed)"
+            format!("are kept; {NOT_RESUMABLE}")
         }
     )]
     Interrupted {
