@@ -10,6 +10,8 @@
 //! Inner products are `<a, b> = sum conj(a) b`; tolerances are relative to the largest value
 //! (outputs) or to the sum of |terms| (inner products), see `convsim_core::testing::rel_err` for why.
 
+mod common;
+
 use convsim_core::testing::{MODES, Random, drawn_geometry, random_nd, rel_err, rng, sides4};
 use convsim_core::{
     Boundaries, Boundary, ChannelConvPlan, Complex32, Complex64, CoreError, Element, Geometry, Isa,
@@ -17,7 +19,6 @@ use convsim_core::{
 };
 use ndarray::{Array1, Array2, Array4, s};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 
 /// Per output: sums of `C_in/groups x kh x kw` products, possibly reordered and fused (FMA):
 /// rounding only, well below 1e-13 of the output scale in f64 for these sizes; 1e-12 keeps a
@@ -363,13 +364,8 @@ fn channel_errors_are_typed() {
 }
 
 proptest! {
-    // Seeded and bounded: the same 120 cases every run, no persistence files.
-    #![proptest_config(Config {
-        cases: 120,
-        rng_seed: RngSeed::Fixed(0xC4A_77E1),
-        failure_persistence: None,
-        ..Config::default()
-    })]
+    // Seeded and bounded (see `common::seeded`).
+    #![proptest_config(common::seeded(120, 0xC4A_77E1))]
 
     #[test]
     fn prop_channels_match_definition(

@@ -2,16 +2,18 @@
 //! boundary mode (also mixed per side), both orientations, odd and even kernels, non-default
 //! anchors, every padding, stride and dilation, awkward sizes and all four element types.
 
+mod common;
+
+use common::{Case, geometries, kernels};
 use convsim_core::testing::{
-    MODES, Random, drawn_geometry, max_diff, random_array, rel_err, rng, sides4, term_scale,
+    MODES, Random, max_diff, random_array, rel_err, rng, sides4, term_scale,
 };
 use convsim_core::{
-    AxisGeometry, Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry,
-    Kernel, Kernel2, Method, Orientation, Padding, SeparableKernel, Sides, Simd, reference,
+    Boundaries, Boundary, Complex32, Complex64, ConvPlan, CoreError, Geometry, Kernel, Kernel2,
+    Method, Orientation, Padding, SeparableKernel, Sides, Simd, reference,
 };
 use ndarray::{Array2, s};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 
 /// Direct path vs definition, f64: both sum the same products, possibly in another order or with
 /// FMA, so they differ by rounding only: at most (taps) x eps x sum|terms|, i.e. below
@@ -69,52 +71,6 @@ fn check<T: Random>(
     plan.apply(input.view(), again.view_mut());
     assert_eq!(out, again, "second apply differs from the first");
     Ok(e1)
-}
-
-fn geometries() -> Vec<Geometry> {
-    let mut g = vec![
-        Geometry::uniform(Padding::Full),
-        Geometry::uniform(Padding::Same),
-        Geometry::uniform(Padding::Valid),
-        // Padding wider than the data (data sizes below are at most 7).
-        Geometry::uniform(Padding::Explicit { lo: 9, hi: 4 }),
-        Geometry {
-            y: AxisGeometry::new(Padding::Explicit { lo: 0, hi: 2 }),
-            x: AxisGeometry::new(Padding::Full),
-        },
-    ];
-    g.push(Geometry::same().with_stride(2, 3));
-    g.push(Geometry::uniform(Padding::Full).with_dilation(2, 3));
-    g.push(
-        Geometry::uniform(Padding::Explicit { lo: 3, hi: 5 })
-            .with_stride(3, 2)
-            .with_dilation(3, 2),
-    );
-    g
-}
-
-fn kernels<T: Random>(seed: u64) -> Vec<Kernel<T>> {
-    let mut r = rng(seed);
-    vec![
-        // Odd, centred.
-        Kernel2::new(random_array(&mut r, 3, 3)).unwrap().into(),
-        // Even in both axes: anchor k/2 (right of centre).
-        Kernel2::new(random_array(&mut r, 4, 2)).unwrap().into(),
-        // A single tap.
-        Kernel2::new(random_array(&mut r, 1, 1)).unwrap().into(),
-        // Non-default anchors: a corner and an off-centre tap.
-        Kernel2::with_anchor(random_array(&mut r, 3, 5), [0, 4])
-            .unwrap()
-            .into(),
-        Kernel2::with_anchor(random_array(&mut r, 2, 3), [1, 0])
-            .unwrap()
-            .into(),
-        // A row and a column.
-        Kernel2::new(random_array(&mut r, 1, 6)).unwrap().into(),
-        Kernel2::new(random_array(&mut r, 5, 1)).unwrap().into(),
-        // Larger than the images below in both axes.
-        Kernel2::new(random_array(&mut r, 8, 9)).unwrap().into(),
-    ]
 }
 
 /// Image sizes: 1, 2, primes, non-square.
@@ -457,35 +413,12 @@ fn user_errors_are_typed_and_name_the_parameter() {
 }
 
 proptest! {
-    // Seeded and bounded: the same 300 cases on every run (about a second in the test profile),
-    // and no failure-persistence files written into the source tree.
-    #![proptest_config(Config {
-        cases: 300,
-        rng_seed: RngSeed::Fixed(0xC0_4517),
-        failure_persistence: None,
-        ..Config::default()
-    })]
+    // Seeded and bounded (see `common::seeded`): about a second in the test profile.
+    #![proptest_config(common::seeded(300, 0xC0_4517))]
 
     #[test]
-    fn prop_direct_matches_reference(
-        h in 1usize..10, w in 1usize..10,
-        kh in 1usize..7, kw in 1usize..7,
-        ay in 0usize..7, ax in 0usize..7,
-        sides in proptest::array::uniform4(0usize..7),
-        conv in any::<bool>(),
-        py in 0usize..4, px in 0usize..4,
-        lo in 0usize..12, hi in 0usize..12,
-        sy in 1usize..4, sx in 1usize..4,
-        dy in 1usize..4, dx in 1usize..4,
-        seed in any::<u64>(),
-    ) {
-        let mut r = rng(seed);
-        let input: Array2<f64> = random_array(&mut r, h, w);
-        let kernel: Kernel<f64> =
-            Kernel2::with_anchor(random_array(&mut r, kh, kw), [ay % kh, ax % kw]).unwrap().into();
-        let b = sides4(sides.map(|i| MODES[i]));
-        let o = if conv { Orientation::Convolve } else { Orientation::Correlate };
-        let g = drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]);
+    fn prop_direct_matches_reference(c in common::cases(10, 7, 12)) {
+        let Case { input, kernel, b, o, g } = c;
         match check(&input, &kernel, &b, o, &g, Method::Direct) {
             Ok(e) => prop_assert!(e <= TOL_F64, "rel err {:e}", e),
             Err(CoreError::EmptyOutput { .. }) => {}

@@ -11,14 +11,16 @@
 //! for the scale ratio between input and output; for f32 (eps 1.2e-7) the same reasoning gives
 //! 1e-5.
 
-use convsim_core::testing::{MODES, Random, drawn_geometry, random_array, rel_err, rng, sides4};
+mod common;
+
+use common::{Case, geometries, kernels};
+use convsim_core::testing::{MODES, Random, random_array, rel_err, rng, sides4};
 use convsim_core::{
-    AxisGeometry, Boundaries, Complex32, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method,
-    Orientation, Padding, SeparableKernel, reference,
+    Boundaries, Complex32, Complex64, ConvPlan, Geometry, Kernel, Kernel2, Method, Orientation,
+    Padding, SeparableKernel, reference,
 };
 use ndarray::Array2;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 
 const TOL_F64: f64 = 1e-12;
 const TOL_F32: f64 = 1e-5;
@@ -64,43 +66,6 @@ fn check<T: Random>(
     plan.apply(input.view(), again.view_mut());
     assert_eq!(out, again, "second apply differs from the first");
     Some(rel_err(&out, &expect))
-}
-
-fn geometries() -> Vec<Geometry> {
-    vec![
-        Geometry::uniform(Padding::Full),
-        Geometry::uniform(Padding::Same),
-        Geometry::uniform(Padding::Valid),
-        // Padding wider than the data.
-        Geometry::uniform(Padding::Explicit { lo: 9, hi: 4 }),
-        Geometry {
-            y: AxisGeometry::new(Padding::Explicit { lo: 0, hi: 2 }),
-            x: AxisGeometry::new(Padding::Full),
-        },
-        Geometry::same().with_stride(2, 3),
-        Geometry::uniform(Padding::Full).with_dilation(2, 3),
-        Geometry::uniform(Padding::Explicit { lo: 3, hi: 5 })
-            .with_stride(3, 2)
-            .with_dilation(3, 2),
-    ]
-}
-
-fn kernels<T: Random>(seed: u64) -> Vec<Kernel<T>> {
-    let mut r = rng(seed);
-    vec![
-        Kernel2::new(random_array(&mut r, 3, 3)).unwrap().into(),
-        Kernel2::new(random_array(&mut r, 4, 2)).unwrap().into(),
-        Kernel2::new(random_array(&mut r, 1, 1)).unwrap().into(),
-        Kernel2::with_anchor(random_array(&mut r, 3, 5), [0, 4])
-            .unwrap()
-            .into(),
-        Kernel2::with_anchor(random_array(&mut r, 2, 3), [1, 0])
-            .unwrap()
-            .into(),
-        Kernel2::new(random_array(&mut r, 5, 1)).unwrap().into(),
-        // Larger than the images in both axes.
-        Kernel2::new(random_array(&mut r, 8, 9)).unwrap().into(),
-    ]
 }
 
 const SHAPES: [[usize; 2]; 6] = [[1, 1], [1, 5], [2, 2], [3, 7], [5, 2], [13, 11]];
@@ -268,34 +233,12 @@ fn fft_mixed_sides_and_separable() {
 }
 
 proptest! {
-    // Seeded and bounded: the same 200 cases every run, no persistence files.
-    #![proptest_config(Config {
-        cases: 200,
-        rng_seed: RngSeed::Fixed(0xFF7_0001),
-        failure_persistence: None,
-        ..Config::default()
-    })]
+    // Seeded and bounded (see `common::seeded`).
+    #![proptest_config(common::seeded(200, 0xFF7_0001))]
 
     #[test]
-    fn prop_fft_matches_reference(
-        h in 1usize..24, w in 1usize..24,
-        kh in 1usize..10, kw in 1usize..10,
-        ay in 0usize..10, ax in 0usize..10,
-        sides in proptest::array::uniform4(0usize..7),
-        conv in any::<bool>(),
-        py in 0usize..4, px in 0usize..4,
-        lo in 0usize..30, hi in 0usize..30,
-        sy in 1usize..4, sx in 1usize..4,
-        dy in 1usize..4, dx in 1usize..4,
-        seed in any::<u64>(),
-    ) {
-        let mut r = rng(seed);
-        let input: Array2<f64> = random_array(&mut r, h, w);
-        let kernel: Kernel<f64> =
-            Kernel2::with_anchor(random_array(&mut r, kh, kw), [ay % kh, ax % kw]).unwrap().into();
-        let b = sides4(sides.map(|i| MODES[i]));
-        let o = if conv { Orientation::Convolve } else { Orientation::Correlate };
-        let g = drawn_geometry([py, px], lo, hi, [sy, sx], [dy, dx]);
+    fn prop_fft_matches_reference(c in common::cases(24, 10, 30)) {
+        let Case { input, kernel, b, o, g } = c;
         if let Some(e) = check(&input, &kernel, &b, o, &g, Method::Fft) {
             prop_assert!(e <= TOL_F64, "rel err {:e}", e);
         }

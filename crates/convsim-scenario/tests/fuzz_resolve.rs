@@ -160,26 +160,7 @@ fn value() -> impl Strategy<Value = toml::Value> {
         (-1e6f64..1e6).prop_map(V::Float),
         (0i64..5000).prop_map(V::Integer),
     ];
-    let strings = prop_oneof![
-        Just(String::new()),
-        Just("..".to_string()),
-        Just("a\0b".to_string()),
-        Just("/dev/zero".to_string()),
-        Just("/dev/null".to_string()),
-        Just("/etc".to_string()),
-        Just("no/such/file.h5".to_string()),
-        Just(format!("{}x{}", "(".repeat(10_000), ")".repeat(10_000))),
-        Just(format!("{}x{}", "(".repeat(200), ")".repeat(200))),
-        Just(vec!["x"; 3000].join("+")),
-        Just("1/0".to_string()),
-        Just("log(-1)".to_string()),
-        Just("exp(1000)".to_string()),
-        Just("sqrt(x) * y".to_string()),
-        Just("periodic".to_string()),
-        Just("f64".to_string()),
-        Just("é\u{202e}".to_string()),
-        "[a-z_ ()+*/^0-9.-]{0,40}",
-    ];
+    let strings = strings();
     let leaf = prop_oneof![
         4 => numbers,
         3 => strings.prop_map(V::String),
