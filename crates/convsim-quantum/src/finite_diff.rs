@@ -7,6 +7,7 @@ use ndarray::{Array2, Zip};
 
 use crate::error::{QuantumError, Result, invalid};
 use crate::params::{QuantumParams, TimeProfile};
+use crate::solver::StepTerms;
 use crate::stability::{rk4_limit_rectangle, rk4_real_limit, second_difference_symbol_max};
 
 /// Finite-difference engine: RK4 on `-i H_h psi` with `H_h = -(1/2m) L_h + V + g |psi|^2`.
@@ -20,21 +21,22 @@ pub(crate) struct FiniteDiff {
     pub(crate) dt_max: f64,
 }
 
-/// Builds the finite-difference engine and checks `dt` against the RK4 stability limit.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the constructor builds the potential, drive, absorber and initial state before the engine that borrows them"
-)]
+/// Builds the finite-difference engine and checks `dt` against the RK4 stability limit, for the
+/// potential, drive and absorber in `terms` and the initial state `psi`.
 pub(crate) fn build_fd(
     p: &QuantumParams,
     order: usize,
     boundaries: convsim_core::Boundaries,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
+    terms: &StepTerms<'_>,
     psi: &Array2<Complex64>,
-    imaginary: bool,
 ) -> Result<FiniteDiff> {
+    let StepTerms {
+        v,
+        drive,
+        cap,
+        imaginary,
+        ..
+    } = *terms;
     let g = p.grid;
     let m = p.mass;
     if !convsim_core::stencil::LAPLACIAN_ORDERS.contains(&order) {
@@ -128,23 +130,24 @@ pub(crate) fn profile_bound(p: &TimeProfile) -> f64 {
     }
 }
 
-/// `out = rhs(input)` at time `t`: `-i H psi - W psi` (real time) or `-H psi` (imaginary).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the step's engine is borrowed mutably next to the solver's other fields (potential, drive, absorber), so they travel as separate borrows"
-)]
+/// `out = rhs(input)` at time `t` (not `terms.t`: the RK4 stages evaluate it inside the step):
+/// `-i H psi - W psi` (real time) or `-H psi` (imaginary), `|psi|^2` taken from `density_of`.
 pub(crate) fn fd_rhs(
     plan: &mut ConvPlan<Complex64>,
     input: &Array2<Complex64>,
     density_of: &Array2<Complex64>,
     out: &mut Array2<Complex64>,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
-    g: f64,
+    terms: &StepTerms<'_>,
     t: f64,
-    imaginary: bool,
 ) {
+    let StepTerms {
+        v,
+        drive,
+        cap,
+        g,
+        imaginary,
+        ..
+    } = *terms;
     let f = drive.map_or(0.0, |(_, p)| p.at(t));
     let inp = input.view();
     let den = density_of.view();
@@ -168,21 +171,10 @@ pub(crate) fn fd_rhs(
 }
 
 /// One RK4 step of the finite-difference path.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the step's engine is borrowed mutably next to the solver's other fields (potential, drive, absorber), so they travel as separate borrows"
-)]
-pub(crate) fn fd_step(
-    fd: &mut FiniteDiff,
-    psi: &mut Array2<Complex64>,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
-    g: f64,
-    dt: f64,
-    t: f64,
-    imaginary: bool,
-) {
+pub(crate) fn fd_step(fd: &mut FiniteDiff, psi: &mut Array2<Complex64>, terms: &StepTerms<'_>) {
+    let StepTerms {
+        dt, t, imaginary, ..
+    } = *terms;
     let FiniteDiff {
         plan,
         k,
@@ -194,7 +186,7 @@ pub(crate) fn fd_step(
     // RK4 map is then a polynomial in one linear operator H[rho_n], whose eigenvectors it keeps,
     // so the fixed point is exactly the self-consistent discrete ground state.
 
-    fd_rhs(plan, psi, psi, k, v, drive, cap, g, t, imaginary);
+    fd_rhs(plan, psi, psi, k, terms, t);
     Zip::from(&mut *acc)
         .and(&mut *stage)
         .and(&*psi)
@@ -205,18 +197,7 @@ pub(crate) fn fd_step(
         });
     for (c_next, w_acc, tt) in [(0.5, 1.0 / 3.0, 0.5), (1.0, 1.0 / 3.0, 0.5)] {
         let den: &Array2<Complex64> = if imaginary { psi } else { stage };
-        fd_rhs(
-            plan,
-            stage,
-            den,
-            k,
-            v,
-            drive,
-            cap,
-            g,
-            t + tt * dt,
-            imaginary,
-        );
+        fd_rhs(plan, stage, den, k, terms, t + tt * dt);
         Zip::from(&mut *acc)
             .and(&mut *stage)
             .and(&*psi)
@@ -227,7 +208,7 @@ pub(crate) fn fd_step(
             });
     }
     let den: &Array2<Complex64> = if imaginary { psi } else { stage };
-    fd_rhs(plan, stage, den, k, v, drive, cap, g, t + dt, imaginary);
+    fd_rhs(plan, stage, den, k, terms, t + dt);
     Zip::from(&mut *psi)
         .and(&*acc)
         .and(&*k)

@@ -28,6 +28,25 @@ enum Engine {
     Fd(Box<FiniteDiff>),
 }
 
+/// What a time step reads besides its engine and `psi`: the Hamiltonian's terms, borrowed from
+/// the solver next to the engine it borrows mutably, and the step's times. Built on the stack
+/// once per step.
+#[derive(Clone, Copy)]
+pub(crate) struct StepTerms<'a> {
+    /// Static real potential `V`.
+    pub(crate) v: &'a Array2<f64>,
+    /// Drive shape and profile.
+    pub(crate) drive: Option<&'a (Array2<f64>, TimeProfile)>,
+    /// Absorption rate `W`.
+    pub(crate) cap: Option<&'a Array2<f64>>,
+    /// Gross-Pitaevskii coefficient.
+    pub(crate) g: f64,
+    pub(crate) dt: f64,
+    /// Time at the step's start.
+    pub(crate) t: f64,
+    pub(crate) imaginary: bool,
+}
+
 /// Imaginary-time bookkeeping.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Relax {
@@ -179,23 +198,19 @@ impl QuantumSolver {
         let s = 1.0 / n0.sqrt();
         psi.mapv_inplace(|z| z * s);
 
+        let terms = StepTerms {
+            v: &v,
+            drive: drive.as_ref(),
+            cap: cap.as_ref(),
+            g: params.g,
+            dt: params.dt,
+            t: 0.0,
+            imaginary: imaginary.is_some(),
+        };
         let engine = match params.method {
-            Method::Strang | Method::Yoshida4 => Engine::Split(build_split(
-                &params,
-                &v,
-                cap.as_ref(),
-                drive.is_some(),
-                imaginary.is_some(),
-            )?),
+            Method::Strang | Method::Yoshida4 => Engine::Split(build_split(&params, &terms)?),
             Method::FiniteDifference { order, boundaries } => Engine::Fd(Box::new(build_fd(
-                &params,
-                order,
-                boundaries,
-                &v,
-                drive.as_ref(),
-                cap.as_ref(),
-                &psi,
-                imaginary.is_some(),
+                &params, order, boundaries, &terms, &psi,
             )?)),
         };
         let flux = params
@@ -286,29 +301,18 @@ impl QuantumSolver {
     /// Advances one step (real or imaginary time). Allocates nothing.
     pub fn step(&mut self) {
         let imaginary = self.relax.is_some();
+        let terms = StepTerms {
+            v: &self.v,
+            drive: self.drive.as_ref(),
+            cap: self.cap.as_ref(),
+            g: self.params.g,
+            dt: self.params.dt,
+            t: self.time,
+            imaginary,
+        };
         match &mut self.engine {
-            Engine::Split(ss) => split_step(
-                ss,
-                &mut self.psi,
-                &self.v,
-                self.drive.as_ref(),
-                self.cap.as_ref(),
-                self.params.g,
-                self.params.dt,
-                self.time,
-                imaginary,
-            ),
-            Engine::Fd(fd) => fd_step(
-                fd,
-                &mut self.psi,
-                &self.v,
-                self.drive.as_ref(),
-                self.cap.as_ref(),
-                self.params.g,
-                self.params.dt,
-                self.time,
-                imaginary,
-            ),
+            Engine::Split(ss) => split_step(ss, &mut self.psi, &terms),
+            Engine::Fd(fd) => fd_step(fd, &mut self.psi, &terms),
         }
         self.steps += 1;
         self.time = self.steps as f64 * self.params.dt;

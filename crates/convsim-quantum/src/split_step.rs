@@ -6,7 +6,8 @@ use convsim_core::{Complex64, SpectralPlan};
 use ndarray::{Array2, Zip};
 
 use crate::error::Result;
-use crate::params::{Method, QuantumParams, TimeProfile};
+use crate::params::{Method, QuantumParams};
+use crate::solver::StepTerms;
 
 /// Yoshida's triple-jump weights: `w1 = 1 / (2 - 2^(1/3))`, `w0 = 1 - 2 w1` (negative).
 pub(crate) fn yoshida_weights() -> (f64, f64) {
@@ -48,13 +49,14 @@ pub(crate) struct SplitStep {
 }
 
 /// Builds the split-step engine.
-pub(crate) fn build_split(
-    p: &QuantumParams,
-    v: &Array2<f64>,
-    cap: Option<&Array2<f64>>,
-    has_drive: bool,
-    imaginary: bool,
-) -> Result<SplitStep> {
+pub(crate) fn build_split(p: &QuantumParams, terms: &StepTerms<'_>) -> Result<SplitStep> {
+    let StepTerms {
+        v,
+        drive,
+        cap,
+        imaginary,
+        ..
+    } = *terms;
     let g = p.grid;
     let (m, dt) = (p.mass, p.dt);
     let (weights, pots): (Vec<f64>, Vec<Vec<(f64, f64)>>) = match p.method {
@@ -102,7 +104,7 @@ pub(crate) fn build_split(
             SpectralPlan::<Complex64>::new_separable([g.ny, g.nx], spacing, h, h)
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let dynamic = has_drive || p.g != 0.0;
+    let dynamic = drive.is_some() || p.g != 0.0;
     let mut totals: Vec<f64> = Vec::new();
     let mut pot_steps = Vec::new();
     for parts in pots {
@@ -366,29 +368,12 @@ pub(crate) struct PotRows<'a> {
     pub(crate) a: f64,
     /// Drive amplitude integrated over the merged sub-steps: `sum a_i f(t + tau_i dt) dt`.
     pub(crate) d: f64,
-    pub(crate) v: &'a Array2<f64>,
-    pub(crate) drive: Option<&'a Array2<f64>>,
-    pub(crate) cap: Option<&'a Array2<f64>>,
-    pub(crate) g: f64,
-    pub(crate) imaginary: bool,
+    pub(crate) terms: StepTerms<'a>,
 }
 
 impl<'a> PotRows<'a> {
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the solver's potential, drive and absorber with the step's times, each borrowed separately from the solver"
-    )]
-    fn new(
-        pot: &PotStep,
-        factors: &'a [Factor],
-        v: &'a Array2<f64>,
-        drive: Option<&'a (Array2<f64>, TimeProfile)>,
-        cap: Option<&'a Array2<f64>>,
-        g: f64,
-        dt: f64,
-        t: f64,
-        imaginary: bool,
-    ) -> Self {
+    fn new(pot: &PotStep, factors: &'a [Factor], terms: &StepTerms<'a>) -> Self {
+        let StepTerms { drive, dt, t, .. } = *terms;
         let d = drive.map_or(0.0, |(_, prof)| {
             pot.parts
                 .iter()
@@ -400,11 +385,7 @@ impl<'a> PotRows<'a> {
             factor: factors.get(pot.factor),
             a: pot.total * dt,
             d,
-            v,
-            drive: drive.map(|(s, _)| s),
-            cap,
-            g,
-            imaginary,
+            terms: *terms,
         }
     }
 
@@ -414,13 +395,21 @@ impl<'a> PotRows<'a> {
             f.apply_row(i, row);
             return;
         }
-        let vr = self.v.row(i);
-        let sr = self.drive.map(|s| s.row(i));
-        let wr = self.cap.map(|w| w.row(i));
-        let (a, d, g) = (self.a, self.d, self.g);
+        let StepTerms {
+            v,
+            drive,
+            cap,
+            g,
+            imaginary,
+            ..
+        } = self.terms;
+        let vr = v.row(i);
+        let sr = drive.map(|(s, _)| s.row(i));
+        let wr = cap.map(|w| w.row(i));
+        let (a, d) = (self.a, self.d);
         for (j, p) in row.iter_mut().enumerate() {
             let phase = a * (vr[j] + g * p.norm_sqr()) + sr.map_or(0.0, |s| d * s[j]);
-            if self.imaginary {
+            if imaginary {
                 *p *= (-phase).exp();
             } else {
                 let damp = wr.map_or(1.0, |w| (-a * w[j]).exp());
@@ -432,21 +421,8 @@ impl<'a> PotRows<'a> {
 
 /// One split-step time step: `pots[0] K pots[1] K ... pots[s]`, each potential sub-step fused
 /// into the row pass of the kinetic step next to it.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the step's engine is borrowed mutably next to the solver's other fields (potential, drive, absorber), so they travel as separate borrows"
-)]
-pub(crate) fn split_step(
-    ss: &mut SplitStep,
-    psi: &mut Array2<Complex64>,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
-    g: f64,
-    dt: f64,
-    t: f64,
-    imaginary: bool,
-) {
+pub(crate) fn split_step(ss: &mut SplitStep, psi: &mut Array2<Complex64>, terms: &StepTerms<'_>) {
+    let StepTerms { v, g, dt, .. } = *terms;
     if !ss.frozen.is_empty() {
         // Imaginary time, nonlinear (Strang only): freeze V + g |psi_n|^2 for the whole step.
         let h = 0.5 * dt;
@@ -464,8 +440,7 @@ pub(crate) fn split_step(
         return;
     }
     let n = ss.kin.len();
-    let rows =
-        |k: usize| PotRows::new(&ss.pots[k], &ss.factors, v, drive, cap, g, dt, t, imaginary);
+    let rows = |k: usize| PotRows::new(&ss.pots[k], &ss.factors, terms);
     for s in 0..n {
         let pre = rows(s);
         let post = (s + 1 == n).then(|| rows(n));
