@@ -2,7 +2,7 @@
 //! check, and its time step.
 
 use convsim_core::stencil::{central_weights, laplacian};
-use convsim_core::{Complex64, ConvPlan, Kernel2, Method as ConvMethod};
+use convsim_core::{Complex64, ConvPlan, Isa, Kernel2, Method as ConvMethod, Simd};
 use ndarray::{Array2, Zip};
 
 use crate::error::{QuantumError, Result, invalid};
@@ -14,11 +14,44 @@ use crate::stability::{rk4_limit_rectangle, rk4_real_limit, second_difference_sy
 pub(crate) struct FiniteDiff {
     /// Convolution by `-(1/2m) L_h` (the kinetic operator).
     pub(crate) plan: ConvPlan<Complex64>,
+    /// What the plan was built from, to rebuild it under another SIMD limit.
+    kernel: Kernel2<Complex64>,
+    boundaries: convsim_core::Boundaries,
+    /// The plan's instruction set (its recipe's `isa`).
+    pub(crate) isa: Isa,
     pub(crate) k: Array2<Complex64>,
     pub(crate) stage: Array2<Complex64>,
     pub(crate) acc: Array2<Complex64>,
     /// The stability limit enforced at build time.
     pub(crate) dt_max: f64,
+}
+
+impl FiniteDiff {
+    /// Rebuilds the stencil plan with the instruction set capped at `simd`.
+    ///
+    /// # Panics
+    /// Never: the same plan was built from the same kernel and boundaries at construction.
+    pub(crate) fn set_simd(&mut self, simd: Simd) {
+        let shape = self.plan.input_shape();
+        self.plan = stencil_plan(shape, &self.kernel, self.boundaries, simd)
+            .expect("the same plan was built at construction");
+        self.isa = Isa::detect_up_to(simd);
+    }
+}
+
+/// The kinetic stencil's plan: direct, whatever the kernel's size (RK4 applies it four times a
+/// step on small stencils).
+fn stencil_plan(
+    shape: [usize; 2],
+    kernel: &Kernel2<Complex64>,
+    boundaries: convsim_core::Boundaries,
+    simd: Simd,
+) -> Result<ConvPlan<Complex64>> {
+    Ok(ConvPlan::builder(shape, kernel.clone())
+        .boundaries(boundaries)
+        .method(ConvMethod::Direct)
+        .simd(simd)
+        .build()?)
 }
 
 /// Builds the finite-difference engine and checks `dt` against the RK4 stability limit, for the
@@ -56,10 +89,7 @@ pub(crate) fn build_fd(
     };
     let taps = kernel.taps().mapv(|t| Complex64::new(s * t, 0.0));
     let kernel = Kernel2::new(taps)?;
-    let plan = ConvPlan::builder([g.ny, g.nx], kernel)
-        .boundaries(boundaries)
-        .method(ConvMethod::Direct)
-        .build()?;
+    let plan = stencil_plan([g.ny, g.nx], &kernel, boundaries, Simd::Best)?;
     // Spectrum of H_h: kinetic part in [0, kmax], potential in [vmin, vmax] (+ drive, + g rho).
     let sym = second_difference_symbol_max(&w);
     let kmax =
@@ -111,6 +141,9 @@ pub(crate) fn build_fd(
     let z = Array2::<Complex64>::zeros((g.ny, g.nx));
     Ok(FiniteDiff {
         plan,
+        kernel,
+        boundaries,
+        isa: Isa::detect_up_to(Simd::Best),
         k: z.clone(),
         stage: z.clone(),
         acc: z,

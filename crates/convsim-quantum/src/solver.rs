@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use convsim_core::{AxisFactors, Boundary, Complex64, Grid, Sides, Source};
+use convsim_core::{AxisFactors, Boundary, Complex64, Grid, Isa, Sides, Simd, Source};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -293,6 +293,26 @@ impl QuantumSolver {
         }
     }
 
+    /// Caps the instruction set of the stepping loops (default [`Simd::Best`]): the split-step
+    /// potential factors and kinetic products, or the finite-difference stencil (its plan is
+    /// rebuilt). `Portable` runs the same operations without fused multiply-adds, so results
+    /// agree to rounding.
+    pub fn set_simd(&mut self, simd: Simd) {
+        match &mut self.engine {
+            Engine::Split(ss) => ss.set_simd(simd),
+            Engine::Fd(fd) => fd.set_simd(simd),
+        }
+    }
+
+    /// The instruction set the stepping loops run on.
+    #[must_use]
+    pub fn isa(&self) -> Isa {
+        match &self.engine {
+            Engine::Split(ss) => ss.isa,
+            Engine::Fd(fd) => fd.isa,
+        }
+    }
+
     /// Drive amplitude `profile(t)` (0 without a drive).
     pub(crate) fn drive_at(&self, t: f64) -> f64 {
         self.drive.as_ref().map_or(0.0, |(_, p)| p.at(t))
@@ -350,8 +370,9 @@ impl QuantumSolver {
             Engine::Split(ss) if fast && n > 1 && ss.merged.is_some() => {
                 let half = &ss.factors[ss.pots[0].factor];
                 let full = ss.merged.as_ref().expect("checked by the match guard");
-                let apply = |i: usize, r: &mut [Complex64]| half.apply_row(i, r);
-                let mid = |i: usize, r: &mut [Complex64]| full.apply_row(i, r);
+                let isa = ss.isa;
+                let apply = |i: usize, r: &mut [Complex64]| half.apply_row(isa, i, r);
+                let mid = |i: usize, r: &mut [Complex64]| full.apply_row(isa, i, r);
                 let plan = &mut ss.kinetic[0];
                 let psi = &mut self.psi;
                 convsim_core::sim::in_usize_chunks(n, |k| {

@@ -1,8 +1,8 @@
 //! The split-step Fourier engine: its construction (merged potential sub-steps, kinetic
 //! propagators, static factors split into axis terms plus a patch) and its time step.
 
-use convsim_core::spectral::mul_line_scaled;
-use convsim_core::{Complex64, SpectralPlan};
+use convsim_core::spectral::mul_line_scaled_isa;
+use convsim_core::{Complex64, Isa, Simd, SpectralPlan};
 use ndarray::{Array2, Zip};
 
 use crate::error::Result;
@@ -46,6 +46,19 @@ pub(crate) struct SplitStep {
     /// (Strang) splitting of a linear operator and its fixed point is the self-consistent
     /// ground state up to O(dt^2); empty otherwise.
     pub(crate) frozen: Array2<f64>,
+    /// The instruction set of the factors' products, from [`Isa::detect_up_to`] (capped at
+    /// AVX2: the products have no AVX-512 variant); the kinetic plans hold the same choice.
+    pub(crate) isa: Isa,
+}
+
+impl SplitStep {
+    /// Caps the instruction set of the potential factors and kinetic products.
+    pub(crate) fn set_simd(&mut self, simd: Simd) {
+        self.isa = Isa::detect_up_to(simd).at_most_avx2();
+        for k in &mut self.kinetic {
+            k.set_simd(simd);
+        }
+    }
 }
 
 /// Builds the split-step engine.
@@ -141,6 +154,7 @@ pub(crate) fn build_split(p: &QuantumParams, terms: &StepTerms<'_>) -> Result<Sp
         factors,
         merged,
         frozen,
+        isa: Isa::detect_up_to(Simd::Best).at_most_avx2(),
     })
 }
 
@@ -259,17 +273,19 @@ impl Factor {
         Factor::Full(f)
     }
 
-    /// Multiplies row `i` of `psi` by the factor's row `i`.
-    pub(crate) fn apply_row(&self, i: usize, row: &mut [Complex64]) {
+    /// Multiplies row `i` of `psi` by the factor's row `i`, on `isa` (the engine's
+    /// [`SplitStep::isa`]).
+    pub(crate) fn apply_row(&self, isa: Isa, i: usize, row: &mut [Complex64]) {
         match self {
             Factor::Full(f) => {
                 let f = f.row(i);
                 let f = f
                     .as_slice()
                     .expect("potential factors are built in standard layout");
-                mul_line_scaled(row, f, None);
+                // SAFETY: `isa` is the engine's, from `Isa::detect_up_to`.
+                unsafe { mul_line_scaled_isa(isa, row, f, None) };
             }
-            Factor::Outer { col, row: fr } => outer_row(col[i], fr, row),
+            Factor::Outer { col, row: fr } => outer_row(isa, col[i], fr, row),
             Factor::Patched {
                 col,
                 row: fr,
@@ -277,20 +293,22 @@ impl Factor {
                 cols,
                 patch,
             } => {
-                outer_row(col[i], fr, row);
+                outer_row(isa, col[i], fr, row);
                 if (rows.0..rows.1).contains(&i) {
                     let pr = patch.row(i - rows.0);
                     let pr = pr.as_slice().expect("patches are built in standard layout");
-                    mul_line_scaled(&mut row[cols.0..cols.1], pr, None);
+                    // SAFETY: as above.
+                    unsafe { mul_line_scaled_isa(isa, &mut row[cols.0..cols.1], pr, None) };
                 }
             }
         }
     }
 }
 
-/// `row[j] *= f[j] * c`.
-pub(crate) fn outer_row(c: Complex64, f: &[Complex64], row: &mut [Complex64]) {
-    mul_line_scaled(row, f, Some(c));
+/// `row[j] *= f[j] * c`, on `isa` (the engine's [`SplitStep::isa`]).
+pub(crate) fn outer_row(isa: Isa, c: Complex64, f: &[Complex64], row: &mut [Complex64]) {
+    // SAFETY: `isa` is the engine's, from `Isa::detect_up_to`.
+    unsafe { mul_line_scaled_isa(isa, row, f, Some(c)) };
 }
 
 /// Splits `a[i, j] = f[i] + g[j] + r[i, j]` with `r` zero (to rounding: 8 ulps of `max |a|`,
@@ -369,10 +387,12 @@ pub(crate) struct PotRows<'a> {
     /// Drive amplitude integrated over the merged sub-steps: `sum a_i f(t + tau_i dt) dt`.
     pub(crate) d: f64,
     pub(crate) terms: StepTerms<'a>,
+    /// The engine's instruction set for the factor's products.
+    pub(crate) isa: Isa,
 }
 
 impl<'a> PotRows<'a> {
-    fn new(pot: &PotStep, factors: &'a [Factor], terms: &StepTerms<'a>) -> Self {
+    fn new(pot: &PotStep, factors: &'a [Factor], isa: Isa, terms: &StepTerms<'a>) -> Self {
         let StepTerms { drive, dt, t, .. } = *terms;
         let d = drive.map_or(0.0, |(_, prof)| {
             pot.parts
@@ -386,13 +406,14 @@ impl<'a> PotRows<'a> {
             a: pot.total * dt,
             d,
             terms: *terms,
+            isa,
         }
     }
 
     /// Applies the sub-step to row `i` of `psi`.
     fn row(&self, i: usize, row: &mut [Complex64]) {
         if let Some(f) = self.factor {
-            f.apply_row(i, row);
+            f.apply_row(self.isa, i, row);
             return;
         }
         let StepTerms {
@@ -440,7 +461,7 @@ pub(crate) fn split_step(ss: &mut SplitStep, psi: &mut Array2<Complex64>, terms:
         return;
     }
     let n = ss.kin.len();
-    let rows = |k: usize| PotRows::new(&ss.pots[k], &ss.factors, terms);
+    let rows = |k: usize| PotRows::new(&ss.pots[k], &ss.factors, ss.isa, terms);
     for s in 0..n {
         let pre = rows(s);
         let post = (s + 1 == n).then(|| rows(n));
@@ -470,7 +491,11 @@ mod tests {
     fn factor_table(f: &Factor, shape: (usize, usize)) -> Array2<Complex64> {
         let mut t = Array2::from_elem(shape, Complex64::new(1.0, 0.0));
         for (i, mut row) in t.outer_iter_mut().enumerate() {
-            f.apply_row(i, row.as_slice_mut().unwrap());
+            f.apply_row(
+                Isa::detect_up_to(Simd::Best),
+                i,
+                row.as_slice_mut().unwrap(),
+            );
         }
         t
     }
