@@ -124,7 +124,7 @@ pub(crate) fn calibration() -> Calibration {
         let mut op = Array2::<f64>::zeros((pn, pn));
         let kp = Array2::from_shape_fn((pk, pk), |(i, j)| 1.0 + (i + 2 * j) as f64 * 0.01);
         let kp = Kernel2::new(kp).expect("31x31");
-        let t_block = time_apply(kp.clone(), Method::OverlapAdd, &xp, &mut op);
+        let t_block = time_apply(kp.clone(), Method::OverlapSave, &xp, &mut op);
         let t_fft = time_apply(kp, Method::Fft, &xp, &mut op);
         let g = AxisGeometry::new(Padding::Same);
         let r = resolve_axis(pn, pk, pk / 2, &g, "y").expect("probe axis");
@@ -132,7 +132,7 @@ pub(crate) fn calibration() -> Calibration {
         let shape = crate::fft::planned_shape::<f64>(&r, &r, &bounds);
         let inputs = pn * pn;
         // Clamped so that one noisy probe cannot push Auto far off.
-        c.block_scale = (t_block / overlap_add_cost_with::<f64>(&c, &r, &r).0).clamp(0.5, 4.0);
+        c.block_scale = (t_block / overlap_save_cost_with::<f64>(&c, &r, &r).0).clamp(0.5, 4.0);
         c.fft_scale = (t_fft / fft_cost_with::<f64>(&c, shape, inputs, inputs)).clamp(0.5, 4.0);
         c
     })
@@ -162,29 +162,29 @@ pub(crate) fn direct_cost<T: Element>(
     outputs as f64 * taps_per_output * tap * f + (inputs + outputs) as f64 * c.stream * f
 }
 
-/// Estimated seconds of the block method (`OverlapAdd`) for the blocks it would choose, and
-/// that choice `(fy, fx)`: [`crate::overlap_add::block_work`] (blocks x weighted `n log2 n` per block,
+/// Estimated seconds of the block method (`OverlapSave`) for the blocks it would choose, and
+/// that choice `(fy, fx)`: [`crate::overlap_save::block_work`] (blocks x weighted `n log2 n` per block,
 /// rounded up to whole rounds over the threads, cache penalty) in units of the calibrated FFT
 /// cost, plus streaming the input and output once.
-pub(crate) fn overlap_add_cost<T: Element>(
+pub(crate) fn overlap_save_cost<T: Element>(
     ry: &crate::ResolvedAxis,
     rx: &crate::ResolvedAxis,
 ) -> (f64, [usize; 2]) {
     let c = calibration();
-    let (t, blocks) = overlap_add_cost_with::<T>(&c, ry, rx);
+    let (t, blocks) = overlap_save_cost_with::<T>(&c, ry, rx);
     (t * c.block_scale, blocks)
 }
 
-/// [`overlap_add_cost`] for given unit costs, without the probe's scale.
-fn overlap_add_cost_with<T: Element>(
+/// [`overlap_save_cost`] for given unit costs, without the probe's scale.
+fn overlap_save_cost_with<T: Element>(
     c: &Calibration,
     ry: &crate::ResolvedAxis,
     rx: &crate::ResolvedAxis,
 ) -> (f64, [usize; 2]) {
     let threads = rayon::current_num_threads().max(1);
-    let (by, bx) = crate::overlap_add::choose_blocks::<T>(ry, rx, None);
+    let (by, bx) = crate::overlap_save::choose_blocks::<T>(ry, rx, None);
     let cx = if T::IS_COMPLEX { bx.f } else { bx.f / 2 + 1 };
-    let work = crate::overlap_add::block_work(
+    let work = crate::overlap_save::block_work(
         by,
         bx,
         by.f * cx * 2 * std::mem::size_of::<T::Real>(),

@@ -48,7 +48,7 @@ pub mod fp;
 pub mod geometry;
 pub mod kernel;
 pub mod memory;
-mod overlap_add;
+mod overlap_save;
 pub mod plan;
 pub mod reference;
 pub mod sim;

@@ -23,7 +23,7 @@
 //! **NaN and infinity** are not checked per apply; they spread as IEEE arithmetic carries them
 //! through each method: a non-finite input sample reaches only the outputs whose window reads
 //! it with [`Method::Direct`], every output with [`Method::Fft`], and the outputs of the blocks
-//! that read it with [`Method::OverlapAdd`]; a non-finite tap reaches every output with every
+//! that read it with [`Method::OverlapSave`]; a non-finite tap reaches every output with every
 //! method (such a kernel is never split into separable factors). FFT rounding is bounded
 //! relative to `sum |w| |x|` over a sample's window, so outputs that cancel are less accurate
 //! relative to themselves. Details and tests: `docs/conventions.md`, "Non-finite values".
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::cost;
 use crate::direct::Direct;
 use crate::fft::{self, FftConv};
-use crate::overlap_add::OverlapAdd;
+use crate::overlap_save::OverlapSave;
 use crate::simd::{Isa, Simd};
 use crate::{
     Boundaries, Boundary, Element, Geometry, Kernel, Orientation, ResolvedAxis, Result,
@@ -57,11 +57,22 @@ pub enum Method {
     /// Block FFTs: the output is tiled into blocks, each computed from its window of the
     /// padded input with one cache-sized transform (overlap-save; see the user guide's
     /// conventions page). Kernels much smaller than the image, or images too large for one
-    /// transform to stay in cache.
-    OverlapAdd,
+    /// transform to stay in cache. Named `overlap_save`; the old name `overlap_add` is still
+    /// read (recipes, configs).
+    #[serde(alias = "overlap_add")]
+    OverlapSave,
 }
 
 impl Method {
+    /// The old name of [`Method::OverlapSave`], which the block method never was (it keeps the
+    /// valid part of each block's circular correlation; no block adds into another's output).
+    #[deprecated(since = "0.1.0", note = "renamed `Method::OverlapSave`")]
+    #[allow(
+        non_upper_case_globals,
+        reason = "spelled as the variant it stands in for, so that old code compiles unchanged"
+    )]
+    pub const OverlapAdd: Method = Method::OverlapSave;
+
     /// Lowercase name.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -69,7 +80,7 @@ impl Method {
             Method::Auto => "auto",
             Method::Direct => "direct",
             Method::Fft => "fft",
-            Method::OverlapAdd => "overlap_add",
+            Method::OverlapSave => "overlap_save",
         }
     }
 }
@@ -108,12 +119,12 @@ pub struct Recipe {
     /// Dilation `(dy, dx)`.
     pub dilation: [usize; 2],
     /// FFT size `(fy, fx)`: of the whole transform for `Fft`, of one block's transform for
-    /// `OverlapAdd`; `None` for direct.
+    /// `OverlapSave`; `None` for direct.
     pub fft_shape: Option<[usize; 2]>,
-    /// `OverlapAdd` only: output samples per block `(by, bx)`.
+    /// `OverlapSave` only: output samples per block `(by, bx)`.
     #[serde(default)]
     pub block_shape: Option<[usize; 2]>,
-    /// `OverlapAdd` only: number of blocks along `(y, x)`.
+    /// `OverlapSave` only: number of blocks along `(y, x)`.
     #[serde(default)]
     pub blocks: Option<[usize; 2]>,
     /// Number of parallel tasks the work is split into (results do not depend on it).
@@ -193,7 +204,7 @@ pub struct ConvPlanBuilder<T> {
 }
 
 impl<T: Element> ConvPlanBuilder<T> {
-    /// `OverlapAdd` only: block transform lengths `(fy, fx)` instead of the cost model's choice
+    /// `OverlapSave` only: block transform lengths `(fy, fx)` instead of the cost model's choice
     /// (each rounded up to a fast size of at least the effective kernel length, and capped at
     /// one block per axis). For tuning studies and tests; results do not depend on it beyond
     /// rounding.
@@ -249,7 +260,7 @@ impl<T: Element> ConvPlanBuilder<T> {
 enum Engine<T: Element> {
     Direct(Box<Direct<T>>),
     Fft(Box<FftConv<T>>),
-    OverlapAdd(Box<OverlapAdd<T>>),
+    OverlapSave(Box<OverlapSave<T>>),
 }
 
 /// A convolution planned once and applied many times. See the [module docs](self).
@@ -342,7 +353,7 @@ impl<T: Element> ConvPlan<T> {
             // Halo tiles always run direct (documented on `Boundary::Halo`'s guide section): it
             // reproduces the whole-domain direct result bitwise, tile by tile.
             _ if halo => Method::Direct,
-            Method::Direct | Method::Fft | Method::OverlapAdd => b.method,
+            Method::Direct | Method::Fft | Method::OverlapSave => b.method,
             // Small stencils are always direct: no FFT beats 25 multiply-adds per sample, and
             // solvers building such plans never pay for the calibration.
             Method::Auto if direct_taps <= 25.0 => Method::Direct,
@@ -362,15 +373,15 @@ impl<T: Element> ConvPlan<T> {
                     variant: format!("{}x{}", shape[0], shape[1]),
                     seconds: f,
                 });
-                let (o, oshape) = cost::overlap_add_cost::<T>(&ry, &rx);
+                let (o, oshape) = cost::overlap_save_cost::<T>(&ry, &rx);
                 estimates.push(MethodEstimate {
-                    method: Method::OverlapAdd,
+                    method: Method::OverlapSave,
                     variant: format!("blocks {}x{}", oshape[0], oshape[1]),
                     seconds: o,
                 });
                 // The cheaper transform method, and it only if clearly cheaper than direct.
                 let transform = if o < f {
-                    Method::OverlapAdd
+                    Method::OverlapSave
                 } else {
                     Method::Fft
                 };
@@ -383,8 +394,8 @@ impl<T: Element> ConvPlan<T> {
         };
         let mut blocks = None;
         let mut engine_isa = isa;
-        let (engine, variant, fft_shape, tasks) = if method == Method::OverlapAdd {
-            let o = OverlapAdd::new(b.shape, &taps, &b.boundaries, ry, rx, b.block_fft, isa);
+        let (engine, variant, fft_shape, tasks) = if method == Method::OverlapSave {
+            let o = OverlapSave::new(b.shape, &taps, &b.boundaries, ry, rx, b.block_fft, isa);
             engine_isa = o.isa();
             blocks = Some((o.block_outputs(), o.blocks()));
             let variant = if T::IS_COMPLEX {
@@ -394,7 +405,7 @@ impl<T: Element> ConvPlan<T> {
             };
             let (shape, tasks) = (o.fft_shape(), o.tasks());
             (
-                Engine::OverlapAdd(Box::new(o)),
+                Engine::OverlapSave(Box::new(o)),
                 variant.to_string(),
                 Some(shape),
                 tasks,
@@ -495,10 +506,10 @@ impl<T: Element> ConvPlan<T> {
     /// # Panics
     /// If `input` or `output` do not have the planned shapes.
     pub fn apply(&mut self, input: ArrayView2<'_, T>, output: ArrayViewMut2<'_, T>) {
-        if matches!(self.engine, Engine::OverlapAdd(_)) {
+        if matches!(self.engine, Engine::OverlapSave(_)) {
             self.check_shapes(input.dim(), output.dim());
         }
-        if let Engine::OverlapAdd(o) = &mut self.engine {
+        if let Engine::OverlapSave(o) = &mut self.engine {
             // Blocks write their outputs in place: no row epilogue, no staging copy.
             o.apply(input, output);
             return;
@@ -537,7 +548,7 @@ impl<T: Element> ConvPlan<T> {
                 d.apply_with(input, output, &epilogue);
             }
             Engine::Fft(f) => f.apply_with(input, output, &epilogue),
-            Engine::OverlapAdd(o) => o.apply_with(input, output, &epilogue),
+            Engine::OverlapSave(o) => o.apply_with(input, output, &epilogue),
         }
     }
 }

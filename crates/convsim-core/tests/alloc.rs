@@ -532,7 +532,7 @@ fn fft_channels_and_spectral_allocate_nothing() {
 }
 
 #[test]
-fn overlap_add_allocates_nothing() {
+fn overlap_save_allocates_nothing() {
     let _guard = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -583,13 +583,13 @@ fn overlap_add_allocates_nothing() {
         for (name, n) in cases {
             assert_eq!(
                 n, 0,
-                "overlap-add {name} in a {threads}-thread pool: {n} allocations in 20 applies"
+                "overlap-save {name} in a {threads}-thread pool: {n} allocations in 20 applies"
             );
         }
     }
 }
 
-/// Allocations of 20 applies of an overlap-add plan on a 37x29 image with a 5x4 kernel; with
+/// Allocations of 20 applies of an overlap-save plan on a 37x29 image with a 5x4 kernel; with
 /// `with`, `apply_with` into both a contiguous and a transposed (strided rows) output.
 fn oa_allocs<T: Random>(
     p: &Pool,
@@ -605,7 +605,7 @@ fn oa_allocs<T: Random>(
         let mut builder = ConvPlan::builder([37, 29], k)
             .boundaries(b)
             .geometry(g)
-            .method(Method::OverlapAdd);
+            .method(Method::OverlapSave);
         if let Some(f) = block {
             builder = builder.block_fft_len(f);
         }

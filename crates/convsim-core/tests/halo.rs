@@ -205,7 +205,7 @@ fn tiles_reassemble_whole_domain_bitwise_f32() {
 
 #[test]
 fn every_method_request_is_routed_to_direct() {
-    // Auto would pick FFT for a dense 11 x 11 kernel on a large image; Fft and OverlapAdd are
+    // Auto would pick FFT for a dense 11 x 11 kernel on a large image; Fft and OverlapSave are
     // explicit requests: a halo plan runs direct in every case and says so in its recipe.
     let mut r = rng(11);
     let u: Array2<f64> = random_array(&mut r, 37, 50);
@@ -213,7 +213,7 @@ fn every_method_request_is_routed_to_direct() {
     for m in [
         Method::Auto,
         Method::Fft,
-        Method::OverlapAdd,
+        Method::OverlapSave,
         Method::Direct,
     ] {
         check_tiled(

@@ -22,14 +22,14 @@ const METHODS: [Method; 4] = [
     Method::Direct,
     Method::Auto,
     Method::Fft,
-    Method::OverlapAdd,
+    Method::OverlapSave,
 ];
 
 fn apply(input: &Array2<f64>, k: &Kernel<f64>, b: Boundaries, m: Method) -> Array2<f64> {
     let mut builder = ConvPlan::builder([input.nrows(), input.ncols()], k.clone())
         .boundaries(b)
         .method(m);
-    if m == Method::OverlapAdd {
+    if m == Method::OverlapSave {
         builder = builder.block_fft_len([16, 16]);
     }
     let mut plan = builder.build().unwrap();
@@ -106,7 +106,7 @@ fn a_non_finite_input_is_local_direct_global_fft_and_per_block_overlap_save() {
         apply(&x, &k, b, Method::Fft).iter().all(|v| v.is_nan()),
         "the FFT spreads it everywhere"
     );
-    let os = bad(&apply(&x, &k, b, Method::OverlapAdd));
+    let os = bad(&apply(&x, &k, b, Method::OverlapSave));
     let n = os.iter().filter(|v| **v).count();
     assert!(
         os.iter().zip(&want).all(|(o, w)| *o || !*w),

@@ -2,17 +2,23 @@
 //! check, and its time step.
 
 use convsim_core::stencil::{central_weights, laplacian};
-use convsim_core::{Complex64, ConvPlan, Kernel2, Method as ConvMethod};
+use convsim_core::{Complex64, ConvPlan, Isa, Kernel2, Method as ConvMethod, Simd};
 use ndarray::{Array2, Zip};
 
 use crate::error::{QuantumError, Result, invalid};
 use crate::params::{QuantumParams, TimeProfile};
+use crate::solver::StepTerms;
 use crate::stability::{rk4_limit_rectangle, rk4_real_limit, second_difference_symbol_max};
 
 /// Finite-difference engine: RK4 on `-i H_h psi` with `H_h = -(1/2m) L_h + V + g |psi|^2`.
 pub(crate) struct FiniteDiff {
     /// Convolution by `-(1/2m) L_h` (the kinetic operator).
     pub(crate) plan: ConvPlan<Complex64>,
+    /// What the plan was built from, to rebuild it under another SIMD limit.
+    kernel: Kernel2<Complex64>,
+    boundaries: convsim_core::Boundaries,
+    /// The plan's instruction set (its recipe's `isa`).
+    pub(crate) isa: Isa,
     pub(crate) k: Array2<Complex64>,
     pub(crate) stage: Array2<Complex64>,
     pub(crate) acc: Array2<Complex64>,
@@ -20,21 +26,50 @@ pub(crate) struct FiniteDiff {
     pub(crate) dt_max: f64,
 }
 
-/// Builds the finite-difference engine and checks `dt` against the RK4 stability limit.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the constructor builds the potential, drive, absorber and initial state before the engine that borrows them"
-)]
+impl FiniteDiff {
+    /// Rebuilds the stencil plan with the instruction set capped at `simd`.
+    ///
+    /// # Panics
+    /// Never: the same plan was built from the same kernel and boundaries at construction.
+    pub(crate) fn set_simd(&mut self, simd: Simd) {
+        let shape = self.plan.input_shape();
+        self.plan = stencil_plan(shape, &self.kernel, self.boundaries, simd)
+            .expect("the same plan was built at construction");
+        self.isa = Isa::detect_up_to(simd);
+    }
+}
+
+/// The kinetic stencil's plan: direct, whatever the kernel's size (RK4 applies it four times a
+/// step on small stencils).
+fn stencil_plan(
+    shape: [usize; 2],
+    kernel: &Kernel2<Complex64>,
+    boundaries: convsim_core::Boundaries,
+    simd: Simd,
+) -> Result<ConvPlan<Complex64>> {
+    Ok(ConvPlan::builder(shape, kernel.clone())
+        .boundaries(boundaries)
+        .method(ConvMethod::Direct)
+        .simd(simd)
+        .build()?)
+}
+
+/// Builds the finite-difference engine and checks `dt` against the RK4 stability limit, for the
+/// potential, drive and absorber in `terms` and the initial state `psi`.
 pub(crate) fn build_fd(
     p: &QuantumParams,
     order: usize,
     boundaries: convsim_core::Boundaries,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
+    terms: &StepTerms<'_>,
     psi: &Array2<Complex64>,
-    imaginary: bool,
 ) -> Result<FiniteDiff> {
+    let StepTerms {
+        v,
+        drive,
+        cap,
+        imaginary,
+        ..
+    } = *terms;
     let g = p.grid;
     let m = p.mass;
     if !convsim_core::stencil::LAPLACIAN_ORDERS.contains(&order) {
@@ -54,10 +89,7 @@ pub(crate) fn build_fd(
     };
     let taps = kernel.taps().mapv(|t| Complex64::new(s * t, 0.0));
     let kernel = Kernel2::new(taps)?;
-    let plan = ConvPlan::builder([g.ny, g.nx], kernel)
-        .boundaries(boundaries)
-        .method(ConvMethod::Direct)
-        .build()?;
+    let plan = stencil_plan([g.ny, g.nx], &kernel, boundaries, Simd::Best)?;
     // Spectrum of H_h: kinetic part in [0, kmax], potential in [vmin, vmax] (+ drive, + g rho).
     let sym = second_difference_symbol_max(&w);
     let kmax =
@@ -109,6 +141,9 @@ pub(crate) fn build_fd(
     let z = Array2::<Complex64>::zeros((g.ny, g.nx));
     Ok(FiniteDiff {
         plan,
+        kernel,
+        boundaries,
+        isa: Isa::detect_up_to(Simd::Best),
         k: z.clone(),
         stage: z.clone(),
         acc: z,
@@ -128,23 +163,24 @@ pub(crate) fn profile_bound(p: &TimeProfile) -> f64 {
     }
 }
 
-/// `out = rhs(input)` at time `t`: `-i H psi - W psi` (real time) or `-H psi` (imaginary).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the step's engine is borrowed mutably next to the solver's other fields (potential, drive, absorber), so they travel as separate borrows"
-)]
+/// `out = rhs(input)` at time `t` (not `terms.t`: the RK4 stages evaluate it inside the step):
+/// `-i H psi - W psi` (real time) or `-H psi` (imaginary), `|psi|^2` taken from `density_of`.
 pub(crate) fn fd_rhs(
     plan: &mut ConvPlan<Complex64>,
     input: &Array2<Complex64>,
     density_of: &Array2<Complex64>,
     out: &mut Array2<Complex64>,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
-    g: f64,
+    terms: &StepTerms<'_>,
     t: f64,
-    imaginary: bool,
 ) {
+    let StepTerms {
+        v,
+        drive,
+        cap,
+        g,
+        imaginary,
+        ..
+    } = *terms;
     let f = drive.map_or(0.0, |(_, p)| p.at(t));
     let inp = input.view();
     let den = density_of.view();
@@ -168,21 +204,10 @@ pub(crate) fn fd_rhs(
 }
 
 /// One RK4 step of the finite-difference path.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the step's engine is borrowed mutably next to the solver's other fields (potential, drive, absorber), so they travel as separate borrows"
-)]
-pub(crate) fn fd_step(
-    fd: &mut FiniteDiff,
-    psi: &mut Array2<Complex64>,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
-    g: f64,
-    dt: f64,
-    t: f64,
-    imaginary: bool,
-) {
+pub(crate) fn fd_step(fd: &mut FiniteDiff, psi: &mut Array2<Complex64>, terms: &StepTerms<'_>) {
+    let StepTerms {
+        dt, t, imaginary, ..
+    } = *terms;
     let FiniteDiff {
         plan,
         k,
@@ -194,7 +219,7 @@ pub(crate) fn fd_step(
     // RK4 map is then a polynomial in one linear operator H[rho_n], whose eigenvectors it keeps,
     // so the fixed point is exactly the self-consistent discrete ground state.
 
-    fd_rhs(plan, psi, psi, k, v, drive, cap, g, t, imaginary);
+    fd_rhs(plan, psi, psi, k, terms, t);
     Zip::from(&mut *acc)
         .and(&mut *stage)
         .and(&*psi)
@@ -205,18 +230,7 @@ pub(crate) fn fd_step(
         });
     for (c_next, w_acc, tt) in [(0.5, 1.0 / 3.0, 0.5), (1.0, 1.0 / 3.0, 0.5)] {
         let den: &Array2<Complex64> = if imaginary { psi } else { stage };
-        fd_rhs(
-            plan,
-            stage,
-            den,
-            k,
-            v,
-            drive,
-            cap,
-            g,
-            t + tt * dt,
-            imaginary,
-        );
+        fd_rhs(plan, stage, den, k, terms, t + tt * dt);
         Zip::from(&mut *acc)
             .and(&mut *stage)
             .and(&*psi)
@@ -227,7 +241,7 @@ pub(crate) fn fd_step(
             });
     }
     let den: &Array2<Complex64> = if imaginary { psi } else { stage };
-    fd_rhs(plan, stage, den, k, v, drive, cap, g, t + dt, imaginary);
+    fd_rhs(plan, stage, den, k, terms, t + dt);
     Zip::from(&mut *psi)
         .and(&*acc)
         .and(&*k)

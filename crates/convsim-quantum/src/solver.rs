@@ -5,7 +5,7 @@
 
 use std::sync::Mutex;
 
-use convsim_core::{AxisFactors, Boundary, Complex64, Grid, Sides, Source};
+use convsim_core::{AxisFactors, Boundary, Complex64, Grid, Isa, Sides, Simd, Source};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -26,6 +26,25 @@ use crate::state::{cell_measure, norm};
 enum Engine {
     Split(SplitStep),
     Fd(Box<FiniteDiff>),
+}
+
+/// What a time step reads besides its engine and `psi`: the Hamiltonian's terms, borrowed from
+/// the solver next to the engine it borrows mutably, and the step's times. Built on the stack
+/// once per step.
+#[derive(Clone, Copy)]
+pub(crate) struct StepTerms<'a> {
+    /// Static real potential `V`.
+    pub(crate) v: &'a Array2<f64>,
+    /// Drive shape and profile.
+    pub(crate) drive: Option<&'a (Array2<f64>, TimeProfile)>,
+    /// Absorption rate `W`.
+    pub(crate) cap: Option<&'a Array2<f64>>,
+    /// Gross-Pitaevskii coefficient.
+    pub(crate) g: f64,
+    pub(crate) dt: f64,
+    /// Time at the step's start.
+    pub(crate) t: f64,
+    pub(crate) imaginary: bool,
 }
 
 /// Imaginary-time bookkeeping.
@@ -179,23 +198,19 @@ impl QuantumSolver {
         let s = 1.0 / n0.sqrt();
         psi.mapv_inplace(|z| z * s);
 
+        let terms = StepTerms {
+            v: &v,
+            drive: drive.as_ref(),
+            cap: cap.as_ref(),
+            g: params.g,
+            dt: params.dt,
+            t: 0.0,
+            imaginary: imaginary.is_some(),
+        };
         let engine = match params.method {
-            Method::Strang | Method::Yoshida4 => Engine::Split(build_split(
-                &params,
-                &v,
-                cap.as_ref(),
-                drive.is_some(),
-                imaginary.is_some(),
-            )?),
+            Method::Strang | Method::Yoshida4 => Engine::Split(build_split(&params, &terms)?),
             Method::FiniteDifference { order, boundaries } => Engine::Fd(Box::new(build_fd(
-                &params,
-                order,
-                boundaries,
-                &v,
-                drive.as_ref(),
-                cap.as_ref(),
-                &psi,
-                imaginary.is_some(),
+                &params, order, boundaries, &terms, &psi,
             )?)),
         };
         let flux = params
@@ -278,6 +293,26 @@ impl QuantumSolver {
         }
     }
 
+    /// Caps the instruction set of the stepping loops (default [`Simd::Best`]): the split-step
+    /// potential factors and kinetic products, or the finite-difference stencil (its plan is
+    /// rebuilt). `Portable` runs the same operations without fused multiply-adds, so results
+    /// agree to rounding.
+    pub fn set_simd(&mut self, simd: Simd) {
+        match &mut self.engine {
+            Engine::Split(ss) => ss.set_simd(simd),
+            Engine::Fd(fd) => fd.set_simd(simd),
+        }
+    }
+
+    /// The instruction set the stepping loops run on.
+    #[must_use]
+    pub fn isa(&self) -> Isa {
+        match &self.engine {
+            Engine::Split(ss) => ss.isa,
+            Engine::Fd(fd) => fd.isa,
+        }
+    }
+
     /// Drive amplitude `profile(t)` (0 without a drive).
     pub(crate) fn drive_at(&self, t: f64) -> f64 {
         self.drive.as_ref().map_or(0.0, |(_, p)| p.at(t))
@@ -286,29 +321,18 @@ impl QuantumSolver {
     /// Advances one step (real or imaginary time). Allocates nothing.
     pub fn step(&mut self) {
         let imaginary = self.relax.is_some();
+        let terms = StepTerms {
+            v: &self.v,
+            drive: self.drive.as_ref(),
+            cap: self.cap.as_ref(),
+            g: self.params.g,
+            dt: self.params.dt,
+            t: self.time,
+            imaginary,
+        };
         match &mut self.engine {
-            Engine::Split(ss) => split_step(
-                ss,
-                &mut self.psi,
-                &self.v,
-                self.drive.as_ref(),
-                self.cap.as_ref(),
-                self.params.g,
-                self.params.dt,
-                self.time,
-                imaginary,
-            ),
-            Engine::Fd(fd) => fd_step(
-                fd,
-                &mut self.psi,
-                &self.v,
-                self.drive.as_ref(),
-                self.cap.as_ref(),
-                self.params.g,
-                self.params.dt,
-                self.time,
-                imaginary,
-            ),
+            Engine::Split(ss) => split_step(ss, &mut self.psi, &terms),
+            Engine::Fd(fd) => fd_step(fd, &mut self.psi, &terms),
         }
         self.steps += 1;
         self.time = self.steps as f64 * self.params.dt;
@@ -346,8 +370,9 @@ impl QuantumSolver {
             Engine::Split(ss) if fast && n > 1 && ss.merged.is_some() => {
                 let half = &ss.factors[ss.pots[0].factor];
                 let full = ss.merged.as_ref().expect("checked by the match guard");
-                let apply = |i: usize, r: &mut [Complex64]| half.apply_row(i, r);
-                let mid = |i: usize, r: &mut [Complex64]| full.apply_row(i, r);
+                let isa = ss.isa;
+                let apply = |i: usize, r: &mut [Complex64]| half.apply_row(isa, i, r);
+                let mid = |i: usize, r: &mut [Complex64]| full.apply_row(isa, i, r);
                 let plan = &mut ss.kinetic[0];
                 let psi = &mut self.psi;
                 convsim_core::sim::in_usize_chunks(n, |k| {

@@ -1,12 +1,13 @@
 //! The split-step Fourier engine: its construction (merged potential sub-steps, kinetic
 //! propagators, static factors split into axis terms plus a patch) and its time step.
 
-use convsim_core::spectral::mul_line_scaled;
-use convsim_core::{Complex64, SpectralPlan};
+use convsim_core::spectral::mul_line_scaled_isa;
+use convsim_core::{Complex64, Isa, Simd, SpectralPlan};
 use ndarray::{Array2, Zip};
 
 use crate::error::Result;
-use crate::params::{Method, QuantumParams, TimeProfile};
+use crate::params::{Method, QuantumParams};
+use crate::solver::StepTerms;
 
 /// Yoshida's triple-jump weights: `w1 = 1 / (2 - 2^(1/3))`, `w0 = 1 - 2 w1` (negative).
 pub(crate) fn yoshida_weights() -> (f64, f64) {
@@ -45,16 +46,30 @@ pub(crate) struct SplitStep {
     /// (Strang) splitting of a linear operator and its fixed point is the self-consistent
     /// ground state up to O(dt^2); empty otherwise.
     pub(crate) frozen: Array2<f64>,
+    /// The instruction set of the factors' products, from [`Isa::detect_up_to`] (capped at
+    /// AVX2: the products have no AVX-512 variant); the kinetic plans hold the same choice.
+    pub(crate) isa: Isa,
+}
+
+impl SplitStep {
+    /// Caps the instruction set of the potential factors and kinetic products.
+    pub(crate) fn set_simd(&mut self, simd: Simd) {
+        self.isa = Isa::detect_up_to(simd).at_most_avx2();
+        for k in &mut self.kinetic {
+            k.set_simd(simd);
+        }
+    }
 }
 
 /// Builds the split-step engine.
-pub(crate) fn build_split(
-    p: &QuantumParams,
-    v: &Array2<f64>,
-    cap: Option<&Array2<f64>>,
-    has_drive: bool,
-    imaginary: bool,
-) -> Result<SplitStep> {
+pub(crate) fn build_split(p: &QuantumParams, terms: &StepTerms<'_>) -> Result<SplitStep> {
+    let StepTerms {
+        v,
+        drive,
+        cap,
+        imaginary,
+        ..
+    } = *terms;
     let g = p.grid;
     let (m, dt) = (p.mass, p.dt);
     let (weights, pots): (Vec<f64>, Vec<Vec<(f64, f64)>>) = match p.method {
@@ -102,7 +117,7 @@ pub(crate) fn build_split(
             SpectralPlan::<Complex64>::new_separable([g.ny, g.nx], spacing, h, h)
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let dynamic = has_drive || p.g != 0.0;
+    let dynamic = drive.is_some() || p.g != 0.0;
     let mut totals: Vec<f64> = Vec::new();
     let mut pot_steps = Vec::new();
     for parts in pots {
@@ -139,6 +154,7 @@ pub(crate) fn build_split(
         factors,
         merged,
         frozen,
+        isa: Isa::detect_up_to(Simd::Best).at_most_avx2(),
     })
 }
 
@@ -257,17 +273,19 @@ impl Factor {
         Factor::Full(f)
     }
 
-    /// Multiplies row `i` of `psi` by the factor's row `i`.
-    pub(crate) fn apply_row(&self, i: usize, row: &mut [Complex64]) {
+    /// Multiplies row `i` of `psi` by the factor's row `i`, on `isa` (the engine's
+    /// [`SplitStep::isa`]).
+    pub(crate) fn apply_row(&self, isa: Isa, i: usize, row: &mut [Complex64]) {
         match self {
             Factor::Full(f) => {
                 let f = f.row(i);
                 let f = f
                     .as_slice()
                     .expect("potential factors are built in standard layout");
-                mul_line_scaled(row, f, None);
+                // SAFETY: `isa` is the engine's, from `Isa::detect_up_to`.
+                unsafe { mul_line_scaled_isa(isa, row, f, None) };
             }
-            Factor::Outer { col, row: fr } => outer_row(col[i], fr, row),
+            Factor::Outer { col, row: fr } => outer_row(isa, col[i], fr, row),
             Factor::Patched {
                 col,
                 row: fr,
@@ -275,20 +293,22 @@ impl Factor {
                 cols,
                 patch,
             } => {
-                outer_row(col[i], fr, row);
+                outer_row(isa, col[i], fr, row);
                 if (rows.0..rows.1).contains(&i) {
                     let pr = patch.row(i - rows.0);
                     let pr = pr.as_slice().expect("patches are built in standard layout");
-                    mul_line_scaled(&mut row[cols.0..cols.1], pr, None);
+                    // SAFETY: as above.
+                    unsafe { mul_line_scaled_isa(isa, &mut row[cols.0..cols.1], pr, None) };
                 }
             }
         }
     }
 }
 
-/// `row[j] *= f[j] * c`.
-pub(crate) fn outer_row(c: Complex64, f: &[Complex64], row: &mut [Complex64]) {
-    mul_line_scaled(row, f, Some(c));
+/// `row[j] *= f[j] * c`, on `isa` (the engine's [`SplitStep::isa`]).
+pub(crate) fn outer_row(isa: Isa, c: Complex64, f: &[Complex64], row: &mut [Complex64]) {
+    // SAFETY: `isa` is the engine's, from `Isa::detect_up_to`.
+    unsafe { mul_line_scaled_isa(isa, row, f, Some(c)) };
 }
 
 /// Splits `a[i, j] = f[i] + g[j] + r[i, j]` with `r` zero (to rounding: 8 ulps of `max |a|`,
@@ -366,29 +386,14 @@ pub(crate) struct PotRows<'a> {
     pub(crate) a: f64,
     /// Drive amplitude integrated over the merged sub-steps: `sum a_i f(t + tau_i dt) dt`.
     pub(crate) d: f64,
-    pub(crate) v: &'a Array2<f64>,
-    pub(crate) drive: Option<&'a Array2<f64>>,
-    pub(crate) cap: Option<&'a Array2<f64>>,
-    pub(crate) g: f64,
-    pub(crate) imaginary: bool,
+    pub(crate) terms: StepTerms<'a>,
+    /// The engine's instruction set for the factor's products.
+    pub(crate) isa: Isa,
 }
 
 impl<'a> PotRows<'a> {
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the solver's potential, drive and absorber with the step's times, each borrowed separately from the solver"
-    )]
-    fn new(
-        pot: &PotStep,
-        factors: &'a [Factor],
-        v: &'a Array2<f64>,
-        drive: Option<&'a (Array2<f64>, TimeProfile)>,
-        cap: Option<&'a Array2<f64>>,
-        g: f64,
-        dt: f64,
-        t: f64,
-        imaginary: bool,
-    ) -> Self {
+    fn new(pot: &PotStep, factors: &'a [Factor], isa: Isa, terms: &StepTerms<'a>) -> Self {
+        let StepTerms { drive, dt, t, .. } = *terms;
         let d = drive.map_or(0.0, |(_, prof)| {
             pot.parts
                 .iter()
@@ -400,27 +405,32 @@ impl<'a> PotRows<'a> {
             factor: factors.get(pot.factor),
             a: pot.total * dt,
             d,
-            v,
-            drive: drive.map(|(s, _)| s),
-            cap,
-            g,
-            imaginary,
+            terms: *terms,
+            isa,
         }
     }
 
     /// Applies the sub-step to row `i` of `psi`.
     fn row(&self, i: usize, row: &mut [Complex64]) {
         if let Some(f) = self.factor {
-            f.apply_row(i, row);
+            f.apply_row(self.isa, i, row);
             return;
         }
-        let vr = self.v.row(i);
-        let sr = self.drive.map(|s| s.row(i));
-        let wr = self.cap.map(|w| w.row(i));
-        let (a, d, g) = (self.a, self.d, self.g);
+        let StepTerms {
+            v,
+            drive,
+            cap,
+            g,
+            imaginary,
+            ..
+        } = self.terms;
+        let vr = v.row(i);
+        let sr = drive.map(|(s, _)| s.row(i));
+        let wr = cap.map(|w| w.row(i));
+        let (a, d) = (self.a, self.d);
         for (j, p) in row.iter_mut().enumerate() {
             let phase = a * (vr[j] + g * p.norm_sqr()) + sr.map_or(0.0, |s| d * s[j]);
-            if self.imaginary {
+            if imaginary {
                 *p *= (-phase).exp();
             } else {
                 let damp = wr.map_or(1.0, |w| (-a * w[j]).exp());
@@ -432,21 +442,8 @@ impl<'a> PotRows<'a> {
 
 /// One split-step time step: `pots[0] K pots[1] K ... pots[s]`, each potential sub-step fused
 /// into the row pass of the kinetic step next to it.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the step's engine is borrowed mutably next to the solver's other fields (potential, drive, absorber), so they travel as separate borrows"
-)]
-pub(crate) fn split_step(
-    ss: &mut SplitStep,
-    psi: &mut Array2<Complex64>,
-    v: &Array2<f64>,
-    drive: Option<&(Array2<f64>, TimeProfile)>,
-    cap: Option<&Array2<f64>>,
-    g: f64,
-    dt: f64,
-    t: f64,
-    imaginary: bool,
-) {
+pub(crate) fn split_step(ss: &mut SplitStep, psi: &mut Array2<Complex64>, terms: &StepTerms<'_>) {
+    let StepTerms { v, g, dt, .. } = *terms;
     if !ss.frozen.is_empty() {
         // Imaginary time, nonlinear (Strang only): freeze V + g |psi_n|^2 for the whole step.
         let h = 0.5 * dt;
@@ -464,8 +461,7 @@ pub(crate) fn split_step(
         return;
     }
     let n = ss.kin.len();
-    let rows =
-        |k: usize| PotRows::new(&ss.pots[k], &ss.factors, v, drive, cap, g, dt, t, imaginary);
+    let rows = |k: usize| PotRows::new(&ss.pots[k], &ss.factors, ss.isa, terms);
     for s in 0..n {
         let pre = rows(s);
         let post = (s + 1 == n).then(|| rows(n));
@@ -495,7 +491,11 @@ mod tests {
     fn factor_table(f: &Factor, shape: (usize, usize)) -> Array2<Complex64> {
         let mut t = Array2::from_elem(shape, Complex64::new(1.0, 0.0));
         for (i, mut row) in t.outer_iter_mut().enumerate() {
-            f.apply_row(i, row.as_slice_mut().unwrap());
+            f.apply_row(
+                Isa::detect_up_to(Simd::Best),
+                i,
+                row.as_slice_mut().unwrap(),
+            );
         }
         t
     }

@@ -30,7 +30,7 @@ pub struct BenchArgs {
     /// Timed runs per workload (at least 5).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
-    /// Conv workloads only: run each with every method forced (direct, fft, overlap-add) and
+    /// Conv workloads only: run each with every method forced (direct, fft, overlap-save) and
     /// with auto, printing auto's choice, its cost estimates and its time over the best.
     #[arg(long)]
     pub methods: bool,
@@ -187,7 +187,7 @@ fn run_methods(
         for m in [
             Method::Direct,
             Method::Fft,
-            Method::OverlapAdd,
+            Method::OverlapSave,
             Method::Auto,
         ] {
             let (seconds, recipe) = pool.install(|| {

@@ -4,14 +4,15 @@
 //!    on builders and configs ([`crate::ConvPlanBuilder::simd`],
 //!    [`crate::ChannelConvPlanBuilder::simd`], `convsim_cnn::Conv2dConfig::simd`,
 //!    `convsim_cnn::Activation::simd`), `set_simd(Simd)` on objects built from parameters with no
-//!    builder ([`crate::SpectralPlan::set_simd`], `convsim_seismic::Seismic::set_simd`). The
-//!    default is [`Simd::Best`]; [`Simd::Portable`] is for comparisons and tests.
+//!    builder ([`crate::SpectralPlan::set_simd`], `convsim_seismic::Seismic::set_simd`,
+//!    `convsim_quantum::QuantumSolver::set_simd`). The default is [`Simd::Best`];
+//!    [`Simd::Portable`] is for comparisons and tests.
 //! 2. **The choice is made once.** The plan, layer or solver turns the limit into an [`Isa`]
 //!    with [`Isa::detect_up_to`] (plus [`Isa::at_most_avx2`] where its loops have no AVX-512
 //!    variant) when it is built, stores it (and records it in its recipe where it has one), and
-//!    passes it down; inner loops never test the CPU. The only exception is a free function
-//!    with no plan to hold the choice ([`crate::spectral::mul_line_scaled`]), which detects per
-//!    call (one cached atomic load).
+//!    passes it down; inner loops never test the CPU. A kernel exported for callers outside
+//!    the crate takes the caller's `Isa` the same way ([`crate::spectral::mul_line_scaled_isa`],
+//!    used by the quantum split-step factors).
 //! 3. **A kernel is written once**, as an `#[inline(always)]` body generic over `const FMA: bool`
 //!    (scalar code the compiler vectorises) or over a [`Lanes`] token (explicit vectors). Each
 //!    instruction set gets a thin wrapper compiled with `#[target_feature(enable = ...)]` that
@@ -22,13 +23,15 @@
 //! 4. **Safety.** Calling a wrapper is sound only with an `Isa` from [`Isa::detect_up_to`] (or
 //!    [`Isa::Portable`]), or with a [`Lanes`] token, which exists only once its set was
 //!    detected. A function that takes an `Isa` across a public API is therefore `unsafe`
-//!    (`convsim_cnn::Float::tanh_slice`); plans keep theirs private.
+//!    (`convsim_cnn::Float::tanh_slice`, [`crate::spectral::mul_line_scaled_isa`]); plans keep
+//!    theirs private.
 //! 5. **Results.** AVX2 and AVX-512 run each output's operations in the same order, so they agree
 //!    bitwise. The portable path does not fuse multiply-adds (one more rounding per `a * b + c`),
 //!    so it agrees with the vector paths to rounding. Every crate tests the portable path
 //!    against the vector one, bitwise where the operations are equal and otherwise to a
 //!    tolerance justified from that rounding: `direct` (all three sets), the channels oracle,
-//!    the spectral products, the seismic sweep, and the CNN layers' forward and gradients.
+//!    the spectral products, the seismic sweep, the quantum solver's steps, and the CNN layers'
+//!    forward and gradients.
 
 // The inner-loop bodies must be inlined into their `#[target_feature]` wrappers to be compiled
 // for AVX2+FMA; `#[inline(always)]` is how that is guaranteed.

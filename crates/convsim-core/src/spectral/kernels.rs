@@ -68,22 +68,34 @@ pub(super) fn mul_line_scaled_r<R: RealElement>(
 
 /// `v[i] *= f[i] * s` (with `s = 1` when `None`): the pointwise product of a line of
 /// complex128 values with a transfer function (and a scalar: one factor of an outer product),
-/// in place.
+/// in place, on the instruction set `isa` (AVX2+FMA for any set but [`Isa::Portable`]).
 ///
-/// A free function for callers without a plan, so it tests the CPU on each call (one cached
-/// atomic load in `is_x86_feature_detected!`); plans pass the [`Isa`] they chose once instead.
+/// For callers that apply such products outside a plan of this crate (the split-step potential
+/// factors of `convsim-quantum`): they choose `isa` once, when they are built, as plans do.
+/// `Portable` does not fuse multiply-adds, so it agrees with the vector path to rounding.
+///
+/// # Safety
+/// `isa` must come from [`Isa::detect_up_to`] (or be [`Isa::Portable`]): any other set runs
+/// AVX2+FMA instructions, which the CPU may not have.
 ///
 /// # Panics
 /// If the lengths differ.
-pub fn mul_line_scaled(v: &mut [Complex<f64>], f: &[Complex<f64>], s: Option<Complex<f64>>) {
+pub unsafe fn mul_line_scaled_isa(
+    isa: Isa,
+    v: &mut [Complex<f64>],
+    f: &[Complex<f64>],
+    s: Option<Complex<f64>>,
+) {
     assert_eq!(v.len(), f.len(), "mul_line_scaled: lengths (v, f)");
     #[cfg(target_arch = "x86_64")]
-    if Isa::detect() == Isa::Avx2Fma {
-        // SAFETY: `Isa::detect` returned `Avx2Fma`, so the CPU has AVX2 and FMA; the lengths
-        // are equal (asserted above).
+    if isa != Isa::Portable {
+        // SAFETY: the caller's `isa` came from `Isa::detect_up_to`, which returns a set other
+        // than `Portable` only after detecting AVX2 and FMA; the lengths are equal (asserted
+        // above).
         unsafe { mul_line_c64_avx2(v, f, s) };
         return;
     }
+    let _ = isa;
     match s {
         Some(s) => v.iter_mut().zip(f).for_each(|(a, &b)| *a *= b * s),
         None => v.iter_mut().zip(f).for_each(|(a, &b)| *a *= b),

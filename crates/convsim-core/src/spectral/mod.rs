@@ -60,10 +60,24 @@ mod passes;
 #[cfg(test)]
 mod tests;
 
-pub use kernels::mul_line_scaled;
+pub use kernels::mul_line_scaled_isa;
 use kernels::{mul_line, mul_line_scaled_r};
 use packing::{cast_mut, cast_ref, gather_columns, scatter_columns, to_complex_real};
 use passes::{no_hook, row_pass};
+
+/// [`mul_line_scaled_isa`] on the best instruction set of the machine, tested on each call (one
+/// cached atomic load in `is_x86_feature_detected!`).
+///
+/// # Panics
+/// If the lengths differ.
+#[deprecated(
+    since = "0.1.0",
+    note = "choose the `Isa` once (`Isa::detect_up_to`) and call `mul_line_scaled_isa`: inner loops never test the CPU"
+)]
+pub fn mul_line_scaled(v: &mut [Complex<f64>], f: &[Complex<f64>], s: Option<Complex<f64>>) {
+    // SAFETY: `Isa::detect` is `detect_up_to(Simd::Avx2Fma)`.
+    unsafe { mul_line_scaled_isa(Isa::detect(), v, f, s) }
+}
 
 /// Rows per block of the transposes between row and column passes (real data).
 const TILE: usize = 16;

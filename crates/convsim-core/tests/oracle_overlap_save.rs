@@ -1,4 +1,4 @@
-//! `ConvPlan` with `Method::OverlapAdd` (block FFTs, overlap-save) against the naive definition
+//! `ConvPlan` with `Method::OverlapSave` (block FFTs, overlap-save) against the naive definition
 //! (`reference::conv2d`): every boundary mode (also mixed per side), both orientations, every
 //! padding, stride and dilation, kernels longer than a block's output count, sizes that do not
 //! divide into blocks, tiny images, and all four element types. Block lengths are forced small
@@ -21,7 +21,7 @@ use ndarray::Array2;
 const TOL_F64: f64 = 1e-12;
 const TOL_F32: f64 = 1e-5;
 
-/// Builds an overlap-add plan with block transforms of at least `block` (or the cost model's
+/// Builds an overlap-save plan with block transforms of at least `block` (or the cost model's
 /// choice), applies it (and `apply_with`, and a second time) and returns the relative error
 /// against the reference, or `None` when both refuse the geometry with the same error.
 fn check<T: Random>(
@@ -37,7 +37,7 @@ fn check<T: Random>(
         .boundaries(*b)
         .orientation(o)
         .geometry(*g)
-        .method(Method::OverlapAdd);
+        .method(Method::OverlapSave);
     if let Some(f) = block {
         builder = builder.block_fft_len(f);
     }
@@ -49,9 +49,9 @@ fn check<T: Random>(
             return None;
         }
     };
-    let mut plan = built.unwrap_or_else(|e| panic!("OverlapAdd refused {g:?} {b:?}: {e}"));
+    let mut plan = built.unwrap_or_else(|e| panic!("OverlapSave refused {g:?} {b:?}: {e}"));
     let r = plan.recipe();
-    assert_eq!(r.method, Method::OverlapAdd);
+    assert_eq!(r.method, Method::OverlapSave);
     assert!(r.fft_shape.is_some() && r.block_shape.is_some() && r.blocks.is_some());
     let mut out = Array2::from_elem(plan.output_shape(), T::from_f64(1e3));
     plan.apply(input.view(), out.view_mut());
@@ -136,7 +136,7 @@ fn sweep<T: Random>(
 const BOTH: [Orientation; 2] = [Orientation::Correlate, Orientation::Convolve];
 
 #[test]
-fn overlap_add_many_blocks_f64() {
+fn overlap_save_many_blocks_f64() {
     // Blocks of 16: a 9-tap kernel leaves 8 outputs per block, a 13-tap one 4, a 16-tap one a
     // single output per block (kernel longer than a block's output count); 37x29 and 23x41 do
     // not divide into blocks.
@@ -153,7 +153,7 @@ fn overlap_add_many_blocks_f64() {
 }
 
 #[test]
-fn overlap_add_tiny_images_and_chosen_blocks_f64() {
+fn overlap_save_tiny_images_and_chosen_blocks_f64() {
     // Tiny images (a single block, kernel larger than the image) with the cost model's blocks.
     let (worst, n) = sweep::<f64>(
         202,
@@ -168,7 +168,7 @@ fn overlap_add_tiny_images_and_chosen_blocks_f64() {
 }
 
 #[test]
-fn overlap_add_blocks_wholly_in_padding() {
+fn overlap_save_blocks_wholly_in_padding() {
     // Regression: padding much wider than the image puts whole block windows in the left or
     // right padding, where no column is a data sample (the data run is empty). 16-point blocks
     // with a 3-tap kernel: 14 outputs per block, so lo = hi = 40 gives several such blocks on
@@ -193,7 +193,7 @@ fn overlap_add_blocks_wholly_in_padding() {
 }
 
 #[test]
-fn overlap_add_other_element_types() {
+fn overlap_save_other_element_types() {
     let shapes = [[29, 22], [3, 5]];
     let ks = [[7, 5], [2, 9]];
     let block = Some([12, 16]);
@@ -205,7 +205,7 @@ fn overlap_add_other_element_types() {
 }
 
 #[test]
-fn overlap_add_mixed_sides_and_odd_blocks() {
+fn overlap_save_mixed_sides_and_odd_blocks() {
     // Mixed modes per side, rectangular blocks of non-power-of-two fast lengths (21 -> 21,
     // 25 -> 25 for complex, 26 for real x) and anchors off-centre.
     let mut r = rng(206);
@@ -242,7 +242,7 @@ fn overlap_add_mixed_sides_and_odd_blocks() {
 }
 
 #[test]
-fn overlap_add_is_bitwise_independent_of_threads() {
+fn overlap_save_is_bitwise_independent_of_threads() {
     // Each output block is computed by one task with the same arithmetic: 1, 2 and 3 worker
     // threads give identical bits (plans built inside each pool, so per-thread buffers differ).
     let mut r = rng(207);
@@ -256,7 +256,7 @@ fn overlap_add_is_bitwise_independent_of_threads() {
         pool.install(|| {
             let mut p = ConvPlan::builder([70, 53], k.clone())
                 .boundaries(Boundaries::uniform(convsim_core::Boundary::Mirror))
-                .method(Method::OverlapAdd)
+                .method(Method::OverlapSave)
                 .block_fft_len([24, 32])
                 .build()
                 .unwrap();
@@ -286,7 +286,7 @@ fn chosen_blocks_and_results_do_not_depend_on_threads() {
                     .unwrap();
                 pool.install(|| {
                     let mut p = ConvPlan::builder([h, w], k.clone())
-                        .method(Method::OverlapAdd)
+                        .method(Method::OverlapSave)
                         .build()
                         .unwrap();
                     let mut out = Array2::zeros(p.output_shape());
@@ -314,7 +314,7 @@ fn chosen_blocks_and_results_do_not_depend_on_threads() {
 fn recipe_shows_blocks() {
     let k = Kernel2::new(Array2::<f64>::ones((5, 5))).unwrap();
     let p = ConvPlan::builder([100, 90], k)
-        .method(Method::OverlapAdd)
+        .method(Method::OverlapSave)
         .block_fft_len([32, 32])
         .build()
         .unwrap();
@@ -325,7 +325,26 @@ fn recipe_shows_blocks() {
     assert_eq!(r.blocks, Some([4, 4]));
     let text = r.to_string();
     assert!(
-        text.contains("overlap_add") && text.contains("blocks [4, 4] of [28, 28]"),
+        text.contains("overlap_save") && text.contains("blocks [4, 4] of [28, 28]"),
         "{text}"
     );
+}
+
+#[test]
+#[allow(deprecated, reason = "the old name must keep working")]
+fn the_old_name_overlap_add_still_reads_and_compiles() {
+    // Serialised as `overlap_save`; both names deserialise.
+    assert_eq!(Method::OverlapSave.name(), "overlap_save");
+    assert_eq!(
+        serde_json::to_string(&Method::OverlapSave).unwrap(),
+        "\"overlap_save\""
+    );
+    for text in ["\"overlap_save\"", "\"overlap_add\""] {
+        let m: Method = serde_json::from_str(text).unwrap();
+        assert_eq!(m, Method::OverlapSave, "{text}");
+    }
+    // The deprecated constant works in expressions and in patterns.
+    assert_eq!(Method::OverlapAdd, Method::OverlapSave);
+    assert!(matches!(Method::OverlapSave, Method::OverlapAdd));
+    assert!(!matches!(Method::Fft, Method::OverlapAdd));
 }

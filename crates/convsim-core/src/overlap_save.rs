@@ -1,4 +1,4 @@
-//! The block method of [`crate::ConvPlan`] (`Method::OverlapAdd`), implemented as
+//! The block method of [`crate::ConvPlan`] (`Method::OverlapSave`), implemented as
 //! **overlap-save**: the output is tiled into blocks of `by x bx` samples; each block reads the
 //! `fy x fx` window of the boundary-padded input that its outputs depend on, transforms it
 //! (real-to-complex rows for real data, complex otherwise, then complex columns), multiplies by
@@ -19,7 +19,7 @@
 //! made at plan time; `apply` allocates nothing.
 
 // The block body and its helpers must be inlined into the `#[target_feature]` wrapper of
-// `OverlapAdd::block` to be compiled for AVX2; `#[inline(always)]` is how that is guaranteed.
+// `OverlapSave::block` to be compiled for AVX2; `#[inline(always)]` is how that is guaranteed.
 #![allow(
     clippy::inline_always,
     reason = "the block body must be inlined into its `#[target_feature]` wrapper to be compiled for AVX2"
@@ -178,7 +178,7 @@ struct Scratch<T: Element> {
 }
 
 /// The overlap-save engine.
-pub(crate) struct OverlapAdd<T: Element> {
+pub(crate) struct OverlapSave<T: Element> {
     ry: ResolvedAxis,
     rx: ResolvedAxis,
     by: AxisBlocks,
@@ -206,9 +206,9 @@ pub(crate) struct OverlapAdd<T: Element> {
     rowbufs: Vec<Mutex<Vec<T>>>,
 }
 
-impl<T: Element> Clone for OverlapAdd<T> {
+impl<T: Element> Clone for OverlapSave<T> {
     fn clone(&self) -> Self {
-        OverlapAdd {
+        OverlapSave {
             ry: self.ry,
             rx: self.rx,
             by: self.by,
@@ -238,9 +238,9 @@ impl<T: Element> Clone for OverlapAdd<T> {
     }
 }
 
-impl<T: Element> fmt::Debug for OverlapAdd<T> {
+impl<T: Element> fmt::Debug for OverlapSave<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OverlapAdd")
+        f.debug_struct("OverlapSave")
             .field("blocks_y", &self.by)
             .field("blocks_x", &self.bx)
             .field("threads", &self.scratch.len())
@@ -248,7 +248,7 @@ impl<T: Element> fmt::Debug for OverlapAdd<T> {
     }
 }
 
-impl<T: Element> OverlapAdd<T> {
+impl<T: Element> OverlapSave<T> {
     /// Plans the block method for correlation-frame `taps`.
     pub(crate) fn new(
         shape: [usize; 2],
@@ -299,7 +299,7 @@ impl<T: Element> OverlapAdd<T> {
         let col_src = (0..span_x)
             .map(|p| boundaries.x.source(p as isize - rx.lo as isize, w))
             .collect();
-        let mut me = OverlapAdd {
+        let mut me = OverlapSave {
             ry,
             rx,
             by,
@@ -433,7 +433,7 @@ impl<T: Element> OverlapAdd<T> {
         {
             #[target_feature(enable = "avx2,fma")]
             fn avx2<T: Element>(
-                me: &OverlapAdd<T>,
+                me: &OverlapSave<T>,
                 ty: usize,
                 tx: usize,
                 input: ArrayView2<'_, T>,
@@ -697,7 +697,7 @@ mod tests {
         let ry = resolve_axis(h, k, k / 2, &g, "y").unwrap();
         let rx = resolve_axis(w, k, k / 2, &g, "x").unwrap();
         let b = Boundaries::uniform(Boundary::Mirror);
-        let mut plain = OverlapAdd::new([h, w], &taps, &b, ry, rx, Some([16, 24]), Isa::detect());
+        let mut plain = OverlapSave::new([h, w], &taps, &b, ry, rx, Some([16, 24]), Isa::detect());
         let mut streamed = plain.clone();
         plain.stream = false;
         streamed.stream = true;
