@@ -111,17 +111,11 @@ impl Conv2dConfig {
         self.dilation = [d, d];
         self
     }
-    /// Channel groups.
-    #[must_use]
-    pub fn groups(mut self, g: usize) -> Self {
-        self.groups = g;
-        self
-    }
-    /// With or without bias.
-    #[must_use]
-    pub fn bias(mut self, b: bool) -> Self {
-        self.bias = b;
-        self
+    convsim_core::builder_setters! {
+        /// Channel groups.
+        groups: usize,
+        /// With or without bias.
+        bias: bool,
     }
     /// The same boundary on all sides.
     #[must_use]
@@ -129,25 +123,15 @@ impl Conv2dConfig {
         self.boundaries = Boundaries::uniform(b);
         self
     }
-    /// Boundaries per side.
-    #[must_use]
-    pub fn boundaries(mut self, b: Boundaries) -> Self {
-        self.boundaries = b;
-        self
-    }
-    /// Output extent.
-    #[must_use]
-    pub fn padding(mut self, p: Padding) -> Self {
-        self.padding = p;
-        self
-    }
-    /// The widest instruction set of the plan's inner loops (default [`Simd::Best`]), chosen
-    /// once when the plan for an input shape is built. `Simd::Portable` does not fuse
-    /// multiply-adds, so it agrees with the vector path to rounding.
-    #[must_use]
-    pub fn simd(mut self, s: Simd) -> Self {
-        self.simd = s;
-        self
+    convsim_core::builder_setters! {
+        /// Boundaries per side.
+        boundaries: Boundaries,
+        /// Output extent.
+        padding: Padding,
+        /// The widest instruction set of the plan's inner loops (default [`Simd::Best`]), chosen
+        /// once when the plan for an input shape is built. `Simd::Portable` does not fuse
+        /// multiply-adds, so it agrees with the vector path to rounding.
+        simd: Simd,
     }
 
     /// The core geometry.

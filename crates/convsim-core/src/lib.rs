@@ -37,6 +37,24 @@
 //! The tests' seeded random arrays and error norms are `convsim_core::testing` (feature
 //! `testing`, a dev-dependency feature of the crates whose tests use it).
 
+/// Setters of a builder taken by value: each `/// docs  name: Type` becomes a `#[must_use] pub fn
+/// name(mut self, value: Type) -> Self` storing `value` in the field `name`. One definition for
+/// the builders here and in `convsim-cnn`, so that their switches read and behave alike.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! builder_setters {
+    ($($(#[$attr:meta])* $name:ident: $ty:ty),* $(,)?) => {
+        $(
+            $(#[$attr])*
+            #[must_use]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$name = value;
+                self
+            }
+        )*
+    };
+}
+
 pub mod boundary;
 pub mod channels;
 mod cost;

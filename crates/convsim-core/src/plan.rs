@@ -213,36 +213,18 @@ impl<T: Element> ConvPlanBuilder<T> {
         self.block_fft = Some(f);
         self
     }
-    /// The widest instruction set the direct method may use (default: [`Simd::Best`]). For
-    /// comparisons and tests of the narrower paths.
-    #[must_use]
-    pub fn simd(mut self, s: Simd) -> Self {
-        self.simd = s;
-        self
-    }
-    /// Boundary per side (default: `Zero` everywhere).
-    #[must_use]
-    pub fn boundaries(mut self, b: Boundaries) -> Self {
-        self.boundaries = b;
-        self
-    }
-    /// Correlate (default) or convolve.
-    #[must_use]
-    pub fn orientation(mut self, o: Orientation) -> Self {
-        self.orientation = o;
-        self
-    }
-    /// Output geometry (default: `Same`, stride 1, dilation 1).
-    #[must_use]
-    pub fn geometry(mut self, g: Geometry) -> Self {
-        self.geometry = g;
-        self
-    }
-    /// Method (default: `Auto`).
-    #[must_use]
-    pub fn method(mut self, m: Method) -> Self {
-        self.method = m;
-        self
+    crate::builder_setters! {
+        /// The widest instruction set the direct method may use (default: [`Simd::Best`]). For
+        /// comparisons and tests of the narrower paths.
+        simd: Simd,
+        /// Boundary per side (default: `Zero` everywhere).
+        boundaries: Boundaries,
+        /// Correlate (default) or convolve.
+        orientation: Orientation,
+        /// Output geometry (default: `Same`, stride 1, dilation 1).
+        geometry: Geometry,
+        /// Method (default: `Auto`).
+        method: Method,
     }
     /// Builds the plan: resolves the geometry, flips the kernel if needed, chooses the method and
     /// allocates every buffer `apply` will use.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{grid1, grid2, harmonic, packet, params, solver};
+use common::{bump, edge_absorber, grid1, grid2, harmonic, packet, params, solver};
 use convsim_core::{Boundaries, Boundary, Complex64, RestoreError, Simulation};
 use convsim_quantum::{
     Absorber, Evolution, FluxLine, Method, PotentialTerm, QuantumError, QuantumSolver,
@@ -300,21 +300,11 @@ fn advance_equals_repeated_steps() {
     // otherwise loops over `step`. The merged factor exp(-i V dt) differs from the product of
     // two half factors by rounding only (~1e-16 relative per step), so after 40 steps of an
     // O(1)-normalised state the two agree far below 1e-12; `step` itself is unchanged.
-    let absorber = Absorber {
-        width: 2.0,
-        strength: 0.5,
-        power: 2,
-        edges: vec![],
-    };
+    let absorber = edge_absorber();
     // A harmonic trap (with or without the edge absorber) is a sum f(y) + g(x), which `advance`
     // runs line by line (`SpectralPlan::apply_axis_steps`); adding a Gaussian bump makes it a
     // general potential, which runs through the fused 2D passes.
-    let bump = PotentialTerm::Gaussian {
-        amplitude: 2.0,
-        center_x: 0.5,
-        center_y: -0.5,
-        sigma: 1.0,
-    };
+    let bump = bump();
     let cases = [
         ("strang 2d", grid2(48, 16.0), Method::Strang, false, false),
         (

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{grid1, grid2, harmonic, params};
+use common::{bump, edge_absorber, grid1, grid2, harmonic, packet, params};
 use convsim_core::{Boundaries, Boundary, Complex64, Isa, Simd};
-use convsim_quantum::{Absorber, Method, PotentialTerm, QuantumSolver, Wavepacket};
+use convsim_quantum::{Method, PotentialTerm, QuantumSolver};
 use ndarray::Array2;
 
 /// Runs `steps` steps (`advance` when `advance`) with the instruction set capped at `simd`.
@@ -35,26 +35,9 @@ fn l2(a: &Array2<Complex64>) -> f64 {
 #[test]
 fn portable_and_vector_steps_agree_to_rounding_and_vector_sets_bitwise() {
     let g2 = grid2(48, 16.0);
-    let packet = Wavepacket {
-        center_x: -1.0,
-        center_y: 0.5,
-        sigma_x: 1.5,
-        sigma_y: None,
-        k_x: 1.5,
-        k_y: -0.5,
-    };
-    let absorber = Absorber {
-        width: 2.0,
-        strength: 0.5,
-        power: 2,
-        edges: vec![],
-    };
-    let bump = PotentialTerm::Gaussian {
-        amplitude: 2.0,
-        center_x: 0.5,
-        center_y: -0.5,
-        sigma: 1.0,
-    };
+    let packet = packet(-1.0, 0.5, 1.5, 1.5, -0.5);
+    let absorber = edge_absorber();
+    let bump = bump();
     // Wider than a quarter of the grid: the factor is a full table (`Factor::Full`).
     let wide = PotentialTerm::Gaussian {
         amplitude: 1.0,

@@ -64,7 +64,7 @@
 
 use std::fmt;
 
-use ndarray::{ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut4, Axis};
+use ndarray::{ArrayView1, ArrayView4, ArrayViewMut1, ArrayViewMut3, ArrayViewMut4, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -100,30 +100,16 @@ pub struct ChannelConvPlanBuilder<T> {
 }
 
 impl<T: Element> ChannelConvPlanBuilder<T> {
-    /// Channel groups (default 1): input and output channels are split into `groups` equal
-    /// parts and part `g` of the outputs only sees part `g` of the inputs.
-    #[must_use]
-    pub fn groups(mut self, g: usize) -> Self {
-        self.groups = g;
-        self
-    }
-    /// Boundary per side (default `Zero`).
-    #[must_use]
-    pub fn boundaries(mut self, b: Boundaries) -> Self {
-        self.boundaries = b;
-        self
-    }
-    /// Correlate (default, as CNN libraries) or convolve.
-    #[must_use]
-    pub fn orientation(mut self, o: Orientation) -> Self {
-        self.orientation = o;
-        self
-    }
-    /// Output geometry (default `Same`, stride 1, dilation 1).
-    #[must_use]
-    pub fn geometry(mut self, g: Geometry) -> Self {
-        self.geometry = g;
-        self
+    crate::builder_setters! {
+        /// Channel groups (default 1): input and output channels are split into `groups` equal
+        /// parts and part `g` of the outputs only sees part `g` of the inputs.
+        groups: usize,
+        /// Boundary per side (default `Zero`).
+        boundaries: Boundaries,
+        /// Correlate (default, as CNN libraries) or convolve.
+        orientation: Orientation,
+        /// Output geometry (default `Same`, stride 1, dilation 1).
+        geometry: Geometry,
     }
     /// Kernel anchor `(ay, ax)` in the frame of the weights as given (default `(kh/2, kw/2)`).
     #[must_use]
@@ -131,14 +117,12 @@ impl<T: Element> ChannelConvPlanBuilder<T> {
         self.anchor = Some(a);
         self
     }
-    /// The widest instruction set the inner loops may use (default [`Simd::Best`]), as
-    /// [`crate::ConvPlanBuilder::simd`]; the loops have no AVX-512 variant, so `Best` runs
-    /// AVX2+FMA where present. `Simd::Portable` does not fuse multiply-adds and agrees with the
-    /// vector path to rounding.
-    #[must_use]
-    pub fn simd(mut self, s: Simd) -> Self {
-        self.simd = s;
-        self
+    crate::builder_setters! {
+        /// The widest instruction set the inner loops may use (default [`Simd::Best`]), as
+        /// [`crate::ConvPlanBuilder::simd`]; the loops have no AVX-512 variant, so `Best` runs
+        /// AVX2+FMA where present. `Simd::Portable` does not fuse multiply-adds and agrees with the
+        /// vector path to rounding.
+        simd: Simd,
     }
     /// Forces the portable inner loops (`true`) or allows the best (`false`).
     #[deprecated(note = "use `simd(Simd::Portable)` / `simd(Simd::Best)`, as every plan builder")]
@@ -219,6 +203,27 @@ pub struct ChannelConvPlan<T> {
     wpack_b: Vec<T>,
     gw_part: Vec<T>,
     gb_part: Vec<T>,
+}
+
+/// Runs `f(n, out_n, scratch)` for every sample `n` of `out` (axis 0): tasks of `spt` samples in
+/// parallel, each with its own scratch, the samples of a task in order.
+fn per_sample<T: Element, F>(
+    mut out: ArrayViewMut4<'_, T>,
+    spt: usize,
+    scratch: &mut [Scratch<T>],
+    f: F,
+) where
+    F: Fn(usize, ArrayViewMut3<'_, T>, &mut Scratch<T>) + Sync,
+{
+    out.axis_chunks_iter_mut(Axis(0), spt)
+        .into_par_iter()
+        .zip(scratch.par_iter_mut())
+        .enumerate()
+        .for_each(|(t, (mut chunk, s))| {
+            for (k, o) in chunk.outer_iter_mut().enumerate() {
+                f(t * spt + k, o, s);
+            }
+        });
 }
 
 /// Blocks of 4 channels, then single channels: `(start, size)`.
@@ -435,7 +440,7 @@ impl<T: Element> ChannelConvPlan<T> {
         input: ArrayView4<'_, T>,
         weights: ArrayView4<'_, T>,
         bias: Option<ArrayView1<'_, T>>,
-        mut output: ArrayViewMut4<'_, T>,
+        output: ArrayViewMut4<'_, T>,
     ) {
         assert_eq!(
             input.dim(),
@@ -458,18 +463,14 @@ impl<T: Element> ChannelConvPlan<T> {
         self.pack_forward(&weights);
         let geo = &self.geo;
         let wp = &self.wpack_f;
-        let spt = geo.samples_per_task;
-        output
-            .axis_chunks_iter_mut(Axis(0), spt)
-            .into_par_iter()
-            .zip(self.scratch.par_iter_mut())
-            .enumerate()
-            .for_each(|(t, (mut chunk, s))| {
-                for (k, out) in chunk.outer_iter_mut().enumerate() {
-                    let x = input.index_axis(Axis(0), t * spt + k);
-                    run_forward(geo, x, wp, bias.as_ref(), out, s);
-                }
-            });
+        per_sample(
+            output,
+            geo.samples_per_task,
+            &mut self.scratch,
+            |n, out, s| {
+                run_forward(geo, input.index_axis(Axis(0), n), wp, bias.as_ref(), out, s);
+            },
+        );
     }
 
     /// `grad_in = A^H grad_out`: the exact adjoint of `forward` (without bias) with respect to
@@ -481,7 +482,7 @@ impl<T: Element> ChannelConvPlan<T> {
         &mut self,
         grad_out: ArrayView4<'_, T>,
         weights: ArrayView4<'_, T>,
-        mut grad_in: ArrayViewMut4<'_, T>,
+        grad_in: ArrayViewMut4<'_, T>,
     ) {
         assert_eq!(
             grad_out.dim(),
@@ -497,18 +498,14 @@ impl<T: Element> ChannelConvPlan<T> {
         self.pack_backward(&weights);
         let geo = &self.geo;
         let wp = &self.wpack_b;
-        let spt = geo.samples_per_task;
-        grad_in
-            .axis_chunks_iter_mut(Axis(0), spt)
-            .into_par_iter()
-            .zip(self.scratch.par_iter_mut())
-            .enumerate()
-            .for_each(|(t, (mut chunk, s))| {
-                for (k, gin) in chunk.outer_iter_mut().enumerate() {
-                    let g = grad_out.index_axis(Axis(0), t * spt + k);
-                    run_backward_input(geo, g, wp, gin, s);
-                }
-            });
+        per_sample(
+            grad_in,
+            geo.samples_per_task,
+            &mut self.scratch,
+            |n, gin, s| {
+                run_backward_input(geo, grad_out.index_axis(Axis(0), n), wp, gin, s);
+            },
+        );
     }
 
     /// Gradients with respect to the weights and the bias: `grad_w[co, ci, ky, kx] =

@@ -20,6 +20,14 @@ pub(super) fn block_starts(a: usize, b: usize, v: usize) -> impl Iterator<Item =
     (a..b - v).step_by(v).chain(std::iter::once(b - v))
 }
 
+/// The interior columns [`interior_cols`], if they hold at least one `v`-wide register block
+/// (hardly any interior is not worth the paths that read the input rows directly).
+#[inline(always)]
+fn interior_blocks<T>(cfg: &Cfg<T>, v: usize) -> Option<(usize, usize)> {
+    let (ox_a, ox_b) = interior_cols(cfg);
+    (ox_b >= ox_a + v).then_some((ox_a, ox_b))
+}
+
 /// Dense row straight from the input rows (standard layout, column stride 1), without building
 /// extended rows: the interior columns read `flat` directly, the few border columns go through
 /// the column maps one sample at a time. Every output sees the same operations in the same order
@@ -34,12 +42,10 @@ pub(super) fn direct_row<T: Element, const V: usize, const FMA: bool>(
     top: usize,
     s: &mut Scratch<T>,
 ) -> bool {
-    let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
-    let lo = rx.lo;
-    let (ox_a, ox_b) = interior_cols(cfg);
-    if ox_b < ox_a + V {
-        return false; // hardly any interior: not worth a second path
-    }
+    let (ry, rx, w, lo) = (cfg.ry, cfg.rx, cfg.w, cfg.rx.lo);
+    let Some((ox_a, ox_b)) = interior_blocks(cfg, V) else {
+        return false;
+    };
     for (t, &(ky, off, wt)) in taps.iter().enumerate() {
         let pr = top + ky * ry.dilation;
         match cfg.by.source(pr as isize - ry.lo as isize, cfg.h) {
@@ -102,12 +108,10 @@ pub(super) fn direct_row_pair<T: Element, const V: usize, const FMA: bool>(
     top: usize,
     s: &mut Scratch<T>,
 ) -> bool {
-    let (ry, rx, w) = (cfg.ry, cfg.rx, cfg.w);
-    let lo = rx.lo;
-    let (ox_a, ox_b) = interior_cols(cfg);
-    if ox_b < ox_a + V {
+    let (ry, rx, w, lo) = (cfg.ry, cfg.rx, cfg.w, cfg.rx.lo);
+    let Some((ox_a, ox_b)) = interior_blocks(cfg, V) else {
         return false;
-    }
+    };
     for d in 0..=ry.k {
         match cfg.by.source((top + d) as isize - ry.lo as isize, cfg.h) {
             Source::Index(i) => s.rowbase[d] = i * w,

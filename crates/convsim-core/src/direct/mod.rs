@@ -296,6 +296,17 @@ impl<T: Element> Direct<T> {
     }
 }
 
+/// `task_body` with the register block of `block_len::<T>(isa)` (the literal lengths it can
+/// take, the last as the default): a `const` per arm, so each wrapper compiles only its own.
+macro_rules! task_at {
+    ($isa:expr, $fma:literal, [$($v:literal),+], $last:literal, $args:tt) => {
+        match block_len::<T>($isa) {
+            $($v => task_body::<T, F, $v, $fma> $args,)+
+            _ => task_body::<T, F, $last, $fma> $args,
+        }
+    };
+}
+
 fn run_task<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
     cfg: &Cfg<T>,
     input: &ArrayView2<'_, T>,
@@ -315,11 +326,7 @@ fn run_task<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
             s: &mut Scratch<T>,
             epi: &F,
         ) {
-            match block_len::<T>(Isa::Avx2Fma) {
-                64 => task_body::<T, F, 64, true>(cfg, input, oy0, chunk, s, epi),
-                32 => task_body::<T, F, 32, true>(cfg, input, oy0, chunk, s, epi),
-                _ => task_body::<T, F, 16, true>(cfg, input, oy0, chunk, s, epi),
-            }
+            task_at! { Isa::Avx2Fma, true, [64, 32], 16, (cfg, input, oy0, chunk, s, epi) }
         }
         #[target_feature(enable = "avx512f,avx2,fma")]
         fn wide<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
@@ -330,11 +337,7 @@ fn run_task<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
             s: &mut Scratch<T>,
             epi: &F,
         ) {
-            match block_len::<T>(Isa::Avx512) {
-                128 => task_body::<T, F, 128, true>(cfg, input, oy0, chunk, s, epi),
-                64 => task_body::<T, F, 64, true>(cfg, input, oy0, chunk, s, epi),
-                _ => task_body::<T, F, 32, true>(cfg, input, oy0, chunk, s, epi),
-            }
+            task_at! { Isa::Avx512, true, [128, 64], 32, (cfg, input, oy0, chunk, s, epi) }
         }
         if cfg.isa == Isa::Avx512 {
             // SAFETY: `Avx512` is recorded only after run-time detection of AVX-512F, AVX2, FMA.
@@ -347,9 +350,5 @@ fn run_task<T: Element, F: Fn(usize, &[T], &mut [T]) + Sync>(
             return;
         }
     }
-    match block_len::<T>(Isa::Avx2Fma) {
-        64 => task_body::<T, F, 64, false>(cfg, input, oy0, chunk, s, epi),
-        32 => task_body::<T, F, 32, false>(cfg, input, oy0, chunk, s, epi),
-        _ => task_body::<T, F, 16, false>(cfg, input, oy0, chunk, s, epi),
-    }
+    task_at! { Isa::Avx2Fma, false, [64, 32], 16, (cfg, input, oy0, chunk, s, epi) }
 }

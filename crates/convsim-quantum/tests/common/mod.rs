@@ -6,7 +6,9 @@
 )]
 
 use convsim_core::Grid;
-use convsim_quantum::{Evolution, Method, PotentialTerm, QuantumParams, QuantumSolver, Wavepacket};
+use convsim_quantum::{
+    Absorber, Evolution, Method, PotentialTerm, QuantumParams, QuantumSolver, Wavepacket,
+};
 
 /// A square 2D grid of `n x n` samples on `[-l/2, l/2)`.
 pub fn grid2(n: usize, l: f64) -> Grid {
@@ -68,6 +70,27 @@ pub fn packet(cx: f64, cy: f64, sigma: f64, kx: f64, ky: f64) -> Wavepacket {
         sigma_y: None,
         k_x: kx,
         k_y: ky,
+    }
+}
+
+/// An absorber of width 2 and strength 0.5 (quadratic ramp) on every edge.
+pub fn edge_absorber() -> Absorber {
+    Absorber {
+        width: 2.0,
+        strength: 0.5,
+        power: 2,
+        edges: vec![],
+    }
+}
+
+/// A Gaussian bump of height 2 and width 1 at `(0.5, -0.5)`: added to a harmonic trap, it makes
+/// the potential more than a sum `f(y) + g(x)` (a patch around the bump).
+pub fn bump() -> PotentialTerm {
+    PotentialTerm::Gaussian {
+        amplitude: 2.0,
+        center_x: 0.5,
+        center_y: -0.5,
+        sigma: 1.0,
     }
 }
 
