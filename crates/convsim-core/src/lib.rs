@@ -67,6 +67,7 @@ pub mod geometry;
 pub mod kernel;
 pub mod memory;
 mod overlap_save;
+pub mod param;
 pub mod plan;
 pub mod reference;
 pub mod sim;
@@ -87,6 +88,7 @@ pub use geometry::{
     resolve_tile_axis,
 };
 pub use kernel::{Kernel, Kernel2, Orientation, SeparableKernel};
+pub use param::{ParamError, ParamPath};
 pub use plan::{ConvPlan, ConvPlanBuilder, Method, MethodEstimate, Recipe};
 pub use sim::{Grid, Partial, Quantity, RestoreError, Simulation, StateArray};
 pub use simd::{Isa, Simd};

@@ -5,7 +5,7 @@
 //! `u` in the user's unit `[u]` (temperature, concentration, ...), the source `f` in `[u]/s`.
 //! Any consistent unit system works; the solver only multiplies numbers.
 
-use convsim_core::Grid;
+use convsim_core::{Grid, ParamPath};
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,13 @@ use crate::stability::{explicit_limit, max_amplification, operator_limit};
 
 /// Everything that defines a diffusion run except the initial field
 /// (`u_t = div(D grad u) + f` on a 2D grid, axis order `(y, x)`, `f64`).
+///
+/// The schema of a scenario's `[diffusion]` table (with `grid`, `time.dt` and `boundary`),
+/// validated here once. Errors name each field by its scenario key
+/// ([`convsim_core::ParamPath`]): the explicit scheme's order is `order`, a constant or
+/// varying `D` is `diffusivity`, a tensor's entries `anisotropic.dxx`, ..., a side's
+/// condition `boundary.<side>`, the taps `stencil` (the file they come from), the initial
+/// field `initial.u`.
 ///
 /// ```
 /// use convsim_diffusion::{BoundaryCondition, DiffusionParams, Diffusivity, Scheme};
@@ -289,31 +296,35 @@ type Result<T, E = DiffusionError> = std::result::Result<T, E>;
 /// limit the worst mode has amplification exactly `-1`: bounded, not growing.
 const LIMIT_SLACK: f64 = 1e-12;
 
-pub(crate) fn invalid(name: &str, value: impl std::fmt::Display, allowed: &str) -> DiffusionError {
+pub(crate) fn invalid(
+    param: ParamPath,
+    value: impl std::fmt::Display,
+    allowed: &str,
+) -> DiffusionError {
     DiffusionError::InvalidParameter {
-        name: name.into(),
+        param,
         value: value.to_string(),
         allowed: allowed.into(),
     }
 }
 
-fn check_positive(name: &str, v: f64) -> Result<()> {
+fn check_positive(param: ParamPath, v: f64) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(invalid(name, v, "a finite number > 0"))
+        Err(invalid(param, v, "a finite number > 0"))
     }
 }
 
 pub(crate) fn check_array(
-    name: &str,
+    param: ParamPath,
     a: ArrayView2<'_, f64>,
     grid: &Grid,
     positive: bool,
 ) -> Result<()> {
     if a.dim() != grid.shape() {
         return Err(DiffusionError::Shape {
-            name: name.into(),
+            param,
             expected: grid.shape(),
             actual: a.dim(),
         });
@@ -326,7 +337,7 @@ pub(crate) fn check_array(
         };
         if !ok {
             return Err(DiffusionError::BadValue {
-                name: name.into(),
+                param,
                 index: (i, j),
                 value: v,
                 allowed: if positive {
@@ -341,11 +352,20 @@ pub(crate) fn check_array(
 }
 
 pub(crate) fn scheme_name(s: Scheme) -> String {
-    match s {
-        Scheme::Explicit { order } => format!("explicit order {order}"),
-        Scheme::Isotropic9 => "explicit 9-point isotropic".into(),
-        Scheme::Spectral => "spectral".into(),
-        Scheme::Stencil => "stencil".into(),
+    s.describe()
+}
+
+impl Scheme {
+    /// The scheme in the words of the `[diffusion]` table (`explicit order-2`, `isotropic9`,
+    /// `spectral`, `stencil`), as messages and `convsim validate` show it.
+    #[must_use]
+    pub fn describe(self) -> String {
+        match self {
+            Scheme::Explicit { order } => format!("explicit order-{order}"),
+            Scheme::Isotropic9 => "isotropic9".into(),
+            Scheme::Spectral => "spectral".into(),
+            Scheme::Stencil => "stencil".into(),
+        }
     }
 }
 
@@ -365,12 +385,17 @@ pub(crate) fn radius(p: &DiffusionParams) -> usize {
     }
 }
 
+/// Where the taps come from in a scenario: the stencil file (`stencil`).
+fn stencil_key() -> ParamPath {
+    ParamPath::table("stencil")
+}
+
 /// The taps of the stencil scheme, checked: present, finite, anchor inside, not larger than
 /// the grid.
 pub(crate) fn checked_stencil(p: &DiffusionParams) -> Result<&StencilTaps> {
     let st = p.stencil.as_ref().ok_or_else(|| {
         invalid(
-            "stencil",
+            stencil_key(),
             "(missing)",
             "taps, anchor and form for the stencil scheme",
         )
@@ -378,21 +403,21 @@ pub(crate) fn checked_stencil(p: &DiffusionParams) -> Result<&StencilTaps> {
     let (kh, kw) = st.taps.dim();
     if kh == 0 || kw == 0 {
         return Err(invalid(
-            "stencil.taps",
-            format!("shape ({kh}, {kw})"),
+            stencil_key(),
+            format!("taps of shape ({kh}, {kw})"),
             "at least one tap",
         ));
     }
     if st.anchor[0] >= kh || st.anchor[1] >= kw {
         return Err(invalid(
-            "stencil.anchor",
-            format!("{:?}", st.anchor),
+            stencil_key(),
+            format!("anchor {:?}", st.anchor),
             &format!("an index inside the {kh}x{kw} taps"),
         ));
     }
     if let Some(((i, j), v)) = st.taps.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(DiffusionError::BadValue {
-            name: "stencil.taps".into(),
+            param: stencil_key(),
             index: (i, j),
             value: *v,
             allowed: "finite values",
@@ -401,8 +426,8 @@ pub(crate) fn checked_stencil(p: &DiffusionParams) -> Result<&StencilTaps> {
     let g = &p.grid;
     if kh > g.ny || kw > g.nx {
         return Err(invalid(
-            "stencil.taps",
-            format!("shape ({kh}, {kw})"),
+            stencil_key(),
+            format!("taps of shape ({kh}, {kw})"),
             &format!("at most the grid (ny, nx) = ({}, {})", g.ny, g.nx),
         ));
     }
@@ -428,33 +453,33 @@ impl DiffusionParams {
     pub fn stability_limit(&self) -> Result<Option<f64>> {
         let g = &self.grid;
         if g.ny == 0 {
-            return Err(invalid("grid.ny", g.ny, "at least 1 node"));
+            return Err(invalid(ParamPath::Grid("ny"), g.ny, "at least 1 node"));
         }
         if g.nx == 0 {
-            return Err(invalid("grid.nx", g.nx, "at least 1 node"));
+            return Err(invalid(ParamPath::Grid("nx"), g.nx, "at least 1 node"));
         }
-        check_positive("grid.dy", g.dy)?;
-        check_positive("grid.dx", g.dx)?;
+        check_positive(ParamPath::Grid("dy"), g.dy)?;
+        check_positive(ParamPath::Grid("dx"), g.dx)?;
         if !g.y0.is_finite() {
-            return Err(invalid("grid.y0", g.y0, "a finite coordinate"));
+            return Err(invalid(ParamPath::Grid("y0"), g.y0, "a finite coordinate"));
         }
         if !g.x0.is_finite() {
-            return Err(invalid("grid.x0", g.x0, "a finite coordinate"));
+            return Err(invalid(ParamPath::Grid("x0"), g.x0, "a finite coordinate"));
         }
-        check_positive("dt", self.dt)?;
+        check_positive(ParamPath::Time("dt"), self.dt)?;
         if let Scheme::Explicit { order } = self.scheme
             && ![2, 4, 6, 8].contains(&order)
         {
-            return Err(invalid("scheme.order", order, "2, 4, 6 or 8"));
+            return Err(invalid(ParamPath::table("order"), order, "2, 4, 6, 8"));
         }
         match &self.diffusivity {
-            Diffusivity::Constant { d } => check_positive("diffusivity.d", *d)?,
+            Diffusivity::Constant { d } => check_positive(ParamPath::table("diffusivity"), *d)?,
             Diffusivity::Tensor { dxx, dyy, dxy } => {
-                check_positive("diffusivity.dxx", *dxx)?;
-                check_positive("diffusivity.dyy", *dyy)?;
+                check_positive(ParamPath::table("anisotropic.dxx"), *dxx)?;
+                check_positive(ParamPath::table("anisotropic.dyy"), *dyy)?;
                 if !(dxy.is_finite() && dxy * dxy < dxx * dyy) {
                     return Err(invalid(
-                        "diffusivity.dxy",
+                        ParamPath::table("anisotropic.dxy"),
                         dxy,
                         &format!(
                             "|dxy| < sqrt(dxx dyy) = {} (a positive definite tensor)",
@@ -472,7 +497,7 @@ impl DiffusionParams {
                     // With dxy != 0 no flux means D_xx u_x + D_xy u_y = 0 (the conormal
                     // derivative), not the u_x = 0 a symmetric padding imposes.
                     return Err(invalid(
-                        &format!("boundaries.{side}"),
+                        ParamPath::Boundary(side),
                         "zero_flux",
                         "periodic or fixed with a tensor diffusivity whose dxy != 0 \
                          (zero flux along the conormal is not supported)",
@@ -480,17 +505,17 @@ impl DiffusionParams {
                 }
                 if self.scheme == Scheme::Isotropic9 {
                     return Err(invalid(
-                        "scheme",
+                        ParamPath::table("scheme"),
                         "isotropic9",
                         "explicit or spectral with a tensor diffusivity (isotropic9 needs a constant isotropic D)",
                     ));
                 }
             }
             Diffusivity::Field { d, .. } => {
-                check_array("diffusivity.d", d.view(), g, true)?;
+                check_array(ParamPath::table("diffusivity"), d.view(), g, true)?;
                 if self.scheme != (Scheme::Explicit { order: 2 }) {
                     return Err(invalid(
-                        "scheme",
+                        ParamPath::table("scheme"),
                         scheme_name(self.scheme),
                         "explicit order 2 with a spatially varying diffusivity (flux form)",
                     ));
@@ -498,16 +523,13 @@ impl DiffusionParams {
             }
         }
         if let Some(f) = &self.source {
-            check_array("source", f.view(), g, false)?;
+            check_array(ParamPath::table("source"), f.view(), g, false)?;
         }
         let b = &self.boundaries;
-        for (axis, lo, hi) in [
-            ("top/bottom", b.top, b.bottom),
-            ("left/right", b.left, b.right),
-        ] {
+        for (side, lo, hi) in [("top", b.top, b.bottom), ("left", b.left, b.right)] {
             if (lo == BoundaryCondition::Periodic) != (hi == BoundaryCondition::Periodic) {
                 return Err(invalid(
-                    &format!("boundaries.{axis}"),
+                    ParamPath::Boundary(side),
                     format!("{}/{}", lo.name(), hi.name()),
                     "periodic on both sides of an axis or on neither",
                 ));
@@ -517,11 +539,7 @@ impl DiffusionParams {
             if let BoundaryCondition::Fixed { value } = bc
                 && !value.is_finite()
             {
-                return Err(invalid(
-                    &format!("boundaries.{side}.value"),
-                    value,
-                    "a finite value",
-                ));
+                return Err(invalid(ParamPath::Boundary(side), value, "a finite value"));
             }
         }
         // A fixed side's ghost nodes must come from one reflection (see the crate docs).
@@ -530,7 +548,7 @@ impl DiffusionParams {
             let fixed = lo.fixed_value().is_some() || hi.fixed_value().is_some();
             if fixed && n < r + 2 {
                 return Err(invalid(
-                    &format!("grid.{axis}"),
+                    ParamPath::Grid(axis),
                     n,
                     &format!(
                         "at least {} nodes with a fixed-value side and the {} scheme",
@@ -542,7 +560,7 @@ impl DiffusionParams {
         }
         if self.scheme == Scheme::Isotropic9 && (g.dx - g.dy).abs() > 1e-12 * g.dx {
             return Err(invalid(
-                "grid.dy",
+                ParamPath::Grid("dy"),
                 g.dy,
                 &format!("equal to grid.dx = {} for the isotropic9 scheme", g.dx),
             ));
@@ -554,7 +572,7 @@ impl DiffusionParams {
                 .find(|(_, bc)| *bc != BoundaryCondition::Periodic)
             {
                 return Err(invalid(
-                    &format!("boundaries.{side}"),
+                    ParamPath::Boundary(side),
                     bc.name(),
                     "periodic (the spectral scheme needs periodic boundaries on all sides)",
                 ));

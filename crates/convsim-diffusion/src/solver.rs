@@ -8,6 +8,8 @@ use convsim_core::{
 };
 use ndarray::{Array2, ArrayView2};
 
+use convsim_core::ParamPath;
+
 use crate::params::{check_array, invalid, scheme_name};
 use crate::simulation::diagnostics_from;
 use crate::{
@@ -74,7 +76,7 @@ pub(crate) fn stencil_kernel(p: &DiffusionParams) -> Result<Kernel2<f64>> {
         }
         (s, _) => {
             return Err(invalid(
-                "scheme",
+                ParamPath::table("scheme"),
                 scheme_name(s),
                 "a stencil scheme with a constant diffusivity (internal)",
             ));
@@ -476,7 +478,7 @@ impl DiffusionSolver {
 
     fn build(params: DiffusionParams, u0: Array2<f64>, limit: Option<f64>) -> Result<Self> {
         let g = params.grid;
-        check_array("u0", u0.view(), &g, false)?;
+        check_array(ParamPath::Initial("u"), u0.view(), &g, false)?;
         let (ny, nx) = g.shape();
         let bounds = boundaries_of(&params.boundaries);
         let fixed = FixedNodes::new(ny, &params.boundaries);
@@ -583,7 +585,7 @@ impl DiffusionSolver {
             Diffusivity::Tensor { dxx, dyy, dxy } => (*dxx, *dyy, *dxy),
             Diffusivity::Field { .. } => {
                 return Err(invalid(
-                    "scheme",
+                    ParamPath::table("scheme"),
                     "spectral",
                     "explicit order 2 with a spatially varying diffusivity",
                 ));

@@ -118,7 +118,7 @@ impl DiffusionTile {
             params.check_stable()?;
         }
         let g = params.grid;
-        crate::params::check_array("u0", u0, &g, false)?;
+        crate::params::check_array(convsim_core::ParamPath::Initial("u"), u0, &g, false)?;
         let global = [g.ny, g.nx];
         let ghost = halo_width(params);
         let tile = Tile::of_grid(

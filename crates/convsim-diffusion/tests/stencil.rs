@@ -5,6 +5,7 @@ mod common;
 
 use common::{grid, params, run};
 use convsim_core::stencil::laplacian;
+use convsim_core::{ParamError, ParamPath};
 use convsim_diffusion::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionSolver, Diffusivity, Scheme,
     StencilForm, StencilTaps,
@@ -171,9 +172,11 @@ fn stability_checks() {
     assert!(matches!(p.validate(), Err(DiffusionError::Unstable { .. })));
     // A stencil larger than the grid, and an anchor outside the taps.
     let p = with_stencil(b, dt, StencilForm::Step, Array2::zeros((13, 3)));
-    let msg = p.validate().unwrap_err().to_string();
+    let e = p.validate().unwrap_err();
+    assert_eq!(e.param(), Some(ParamPath::table("stencil")));
+    let msg = e.to_string();
     assert!(
-        msg.contains("stencil.taps") && msg.contains("(12, 10)"),
+        msg.contains("taps of shape (13, 3)") && msg.contains("(12, 10)"),
         "{msg}"
     );
     let mut p = with_stencil(b, dt, StencilForm::Step, array![[1.0]]);
@@ -182,7 +185,7 @@ fn stability_checks() {
         p.validate()
             .unwrap_err()
             .to_string()
-            .contains("stencil.anchor")
+            .contains("`stencil` = anchor [0, 1]")
     );
     // The scheme without taps.
     let mut p = with_stencil(b, dt, StencilForm::Step, array![[1.0]]);

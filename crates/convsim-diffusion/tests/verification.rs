@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use convsim_core::testing::max_diff;
-use convsim_core::{RestoreError, Simulation, StateArray};
+use convsim_core::{ParamError, ParamPath, RestoreError, Simulation, StateArray};
 use convsim_diffusion::{
     BoundaryCondition, BoundaryConditions, DiffusionError, DiffusionParams, DiffusionSolver,
     Diffusivity, FaceAverage, Scheme,
@@ -429,33 +429,38 @@ fn checkpoint_restores_bit_for_bit() {
 fn user_errors_name_parameter_value_and_allowed() {
     let base = DiffusionParams::gaussian_periodic(16, 0.1, 1.0);
     let u0 = Array2::zeros((16, 16));
-    let err = |p: DiffusionParams| DiffusionSolver::new(p, u0.clone()).unwrap_err().to_string();
+    // The typed scenario path the error carries, and its message.
+    let err = |p: DiffusionParams| {
+        let e = DiffusionSolver::new(p, u0.clone()).unwrap_err();
+        (e.param(), e.to_string())
+    };
+    let table = |k: &'static str| Some(ParamPath::table(k));
 
     let mut p = base.clone();
     p.scheme = Scheme::Explicit { order: 3 };
-    let m = err(p);
-    assert!(
-        m.contains("scheme.order") && m.contains('3') && m.contains("2, 4, 6 or 8"),
-        "{m}"
-    );
+    let (at, m) = err(p);
+    assert_eq!(at, table("order"));
+    assert!(m.contains("`order` = 3") && m.contains("2, 4, 6, 8"), "{m}");
 
     let mut p = base.clone();
     p.dt = -1.0;
-    assert!(err(p).contains("`dt` = -1"));
+    let (at, m) = err(p);
+    assert_eq!(at, Some(ParamPath::Time("dt")));
+    assert!(m.contains("`time.dt` = -1"), "{m}");
 
     let mut p = base.clone();
     p.scheme = Scheme::Spectral;
     p.boundaries.top = BoundaryCondition::ZeroFlux;
     p.boundaries.bottom = BoundaryCondition::ZeroFlux;
-    let m = err(p);
-    assert!(
-        m.contains("boundaries.top") && m.contains("zero_flux") && m.contains("periodic"),
-        "{m}"
-    );
+    let (at, m) = err(p);
+    assert_eq!(at, Some(ParamPath::Boundary("top")));
+    assert!(m.contains("zero_flux") && m.contains("periodic"), "{m}");
 
     let mut p = base.clone();
     p.boundaries.left = BoundaryCondition::ZeroFlux;
-    assert!(err(p).contains("periodic on both sides"));
+    let (at, m) = err(p);
+    assert_eq!(at, Some(ParamPath::Boundary("left")));
+    assert!(m.contains("periodic on both sides"), "{m}");
 
     let mut p = base.clone();
     p.diffusivity = Diffusivity::Tensor {
@@ -463,19 +468,15 @@ fn user_errors_name_parameter_value_and_allowed() {
         dyy: 1.0,
         dxy: 1.5,
     };
-    let m = err(p);
-    assert!(
-        m.contains("diffusivity.dxy") && m.contains("1.5") && m.contains("positive definite"),
-        "{m}"
-    );
+    let (at, m) = err(p);
+    assert_eq!(at, table("anisotropic.dxy"));
+    assert!(m.contains("1.5") && m.contains("positive definite"), "{m}");
 
     let mut p = base.clone();
     p.source = Some(Array2::zeros((15, 16)));
-    let m = err(p);
-    assert!(
-        m.contains("source") && m.contains("(15, 16)") && m.contains("(16, 16)"),
-        "{m}"
-    );
+    let (at, m) = err(p);
+    assert_eq!(at, table("source"));
+    assert!(m.contains("(15, 16)") && m.contains("(16, 16)"), "{m}");
 
     let mut p = base.clone();
     let mut d = Array2::from_elem((16, 16), 1.0);
@@ -484,11 +485,9 @@ fn user_errors_name_parameter_value_and_allowed() {
         d,
         face_average: FaceAverage::Harmonic,
     };
-    let m = err(p);
-    assert!(
-        m.contains("diffusivity.d") && m.contains("(3, 4)") && m.contains("-0.5"),
-        "{m}"
-    );
+    let (at, m) = err(p);
+    assert_eq!(at, table("diffusivity"));
+    assert!(m.contains("(3, 4)") && m.contains("-0.5"), "{m}");
 
     let mut p = base.clone();
     p.diffusivity = Diffusivity::Tensor {
@@ -497,20 +496,25 @@ fn user_errors_name_parameter_value_and_allowed() {
         dxy: 0.5,
     };
     p.boundaries = BoundaryConditions::uniform(BoundaryCondition::ZeroFlux);
-    let m = err(p);
-    assert!(
-        m.contains("boundaries.top") && m.contains("conormal"),
-        "{m}"
-    );
+    let (at, m) = err(p);
+    assert_eq!(at, Some(ParamPath::Boundary("top")));
+    assert!(m.contains("conormal"), "{m}");
 
     let mut p = base.clone();
     p.scheme = Scheme::Isotropic9;
     p.grid.dy = 0.2;
     p.dt = 1e-4;
-    assert!(err(p).contains("grid.dy"));
+    assert_eq!(err(p).0, Some(ParamPath::Grid("dy")));
+
+    let mut p = base.clone();
+    p.dt = 1.0;
+    let (at, m) = err(p);
+    assert_eq!(at, Some(ParamPath::Time("dt")));
+    assert!(m.contains("explicit order-2"), "{m}");
 
     let e = DiffusionSolver::new(base.clone(), Array2::zeros((4, 4))).unwrap_err();
-    assert!(e.to_string().contains("u0"));
+    assert_eq!(e.param(), Some(ParamPath::Initial("u")));
+    assert!(e.to_string().contains("initial.u"), "{e}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The finite-difference engine: RK4 on `-i H_h psi`, its construction with the stability
 //! check, and its time step.
 
+use convsim_core::ParamPath;
 use convsim_core::stencil::{central_weights, laplacian};
 use convsim_core::{Complex64, ConvPlan, Isa, Kernel2, Method as ConvMethod, Simd};
 use ndarray::{Array2, Zip};
@@ -74,7 +75,7 @@ pub(crate) fn build_fd(
     let m = p.mass;
     if !convsim_core::stencil::LAPLACIAN_ORDERS.contains(&order) {
         return Err(invalid(
-            "method.order",
+            ParamPath::table("order"),
             order,
             "an even accuracy order from 2 to 16",
         ));

@@ -1,5 +1,6 @@
 //! Observables: norm, energies, moments, momentum, probability flux.
 
+use convsim_core::ParamPath;
 use convsim_core::stencil::central_weights;
 use convsim_core::{
     Boundary, Complex64, ConvPlan, Grid, Kernel2, Method as ConvMethod, Sides, SpectralPlan,
@@ -318,19 +319,23 @@ impl Flux {
     ) -> Result<Self> {
         let along_x = match (line.x, line.y) {
             (Some(x), None) => {
-                finite("flux_line.x", x)?;
+                finite(ParamPath::table("flux_line.x"), x)?;
                 true
             }
             (None, Some(y)) => {
-                finite("flux_line.y", y)?;
+                finite(ParamPath::table("flux_line.y"), y)?;
                 if g.ny == 1 {
-                    return Err(invalid("flux_line.y", y, "a line x = const on a 1D grid"));
+                    return Err(invalid(
+                        ParamPath::table("flux_line.y"),
+                        y,
+                        "a line x = const on a 1D grid",
+                    ));
                 }
                 false
             }
             _ => {
                 return Err(invalid(
-                    "flux_line",
+                    ParamPath::table("flux_line"),
                     format!("x = {:?}, y = {:?}", line.x, line.y),
                     "exactly one of x (the line x = value) or y (the line y = value)",
                 ));

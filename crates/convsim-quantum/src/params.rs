@@ -13,6 +13,7 @@
 //! `N` particles of pairwise strength `g_1`), in energy times area (2D) or energy times length
 //! (1D).
 
+use convsim_core::ParamPath;
 use convsim_core::{Boundaries, Boundary, Grid};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,12 @@ fn periodic() -> Boundaries {
 }
 
 /// Everything that defines a quantum run except the initial state.
+///
+/// The schema of a scenario's `[quantum]` table (with `grid`, `time.dt` and `boundary`),
+/// validated here once. Errors name each field by its scenario key
+/// ([`convsim_core::ParamPath`]): the finite-difference order is `order`, the imaginary-time
+/// tolerance `tolerance`, a packet's fields `packet.*`, a potential term's
+/// `potential[i].*`, the initial state `initial.psi_re`; the others keep their names.
 ///
 /// ```
 /// use convsim_quantum::QuantumParams;
@@ -97,11 +104,11 @@ impl QuantumParams {
     /// [`QuantumError::Unsupported`] for imaginary time with Yoshida4, a drive or an absorber.
     pub fn validate(&self) -> Result<()> {
         check_grid(&self.grid)?;
-        positive("dt", self.dt)?;
-        positive("mass", self.mass)?;
-        finite("g", self.g)?;
+        positive(ParamPath::Time("dt"), self.dt)?;
+        positive(ParamPath::table("mass"), self.mass)?;
+        finite(ParamPath::table("g"), self.g)?;
         if let Evolution::Imaginary { tolerance } = self.evolution {
-            positive("evolution.tolerance", tolerance)?;
+            positive(ParamPath::table("tolerance"), tolerance)?;
             let why = |what: &str, why: &str| QuantumError::Unsupported {
                 what: format!("imaginary-time evolution with {what}"),
                 why: why.into(),
@@ -133,16 +140,20 @@ impl QuantumParams {
 /// Checks the grid.
 fn check_grid(g: &Grid) -> Result<()> {
     if g.nx < 2 {
-        return Err(invalid("grid.nx", g.nx, "at least 2 samples"));
+        return Err(invalid(ParamPath::Grid("nx"), g.nx, "at least 2 samples"));
     }
     if g.ny == 0 {
-        return Err(invalid("grid.ny", g.ny, "at least 1 (1 = a 1D problem)"));
+        return Err(invalid(
+            ParamPath::Grid("ny"),
+            g.ny,
+            "at least 1 (1 = a 1D problem)",
+        ));
     }
-    positive("grid.dx", g.dx)?;
-    finite("grid.x0", g.x0)?;
+    positive(ParamPath::Grid("dx"), g.dx)?;
+    finite(ParamPath::Grid("x0"), g.x0)?;
     if g.ny > 1 {
-        positive("grid.dy", g.dy)?;
-        finite("grid.y0", g.y0)?;
+        positive(ParamPath::Grid("dy"), g.dy)?;
+        finite(ParamPath::Grid("y0"), g.y0)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Potentials on the grid: the terms of [`PotentialTerm`], time profiles and the absorber.
 
 use convsim_core::Grid;
+use convsim_core::ParamPath;
 use ndarray::Array2;
 
 use crate::error::{QuantumError, Result, finite, invalid, non_negative, positive};
@@ -47,7 +48,7 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
     let (dx, dy) = (grid.dx, grid.dy);
     let mut v = Array2::<f64>::zeros((ny, nx));
     for (t, term) in terms.iter().enumerate() {
-        let p = |field: &str| format!("{name}[{t}].{field}");
+        let p = |field: &str| ParamPath::table(format!("{name}[{t}].{field}"));
         match term {
             PotentialTerm::Harmonic {
                 omega,
@@ -55,10 +56,10 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                 center_x,
                 center_y,
             } => {
-                let wx = non_negative(&p("omega"), *omega)?;
-                let wy = non_negative(&p("omega_y"), omega_y.unwrap_or(wx))?;
-                let cx = finite(&p("center_x"), *center_x)?;
-                let cy = finite(&p("center_y"), *center_y)?;
+                let wx = non_negative(p("omega"), *omega)?;
+                let wy = non_negative(p("omega_y"), omega_y.unwrap_or(wx))?;
+                let cx = finite(p("center_x"), *center_x)?;
+                let cy = finite(p("center_y"), *center_y)?;
                 let wy = if one_d { 0.0 } else { wy };
                 for ((i, j), out) in v.indexed_iter_mut() {
                     let (x, y) = (xs[j] - cx, ys[i] - cy);
@@ -73,17 +74,17 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                 y_max,
                 edge,
             } => {
-                let h = finite(&p("height"), *height)?;
-                let (a, b) = (finite(&p("x_min"), *x_min)?, finite(&p("x_max"), *x_max)?);
+                let h = finite(p("height"), *height)?;
+                let (a, b) = (finite(p("x_min"), *x_min)?, finite(p("x_max"), *x_max)?);
                 if b <= a {
                     return Err(invalid(p("x_max"), b, &format!("a value > x_min = {a}")));
                 }
-                let c = y_min.map_or(Ok(f64::NEG_INFINITY), |v| finite(&p("y_min"), v))?;
-                let d = y_max.map_or(Ok(f64::INFINITY), |v| finite(&p("y_max"), v))?;
+                let c = y_min.map_or(Ok(f64::NEG_INFINITY), |v| finite(p("y_min"), v))?;
+                let d = y_max.map_or(Ok(f64::INFINITY), |v| finite(p("y_max"), v))?;
                 if d <= c {
                     return Err(invalid(p("y_max"), d, &format!("a value > y_min = {c}")));
                 }
-                let e = non_negative(&p("edge"), *edge)?;
+                let e = non_negative(p("edge"), *edge)?;
                 let fy: Vec<f64> = if one_d {
                     vec![1.0]
                 } else {
@@ -109,11 +110,11 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                         why: "a double slit needs a y axis; use a barrier in 1D".into(),
                     });
                 }
-                let h = finite(&p("height"), *height)?;
-                let xc = finite(&p("x_center"), *x_center)?;
-                let th = positive(&p("thickness"), *thickness)?;
-                let w = positive(&p("slit_width"), *slit_width)?;
-                let s = positive(&p("slit_separation"), *slit_separation)?;
+                let h = finite(p("height"), *height)?;
+                let xc = finite(p("x_center"), *x_center)?;
+                let th = positive(p("thickness"), *thickness)?;
+                let w = positive(p("slit_width"), *slit_width)?;
+                let s = positive(p("slit_separation"), *slit_separation)?;
                 if s <= w {
                     return Err(invalid(
                         p("slit_separation"),
@@ -121,8 +122,8 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                         &format!("a value > slit_width = {w} (the openings would merge)"),
                     ));
                 }
-                let yc = finite(&p("y_center"), *y_center)?;
-                let e = non_negative(&p("edge"), *edge)?;
+                let yc = finite(p("y_center"), *y_center)?;
+                let e = non_negative(p("edge"), *edge)?;
                 let fx: Vec<f64> = xs
                     .iter()
                     .map(|&x| window(x, dx, xc - 0.5 * th, xc + 0.5 * th, e))
@@ -146,9 +147,9 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                 offset_x,
                 offset_y,
             } => {
-                let d = finite(&p("depth"), *depth)?;
-                let ax = period_x.map(|v| positive(&p("period_x"), v)).transpose()?;
-                let ay = period_y.map(|v| positive(&p("period_y"), v)).transpose()?;
+                let d = finite(p("depth"), *depth)?;
+                let ax = period_x.map(|v| positive(p("period_x"), v)).transpose()?;
+                let ay = period_y.map(|v| positive(p("period_y"), v)).transpose()?;
                 if ax.is_none() && ay.is_none() {
                     return Err(invalid(
                         p("period_x"),
@@ -156,8 +157,8 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                         "a period along x or y (or both)",
                     ));
                 }
-                let ox = finite(&p("offset_x"), *offset_x)?;
-                let oy = finite(&p("offset_y"), *offset_y)?;
+                let ox = finite(p("offset_x"), *offset_x)?;
+                let oy = finite(p("offset_y"), *offset_y)?;
                 let ay = if one_d { None } else { ay };
                 for ((i, j), out) in v.indexed_iter_mut() {
                     let sx = ax.map_or(0.0, |a| {
@@ -173,8 +174,8 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                 gradient_x,
                 gradient_y,
             } => {
-                let gx = finite(&p("gradient_x"), *gradient_x)?;
-                let gy = finite(&p("gradient_y"), *gradient_y)?;
+                let gx = finite(p("gradient_x"), *gradient_x)?;
+                let gy = finite(p("gradient_y"), *gradient_y)?;
                 let gy = if one_d { 0.0 } else { gy };
                 for ((i, j), out) in v.indexed_iter_mut() {
                     *out += gx * xs[j] + gy * ys[i];
@@ -186,18 +187,18 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
                 center_y,
                 sigma,
             } => {
-                let a = finite(&p("amplitude"), *amplitude)?;
-                let cx = finite(&p("center_x"), *center_x)?;
-                let cy = finite(&p("center_y"), *center_y)?;
-                let s = positive(&p("sigma"), *sigma)?;
+                let a = finite(p("amplitude"), *amplitude)?;
+                let cx = finite(p("center_x"), *center_x)?;
+                let cy = finite(p("center_y"), *center_y)?;
+                let s = positive(p("sigma"), *sigma)?;
                 for ((i, j), out) in v.indexed_iter_mut() {
                     let dy2 = if one_d { 0.0 } else { (ys[i] - cy).powi(2) };
                     *out += a * (-((xs[j] - cx).powi(2) + dy2) / (2.0 * s * s)).exp();
                 }
             }
             PotentialTerm::Array { values, scale } => {
-                let s = finite(&p("scale"), *scale)?;
-                check_array(&p("values"), values, grid)?;
+                let s = finite(p("scale"), *scale)?;
+                check_array(p("values"), values, grid)?;
                 v.zip_mut_with(values, |o, &a| *o += s * a);
             }
         }
@@ -208,19 +209,19 @@ pub fn sample(name: &str, terms: &[PotentialTerm], grid: &Grid, mass: f64) -> Re
 /// Checks that a real array has the grid's shape and only finite values.
 ///
 /// # Errors
-/// [`QuantumError::Shape`] or [`QuantumError::NonFinite`], naming `name`.
-pub fn check_array(name: &str, a: &Array2<f64>, grid: &Grid) -> Result<()> {
+/// [`QuantumError::Shape`] or [`QuantumError::NonFinite`], naming `param`.
+pub fn check_array(param: ParamPath, a: &Array2<f64>, grid: &Grid) -> Result<()> {
     let (ny, nx) = grid.shape();
     if a.dim() != (ny, nx) {
         return Err(QuantumError::Shape {
-            name: name.into(),
+            param,
             expected: [ny, nx],
             actual: [a.nrows(), a.ncols()],
         });
     }
     if let Some(((i, j), &v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(QuantumError::NonFinite {
-            name: name.into(),
+            param,
             value: v,
             at: [i, j],
         });
@@ -234,19 +235,19 @@ impl TimeProfile {
     /// # Errors
     /// Non-finite values, a non-positive duration, an empty or decreasing table.
     pub fn validate(&self, name: &str) -> Result<()> {
-        let p = |f: &str| format!("{name}.{f}");
+        let p = |f: &str| ParamPath::table(format!("{name}.{f}"));
         match self {
             TimeProfile::Constant { value } => {
-                finite(&p("value"), *value)?;
+                finite(p("value"), *value)?;
             }
             TimeProfile::Sine {
                 amplitude,
                 omega,
                 phase,
             } => {
-                finite(&p("amplitude"), *amplitude)?;
-                finite(&p("omega"), *omega)?;
-                finite(&p("phase"), *phase)?;
+                finite(p("amplitude"), *amplitude)?;
+                finite(p("omega"), *omega)?;
+                finite(p("phase"), *phase)?;
             }
             TimeProfile::Pulse {
                 amplitude,
@@ -255,11 +256,11 @@ impl TimeProfile {
                 omega,
                 phase,
             } => {
-                finite(&p("amplitude"), *amplitude)?;
-                finite(&p("center"), *center)?;
-                positive(&p("duration"), *duration)?;
-                finite(&p("omega"), *omega)?;
-                finite(&p("phase"), *phase)?;
+                finite(p("amplitude"), *amplitude)?;
+                finite(p("center"), *center)?;
+                positive(p("duration"), *duration)?;
+                finite(p("omega"), *omega)?;
+                finite(p("phase"), *phase)?;
             }
             TimeProfile::Ramp {
                 t_start,
@@ -267,13 +268,13 @@ impl TimeProfile {
                 from,
                 to,
             } => {
-                let a = finite(&p("t_start"), *t_start)?;
-                let b = finite(&p("t_end"), *t_end)?;
+                let a = finite(p("t_start"), *t_start)?;
+                let b = finite(p("t_end"), *t_end)?;
                 if b <= a {
                     return Err(invalid(p("t_end"), b, &format!("a time > t_start = {a}")));
                 }
-                finite(&p("from"), *from)?;
-                finite(&p("to"), *to)?;
+                finite(p("from"), *from)?;
+                finite(p("to"), *to)?;
             }
             TimeProfile::Table { times, values } => {
                 if times.is_empty() || times.len() != values.len() {
@@ -284,11 +285,11 @@ impl TimeProfile {
                     ));
                 }
                 for (i, (&t, &v)) in times.iter().zip(values).enumerate() {
-                    finite(&format!("{name}.times[{i}]"), t)?;
-                    finite(&format!("{name}.values[{i}]"), v)?;
+                    finite(ParamPath::table(format!("{name}.times[{i}]")), t)?;
+                    finite(ParamPath::table(format!("{name}.values[{i}]")), v)?;
                     if i > 0 && t <= times[i - 1] {
                         return Err(invalid(
-                            format!("{name}.times[{i}]"),
+                            ParamPath::table(format!("{name}.times[{i}]")),
                             t,
                             &format!("strictly increasing times (previous {})", times[i - 1]),
                         ));
@@ -359,10 +360,14 @@ impl TimeProfile {
 pub fn absorber_rate(absorber: &Absorber, grid: &Grid) -> Result<Array2<f64>> {
     let (ny, nx) = grid.shape();
     let one_d = ny == 1;
-    let w = positive("absorber.width", absorber.width)?;
-    let s = positive("absorber.strength", absorber.strength)?;
+    let w = positive(ParamPath::table("absorber.width"), absorber.width)?;
+    let s = positive(ParamPath::table("absorber.strength"), absorber.strength)?;
     if absorber.power == 0 {
-        return Err(invalid("absorber.power", 0, "an integer >= 1"));
+        return Err(invalid(
+            ParamPath::table("absorber.power"),
+            0,
+            "an integer >= 1",
+        ));
     }
     let edges: Vec<Edge> = if absorber.edges.is_empty() {
         if one_d {
@@ -381,7 +386,7 @@ pub fn absorber_rate(absorber: &Absorber, grid: &Grid) -> Result<Array2<f64>> {
             Edge::YMin | Edge::YMax => {
                 if one_d {
                     return Err(invalid(
-                        "absorber.edges",
+                        ParamPath::table("absorber.edges"),
                         format!("{e:?}"),
                         "x_min or x_max on a 1D grid (ny = 1)",
                     ));
@@ -391,7 +396,7 @@ pub fn absorber_rate(absorber: &Absorber, grid: &Grid) -> Result<Array2<f64>> {
         };
         if w > 0.5 * len {
             return Err(invalid(
-                "absorber.width",
+                ParamPath::table("absorber.width"),
                 w,
                 &format!(
                     "at most half the domain length along {axis} ({})",

@@ -3,6 +3,7 @@
 //! ([`crate::split_step`]) or finite-difference ([`crate::finite_diff`]) engine,
 //! imaginary-time relaxation.
 
+use convsim_core::ParamPath;
 use std::sync::Mutex;
 
 use convsim_core::{AxisFactors, Boundary, Complex64, Grid, Isa, Sides, Simd, Source};
@@ -140,14 +141,14 @@ impl QuantumSolver {
         let one_d = ny == 1;
         if psi0.dim() != (ny, nx) {
             return Err(QuantumError::Shape {
-                name: "initial state".into(),
+                param: ParamPath::Initial("psi_re"),
                 expected: [ny, nx],
                 actual: [psi0.nrows(), psi0.ncols()],
             });
         }
         if let Some(((i, j), v)) = psi0.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(QuantumError::NonFinite {
-                name: "initial state".into(),
+                param: ParamPath::Initial("psi_re"),
                 value: if v.re.is_finite() { v.im } else { v.re },
                 at: [i, j],
             });

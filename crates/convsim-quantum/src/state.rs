@@ -1,5 +1,6 @@
 //! Initial states and norms.
 
+use convsim_core::ParamPath;
 use convsim_core::{Complex64, Grid};
 use ndarray::Array2;
 
@@ -38,12 +39,15 @@ impl Wavepacket {
     /// assert!((norm(&psi, &grid) - 1.0).abs() < 1e-14);
     /// ```
     pub fn sample(&self, grid: &Grid) -> Result<Array2<Complex64>> {
-        let cx = finite("initial.center_x", self.center_x)?;
-        let cy = finite("initial.center_y", self.center_y)?;
-        let sx = positive("initial.sigma_x", self.sigma_x)?;
-        let sy = positive("initial.sigma_y", self.sigma_y.unwrap_or(sx))?;
-        let kx = finite("initial.k_x", self.k_x)?;
-        let ky = finite("initial.k_y", self.k_y)?;
+        let cx = finite(ParamPath::table("packet.center_x"), self.center_x)?;
+        let cy = finite(ParamPath::table("packet.center_y"), self.center_y)?;
+        let sx = positive(ParamPath::table("packet.sigma_x"), self.sigma_x)?;
+        let sy = positive(
+            ParamPath::table("packet.sigma_y"),
+            self.sigma_y.unwrap_or(sx),
+        )?;
+        let kx = finite(ParamPath::table("packet.k_x"), self.k_x)?;
+        let ky = finite(ParamPath::table("packet.k_y"), self.k_y)?;
         let one_d = grid.ny == 1;
         let xs = grid.xs();
         let ys = grid.ys();

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{bump, edge_absorber, grid1, grid2, harmonic, packet, params, solver};
-use convsim_core::{Boundaries, Boundary, Complex64, RestoreError, Simulation};
+use convsim_core::{
+    Boundaries, Boundary, Complex64, ParamError, ParamPath, RestoreError, Simulation,
+};
 use convsim_quantum::{
     Absorber, Evolution, FluxLine, Method, PotentialTerm, QuantumError, QuantumSolver,
 };
@@ -184,8 +186,9 @@ fn bad_input_gives_typed_errors_naming_the_parameter() {
     let e = QuantumSolver::new(p.clone(), Array2::zeros((16, 15))).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "initial state has shape [16, 15] but the grid is (ny, nx) = [16, 16]"
+        "initial.psi_re has shape [16, 15] but the grid is (ny, nx) = [16, 16]"
     );
+    assert_eq!(e.param(), Some(ParamPath::Initial("psi_re")));
     let mut q = p.clone();
     q.potential = vec![
         harmonic(1.0),
@@ -200,21 +203,24 @@ fn bad_input_gives_typed_errors_naming_the_parameter() {
         e.to_string(),
         "potential[1].values has shape [8, 8] but the grid is (ny, nx) = [16, 16]"
     );
+    assert_eq!(e.param(), Some(ParamPath::table("potential[1].values")));
     // Parameters.
     let mut q = p.clone();
     q.dt = -0.1;
     let e = QuantumSolver::new(q, psi.clone()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "dt = -0.1 is not allowed: a finite number > 0"
+        "time.dt = -0.1 is not allowed: a finite number > 0"
     );
+    assert_eq!(e.param(), Some(ParamPath::Time("dt")));
     let mut q = p.clone();
     q.method = fd(3, Boundary::Periodic);
     let e = QuantumSolver::new(q, psi.clone()).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "method.order = 3 is not allowed: an even accuracy order from 2 to 16"
+        "order = 3 is not allowed: an even accuracy order from 2 to 16"
     );
+    assert_eq!(e.param(), Some(ParamPath::table("order")));
     let mut q = p.clone();
     q.method = Method::Yoshida4;
     q.evolution = Evolution::Imaginary { tolerance: 1e-10 };
@@ -227,6 +233,10 @@ fn bad_input_gives_typed_errors_naming_the_parameter() {
     });
     let e = QuantumSolver::new(q, psi.clone()).unwrap_err();
     assert!(e.to_string().starts_with("flux_line = "), "{e}");
+    assert_eq!(e.param(), Some(ParamPath::table("flux_line")));
+    // The packet's keys live under `quantum.packet`.
+    let e = packet(0.0, 0.0, -1.0, 0.0, 0.0).sample(&g).unwrap_err();
+    assert_eq!(e.param(), Some(ParamPath::table("packet.sigma_x")));
     let mut q = p;
     q.absorber = Some(Absorber {
         width: 3.0,

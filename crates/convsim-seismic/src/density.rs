@@ -25,6 +25,7 @@
 //! `zeta` on the nodes stretch `D- q`, with the same `a`, `b`, damping and frequency shift as the
 //! constant-density CPML.
 
+use convsim_core::ParamPath;
 use convsim_core::fp::Subnormals;
 use convsim_core::stencil::fd_weights;
 use convsim_core::sum::ExactSum;
@@ -196,7 +197,7 @@ impl<T: RealElement> Density<T> {
         let pml_x = pml::<T>(&x_axis, s, st.cs, size);
         if !(dt_limit.is_finite() && dt_limit > 0.0) {
             return Err(SeismicError::invalid(
-                "density",
+                ParamPath::table("density"),
                 "(model)",
                 "density and velocity must give a finite stability limit",
             ));

@@ -2,10 +2,12 @@
 
 use std::fmt;
 
+use convsim_core::{ParamError, ParamPath};
 use thiserror::Error;
 
 /// Everything a user can get wrong when setting up a seismic run. Each message names the
-/// parameter, the value and what is allowed.
+/// parameter, the value and what is allowed; each variant carries (or knows) its scenario path
+/// ([`ParamError`]), with the keys of the `[seismic]` table (see [`crate::SeismicParams`]).
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum SeismicError {
     /// The time step is above the exact leapfrog stability limit.
@@ -36,6 +38,8 @@ pub enum SeismicError {
     OutsideModel {
         /// Which point (e.g. `"receivers[3]"`).
         what: String,
+        /// The list it belongs to, as keyed in the `[seismic]` table: `sources` or `receivers`.
+        list: &'static str,
         /// Its y coordinate, m.
         y: f64,
         /// Its x coordinate, m.
@@ -52,7 +56,7 @@ pub enum SeismicError {
     /// A model array holds a value that is not allowed (negative, zero, NaN, infinite).
     #[error("{name} has the invalid value {value} at (row {row}, column {col}); {allowed}")]
     BadModelValue {
-        /// Model name (`"velocity"`, `"density"`).
+        /// Model name, its key in the `[seismic]` table (`"velocity"`, `"density"`).
         name: &'static str,
         /// Row of the first bad value.
         row: usize,
@@ -69,7 +73,7 @@ pub enum SeismicError {
          the array must have exactly the grid's shape"
     )]
     ShapeMismatch {
-        /// Model name.
+        /// Model name, its key in the `[seismic]` table.
         name: &'static str,
         /// The grid's `(ny, nx)`.
         expected: [usize; 2],
@@ -77,10 +81,10 @@ pub enum SeismicError {
         actual: [usize; 2],
     },
     /// Any other parameter out of its allowed range.
-    #[error("parameter {name} = {value} is invalid: {allowed}")]
+    #[error("parameter {param} = {value} is invalid: {allowed}")]
     InvalidParameter {
-        /// Parameter name as in the scenario (`"space_order"`, `"boundaries.top.width"`).
-        name: String,
+        /// Where it is in a scenario (`order`, `cpml.width`, `time.dt`).
+        param: ParamPath,
         /// The value as given.
         value: String,
         /// What is allowed.
@@ -90,14 +94,48 @@ pub enum SeismicError {
 
 impl SeismicError {
     pub(crate) fn invalid(
-        name: impl Into<String>,
+        param: ParamPath,
         value: impl fmt::Display,
         allowed: impl Into<String>,
     ) -> Self {
         SeismicError::InvalidParameter {
-            name: name.into(),
+            param,
             value: value.to_string(),
             allowed: allowed.into(),
+        }
+    }
+}
+
+impl ParamError for SeismicError {
+    fn param(&self) -> Option<ParamPath> {
+        Some(match self {
+            SeismicError::Unstable { .. } => ParamPath::Time("dt"),
+            SeismicError::OutsideModel { list, .. } => ParamPath::table(*list),
+            SeismicError::BadModelValue { name, .. } | SeismicError::ShapeMismatch { name, .. } => {
+                ParamPath::table(*name)
+            }
+            SeismicError::InvalidParameter { param, .. } => param.clone(),
+        })
+    }
+
+    fn value(&self) -> String {
+        match self {
+            SeismicError::Unstable { dt, .. } => format!("{dt:e}"),
+            SeismicError::OutsideModel { what, .. } => what.clone(),
+            SeismicError::BadModelValue { .. } | SeismicError::ShapeMismatch { .. } => {
+                "(model)".into()
+            }
+            SeismicError::InvalidParameter { value, .. } => value.clone(),
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            SeismicError::Unstable { limit, .. } => {
+                format!("above the stability limit; allowed: dt <= {limit:.6e} s")
+            }
+            SeismicError::InvalidParameter { allowed, .. } => format!("allowed: {allowed}"),
+            _ => self.to_string(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! ```
 
 use convsim_core::Grid;
+use convsim_core::ParamPath;
 use ndarray::{Array2, ArrayView2};
 
 use crate::{Model, Result, SeismicError};
@@ -32,14 +33,14 @@ pub fn evaluate(
         Model::Layered { tops, values } => {
             if values.len() != tops.len() + 1 {
                 return Err(SeismicError::invalid(
-                    format!("{name}.values"),
+                    ParamPath::table(format!("{name}.values")),
                     format!("{} values for {} tops", values.len(), tops.len()),
                     "give one value per layer: tops.len() + 1 values",
                 ));
             }
             if tops.windows(2).any(|w| w[1] <= w[0]) || tops.iter().any(|t| !t.is_finite()) {
                 return Err(SeismicError::invalid(
-                    format!("{name}.tops"),
+                    ParamPath::table(format!("{name}.layers")),
                     format!("{tops:?}"),
                     "layer tops must be finite depths in strictly increasing order",
                 ));
@@ -67,7 +68,7 @@ pub fn evaluate(
             Some(v) => v.mapv(|v| 310.0 * v.max(0.0).powf(0.25)),
             None => {
                 return Err(SeismicError::invalid(
-                    format!("{name}.kind"),
+                    ParamPath::table(name),
                     "gardner",
                     "Gardner's relation gives a density from the velocity; use it for density only",
                 ));

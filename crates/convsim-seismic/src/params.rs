@@ -15,12 +15,18 @@
 //! ```
 
 use convsim_core::Grid;
+use convsim_core::ParamPath;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, SeismicError, stability};
 
-/// Everything that defines a seismic run.
+/// Everything that defines a seismic run: the schema of a scenario's `[seismic]` table (with
+/// `grid`, `time` and `boundary`), validated here once. Errors name each field by its scenario
+/// key ([`convsim_core::ParamPath`]): `space_order` is `order`, `dt` and `duration` are
+/// `time.dt` and `time.t_end`, a side's CPML or sponge numbers are `cpml.*` or `sponge.*`,
+/// the models are `velocity` and `density` (layer tops: `layers`), the points `sources` and
+/// `receivers`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeismicParams {
@@ -388,7 +394,7 @@ impl SeismicParams {
         let g = self.grid;
         stability::check_order(self.space_order)?;
         let r = self.space_order / 2;
-        for (name, v) in [("grid.dy", g.dy), ("grid.dx", g.dx)] {
+        for (name, v) in [(ParamPath::Grid("dy"), g.dy), (ParamPath::Grid("dx"), g.dx)] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(SeismicError::invalid(
                     name,
@@ -397,7 +403,7 @@ impl SeismicParams {
                 ));
             }
         }
-        for (name, n) in [("grid.ny", g.ny), ("grid.nx", g.nx)] {
+        for (name, n) in [(ParamPath::Grid("ny"), g.ny), (ParamPath::Grid("nx"), g.nx)] {
             if n < r + 1 {
                 return Err(SeismicError::invalid(
                     name,
@@ -412,28 +418,28 @@ impl SeismicParams {
         }
         if !(self.dt.is_finite() && self.dt > 0.0) {
             return Err(SeismicError::invalid(
-                "dt",
+                ParamPath::Time("dt"),
                 self.dt,
                 "time step must be positive and finite (s)",
             ));
         }
         if !(self.duration.is_finite() && self.duration >= 0.0) {
             return Err(SeismicError::invalid(
-                "duration",
+                ParamPath::Time("t_end"),
                 self.duration,
                 "must be finite and >= 0 (s)",
             ));
         }
-        let names = ["top", "bottom", "left", "right"];
-        for (side, name) in self.boundaries.sides().iter().zip(names) {
-            check_side(side, name)?;
+        for side in &self.boundaries.sides() {
+            check_side(side)?;
         }
         Ok(())
     }
 }
 
-/// Checks the numbers of one side's absorbing layer (`name`: top, bottom, left, right).
-fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
+/// Checks the numbers of one side's absorbing layer (named by the scenario's shared `cpml` or
+/// `sponge` table).
+fn check_side(side: &SideBoundary) -> Result<()> {
     match *side {
         SideBoundary::Cpml {
             width,
@@ -442,14 +448,14 @@ fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
         } => {
             if width == 0 || width > 1000 {
                 return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.width"),
+                    ParamPath::table("cpml.width"),
                     width,
                     "CPML width must be 1 to 1000 cells",
                 ));
             }
             if !(reflection > 0.0 && reflection < 1.0) {
                 return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.reflection"),
+                    ParamPath::table("cpml.reflection"),
                     reflection,
                     "the reflection target must be between 0 and 1 (exclusive), e.g. 1e-4",
                 ));
@@ -458,7 +464,7 @@ fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
                 && !(f.is_finite() && f >= 0.0)
             {
                 return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.frequency"),
+                    ParamPath::table("cpml.frequency"),
                     f,
                     "must be finite and >= 0 (Hz)",
                 ));
@@ -467,14 +473,14 @@ fn check_side(side: &SideBoundary, name: &str) -> Result<()> {
         SideBoundary::Sponge { width, strength } => {
             if width == 0 || width > 1000 {
                 return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.width"),
+                    ParamPath::table("sponge.width"),
                     width,
                     "sponge width must be 1 to 1000 cells",
                 ));
             }
             if !(strength.is_finite() && strength > 0.0) {
                 return Err(SeismicError::invalid(
-                    format!("boundaries.{name}.strength"),
+                    ParamPath::table("sponge.strength"),
                     strength,
                     "must be positive and finite",
                 ));

@@ -31,6 +31,7 @@
 //! assert!(peak > 0.0 && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * peak));
 //! ```
 
+use convsim_core::ParamPath;
 use convsim_core::sim::Gather;
 use convsim_core::{Grid, Quantity, RealElement, RestoreError, Simulation, StateArray};
 use ndarray::ArrayViewMut2;
@@ -57,7 +58,7 @@ impl<T: RealElement> MultiShot<T> {
     pub fn new(params: &SeismicParams, shots: &[Vec<PointSource>]) -> Result<Self> {
         if shots.is_empty() {
             return Err(SeismicError::invalid(
-                "shots",
+                ParamPath::table("shots"),
                 "[]",
                 "give at least one shot (a list of sources)",
             ));
@@ -121,14 +122,16 @@ fn prefix_shot(e: SeismicError, k: usize) -> SeismicError {
     match e {
         SeismicError::OutsideModel {
             what,
+            list: list @ "sources",
             y,
             x,
             y0,
             y1,
             x0,
             x1,
-        } if what.starts_with("sources") => SeismicError::OutsideModel {
+        } => SeismicError::OutsideModel {
             what: format!("shots[{k}].{what}"),
+            list,
             y,
             x,
             y0,
@@ -137,11 +140,11 @@ fn prefix_shot(e: SeismicError, k: usize) -> SeismicError {
             x1,
         },
         SeismicError::InvalidParameter {
-            name,
+            param: ParamPath::Table(key),
             value,
             allowed,
-        } if name.starts_with("sources") => SeismicError::InvalidParameter {
-            name: format!("shots[{k}].{name}"),
+        } if key.starts_with("sources") => SeismicError::InvalidParameter {
+            param: ParamPath::table(format!("shots[{k}].{key}")),
             value,
             allowed,
         },

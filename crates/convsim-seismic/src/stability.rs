@@ -14,6 +14,7 @@
 //! assert!((dt * 2000.0 / 10.0 - 0.5f64.sqrt()).abs() < 1e-12);
 //! ```
 
+use convsim_core::ParamPath;
 use convsim_core::stencil::central_weights;
 
 use crate::{Result, SeismicError};
@@ -26,7 +27,7 @@ use crate::{Result, SeismicError};
 pub fn second_derivative_symbol_max(order: usize) -> Result<f64> {
     check_order(order)?;
     let w = central_weights(2, order)
-        .map_err(|e| SeismicError::invalid("space_order", order, e.to_string()))?;
+        .map_err(|e| SeismicError::invalid(ParamPath::table("order"), order, e.to_string()))?;
     let r = order / 2;
     let mut s = -w[r];
     for k in 1..=r {
@@ -42,7 +43,11 @@ pub fn second_derivative_symbol_max(order: usize) -> Result<f64> {
 /// # Errors
 /// A bad order, or a spacing or velocity that is not positive and finite.
 pub fn dt_max(order: usize, dy: f64, dx: f64, v_max: f64) -> Result<f64> {
-    for (name, v) in [("grid.dy", dy), ("grid.dx", dx), ("v_max", v_max)] {
+    for (name, v) in [
+        (ParamPath::Grid("dy"), dy),
+        (ParamPath::Grid("dx"), dx),
+        (ParamPath::table("velocity"), v_max),
+    ] {
         if !(v.is_finite() && v > 0.0) {
             return Err(SeismicError::invalid(
                 name,
@@ -74,7 +79,7 @@ pub(crate) fn check_order(order: usize) -> Result<()> {
         Ok(())
     } else {
         Err(SeismicError::invalid(
-            "space_order",
+            ParamPath::table("order"),
             order,
             "must be an even number from 2 to 16",
         ))
@@ -114,9 +119,6 @@ mod tests {
     #[test]
     fn bad_order_is_named() {
         let e = dt_max(3, 1.0, 1.0, 1.0).unwrap_err().to_string();
-        assert!(
-            e.contains("space_order") && e.contains('3') && e.contains("even"),
-            "{e}"
-        );
+        assert!(e.contains("order = 3") && e.contains("even"), "{e}");
     }
 }

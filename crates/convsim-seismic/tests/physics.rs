@@ -4,7 +4,7 @@
 mod common;
 
 use common::run;
-use convsim_core::{RestoreError, Simulation};
+use convsim_core::{ParamError, ParamPath, RestoreError, Simulation};
 use convsim_seismic::{
     Model, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError, SeismicParams,
     SeismicWarning, SideBoundary, Wavelet, stability,
@@ -329,20 +329,36 @@ fn bad_input_is_named() {
         "{e}"
     );
 
+    // The typed scenario path each error carries.
+    let path = |p: &SeismicParams| Seismic::<f32>::new(p).unwrap_err().param();
     let mut p = base.clone();
     p.space_order = 5;
-    assert!(msg(&p).contains("space_order = 5"), "{}", msg(&p));
-    let mut p = base;
+    assert!(msg(&p).contains("order = 5"), "{}", msg(&p));
+    assert_eq!(path(&p), Some(ParamPath::table("order")));
+    let mut p = base.clone();
     p.boundaries.left = SideBoundary::Cpml {
         width: 20,
         reflection: 2.0,
         frequency: None,
     };
-    assert!(
-        msg(&p).contains("boundaries.left.reflection = 2"),
-        "{}",
-        msg(&p)
-    );
+    assert!(msg(&p).contains("cpml.reflection = 2"), "{}", msg(&p));
+    assert_eq!(path(&p), Some(ParamPath::table("cpml.reflection")));
+    let mut p = base.clone();
+    p.dt = 0.01;
+    assert_eq!(path(&p), Some(ParamPath::Time("dt")));
+    let mut p = base.clone();
+    p.duration = -1.0;
+    assert_eq!(path(&p), Some(ParamPath::Time("t_end")));
+    let mut p = base.clone();
+    p.velocity = Model::Array {
+        values: Array2::from_elem((3, 3), 2000.0),
+    };
+    assert_eq!(path(&p), Some(ParamPath::table("velocity")));
+    let mut p = base;
+    p.receivers = vec![Receivers::Points {
+        coords: vec![[0.0, 1e9]],
+    }];
+    assert_eq!(path(&p), Some(ParamPath::table("receivers")));
 }
 
 #[test]

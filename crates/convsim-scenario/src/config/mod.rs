@@ -171,6 +171,27 @@ impl Default for RawOutput {
     }
 }
 
+/// A zero `[time]` and nameless sides: what a [`Ctx`] holds before those sections are
+/// resolved (messages about `[run]` and the solver's name need neither).
+pub(crate) fn unresolved_sections() -> (TimeConfig, Sides4) {
+    let side = Side {
+        name: String::new(),
+        value: 0.0,
+    };
+    let time = TimeConfig {
+        dt: 0.0,
+        steps: 0,
+        t_end: 0.0,
+    };
+    let sides = Sides4 {
+        left: side.clone(),
+        right: side.clone(),
+        bottom: side.clone(),
+        top: side,
+    };
+    (time, sides)
+}
+
 /// Time stepping.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TimeConfig {
@@ -595,21 +616,7 @@ impl Scenario {
         let (kind, solver_table) = resolve_kind(&mut table, file.clone(), &overridden, kinds)?;
 
         let empty_consts: Vec<(String, f64)> = Vec::new();
-        let dummy_time = TimeConfig {
-            dt: 0.0,
-            steps: 0,
-            t_end: 0.0,
-        };
-        let dummy_side = Side {
-            name: String::new(),
-            value: 0.0,
-        };
-        let dummy_sides = Sides4 {
-            left: dummy_side.clone(),
-            right: dummy_side.clone(),
-            bottom: dummy_side.clone(),
-            top: dummy_side,
-        };
+        let (dummy_time, dummy_sides) = unresolved_sections();
         let grid0 = Grid {
             ny: 1,
             nx: 1,

@@ -209,28 +209,13 @@ impl SolverKind for Kind {
         initial: &[(String, FieldInput)],
         table: Option<toml::Value>,
     ) -> Result<Box<dyn KindConfig>> {
-        let raw: Raw = match table {
-            Some(t) => ctx.deserialize("diffusion", t)?,
-            None => {
-                return Err(ctx.invalid(
-                    "diffusion",
-                    "(missing)",
-                    "a [diffusion] table is required (at least diffusivity = <m^2/s>)",
-                ));
-            }
-        };
+        let raw: Raw =
+            super::required_table(ctx, self.name(), table, "at least diffusivity = <m^2/s>")?;
         let scheme = match (raw.scheme.as_str(), raw.order) {
-            ("explicit", o) => {
-                let order = o.unwrap_or(2);
-                if ![2, 4, 6, 8].contains(&order) {
-                    return Err(ctx.invalid(
-                        "diffusion.order",
-                        order.to_string(),
-                        "allowed: 2, 4, 6, 8",
-                    ));
-                }
-                Scheme::Explicit { order }
-            }
+            // The solver checks the order.
+            ("explicit", o) => Scheme::Explicit {
+                order: o.unwrap_or(2),
+            },
             (s @ ("isotropic9" | "spectral"), Some(o)) => {
                 return Err(ctx.invalid(
                     "diffusion.order",
@@ -371,7 +356,7 @@ impl SolverKind for Kind {
         };
         let footprint = super::footprint::diffusion(&params);
         ctx.check_memory(&footprint)?;
-        let limit = params.stability_limit().map_err(|e| map_error(ctx, &e))?;
+        // Before the solver's checks, which cannot name the stencil file.
         let amplification = params.stencil_amplification();
         if let Some((a, theta)) = amplification
             && a > 1.0 + 1e-12
@@ -386,22 +371,10 @@ impl SolverKind for Kind {
                 ),
             ));
         }
-        let allow = scheme == Scheme::Stencil && raw.allow_unstable.unwrap_or(false);
-        if let Some(limit) = limit {
-            // The solver allows a relative slack of rounding size above the limit; so do we.
-            if !allow && ctx.time.dt > limit * (1.0 + 1e-12) {
-                return Err(ctx.invalid(
-                    "time.dt",
-                    format!("{:e}", ctx.time.dt),
-                    format!(
-                        "above the stability limit {} s of the {} scheme; allowed: dt <= {} (or scheme = \"spectral\" on a periodic domain)",
-                        sig6(limit),
-                        scheme_name(scheme),
-                        sig6(limit)
-                    ),
-                ));
-            }
-        }
+        // Every parameter and `dt` against the stability limit, checked once by the solver.
+        let limit = params
+            .check_stable()
+            .map_err(|e| super::solver_error(ctx, self.name(), &e))?;
         Ok(Box::new(Config {
             params,
             footprint,
@@ -415,76 +388,6 @@ impl SolverKind for Kind {
                 allow_unstable: raw.allow_unstable.unwrap_or(false),
             }),
         }))
-    }
-}
-
-/// Six significant digits, rounded down so that the printed limit is itself a stable `dt`.
-fn sig6(v: f64) -> String {
-    if !(v.is_finite() && v > 0.0) {
-        return format!("{v:e}");
-    }
-    let e = v.log10().floor() as i32;
-    let scale = 10f64.powi(5 - e);
-    let down = (v * scale).floor() / scale;
-    let s = format!("{down:.5e}");
-    // 1.500000e-3 -> 1.5e-3.
-    match s.split_once('e') {
-        Some((m, x)) if m.contains('.') => {
-            format!("{}e{x}", m.trim_end_matches('0').trim_end_matches('.'))
-        }
-        _ => s,
-    }
-}
-
-fn scheme_name(s: Scheme) -> String {
-    match s {
-        Scheme::Explicit { order } => format!("explicit order-{order}"),
-        Scheme::Isotropic9 => "isotropic9".into(),
-        Scheme::Spectral => "spectral".into(),
-        Scheme::Stencil => "stencil".into(),
-    }
-}
-
-/// Scenario key of a [`DiffusionParams`] parameter name.
-fn key_of(name: &str) -> String {
-    if let Some(rest) = name.strip_prefix("boundaries.") {
-        let side = rest.split('.').next().unwrap_or(rest);
-        return match side {
-            "top/bottom" => "boundary.top".into(),
-            "left/right" => "boundary.left".into(),
-            s => format!("boundary.{s}"),
-        };
-    }
-    match name {
-        "dt" => "time.dt".into(),
-        "scheme" => "diffusion.scheme".into(),
-        "scheme.order" => "diffusion.order".into(),
-        "source" => "diffusion.source".into(),
-        n if n.starts_with("stencil") => "diffusion.stencil".into(),
-        n if n.starts_with("diffusivity.d") && n != "diffusivity.dxx" && n != "diffusivity.dxy" => {
-            "diffusion.diffusivity".into()
-        }
-        n if n.starts_with("diffusivity.") => {
-            format!("diffusion.anisotropic.{}", &n["diffusivity.".len()..])
-        }
-        n => n.to_string(),
-    }
-}
-
-fn map_error(ctx: &Ctx<'_>, e: &DiffusionError) -> ScenarioError {
-    match e {
-        DiffusionError::InvalidParameter { name, value, allowed } => ctx.invalid(&key_of(name), value.clone(), format!("allowed: {allowed}")),
-        DiffusionError::Unstable { dt, limit, scheme } => {
-            ctx.invalid("time.dt", format!("{dt:e}"), format!("above the stability limit {limit:e} s of the {scheme} scheme; allowed: dt <= {limit:e}"))
-        }
-        DiffusionError::Shape { name, expected, actual } => {
-            ctx.invalid(&key_of(name), format!("shape {actual:?}"), format!("allowed: shape {expected:?}"))
-        }
-        DiffusionError::BadValue { name, index, value, allowed } => {
-            ctx.invalid(&key_of(name), format!("{value} at (y, x) index {index:?}"), format!("allowed: {allowed}"))
-        }
-        DiffusionError::UnstableStep { .. } => ctx.invalid("diffusion.stencil", "(file)", format!("{e}")),
-        DiffusionError::Core(core) => ctx.invalid("diffusion", "(setup)", core.to_string()),
     }
 }
 
@@ -584,7 +487,7 @@ impl KindConfig for Config {
                 );
             }
         }
-        d.insert("scheme".into(), scheme_name(self.params.scheme).into());
+        d.insert("scheme".into(), self.params.scheme.describe().into());
         if let (Some(info), Some(st)) = (&self.stencil, &self.params.stencil) {
             d.insert("stencil_file".into(), info.path.clone().into());
             let (form, op) = match st.form {

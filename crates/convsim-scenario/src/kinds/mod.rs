@@ -20,16 +20,22 @@
 //! 2. register it: `Kinds::builtin().with(&MyKind)?` in your code, or, for a kind that ships
 //!    with this crate, `mod <name>;` below and `&<name>::Kind` in the built-in list.
 //!
+//! A kind checks only what its solver cannot know (file paths, formulas, unknown keys, types):
+//! the solver's params type is the schema of the kind's table, validated once in the solver
+//! crate, and [`solver_error`] reports any solver error under the key its typed path
+//! ([`convsim_core::ParamPath`]) names, so no kind maps parameter names.
+//!
 //! A kind also states the memory its solver holds ([`KindConfig::footprint`], formulas in
 //! [`footprint`]) so a run that cannot fit is refused before anything is allocated.
 
 use std::fmt::Debug;
 
-use convsim_core::Simulation;
 use convsim_core::tile::{Tile, TileLinks};
+use convsim_core::{ParamError, Simulation};
+use serde::de::DeserializeOwned;
 
 use crate::config::{COMMON_TABLES, Ctx, FieldInput, OutputConfig, Scenario, Side};
-use crate::error::Result;
+use crate::error::{Result, ScenarioError};
 use crate::limits::SolverFootprint;
 
 pub mod diffusion;
@@ -231,6 +237,37 @@ pub trait KindConfig: Debug + Send + Sync {
     fn shot_count(&self) -> usize {
         1
     }
+}
+
+/// Deserializes the kind's table `[kind]`, or refuses a scenario without one; `needs` says
+/// what the table must hold at least (`at least velocity = <m/s>`).
+///
+/// # Errors
+/// A [`ScenarioError::Invalid`] for the missing table, or [`Ctx::deserialize`]'s (unknown
+/// keys, wrong types).
+pub fn required_table<T: DeserializeOwned>(
+    ctx: &Ctx<'_>,
+    kind: &str,
+    table: Option<toml::Value>,
+    needs: &str,
+) -> Result<T> {
+    match table {
+        Some(t) => ctx.deserialize(kind, t),
+        None => Err(ctx.invalid(
+            kind,
+            "(missing)",
+            format!("a [{kind}] table is required ({needs})"),
+        )),
+    }
+}
+
+/// Any solver error as `file: key: value: reason`: the key is the error's typed path, its
+/// `Table` paths under the kind's table `kind` (the table itself for an error tied to no key).
+/// One function for every kind: renaming a parameter renames its path in the solver crate.
+#[must_use]
+pub fn solver_error(ctx: &Ctx<'_>, kind: &str, e: &dyn ParamError) -> ScenarioError {
+    let key = e.param().map_or_else(|| kind.to_string(), |p| p.key(kind));
+    ctx.invalid(&key, e.value(), e.reason())
 }
 
 /// Refuses a field listed in `output.fields` that this configuration cannot produce (a seismic

@@ -154,16 +154,12 @@ impl SolverKind for Kind {
         initial: &[(String, FieldInput)],
         table: Option<toml::Value>,
     ) -> Result<Box<dyn KindConfig>> {
-        let raw: Raw = match table {
-            Some(t) => ctx.deserialize("quantum", t)?,
-            None => {
-                return Err(ctx.invalid(
-                    "quantum",
-                    "(missing)",
-                    "a [quantum] table is required (at least packet = { sigma_x = ... } or [initial] psi_re)",
-                ));
-            }
-        };
+        let raw: Raw = super::required_table(
+            ctx,
+            self.name(),
+            table,
+            "at least packet = { sigma_x = ... } or [initial] psi_re",
+        )?;
         let b = ctx.boundary;
         let sides = [
             (&b.left, "boundary.left"),
@@ -301,8 +297,9 @@ impl SolverKind for Kind {
         // `convsim validate` refuses exactly what `run` would.
         let footprint = super::footprint::quantum(&params);
         ctx.check_memory(&footprint)?;
-        let psi0 = init.sample(&ctx.grid).map_err(|e| map_error(ctx, &e))?;
-        let probe = QuantumSolver::new(params.clone(), psi0).map_err(|e| map_error(ctx, &e))?;
+        let err = |e: QuantumError| super::solver_error(ctx, self.name(), &e);
+        let psi0 = init.sample(&ctx.grid).map_err(err)?;
+        let probe = QuantumSolver::new(params.clone(), psi0).map_err(err)?;
         let dt_max = probe.dt_max();
         Ok(Box::new(Config {
             params,
@@ -311,48 +308,6 @@ impl SolverKind for Kind {
             init,
             inputs,
         }))
-    }
-}
-
-/// Scenario key of a [`QuantumParams`] parameter name.
-fn key_of(name: &str) -> String {
-    match name {
-        "dt" => "time.dt".into(),
-        "evolution.tolerance" => "quantum.tolerance".into(),
-        n if n.starts_with("grid.") => n.into(),
-        n if n.starts_with("initial.") => format!("quantum.packet.{}", &n["initial.".len()..]),
-        n if n.starts_with("method.") => format!("quantum.{}", &n["method.".len()..]),
-        "initial state" => "initial.psi_re".into(),
-        n => format!("quantum.{n}"),
-    }
-}
-
-fn map_error(ctx: &Ctx<'_>, e: &QuantumError) -> ScenarioError {
-    match e {
-        QuantumError::InvalidValue {
-            name,
-            value,
-            allowed,
-        } => ctx.invalid(&key_of(name), value.clone(), format!("allowed: {allowed}")),
-        QuantumError::UnstableDt { dt, max_dt, detail } => ctx.invalid(
-            "time.dt",
-            format!("{dt:e}"),
-            format!(
-                "above the stability limit of the finite-difference RK4 path ({detail}); allowed: dt <= {max_dt:.6e}, or method = \"strang\" on a periodic domain"
-            ),
-        ),
-        QuantumError::Shape { name, .. } | QuantumError::NonFinite { name, .. } => {
-            ctx.invalid(&key_of(name), "(array)", e.to_string())
-        }
-        QuantumError::NotNormalisable { norm } => ctx.invalid(
-            "initial.psi_re",
-            format!("norm {norm}"),
-            "allowed: a finite, non-zero wavefunction",
-        ),
-        QuantumError::Unsupported { what, why } => {
-            ctx.invalid("quantum", what.clone(), format!("not supported: {why}"))
-        }
-        QuantumError::Core(core) => ctx.invalid("quantum", "(setup)", core.to_string()),
     }
 }
 

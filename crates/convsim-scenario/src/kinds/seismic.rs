@@ -24,8 +24,8 @@
 //! The run length `time.t_end` is the recorded duration of the receivers. An optional initial
 //! pressure `[initial] p = ...` replaces or adds to the sources.
 
-use convsim_core::Simulation;
 use convsim_core::tile::{Tile, TileLinks};
+use convsim_core::{ParamPath, Simulation};
 use convsim_seismic::{
     Model, MultiShot, PointSource, Receivers, Seismic, SeismicBoundaries, SeismicError,
     SeismicParams, SeismicTile, SideBoundary, Wavelet, tile_of,
@@ -159,16 +159,7 @@ impl SolverKind for Kind {
         initial: &[(String, FieldInput)],
         table: Option<toml::Value>,
     ) -> Result<Box<dyn KindConfig>> {
-        let raw: Raw = match table {
-            Some(t) => ctx.deserialize("seismic", t)?,
-            None => {
-                return Err(ctx.invalid(
-                    "seismic",
-                    "(missing)",
-                    "a [seismic] table is required (at least velocity = <m/s>)",
-                ));
-            }
-        };
+        let raw: Raw = super::required_table(ctx, self.name(), table, "at least velocity = <m/s>")?;
         let f64_precision = match raw.precision.as_str() {
             "f32" => false,
             "f64" => true,
@@ -350,7 +341,8 @@ impl SolverKind for Kind {
         let footprint = super::footprint::seismic(&params, shots.len(), f64_precision);
         ctx.check_memory(&footprint)?;
         // Building the solver is the validation (the model is checked once).
-        let probe = Seismic::<f32>::new(&params).map_err(|e| map_error(ctx, &e))?;
+        let err = |e: &SeismicError| super::solver_error(ctx, self.name(), e);
+        let probe = Seismic::<f32>::new(&params).map_err(|e| err(&e))?;
         let limit = probe.dt_limit();
         let warnings = probe.warnings().iter().map(ToString::to_string).collect();
         drop(probe);
@@ -366,7 +358,7 @@ impl SolverKind for Kind {
                         format!("shots[{k}]"),
                         e.to_string().replace("sources[0]", &format!("shots[{k}]")),
                     ),
-                _ => map_error(ctx, &e),
+                _ => err(&e),
             })?;
         }
         Ok(Box::new(Config {
@@ -379,41 +371,6 @@ impl SolverKind for Kind {
             v_input,
             rho_input,
         }))
-    }
-}
-
-fn map_error(ctx: &Ctx<'_>, e: &SeismicError) -> ScenarioError {
-    match e {
-        SeismicError::Unstable { dt, limit, .. } => ctx.invalid(
-            "time.dt",
-            format!("{dt:e}"),
-            format!("above the stability limit; allowed: dt <= {limit:.6e} s"),
-        ),
-        SeismicError::OutsideModel { what, .. } => {
-            let key = if what.starts_with("sources") {
-                "seismic.sources"
-            } else {
-                "seismic.receivers"
-            };
-            ctx.invalid(key, what.clone(), e.to_string())
-        }
-        SeismicError::BadModelValue { name, .. } | SeismicError::ShapeMismatch { name, .. } => {
-            ctx.invalid(&format!("seismic.{name}"), "(model)", e.to_string())
-        }
-        SeismicError::InvalidParameter {
-            name,
-            value,
-            allowed,
-        } => {
-            let key = match name.as_str() {
-                "space_order" => "seismic.order".to_string(),
-                "dt" => "time.dt".to_string(),
-                n if n.starts_with("boundaries.") => "seismic.cpml".to_string(),
-                n if n.starts_with("grid.") => n.to_string(),
-                n => format!("seismic.{n}"),
-            };
-            ctx.invalid(&key, value.clone(), format!("allowed: {allowed}"))
-        }
     }
 }
 
@@ -610,12 +567,10 @@ impl KindConfig for Config {
         let file = scenario.file.display().to_string();
         let err = |e: SeismicError| match e {
             SeismicError::InvalidParameter {
-                name,
+                param: param @ ParamPath::Parallel(_),
                 value,
                 allowed,
-            } if name == "parallel.ranks" => {
-                ScenarioError::invalid(file.clone(), "parallel.ranks", value, allowed)
-            }
+            } => ScenarioError::invalid(file.clone(), param.to_string(), value, allowed),
             e => ScenarioError::invalid(file.clone(), "seismic", "(setup)", e.to_string()),
         };
         let p0 = scenario

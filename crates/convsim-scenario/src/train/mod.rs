@@ -67,7 +67,7 @@ pub use pipeline::{
 };
 pub use show::is_training_file;
 
-use crate::config::{Ctx, Scenario, Side, Sides4, TimeConfig};
+use crate::config::{Ctx, Scenario, Sides4, TimeConfig};
 use crate::error::{Result, ScenarioError};
 use crate::kinds::Kinds;
 use resolve::{resolve_data, resolve_model, resolve_train};
@@ -474,21 +474,7 @@ impl TrainScenario {
             effective,
             base,
         } = crate::config::parse_with_overrides(text, path, overrides)?;
-        let time = TimeConfig {
-            dt: 0.0,
-            steps: 0,
-            t_end: 0.0,
-        };
-        let side = Side {
-            name: String::new(),
-            value: 0.0,
-        };
-        let sides = Sides4 {
-            left: side.clone(),
-            right: side.clone(),
-            bottom: side.clone(),
-            top: side,
-        };
+        let (time, sides) = crate::config::unresolved_sections();
         let ctx = ctx_for(&file, &base, &overridden, &time, &sides);
         if let Some(solver) = table.get("run").and_then(|r| r.get("solver")) {
             return Err(ctx.invalid(

@@ -2,6 +2,7 @@
 //! model, placing sources and receivers (Hicks weights folded by the mirror boundaries) and
 //! allocating the absorbing layers and every buffer the stepping uses.
 
+use convsim_core::ParamPath;
 use std::collections::BTreeMap;
 
 use convsim_core::fp::Subnormals;
@@ -184,7 +185,7 @@ impl<T: RealElement> Seismic<T> {
                 && (!(dt.is_finite() && *dt > 0.0) || values.iter().any(|v| !v.is_finite()))
             {
                 return Err(SeismicError::invalid(
-                    format!("sources[{k}].wavelet"),
+                    ParamPath::table(format!("sources[{k}].wavelet")),
                     format!("dt = {dt}, {} samples", values.len()),
                     "sample interval must be positive and every sample finite",
                 ));
@@ -193,12 +194,12 @@ impl<T: RealElement> Seismic<T> {
                 && !(f0.is_finite() && f0 > 0.0)
             {
                 return Err(SeismicError::invalid(
-                    format!("sources[{k}].wavelet.f0"),
+                    ParamPath::table(format!("sources[{k}].ricker")),
                     f0,
                     "peak frequency must be positive and finite (Hz)",
                 ));
             }
-            let spread = place.spread(src.y, src.x, &format!("sources[{k}]"))?;
+            let spread = place.spread(src.y, src.x, "sources", k)?;
             let coefs = spread
                 .into_iter()
                 .map(|(idx, wgt)| {
@@ -216,7 +217,7 @@ impl<T: RealElement> Seismic<T> {
         let rec_coords = Array2::from_shape_fn((positions.len(), 2), |(i, c)| positions[i][c]);
         let mut spreads = Vec::with_capacity(positions.len());
         for (k, pos) in positions.iter().enumerate() {
-            spreads.push(place.spread(pos[0], pos[1], &format!("receivers[{k}]"))?);
+            spreads.push(place.spread(pos[0], pos[1], "receivers", k)?);
         }
 
         let mut warnings = Vec::new();
@@ -296,7 +297,7 @@ struct Placement {
 
 impl Placement {
     /// Hicks weights of the point `(y, x)` folded by the mirror boundaries.
-    fn spread(&self, y: f64, x: f64, what: &str) -> Result<Spread> {
+    fn spread(&self, y: f64, x: f64, list: &'static str, k: usize) -> Result<Spread> {
         let g = self.grid;
         let (y1, x1) = (
             g.y0 + (g.ny - 1) as f64 * g.dy,
@@ -311,7 +312,8 @@ impl Placement {
             && x <= x1 + tol;
         if !inside {
             return Err(SeismicError::OutsideModel {
-                what: what.into(),
+                what: format!("{list}[{k}]"),
+                list,
                 y,
                 x,
                 y0: g.y0,

@@ -29,7 +29,7 @@ impl<T: RealElement> SeismicTile<T> {
         let tile = tile_of(&p, dims, coords);
         tile.check().map_err(|e| {
             SeismicError::invalid(
-                "parallel.ranks",
+                convsim_core::ParamPath::Parallel("ranks"),
                 format!("[{}, {}]", dims[0], dims[1]),
                 format!("{e} (fewer ranks along that axis, or a larger grid)"),
             )
