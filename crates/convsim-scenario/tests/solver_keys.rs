@@ -18,15 +18,15 @@ fn scenario(rel: &str) -> (String, PathBuf) {
 fn key(rel: &str, sets: &[&str]) -> String {
     let (text, path) = scenario(rel);
     let dropped: Vec<&str> = sets.iter().filter_map(|s| s.strip_prefix('-')).collect();
-    let text: String = text
+    let text = text
         .lines()
         .filter(|l| {
             !dropped
                 .iter()
                 .any(|d| l.split('=').next().is_some_and(|k| k.trim() == *d))
         })
-        .map(|l| format!("{l}\n"))
-        .collect();
+        .collect::<Vec<_>>()
+        .join("\n");
     let sets: Vec<String> = sets
         .iter()
         .filter(|s| !s.starts_with('-'))
