@@ -9,7 +9,7 @@
 //! magnitude leaves a factor ~10 over the `n = 5` steps (`4e-15` measured).
 
 use convsim_core::testing::{random_array, rng};
-use convsim_core::tile::{DistFft, channel_all_to_alls, split};
+use convsim_core::tile::{DistFft, channel_all_to_alls, channel_all_to_alls_shared, split};
 use convsim_core::{Complex64, SpectralPlan, wavenumbers};
 use ndarray::{Array2, s};
 
@@ -26,8 +26,14 @@ fn transfer(ky: f64, kx: f64) -> Complex64 {
     Complex64::from_polar(1.0, -0.013 * (ky * ky + 0.7 * kx * kx) + 0.05 * kx)
 }
 
-/// Runs `n` steps on a `dims` process grid and returns the stitched field.
-fn distributed(u0: &Array2<Complex64>, dims: [usize; 2], n: usize) -> Array2<Complex64> {
+/// Runs `calls` times `n` steps on a `dims` process grid and returns the stitched field
+/// (`shared`: the ranks transpose through shared memory instead of all-to-alls).
+fn distributed(
+    u0: &Array2<Complex64>,
+    dims: [usize; 2],
+    n: usize,
+    (calls, shared): (usize, bool),
+) -> Array2<Complex64> {
     let (ny, nx) = u0.dim();
     let p = dims[0] * dims[1];
     let blocks: Vec<([usize; 2], [usize; 2])> = (0..p)
@@ -42,7 +48,12 @@ fn distributed(u0: &Array2<Complex64>, dims: [usize; 2], n: usize) -> Array2<Com
     let (kys, kxs) = (wavenumbers(ny, 0.5), wavenumbers(nx, 0.25));
     let mut out = Array2::zeros((ny, nx));
     let tiles: Vec<Array2<Complex64>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = channel_all_to_alls(p)
+        let comms = if shared {
+            channel_all_to_alls_shared(p)
+        } else {
+            channel_all_to_alls(p)
+        };
+        let handles: Vec<_> = comms
             .into_iter()
             .enumerate()
             .map(|(r, mut comm)| {
@@ -56,15 +67,17 @@ fn distributed(u0: &Array2<Complex64>, dims: [usize; 2], n: usize) -> Array2<Com
                         .flat_map(|c| kys.iter().map(move |&ky| transfer(ky, kxs[c])))
                         .collect();
                     let mut u = u0.slice(s![y0..y0 + h, x0..x0 + w]).to_owned();
-                    fft.apply_steps(
-                        u.view_mut(),
-                        n,
-                        &h_k,
-                        hook(0.3, nx),
-                        hook(-0.7, nx),
-                        hook(1.1, nx),
-                        &mut comm,
-                    );
+                    for _ in 0..calls {
+                        fft.apply_steps(
+                            u.view_mut(),
+                            n,
+                            &h_k,
+                            hook(0.3, nx),
+                            hook(-0.7, nx),
+                            hook(1.1, nx),
+                            &mut comm,
+                        );
+                    }
                     u
                 })
             })
@@ -96,7 +109,7 @@ fn distributed_split_steps_equal_the_single_process_plan() {
             );
             let scale = whole.iter().fold(0.0_f64, |m, z| m.max(z.norm()));
             for dims in [[1, 1], [1, 2], [2, 1], [3, 1], [2, 2], [1, 3], [3, 2]] {
-                let d = distributed(&u0, dims, n);
+                let d = distributed(&u0, dims, n, (1, false));
                 let err = d
                     .iter()
                     .zip(&whole)
@@ -112,11 +125,36 @@ fn distributed_split_steps_equal_the_single_process_plan() {
 }
 
 #[test]
+fn shared_memory_transposes_equal_the_all_to_alls_bit_for_bit() {
+    // Ranks of one node transpose through shared blocks (`AllToAll::shared`): the same
+    // operations on every sample in the same order, so the same bits as the all-to-all
+    // path. Two calls: the second reuses the blocks the first allocated.
+    let mut r = rng(23);
+    for (ny, nx) in [(24, 20), (13, 10), (2, 9), (40, 37)] {
+        let u0: Array2<Complex64> = random_array(&mut r, ny, nx);
+        for dims in [[1, 1], [1, 2], [2, 1], [3, 1], [2, 2], [1, 3], [3, 2]] {
+            for n in [1, 4] {
+                let a = distributed(&u0, dims, n, (2, false));
+                let b = distributed(&u0, dims, n, (2, true));
+                let same = a.iter().zip(&b).all(|(x, y)| {
+                    x.re.to_bits() == y.re.to_bits() && x.im.to_bits() == y.im.to_bits()
+                });
+                let diff = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0.0_f64, |m, (x, y)| m.max((x - y).norm()));
+                assert!(same, "{ny}x{nx}, grid {dims:?}, {n} steps: {diff:e}");
+            }
+        }
+    }
+}
+
+#[test]
 fn one_step_is_forward_transfer_inverse_with_the_hooks_around() {
     // The loop against the plain transforms of the same plan: pre, forward, H, inverse, post.
     let (ny, nx) = (12, 16);
     let u0: Array2<Complex64> = random_array(&mut rng(5), ny, nx);
-    let d = distributed(&u0, [2, 2], 1);
+    let d = distributed(&u0, [2, 2], 1, (1, false));
     let mut v = u0.clone();
     for (y, mut row) in v.rows_mut().into_iter().enumerate() {
         hook(0.3, nx)(y, row.as_slice_mut().unwrap());

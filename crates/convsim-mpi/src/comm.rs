@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use convsim_core::sum::ExactSum;
-use convsim_core::tile::{AllToAll, HaloExchange, Tile, TileSide, pack, strip_len, unpack};
+use convsim_core::tile::{
+    AllToAll, HaloExchange, SharedBlock, Tile, TileSide, pack, strip_len, unpack,
+};
 use convsim_core::{Complex64, Partial};
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
@@ -276,13 +278,25 @@ impl CartGrid {
         }
     }
 
-    /// The all-to-all over every rank of the grid.
+    /// The all-to-all over every rank of the grid (collective). Where every rank runs on one
+    /// node it also offers shared memory ([`AllToAll::shared`]), unless the environment sets
+    /// `CONVSIM_SHARED_MEMORY=off`.
     #[must_use]
     pub fn all_to_all(&self) -> MpiAllToAll {
         let p = self.dims[0] * self.dims[1];
+        let comm = self.comm.duplicate();
+        let node = comm.split_shared(comm.rank());
+        // Every rank reads the same environment (mpirun passes it on), so all agree.
+        let off = std::env::var("CONVSIM_SHARED_MEMORY").is_ok_and(|v| v == "off");
+        let node = (!off && node.size() == comm.size()).then(|| NodeMemory {
+            comm: node,
+            window: None,
+            blocks: Vec::with_capacity(p),
+        });
         MpiAllToAll {
-            comm: self.comm.duplicate(),
+            comm,
             counts: [vec![0; p], vec![0; p], vec![0; p], vec![0; p]],
+            node,
         }
     }
 }
@@ -370,11 +384,75 @@ impl HaloExchange for MpiHalo {
 // thread that steps the solver owning it, so moving it to another thread is sound.
 unsafe impl Send for MpiHalo {}
 
-/// `MPI_Alltoallv` of complex samples (as pairs of doubles).
+/// `MPI_Alltoallv` of complex samples (as pairs of doubles), and, where every rank runs on one
+/// node, an MPI-3 shared-memory window through which [`convsim_core::tile::DistFft`]
+/// transposes without all-to-alls.
 pub struct MpiAllToAll {
     comm: SimpleCommunicator,
     /// Send counts, send displacements, receive counts, receive displacements (in doubles).
     counts: [Vec<Rank>; 4],
+    node: Option<NodeMemory>,
+}
+
+/// The shared memory of the ranks of one node: a window of `MPI_Win_allocate_shared`, opened
+/// for passive access by every rank at once (`MPI_Win_lock_all`), so that `MPI_Win_sync` and a
+/// barrier make every rank's stores visible to the others.
+struct NodeMemory {
+    /// The ranks of the node: every rank of the all-to-all, in the same order.
+    comm: SimpleCommunicator,
+    /// The window and this rank's length in it, once allocated. Never freed: freeing is
+    /// collective, and a rank dropping its solver must not wait for the others to drop
+    /// theirs; `MPI_Finalize` releases it.
+    window: Option<(mpi::ffi::MPI_Win, usize)>,
+    blocks: Vec<SharedBlock>,
+}
+
+impl NodeMemory {
+    /// Allocates `mine` complex values for this rank (collective over the node) and finds
+    /// every rank's block.
+    fn allocate(&mut self, mine: usize) {
+        use mpi::raw::AsRaw;
+        use std::os::raw::c_void;
+        const Z: usize = std::mem::size_of::<Complex64>();
+        let mut base: *mut c_void = std::ptr::null_mut();
+        // SAFETY: an out-parameter, written by the call below before it is read.
+        let mut win: mpi::ffi::MPI_Win = unsafe { mpi::ffi::RSMPI_WIN_NULL };
+        // SAFETY: every rank of `comm` makes this call (it is reached by every rank's
+        // `DistFft::apply_steps` at the same point); `base` and `win` are valid out-pointers
+        // (MPI's `baseptr` argument is a `void **` typed `void *`).
+        unsafe {
+            mpi::ffi::MPI_Win_allocate_shared(
+                (mine * Z) as mpi::ffi::MPI_Aint,
+                Z as i32,
+                mpi::ffi::RSMPI_INFO_NULL,
+                self.comm.as_raw(),
+                (&raw mut base).cast(),
+                &raw mut win,
+            );
+            mpi::ffi::MPI_Win_lock_all(0, win);
+        }
+        self.blocks.clear();
+        for r in 0..self.comm.size() {
+            let (mut size, mut unit, mut ptr): (mpi::ffi::MPI_Aint, i32, *mut c_void) =
+                (0, 0, std::ptr::null_mut());
+            // SAFETY: `win` is the window just allocated over `comm`, `r` one of its ranks,
+            // and the three out-pointers valid.
+            unsafe {
+                mpi::ffi::MPI_Win_shared_query(
+                    win,
+                    r,
+                    &raw mut size,
+                    &raw mut unit,
+                    (&raw mut ptr).cast(),
+                );
+            }
+            self.blocks.push(SharedBlock {
+                ptr: ptr.cast(),
+                len: usize::try_from(size).unwrap_or(0) / Z,
+            });
+        }
+        self.window = Some((win, mine));
+    }
 }
 
 impl std::fmt::Debug for MpiAllToAll {
@@ -426,6 +504,31 @@ impl AllToAll for MpiAllToAll {
         let s = Partition::new(as_doubles(send), &sc[..], &sd[..]);
         let mut r = PartitionMut::new(as_doubles_mut(recv), &rc[..], &rd[..]);
         waited(|| self.comm.all_to_all_varcount_into(&s, &mut r));
+    }
+
+    fn shared(&mut self, mine: usize) -> Option<&[SharedBlock]> {
+        let node = self.node.as_mut()?;
+        // Every rank asks with the same plan, so they all (re)allocate together. A window of
+        // an earlier length is left to `MPI_Finalize` (see `NodeMemory::window`).
+        if node.window.is_none_or(|(_, len)| len != mine) {
+            node.allocate(mine);
+        }
+        Some(&node.blocks)
+    }
+
+    fn shared_sync(&mut self) {
+        if let Some(node) = &self.node
+            && let Some((win, _)) = node.window
+        {
+            waited(|| {
+                // SAFETY: `win` is open for passive access by every rank (`MPI_Win_lock_all`),
+                // which `MPI_Win_sync` requires.
+                unsafe { mpi::ffi::MPI_Win_sync(win) };
+                node.comm.barrier();
+                // SAFETY: as above.
+                unsafe { mpi::ffi::MPI_Win_sync(win) };
+            });
+        }
     }
 }
 

@@ -7,13 +7,14 @@
 //! where a transfer function is applied sample by sample; the inverse walks back. Every move
 //! is one all-to-all over all ranks ([`AllToAll`], MPI in convsim-mpi). With more ranks than
 //! rows (or columns) some slabs are empty: those ranks only relay (a 2D grid has no third axis
-//! to cut pencils from, so that is what a pencil decomposition reduces to here).
+//! to cut pencils from, so that is what a pencil decomposition reduces to here). Ranks that
+//! share memory ([`AllToAll::shared`]: the ranks of one node) run the split-step loop
+//! [`DistFft::apply_steps`] without all-to-alls, reading each other's slabs directly.
 //!
 //! The results equal a single-process FFT to rounding (about `1e-15` relative): the sums are
 //! the same but the butterflies group them differently than a real-to-complex plan.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 use num_complex::Complex64;
@@ -41,7 +42,39 @@ pub trait AllToAll: Send {
         recv: &mut [Complex64],
         recv_counts: &[usize],
     );
+    /// Blocks of memory that every rank of the collective reads and writes directly (ranks of
+    /// one node), one per rank in rank order, this rank's `mine` values long; `None` (the
+    /// default) where the ranks share no memory. Collective on the first call, which
+    /// allocates; later calls with the same `mine` return the same blocks. They must stay
+    /// valid as long as any rank's collective lives (a rank that is done may not free the
+    /// block a slower rank still reads). [`DistFft::apply_steps`] then transposes through them
+    /// instead of all-to-alls.
+    fn shared(&mut self, mine: usize) -> Option<&[SharedBlock]> {
+        let _ = mine;
+        None
+    }
+    /// A barrier over every rank after which each sees every write made to the shared blocks
+    /// before it (only called where [`AllToAll::shared`] gave blocks).
+    fn shared_sync(&mut self) {}
 }
+
+/// One rank's block of shared memory ([`AllToAll::shared`]): its address and length in
+/// complex values. Reading or writing through it is `unsafe`: the ranks must touch disjoint
+/// parts between two [`AllToAll::shared_sync`], which is the protocol of
+/// [`DistFft::apply_steps`].
+#[derive(Clone, Copy, Debug)]
+pub struct SharedBlock {
+    /// First value of the block.
+    pub ptr: *mut Complex64,
+    /// Values in the block.
+    pub len: usize,
+}
+
+// SAFETY: a `SharedBlock` is an address; every access through it is an `unsafe` operation
+// whose caller follows the synchronisation protocol above, whatever thread it runs on.
+unsafe impl Send for SharedBlock {}
+// SAFETY: as above.
+unsafe impl Sync for SharedBlock {}
 
 /// The trivial collective of one rank.
 #[derive(Clone, Copy, Debug, Default)]
@@ -62,71 +95,6 @@ impl AllToAll for SelfAllToAll {
         _recv_counts: &[usize],
     ) {
         recv.copy_from_slice(send);
-    }
-}
-
-/// An all-to-all between threads of one process, over channels: for tests of distributed
-/// transforms without MPI (it allocates a message per block; MPI runs use convsim-mpi).
-#[derive(Debug)]
-pub struct ChannelAllToAll {
-    rank: usize,
-    to: Vec<Sender<Vec<Complex64>>>,
-    from: Vec<Receiver<Vec<Complex64>>>,
-}
-
-/// The all-to-alls of `p` ranks, one per rank (give rank `r` the `r`-th).
-#[must_use]
-pub fn channel_all_to_alls(p: usize) -> Vec<ChannelAllToAll> {
-    // `from[d][s]` receives what `to[s][d]` sends.
-    let mut to: Vec<Vec<Sender<Vec<Complex64>>>> = (0..p).map(|_| Vec::with_capacity(p)).collect();
-    let mut from: Vec<Vec<Option<Receiver<Vec<Complex64>>>>> =
-        (0..p).map(|_| (0..p).map(|_| None).collect()).collect();
-    for (src, senders) in to.iter_mut().enumerate() {
-        for inbox in &mut from {
-            let (tx, rx) = channel();
-            senders.push(tx);
-            inbox[src] = Some(rx);
-        }
-    }
-    to.into_iter()
-        .zip(from)
-        .enumerate()
-        .map(|(rank, (to, from))| ChannelAllToAll {
-            rank,
-            to,
-            from: from.into_iter().flatten().collect(),
-        })
-        .collect()
-}
-
-impl AllToAll for ChannelAllToAll {
-    fn size(&self) -> usize {
-        self.to.len()
-    }
-    fn rank(&self) -> usize {
-        self.rank
-    }
-    /// # Panics
-    /// If a peer hung up or sent a block of another length than `recv_counts` says.
-    fn all_to_all(
-        &mut self,
-        send: &[Complex64],
-        send_counts: &[usize],
-        recv: &mut [Complex64],
-        recv_counts: &[usize],
-    ) {
-        let mut k = 0;
-        for (to, &n) in self.to.iter().zip(send_counts) {
-            to.send(send[k..k + n].to_vec()).expect("peer alive");
-            k += n;
-        }
-        let mut k = 0;
-        for (from, &n) in self.from.iter().zip(recv_counts) {
-            let v = from.recv().expect("peer alive");
-            assert_eq!(v.len(), n, "ChannelAllToAll: block length");
-            recv[k..k + n].copy_from_slice(&v);
-            k += n;
-        }
     }
 }
 
@@ -177,6 +145,11 @@ pub struct DistFft {
     displs: [Vec<usize>; 2],
     fft: [Arc<dyn Fft<f64>>; 4],
     scratch: Vec<Complex64>,
+    /// Owner of every global row (the rank whose row slab holds it).
+    row_owner: Vec<usize>,
+    /// The ranks' shared blocks during a shared-memory [`DistFft::apply_steps`] (capacity
+    /// for every rank, reserved at plan time).
+    shared: Vec<SharedBlock>,
 }
 
 impl std::fmt::Debug for DistFft {
@@ -256,6 +229,10 @@ impl DistFft {
             counts,
             fft,
             scratch: vec![Complex64::default(); scratch],
+            row_owner: (0..p)
+                .flat_map(|r| std::iter::repeat_n(r, split(ny, p, r).len()))
+                .collect(),
+            shared: Vec::with_capacity(p),
         }
     }
 
@@ -425,6 +402,12 @@ impl DistFft {
         let rows = self.row_slabs[me][0].clone();
         let cols = self.col_slabs[me][1].clone();
         let (my_rows, my_cols) = (rows.len(), cols.len());
+        if let Some(blocks) = comm.shared(my_rows * nx) {
+            self.shared.clear();
+            self.shared.extend_from_slice(blocks);
+            self.apply_steps_shared(u, n, transfer, (pre, mid, post), comm);
+            return;
+        }
         self.tile_to_rows(u.view(), |z| z, comm);
         // Blocks in send/recv: rows -> cols sends my_rows x cols_d to d, column by column
         // (the receiver appends runs to its columns); cols -> rows sends rows_d x my_cols to
@@ -518,6 +501,120 @@ impl DistFft {
             comm.all_to_all(&self.send[..n_cr], r1, &mut self.recv[..n_rc], s1);
         }
         self.rows_to_tile(u.view_mut(), |o, z| *o = z, comm);
+    }
+
+    /// Global row `y` in the shared blocks of a shared-memory [`DistFft::apply_steps`].
+    fn shared_row(&self, y: usize) -> *mut Complex64 {
+        let owner = self.row_owner[y];
+        let at = (y - self.row_slabs[owner][0].start) * self.global[1];
+        debug_assert!(at + self.global[1] <= self.shared[owner].len);
+        // `wrapping_add` keeps this safe; the offset is inside the owner's block (above).
+        self.shared[owner].ptr.wrapping_add(at)
+    }
+
+    /// [`DistFft::apply_steps`] through memory the ranks share: the row slabs are the ranks'
+    /// shared blocks, so the column pass reads its columns straight from every slab (`GROUP`
+    /// at a time, whole cache lines) and writes them back, as threads of one process would:
+    /// no send or receive buffers and no all-to-all, a [`AllToAll::shared_sync`] between two
+    /// passes instead. Every sample goes through the same operations in the same order as
+    /// on the all-to-all path, so the two agree bit for bit.
+    ///
+    /// Who touches what between two syncs: the tile copies, each rank its own tile's samples;
+    /// the row pass, each rank its own rows; the column pass, each rank its own columns of
+    /// every row. These are disjoint, which is what makes the accesses below sound.
+    fn apply_steps_shared<Pre, Mid, Post>(
+        &mut self,
+        mut u: ArrayViewMut2<'_, Complex64>,
+        n: usize,
+        transfer: &[Complex64],
+        (pre, mid, post): (Pre, Mid, Post),
+        comm: &mut dyn AllToAll,
+    ) where
+        Pre: Fn(usize, &mut [Complex64]),
+        Mid: Fn(usize, &mut [Complex64]),
+        Post: Fn(usize, &mut [Complex64]),
+    {
+        let [ny, nx] = self.global;
+        let norm = 1.0 / (ny as f64 * nx as f64);
+        let me = self.rank;
+        let rows = self.row_slabs[me][0].clone();
+        let cols = self.col_slabs[me][1].clone();
+        let t = self.tiles[me].clone();
+        for (i, y) in t[0].clone().enumerate() {
+            // SAFETY: the samples of this rank's tile in row `y` (inside its owner's block);
+            // no other rank touches them before the next sync.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(self.shared_row(y).add(t[1].start), t[1].len())
+            };
+            for (d, s) in dst.iter_mut().zip(u.row(i)) {
+                *d = *s;
+            }
+        }
+        comm.shared_sync();
+        for k in 0..=n {
+            for y in rows.clone() {
+                // SAFETY: one of this rank's rows; only it touches them in the row pass.
+                let row = unsafe { std::slice::from_raw_parts_mut(self.shared_row(y), nx) };
+                if k > 0 {
+                    for z in row.iter_mut() {
+                        *z *= norm;
+                    }
+                    self.fft[2].process_with_scratch(row, &mut self.scratch);
+                    if k == n {
+                        post(y, row);
+                        continue;
+                    }
+                    mid(y, row);
+                } else {
+                    pre(y, row);
+                }
+                self.fft[0].process_with_scratch(row, &mut self.scratch);
+            }
+            comm.shared_sync();
+            if k == n {
+                break;
+            }
+            for c0 in (0..cols.len()).step_by(GROUP) {
+                let g = GROUP.min(cols.len() - c0);
+                let x0 = cols.start + c0;
+                for y in 0..ny {
+                    // SAFETY: this rank's columns of row `y`; only it touches them in the
+                    // column pass.
+                    let run = unsafe { std::slice::from_raw_parts(self.shared_row(y).add(x0), g) };
+                    for (j, z) in run.iter().enumerate() {
+                        self.cols[(c0 + j) * ny + y] = *z;
+                    }
+                }
+                for c in c0..c0 + g {
+                    let col = &mut self.cols[c * ny..(c + 1) * ny];
+                    self.fft[1].process_with_scratch(col, &mut self.scratch);
+                    for (z, h) in col.iter_mut().zip(&transfer[c * ny..(c + 1) * ny]) {
+                        *z *= h;
+                    }
+                    self.fft[3].process_with_scratch(col, &mut self.scratch);
+                }
+                for y in 0..ny {
+                    // SAFETY: as above.
+                    let run =
+                        unsafe { std::slice::from_raw_parts_mut(self.shared_row(y).add(x0), g) };
+                    for (j, z) in run.iter_mut().enumerate() {
+                        *z = self.cols[(c0 + j) * ny + y];
+                    }
+                }
+            }
+            comm.shared_sync();
+        }
+        for (i, y) in t[0].clone().enumerate() {
+            // SAFETY: this rank's tile in row `y`: read only until the next call's first
+            // sync, and nobody writes it before that (the next call's tile copies write
+            // each rank's own tile).
+            let src = unsafe {
+                std::slice::from_raw_parts(self.shared_row(y).add(t[1].start), t[1].len())
+            };
+            for (d, s) in u.row_mut(i).iter_mut().zip(src) {
+                *d = *s;
+            }
+        }
     }
 
     /// Tile -> row slabs (the first move of a forward transform): `self.rows` gets this

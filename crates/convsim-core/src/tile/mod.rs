@@ -524,9 +524,11 @@ impl std::fmt::Debug for TileLinks {
     }
 }
 
+mod channel;
 mod fft;
 mod strips;
 
-pub use fft::{AllToAll, ChannelAllToAll, DistFft, SelfAllToAll, channel_all_to_alls};
+pub use channel::{ChannelAllToAll, channel_all_to_alls, channel_all_to_alls_shared};
+pub use fft::{AllToAll, DistFft, SelfAllToAll, SharedBlock};
 
 pub use strips::{ChannelExchange, channel_exchanges, pack, strip_len, unpack};
