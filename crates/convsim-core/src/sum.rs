@@ -16,13 +16,13 @@
 //! field's squares and cost 150 ns per term: 0.6 s per diagnostic frame of a 2048^2 diffusion
 //! run).
 //!
-//! With AVX-512F, slices ([`ExactSum::add_slice`], [`ExactSum::add_squares`]) take a vector path
-//! instead: eight lanes, each holding the band of 32 exponents it is summing (the band of a limb) and two
-//! integer accumulators for the parts of its terms that fall on that limb and the next. A
-//! term whose band is its lane's band (nearly every term of a field: neighbouring values are
-//! within a factor of `2^32` of each other) costs a few integer vector operations; a term
-//! from another band first moves its lane's accumulators into the limbs. Every path adds the
-//! same exact integers, so the result does not depend on which one ran.
+//! With AVX-512F, slices ([`ExactSum::add_slice`], [`ExactSum::add_squares`]) take a vector
+//! path instead: eight lanes, each holding the band of 32 exponents it is summing (the band of
+//! a limb) and two integer accumulators for the parts of its terms that fall on that limb and
+//! the next. A term whose band is its lane's band (nearly every term of a field: neighbouring
+//! values are within a factor of `2^32` of each other) costs a few integer vector operations;
+//! a term from another band first moves its lane's accumulators into the limbs. Every path
+//! adds the same exact integers, so the result does not depend on which one ran.
 
 /// Limbs: `ceil((2098 + 1) / 32)` for the bits of the largest finite double, plus room for
 /// sums up to `2^(32 * 67 - 1074)` (past the largest double, which rounds to infinity).
