@@ -515,8 +515,11 @@ pub(super) fn task_body<
                     let c1 = (c0 + SEP_STRIP).min(w);
                     if consecutive && c1 - c0 >= V / 4 {
                         let flat = flat.expect("checked above");
+                        // The input rows the next block reads and this one does not.
+                        let fresh = first + nb + kh - 1;
                         for q in (0..nb).step_by(4) {
-                            let rows = (w, first + q, c0, c1);
+                            let ahead = [0, 1, 2, 3].map(|i| plain_row(cfg, fresh + q + i + ry.lo));
+                            let rows = (w, first + q, c0, c1, ahead);
                             let out = (&mut s.buf[q * rowlen..], rowlen, lo);
                             let cp = &cparts[q..q + 4];
                             // Two vector registers per output row (`V` is eight): eight
@@ -621,7 +624,9 @@ pub(super) fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
 /// [`column_pass_flat`] for 4 consecutive output rows at once, output row `b` reading input
 /// rows `first + b + ky` with the plain coefficients `coef[ky]`: the input vectors every row
 /// reads are loaded once for the four (`kh + 3` loads for 4 rows instead of `4 kh`).
-/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, `L` at a time (`c1 - c0 >= L`).
+/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, `L` at a time (`c1 - c0 >= L`),
+/// while the same columns of the input rows starting at `ahead` (a later block's new rows) are
+/// prefetched: the loads of each block's new rows missed the caches.
 /// Every output sees the operations of [`column_pass_flat`] in its order (zero, `madd` in `ky`
 /// order, `+ cpart`), so the two agree bitwise.
 ///
@@ -633,13 +638,16 @@ pub(super) fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
 #[inline(always)]
 pub(super) fn column_pass_quad<T: Element, const FMA: bool, const L: usize>(
     flat: &[T],
-    (w, first, c0, c1): (usize, usize, usize, usize),
+    (w, first, c0, c1, ahead): (usize, usize, usize, usize, [Option<usize>; 4]),
     coef: &[T],
     cparts: &[T],
     (buf, rowlen, lo): (&mut [T], usize, usize),
 ) {
     let kh = coef.len();
     for j0 in block_starts(c0, c1, L) {
+        for row in ahead {
+            prefetch_block(flat, row, w, j0, L);
+        }
         let ld = |r: usize| -> [T; L] {
             let p = (first + r) * w + j0;
             flat[p..p + L].try_into().unwrap()
