@@ -201,7 +201,7 @@ fn separable_kernel_equals_its_dense_outer_product() {
 /// takes (the extended-row ring; row by row for the separable column pass): the paths promise
 /// the same operations in the same order. So does every instruction set with FMA (AVX-512 and
 /// AVX2 bitwise equal); the portable path agrees to rounding.
-fn wide_rows<T: Random>(seed: u64, tol: f64) {
+fn wide_rows<T: Random>(seed: u64, tol: f64, rows: usize) {
     let mut r = rng(seed);
     let col: Vec<T> = (0..5).map(|_| T::random(&mut r)).collect();
     let row: Vec<T> = (0..7).map(|_| T::random(&mut r)).collect();
@@ -230,9 +230,9 @@ fn wide_rows<T: Random>(seed: u64, tol: f64) {
             ]);
         }
         for w in widths {
-            // 19 rows: split over up to 8 tasks, tasks of two or three rows, so the two-row
-            // path (AVX-512) runs with and without a single row after it.
-            let big: Array2<T> = random_array(&mut r, 19, w + 1);
+            // 19 rows on 2 threads: split over up to 8 tasks, tasks of two or three rows, so
+            // the two-row path (AVX-512) runs with and without a single row after it.
+            let big: Array2<T> = random_array(&mut r, rows, w + 1);
             let input = big.slice(s![.., ..w]).to_owned();
             for &m in &MODES {
                 for g in [
@@ -247,7 +247,7 @@ fn wide_rows<T: Random>(seed: u64, tol: f64) {
                     assert!(e <= tol, "{what}: rel err {e:e}");
                     let mut best = None;
                     for simd in [Simd::Best, Simd::Avx2Fma, Simd::Portable] {
-                        let mut plan = ConvPlan::builder([19, w], kernel.clone())
+                        let mut plan = ConvPlan::builder([rows, w], kernel.clone())
                             .boundaries(b)
                             .orientation(o)
                             .geometry(g)
@@ -280,9 +280,25 @@ fn wide_rows<T: Random>(seed: u64, tol: f64) {
 
 #[test]
 fn wide_rows_match_reference_and_ring_bitwise() {
-    wide_rows::<f32>(31, TOL_F32);
-    wide_rows::<f64>(32, TOL_F64);
-    wide_rows::<Complex64>(33, TOL_F64);
+    wide_rows::<f32>(31, TOL_F32, 19);
+    wide_rows::<f64>(32, TOL_F64, 19);
+    wide_rows::<Complex64>(33, TOL_F64, 19);
+}
+
+#[test]
+fn wide_rows_four_at_once_match_reference_and_ring_bitwise() {
+    // One worker: tasks of 5 rows (19 rows) or 6 (23), at most 4 per thread, so the four-row
+    // path (AVX-512, real elements) runs followed by one row, by two, and alone.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        for rows in [19, 23] {
+            wide_rows::<f32>(34, TOL_F32, rows);
+            wide_rows::<f64>(35, TOL_F64, rows);
+        }
+    });
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::boundary::Source;
 use crate::simd::madd;
 
 use super::{
-    Cfg, Pair, SEP_BLOCK, SEP_STRIP, Scratch, Taps, fill_margins, fill_row, interior_cols,
+    Cfg, Pair, Quad, SEP_BLOCK, SEP_STRIP, Scratch, Taps, fill_margins, fill_row, interior_cols,
     row_source,
 };
 
@@ -185,6 +185,124 @@ fn pair_run<T: Element, const V: usize, const FMA: bool, const UP: bool, const D
     }
 }
 
+/// Output rows `top .. top + 4` (row stride and dilation 1) like four calls of [`direct_row`],
+/// into `s.acc`, `s.acc2` and the two halves of `s.acc34`, walking the [`Quad`]s: each input
+/// vector loaded feeds up to four rows' accumulators. `Q` columns per block: 4 rows of 6
+/// registers (24 accumulators of the 32 AVX-512 registers, the rest for the input vector and
+/// the broadcast weights), so one weight broadcast serves 6 multiply-adds and one load 4.
+/// Each output still sees `0`, then its non-zero taps in the order of `taps`: bitwise the
+/// result of [`direct_row`]. Returns `false`, computing nothing, where [`direct_row_pair`]
+/// would.
+#[inline(always)]
+pub(super) fn direct_row_quad<T: Element, const Q: usize, const FMA: bool>(
+    cfg: &Cfg<T>,
+    taps: &[(usize, usize, T)],
+    flat: &[T],
+    top: usize,
+    s: &mut Scratch<T>,
+) -> bool {
+    let (ry, rx, w, lo) = (cfg.ry, cfg.rx, cfg.w, cfg.rx.lo);
+    let Some((ox_a, ox_b)) = interior_blocks(cfg, Q) else {
+        return false;
+    };
+    for d in 0..ry.k + 3 {
+        match cfg.by.source((top + d) as isize - ry.lo as isize, cfg.h) {
+            Source::Index(i) => s.rowbase[d] = i * w,
+            _ => return false,
+        }
+    }
+    let n = taps.len();
+    for (t, &(ky, off, _)) in taps.iter().enumerate() {
+        s.bases[t] = s.rowbase[ky] + off;
+        s.bases2[t] = s.rowbase[ky + 1] + off;
+        s.bases34[t] = s.rowbase[ky + 2] + off;
+        s.bases34[n + t] = s.rowbase[ky + 3] + off;
+    }
+    let quads = &cfg.quads;
+    for (b, q) in s.qbases.iter_mut().zip(quads) {
+        *b = s.rowbase[q.d] + q.off;
+    }
+    // The four input rows the next quad reads and this one does not (see `prefetch_l2`).
+    let ahead = [1, 2, 3, 4].map(|i| plain_row(cfg, top + ry.k + 2 + i));
+    let wo = rx.out;
+    let (bases3, bases4) = s.bases34[..2 * n].split_at(n);
+    let bases = [&s.bases[..n], &s.bases2[..n], bases3, bases4];
+    let (acc2, acc3) = s.acc34[..2 * wo].split_at_mut(wo);
+    let mut accs = [&mut s.acc[..wo], &mut s.acc2[..wo], acc2, acc3];
+    for (b, acc) in bases.iter().zip(accs.iter_mut()) {
+        border_outputs::<T, FMA>(cfg, flat, taps, b, acc, 0..ox_a);
+    }
+    for ox0 in block_starts(ox_a, ox_b, Q) {
+        for row in ahead {
+            prefetch_block(flat, row, w, ox0, Q);
+        }
+        let mut a = (
+            [T::zero(); Q],
+            [T::zero(); Q],
+            [T::zero(); Q],
+            [T::zero(); Q],
+        );
+        let at = ox0 - lo;
+        for &(r0, r1, uses) in &cfg.quad_runs {
+            let (bs, qs) = (&s.qbases[r0..r1], &quads[r0..r1]);
+            macro_rules! by_uses {
+                ($($u:literal)+) => {
+                    match uses {
+                        $($u => quad_run::<T, Q, FMA, $u>(flat, bs, qs, at, &mut a),)+
+                        _ => unreachable!("a quad feeds at least one row"),
+                    }
+                };
+            }
+            by_uses!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+        }
+        accs[0][ox0..ox0 + Q].copy_from_slice(&a.0);
+        accs[1][ox0..ox0 + Q].copy_from_slice(&a.1);
+        accs[2][ox0..ox0 + Q].copy_from_slice(&a.2);
+        accs[3][ox0..ox0 + Q].copy_from_slice(&a.3);
+    }
+    for (b, acc) in bases.iter().zip(accs.iter_mut()) {
+        border_outputs::<T, FMA>(cfg, flat, taps, b, acc, ox_b..wo);
+    }
+    true
+}
+
+/// Four-row accumulators of [`direct_row_quad`], one array per row (separate arrays, not an
+/// array of arrays, which LLVM kept on the stack).
+type Acc4<T, const Q: usize> = ([T; Q], [T; Q], [T; Q], [T; Q]);
+
+/// One run of [`Quad`]s of [`direct_row_quad`] feeding the rows in the bit mask `U`: like
+/// [`pair_run`], no branch per quad and the weights broadcast from memory.
+#[inline(always)]
+fn quad_run<T: Element, const Q: usize, const FMA: bool, const U: u8>(
+    flat: &[T],
+    bases: &[usize],
+    quads: &[Quad<T>],
+    at: usize,
+    a: &mut Acc4<T, Q>,
+) {
+    for (&b, q) in bases.iter().zip(quads) {
+        let xs: &[T; Q] = flat[b + at..b + at + Q].try_into().unwrap();
+        #[expect(
+            clippy::needless_range_loop,
+            reason = "one lane index into the input and four accumulators, as in `pair_run`"
+        )]
+        for l in 0..Q {
+            if U & 1 != 0 {
+                a.0[l] = madd::<T, FMA>(xs[l], q.w[0], a.0[l]);
+            }
+            if U & 2 != 0 {
+                a.1[l] = madd::<T, FMA>(xs[l], q.w[1], a.1[l]);
+            }
+            if U & 4 != 0 {
+                a.2[l] = madd::<T, FMA>(xs[l], q.w[2], a.2[l]);
+            }
+            if U & 8 != 0 {
+                a.3[l] = madd::<T, FMA>(xs[l], q.w[3], a.3[l]);
+            }
+        }
+    }
+}
+
 /// The output columns `acc[k]` for `k` in `cols` of [`direct_row`], whose taps reach into the
 /// `x` padding: each sample goes through the column map. Taps run in the outer loop so the
 /// outputs are independent FMA chains (one chain per output would be latency-bound); each output
@@ -284,6 +402,26 @@ pub(super) fn task_body<
                 let oy = oy0 + r;
                 let top = oy * ry.stride;
                 if let Some(flat) = flat {
+                    // 6 registers per row (`V` is 8 registers' worth).
+                    if r + 3 < nrows
+                        && !cfg.quads.is_empty()
+                        && match V {
+                            128 => direct_row_quad::<T, 96, FMA>(cfg, taps, flat, top, s),
+                            64 => direct_row_quad::<T, 48, FMA>(cfg, taps, flat, top, s),
+                            _ => false,
+                        }
+                    {
+                        next = 0;
+                        let (a2, a3) = s.acc34[..2 * wo].split_at(wo);
+                        for (i, a) in [&s.acc[..wo], &s.acc2[..wo], a2, a3]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            emit(epi, oy + i, a, chunk.row_mut(r + i), &mut s.strided);
+                        }
+                        r += 4;
+                        continue;
+                    }
                     if r + 1 < nrows
                         && !cfg.pairs.is_empty()
                         && direct_row_pair::<T, V, FMA>(cfg, taps, flat, top, s)
@@ -377,8 +515,11 @@ pub(super) fn task_body<
                     let c1 = (c0 + SEP_STRIP).min(w);
                     if consecutive && c1 - c0 >= V / 4 {
                         let flat = flat.expect("checked above");
+                        // The input rows the next block reads and this one does not.
+                        let fresh = first + nb + kh - 1;
                         for q in (0..nb).step_by(4) {
-                            let rows = (w, first + q, c0, c1);
+                            let ahead = [0, 1, 2, 3].map(|i| plain_row(cfg, fresh + q + i + ry.lo));
+                            let rows = (w, first + q, c0, c1, ahead);
                             let out = (&mut s.buf[q * rowlen..], rowlen, lo);
                             let cp = &cparts[q..q + 4];
                             // Two vector registers per output row (`V` is eight): eight
@@ -483,7 +624,9 @@ pub(super) fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
 /// [`column_pass_flat`] for 4 consecutive output rows at once, output row `b` reading input
 /// rows `first + b + ky` with the plain coefficients `coef[ky]`: the input vectors every row
 /// reads are loaded once for the four (`kh + 3` loads for 4 rows instead of `4 kh`).
-/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, `L` at a time (`c1 - c0 >= L`).
+/// Columns `[c0, c1)` go to `buf[b * rowlen + lo + c0 ..]`, `L` at a time (`c1 - c0 >= L`),
+/// while the same columns of the input rows starting at `ahead` (a later block's new rows) are
+/// prefetched: the loads of each block's new rows missed the caches.
 /// Every output sees the operations of [`column_pass_flat`] in its order (zero, `madd` in `ky`
 /// order, `+ cpart`), so the two agree bitwise.
 ///
@@ -495,13 +638,16 @@ pub(super) fn column_pass_flat<T: Element, const V: usize, const FMA: bool>(
 #[inline(always)]
 pub(super) fn column_pass_quad<T: Element, const FMA: bool, const L: usize>(
     flat: &[T],
-    (w, first, c0, c1): (usize, usize, usize, usize),
+    (w, first, c0, c1, ahead): (usize, usize, usize, usize, [Option<usize>; 4]),
     coef: &[T],
     cparts: &[T],
     (buf, rowlen, lo): (&mut [T], usize, usize),
 ) {
     let kh = coef.len();
     for j0 in block_starts(c0, c1, L) {
+        for row in ahead {
+            prefetch_block(flat, row, w, j0, L);
+        }
         let ld = |r: usize| -> [T; L] {
             let p = (first + r) * w + j0;
             flat[p..p + L].try_into().unwrap()
