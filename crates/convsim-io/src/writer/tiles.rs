@@ -214,6 +214,29 @@ impl TileWriter {
         self.file.flush().ctx(p, || "flushing".into())
     }
 
+    /// Grows every field to hold `frames` frames, their chunks allocated now (a resumed run,
+    /// as [`RunWriter::reserve_frames`]).
+    ///
+    /// # Errors
+    /// [`IoError::Hdf5`].
+    pub fn reserve_frames(&mut self, frames: usize) -> Result<()> {
+        let (ty, tx) = self.shape;
+        let frames = frames.min(PLANNED_FRAMES_MAX);
+        for (name, ds) in &self.fields {
+            if ds.shape().first().is_some_and(|&n| n < frames) {
+                ds.resize((frames, ty, tx))
+                    .ctx(&self.path, || format!("extending /fields/{name}"))?;
+            }
+        }
+        self.file.flush().ctx(&self.path, || "flushing".into())
+    }
+
+    /// The shape `(ty, tx)` of the tile.
+    #[must_use]
+    pub fn shape(&self) -> (usize, usize) {
+        self.shape
+    }
+
     /// Frames written (or kept by [`TileWriter::resume`]).
     #[must_use]
     pub fn frames(&self) -> usize {

@@ -6,7 +6,7 @@ use convsim_core::Grid;
 use crate::error::{Result, show_value};
 use crate::kinds::SolverKind;
 
-use super::{Ctx, FieldInput, RawScenario};
+use super::{Ctx, FieldInput, ParallelOutput, RawScenario};
 
 /// `[initial]`: the kind's initial fields, sampled on the grid and checked finite.
 pub(super) fn resolve_initial(
@@ -34,12 +34,13 @@ pub(super) fn resolve_initial(
     Ok(initial)
 }
 
-/// `[parallel]`: the process grid `[ry, rx]`, within the grid's size.
+/// `[parallel]`: the process grid `[ry, rx]`, within the grid's size, and how fields are
+/// written.
 pub(super) fn resolve_parallel(
     ctx: &Ctx<'_>,
     raw: &RawScenario,
     grid: &Grid,
-) -> Result<Option<[usize; 2]>> {
+) -> Result<(Option<[usize; 2]>, ParallelOutput)> {
     let parallel = match raw.parallel.ranks.as_deref() {
         None => None,
         Some(&[ry, rx]) if ry >= 1 && rx >= 1 && ry <= grid.ny && rx <= grid.nx => Some([ry, rx]),
@@ -55,7 +56,23 @@ pub(super) fn resolve_parallel(
             ));
         }
     };
-    Ok(parallel)
+    let output = match raw.parallel.output.as_deref() {
+        None | Some("tiles") => ParallelOutput::Tiles,
+        Some("gather") => ParallelOutput::Gather,
+        Some(v) => {
+            return Err(ctx.invalid(
+                "parallel.output",
+                format!("{v:?}"),
+                format!(
+                    "allowed: {:?} (every rank writes its tile, the default) or {:?} (frames \
+                     gathered to rank 0, the fallback)",
+                    ParallelOutput::NAMES[0],
+                    ParallelOutput::NAMES[1]
+                ),
+            ));
+        }
+    };
+    Ok((parallel, output))
 }
 
 /// An initial value must be finite: a constant, or a formula on the whole grid (`sqrt(x)` with

@@ -88,6 +88,7 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawParallel {
     ranks: Option<Vec<usize>>,
+    output: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -525,6 +526,34 @@ pub struct Scenario {
     /// `parallel.ranks`: the process grid `[ry, rx]` of a distributed run (rows of tiles,
     /// columns of tiles), or `None` for the automatic one. Ignored on one process.
     pub parallel: Option<[usize; 2]>,
+    /// `parallel.output`: how a distributed run writes its fields. Ignored on one process.
+    pub parallel_output: ParallelOutput,
+}
+
+/// `parallel.output`: how the fields of a distributed run reach the run file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParallelOutput {
+    /// `"tiles"` (default): every rank writes its tile to `tiles/rank<k>.h5`, and the run
+    /// file's fields are virtual datasets stitching them; no rank holds a whole field.
+    #[default]
+    Tiles,
+    /// `"gather"`: every frame is gathered to rank 0, which writes plain datasets (the
+    /// fallback: rank 0 holds one whole frame per field).
+    Gather,
+}
+
+impl ParallelOutput {
+    /// The values `parallel.output` accepts.
+    pub const NAMES: [&str; 2] = ["tiles", "gather"];
+
+    /// The TOML value.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ParallelOutput::Tiles => "tiles",
+            ParallelOutput::Gather => "gather",
+        }
+    }
 }
 
 impl Scenario {
@@ -661,7 +690,7 @@ impl Scenario {
         budget.check(&ctx.file, &limits::minimal_solver(budget.shape.cells))?;
 
         let initial = resolve_initial(&ctx, &raw, kind)?;
-        let parallel = resolve_parallel(&ctx, &raw, &grid)?;
+        let (parallel, parallel_output) = resolve_parallel(&ctx, &raw, &grid)?;
         let solver = kind.resolve(&ctx, &initial, solver_table)?;
         let footprint = budget.check(&ctx.file, &solver.footprint())?;
         kinds::check_output_fields(&ctx, kind, solver.as_ref(), &output)?;
@@ -681,6 +710,7 @@ impl Scenario {
             solver,
             footprint,
             parallel,
+            parallel_output,
         })
     }
 
@@ -725,10 +755,15 @@ impl Scenario {
             .collect();
         t.insert("initial".into(), init.into());
         t.insert("output".into(), to(&self.output));
+        let mut p = toml::Table::new();
         if let Some([ry, rx]) = self.parallel {
-            let mut p = toml::Table::new();
             let r = |v: usize| toml::Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
             p.insert("ranks".into(), toml::Value::Array(vec![r(ry), r(rx)]));
+        }
+        if self.parallel_output != ParallelOutput::default() {
+            p.insert("output".into(), self.parallel_output.name().into());
+        }
+        if !p.is_empty() {
             t.insert("parallel".into(), p.into());
         }
         t.insert(self.kind.name().into(), self.solver.to_table().into());
