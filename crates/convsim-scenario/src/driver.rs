@@ -514,7 +514,7 @@ pub fn run_with(
             });
         }
         let new_tiles: Vec<String> = frames::tiled(sim.as_ref())
-            .map(|t| t.tile_sources())
+            .map(frames::TiledFields::tile_sources)
             .unwrap_or_default()
             .into_iter()
             .map(|src| src.file)
