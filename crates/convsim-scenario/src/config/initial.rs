@@ -6,7 +6,7 @@ use convsim_core::Grid;
 use crate::error::{Result, show_value};
 use crate::kinds::SolverKind;
 
-use super::{Ctx, FieldInput, ParallelOutput, RawScenario};
+use super::{Ctx, FieldInput, RawScenario};
 
 /// `[initial]`: the kind's initial fields, sampled on the grid and checked finite.
 pub(super) fn resolve_initial(
@@ -99,4 +99,30 @@ fn check_finite(ctx: &Ctx<'_>, key: &str, raw: &toml::Value, input: &FieldInput)
         ));
     }
     Ok(())
+}
+
+/// `parallel.output`: how the fields of a distributed run reach the run file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParallelOutput {
+    /// `"tiles"` (default): every rank writes its tile to `tiles/rank<k>.h5`, and the run
+    /// file's fields are virtual datasets stitching them; no rank holds a whole field.
+    #[default]
+    Tiles,
+    /// `"gather"`: every frame is gathered to rank 0, which writes plain datasets (the
+    /// fallback: rank 0 holds one whole frame per field).
+    Gather,
+}
+
+impl ParallelOutput {
+    /// The values `parallel.output` accepts.
+    pub const NAMES: [&str; 2] = ["tiles", "gather"];
+
+    /// The TOML value.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ParallelOutput::Tiles => "tiles",
+            ParallelOutput::Gather => "gather",
+        }
+    }
 }

@@ -54,6 +54,7 @@ mod parse;
 mod time;
 
 use grid::{resolve_boundary, resolve_constants, resolve_grid};
+pub use initial::ParallelOutput;
 use initial::{resolve_initial, resolve_parallel};
 pub(crate) use kind::COMMON_TABLES;
 use kind::resolve_kind;
@@ -528,32 +529,6 @@ pub struct Scenario {
     pub parallel: Option<[usize; 2]>,
     /// `parallel.output`: how a distributed run writes its fields. Ignored on one process.
     pub parallel_output: ParallelOutput,
-}
-
-/// `parallel.output`: how the fields of a distributed run reach the run file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ParallelOutput {
-    /// `"tiles"` (default): every rank writes its tile to `tiles/rank<k>.h5`, and the run
-    /// file's fields are virtual datasets stitching them; no rank holds a whole field.
-    #[default]
-    Tiles,
-    /// `"gather"`: every frame is gathered to rank 0, which writes plain datasets (the
-    /// fallback: rank 0 holds one whole frame per field).
-    Gather,
-}
-
-impl ParallelOutput {
-    /// The values `parallel.output` accepts.
-    pub const NAMES: [&str; 2] = ["tiles", "gather"];
-
-    /// The TOML value.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            ParallelOutput::Tiles => "tiles",
-            ParallelOutput::Gather => "gather",
-        }
-    }
 }
 
 impl Scenario {
