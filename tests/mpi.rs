@@ -198,9 +198,49 @@ fn against_serial(text: &str, sets: &[&str], grids: &[[usize; 2]]) -> Option<Vec
             "{ry}x{rx}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        out.push(compare(&serial.join("run.h5"), &dir.join("run.h5")));
+        let e = compare(&serial.join("run.h5"), &dir.join("run.h5"));
+        out.push(e);
+        if ry * rx > 1 {
+            assert_tiled(&dir, ry * rx);
+            // The tiles are found beside the run file, wherever the folder goes.
+            let moved = d.path().join(format!("moved{ry}x{rx}"));
+            std::fs::rename(&dir, &moved).unwrap();
+            let again = compare(&serial.join("run.h5"), &moved.join("run.h5"));
+            assert_eq!(again.to_bits(), e.to_bits(), "{ry}x{rx} moved");
+        }
     }
     Some(out)
+}
+
+/// The run in `dir` on `ranks` ranks wrote its fields per rank (`parallel.output = "tiles"`,
+/// the default): every field of run.h5 is a virtual dataset, and every rank's tile file is
+/// there under its final name.
+fn assert_tiled(dir: &Path, ranks: usize) {
+    let names: Vec<String> = RunFile::open(dir.join("run.h5"))
+        .unwrap()
+        .fields()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.quantity.name)
+        .collect();
+    let file = hdf5::File::open(dir.join("run.h5")).unwrap();
+    for n in &names {
+        let ds = file.dataset(&format!("fields/{n}")).unwrap();
+        assert_eq!(
+            ds.layout(),
+            hdf5::plist::dataset_create::Layout::Virtual,
+            "/fields/{n} of {}",
+            dir.display()
+        );
+    }
+    let mut tiles: Vec<String> = std::fs::read_dir(dir.join("tiles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    tiles.sort();
+    let mut want: Vec<String> = (0..ranks).map(|k| format!("rank{k}.h5")).collect();
+    want.sort();
+    assert_eq!(tiles, want, "{}", dir.display());
 }
 
 const GRIDS: [[usize; 2]; 4] = [[1, 2], [2, 1], [3, 1], [2, 2]];

@@ -283,6 +283,11 @@ pub trait Simulation: Send {
     /// # Errors
     /// A [`RestoreError`] naming the array that is missing or does not fit this solver.
     fn restore(&mut self, step: u64, time: f64, state: &[StateArray]) -> Result<(), RestoreError>;
+    /// The solver as [`std::any::Any`], for a driver that handles some solvers of its own
+    /// specially (a distributed one, whose ranks write their own tiles); `None` by default.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// Why [`Simulation::restore`] refused a checkpoint's state. Every variant names the state

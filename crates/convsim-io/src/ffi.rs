@@ -19,10 +19,15 @@ use hdf5_sys::h5::herr_t;
 use hdf5_sys::h5a::{
     H5Aclose, H5Acreate2, H5Adelete, H5Aexists, H5Aget_type, H5Aopen, H5Aread, H5Awrite,
 };
-use hdf5_sys::h5f::H5Fget_vfd_handle;
+use hdf5_sys::h5d::{H5Dclose, H5Dcreate2};
+use hdf5_sys::h5f::{H5F_libver_t, H5Fget_vfd_handle};
 use hdf5_sys::h5i::hid_t;
 use hdf5_sys::h5p::H5P_DEFAULT;
-use hdf5_sys::h5s::{H5S_class_t, H5Sclose, H5Screate};
+use hdf5_sys::h5p::H5Pset_virtual;
+use hdf5_sys::h5s::{
+    H5S_UNLIMITED, H5S_class_t, H5S_seloper_t, H5Sclose, H5Screate, H5Screate_simple,
+    H5Sselect_hyperslab,
+};
 use hdf5_sys::h5t::{
     H5T_C_S1, H5T_class_t, H5T_cset_t, H5T_str_t, H5Tclose, H5Tcopy, H5Tget_class, H5Tget_cset,
     H5Tget_size, H5Tis_variable_str, H5Tset_cset, H5Tset_size, H5Tset_strpad,
@@ -34,6 +39,30 @@ unsafe extern "C" {
     fn H5DSset_scale(dsid: hid_t, dimname: *const c_char) -> herr_t;
     fn H5DSattach_scale(did: hid_t, dsid: hid_t, idx: c_uint) -> herr_t;
     fn H5DSset_label(did: hid_t, idx: c_uint, label: *const c_char) -> herr_t;
+}
+
+// Since HDF5 1.10.2 (H5Fpublic.h); `hdf5-sys` does not declare it.
+unsafe extern "C" {
+    fn H5Fset_libver_bounds(file_id: hid_t, low: H5F_libver_t, high: H5F_libver_t) -> herr_t;
+}
+
+/// Lets the open file `file` (created with the v1.8 bounds) hold v1.10 objects, such as a
+/// virtual dataset; objects written so far keep their format.
+pub(crate) fn allow_v110(file: hid_t) -> Result<()> {
+    hdf5::sync::sync(|| {
+        check(
+            // SAFETY: `file` is a valid file id held open by the caller's `hdf5::File`; the
+            // bounds are valid enum values with low <= high.
+            unsafe {
+                H5Fset_libver_bounds(
+                    file,
+                    H5F_libver_t::H5F_LIBVER_V18,
+                    H5F_libver_t::H5F_LIBVER_V110,
+                )
+            },
+            "H5Fset_libver_bounds",
+        )
+    })
 }
 
 type Result<T, E = FfiError> = std::result::Result<T, E>;
@@ -283,5 +312,123 @@ pub(crate) fn read_str_attr(loc: hid_t, name: &str) -> Result<Option<String>> {
             H5Aclose(aid);
             out
         }
+    })
+}
+
+/// One tile of a virtual dataset: source file and dataset, first row and column, shape.
+pub(crate) struct VirtualTile<'a> {
+    pub file: &'a str,
+    pub dataset: &'a str,
+    pub start: [usize; 2],
+    pub shape: [usize; 2],
+}
+
+/// A `(time, rows, columns)` dataspace of current extent `(0, dims)`, time unlimited, with
+/// the hyperslab "every frame, rows `start[0]..+count[0]`, columns `start[1]..+count[1]`"
+/// selected (a count of `H5S_UNLIMITED` along time).
+fn tile_space(dims: [usize; 2], start: [usize; 2], count: [usize; 2]) -> Result<hid_t> {
+    let h = |v: usize| v as u64;
+    let cur = [0, h(dims[0]), h(dims[1])];
+    let max = [H5S_UNLIMITED, h(dims[0]), h(dims[1])];
+    // SAFETY: `cur` and `max` are arrays of rank 3, alive for the call.
+    let space = unsafe { H5Screate_simple(3, cur.as_ptr(), max.as_ptr()) };
+    if space < 0 {
+        return Err(FfiError::Call {
+            call: "H5Screate_simple",
+            code: space,
+        });
+    }
+    let first = [0, h(start[0]), h(start[1])];
+    let counts = [H5S_UNLIMITED, h(count[0]), h(count[1])];
+    let ones = [1u64; 3];
+    // SAFETY: `space` is the valid dataspace just created; the four arrays have its rank.
+    let code = unsafe {
+        H5Sselect_hyperslab(
+            space,
+            H5S_seloper_t::H5S_SELECT_SET,
+            first.as_ptr(),
+            ones.as_ptr(),
+            counts.as_ptr(),
+            ones.as_ptr(),
+        )
+    };
+    if code < 0 {
+        // SAFETY: `space` is valid and closed once.
+        unsafe { H5Sclose(space) };
+        return Err(FfiError::Call {
+            call: "H5Sselect_hyperslab",
+            code: code.into(),
+        });
+    }
+    Ok(space)
+}
+
+/// Creates `name` in `group`: an f64 virtual dataset of extent `(0.., dims)` mapping each
+/// tile's whole `(0.., ty, tx)` source onto its block, the time axis unlimited on both
+/// sides. The `hdf5` crate's builder cannot: it selects no element on an empty extent, and
+/// chunks every resizable dataset (which would replace the virtual layout).
+pub(crate) fn create_virtual(
+    group: hid_t,
+    name: &str,
+    dims: [usize; 2],
+    tiles: &[VirtualTile<'_>],
+) -> Result<()> {
+    let cname = cstring(name)?;
+    let dcpl = hdf5::plist::DatasetCreate::try_new().map_err(|_| FfiError::Call {
+        call: "H5Pcreate",
+        code: -1,
+    })?;
+    let dtype = hdf5::Datatype::from_type::<f64>().map_err(|_| FfiError::Call {
+        call: "H5Tcopy",
+        code: -1,
+    })?;
+    hdf5::sync::sync(|| {
+        for t in tiles {
+            let (file, dataset) = (cstring(t.file)?, cstring(t.dataset)?);
+            let vspace = tile_space(dims, t.start, t.shape)?;
+            let src = match tile_space(t.shape, [0, 0], t.shape) {
+                Ok(s) => s,
+                Err(e) => {
+                    // SAFETY: `vspace` is valid and closed once.
+                    unsafe { H5Sclose(vspace) };
+                    return Err(e);
+                }
+            };
+            // SAFETY: `dcpl` is a dataset creation property list held by `dcpl`; both spaces
+            // are valid; the names are NUL-terminated and alive for the call. The spaces are
+            // copied by HDF5 and closed here once.
+            let code = unsafe {
+                let code = H5Pset_virtual(dcpl.id(), vspace, file.as_ptr(), dataset.as_ptr(), src);
+                H5Sclose(vspace);
+                H5Sclose(src);
+                code
+            };
+            check(code, "H5Pset_virtual")?;
+        }
+        let space = tile_space(dims, [0, 0], dims)?;
+        // SAFETY: `group` is a valid group id held by the caller, `dtype`, `space` and
+        // `dcpl` are valid; the dataset id returned is closed once (the caller reopens it).
+        let ds = unsafe {
+            let ds = H5Dcreate2(
+                group,
+                cname.as_ptr(),
+                dtype.id(),
+                space,
+                H5P_DEFAULT,
+                dcpl.id(),
+                H5P_DEFAULT,
+            );
+            H5Sclose(space);
+            ds
+        };
+        if ds < 0 {
+            return Err(FfiError::Call {
+                call: "H5Dcreate2",
+                code: ds,
+            });
+        }
+        // SAFETY: `ds` is the dataset just created, closed once.
+        check(unsafe { H5Dclose(ds) }, "H5Dclose")?;
+        Ok(())
     })
 }

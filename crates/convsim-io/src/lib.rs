@@ -103,5 +103,8 @@ pub use reader::{
     DatasetInfo, DiagnosticSummary, Receivers, RunFile, RunSummary, read_input_2d,
     read_input_2d_shaped,
 };
-pub use writer::{ATTRIBUTE_ROOM, DEFLATE_LEVEL, PLANNED_FRAMES_MAX, Precision, RunWriter};
+pub use writer::{
+    ATTRIBUTE_ROOM, DEFLATE_LEVEL, PLANNED_FRAMES_MAX, Precision, RunWriter, TILES_DIR, TileSource,
+    TileWriter, tile_file_name,
+};
 pub use xdmf::{XDMF_FILE, write_xdmf};

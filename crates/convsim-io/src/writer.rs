@@ -3,11 +3,13 @@
 mod gather;
 mod layout;
 mod statics;
+mod tiles;
 
 use gather::GatherSlot;
 use layout::coord_scale;
 pub(crate) use layout::{grid_from_coords, member_order, signed_attr};
 pub(crate) use statics::STATIC_GROUP;
+pub use tiles::{TILES_DIR, TileSource, TileWriter, tile_file_name};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,8 @@ struct FieldSlot {
     name: String,
     ds: Dataset,
     precision: Precision,
+    /// A virtual dataset over the ranks' tile files (`add_tiled_field`): written by them.
+    tiled: bool,
 }
 
 /// Writes one run file, frame by frame. See the crate docs for the layout.
@@ -274,11 +278,17 @@ impl RunWriter {
             } else {
                 Precision::F64
             };
-            frames = frames.min(ds.shape()[0]);
+            let tiled = ds.layout() == hdf5::plist::dataset_create::Layout::Virtual;
+            // A virtual field's length is its tiles' (opened by HDF5 to read it, which would
+            // keep them from the ranks reopening them): `TileWriter::rewind` checks them.
+            if !tiled {
+                frames = frames.min(ds.shape()[0]);
+            }
             fields.push(FieldSlot {
                 name,
                 ds,
                 precision,
+                tiled,
             });
         }
         let mut diagnostics = Vec::new();
@@ -361,28 +371,7 @@ impl RunWriter {
             .shape((reserved.., ny, nx))
             .create(q.name.as_str())
             .ctx(p, || format!("creating /fields/{}", q.name))?;
-        write_quantity_attrs(p, &ds, q)?;
-        for (i, (scale, label)) in [(&self.time, "time"), (&self.y, "y"), (&self.x, "x")]
-            .into_iter()
-            .enumerate()
-        {
-            ffi::attach_scale(ds.id(), scale.id(), i, label).ctx(p, || {
-                format!("attaching scale {label} to /fields/{}", q.name)
-            })?;
-        }
-        self.fields.push(FieldSlot {
-            name: q.name.clone(),
-            ds,
-            precision,
-        });
-        let order = self
-            .fields
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        set_str(p, &self.fields_group, ORDER_ATTR, &order)?;
-        self.flush()
+        self.add_slot(q, ds, precision, false)
     }
 
     /// Adds `/diagnostics/<name>`, shape `(t,)` with dim `time`. Call before the first append;
@@ -452,7 +441,7 @@ impl RunWriter {
     }
 
     /// Appends one frame: every field added (by name, any order; each exactly once, shape
-    /// `(ny, nx)`), the diagnostics in the order added, then `step` and `time`; then flushes the
+    /// `(ny, nx)`; tiled fields, [`RunWriter::add_tiled_field`], are not given), the diagnostics in the order added, then `step` and `time`; then flushes the
     /// file to disk (`H5Fflush`).
     ///
     /// The scales are written last, so a reader that counts frames by `/scales/time` (as
@@ -474,7 +463,7 @@ impl RunWriter {
         let p = p.as_path();
         let k = self.frames;
         let (ny, nx) = self.grid.shape();
-        for slot in &self.fields {
+        for slot in self.fields.iter().filter(|f| !f.tiled) {
             // `check_frame` made sure every field is given exactly once.
             let Some((name, view)) = fields.iter().find(|f| f.0 == slot.name) else {
                 continue;
@@ -538,9 +527,10 @@ impl RunWriter {
             })
         };
         let mut seen = HashSet::new();
+        let own = || self.fields.iter().filter(|f| !f.tiled);
         for (name, view) in fields {
-            if !self.fields.iter().any(|f| f.name == *name) {
-                let known: Vec<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();
+            if !own().any(|f| f.name == *name) {
+                let known: Vec<&str> = own().map(|f| f.name.as_str()).collect();
                 return err(format!(
                     "append: unknown field '{name}'; fields of this run: {known:?}"
                 ));
@@ -556,7 +546,7 @@ impl RunWriter {
                 ));
             }
         }
-        if let Some(f) = self.fields.iter().find(|f| !seen.contains(f.name.as_str())) {
+        if let Some(f) = own().find(|f| !seen.contains(f.name.as_str())) {
             return err(format!("append: field '{}' missing from the frame", f.name));
         }
         if diagnostics.len() != self.diagnostics.len() {
@@ -643,7 +633,7 @@ impl RunWriter {
         let (ny, nx) = self.grid.shape();
         self.planned = self.planned.max(frames);
         let frames = frames.min(PLANNED_FRAMES_MAX);
-        for f in &self.fields {
+        for f in self.fields.iter().filter(|f| !f.tiled) {
             if f.ds.shape().first().is_some_and(|&n| n < frames) {
                 f.ds.resize((frames, ny, nx))
                     .ctx(&p, || format!("extending /fields/{}", f.name))?;
@@ -655,7 +645,7 @@ impl RunWriter {
     /// Shrinks the fields to the frames written (they may hold planned frames not written).
     fn trim_fields(&self) -> Result<()> {
         let (ny, nx) = self.grid.shape();
-        for f in &self.fields {
+        for f in self.fields.iter().filter(|f| !f.tiled) {
             if f.ds.shape().first().is_some_and(|&n| n > self.frames) {
                 f.ds.resize((self.frames, ny, nx))
                     .ctx(&self.path, || format!("trimming /fields/{}", f.name))?;

@@ -9,10 +9,12 @@
 //! broadcasts a command first. The other ranks [`follow`] those commands. The driver is thus
 //! the same code for one process and for many, and the run file has the same layout.
 //!
-//! Output is the documented fallback of the issue: fields are gathered to rank 0, which
-//! writes them (rank 0 holds one global frame buffer per written field; the solvers' state
-//! itself stays distributed). Diagnostics combine the tiles' exact sums, so they equal a
-//! single-process run bit for bit.
+//! Output (`parallel.output`): by default every rank writes its own tile of the fields to
+//! `tiles/rank<k>.h5` and the run file's fields are virtual datasets over those files
+//! ([`tiles`](self::tiles)); rank 0 then never holds a whole field. With `"gather"`, the
+//! fallback, every frame is gathered to rank 0, which writes plain datasets (one whole-grid
+//! buffer on rank 0). Static fields (written once) are gathered either way. Diagnostics
+//! combine the tiles' exact sums, so they equal a single-process run bit for bit.
 //!
 //! Gathers (seismic receivers): after every advance the tiles' shares of the new samples
 //! ([`Simulation::gather_share`]) are summed on rank 0, exactly, and completed there by its
@@ -30,6 +32,7 @@
 
 mod gathers;
 mod state;
+mod tiles;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,7 +42,7 @@ use convsim_core::{Grid, Quantity, RestoreError, Simulation, StateArray};
 use convsim_mpi::{CartGrid, Control, Mpi, process_grid};
 use ndarray::{Array2, ArrayViewMut2, s};
 
-use crate::config::Scenario;
+use crate::config::{ParallelOutput, Scenario};
 use crate::error::{Result, ScenarioError};
 
 const BUILD: u64 = 1;
@@ -210,6 +213,7 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
     let counts = blocks.iter().map(|(_, [ny, nx])| ny * nx).collect();
     let root = rank == 0;
     let shape = (blocks[rank].1[0], blocks[rank].1[1]);
+    let tiles = s.parallel_output == ParallelOutput::Tiles;
     let mut d = DistSim {
         fields: tile.fields().into_iter().map(|q| q.name).collect(),
         tile,
@@ -225,9 +229,12 @@ fn build(mpi: &Mpi, s: &Scenario) -> Result<DistSim> {
         counts,
         root,
         synced: 0,
+        tiles,
+        tile_out: RefCell::new(None),
         bufs: RefCell::new(Buffers {
             tile: Array2::zeros(shape),
-            all: if root && group == 0 {
+            // Frames are gathered into it only without tiles (static fields use a temporary).
+            all: if root && group == 0 && !tiles {
                 vec![0.0; global[0] * global[1]]
             } else {
                 Vec::new()
@@ -250,7 +257,7 @@ struct Remote {
 struct Buffers {
     /// One field of this rank's tile.
     tile: Array2<f64>,
-    /// Every tile's samples in rank order (rank 0 only).
+    /// Every tile's samples in rank order (rank 0 only, `parallel.output = "gather"`).
     all: Vec<f64>,
 }
 
@@ -280,6 +287,10 @@ pub struct DistSim {
     root: bool,
     /// Gather samples rank 0's tile holds combined.
     synced: usize,
+    /// Whether the ranks write their own tiles of the fields (`parallel.output`).
+    tiles: bool,
+    /// This rank's tile file, once the driver opened it.
+    tile_out: RefCell<Option<tiles::TileOut>>,
     bufs: RefCell<Buffers>,
 }
 
@@ -316,6 +327,12 @@ impl DistSim {
         let Buffers { tile, all } = &mut *b;
         self.tile.write_field(&self.fields[idx], tile.view_mut());
         let mine = tile.as_slice().expect("standard layout");
+        // Without a frame buffer (tiles: only static fields, once, come here), a temporary.
+        let mut once = Vec::new();
+        if out.is_some() && all.is_empty() {
+            once = vec![0.0; self.counts.iter().sum()];
+        }
+        let all = if once.is_empty() { all } else { &mut once };
         self.ctl
             .gather(mine, &self.counts, out.is_some().then_some(&mut all[..]));
         if let Some(mut out) = out {
@@ -463,6 +480,9 @@ impl Simulation for DistSim {
         command(RESTORE, step, time.to_bits());
         self.restore_all(step, time, Some(state))
     }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// Rank 0's side of a distributed run: builds the [`DistSim`] when the driver asks for the
@@ -532,6 +552,10 @@ pub fn follow(mpi: &Mpi, s: &Scenario) -> bool {
             }
             RESTORE => {
                 let _ = d.restore_all(a, f64::from_bits(b), None);
+            }
+            // A failure was agreed on: rank 0 reports it.
+            tiles::TILES => {
+                let _ = d.tiles_op(a, None);
             }
             _ => unreachable!("distributed run: unknown command {c}"),
         }

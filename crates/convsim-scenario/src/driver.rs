@@ -35,7 +35,7 @@ use ndarray::Array2;
 
 use crate::config::Scenario;
 use crate::error::{Result, ScenarioError};
-use crate::frames::FrameWriter;
+use crate::frames::{self, FrameWriter};
 use crate::outputs::OutputDir;
 use crate::pictures;
 
@@ -342,6 +342,9 @@ pub fn run_with(
         .filter(|q| s.output.fields.contains(&q.name))
         .partition(|q| sim.is_static(&q.name));
     let diags = sim.diagnostics();
+    // A distributed run whose ranks write their own tiles: its fields are virtual datasets.
+    let tiled = frames::tiled(sim.as_ref()).is_some();
+    let field_names: Vec<String> = fields.iter().map(|q| q.name.clone()).collect();
     if s.output.plots && !resuming {
         // A picture name taken by a file convsim did not write is refused before computing.
         let names =
@@ -358,6 +361,8 @@ pub fn run_with(
 
     // Bounded by the footprint check (`limits`), which counts every frame on disk.
     let planned_frames = usize::try_from(s.output.frames).unwrap_or(usize::MAX);
+    // The new run's files are written under temporary names until its first frame is in.
+    let tile_suffix = format!(".new-{}", std::process::id());
     let (writer, resumed_from) = if resuming {
         // Without a checkpoint (killed before the first one), the state at step 0 is the
         // scenario's initial state: the run continues from there.
@@ -386,9 +391,25 @@ pub fn run_with(
         w.reserve_frames(planned_frames)
             .and_then(|()| w.set_attribute("status", "running"))
             .map_err(|e| ScenarioError::io(&run_path, e))?;
+        if let Some(t) = frames::tiled(sim.as_ref()) {
+            let n = t.tile_sources().len();
+            if out.join(&convsim_io::tile_file_name(n)).exists() {
+                return Err(resume_err(format!(
+                    "the run was written by more than the {n} ranks of this one: resume it \
+                     with the process grid it was started with"
+                )));
+            }
+            t.open_tiles(
+                out.path(),
+                "",
+                &field_names,
+                planned_frames,
+                Some(w.frames()),
+            )?;
+        }
         (w, Some(from))
     } else {
-        let tmp_name = format!("{RUN_FILE}.new-{}", std::process::id());
+        let tmp_name = format!("{RUN_FILE}{tile_suffix}");
         let tmp = out.claim(&tmp_name)?;
         // Planned: no frame after the first allocates space, so a kill at any moment leaves
         // every dataset readable (see `RunWriter::create_planned`).
@@ -397,8 +418,27 @@ pub fn run_with(
                 .map_err(|e| ScenarioError::io(&tmp, e))?;
         crate::provenance::add_numbers(&mut w).map_err(|e| ScenarioError::io(&tmp, e))?;
         w.compress_fields(s.output.compress);
-        for q in &fields {
-            w.add_field(q).map_err(|e| ScenarioError::io(&tmp, e))?;
+        if let Some(t) = frames::tiled(sim.as_ref()) {
+            // Beside the old run's tiles, which go only once the new run has its first frame.
+            let sources = t.tile_sources();
+            let tiles_dir = out.join(convsim_io::TILES_DIR);
+            std::fs::create_dir_all(&tiles_dir).map_err(|e| ScenarioError::OutputNotWritable {
+                dir: dir.display().to_string(),
+                reason: format!("cannot create {}: {e}", tiles_dir.display()),
+            })?;
+            for src in &sources {
+                out.check_writable(&src.file)?;
+                out.claim(&format!("{}{tile_suffix}", src.file))?;
+            }
+            t.open_tiles(out.path(), &tile_suffix, &field_names, planned_frames, None)?;
+            for q in &fields {
+                w.add_tiled_field(q, &sources)
+                    .map_err(|e| ScenarioError::io(&tmp, e))?;
+            }
+        } else {
+            for q in &fields {
+                w.add_field(q).map_err(|e| ScenarioError::io(&tmp, e))?;
+            }
         }
         for q in &diags {
             w.add_diagnostic(q)
@@ -421,7 +461,7 @@ pub fn run_with(
     let mut frames_submitted = writer.frames();
     let mut writer = FrameWriter::new(
         writer,
-        fields.iter().map(|q| q.name.clone()).collect(),
+        if tiled { Vec::new() } else { field_names },
         sim.grid().shape(),
         diags.len(),
     );
@@ -473,10 +513,31 @@ pub fn run_with(
                 dir: dir.display().to_string(),
             });
         }
+        let new_tiles: Vec<String> = frames::tiled(sim.as_ref())
+            .map(frames::TiledFields::tile_sources)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|src| src.file)
+            .collect();
+        let tiles_prefix = format!("{}/", convsim_io::TILES_DIR);
+        let new_names: Vec<String> = new_tiles
+            .iter()
+            .map(|f| format!("{f}{tile_suffix}"))
+            .collect();
         out.remove_ours(
-            |n| n == CHECKPOINT_FILE || n == convsim_io::XDMF_FILE || pictures::is_picture(n),
+            |n| {
+                n == CHECKPOINT_FILE
+                    || n == convsim_io::XDMF_FILE
+                    || pictures::is_picture(n)
+                    || (n.starts_with(&tiles_prefix) && !new_names.iter().any(|m| m == n))
+            },
             &[],
         )?;
+        // The tiles take their final names (the run file's virtual fields name those) while
+        // the ranks keep them open.
+        for (f, tmp) in new_tiles.iter().zip(&new_names) {
+            out.rename(tmp, f, true)?;
+        }
         let replace = !matches!(existing, Existing::Absent);
         out.rename(&tmp_name, RUN_FILE, replace)?;
         writer.writer()?.renamed(&run_path);
@@ -548,6 +609,11 @@ pub fn run_with(
     }
     let (mut writer, writing) = timed(&mut timing.frames, || writer.finish())?;
     timing.writing = writing;
+    // Before the run file is read back (XDMF, pictures): HDF5 reads a tile only once no
+    // writer of this process holds it.
+    if let Some(t) = frames::tiled(sim.as_ref()) {
+        timed(&mut timing.frames, || t.close_tiles())?;
+    }
     // The last step is a frame, so the gathers are complete; written again in case the loop
     // did not run (a resume from the last step).
     for g in sim.gathers() {

@@ -10,15 +10,69 @@
 //! What is on disk is the same as writing in place, frame for frame and bit for bit; a frame
 //! counts as written once it has been joined, so a run that fails keeps every frame before the
 //! one in flight, and the in-flight one too unless the failure is its own write.
+//!
+//! A distributed run with `parallel.output = "tiles"` ([`TiledFields`]) copies no field here:
+//! every rank writes its own tile, synchronously, when the frame is submitted, and the run
+//! file (virtual fields) gets only the diagnostics and the scales, after every tile is
+//! written.
 
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use std::path::Path;
+
 use convsim_core::Simulation;
-use convsim_io::{IoError, RunWriter};
+use convsim_io::{IoError, RunWriter, TileSource};
 use ndarray::Array2;
 
 use crate::error::{Result, ScenarioError};
+
+/// A solver whose ranks write their own tiles of the fields (a distributed run with
+/// `parallel.output = "tiles"`): the run file's fields are then virtual datasets over the
+/// tile files ([`RunWriter::add_tiled_field`]) and no whole field is copied. Every method is
+/// collective over the ranks and returns the lowest failing rank's error.
+pub(crate) trait TiledFields {
+    /// Every rank's tile, in rank order, with its file relative to the output folder.
+    fn tile_sources(&self) -> Vec<TileSource>;
+    /// Opens every rank's tile file `dir/<file><suffix>` with the fields `names`: created
+    /// with chunks for `planned` frames, or (`resume = Some(frames)`) reopened to continue
+    /// after `frames` frames.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Io`] or [`ScenarioError::OtherRank`].
+    fn open_tiles(
+        &self,
+        dir: &Path,
+        suffix: &str,
+        names: &[String],
+        planned: usize,
+        resume: Option<usize>,
+    ) -> Result<()>;
+    /// Appends every rank's tile of the current fields to its file and flushes it.
+    ///
+    /// # Errors
+    /// As [`TiledFields::open_tiles`].
+    fn write_tiles(&self) -> Result<()>;
+    /// Closes the tile files, trimmed to the frames written.
+    ///
+    /// # Errors
+    /// As [`TiledFields::open_tiles`].
+    fn close_tiles(&self) -> Result<()>;
+}
+
+/// The solver's [`TiledFields`], if its ranks write their own tiles.
+pub(crate) fn tiled(sim: &dyn Simulation) -> Option<&dyn TiledFields> {
+    #[cfg(feature = "mpi")]
+    if let Some(d) = sim
+        .as_any()
+        .and_then(|a| a.downcast_ref::<crate::distributed::DistSim>())
+        && d.writes_tiles()
+    {
+        return Some(d);
+    }
+    let _ = sim;
+    None
+}
 
 /// One frame's worth of buffers.
 struct Frame {
@@ -96,6 +150,11 @@ impl FrameWriter {
     /// # Errors
     /// [`ScenarioError::Io`] from the previous frame's write.
     pub(crate) fn submit(&mut self, sim: &dyn Simulation) -> Result<()> {
+        // Before the run file's scales can grow (on the thread below): every tile is in its
+        // file first, so a kill leaves every frame the time scale counts whole.
+        if let Some(t) = tiled(sim) {
+            t.write_tiles()?;
+        }
         let mut frame = self.next.take().expect("a free frame buffer");
         frame.fill(sim, &self.names);
         self.next = Some(frame);

@@ -35,6 +35,6 @@ pub mod provenance;
 mod resolved;
 pub mod train;
 
-pub use config::{FieldInput, OutputConfig, Scenario, Side, Sides4, TimeConfig};
+pub use config::{FieldInput, OutputConfig, ParallelOutput, Scenario, Side, Sides4, TimeConfig};
 pub use error::{Result, ScenarioError};
 pub use expr::{Expr, ExprError, Vars};

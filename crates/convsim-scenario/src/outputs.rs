@@ -83,13 +83,26 @@ pub(crate) fn run_name(
     Ok(name)
 }
 
+/// A name the manifest lists: a plain file name, or one inside the folder of a distributed
+/// run's tile files (`tiles/rank<k>.h5`, [`convsim_io::TILES_DIR`]).
+fn check_listed_name(name: &str) -> bool {
+    match name.split_once('/') {
+        Some((dir, file)) => dir == convsim_io::TILES_DIR && check_file_name(file).is_ok(),
+        None => check_file_name(name).is_ok(),
+    }
+}
+
 /// Temporary names convsim writes beside a final file, with the writer's process id.
 fn is_temporary(name: &str) -> bool {
-    let temp = |prefix: &str| {
-        name.strip_prefix(prefix)
-            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    let pid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let temp = |prefix: &str| name.strip_prefix(prefix).is_some_and(pid);
+    let tile = || {
+        name.strip_prefix(convsim_io::TILES_DIR)
+            .and_then(|n| n.strip_prefix('/'))
+            .and_then(|n| n.rsplit_once(".h5.new-"))
+            .is_some_and(|(_, p)| pid(p))
     };
-    temp("checkpoint.h5.tmp-") || temp("run.h5.new-")
+    temp("checkpoint.h5.tmp-") || temp("run.h5.new-") || tile()
 }
 
 /// An output folder opened by this process: its manifest is locked until the value is dropped.
@@ -150,7 +163,7 @@ impl OutputDir {
         for l in whole.lines().filter(|l| !l.starts_with('#')) {
             if let Some(gone) = l.strip_prefix('-') {
                 listed.remove(gone);
-            } else if check_file_name(l).is_ok() {
+            } else if check_listed_name(l) {
                 listed.insert(l.to_string());
             }
         }

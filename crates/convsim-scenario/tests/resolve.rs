@@ -195,6 +195,10 @@ fn every_mistake_names_file_key_value_and_what_is_allowed() {
             "constants.pi: 3: `pi` cannot name a constant",
         ),
         (
+            &["parallel.output=\"scatter\""],
+            "parallel.output: \"scatter\": allowed: \"tiles\" (every rank writes its tile, the default) or \"gather\"",
+        ),
+        (
             &["heat.d=1"],
             "heat: (unknown key): unknown key; allowed keys: run, constants, grid, time, boundary, initial, output, parallel, diffusion",
         ),

@@ -34,12 +34,13 @@ pub(super) fn resolve_initial(
     Ok(initial)
 }
 
-/// `[parallel]`: the process grid `[ry, rx]`, within the grid's size.
+/// `[parallel]`: the process grid `[ry, rx]`, within the grid's size, and how fields are
+/// written.
 pub(super) fn resolve_parallel(
     ctx: &Ctx<'_>,
     raw: &RawScenario,
     grid: &Grid,
-) -> Result<Option<[usize; 2]>> {
+) -> Result<(Option<[usize; 2]>, ParallelOutput)> {
     let parallel = match raw.parallel.ranks.as_deref() {
         None => None,
         Some(&[ry, rx]) if ry >= 1 && rx >= 1 && ry <= grid.ny && rx <= grid.nx => Some([ry, rx]),
@@ -55,7 +56,23 @@ pub(super) fn resolve_parallel(
             ));
         }
     };
-    Ok(parallel)
+    let output = match raw.parallel.output.as_deref() {
+        None | Some("tiles") => ParallelOutput::Tiles,
+        Some("gather") => ParallelOutput::Gather,
+        Some(v) => {
+            return Err(ctx.invalid(
+                "parallel.output",
+                format!("{v:?}"),
+                format!(
+                    "allowed: {:?} (every rank writes its tile, the default) or {:?} (frames \
+                     gathered to rank 0, the fallback)",
+                    ParallelOutput::NAMES[0],
+                    ParallelOutput::NAMES[1]
+                ),
+            ));
+        }
+    };
+    Ok((parallel, output))
 }
 
 /// An initial value must be finite: a constant, or a formula on the whole grid (`sqrt(x)` with
@@ -82,4 +99,30 @@ fn check_finite(ctx: &Ctx<'_>, key: &str, raw: &toml::Value, input: &FieldInput)
         ));
     }
     Ok(())
+}
+
+/// `parallel.output`: how the fields of a distributed run reach the run file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParallelOutput {
+    /// `"tiles"` (default): every rank writes its tile to `tiles/rank<k>.h5`, and the run
+    /// file's fields are virtual datasets stitching them; no rank holds a whole field.
+    #[default]
+    Tiles,
+    /// `"gather"`: every frame is gathered to rank 0, which writes plain datasets (the
+    /// fallback: rank 0 holds one whole frame per field).
+    Gather,
+}
+
+impl ParallelOutput {
+    /// The values `parallel.output` accepts.
+    pub const NAMES: [&str; 2] = ["tiles", "gather"];
+
+    /// The TOML value.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ParallelOutput::Tiles => "tiles",
+            ParallelOutput::Gather => "gather",
+        }
+    }
 }

@@ -54,6 +54,7 @@ mod parse;
 mod time;
 
 use grid::{resolve_boundary, resolve_constants, resolve_grid};
+pub use initial::ParallelOutput;
 use initial::{resolve_initial, resolve_parallel};
 pub(crate) use kind::COMMON_TABLES;
 use kind::resolve_kind;
@@ -88,6 +89,7 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawParallel {
     ranks: Option<Vec<usize>>,
+    output: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -525,6 +527,8 @@ pub struct Scenario {
     /// `parallel.ranks`: the process grid `[ry, rx]` of a distributed run (rows of tiles,
     /// columns of tiles), or `None` for the automatic one. Ignored on one process.
     pub parallel: Option<[usize; 2]>,
+    /// `parallel.output`: how a distributed run writes its fields. Ignored on one process.
+    pub parallel_output: ParallelOutput,
 }
 
 impl Scenario {
@@ -661,7 +665,7 @@ impl Scenario {
         budget.check(&ctx.file, &limits::minimal_solver(budget.shape.cells))?;
 
         let initial = resolve_initial(&ctx, &raw, kind)?;
-        let parallel = resolve_parallel(&ctx, &raw, &grid)?;
+        let (parallel, parallel_output) = resolve_parallel(&ctx, &raw, &grid)?;
         let solver = kind.resolve(&ctx, &initial, solver_table)?;
         let footprint = budget.check(&ctx.file, &solver.footprint())?;
         kinds::check_output_fields(&ctx, kind, solver.as_ref(), &output)?;
@@ -681,6 +685,7 @@ impl Scenario {
             solver,
             footprint,
             parallel,
+            parallel_output,
         })
     }
 
@@ -725,10 +730,15 @@ impl Scenario {
             .collect();
         t.insert("initial".into(), init.into());
         t.insert("output".into(), to(&self.output));
+        let mut p = toml::Table::new();
         if let Some([ry, rx]) = self.parallel {
-            let mut p = toml::Table::new();
             let r = |v: usize| toml::Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
             p.insert("ranks".into(), toml::Value::Array(vec![r(ry), r(rx)]));
+        }
+        if self.parallel_output != ParallelOutput::default() {
+            p.insert("output".into(), self.parallel_output.name().into());
+        }
+        if !p.is_empty() {
             t.insert("parallel".into(), p.into());
         }
         t.insert(self.kind.name().into(), self.solver.to_table().into());
