@@ -439,16 +439,14 @@ impl DistFft {
                             }
                             base += c.len() * my_rows;
                         }
-                        self.fft[2].process_with_scratch(row, &mut self.scratch);
-                        if k == n {
-                            post(y, row);
-                            continue;
-                        }
-                        mid(y, row);
-                    } else {
-                        pre(y, row);
                     }
-                    self.fft[0].process_with_scratch(row, &mut self.scratch);
+                    row_step(
+                        &self.fft,
+                        &mut self.scratch,
+                        row,
+                        (y, k, n),
+                        (&pre, &mid, &post),
+                    );
                 }
                 if k == n {
                     continue;
@@ -559,16 +557,14 @@ impl DistFft {
                     for z in row.iter_mut() {
                         *z *= norm;
                     }
-                    self.fft[2].process_with_scratch(row, &mut self.scratch);
-                    if k == n {
-                        post(y, row);
-                        continue;
-                    }
-                    mid(y, row);
-                } else {
-                    pre(y, row);
                 }
-                self.fft[0].process_with_scratch(row, &mut self.scratch);
+                row_step(
+                    &self.fft,
+                    &mut self.scratch,
+                    row,
+                    (y, k, n),
+                    (&pre, &mid, &post),
+                );
             }
             comm.shared_sync();
             if k == n {
@@ -694,4 +690,31 @@ impl DistFft {
             }
         }
     }
+}
+
+/// The row pass of application `k` of `n` on global row `y` (its input already gathered and
+/// normalised for `k > 0`): the inverse row transform and `mid` (or `post` after the last
+/// application, which ends the row), or `pre` before the first, then the forward transform.
+fn row_step<Pre, Mid, Post>(
+    fft: &[Arc<dyn Fft<f64>>; 4],
+    scratch: &mut [Complex64],
+    row: &mut [Complex64],
+    (y, k, n): (usize, usize, usize),
+    (pre, mid, post): (&Pre, &Mid, &Post),
+) where
+    Pre: Fn(usize, &mut [Complex64]),
+    Mid: Fn(usize, &mut [Complex64]),
+    Post: Fn(usize, &mut [Complex64]),
+{
+    if k > 0 {
+        fft[2].process_with_scratch(row, scratch);
+        if k == n {
+            post(y, row);
+            return;
+        }
+        mid(y, row);
+    } else {
+        pre(y, row);
+    }
+    fft[0].process_with_scratch(row, scratch);
 }
