@@ -16,10 +16,9 @@
 //! file (virtual fields) gets only the diagnostics and the scales, after every tile is
 //! written.
 
+use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::Instant;
-
-use std::path::Path;
 
 use convsim_core::Simulation;
 use convsim_io::{IoError, RunWriter, TileSource};
