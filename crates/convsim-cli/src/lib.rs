@@ -236,7 +236,12 @@ pub fn main() -> ExitCode {
         Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
             let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
             errln!("{e}");
+            signals::settle();
             ExitCode::from(code)
+        }
+        // Printed already (rank 0 of a distributed run, before the ranks parted).
+        Err(e) if e.downcast_ref::<Reported>().is_some() => {
+            ExitCode::from(e.downcast_ref::<Reported>().map_or(2, |r| r.0))
         }
         Err(e) => {
             // One line: the messages are single lines; chains are joined with ": ".
@@ -286,6 +291,34 @@ impl std::fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+/// An interrupted run whose line is printed already: exit with this code, nothing more.
+#[derive(Debug)]
+struct Reported(u8);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reported (exit code {})", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// Prints an [`Interrupted`] error now and turns it into [`Reported`]; any other result is
+/// returned as it is. Rank 0 of a distributed run calls it before the ranks part: once they
+/// have, a rank exiting with an error makes `mpirun` end the others with SIGTERM, which then
+/// finds the line printed and the outcome settled.
+fn report_interrupted<T>(r: Result<T>) -> Result<T> {
+    match r {
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+            let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
+            errln!("{e}");
+            signals::settle();
+            Err(Reported(code).into())
+        }
+        r => r,
+    }
+}
 
 /// A failure another process reports (a rank other than 0 of a distributed run): exit
 /// code 2, nothing printed.

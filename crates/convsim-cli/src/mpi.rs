@@ -15,7 +15,7 @@ use convsim_scenario::driver::Timing;
 
 use crate::output::{errln, outln};
 use crate::progress::sig3;
-use crate::{RunArgs, Silent, resume_command, run_scenario, signals};
+use crate::{RunArgs, Silent, report_interrupted, resume_command, run_scenario, signals};
 
 /// `true` when an MPI launcher started this process (Open MPI, MPICH, Slurm: `PMI_SIZE`, `PMIX_RANK`).
 pub(crate) fn launched() -> bool {
@@ -55,6 +55,7 @@ pub(crate) fn run(a: &RunArgs) -> Result<()> {
         let root = Root::new(&mpi);
         let hint = |out_dir: &Path| resume_command(&a.scenario, &a.common.set, out_dir);
         let r = run_scenario(&s, &a.common, a.resume, &hint, &mut |s| root.build(s));
+        let r = report_interrupted(r);
         root.finish(r.is_ok());
         let waits = waits(&ctl, a.common.profile);
         if let (Ok(Some(t)), Some(w)) = (&r, waits) {

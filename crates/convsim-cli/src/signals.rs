@@ -5,16 +5,31 @@
 //! checkpoint of that step, marks its file `status = "interrupted"` and the command exits with
 //! 128 + the signal number (130 for Ctrl-C, 143 for SIGTERM), saying how to resume. A second
 //! signal exits at once from the handler (`_exit`, nothing else is safe there): the run file is
-//! then as after a kill, readable, and `--resume` continues from the last checkpoint.
+//! then as after a kill, readable, and `--resume` continues from the last checkpoint. Once the
+//! outcome is reported ([`settle`]), a signal exits quietly with the code already decided.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The signal received (0: none).
 static STOP: AtomicI32 = AtomicI32::new(0);
+/// The run's outcome is decided and reported ([`settle`]).
+static SETTLED: AtomicBool = AtomicBool::new(false);
+
+/// Says that the outcome of the run has been reported: a signal from now on (for example the
+/// SIGTERM `mpirun` sends the last ranks once another one has exited with an error) exits at
+/// once, quietly, with 128 + the first signal received, instead of announcing a second stop.
+pub fn settle() {
+    SETTLED.store(true, Ordering::SeqCst);
+}
 
 #[cfg(unix)]
 extern "C" fn on_signal(sig: libc::c_int) {
-    if STOP.swap(sig, Ordering::SeqCst) != 0 {
+    let first = STOP.swap(sig, Ordering::SeqCst);
+    if SETTLED.load(Ordering::SeqCst) {
+        // SAFETY: _exit(2) is async-signal-safe.
+        unsafe { libc::_exit(128 + if first != 0 { first } else { sig }) };
+    }
+    if first != 0 {
         const MSG: &[u8] = b"\nconvsim: interrupted again: exiting now; the run file stays readable and --resume continues from the last checkpoint\n";
         // SAFETY: write(2) and _exit(2) are async-signal-safe; MSG is a static buffer.
         unsafe {
