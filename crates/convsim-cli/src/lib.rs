@@ -308,6 +308,7 @@ impl std::error::Error for Reported {}
 /// returned as it is. Rank 0 of a distributed run calls it before the ranks part: once they
 /// have, a rank exiting with an error makes `mpirun` end the others with SIGTERM, which then
 /// finds the line printed and the outcome settled.
+#[cfg(feature = "mpi")]
 fn report_interrupted<T>(r: Result<T>) -> Result<T> {
     match r {
         Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
