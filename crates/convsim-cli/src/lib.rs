@@ -233,12 +233,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // Another rank of a distributed run reported the error.
         Err(e) if e.downcast_ref::<Silent>().is_some() => ExitCode::from(2),
-        Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
-            let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
-            errln!("{e}");
-            signals::settle();
-            ExitCode::from(code)
-        }
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => ExitCode::from(
+            e.downcast_ref::<Interrupted>()
+                .map_or(130, Interrupted::report),
+        ),
         // Printed already (rank 0 of a distributed run, before the ranks parted).
         Err(e) if e.downcast_ref::<Reported>().is_some() => {
             ExitCode::from(e.downcast_ref::<Reported>().map_or(2, |r| r.0))
@@ -292,6 +290,16 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+impl Interrupted {
+    /// Prints the one line, settles the signals (a later one exits quietly, see
+    /// [`signals::settle`]) and returns the exit code.
+    fn report(&self) -> u8 {
+        errln!("{self}");
+        signals::settle();
+        self.code
+    }
+}
+
 /// An interrupted run whose line is printed already: exit with this code, nothing more.
 #[derive(Debug)]
 struct Reported(u8);
@@ -311,12 +319,11 @@ impl std::error::Error for Reported {}
 #[cfg(feature = "mpi")]
 fn report_interrupted<T>(r: Result<T>) -> Result<T> {
     match r {
-        Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
-            let code = e.downcast_ref::<Interrupted>().map_or(130, |i| i.code);
-            errln!("{e}");
-            signals::settle();
-            Err(Reported(code).into())
-        }
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => Err(Reported(
+            e.downcast_ref::<Interrupted>()
+                .map_or(130, Interrupted::report),
+        )
+        .into()),
         r => r,
     }
 }
